@@ -1,0 +1,36 @@
+import { neonConfig, Pool } from "@neondatabase/serverless";
+import { drizzle } from "drizzle-orm/neon-serverless";
+import * as schema from "./schema";
+
+export type ConnectOptions = {
+  /**
+   * `host:port` of a local WebSocket-to-Postgres proxy (db/local/ws-proxy.ts). Set only for
+   * local development and tests; production talks to Neon's own WebSocket endpoint.
+   */
+  localProxy?: string;
+  /** WebSocket class where the runtime has no global one (Node 20: the `ws` package). */
+  webSocket?: unknown;
+  /** Pool size; a Worker request needs few. */
+  max?: number;
+};
+
+/**
+ * The one way Edgestock opens Postgres: the Neon serverless driver (WebSocket, interactive
+ * transactions) under drizzle. The same code runs against Neon in production and against the
+ * embedded PGlite or a local server through the proxy.
+ */
+export function connectDatabase(url: string, options: ConnectOptions = {}) {
+  if (options.webSocket) neonConfig.webSocketConstructor = options.webSocket as typeof WebSocket;
+  if (options.localProxy) {
+    const proxy = options.localProxy;
+    neonConfig.wsProxy = (host, port) => `${proxy}/v1?address=${host}:${port}`;
+    neonConfig.useSecureWebSocket = false;
+    neonConfig.pipelineTLS = false;
+    neonConfig.pipelineConnect = false;
+  }
+  const pool = new Pool({ connectionString: url, max: options.max ?? 5 });
+  const db = drizzle({ client: pool, schema });
+  return { db, pool };
+}
+
+export type Database = ReturnType<typeof connectDatabase>["db"];

@@ -1,0 +1,104 @@
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  real,
+  text,
+  uniqueIndex,
+  uuid,
+  vector,
+} from "drizzle-orm/pg-core";
+import { id, timestamps, tsvector, tstz } from "./columns";
+import { users } from "./users";
+
+export const imageStatus = pgEnum("image_status", [
+  "processing",
+  "approved",
+  "rejected",
+  "pending_review",
+  "processing_failed",
+]);
+
+/** Object keys of the generated renditions in R2, keyed by rendition name. */
+export type DerivativeKeys = { thumb?: string; preview?: string; watermarked?: string };
+
+/** Dominant colours, largest share first; shares sum to about 1. */
+export type Palette = { hex: string; share: number }[];
+
+/** Length of the CLIP embeddings stored per image. */
+export const EMBEDDING_DIMENSIONS = 512;
+
+/**
+ * One uploaded photo and everything derived from it. `tag_text` mirrors image_tags (kept in sync by
+ * the app) because a generated column cannot read another table; `search_vector` is generated from
+ * it so title, tag and description matches rank A > B > C without a trigger.
+ */
+export const images = pgTable(
+  "images",
+  {
+    id: id(),
+    contributorId: uuid("contributor_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "restrict" }),
+    title: text("title").notNull(),
+    description: text("description"),
+    status: imageStatus("status").notNull().default("processing"),
+    /** Why the image is rejected, pending review or failed processing; shown to the contributor. */
+    statusReason: text("status_reason"),
+    /** Editorial images may only be sold under an editorial license. */
+    editorial: boolean("editorial").notNull().default(false),
+    /** SHA-256 of the original file: an exact re-upload is refused. */
+    sha256: text("sha256"),
+    /** 64-bit perceptual hash for near-duplicate detection (Hamming distance). */
+    phash: bigint("phash", { mode: "bigint" }),
+    width: integer("width"),
+    height: integer("height"),
+    orientation: text("orientation").generatedAlwaysAs(
+      sql`case when width is null or height is null then null when width > height then 'landscape' when width < height then 'portrait' else 'square' end`,
+    ),
+    /** Detected container format, e.g. jpeg, png, webp. */
+    format: text("format"),
+    bytes: bigint("bytes", { mode: "number" }),
+    /** Key of the untouched upload in the private R2 bucket; never served directly. */
+    originalKey: text("original_key"),
+    derivativeKeys: jsonb("derivative_keys").$type<DerivativeKeys>(),
+    nsfwScore: real("nsfw_score"),
+    palette: jsonb("palette").$type<Palette>(),
+    /** Technical metadata (EXIF camera, lens, exposure); location is stripped before storing. */
+    metadata: jsonb("metadata").$type<Record<string, unknown>>(),
+    embedding: vector("embedding", { dimensions: EMBEDDING_DIMENSIONS }),
+    /** Which model and preprocessing produced `embedding`, so a model change can re-embed selectively. */
+    embeddingModel: text("embedding_model"),
+    embeddingVersion: text("embedding_version"),
+    /** Space-joined image_tags.tag, rewritten by the app whenever the tags change. */
+    tagText: text("tag_text").notNull().default(""),
+    searchVector: tsvector("search_vector").generatedAlwaysAs(
+      sql`setweight(to_tsvector('english', coalesce(title, '')), 'A') || setweight(to_tsvector('english', tag_text), 'B') || setweight(to_tsvector('english', coalesce(description, '')), 'C')`,
+    ),
+    viewCount: bigint("view_count", { mode: "number" }).notNull().default(0),
+    downloadCount: bigint("download_count", { mode: "number" }).notNull().default(0),
+    saleCount: bigint("sale_count", { mode: "number" }).notNull().default(0),
+    publishedAt: tstz("published_at"),
+    /** Set when the contributor withdraws the image: hidden from search, existing licenses stay valid. */
+    withdrawnAt: tstz("withdrawn_at"),
+    ...timestamps,
+  },
+  (t) => [
+    index("images_embedding_hnsw_idx")
+      .using("hnsw", t.embedding.op("vector_cosine_ops"))
+      .with({ m: 16, ef_construction: 64 }),
+    index("images_search_vector_idx").using("gin", t.searchVector),
+    index("images_status_created_idx").on(t.status, t.createdAt),
+    index("images_contributor_created_idx").on(t.contributorId, t.createdAt),
+    index("images_phash_idx").on(t.phash),
+    uniqueIndex("images_sha256_key").on(t.sha256).where(sql`sha256 is not null`),
+  ],
+);
+
+export type Image = typeof images.$inferSelect;
+export type ImageStatus = (typeof imageStatus.enumValues)[number];

@@ -1,0 +1,96 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import { connectDatabase } from "../db/connect";
+import { ConfigError, readConfig } from "./config";
+import type { AppEnv } from "./env";
+import { allowedMethods } from "./lib/methods";
+import { ApiError, problemResponse } from "./lib/problem";
+import { apiKeyRoutes } from "./routes/api-keys";
+import { authRoutes } from "./routes/auth";
+import { docsRoutesFor } from "./routes/docs";
+import { healthRoutes } from "./routes/health";
+
+export const app = new Hono<AppEnv>();
+
+app.use("*", requestId());
+app.use("*", secureHeaders({ crossOriginResourcePolicy: false }));
+
+// One structured JSON log line per request.
+app.use("*", async (c, next) => {
+  const started = Date.now();
+  await next();
+  const principal = c.get("principal");
+  console.log(
+    JSON.stringify({
+      level: c.res.status >= 500 ? "error" : "info",
+      msg: "request",
+      requestId: c.get("requestId"),
+      method: c.req.method,
+      path: new URL(c.req.url).pathname,
+      status: c.res.status,
+      durationMs: Date.now() - started,
+      userId: principal?.userId ?? null,
+      apiKeyId: principal?.kind === "api_key" ? principal.apiKeyId : null,
+    }),
+  );
+});
+
+// Configuration (parsed once per isolate) and a database pool per request, closed after the response.
+app.use("*", async (c, next) => {
+  const config = readConfig(c.env);
+  c.set("config", config);
+  c.set("principal", null);
+  const { db, pool } = connectDatabase(config.DATABASE_URL, { localProxy: config.DB_LOCAL_PROXY || undefined });
+  c.set("db", db);
+  try {
+    await next();
+  } finally {
+    c.executionCtx.waitUntil(pool.end().catch(() => undefined));
+  }
+});
+
+app.use("*", (c, next) =>
+  bodyLimit({
+    maxSize: c.var.config.MAX_JSON_BODY_BYTES,
+    onError: () => {
+      throw new ApiError("payload-too-large", `bodies are limited to ${c.var.config.MAX_JSON_BODY_BYTES} bytes`, {
+        maxBytes: c.var.config.MAX_JSON_BODY_BYTES,
+      });
+    },
+  })(c, next),
+);
+
+app.route("/v1", healthRoutes);
+app.route("/v1/auth", authRoutes);
+app.route("/v1/api-keys", apiKeyRoutes);
+app.route("/v1", docsRoutesFor(() => app.routes));
+
+app.notFound((c) => {
+  const allowed = allowedMethods(app.routes, new URL(c.req.url).pathname);
+  if (allowed.length > 0) {
+    return problemResponse(c, new ApiError("method-not-allowed", `use ${allowed.join(", ")}`, { allowed }, { allow: allowed.join(", ") }));
+  }
+  return problemResponse(c, new ApiError("not-found", "no route matches this path"));
+});
+
+app.onError((error, c) => {
+  if (error instanceof ApiError) return problemResponse(c, error);
+  if (error instanceof HTTPException) {
+    if (error.status === 400) return problemResponse(c, new ApiError("invalid-json", error.message));
+    if (error.status === 413) return problemResponse(c, new ApiError("payload-too-large"));
+  }
+  const isConfig = error instanceof ConfigError;
+  console.error(
+    JSON.stringify({
+      level: "error",
+      msg: isConfig ? "configuration error" : "unhandled error",
+      requestId: c.get("requestId"),
+      error: error.message,
+      stack: error.stack,
+    }),
+  );
+  return problemResponse(c, new ApiError(isConfig ? "service-unavailable" : "internal", isConfig ? "the service is misconfigured" : undefined));
+});

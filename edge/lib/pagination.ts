@@ -1,0 +1,27 @@
+import * as v from "valibot";
+import { base64url, fromBase64url } from "./crypto";
+import { ApiError } from "./problem";
+
+/** Keyset cursor over (created_at desc, id desc): stable under inserts, no OFFSET scans. */
+const Cursor = v.object({ t: v.pipe(v.string(), v.isoTimestamp()), id: v.pipe(v.string(), v.uuid()) });
+export type CursorPosition = { createdAt: Date; id: string };
+
+export function encodeCursor(position: CursorPosition): string {
+  return base64url(new TextEncoder().encode(JSON.stringify({ t: position.createdAt.toISOString(), id: position.id })));
+}
+
+export function decodeCursor(cursor: string): CursorPosition {
+  try {
+    const parsed = v.parse(Cursor, JSON.parse(new TextDecoder().decode(fromBase64url(cursor))));
+    return { createdAt: new Date(parsed.t), id: parsed.id };
+  } catch {
+    throw new ApiError("validation-failed", "cursor is not one this API returned", { errors: [{ path: "cursor", message: "invalid cursor" }] });
+  }
+}
+
+/** Given `limit + 1` rows, returns the page and the cursor of the next one (null at the end). */
+export function page<T extends { createdAt: Date; id: string }>(rows: T[], limit: number) {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+}

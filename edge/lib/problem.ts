@@ -1,0 +1,38 @@
+import type { Context } from "hono";
+import { PROBLEM_BASE_URI, PROBLEMS, type ProblemType } from "../../common/problems";
+
+/**
+ * The one error type for expected failures. `app.onError` turns it into an RFC 9457
+ * `application/problem+json` response; anything else becomes a 500 problem.
+ *
+ * @example throw new ApiError("not-found", "No image with this id")
+ */
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(
+    readonly type: ProblemType,
+    readonly detail?: string,
+    readonly extra: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail ?? PROBLEMS[type].title);
+    this.status = PROBLEMS[type].status;
+  }
+}
+
+/** Renders a problem response with the request id and no stack trace. */
+export function problemResponse(c: Context, error: ApiError): Response {
+  const body = {
+    type: PROBLEM_BASE_URI + error.type,
+    title: PROBLEMS[error.type].title,
+    status: error.status,
+    ...(error.detail ? { detail: error.detail } : {}),
+    instance: new URL(c.req.url).pathname,
+    requestId: c.get("requestId"),
+    ...error.extra,
+  };
+  return new Response(JSON.stringify(body), {
+    status: error.status,
+    headers: { "content-type": "application/problem+json", "x-request-id": c.get("requestId") ?? "", ...error.headers },
+  });
+}

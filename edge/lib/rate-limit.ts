@@ -1,0 +1,56 @@
+import type { Context, MiddlewareHandler } from "hono";
+import type { AppEnv } from "../env";
+import { ApiError } from "./problem";
+import { openStore } from "./store";
+
+export type RateLimitRule = {
+  /** Short name used in the counter key and the problem detail. */
+  name: string;
+  limit: number;
+  windowSeconds: number;
+  /** What is limited: an IP, an email, a user or key id. Returning null skips the rule. */
+  key: (c: Context<AppEnv>) => string | null | Promise<string | null>;
+};
+
+export function clientIp(c: Context): string {
+  return c.req.header("cf-connecting-ip") ?? c.req.header("x-real-ip") ?? "local";
+}
+
+/**
+ * Sliding-window limit (the two-window estimate Upstash's and Cloudflare's limiters use):
+ * `previous window count x the share of it still inside the window + current count`. Refused
+ * attempts still count, so a brute-force client cannot probe at the limit forever.
+ */
+export async function checkRateLimit(c: Context<AppEnv>, rule: RateLimitRule, now = Date.now()): Promise<void> {
+  const subject = await rule.key(c);
+  if (subject === null) return;
+  const windowMs = rule.windowSeconds * 1000;
+  const index = Math.floor(now / windowMs);
+  const prefix = `rl:${rule.name}:${subject}:`;
+  const { value, other } = await openStore(c.var.config).incrementAndGet(prefix + index, windowMs * 2, prefix + (index - 1));
+  const elapsed = (now % windowMs) / windowMs;
+  const estimate = other * (1 - elapsed) + value;
+  if (estimate > rule.limit) {
+    const retryAfter = Math.max(1, Math.ceil(((1 - elapsed) * windowMs) / 1000));
+    throw new ApiError(
+      "rate-limited",
+      `limit ${rule.limit} per ${rule.windowSeconds}s (${rule.name}) reached; retry after ${retryAfter}s`,
+      { retryAfter },
+      { "retry-after": String(retryAfter) },
+    );
+  }
+}
+
+/** Middleware form of {@link checkRateLimit}; rules are checked in order. */
+export function rateLimit(...rules: RateLimitRule[]): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    for (const rule of rules) await checkRateLimit(c, rule);
+    await next();
+  };
+}
+
+/** Limits shared by the auth routes. */
+export const AUTH_LIMITS = {
+  perIp: { name: "auth-ip", limit: 30, windowSeconds: 60, key: (c) => clientIp(c) } satisfies RateLimitRule,
+  perUser: { name: "auth-user", limit: 60, windowSeconds: 60, key: (c) => c.var.principal?.userId ?? null } satisfies RateLimitRule,
+} as const;

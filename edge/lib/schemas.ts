@@ -1,0 +1,43 @@
+import * as v from "valibot";
+
+/**
+ * Valibot building blocks for request input. Every string is NFC-normalised, must be well-formed
+ * UTF-16 (no lone surrogates) and may not carry control characters (NUL would make Postgres
+ * refuse the row; the others have no business in a title or a name).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+export const text = (max: number, min = 1) =>
+  v.pipe(
+    v.string(),
+    v.check((s) => s.isWellFormed(), "must be well-formed Unicode"),
+    v.transform((s) => s.normalize("NFC").trim()),
+    v.check((s) => !CONTROL.test(s), "must not contain control characters"),
+    v.minLength(min, `must be at least ${min} characters`),
+    v.maxLength(max, `must be at most ${max} characters`),
+  );
+
+export const email = v.pipe(
+  v.string(),
+  v.trim(),
+  v.toLowerCase(),
+  v.maxLength(254, "must be at most 254 characters"),
+  v.email("must be an email address"),
+);
+
+/** Passwords: 10 to 200 characters; no other composition rules (NIST SP 800-63B). */
+export const password = v.pipe(
+  v.string(),
+  v.check((s) => s.isWellFormed(), "must be well-formed Unicode"),
+  v.minLength(10, "must be at least 10 characters"),
+  v.maxLength(200, "must be at most 200 characters"),
+);
+
+export const uuid = v.pipe(v.string(), v.uuid("must be a UUID"));
+
+/** Cursor pagination query: `?limit=&cursor=`; the cursor is opaque to clients. */
+export const pageQuery = {
+  limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,3}$/, "must be 1-100"), v.transform(Number), v.minValue(1), v.maxValue(100)), "20"),
+  cursor: v.optional(v.pipe(v.string(), v.maxLength(200), v.regex(/^[A-Za-z0-9_-]+$/, "must be a cursor returned by this API"))),
+};

@@ -1,0 +1,87 @@
+import { Hono } from "hono";
+import * as v from "valibot";
+import type { AppEnv } from "../env";
+import { decodeCursor } from "../lib/pagination";
+import { API_KEY_SCOPES } from "../lib/principal";
+import { AUTH_LIMITS, rateLimit } from "../lib/rate-limit";
+import { ALL_ROLES, caller, input, spec } from "../lib/route";
+import * as s from "../lib/schemas";
+import { idempotent } from "../middleware/idempotency";
+import { createApiKey, listApiKeys, publicApiKey, revokeApiKey } from "../services/api-keys";
+
+const ApiKeySchema = v.object({
+  id: s.uuid,
+  name: v.string(),
+  prefix: v.string(),
+  scopes: v.array(v.string()),
+  createdAt: v.string(),
+  lastUsedAt: v.nullable(v.string()),
+  expiresAt: v.nullable(v.string()),
+  revokedAt: v.nullable(v.string()),
+});
+
+const CreateBody = v.strictObject({
+  name: s.text(80),
+  scopes: v.pipe(v.array(v.picklist(API_KEY_SCOPES)), v.minLength(1, "name at least one scope"), v.maxLength(API_KEY_SCOPES.length)),
+  expiresAt: v.optional(
+    v.pipe(
+      v.string(),
+      v.isoTimestamp("must be an ISO 8601 timestamp"),
+      v.transform((t) => new Date(t)),
+      v.check((d) => d.getTime() > Date.now(), "must be in the future"),
+    ),
+  ),
+});
+
+/** Programmatic access for buyers' systems. Keys are managed with an access token, never with a key. */
+export const apiKeyRoutes = new Hono<AppEnv>()
+  .post(
+    "/",
+    spec({
+      summary: "Create an API key; the secret is in this response only",
+      tags: ["api-keys"],
+      access: ALL_ROLES,
+      idempotent: true,
+      responses: { 201: { description: "Created", schema: v.object({ apiKey: ApiKeySchema, secret: v.string() }) } },
+    }),
+    input("json", CreateBody),
+    rateLimit(AUTH_LIMITS.perUser),
+    idempotent({ redact: ["secret"] }),
+    async (c) => {
+      const principal = caller(c);
+      const { key, secret } = await createApiKey(c.var.db, principal.userId, c.req.valid("json"), c.var.requestId);
+      return c.json({ apiKey: publicApiKey(key), secret }, 201, { location: `/v1/api-keys/${key.id}` });
+    },
+  )
+  .get(
+    "/",
+    spec({
+      summary: "List your API keys, newest first",
+      tags: ["api-keys"],
+      access: ALL_ROLES,
+      responses: { 200: { description: "A page of keys", schema: v.object({ items: v.array(ApiKeySchema), nextCursor: v.nullable(v.string()) }) } },
+    }),
+    input("query", v.strictObject(s.pageQuery)),
+    async (c) => {
+      const principal = caller(c);
+      const { limit, cursor } = c.req.valid("query");
+      const result = await listApiKeys(c.var.db, principal.userId, limit, cursor ? decodeCursor(cursor) : undefined);
+      return c.json({ items: result.items.map(publicApiKey), nextCursor: result.nextCursor });
+    },
+  )
+  .delete(
+    "/:id",
+    spec({
+      summary: "Revoke an API key (idempotent)",
+      tags: ["api-keys"],
+      access: ALL_ROLES,
+      responses: { 200: { description: "The revoked key", schema: v.object({ apiKey: ApiKeySchema }) } },
+    }),
+    input("param", v.strictObject({ id: s.uuid })),
+    rateLimit(AUTH_LIMITS.perUser),
+    async (c) => {
+      const principal = caller(c);
+      const key = await revokeApiKey(c.var.db, principal.userId, c.req.valid("param").id, c.var.requestId);
+      return c.json({ apiKey: publicApiKey(key) });
+    },
+  );

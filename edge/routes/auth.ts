@@ -1,0 +1,121 @@
+import { type Context, Hono } from "hono";
+import * as v from "valibot";
+import type { AppEnv } from "../env";
+import { AUTH_LIMITS, checkRateLimit, clientIp, rateLimit } from "../lib/rate-limit";
+import { ALL_ROLES, caller, input, spec } from "../lib/route";
+import * as s from "../lib/schemas";
+import { rotateRefreshToken, revokeSession, startSession } from "../services/sessions";
+import { checkCredentials, getUser, publicUser, registerUser } from "../services/users";
+
+const RegisterBody = v.strictObject({
+  email: s.email,
+  password: s.password,
+  displayName: s.text(80),
+  role: v.optional(v.picklist(["buyer", "contributor"]), "buyer"),
+});
+const LoginBody = v.strictObject({ email: s.email, password: v.pipe(v.string(), v.maxLength(200)) });
+const RefreshBody = v.strictObject({ refreshToken: v.pipe(v.string(), v.regex(/^esr_[A-Za-z0-9_-]{43}$/, "not a refresh token")) });
+
+const UserSchema = v.object({
+  id: s.uuid,
+  email: v.string(),
+  role: v.picklist(["buyer", "contributor", "admin"]),
+  displayName: v.string(),
+  createdAt: v.string(),
+});
+const TokenPairSchema = v.object({
+  accessToken: v.string(),
+  tokenType: v.literal("Bearer"),
+  expiresIn: v.number(),
+  refreshToken: v.string(),
+  refreshExpiresAt: v.string(),
+});
+
+/** Brute-force guard on password checks: per target email, whoever is asking. */
+const LOGIN_PER_EMAIL = { name: "login-email", limit: 10, windowSeconds: 15 * 60 } as const;
+
+function client(c: Context<AppEnv>) {
+  return { userAgent: c.req.header("user-agent"), ip: clientIp(c), requestId: c.var.requestId };
+}
+
+export const authRoutes = new Hono<AppEnv>()
+  .post(
+    "/register",
+    spec({
+      summary: "Create an account (buyer or contributor) and start a session",
+      tags: ["auth"],
+      access: "public",
+      responses: { 201: { description: "Account created", schema: v.object({ user: UserSchema, tokens: TokenPairSchema }) } },
+    }),
+    input("json", RegisterBody),
+    rateLimit(AUTH_LIMITS.perIp),
+    async (c) => {
+      const body = c.req.valid("json");
+      const user = await registerUser(c.var.db, body, c.var.requestId);
+      const tokens = await startSession(c.var.db, c.var.config, user, client(c));
+      return c.json({ user: publicUser(user), tokens }, 201, { location: "/v1/auth/me" });
+    },
+  )
+  .post(
+    "/login",
+    spec({
+      summary: "Exchange email and password for an access and a refresh token",
+      tags: ["auth"],
+      access: "public",
+      responses: { 200: { description: "Signed in", schema: v.object({ user: UserSchema, tokens: TokenPairSchema }) } },
+    }),
+    input("json", LoginBody),
+    rateLimit(AUTH_LIMITS.perIp),
+    async (c) => {
+      const { email, password } = c.req.valid("json");
+      await checkRateLimit(c, { ...LOGIN_PER_EMAIL, key: () => email });
+      const user = await checkCredentials(c.var.db, email, password);
+      const tokens = await startSession(c.var.db, c.var.config, user, client(c));
+      return c.json({ user: publicUser(user), tokens });
+    },
+  )
+  .post(
+    "/refresh",
+    spec({
+      summary: "Rotate a refresh token; reusing an old one revokes the whole session",
+      tags: ["auth"],
+      access: "public",
+      responses: { 200: { description: "New token pair", schema: TokenPairSchema } },
+    }),
+    input("json", RefreshBody),
+    rateLimit(AUTH_LIMITS.perIp),
+    async (c) => {
+      const { refreshToken } = c.req.valid("json");
+      return c.json(await rotateRefreshToken(c.var.db, c.var.config, refreshToken, client(c)));
+    },
+  )
+  .post(
+    "/logout",
+    spec({
+      summary: "End the session the refresh token belongs to",
+      tags: ["auth"],
+      access: ALL_ROLES,
+      responses: { 204: { description: "Signed out (also when the token was already revoked)" } },
+    }),
+    input("json", RefreshBody),
+    rateLimit(AUTH_LIMITS.perUser),
+    async (c) => {
+      await revokeSession(c.var.db, c.req.valid("json").refreshToken, caller(c).userId);
+      return c.body(null, 204);
+    },
+  )
+  .get(
+    "/me",
+    spec({
+      summary: "The signed-in user",
+      tags: ["auth"],
+      access: ALL_ROLES,
+      apiKeyScope: "account:read",
+      responses: { 200: { description: "Current user", schema: v.object({ user: UserSchema }) } },
+    }),
+    rateLimit(AUTH_LIMITS.perUser),
+    async (c) => {
+      const principal = caller(c);
+      return c.json({ user: publicUser(await getUser(c.var.db, principal.userId)) });
+    },
+  );

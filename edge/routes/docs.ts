@@ -1,0 +1,49 @@
+import { Hono } from "hono";
+import { html, raw } from "hono/html";
+import type { RouterRoute } from "hono/types";
+import type { AppEnv } from "../env";
+import { buildOpenApi } from "../lib/openapi";
+import { spec } from "../lib/route";
+
+type Doc = ReturnType<typeof buildOpenApi>;
+type OperationDoc = { summary: string; description: string; parameters?: Array<{ name: string; in: string; required: boolean }>; requestBody?: unknown; responses: Record<string, { description?: string }> };
+
+function referencePage(doc: Doc) {
+  const sections = Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.entries(item as Record<string, OperationDoc>).map(
+      ([method, op]) => html`<section>
+        <h2><code>${method.toUpperCase()} ${path}</code></h2>
+        <p>${op.summary}</p>
+        <p class="access">${op.description}</p>
+        ${op.parameters?.length ? html`<h3>Parameters</h3><ul>${op.parameters.map((p) => html`<li><code>${p.name}</code> (${p.in}${p.required ? ", required" : ""})</li>`)}</ul>` : ""}
+        ${op.requestBody ? html`<h3>Body</h3><pre>${JSON.stringify(op.requestBody, null, 2)}</pre>` : ""}
+        <h3>Responses</h3>
+        <ul>${Object.entries(op.responses).map(([status, r]) => html`<li><code>${status}</code> ${r.description ?? "problem+json"}</li>`)}</ul>
+      </section>`,
+    ),
+  );
+  return html`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Edgestock API reference</title>
+<style>${raw("body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}section{border-top:1px solid #ddd;padding:.5rem 0}pre{background:#f6f6f6;padding:.5rem;overflow:auto;font-size:12px}.access{color:#555}")}</style>
+</head><body>
+<h1>Edgestock API reference</h1>
+<p>${doc.info.description}</p>
+<p>Machine-readable: <a href="/v1/openapi.json">/v1/openapi.json</a> (OpenAPI ${doc.openapi}).</p>
+${sections}
+</body></html>`;
+}
+
+/** `/v1/openapi.json` and a readable reference page, both built from the live route table. */
+export function docsRoutesFor(routes: () => RouterRoute[]) {
+  return new Hono<AppEnv>()
+    .get(
+      "/openapi.json",
+      spec({ summary: "This API's OpenAPI 3.1 document", tags: ["docs"], access: "public", responses: { 200: { description: "OpenAPI document" } } }),
+      (c) => c.json(buildOpenApi(routes(), new URL(c.req.url).origin)),
+    )
+    .get(
+      "/docs",
+      spec({ summary: "Readable API reference", tags: ["docs"], access: "public", responses: { 200: { description: "HTML page" } } }),
+      (c) => c.html(referencePage(buildOpenApi(routes(), new URL(c.req.url).origin))),
+    );
+}
