@@ -12,8 +12,9 @@ export type RateLimitRule = {
   key: (c: Context<AppEnv>) => string | null | Promise<string | null>;
 };
 
+/** Cloudflare sets CF-Connecting-IP on every request it forwards (clients cannot forge it); locally it is absent. */
 export function clientIp(c: Context): string {
-  return c.req.header("cf-connecting-ip") ?? c.req.header("x-real-ip") ?? "local";
+  return c.req.header("cf-connecting-ip") ?? "local";
 }
 
 /**

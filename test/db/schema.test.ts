@@ -1,12 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type { AddressInfo } from "node:net";
-import { migrate } from "drizzle-orm/neon-serverless/migrator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
-import { connectDatabase } from "../../db/connect";
 import { openEmbeddedPostgres } from "../../db/local/pglite";
-import { startWsProxy } from "../../db/local/ws-proxy";
-import { MIGRATIONS_FOLDER } from "../../db/migrations-folder";
+import { createScratchDatabase } from "../../db/local/scratch";
 
 type Row = Record<string, unknown>;
 type Query = (text: string, params?: unknown[]) => Promise<Row[]>;
@@ -28,24 +23,10 @@ async function openPglite(): Promise<Backend> {
   };
 }
 
-/**
- * Creates a throw-away database on the server at `url`, migrates it through the Neon driver and the
- * local WebSocket proxy (the path production code takes), and drops it on close.
- */
+/** A scratch database on the server at `url`, migrated through the Neon driver and the local proxy. */
 async function openServer(url: string): Promise<Backend> {
-  const proxy = await startWsProxy({ port: 0 });
-  const { port } = proxy.address() as AddressInfo;
-  const connect = (target: string) =>
-    connectDatabase(target, { localProxy: `127.0.0.1:${port}`, webSocket: WebSocket, max: 2 });
-
-  const admin = connect(url);
-  const name = `edgestock_test_${randomUUID().replaceAll("-", "")}`;
-  await admin.pool.query(`create database ${name}`);
-  const testUrl = new URL(url);
-  testUrl.pathname = `/${name}`;
-  const { db, pool } = connect(testUrl.toString());
-  await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
-
+  const scratch = await createScratchDatabase(url);
+  const { pool } = scratch;
   return {
     query: async (text, params) => (await pool.query(text, params)).rows,
     transaction: async (fn) => {
@@ -62,12 +43,7 @@ async function openServer(url: string): Promise<Backend> {
         client.release();
       }
     },
-    close: async () => {
-      await pool.end();
-      await admin.pool.query(`drop database if exists ${name} with (force)`);
-      await admin.pool.end();
-      await new Promise((resolve) => proxy.close(resolve));
-    },
+    close: () => scratch.drop(),
   };
 }
 

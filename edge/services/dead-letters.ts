@@ -1,0 +1,36 @@
+import { and, eq, sql } from "drizzle-orm";
+import type { Database } from "../../db/connect";
+import { images, jobs } from "../../db/schema";
+import { type JobMessage, parseJobMessage } from "../../common/jobs";
+
+/**
+ * A job that failed every attempt arrives on the dead-letter queue: record it as dead and, for
+ * image processing, mark the image `processing_failed` so the contributor sees why. Messages
+ * that do not parse are acknowledged and logged (retrying them cannot help).
+ */
+export async function recordDeadLetter(db: Database, body: unknown, reason: string): Promise<JobMessage | null> {
+  let message: JobMessage;
+  try {
+    message = parseJobMessage(body);
+  } catch (error) {
+    console.error(JSON.stringify({ level: "error", msg: "unparseable dead letter", error: String(error) }));
+    return null;
+  }
+  const { imageId } = message.payload;
+  await db.transaction(async (tx) => {
+    const [job] = await tx
+      .insert(jobs)
+      .values({ imageId, jobType: message.type, status: "dead", lastError: reason, finishedAt: new Date() })
+      .onConflictDoUpdate({
+        target: [jobs.imageId, jobs.jobType],
+        // Keep the worker's own last error: it says why, the queue only says how often.
+        set: { status: "dead", lastError: sql`coalesce(${jobs.lastError}, ${reason})`, finishedAt: new Date(), updatedAt: sql`now()` },
+      })
+      .returning({ lastError: jobs.lastError });
+    await tx
+      .update(images)
+      .set({ status: "processing_failed", statusReason: job?.lastError ?? reason, updatedAt: new Date() })
+      .where(and(eq(images.id, imageId), eq(images.status, "processing")));
+  });
+  return message;
+}
