@@ -1,0 +1,132 @@
+/**
+ * `npm start`: the whole product on loopback with nothing but the clone.
+ *   1. Postgres: the embedded PGlite (pgvector, pg_trgm) persisted under .data/pglite and migrated,
+ *      or the server in DATABASE_URL; either way behind the WebSocket proxy the Neon driver uses.
+ *   2. The edge API in workerd (`wrangler dev`, local R2/Queues, state under .data/wrangler).
+ *   3. The GPU worker (`bun gpu-worker/main.ts`).
+ * Prints the URL; Ctrl-C (or SIGTERM) stops every process it started.
+ * Env: PORT (8787), EDGESTOCK_DATA_DIR (.data), DATABASE_URL (a local PostgreSQL server instead of
+ * the embedded one), and any edge secret (UPSTASH_*, STRIPE_*, R2_*) to pass through to the Worker.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+import { migrate } from "drizzle-orm/neon-serverless/migrator";
+import { connectDatabase } from "../db/connect";
+import { startLocalDatabase } from "../db/local/server";
+import { MIGRATIONS_FOLDER } from "../db/migrations-folder";
+import { generateJwtKeyPair } from "../test/support/dev-keys";
+import { randomBytes } from "node:crypto";
+
+const root = resolve(import.meta.dir, "..");
+const dataDir = resolve(root, process.env.EDGESTOCK_DATA_DIR ?? ".data");
+const port = Number(process.env.PORT ?? 8787);
+const PASS_THROUGH = ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "R2_ACCOUNT_ID", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY"];
+const quietWrangler = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" };
+
+const say = (msg: string) => console.log(`[start] ${msg}`);
+mkdirSync(dataDir, { recursive: true });
+
+/** Development secrets, generated once per data folder and kept there (never used in production). */
+function devSecrets(): Record<string, string> {
+  const file = join(dataDir, "dev-secrets.json");
+  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8"));
+  const secrets = { ...generateJwtKeyPair(), WORKER_SHARED_SECRET: randomBytes(32).toString("base64url") };
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+const children: Subprocess[] = [];
+let database: Awaited<ReturnType<typeof startLocalDatabase>> | undefined;
+let shuttingDown = false;
+
+async function shutdown(code: number) {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  say("stopping...");
+  for (const child of children) {
+    // wrangler runs in its own process group: signal the group so workerd goes too.
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {}
+  }
+  await Promise.race([Promise.all(children.map((c) => c.exited)), Bun.sleep(5000)]);
+  for (const child of children) {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {}
+  }
+  await database?.stop();
+  say("stopped");
+  process.exit(code);
+}
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+
+function spawnGroup(cmd: string[], env: Record<string, string>, name: string) {
+  // setsid gives the child its own process group, so shutdown can signal it and its descendants.
+  const child = Bun.spawn(["setsid", ...cmd], { cwd: root, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+  children.push(child);
+  const prefix = (stream: ReadableStream<Uint8Array>, write: (s: string) => void) =>
+    (async () => {
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for await (const chunk of stream) {
+        buffer += decoder.decode(chunk, { stream: true });
+        const lines = buffer.split("\n");
+        buffer = lines.pop() ?? "";
+        for (const line of lines) if (line.trim()) write(`[${name}] ${line}\n`);
+      }
+    })();
+  const lines: string[] = [];
+  void prefix(child.stdout, (s) => (lines.push(s), process.stdout.write(s)));
+  void prefix(child.stderr, (s) => (lines.push(s), process.stderr.write(s)));
+  void child.exited.then((code) => {
+    if (!shuttingDown) {
+      console.error(`[start] ${name} exited with ${code}; stopping everything`);
+      void shutdown(1);
+    }
+  });
+  return { child, lines };
+}
+
+const serverUrl = process.env.DATABASE_URL;
+say(serverUrl ? "using the PostgreSQL server in DATABASE_URL" : `embedded Postgres (PGlite) in ${join(dataDir, "pglite")}`);
+database = await startLocalDatabase(serverUrl ? { serverUrl } : { dataDir: join(dataDir, "pglite") });
+if (serverUrl) {
+  const { db, pool } = connectDatabase(database.url, { localProxy: database.proxy });
+  await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+  await pool.end();
+}
+say(`database migrated; Neon-driver proxy on ${database.proxy}`);
+
+const secrets = devSecrets();
+const vars: Record<string, string> = { DATABASE_URL: database.url, DB_LOCAL_PROXY: database.proxy, ...secrets };
+for (const name of PASS_THROUGH) if (process.env[name]) vars[name] = process.env[name] as string;
+writeFileSync(
+  join(root, ".dev.vars"),
+  `# Written by npm start; regenerated on every start. Do not edit: set variables in your shell instead.\n${Object.entries(vars)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join("\n")}\n`,
+  { mode: 0o600 },
+);
+
+const edge = spawnGroup(
+  ["node_modules/.bin/wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", join(dataDir, "wrangler"), "--var", `DERIVATIVES_PUBLIC_URL:http://127.0.0.1:${port}/v1/derivatives`],
+  quietWrangler,
+  "edge",
+);
+spawnGroup([process.execPath, "gpu-worker/main.ts"], { DATABASE_URL: database.url, DB_LOCAL_PROXY: database.proxy }, "worker");
+
+const url = `http://127.0.0.1:${port}`;
+const deadline = Date.now() + 60_000;
+while (!edge.lines.some((l) => l.includes("Ready on"))) {
+  if (Date.now() > deadline) {
+    console.error("[start] the edge did not become ready in 60 s");
+    await shutdown(1);
+  }
+  await Bun.sleep(200);
+}
+const health = await fetch(`${url}/v1/health`).then((r) => r.json() as Promise<{ status: string }>).catch(() => ({ status: "unreachable" }));
+writeFileSync(join(dataDir, "stack.json"), JSON.stringify({ url, databaseUrl: database.url, databaseProxy: database.proxy, pid: process.pid }, null, 2));
+console.log(`\nEdgestock is running at ${url}  (health: ${health.status}; API reference ${url}/v1/docs)\nPress Ctrl-C to stop.\n`);
