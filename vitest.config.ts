@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import "./test/edge/provided";
 
 /**
  * Four suites: unit (pure code, Node), db (embedded PGlite and, with TEST_DATABASE_URL, a real
@@ -8,9 +9,12 @@ import { defineConfig } from "vitest/config";
  */
 export default defineConfig({
   test: {
+    // Passing tests stay quiet; a failing test shows its logs.
+    silent: "passed-only",
     projects: [
-      { test: { name: "unit", silent: "passed-only", include: ["test/unit/**/*.test.ts"], environment: "node" } },
-      { test: { name: "db", silent: "passed-only", include: ["test/db/**/*.test.ts"], environment: "node", testTimeout: 60_000, hookTimeout: 120_000 } },
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" } },
+      { test: { name: "checks", include: ["test/checks/**/*.test.ts"], environment: "node", testTimeout: 180_000 } },
+      { test: { name: "db", include: ["test/db/**/*.test.ts"], environment: "node", testTimeout: 60_000, hookTimeout: 120_000 } },
       {
         plugins: [
           cloudflareTest(({ inject }) => ({
@@ -20,7 +24,6 @@ export default defineConfig({
         ],
         test: {
           name: "edge",
-          silent: "passed-only",
           include: ["test/edge/**/*.test.ts"],
           globalSetup: ["test/edge/global-setup.ts"],
           testTimeout: 30_000,
@@ -30,7 +33,6 @@ export default defineConfig({
       {
         test: {
           name: "e2e",
-          silent: "passed-only",
           include: ["test/e2e/**/*.test.ts"],
           environment: "node",
           testTimeout: 180_000,

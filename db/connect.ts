@@ -29,6 +29,12 @@ export function connectDatabase(url: string, options: ConnectOptions = {}) {
     neonConfig.pipelineConnect = false;
   }
   const pool = new Pool({ connectionString: url, max: options.max ?? 5 });
+  // An idle connection that drops (Neon closing it, or the socket failing while the pool ends)
+  // is reported on the pool; with no listener that error would be thrown and crash the isolate
+  // or process. The pool has already discarded the client, and the next query opens a new one.
+  pool.on("error", (error: Error) => {
+    console.error(JSON.stringify({ level: "error", msg: "idle database connection failed", error: error.message }));
+  });
   const db = drizzle({ client: pool, schema });
   return { db, pool };
 }

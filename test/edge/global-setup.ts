@@ -3,11 +3,7 @@ import { createScratchDatabase } from "../../db/local/scratch";
 import { startLocalDatabase } from "../../db/local/server";
 import { generateJwtKeyPair } from "../support/dev-keys";
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    edgeBindings: Record<string, string>;
-  }
-}
+import "./provided";
 
 /**
  * Edge tests run inside workerd against a real Postgres reached the production way (Neon

@@ -1,0 +1,113 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+/** A free loopback port (the OS picks; we release it for wrangler to take). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+let stack: ChildProcess;
+let url = "";
+let output = "";
+const dataDir = mkdtempSync(join(tmpdir(), "edgestock-e2e-"));
+
+/** The README's start command, run as a new user would, on a fresh data folder. */
+beforeAll(async () => {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), EDGESTOCK_DATA_DIR: dataDir };
+  // The smoke test covers the embedded default: a server URL in the environment must not leak in.
+  delete env.DATABASE_URL;
+  stack = spawn("npm", ["start"], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  stack.stdout?.on("data", (d) => (output += d));
+  stack.stderr?.on("data", (d) => (output += d));
+  const deadline = Date.now() + 120_000;
+  while (!/Edgestock is running at (\S+)/.test(output)) {
+    if (Date.now() > deadline || stack.exitCode !== null) throw new Error(`stack did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  url = /Edgestock is running at (\S+)/.exec(output)?.[1] ?? "";
+});
+
+afterAll(async () => {
+  if (stack.exitCode === null) {
+    stack.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 8000));
+    if (stack.pid) {
+      try {
+        process.kill(-stack.pid, "SIGKILL");
+      } catch {}
+    }
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function json<T>(res: Response): Promise<T> {
+  return (await res.json()) as T;
+}
+
+describe("the local stack from `npm start`", () => {
+  it("reports every dependency healthy, the GPU worker included", async () => {
+    let body: { status: string; checks: Record<string, { state: string }> } = { status: "", checks: {} };
+    for (let i = 0; i < 40; i++) {
+      body = await json(await fetch(`${url}/v1/health`));
+      if (body.status === "ok") break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(body.status).toBe("ok");
+    expect(Object.keys(body.checks).sort()).toEqual(["cache", "database", "queue", "r2", "worker"]);
+  });
+
+  it("registers, logs in, refreshes and reads /me over HTTP", async () => {
+    const email = `e2e-${Date.now()}@example.test`;
+    const post = (path: string, body: unknown, token?: string) =>
+      fetch(url + path, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+      });
+    const register = await post("/v1/auth/register", { email, password: "e2e password 123", displayName: "E2E", role: "contributor" });
+    expect(register.status).toBe(201);
+    const login = await post("/v1/auth/login", { email, password: "e2e password 123" });
+    expect(login.status).toBe(200);
+    const { tokens } = await json<{ tokens: { accessToken: string; refreshToken: string } }>(login);
+    const refreshed = await json<{ accessToken: string }>(await post("/v1/auth/refresh", { refreshToken: tokens.refreshToken }));
+    const me = await fetch(`${url}/v1/auth/me`, { headers: { authorization: `Bearer ${refreshed.accessToken}` } });
+    expect(me.status).toBe(200);
+    expect((await json<{ user: { email: string; role: string } }>(me)).user).toMatchObject({ email, role: "contributor" });
+  });
+
+  it("serves the OpenAPI document and the reference page", async () => {
+    const doc = await json<{ openapi: string; paths: Record<string, unknown> }>(await fetch(`${url}/v1/openapi.json`));
+    expect(doc.openapi).toMatch(/^3\.1/);
+    expect(Object.keys(doc.paths)).toContain("/v1/auth/login");
+    expect(await (await fetch(`${url}/v1/docs`)).text()).toContain("/v1/auth/register");
+  });
+
+  it("stops every process it started on Ctrl-C", async () => {
+    const pid = stack.pid as number;
+    // Ctrl-C in a terminal signals the whole foreground process group.
+    process.kill(-pid, "SIGINT");
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => stack.once("exit", (c, s) => resolve([c, s])));
+    expect(code === 0 || signal === "SIGINT").toBe(true);
+    expect(output).toContain("[start] stopped");
+    await expect(fetch(`${url}/v1/health`)).rejects.toThrow();
+    // wrangler and workerd ran in their own process group; none may survive (they name the data folder).
+    let survivors = "";
+    for (let i = 0; i < 20; i++) {
+      survivors = spawnSync("pgrep", ["-f", dataDir], { encoding: "utf8" }).stdout.trim();
+      if (!survivors) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(survivors).toBe("");
+  });
+});
