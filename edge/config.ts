@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { describeConfigIssues } from "../common/config";
 
 const optional = v.pipe(
   v.optional(v.string(), ""),
@@ -35,8 +36,7 @@ export function readConfig(env: Env): Config {
   if (hit) return hit;
   const result = v.safeParse(ConfigSchema, env);
   if (!result.success) {
-    const issues = result.issues.map((i) => `${v.getDotPath(i) ?? "?"}: ${i.message}`).join("; ");
-    throw new ConfigError(`invalid edge configuration: ${issues}`);
+    throw new ConfigError(`invalid edge configuration: ${describeConfigIssues(result.issues)}`);
   }
   if (result.output.ENVIRONMENT === "production" && result.output.DB_LOCAL_PROXY) {
     throw new ConfigError("invalid edge configuration: DB_LOCAL_PROXY must not be set in production");

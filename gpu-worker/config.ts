@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import * as v from "valibot";
+import { describeConfigIssues } from "../common/config";
 
 const Schema = v.object({
   DATABASE_URL: v.pipe(v.string("DATABASE_URL is not set"), v.trim(), v.nonEmpty("DATABASE_URL is not set"), v.url("DATABASE_URL must be a postgres:// URL")),
@@ -14,7 +15,7 @@ export type WorkerConfig = v.InferOutput<typeof Schema>;
 export function readWorkerConfig(env: Record<string, string | undefined>): WorkerConfig {
   const result = v.safeParse(Schema, env);
   if (!result.success) {
-    throw new Error(`gpu-worker configuration: ${result.issues.map((i) => `${v.getDotPath(i) ?? "?"}: ${i.message}`).join("; ")}`);
+    throw new Error(`gpu-worker configuration: ${describeConfigIssues(result.issues)}`);
   }
   return result.output;
 }
