@@ -29,7 +29,17 @@ export async function startWsProxy(options: { port: number; host?: string }): Pr
       connected = true;
       for (const chunk of pending.splice(0)) tcp.write(chunk);
     });
-    ws.on("message", (data: Buffer) => (connected ? tcp.write(data) : pending.push(data)));
+    const scanner = new TerminateScanner();
+    ws.on("message", (data: Buffer) => {
+      if (connected) tcp.write(data);
+      else pending.push(data);
+      // The Neon driver ends a connection with Terminate and waits for the server to hang up.
+      // PostgreSQL does; PGlite's socket server does not, so the proxy hangs up for it.
+      if (scanner.sawTerminate(data)) {
+        tcp.end();
+        ws.close();
+      }
+    });
     tcp.on("data", (data) => ws.send(data));
     tcp.on("close", () => ws.close());
     tcp.on("error", () => ws.close(1011, "postgres connection failed"));
@@ -41,4 +51,46 @@ export async function startWsProxy(options: { port: number; host?: string }): Pr
     server.listen(options.port, host, resolve);
   });
   return server;
+}
+
+const SSL_REQUEST = 80877103;
+const GSSENC_REQUEST = 80877104;
+
+/**
+ * Follows the framing of the frontend (client to server) Postgres protocol across chunks:
+ * untyped startup-phase messages (SSLRequest, GSSENCRequest, StartupMessage), then typed
+ * messages (1-byte type, int32 length). Reports when a Terminate ('X') message arrives.
+ */
+export class TerminateScanner {
+  private header = Buffer.alloc(0);
+  private skip = 0;
+  private startup = true;
+
+  sawTerminate(chunk: Buffer): boolean {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, chunk.length - offset);
+        this.skip -= n;
+        offset += n;
+        continue;
+      }
+      const need = this.startup ? 8 : 5;
+      const take = Math.min(need - this.header.length, chunk.length - offset);
+      this.header = Buffer.concat([this.header, chunk.subarray(offset, offset + take)]);
+      offset += take;
+      if (this.header.length < need) break;
+      if (this.startup) {
+        const length = this.header.readInt32BE(0);
+        const code = this.header.readInt32BE(4);
+        if (code !== SSL_REQUEST && code !== GSSENC_REQUEST) this.startup = false;
+        this.skip = length - 8;
+      } else {
+        if (this.header[0] === 0x58) return true;
+        this.skip = this.header.readInt32BE(1) - 4;
+      }
+      this.header = Buffer.alloc(0);
+    }
+    return false;
+  }
 }
