@@ -86,6 +86,20 @@ describe("the local stack from `npm start`", () => {
     expect((await json<{ user: { email: string; role: string } }>(me)).user).toMatchObject({ email, role: "contributor" });
   });
 
+  it("seeds a demo catalogue into the running stack, idempotently", () => {
+    const seed = () =>
+      spawnSync("npm", ["run", "seed"], { env: { ...process.env, EDGESTOCK_DATA_DIR: dataDir, SEED_GENERATED: "6" }, encoding: "utf8" });
+    const first = seed();
+    expect(first.status, first.stderr).toBe(0);
+    const listed = Number(/Seeded (\d+) listings/.exec(first.stdout)?.[1]);
+    expect(listed).toBeGreaterThanOrEqual(6);
+    expect(first.stdout).toContain(`(${listed} new)`);
+    const second = seed();
+    expect(second.status, second.stderr).toBe(0);
+    expect(second.stdout).toContain("(0 new)");
+    expect(second.stdout).toContain(`${listed} approved images`);
+  });
+
   it("serves the OpenAPI document and the reference page", async () => {
     const doc = await json<{ openapi: string; paths: Record<string, unknown> }>(await fetch(`${url}/v1/openapi.json`));
     expect(doc.openapi).toMatch(/^3\.1/);
