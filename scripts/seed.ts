@@ -122,7 +122,11 @@ for (let i = 0; i < count; i++) {
 }
 
 // wrangler's local R2, the same state `npm start` serves (it runs with --persist-to .data/wrangler).
-const platform = await getPlatformProxy<Env>({ configPath: join(root, "wrangler.toml"), persist: { path: join(dataDir, "wrangler", "v3") } });
+type Bucket = { put(key: string, value: ArrayBuffer, options: { httpMetadata: Record<string, string> }): Promise<unknown> };
+const platform = await getPlatformProxy<{ ORIGINALS: Bucket; DERIVATIVES: Bucket }>({
+  configPath: join(root, "wrangler.toml"),
+  persist: { path: join(dataDir, "wrangler", "v3") },
+});
 let created = 0;
 for (const listing of listings) {
   const sha256 = createHash("sha256").update(listing.bytes).digest("hex");

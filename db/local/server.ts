@@ -1,4 +1,5 @@
 import type { Server } from "node:http";
+import type { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { openEmbeddedPostgres } from "./pglite";
 import { startWsProxy } from "./ws-proxy";
@@ -29,7 +30,7 @@ export async function startLocalDatabase(options: {
     const { client } = await openEmbeddedPostgres(options.dataDir);
     // Every Worker request opens its own connection; PGlite runs one query at a time and the
     // socket server queues them, so allow plenty of concurrent connections.
-    const socketServer = new PGLiteSocketServer({ db: client, host: "127.0.0.1", port: options.pgPort ?? 0, maxConnections: 100 });
+    const socketServer = new PGLiteSocketServer({ db: keepQueryCyclesTogether(client), host: "127.0.0.1", port: options.pgPort ?? 0, maxConnections: 100 });
     await socketServer.start();
     const conn = socketServer.getServerConn();
     url = `postgres://postgres:postgres@${conn}/postgres`;
@@ -54,4 +55,34 @@ export async function startLocalDatabase(options: {
 function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
   return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Frontend messages that end a unit of work: Sync, a simple Query, Terminate. */
+const CYCLE_END = new Set(["S", "Q", "X"].map((c) => c.charCodeAt(0)));
+
+/**
+ * The socket server runs every connection's protocol messages one at a time on the one PGlite
+ * session, keeping a connection's messages together only inside a transaction (it asks
+ * `isInTransaction()`). Between transactions two connections' Parse/Bind/Execute interleave and
+ * one runs the other's statement ("bind message supplies 2 parameters, but prepared statement
+ * requires 6", or another query's rows). This reports an open extended-query cycle, from its
+ * first message to its Sync, as a transaction too. Relies on @electric-sql/pglite-socket 0.2's
+ * queue; the startup message (first byte 0) opens nothing.
+ */
+function keepQueryCyclesTogether(client: PGlite): PGlite {
+  let cycleOpen = false;
+  return new Proxy(client, {
+    get(target, property) {
+      if (property === "isInTransaction") return () => cycleOpen || target.isInTransaction();
+      if (property === "execProtocolRawStream") {
+        return (...args: Parameters<PGlite["execProtocolRawStream"]>) => {
+          const type = args[0][0] ?? 0;
+          cycleOpen = type !== 0 && !CYCLE_END.has(type);
+          return target.execProtocolRawStream(...args);
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }

@@ -9,7 +9,8 @@ function compile(routes: RouterRoute[]) {
       .filter((r) => r.method !== "ALL")
       .map((r) => ({
         method: r.method,
-        regex: new RegExp(`^${r.path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*")}/?$`),
+        // Exact match, trailing slash included: the router is strict, so "/me/" is not "/me".
+        regex: new RegExp(`^${r.path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*")}$`),
       }));
     patterns.set(routes, compiled);
   }

@@ -1,3 +1,5 @@
+import { desc, type SQL, sql } from "drizzle-orm";
+import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import * as v from "valibot";
 import { base64url, fromBase64url } from "./crypto";
 import { ApiError } from "./problem";
@@ -17,6 +19,24 @@ export function decodeCursor(cursor: string): CursorPosition {
   } catch {
     throw new ApiError("validation-failed", "cursor is not one this API returned", { errors: [{ path: "cursor", message: "invalid cursor" }] });
   }
+}
+
+/**
+ * `created_at` at the precision a cursor carries: Postgres keeps microseconds, a JS Date only
+ * milliseconds. Pages are ordered and compared by this, so rows that share the last row's
+ * millisecond but sort after it are not skipped.
+ */
+const cursorTime = (createdAt: AnyPgColumn): SQL => sql`date_trunc('milliseconds', ${createdAt})`;
+
+/** Keyset order: newest first, id breaking ties. Use with {@link afterCursor}. */
+export function newestFirst(createdAt: AnyPgColumn, id: AnyPgColumn): SQL[] {
+  return [desc(cursorTime(createdAt)), desc(id)];
+}
+
+/** The rows that come after the cursor in {@link newestFirst} order (all rows without a cursor). */
+export function afterCursor(createdAt: AnyPgColumn, id: AnyPgColumn, after: CursorPosition | undefined): SQL | undefined {
+  if (!after) return undefined;
+  return sql`(${cursorTime(createdAt)}, ${id}) < (${after.createdAt.toISOString()}::timestamptz, ${after.id}::uuid)`;
 }
 
 /** Given `limit + 1` rows, returns the page and the cursor of the next one (null at the end). */

@@ -26,11 +26,24 @@ export const email = v.pipe(
   v.email("must be an email address"),
 );
 
-/** Passwords: 10 to 200 characters; no other composition rules (NIST SP 800-63B). */
+/**
+ * Passwords: 10 to 200 characters; no other composition rules (NIST SP 800-63B). Like all text,
+ * no lone surrogates (hashing encodes them as U+FFFD, so two passwords would match) and no
+ * control characters.
+ */
 export const password = v.pipe(
   v.string(),
   v.check((s) => s.isWellFormed(), "must be well-formed Unicode"),
+  v.check((s) => !CONTROL.test(s), "must not contain control characters"),
   v.minLength(10, "must be at least 10 characters"),
+  v.maxLength(200, "must be at most 200 characters"),
+);
+
+/** A password offered at sign-in: the characters {@link password} allows, with no minimum length. */
+export const passwordAttempt = v.pipe(
+  v.string(),
+  v.check((s) => s.isWellFormed(), "must be well-formed Unicode"),
+  v.check((s) => !CONTROL.test(s), "must not contain control characters"),
   v.maxLength(200, "must be at most 200 characters"),
 );
 

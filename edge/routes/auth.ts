@@ -13,7 +13,7 @@ const RegisterBody = v.strictObject({
   displayName: s.text(80),
   role: v.optional(v.picklist(["buyer", "contributor"]), "buyer"),
 });
-const LoginBody = v.strictObject({ email: s.email, password: v.pipe(v.string(), v.maxLength(200)) });
+const LoginBody = v.strictObject({ email: s.email, password: s.passwordAttempt });
 const RefreshBody = v.strictObject({ refreshToken: v.pipe(v.string(), v.regex(/^esr_[A-Za-z0-9_-]{43}$/, "not a refresh token")) });
 
 const UserSchema = v.object({

@@ -1,8 +1,8 @@
-import { and, desc, eq, isNull, lt, or } from "drizzle-orm";
+import { and, eq, isNull } from "drizzle-orm";
 import type { Database } from "../../db/connect";
 import { type ApiKey, apiKeys } from "../../db/schema";
 import { randomToken, sha256Hex } from "../lib/crypto";
-import { type CursorPosition, page } from "../lib/pagination";
+import { afterCursor, type CursorPosition, newestFirst, page } from "../lib/pagination";
 import { ApiError } from "../lib/problem";
 import { audit } from "./audit";
 
@@ -62,13 +62,8 @@ export async function listApiKeys(db: Database, userId: string, limit: number, a
   const rows = await db
     .select()
     .from(apiKeys)
-    .where(
-      and(
-        eq(apiKeys.userId, userId),
-        after ? or(lt(apiKeys.createdAt, after.createdAt), and(eq(apiKeys.createdAt, after.createdAt), lt(apiKeys.id, after.id))) : undefined,
-      ),
-    )
-    .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id))
+    .where(and(eq(apiKeys.userId, userId), afterCursor(apiKeys.createdAt, apiKeys.id, after)))
+    .orderBy(...newestFirst(apiKeys.createdAt, apiKeys.id))
     .limit(limit + 1);
   return page(rows, limit);
 }

@@ -1,9 +1,39 @@
-import { env, SELF } from "cloudflare:test";
+import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { connectDatabase } from "../../db/connect";
 import { users } from "../../db/schema";
 import { hashPassword } from "../../edge/lib/password";
+import worker from "../../edge/index";
 
 export const BASE = "http://edgestock.test";
+
+/** The Worker under test and the bindings it runs with (its database in particular). */
+export type WorkerTarget = { env: Env; fetch(request: Request): Promise<Response> };
+
+/** The Worker as deployed (SELF), on the database every test file shares. */
+export const sharedWorker: WorkerTarget = { env, fetch: (request) => SELF.fetch(request) };
+
+let isolated: WorkerTarget | undefined;
+/**
+ * The same Worker code bound to a database no other test file touches (made by global-setup),
+ * for a test that compares whole-database state before and after its requests: files run in
+ * parallel, so the shared database changes under such a test. One file uses it: bad-input.
+ */
+export function isolatedWorker(): WorkerTarget {
+  if (!isolated) {
+    const bindings = env as Env & { ISOLATED_DATABASE_URL: string; ISOLATED_DB_LOCAL_PROXY: string };
+    const isolatedEnv: Env = { ...env, DATABASE_URL: bindings.ISOLATED_DATABASE_URL, DB_LOCAL_PROXY: bindings.ISOLATED_DB_LOCAL_PROXY };
+    isolated = {
+      env: isolatedEnv,
+      async fetch(request) {
+        const ctx = createExecutionContext();
+        const response = await worker.fetch(request, isolatedEnv, ctx);
+        await waitOnExecutionContext(ctx);
+        return response;
+      },
+    };
+  }
+  return isolated;
+}
 
 let ipCounter = 0;
 /** A distinct client IP per caller, so per-IP rate limits of one test do not leak into another. */
@@ -12,7 +42,10 @@ export function freshIp(): string {
   return `198.51.${Math.floor(Math.random() * 250)}.${ipCounter % 250}`;
 }
 
-export function api(path: string, init: RequestInit & { json?: unknown; token?: string; apiKey?: string; ip?: string } = {}) {
+export type ApiInit = RequestInit & { json?: unknown; token?: string; apiKey?: string; ip?: string; target?: WorkerTarget };
+
+/** Calls the Worker (SELF unless `target` says otherwise) from a fresh client IP; `json` sets the body and content type. */
+export function api(path: string, init: ApiInit = {}) {
   const headers = new Headers(init.headers);
   if (init.json !== undefined) {
     headers.set("content-type", "application/json");
@@ -21,12 +54,13 @@ export function api(path: string, init: RequestInit & { json?: unknown; token?: 
   if (init.token) headers.set("authorization", `Bearer ${init.token}`);
   if (init.apiKey) headers.set("x-api-key", init.apiKey);
   headers.set("cf-connecting-ip", init.ip ?? freshIp());
-  return SELF.fetch(BASE + path, { ...init, headers });
+  const { json: _json, token: _token, apiKey: _apiKey, ip: _ip, target = sharedWorker, ...request } = init;
+  return target.fetch(new Request(BASE + path, { ...request, headers }));
 }
 
-/** The test's own connection to the same database the Worker uses. */
-export function testDb() {
-  return connectDatabase(env.DATABASE_URL, { localProxy: env.DB_LOCAL_PROXY || undefined });
+/** The test's own connection to the database the Worker uses. */
+export function testDb(target: WorkerTarget = sharedWorker) {
+  return connectDatabase(target.env.DATABASE_URL, { localProxy: target.env.DB_LOCAL_PROXY || undefined });
 }
 
 export const uniqueEmail = (tag = "user") => `${tag}-${crypto.randomUUID()}@example.test`;
@@ -34,18 +68,19 @@ export const uniqueEmail = (tag = "user") => `${tag}-${crypto.randomUUID()}@exam
 type Tokens = { accessToken: string; refreshToken: string };
 
 /** Registers a buyer or contributor through the API; admins are inserted directly (no self-service). */
-export async function signUp(role: "buyer" | "contributor" | "admin" = "buyer") {
+export async function signUp(role: "buyer" | "contributor" | "admin" = "buyer", target: WorkerTarget = sharedWorker) {
   const email = uniqueEmail(role);
   const password = "correct horse battery";
   if (role === "admin") {
-    const { db, pool } = testDb();
+    const { db, pool } = testDb(target);
     await db.insert(users).values({ email, passwordHash: await hashPassword(password), role, displayName: "Admin" });
     await pool.end();
-    const res = await api("/v1/auth/login", { method: "POST", json: { email, password } });
+    const res = await api("/v1/auth/login", { method: "POST", json: { email, password }, target });
+    if (res.status !== 200) throw new Error(`admin login failed: ${res.status} ${await res.text()}`);
     const body = (await res.json()) as { user: { id: string }; tokens: Tokens };
     return { email, password, userId: body.user.id, ...body.tokens };
   }
-  const res = await api("/v1/auth/register", { method: "POST", json: { email, password, displayName: `Test ${role}`, role } });
+  const res = await api("/v1/auth/register", { method: "POST", json: { email, password, displayName: `Test ${role}`, role }, target });
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${await res.text()}`);
   const body = (await res.json()) as { user: { id: string }; tokens: Tokens };
   return { email, password, userId: body.user.id, ...body.tokens };
