@@ -33,6 +33,8 @@ export function connectDatabase(url: string, options: ConnectOptions = {}) {
   // is reported on the pool; with no listener that error would be thrown and crash the isolate
   // or process. The pool has already discarded the client, and the next query opens a new one.
   pool.on("error", (error: Error) => {
+    // Closing the pool after a request hangs up its sockets; errors from that are expected.
+    if ((pool as unknown as { ending?: boolean }).ending) return;
     console.error(JSON.stringify({ level: "error", msg: "idle database connection failed", error: error.message }));
   });
   const db = drizzle({ client: pool, schema });
