@@ -3,11 +3,11 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
-import { connectDatabase } from "../db/connect";
-import { ConfigError, readConfig } from "./config";
+import { ConfigError } from "./config";
 import type { AppEnv } from "./env";
 import { allowedMethods } from "./lib/methods";
 import { ApiError, problemResponse } from "./lib/problem";
+import { requestContext } from "./middleware/request-context";
 import { apiKeyRoutes } from "./routes/api-keys";
 import { authRoutes } from "./routes/auth";
 import { docsRoutesFor } from "./routes/docs";
@@ -38,19 +38,7 @@ app.use("*", async (c, next) => {
   );
 });
 
-// Configuration (parsed once per isolate) and a database pool per request, closed after the response.
-app.use("*", async (c, next) => {
-  const config = readConfig(c.env);
-  c.set("config", config);
-  c.set("principal", null);
-  const { db, pool } = connectDatabase(config.DATABASE_URL, { localProxy: config.DB_LOCAL_PROXY || undefined });
-  c.set("db", db);
-  try {
-    await next();
-  } finally {
-    c.executionCtx.waitUntil(pool.end().catch(() => undefined));
-  }
-});
+app.use("*", requestContext);
 
 app.use("*", (c, next) =>
   bodyLimit({

@@ -1,11 +1,10 @@
 import { env } from "cloudflare:test";
 import { Hono } from "hono";
 import { beforeAll, describe, expect, it } from "vitest";
-import { connectDatabase } from "../../db/connect";
 import { PROBLEM_BASE_URI } from "../../common/problems";
 import { app } from "../../edge/app";
-import { readConfig } from "../../edge/config";
 import type { AppEnv } from "../../edge/env";
+import { requestContext } from "../../edge/middleware/request-context";
 import { collectOperations, type Operation } from "../../edge/lib/openapi";
 import { API_KEY_SCOPES, type ApiKeyScope } from "../../edge/lib/principal";
 import { ApiError, problemResponse } from "../../edge/lib/problem";
@@ -118,18 +117,7 @@ describe("RBAC walk over every route", () => {
  */
 describe("spec() enforcement on a role-restricted route", () => {
   const probe = new Hono<AppEnv>()
-    .use(async (c, next) => {
-      const config = readConfig(c.env);
-      c.set("config", config);
-      c.set("principal", null);
-      const { db, pool } = connectDatabase(config.DATABASE_URL, { localProxy: config.DB_LOCAL_PROXY || undefined });
-      c.set("db", db);
-      try {
-        await next();
-      } finally {
-        await pool.end();
-      }
-    })
+    .use(requestContext)
     .get(
       "/admins-only",
       spec({ summary: "probe", tags: ["test"], access: ["admin"], apiKeyScope: "account:read", responses: { 200: { description: "ok" } } }),
