@@ -4,6 +4,7 @@ import type { AppEnv } from "../env";
 import { AUTH_LIMITS, checkRateLimit, clientIp, rateLimit } from "../lib/rate-limit";
 import { ALL_ROLES, caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
+import { idempotent } from "../middleware/idempotency";
 import { rotateRefreshToken, revokeSession, startSession } from "../services/sessions";
 import { checkCredentials, getUser, publicUser, registerUser } from "../services/users";
 
@@ -43,12 +44,15 @@ export const authRoutes = new Hono<AppEnv>()
     "/register",
     spec({
       summary: "Create an account (buyer or contributor) and start a session",
+      description: "A replay under the same Idempotency-Key returns the account without tokens (they are never stored): log in.",
       tags: ["auth"],
       access: "public",
+      idempotent: true,
       responses: { 201: { description: "Account created", schema: v.object({ user: UserSchema, tokens: TokenPairSchema }) } },
     }),
     input("json", RegisterBody),
     rateLimit(AUTH_LIMITS.perIp),
+    idempotent({ redact: ["tokens"] }),
     async (c) => {
       const body = c.req.valid("json");
       const user = await registerUser(c.var.db, body, c.var.requestId);

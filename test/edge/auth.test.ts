@@ -92,3 +92,22 @@ describe("auth", () => {
     expect(statuses.at(-1)).toBe(429);
   });
 });
+
+describe("register with Idempotency-Key", () => {
+  it("creates one account and replays it without tokens", async () => {
+    const email = uniqueEmail("idem");
+    const body = { email, password: "a long enough password", displayName: "Idem" };
+    const headers = { "idempotency-key": `reg-${crypto.randomUUID()}` };
+    const ip = "198.18.0.7";
+    const first = await api("/v1/auth/register", { method: "POST", json: body, headers, ip });
+    expect(first.status).toBe(201);
+    const firstBody = (await first.json()) as { user: { id: string }; tokens?: unknown };
+    expect(firstBody.tokens).toBeDefined();
+    const replay = await api("/v1/auth/register", { method: "POST", json: body, headers, ip });
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get("idempotency-replayed")).toBe("true");
+    const replayBody = (await replay.json()) as { user: { id: string }; tokens?: unknown };
+    expect(replayBody.user.id).toBe(firstBody.user.id);
+    expect(replayBody.tokens).toBeUndefined();
+  });
+});
