@@ -1,4 +1,3 @@
-import type { Server } from "node:http";
 import type { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { openEmbeddedPostgres } from "./pglite";
@@ -39,23 +38,17 @@ export async function startLocalDatabase(options: {
       await client.close();
     });
   }
-  const proxyServer = await startWsProxy({ port: options.proxyPort ?? 0 });
-  const address = proxyServer.address();
-  if (!address || typeof address === "string") throw new Error("proxy did not bind a TCP port");
-  stops.unshift(() => closeServer(proxyServer));
+  const proxy = await startWsProxy({ port: options.proxyPort ?? 0 });
+  stops.unshift(() => proxy.close());
   return {
     url,
-    proxy: `127.0.0.1:${address.port}`,
+    proxy: `127.0.0.1:${proxy.port}`,
     async stop() {
       for (const stop of stops) await stop();
     },
   };
 }
 
-function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
 
 /** Frontend messages that end a unit of work: Sync, a simple Query, Terminate. */
 const CYCLE_END = new Set(["S", "Q", "X"].map((c) => c.charCodeAt(0)));

@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer } from "node:http";
 import { connect } from "node:net";
 import { WebSocketServer } from "ws";
 
@@ -8,7 +8,7 @@ import { WebSocketServer } from "ws";
  * binary frames; this pipes those frames to the TCP socket and back.
  * Only loopback targets are allowed, so the proxy cannot be used to reach anything else.
  */
-export async function startWsProxy(options: { port: number; host?: string }): Promise<Server> {
+export async function startWsProxy(options: { port: number; host?: string }): Promise<{ port: number; close(): Promise<void> }> {
   const host = options.host ?? "127.0.0.1";
   const server = createServer((_req, res) => {
     res.writeHead(426, { "content-type": "text/plain" }).end("websocket only\n");
@@ -50,7 +50,18 @@ export async function startWsProxy(options: { port: number; host?: string }): Pr
     server.once("error", reject);
     server.listen(options.port, host, resolve);
   });
-  return server;
+  const address = server.address();
+  if (!address || typeof address === "string") throw new Error("proxy did not bind a TCP port");
+  return {
+    port: address.port,
+    close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Upgraded WebSocket sockets are not HTTP connections: end them explicitly.
+      for (const client of wss.clients) client.terminate();
+      server.closeAllConnections();
+      return closed;
+    },
+  };
 }
 
 const SSL_REQUEST = 80877103;
