@@ -15,7 +15,7 @@ import { migrate } from "drizzle-orm/neon-serverless/migrator";
 import { connectDatabase } from "../db/connect";
 import { startLocalDatabase } from "../db/local/server";
 import { MIGRATIONS_FOLDER } from "../db/migrations-folder";
-import { generateJwtKeyPair } from "../test/support/dev-keys";
+import { generateJwtKeyPair } from "./lib/dev-keys";
 import { randomBytes } from "node:crypto";
 
 const root = resolve(import.meta.dir, "..");

@@ -1,4 +1,5 @@
-import { sql } from "drizzle-orm";
+import { desc, sql } from "drizzle-orm";
+import { workerHeartbeats } from "../../db/schema";
 import { Hono } from "hono";
 import * as v from "valibot";
 import type { AppEnv } from "../env";
@@ -59,14 +60,15 @@ export const healthRoutes = new Hono<AppEnv>().get(
         return "producer bound";
       }),
       check(async () => {
-        const result = await c.var.db.execute<{ worker_id: string; last_seen_at: string }>(
-          sql`select worker_id, last_seen_at from worker_heartbeats order by last_seen_at desc limit 1`,
-        );
-        const row = result.rows[0];
+        const [row] = await c.var.db
+          .select({ workerId: workerHeartbeats.workerId, lastSeenAt: workerHeartbeats.lastSeenAt })
+          .from(workerHeartbeats)
+          .orderBy(desc(workerHeartbeats.lastSeenAt))
+          .limit(1);
         if (!row) throw new Error("no GPU worker has ever reported");
-        const age = Date.now() - new Date(row.last_seen_at).getTime();
-        if (age > WORKER_STALE_MS) throw new Error(`last heartbeat from ${row.worker_id} ${Math.round(age / 1000)} s ago`);
-        return `${row.worker_id}, heartbeat ${Math.round(age / 1000)} s ago`;
+        const age = Date.now() - row.lastSeenAt.getTime();
+        if (age > WORKER_STALE_MS) throw new Error(`last heartbeat from ${row.workerId} ${Math.round(age / 1000)} s ago`);
+        return `${row.workerId}, heartbeat ${Math.round(age / 1000)} s ago`;
       }),
       check(async () => {
         const store = openStore(c.var.config);

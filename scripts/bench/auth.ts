@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startLocalDatabase } from "../../db/local/server";
 import { hashPassword, PASSWORD_ITERATIONS } from "../../edge/lib/password";
-import { generateJwtKeyPair } from "../../test/support/dev-keys";
+import { generateJwtKeyPair } from "../lib/dev-keys";
 
 const N = Number(process.argv[2] ?? 40);
 const root = resolve(import.meta.dir, "../..");

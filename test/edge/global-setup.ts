@@ -1,7 +1,7 @@
 import type { TestProject } from "vitest/node";
 import { createScratchDatabase } from "../../db/local/scratch";
 import { startLocalDatabase } from "../../db/local/server";
-import { generateJwtKeyPair } from "../support/dev-keys";
+import { generateJwtKeyPair } from "../../scripts/lib/dev-keys";
 
 import "./provided";
 
