@@ -11,10 +11,10 @@ CREATE TABLE "api_keys" (
 	"prefix" text NOT NULL,
 	"key_hash" text NOT NULL,
 	"scopes" text[] DEFAULT '{}'::text[] NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"last_used_at" timestamp with time zone,
-	"expires_at" timestamp with time zone,
-	"revoked_at" timestamp with time zone
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"last_used_at" timestamp (3) with time zone,
+	"expires_at" timestamp (3) with time zone,
+	"revoked_at" timestamp (3) with time zone
 );
 --> statement-breakpoint
 CREATE TABLE "audit_log" (
@@ -25,22 +25,22 @@ CREATE TABLE "audit_log" (
 	"target_id" text,
 	"detail" jsonb,
 	"request_id" text,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "cart_items" (
 	"cart_id" uuid NOT NULL,
 	"image_id" uuid NOT NULL,
 	"license_type" "license_type" NOT NULL,
-	"added_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"added_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "cart_items_cart_id_image_id_license_type_pk" PRIMARY KEY("cart_id","image_id","license_type")
 );
 --> statement-breakpoint
 CREATE TABLE "carts" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"buyer_id" uuid NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "categories" (
@@ -61,7 +61,7 @@ CREATE TABLE "collection_items" (
 	"collection_id" uuid NOT NULL,
 	"image_id" uuid NOT NULL,
 	"note" text,
-	"added_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"added_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "collection_items_collection_id_image_id_pk" PRIMARY KEY("collection_id","image_id")
 );
 --> statement-breakpoint
@@ -71,8 +71,8 @@ CREATE TABLE "collections" (
 	"name" text NOT NULL,
 	"description" text,
 	"is_public" boolean DEFAULT false NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "contributor_earnings" (
@@ -87,10 +87,10 @@ CREATE TABLE "contributor_earnings" (
 	"amount_cents" integer NOT NULL,
 	"currency" text DEFAULT 'usd' NOT NULL,
 	"status" "earning_status" DEFAULT 'pending' NOT NULL,
-	"available_at" timestamp with time zone,
+	"available_at" timestamp (3) with time zone,
 	"payout_id" uuid,
 	"reversal_of" uuid,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "contributor_earnings_license_kind_key" UNIQUE("license_id","kind"),
 	CONSTRAINT "contributor_earnings_kind_check" CHECK (kind in ('sale', 'reversal')),
 	CONSTRAINT "contributor_earnings_share_check" CHECK (share_bps between 0 and 10000)
@@ -104,8 +104,8 @@ CREATE TABLE "download_credits" (
 	"reason" text NOT NULL,
 	"image_id" uuid,
 	"license_id" uuid,
-	"period_start" timestamp with time zone,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"period_start" timestamp (3) with time zone,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "download_credits_reason_check" CHECK (reason in ('grant', 'consume', 'expire', 'adjust'))
 );
 --> statement-breakpoint
@@ -117,7 +117,7 @@ CREATE TABLE "download_events" (
 	"ip" text,
 	"user_agent" text,
 	"api_key_id" uuid,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "idempotency_keys" (
@@ -129,8 +129,8 @@ CREATE TABLE "idempotency_keys" (
 	"status" integer,
 	"response_headers" jsonb,
 	"response_body" text,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"expires_at" timestamp with time zone NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"expires_at" timestamp (3) with time zone NOT NULL,
 	CONSTRAINT "idempotency_keys_principal_key_pk" PRIMARY KEY("principal","key")
 );
 --> statement-breakpoint
@@ -170,10 +170,10 @@ CREATE TABLE "images" (
 	"view_count" bigint DEFAULT 0 NOT NULL,
 	"download_count" bigint DEFAULT 0 NOT NULL,
 	"sale_count" bigint DEFAULT 0 NOT NULL,
-	"published_at" timestamp with time zone,
-	"withdrawn_at" timestamp with time zone,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+	"published_at" timestamp (3) with time zone,
+	"withdrawn_at" timestamp (3) with time zone,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "jobs" (
@@ -183,10 +183,10 @@ CREATE TABLE "jobs" (
 	"attempts" integer DEFAULT 0 NOT NULL,
 	"last_error" text,
 	"output" jsonb,
-	"started_at" timestamp with time zone,
-	"finished_at" timestamp with time zone,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"started_at" timestamp (3) with time zone,
+	"finished_at" timestamp (3) with time zone,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "jobs_image_id_job_type_pk" PRIMARY KEY("image_id","job_type"),
 	CONSTRAINT "jobs_status_check" CHECK (status in ('queued', 'running', 'done', 'failed', 'dead'))
 );
@@ -198,8 +198,8 @@ CREATE TABLE "license_prices" (
 	"currency" text DEFAULT 'usd' NOT NULL,
 	"amount_cents" integer NOT NULL,
 	"active" boolean DEFAULT true NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "license_prices_image_type_currency_key" UNIQUE NULLS NOT DISTINCT("image_id","license_type","currency")
 );
 --> statement-breakpoint
@@ -214,8 +214,8 @@ CREATE TABLE "licenses" (
 	"currency" text DEFAULT 'usd' NOT NULL,
 	"stripe_payment_intent_id" text,
 	"stripe_charge_id" text,
-	"issued_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"revoked_at" timestamp with time zone,
+	"issued_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"revoked_at" timestamp (3) with time zone,
 	"revoked_reason" text,
 	CONSTRAINT "licenses_order_item_key" UNIQUE("order_item_id")
 );
@@ -238,9 +238,9 @@ CREATE TABLE "orders" (
 	"currency" text DEFAULT 'usd' NOT NULL,
 	"stripe_checkout_session_id" text,
 	"stripe_payment_intent_id" text,
-	"paid_at" timestamp with time zone,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"paid_at" timestamp (3) with time zone,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "orders_stripe_checkout_session_key" UNIQUE("stripe_checkout_session_id"),
 	CONSTRAINT "orders_stripe_payment_intent_key" UNIQUE("stripe_payment_intent_id")
 );
@@ -253,8 +253,8 @@ CREATE TABLE "payouts" (
 	"currency" text DEFAULT 'usd' NOT NULL,
 	"status" text DEFAULT 'pending' NOT NULL,
 	"stripe_transfer_id" text,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "payouts_stripe_transfer_key" UNIQUE("stripe_transfer_id"),
 	CONSTRAINT "payouts_contributor_period_key" UNIQUE("contributor_id","period"),
 	CONSTRAINT "payouts_status_check" CHECK (status in ('pending', 'in_transit', 'paid', 'failed')),
@@ -265,15 +265,15 @@ CREATE TABLE "processed_webhook_events" (
 	"provider" text NOT NULL,
 	"event_id" text NOT NULL,
 	"event_type" text NOT NULL,
-	"received_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"processed_at" timestamp with time zone,
+	"received_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"processed_at" timestamp (3) with time zone,
 	CONSTRAINT "processed_webhook_events_provider_event_id_pk" PRIMARY KEY("provider","event_id")
 );
 --> statement-breakpoint
 CREATE TABLE "search_queries" (
 	"query" text PRIMARY KEY NOT NULL,
 	"count" bigint DEFAULT 0 NOT NULL,
-	"last_seen_at" timestamp with time zone DEFAULT now() NOT NULL
+	"last_seen_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "refresh_tokens" (
@@ -282,10 +282,10 @@ CREATE TABLE "refresh_tokens" (
 	"family_id" uuid NOT NULL,
 	"parent_id" uuid,
 	"token_hash" text NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"expires_at" timestamp with time zone NOT NULL,
-	"used_at" timestamp with time zone,
-	"revoked_at" timestamp with time zone,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"expires_at" timestamp (3) with time zone NOT NULL,
+	"used_at" timestamp (3) with time zone,
+	"revoked_at" timestamp (3) with time zone,
 	"revoked_reason" text,
 	"user_agent" text,
 	"ip" text
@@ -307,11 +307,11 @@ CREATE TABLE "subscriptions" (
 	"plan_id" text NOT NULL,
 	"stripe_subscription_id" text,
 	"status" text NOT NULL,
-	"current_period_start" timestamp with time zone,
-	"current_period_end" timestamp with time zone,
+	"current_period_start" timestamp (3) with time zone,
+	"current_period_end" timestamp (3) with time zone,
 	"cancel_at_period_end" boolean DEFAULT false NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "subscriptions_stripe_subscription_key" UNIQUE("stripe_subscription_id")
 );
 --> statement-breakpoint
@@ -324,9 +324,9 @@ CREATE TABLE "users" (
 	"stripe_customer_id" text,
 	"stripe_connect_account_id" text,
 	"contributor_tier" text DEFAULT 'standard' NOT NULL,
-	"disabled_at" timestamp with time zone,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+	"disabled_at" timestamp (3) with time zone,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "worker_heartbeats" (
@@ -334,8 +334,8 @@ CREATE TABLE "worker_heartbeats" (
 	"hostname" text,
 	"version" text,
 	"capabilities" jsonb,
-	"started_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"last_seen_at" timestamp with time zone DEFAULT now() NOT NULL
+	"started_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"last_seen_at" timestamp (3) with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
 ALTER TABLE "api_keys" ADD CONSTRAINT "api_keys_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint

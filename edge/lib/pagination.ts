@@ -22,21 +22,17 @@ export function decodeCursor(cursor: string): CursorPosition {
 }
 
 /**
- * `created_at` at the precision a cursor carries: Postgres keeps microseconds, a JS Date only
- * milliseconds. Pages are ordered and compared by this, so rows that share the last row's
- * millisecond but sort after it are not skipped.
+ * Keyset order: newest first, id breaking ties. Timestamps are stored at millisecond precision
+ * (db/schema/columns.ts), so the cursor's value is exact and the (created_at, id) index serves it.
  */
-const cursorTime = (createdAt: AnyPgColumn): SQL => sql`date_trunc('milliseconds', ${createdAt})`;
-
-/** Keyset order: newest first, id breaking ties. Use with {@link afterCursor}. */
 export function newestFirst(createdAt: AnyPgColumn, id: AnyPgColumn): SQL[] {
-  return [desc(cursorTime(createdAt)), desc(id)];
+  return [desc(createdAt), desc(id)];
 }
 
 /** The rows that come after the cursor in {@link newestFirst} order (all rows without a cursor). */
 export function afterCursor(createdAt: AnyPgColumn, id: AnyPgColumn, after: CursorPosition | undefined): SQL | undefined {
   if (!after) return undefined;
-  return sql`(${cursorTime(createdAt)}, ${id}) < (${after.createdAt.toISOString()}::timestamptz, ${after.id}::uuid)`;
+  return sql`(${createdAt}, ${id}) < (${after.createdAt.toISOString()}::timestamptz, ${after.id}::uuid)`;
 }
 
 /** Given `limit + 1` rows, returns the page and the cursor of the next one (null at the end). */
