@@ -1,5 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { writeLocalWranglerConfig } from "./scripts/lib/local-wrangler";
 import "./test/edge/provided";
 
 /**
@@ -13,12 +14,14 @@ export default defineConfig({
     silent: "passed-only",
     projects: [
       { test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" } },
+      // gpu-worker modules (sharp, onnxruntime) on real files; Node runs them the way Bun does.
+      { test: { name: "worker", include: ["test/worker/**/*.test.ts"], environment: "node", testTimeout: 120_000, hookTimeout: 120_000 } },
       { test: { name: "checks", include: ["test/checks/**/*.test.ts"], environment: "node", testTimeout: 180_000 } },
       { test: { name: "db", include: ["test/db/**/*.test.ts"], environment: "node", testTimeout: 60_000, hookTimeout: 120_000 } },
       {
         plugins: [
           cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: "./wrangler.toml" },
+            wrangler: { configPath: writeLocalWranglerConfig() },
             miniflare: { bindings: inject("edgeBindings") },
           })),
         ],

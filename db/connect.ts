@@ -42,3 +42,9 @@ export function connectDatabase(url: string, options: ConnectOptions = {}) {
 }
 
 export type Database = ReturnType<typeof connectDatabase>["db"];
+
+/** The handle inside `db.transaction(async (tx) => ...)`. */
+export type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
+
+/** Either: for functions that may run inside or outside a transaction. */
+export type Queryable = Database | Transaction;

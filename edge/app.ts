@@ -7,11 +7,15 @@ import { ConfigError } from "./config";
 import type { AppEnv } from "./env";
 import { allowedMethods } from "./lib/methods";
 import { ApiError, problemResponse } from "./lib/problem";
+import { localRoutes } from "./dev/routes";
 import { requestContext } from "./middleware/request-context";
 import { apiKeyRoutes } from "./routes/api-keys";
 import { authRoutes } from "./routes/auth";
 import { docsRoutesFor } from "./routes/docs";
+import { derivativeRoutes } from "./routes/derivatives";
 import { healthRoutes } from "./routes/health";
+import { imageRoutes } from "./routes/images";
+import { uploadRoutes } from "./routes/uploads";
 
 export const app = new Hono<AppEnv>();
 
@@ -40,6 +44,9 @@ app.use("*", async (c, next) => {
 
 app.use("*", requestContext);
 
+// Before the JSON body limit: the local S3 stand-in takes uploads of up to 200 MB.
+app.route("/_local", localRoutes);
+
 app.use("*", (c, next) =>
   bodyLimit({
     maxSize: c.var.config.MAX_JSON_BODY_BYTES,
@@ -54,6 +61,9 @@ app.use("*", (c, next) =>
 app.route("/v1", healthRoutes);
 app.route("/v1/auth", authRoutes);
 app.route("/v1/api-keys", apiKeyRoutes);
+app.route("/v1/uploads", uploadRoutes);
+app.route("/v1/images", imageRoutes);
+app.route("/v1/derivatives", derivativeRoutes);
 app.route("/v1", docsRoutesFor(() => app.routes));
 
 app.notFound((c) => {

@@ -23,9 +23,20 @@ const ConfigSchema = v.object({
   UPSTASH_REDIS_REST_URL: optional,
   UPSTASH_REDIS_REST_TOKEN: optional,
   MAX_JSON_BODY_BYTES: v.pipe(v.optional(v.string(), "65536"), v.transform(Number), v.integer(), v.minValue(1024)),
+  /** R2's S3 API: presigned upload/download URLs and multipart uploads are signed with these. */
+  R2_ACCOUNT_ID: optional,
+  /** Overrides https://<R2_ACCOUNT_ID>.r2.cloudflarestorage.com; locally the edge's own /_local/s3 stand-in. */
+  R2_S3_ENDPOINT: optional,
+  R2_ACCESS_KEY_ID: required("R2_ACCESS_KEY_ID"),
+  R2_SECRET_ACCESS_KEY: required("R2_SECRET_ACCESS_KEY"),
+  ORIGINALS_BUCKET_NAME: v.optional(v.string(), "edgestock-originals"),
+  DERIVATIVES_BUCKET_NAME: v.optional(v.string(), "edgestock-derivatives"),
+  DERIVATIVES_PUBLIC_URL: v.optional(v.pipe(v.string(), v.url("DERIVATIVES_PUBLIC_URL must be a URL")), "http://127.0.0.1:8787/v1/derivatives"),
+  /** Development only: bearer token of the local Queues pull-consumer stand-in (/_local/queues). */
+  LOCAL_QUEUES_TOKEN: optional,
 });
 
-export type Config = v.InferOutput<typeof ConfigSchema>;
+export type Config = v.InferOutput<typeof ConfigSchema> & { s3Endpoint: string };
 
 const cache = new WeakMap<object, Config>();
 
@@ -41,6 +52,14 @@ export function readConfig(env: Env): Config {
   if (result.output.ENVIRONMENT === "production" && result.output.DB_LOCAL_PROXY) {
     throw new ConfigError("invalid edge configuration: DB_LOCAL_PROXY must not be set in production");
   }
-  cache.set(env, result.output);
-  return result.output;
+  const { R2_S3_ENDPOINT, R2_ACCOUNT_ID } = result.output;
+  if (!R2_S3_ENDPOINT && !R2_ACCOUNT_ID) {
+    throw new ConfigError("invalid edge configuration: R2_ACCOUNT_ID is not set (or set R2_S3_ENDPOINT)");
+  }
+  if (result.output.ENVIRONMENT === "production" && result.output.LOCAL_QUEUES_TOKEN) {
+    throw new ConfigError("invalid edge configuration: LOCAL_QUEUES_TOKEN must not be set in production");
+  }
+  const config = { ...result.output, s3Endpoint: (R2_S3_ENDPOINT || `https://${R2_ACCOUNT_ID}.r2.cloudflarestorage.com`).replace(/\/+$/, "") };
+  cache.set(env, config);
+  return config;
 }

@@ -1,15 +1,51 @@
 import { hostname } from "node:os";
+import { resolve } from "node:path";
 import * as v from "valibot";
 import { describeConfigIssues } from "../common/config";
 
+const required = (name: string) => v.pipe(v.string(`${name} is not set`), v.trim(), v.nonEmpty(`${name} is not set`));
+const int = (name: string, fallback: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  v.pipe(v.optional(v.string(), fallback), v.transform(Number), v.integer(`${name} must be an integer`), v.minValue(min, `${name} must be at least ${min}`), v.maxValue(max, `${name} must be at most ${max}`));
+const number = (name: string, fallback: string, min: number, max: number) =>
+  v.pipe(v.optional(v.string(), fallback), v.transform(Number), v.number(`${name} must be a number`), v.minValue(min, `${name} must be at least ${min}`), v.maxValue(max, `${name} must be at most ${max}`));
+
 const Schema = v.object({
-  DATABASE_URL: v.pipe(v.string("DATABASE_URL is not set"), v.trim(), v.nonEmpty("DATABASE_URL is not set"), v.url("DATABASE_URL must be a postgres:// URL")),
+  DATABASE_URL: v.pipe(required("DATABASE_URL"), v.url("DATABASE_URL must be a postgres:// URL")),
   DB_LOCAL_PROXY: v.optional(v.string(), ""),
   WORKER_ID: v.optional(v.pipe(v.string(), v.trim(), v.nonEmpty(), v.maxLength(100)), `${hostname()}-${process.pid}`),
-  HEARTBEAT_INTERVAL_MS: v.pipe(v.optional(v.string(), "5000"), v.transform(Number), v.integer("HEARTBEAT_INTERVAL_MS must be an integer"), v.minValue(500)),
+  HEARTBEAT_INTERVAL_MS: int("HEARTBEAT_INTERVAL_MS", "5000", 500),
+  // Cloudflare Queues HTTP pull consumer (locally: the edge's /_local/queues stand-in).
+  QUEUES_API_URL: v.optional(v.pipe(v.string(), v.url("QUEUES_API_URL must be a URL")), "https://api.cloudflare.com/client/v4"),
+  CF_ACCOUNT_ID: required("CF_ACCOUNT_ID"),
+  JOBS_QUEUE_ID: required("JOBS_QUEUE_ID"),
+  QUEUES_API_TOKEN: required("QUEUES_API_TOKEN"),
+  // R2 through its S3 API (locally: the edge's /_local/s3 stand-in).
+  R2_ACCOUNT_ID: v.optional(v.string(), ""),
+  R2_S3_ENDPOINT: v.optional(v.string(), ""),
+  R2_ACCESS_KEY_ID: required("R2_ACCESS_KEY_ID"),
+  R2_SECRET_ACCESS_KEY: required("R2_SECRET_ACCESS_KEY"),
+  ORIGINALS_BUCKET_NAME: v.optional(v.string(), "edgestock-originals"),
+  DERIVATIVES_BUCKET_NAME: v.optional(v.string(), "edgestock-derivatives"),
+  // How the worker pulls and runs jobs.
+  WORKER_CONCURRENCY: int("WORKER_CONCURRENCY", "2", 1, 64),
+  WORKER_BATCH_SIZE: int("WORKER_BATCH_SIZE", "4", 1, 100),
+  VISIBILITY_TIMEOUT_MS: int("VISIBILITY_TIMEOUT_MS", "120000", 1000, 43_200_000),
+  POLL_INTERVAL_MS: int("POLL_INTERVAL_MS", "1000", 50, 60_000),
+  MAX_ATTEMPTS: int("MAX_ATTEMPTS", "3", 1, 100),
+  /** First retry delay in seconds, doubled per attempt (capped at 5 minutes). */
+  RETRY_BASE_SECONDS: int("RETRY_BASE_SECONDS", "10", 0, 300),
+  /** How long SIGTERM waits for jobs in flight before releasing them back to the queue. */
+  SHUTDOWN_GRACE_MS: int("SHUTDOWN_GRACE_MS", "20000", 0, 600_000),
+  // The pipeline.
+  MAX_INPUT_PIXELS: int("MAX_INPUT_PIXELS", "150000000", 1_000_000),
+  /** Two images whose perceptual hashes differ in at most this many of 64 bits are near duplicates. */
+  PHASH_MAX_DISTANCE: int("PHASH_MAX_DISTANCE", "6", 0, 32),
+  NSFW_THRESHOLD: number("NSFW_THRESHOLD", "0.1", 0, 1),
+  NSFW_MODEL_PATH: v.optional(v.string(), resolve(import.meta.dirname, "../models/nsfw-mobilenet-v2/model.onnx")),
+  ORT_INTRA_OP_THREADS: int("ORT_INTRA_OP_THREADS", "0", 0, 256),
 });
 
-export type WorkerConfig = v.InferOutput<typeof Schema>;
+export type WorkerConfig = v.InferOutput<typeof Schema> & { s3Endpoint: string };
 
 /** Parses the worker's environment once at start; the error names every missing or bad variable. */
 export function readWorkerConfig(env: Record<string, string | undefined>): WorkerConfig {
@@ -17,5 +53,7 @@ export function readWorkerConfig(env: Record<string, string | undefined>): Worke
   if (!result.success) {
     throw new Error(`gpu-worker configuration: ${describeConfigIssues(result.issues)}`);
   }
-  return result.output;
+  const { R2_S3_ENDPOINT, R2_ACCOUNT_ID } = result.output;
+  if (!R2_S3_ENDPOINT && !R2_ACCOUNT_ID) throw new Error("gpu-worker configuration: R2_ACCOUNT_ID is not set (or set R2_S3_ENDPOINT)");
+  return { ...result.output, s3Endpoint: (R2_S3_ENDPOINT || `https://${R2_ACCOUNT_ID}.r2.cloudflarestorage.com`).replace(/\/+$/, "") };
 }

@@ -1,13 +1,20 @@
 import { connectDatabase } from "../db/connect";
+import { S3Client } from "../common/s3";
 import { readWorkerConfig } from "./config";
 import { beat } from "./heartbeat";
+import { processImage, recordFailure } from "./jobs/image-process";
+import { loadNsfwModel, type NsfwModel } from "./ml/nsfw";
+import { createQueueClient } from "./queue-client";
+import { checkHandlers, type Handlers, startRunner } from "./runner";
 
 /**
- * The GPU worker process (`bun run worker`). Today it validates its configuration, connects to
- * Postgres the same way the edge does and reports liveness; job handlers (image pipeline, CLIP,
- * NSFW) arrive with the pipeline and ML issues. First SIGTERM/SIGINT stops cleanly; a second forces.
+ * The GPU worker process (`bun run worker`): pulls jobs from Cloudflare Queues over HTTP (locally
+ * from the edge's stand-in), runs them, and reports liveness. Configuration is checked first and
+ * a missing variable stops it with a message naming it. The first SIGTERM/SIGINT stops pulling,
+ * lets jobs in flight finish (or releases them after SHUTDOWN_GRACE_MS); a second exits at once.
  */
-const log = (level: string, msg: string, extra: Record<string, unknown> = {}) => console.log(JSON.stringify({ level, msg, ...extra }));
+const log = (level: string, msg: string, extra: Record<string, unknown> = {}) =>
+  console.log(JSON.stringify({ level, msg, ...extra }, (_k, value) => (typeof value === "bigint" ? value.toString() : value)));
 
 let config: ReturnType<typeof readWorkerConfig>;
 try {
@@ -17,25 +24,74 @@ try {
   process.exit(2);
 }
 
-const { db, pool } = connectDatabase(config.DATABASE_URL, { localProxy: config.DB_LOCAL_PROXY || undefined, max: 2 });
-const capabilities = { jobTypes: [] as string[] };
-const controller = new AbortController();
-let stopping = false;
+const { db, pool } = connectDatabase(config.DATABASE_URL, { localProxy: config.DB_LOCAL_PROXY || undefined, max: config.WORKER_CONCURRENCY + 2 });
+const store = new S3Client({ endpoint: config.s3Endpoint, accessKeyId: config.R2_ACCESS_KEY_ID, secretAccessKey: config.R2_SECRET_ACCESS_KEY });
 
-function stop(signal: string) {
+let nsfw: NsfwModel | null = null;
+try {
+  nsfw = await loadNsfwModel(config.NSFW_MODEL_PATH, config.ORT_INTRA_OP_THREADS ? { intraOpNumThreads: config.ORT_INTRA_OP_THREADS } : {});
+  log("info", "NSFW classifier loaded", { model: nsfw.modelId, version: nsfw.version });
+} catch (error) {
+  log("warn", "NSFW classifier unavailable: new images will wait for review", { error: (error as Error).message });
+}
+
+const handlers: Handlers = {
+  "image.process": (message, attempt) =>
+    processImage(
+      {
+        db,
+        store,
+        nsfw,
+        settings: {
+          originalsBucket: config.ORIGINALS_BUCKET_NAME,
+          derivativesBucket: config.DERIVATIVES_BUCKET_NAME,
+          maxInputPixels: config.MAX_INPUT_PIXELS,
+          phashMaxDistance: config.PHASH_MAX_DISTANCE,
+          nsfwThreshold: config.NSFW_THRESHOLD,
+        },
+      },
+      message,
+      attempt,
+    ),
+};
+checkHandlers(handlers);
+
+const runner = startRunner({
+  queue: createQueueClient({ apiUrl: config.QUEUES_API_URL, accountId: config.CF_ACCOUNT_ID, queueId: config.JOBS_QUEUE_ID, token: config.QUEUES_API_TOKEN }),
+  handlers,
+  onFailure: (message, error, attempt) => recordFailure(db, message.payload.imageId, error, attempt, config.MAX_ATTEMPTS),
+  concurrency: config.WORKER_CONCURRENCY,
+  batchSize: config.WORKER_BATCH_SIZE,
+  visibilityTimeoutMs: config.VISIBILITY_TIMEOUT_MS,
+  pollIntervalMs: config.POLL_INTERVAL_MS,
+  maxAttempts: config.MAX_ATTEMPTS,
+  retryBaseSeconds: config.RETRY_BASE_SECONDS,
+  shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+  log,
+});
+
+const heartbeat = new AbortController();
+let stopping = false;
+async function stop(signal: string) {
   if (stopping) {
     log("warn", "second signal: exiting now", { signal });
     process.exit(1);
   }
   stopping = true;
-  log("info", "stopping", { signal });
-  controller.abort();
+  log("info", "stopping: no new jobs; finishing the ones in flight", { signal, active: runner.active });
+  heartbeat.abort();
+  const result = await runner.stop();
+  await nsfw?.close();
+  await pool.end();
+  log("info", "worker stopped", result);
+  process.exit(0);
 }
-process.on("SIGTERM", () => stop("SIGTERM"));
-process.on("SIGINT", () => stop("SIGINT"));
+process.on("SIGTERM", () => void stop("SIGTERM"));
+process.on("SIGINT", () => void stop("SIGINT"));
 
-log("info", "worker started", { workerId: config.WORKER_ID });
-while (!controller.signal.aborted) {
+log("info", "worker started", { workerId: config.WORKER_ID, queue: config.JOBS_QUEUE_ID, concurrency: config.WORKER_CONCURRENCY, nsfw: nsfw !== null });
+const capabilities = { jobTypes: Object.keys(handlers), nsfw: nsfw !== null, clip: false };
+while (!heartbeat.signal.aborted) {
   try {
     await beat(db, config.WORKER_ID, capabilities);
   } catch (error) {
@@ -43,9 +99,6 @@ while (!controller.signal.aborted) {
   }
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, config.HEARTBEAT_INTERVAL_MS);
-    controller.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+    heartbeat.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
   });
 }
-await pool.end();
-log("info", "worker stopped");
-process.exit(0);

@@ -139,6 +139,7 @@ for (const listing of listings) {
       title: listing.title,
       description: listing.description,
       status: "approved",
+      stage: "done",
       sha256,
       width: meta.width,
       height: meta.height,
@@ -147,15 +148,15 @@ for (const listing of listings) {
       tagText: listing.tags.join(" "),
       publishedAt: new Date(),
     })
-    .onConflictDoUpdate({ target: images.sha256, targetWhere: sql`sha256 is not null`, set: { title: listing.title, tagText: listing.tags.join(" ") } })
+    .onConflictDoUpdate({ target: images.sha256, targetWhere: sql`sha256 is not null and duplicate_of is null`, set: { title: listing.title, tagText: listing.tags.join(" ") } })
     .returning({ id: images.id, inserted: sql<boolean>`(xmax = 0)` });
   if (!row) continue;
   if (row.inserted) created++;
   const originalKey = `originals/${contributorId}/${row.id}.${listing.ext}`;
-  const derivatives = { thumb: `thumbs/${row.id}.webp`, preview: `previews/${row.id}.webp` };
+  const derivatives = { thumb450: `images/${row.id}/thumb-450.webp`, preview: `images/${row.id}/preview-1200.webp` };
   await platform.env.ORIGINALS.put(originalKey, toArrayBuffer(listing.bytes), { httpMetadata: { contentType: `image/${meta.format}` } });
   const decoded = sharp(listing.bytes).rotate();
-  for (const [key, size] of [[derivatives.thumb, 400], [derivatives.preview, 1000]] as const) {
+  for (const [key, size] of [[derivatives.thumb450, 450], [derivatives.preview, 1200]] as const) {
     const webp = await decoded.clone().resize(size, size, { fit: "inside", withoutEnlargement: true }).webp({ quality: 80 }).toBuffer();
     await platform.env.DERIVATIVES.put(key, toArrayBuffer(webp), { httpMetadata: { contentType: "image/webp", cacheControl: "public, max-age=31536000, immutable" } });
   }

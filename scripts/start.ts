@@ -5,7 +5,7 @@
  *   2. The edge API in workerd (`wrangler dev`, local R2/Queues, state under .data/wrangler).
  *   3. The GPU worker (`bun gpu-worker/main.ts`).
  * Prints the URL; Ctrl-C (or SIGTERM) stops every process it started.
- * Env: PORT (8787), EDGESTOCK_DATA_DIR (.data), DATABASE_URL (a local PostgreSQL server instead of
+ * Env: PORT (8787), EDGESTOCK_DATA_DIR (.data), EDGESTOCK_WORKER=0 (no worker), DATABASE_URL (a local PostgreSQL server instead of
  * the embedded one), and any edge secret (UPSTASH_*, STRIPE_*, R2_*) to pass through to the Worker.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -16,6 +16,7 @@ import { connectDatabase } from "../db/connect";
 import { startLocalDatabase } from "../db/local/server";
 import { MIGRATIONS_FOLDER } from "../db/migrations-folder";
 import { generateJwtKeyPair } from "./lib/dev-keys";
+import { writeLocalWranglerConfig } from "./lib/local-wrangler";
 import { randomBytes } from "node:crypto";
 
 const root = resolve(import.meta.dir, "..");
@@ -30,8 +31,11 @@ mkdirSync(dataDir, { recursive: true });
 /** Development secrets, generated once per data folder and kept there (never used in production). */
 function devSecrets(): Record<string, string> {
   const file = join(dataDir, "dev-secrets.json");
-  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8"));
-  const secrets = { ...generateJwtKeyPair(), WORKER_SHARED_SECRET: randomBytes(32).toString("base64url") };
+  const secrets: Record<string, string> = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : generateJwtKeyPair();
+  const random = () => randomBytes(24).toString("base64url");
+  // Added one by one so a data folder from an older version gains the newer secrets.
+  const wanted = { WORKER_SHARED_SECRET: random, R2_ACCESS_KEY_ID: () => `local${randomBytes(8).toString("hex")}`, R2_SECRET_ACCESS_KEY: random, LOCAL_QUEUES_TOKEN: random };
+  for (const [name, make] of Object.entries(wanted)) secrets[name] ??= make();
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
 }
@@ -101,7 +105,15 @@ if (serverUrl) {
 say(`database migrated; Neon-driver proxy on ${database.proxy}`);
 
 const secrets = devSecrets();
-const vars: Record<string, string> = { DATABASE_URL: database.url, DB_LOCAL_PROXY: database.proxy, ...secrets };
+const url = `http://127.0.0.1:${port}`;
+// Without R2 credentials in the shell, presigned URLs point at the edge's own S3 stand-in.
+const local = !process.env.R2_ACCESS_KEY_ID;
+const vars: Record<string, string> = {
+  DATABASE_URL: database.url,
+  DB_LOCAL_PROXY: database.proxy,
+  ...secrets,
+  ...(local ? { R2_S3_ENDPOINT: `${url}/_local/s3` } : {}),
+};
 for (const name of PASS_THROUGH) if (process.env[name]) vars[name] = process.env[name] as string;
 writeFileSync(
   join(root, ".dev.vars"),
@@ -112,13 +124,25 @@ writeFileSync(
 );
 
 const edge = spawnGroup(
-  ["node_modules/.bin/wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", join(dataDir, "wrangler"), "--var", `DERIVATIVES_PUBLIC_URL:http://127.0.0.1:${port}/v1/derivatives`],
+  ["node_modules/.bin/wrangler", "dev", "-c", writeLocalWranglerConfig(), "--port", String(port), "--ip", "127.0.0.1", "--persist-to", join(dataDir, "wrangler"), "--var", `DERIVATIVES_PUBLIC_URL:http://127.0.0.1:${port}/v1/derivatives`],
   quietWrangler,
   "edge",
 );
-spawnGroup([process.execPath, "gpu-worker/main.ts"], { DATABASE_URL: database.url, DB_LOCAL_PROXY: database.proxy }, "worker");
+const workerEnv: Record<string, string> = {
+    DATABASE_URL: database.url,
+    DB_LOCAL_PROXY: database.proxy,
+    // The worker pulls from the local Queues stand-in and reads/writes R2 through the S3 stand-in.
+    QUEUES_API_URL: `${url}/_local/queues/client/v4`,
+    CF_ACCOUNT_ID: "local",
+    JOBS_QUEUE_ID: "edgestock-jobs",
+    QUEUES_API_TOKEN: secrets.LOCAL_QUEUES_TOKEN as string,
+    R2_S3_ENDPOINT: vars.R2_S3_ENDPOINT ?? "",
+    R2_ACCESS_KEY_ID: vars.R2_ACCESS_KEY_ID as string,
+    R2_SECRET_ACCESS_KEY: vars.R2_SECRET_ACCESS_KEY as string,
+};
+// EDGESTOCK_WORKER=0 leaves the worker out (tests run their own, to stop and kill it at will).
+if (process.env.EDGESTOCK_WORKER !== "0") spawnGroup([process.execPath, "gpu-worker/main.ts"], workerEnv, "worker");
 
-const url = `http://127.0.0.1:${port}`;
 const deadline = Date.now() + 60_000;
 while (!edge.lines.some((l) => l.includes("Ready on"))) {
   if (Date.now() > deadline) {
@@ -128,5 +152,5 @@ while (!edge.lines.some((l) => l.includes("Ready on"))) {
   await Bun.sleep(200);
 }
 const health = await fetch(`${url}/v1/health`).then((r) => r.json() as Promise<{ status: string }>).catch(() => ({ status: "unreachable" }));
-writeFileSync(join(dataDir, "stack.json"), JSON.stringify({ url, databaseUrl: database.url, databaseProxy: database.proxy, pid: process.pid }, null, 2));
+writeFileSync(join(dataDir, "stack.json"), JSON.stringify({ url, databaseUrl: database.url, databaseProxy: database.proxy, pid: process.pid, workerEnv }, null, 2), { mode: 0o600 });
 console.log(`\nEdgestock is running at ${url}  (health: ${health.status}; API reference ${url}/v1/docs)\nPress Ctrl-C to stop.\n`);

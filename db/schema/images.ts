@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import {
   bigint,
   boolean,
+  check,
   index,
   integer,
   jsonb,
@@ -24,11 +25,22 @@ export const imageStatus = pgEnum("image_status", [
   "processing_failed",
 ]);
 
-/** Object keys of the generated renditions in R2, keyed by rendition name. */
-export type DerivativeKeys = { thumb?: string; preview?: string; watermarked?: string };
+/** Object keys of the generated renditions in the public derivatives bucket, by rendition name. */
+export type DerivativeKeys = Partial<Record<"thumb150" | "thumb450" | "thumb1000" | "preview", string>>;
 
-/** Dominant colours, largest share first; shares sum to about 1. */
-export type Palette = { hex: string; share: number }[];
+/** Dominant colours (OKLab k-means), largest share first; shares sum to about 1. */
+export type Palette = { hex: string; share: number; bucket: string }[];
+
+/**
+ * Where an image is in its way in: the contributor's upload, the queue, the worker, finished.
+ * `status` says the outcome (processing until the pipeline decides); `stage` says the step.
+ */
+export const IMAGE_STAGES = ["awaiting_upload", "queued", "processing", "done", "failed"] as const;
+export type ImageStage = (typeof IMAGE_STAGES)[number];
+
+/** How the ML steps (embedding, AI tags, NSFW) stand for an image. */
+export const ML_STATUSES = ["pending", "done", "unavailable"] as const;
+export type MlStatus = (typeof ML_STATUSES)[number];
 
 /** Length of the CLIP embeddings stored per image. */
 export const EMBEDDING_DIMENSIONS = 512;
@@ -63,7 +75,21 @@ export const images = pgTable(
     ),
     /** Detected container format, e.g. jpeg, png, webp. */
     format: text("format"),
+    /** Size of the stored original, checked against `declaredBytes` when the upload completes. */
     bytes: bigint("bytes", { mode: "number" }),
+    /** What the contributor said they would upload; the presigned URL is signed for exactly this. */
+    declaredBytes: bigint("declared_bytes", { mode: "number" }),
+    declaredContentType: text("declared_content_type"),
+    /** R2 multipart upload id while a large upload is in flight. */
+    multipartUploadId: text("multipart_upload_id"),
+    stage: text("stage").$type<ImageStage>().notNull().default("awaiting_upload"),
+    uploadedAt: tstz("uploaded_at"),
+    /** The image this one duplicates (exact or near), when the pipeline found one. */
+    duplicateOf: uuid("duplicate_of"),
+    aspectRatio: real("aspect_ratio"),
+    /** Named bucket of the dominant colour, for the colour facet. */
+    colourBucket: text("colour_bucket"),
+    mlStatus: text("ml_status").$type<MlStatus>().notNull().default("pending"),
     /** Key of the untouched upload in the private R2 bucket; never served directly. */
     originalKey: text("original_key"),
     derivativeKeys: jsonb("derivative_keys").$type<DerivativeKeys>(),
@@ -96,7 +122,10 @@ export const images = pgTable(
     index("images_status_created_idx").on(t.status, t.createdAt),
     index("images_contributor_created_idx").on(t.contributorId, t.createdAt),
     index("images_phash_idx").on(t.phash),
-    uniqueIndex("images_sha256_key").on(t.sha256).where(sql`sha256 is not null`),
+    // One listing per file: a duplicate keeps its hash but points at what it duplicates.
+    uniqueIndex("images_sha256_original_key").on(t.sha256).where(sql`sha256 is not null and duplicate_of is null`),
+    check("images_stage_check", sql`stage in ('awaiting_upload', 'queued', 'processing', 'done', 'failed')`),
+    check("images_ml_status_check", sql`ml_status in ('pending', 'done', 'unavailable')`),
   ],
 );
 

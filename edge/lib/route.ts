@@ -74,6 +74,10 @@ export function input<T extends keyof ValidationTargets, S extends v.GenericSche
     if (target === "json" && !isJsonContentType(c)) {
       throw new ApiError("unsupported-media-type", "send the body as application/json", { accepted: ["application/json"] });
     }
+    // Every JSON body is an object (valibot's object schemas would let an array through).
+    if (target === "json" && (typeof value !== "object" || value === null || Array.isArray(value))) {
+      throw new ApiError("validation-failed", "invalid body", { errors: [{ path: "", message: "the body must be a JSON object" }] });
+    }
     const result = v.safeParse(schema, value);
     if (!result.success) {
       throw new ApiError("validation-failed", `invalid ${target === "json" ? "body" : target}`, { errors: issuesOf(result.issues) });

@@ -17,6 +17,12 @@ export async function recordDeadLetter(db: Database, body: unknown, reason: stri
     return null;
   }
   const { imageId } = message.payload;
+  const [image] = await db.select({ id: images.id }).from(images).where(eq(images.id, imageId));
+  if (!image) {
+    // Withdrawn before it was processed (an abandoned upload): nothing left to mark.
+    console.warn(JSON.stringify({ level: "warn", msg: "dead letter for an image that no longer exists", imageId, type: message.type }));
+    return message;
+  }
   await db.transaction(async (tx) => {
     const [job] = await tx
       .insert(jobs)
@@ -29,7 +35,7 @@ export async function recordDeadLetter(db: Database, body: unknown, reason: stri
       .returning({ lastError: jobs.lastError });
     await tx
       .update(images)
-      .set({ status: "processing_failed", statusReason: job?.lastError ?? reason, updatedAt: new Date() })
+      .set({ status: "processing_failed", stage: "failed", statusReason: job?.lastError ?? reason, updatedAt: new Date() })
       .where(and(eq(images.id, imageId), eq(images.status, "processing")));
   });
   return message;

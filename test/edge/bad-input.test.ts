@@ -33,6 +33,14 @@ const VALID_INPUT: Record<string, Sample> = {
   "POST /v1/api-keys": { json: { name: "sample", scopes: ["account:read"], expiresAt: "2099-01-01T00:00:00Z" } },
   "GET /v1/api-keys": { query: { limit: "10", cursor: encodeCursor({ createdAt: new Date("2030-01-01T00:00:00Z"), id: crypto.randomUUID() }) } },
   "DELETE /v1/api-keys/:id": { param: { id: crypto.randomUUID() } },
+  "POST /v1/uploads": { json: { title: "Sample", contentType: "image/jpeg", bytes: 1000, keywords: ["sea"], editorial: false } },
+  "POST /v1/uploads/:id/parts": { param: { id: crypto.randomUUID() }, json: { partNumbers: [1] } },
+  "POST /v1/uploads/:id/complete": { param: { id: crypto.randomUUID() }, json: { parts: [{ partNumber: 1, etag: "abc" }] } },
+  "DELETE /v1/uploads/:id": { param: { id: crypto.randomUUID() } },
+  "GET /v1/images/:id/status": { param: { id: crypto.randomUUID() } },
+  "PATCH /v1/images/:id": { param: { id: crypto.randomUUID() }, json: { title: "New title", description: "New description" } },
+  "DELETE /v1/images/:id": { param: { id: crypto.randomUUID() } },
+  "GET /v1/derivatives/images/:id/:file": { param: { id: crypto.randomUUID(), file: "thumb-450.webp" } },
 };
 
 /** Bad requests that only make sense for one operation. */
@@ -43,6 +51,11 @@ const ROUTE_SPECIFIC: Record<string, Array<{ name: string; target: InputTarget; 
     { name: "expiry that is not a timestamp", target: "json", patch: { expiresAt: "next tuesday" }, errorPath: "expiresAt" },
     { name: "unknown scope", target: "json", patch: { scopes: ["admin:everything"] }, errorPath: "scopes.0" },
     { name: "more scopes than exist", target: "json", patch: { scopes: Array(6).fill("account:read") }, errorPath: "scopes" },
+  ],
+  "POST /v1/uploads": [
+    { name: "a file over 200 MB", target: "json", patch: { bytes: 200 * 1024 * 1024 + 1 }, errorPath: "bytes" },
+    { name: "an empty file", target: "json", patch: { bytes: 0 }, errorPath: "bytes" },
+    { name: "three categories", target: "json", patch: { categories: ["a", "b", "c"] }, errorPath: "categories" },
   ],
   "GET /v1/api-keys": [
     { name: "cursor this API did not issue", target: "query", patch: { cursor: "bm90LWEtY3Vyc29y" }, errorPath: "cursor" },

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { TestProject } from "vitest/node";
 import { createScratchDatabase } from "../../db/local/scratch";
 import { startLocalDatabase } from "../../db/local/server";
@@ -23,6 +24,11 @@ export default async function setup(project: TestProject) {
     ISOLATED_DATABASE_URL: isolated.url,
     ISOLATED_DB_LOCAL_PROXY: isolated.proxy,
     ...generateJwtKeyPair(),
+    // Presigned URLs point at the Worker's own S3 stand-in, reached through SELF in tests.
+    R2_S3_ENDPOINT: "http://edgestock.test/_local/s3",
+    R2_ACCESS_KEY_ID: "testkey",
+    R2_SECRET_ACCESS_KEY: randomBytes(24).toString("base64url"),
+    LOCAL_QUEUES_TOKEN: randomBytes(24).toString("base64url"),
   });
   return async () => {
     for (const db of [database, isolated]) {

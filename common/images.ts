@@ -1,0 +1,53 @@
+/**
+ * What an upload may be and where its files live; shared by the edge (signing uploads, checking
+ * completion) and the GPU worker (reading originals, writing derivatives).
+ */
+
+/** Accepted upload types and the extension their original is stored under. */
+export const UPLOAD_TYPES = {
+  "image/jpeg": "jpg",
+  "image/png": "png",
+  "image/tiff": "tif",
+  "image/webp": "webp",
+  "image/avif": "avif",
+} as const;
+
+export type UploadContentType = keyof typeof UPLOAD_TYPES;
+export const UPLOAD_CONTENT_TYPES = Object.keys(UPLOAD_TYPES) as UploadContentType[];
+
+export const isUploadContentType = (type: string): type is UploadContentType => Object.hasOwn(UPLOAD_TYPES, type);
+
+/** 200 MB: the largest original a contributor may upload. */
+export const MAX_UPLOAD_BYTES = 200 * 1024 * 1024;
+
+/** Uploads above this size use a multipart upload (a dropped connection loses one part, not the file). */
+export const MULTIPART_THRESHOLD_BYTES = 64 * 1024 * 1024;
+
+/** R2 wants equal-sized parts (all but the last) of at least 5 MiB. */
+export const MULTIPART_PART_BYTES = 16 * 1024 * 1024;
+
+/** Key of an original in the private bucket. */
+export const originalKey = (contributorId: string, imageId: string, contentType: UploadContentType) =>
+  `originals/${contributorId}/${imageId}.${UPLOAD_TYPES[contentType]}`;
+
+/** `originals/{contributorId}/{imageId}.{ext}` → its parts, or null for any other key. */
+export function parseOriginalKey(key: string): { contributorId: string; imageId: string; ext: string } | null {
+  const match = /^originals\/([0-9a-f-]{36})\/([0-9a-f-]{36})\.([a-z]+)$/.exec(key);
+  return match ? { contributorId: match[1] as string, imageId: match[2] as string, ext: match[3] as string } : null;
+}
+
+/** The renditions every image gets, by name: long edge in pixels and whether it is watermarked. */
+export const RENDITIONS = {
+  thumb150: { size: 150, watermarked: false },
+  thumb450: { size: 450, watermarked: false },
+  thumb1000: { size: 1000, watermarked: true },
+  preview: { size: 1200, watermarked: true },
+} as const;
+
+export type RenditionName = keyof typeof RENDITIONS;
+
+/** Deterministic key of a rendition in the public bucket: a re-run overwrites, never duplicates. */
+export const derivativeKey = (imageId: string, name: RenditionName) => `images/${imageId}/${name === "preview" ? "preview-1200" : `thumb-${RENDITIONS[name].size}`}.webp`;
+
+/** Derivatives never change under a key, so browsers and the CDN may keep them for a year. */
+export const DERIVATIVE_CACHE_CONTROL = "public, max-age=31536000, immutable";

@@ -1,0 +1,30 @@
+import { Hono } from "hono";
+import * as v from "valibot";
+import type { AppEnv } from "../env";
+import { ApiError } from "../lib/problem";
+import { input, spec } from "../lib/route";
+
+/**
+ * Thumbnails and watermarked previews from the public bucket. In production the bucket is served
+ * from its own custom domain (DERIVATIVES_PUBLIC_URL) by R2 and the CDN; this route serves the
+ * same objects through the Worker, which is what DERIVATIVES_PUBLIC_URL points at locally.
+ */
+export const derivativeRoutes = new Hono<AppEnv>().get(
+  "/images/:id/:file",
+  spec({
+    summary: "A thumbnail or watermarked preview (WebP, cached for a year)",
+    tags: ["images"],
+    access: "public",
+    responses: { 200: { description: "The image" } },
+  }),
+  input("param", v.strictObject({ id: v.pipe(v.string(), v.uuid()), file: v.picklist(["thumb-150.webp", "thumb-450.webp", "thumb-1000.webp", "preview-1200.webp"]) })),
+  async (c) => {
+    const { id, file } = c.req.valid("param");
+    const object = await c.env.DERIVATIVES.get(`images/${id}/${file}`);
+    if (!object) throw new ApiError("not-found", "no such rendition");
+    const headers = new Headers();
+    object.writeHttpMetadata(headers);
+    headers.set("etag", object.httpEtag);
+    return new Response(object.body, { headers });
+  },
+);

@@ -1,0 +1,297 @@
+import { and, eq, sql } from "drizzle-orm";
+import * as v from "valibot";
+import type { Database, Queryable } from "../../db/connect";
+import { categories, imageCategories, images, imageTags, jobs } from "../../db/schema";
+import {
+  isUploadContentType,
+  MULTIPART_PART_BYTES,
+  MULTIPART_THRESHOLD_BYTES,
+  originalKey,
+  parseOriginalKey,
+  UPLOAD_CONTENT_TYPES,
+  type UploadContentType,
+} from "../../common/images";
+import { jobMessage } from "../../common/jobs";
+import { S3Client } from "../../common/s3";
+import type { Config } from "../config";
+import { localFetch } from "../dev/routes";
+import { ApiError } from "../lib/problem";
+
+/** Queue names as wrangler.toml declares them; `queue()` dispatches on them. */
+export const QUEUES = { jobs: "edgestock-jobs", uploads: "edgestock-uploads", deadLetters: "edgestock-jobs-dlq" } as const;
+
+/** Presigned upload URLs live an hour: long enough for 200 MB on a slow line, short enough to leak little. */
+export const UPLOAD_URL_TTL_SECONDS = 3600;
+
+export type UploadDeps = { db: Database; config: Config; env: Env; ctx?: ExecutionContext };
+
+/**
+ * The S3 client for R2. In production it calls R2's S3 endpoint; locally its endpoint is the
+ * edge's own /_local/s3 stand-in, called in-process (a Worker cannot fetch itself over the network
+ * in tests), so the same signing and verification run either way.
+ */
+export function s3Client({ config, env, ctx }: Pick<UploadDeps, "config" | "env" | "ctx">): S3Client {
+  const local = config.ENVIRONMENT !== "production" && new URL(config.s3Endpoint).pathname.startsWith("/_local/s3");
+  return new S3Client({
+    endpoint: config.s3Endpoint,
+    accessKeyId: config.R2_ACCESS_KEY_ID,
+    secretAccessKey: config.R2_SECRET_ACCESS_KEY,
+    ...(local ? { fetch: localFetch(env, ctx) } : {}),
+  });
+}
+
+export type NewUpload = {
+  title: string;
+  description?: string;
+  keywords?: string[];
+  categories?: string[];
+  editorial?: boolean;
+  contentType: string;
+  bytes: number;
+  multipart?: boolean;
+};
+
+type SignedPart = { partNumber: number; url: string; method: "PUT"; headers: Record<string, string>; expiresAt: string };
+
+export type UploadTicket = {
+  imageId: string;
+  key: string;
+  method: "PUT";
+  expiresAt: string;
+  /** Single upload: PUT the whole file here with exactly `headers`. */
+  uploadUrl?: string;
+  headers?: Record<string, string>;
+  /** Multipart upload: PUT each part to its URL, then complete with the parts' ETags. */
+  multipart?: { uploadId: string; partSize: number; partCount: number; parts: SignedPart[] };
+};
+
+/** 415 for anything but the accepted image types, naming them. */
+export function assertUploadType(contentType: string): asserts contentType is UploadContentType {
+  if (!isUploadContentType(contentType)) {
+    throw new ApiError("unsupported-media-type", `${contentType} is not accepted; upload one of ${UPLOAD_CONTENT_TYPES.join(", ")}`, {
+      accepted: UPLOAD_CONTENT_TYPES,
+    });
+  }
+}
+
+async function assertCategoriesExist(db: Database, slugs: string[]) {
+  if (slugs.length === 0) return;
+  const found = await db.select({ slug: categories.slug }).from(categories).where(sql`${categories.slug} in ${slugs}`);
+  const missing = slugs.filter((slug) => !found.some((row) => row.slug === slug));
+  if (missing.length > 0) {
+    throw new ApiError("validation-failed", "unknown categories", { errors: missing.map((slug) => ({ path: "categories", message: `no category ${slug}` })) });
+  }
+}
+
+/** Writes the contributor's keywords and categories (replacing earlier contributor ones; AI tags stay). */
+async function writeContributorLabels(tx: Queryable, imageId: string, keywords: string[] | undefined, slugs: string[] | undefined) {
+  if (keywords) {
+    await tx.delete(imageTags).where(and(eq(imageTags.imageId, imageId), eq(imageTags.source, "contributor")));
+    const unique = [...new Set(keywords.map((k) => k.toLowerCase()))];
+    if (unique.length > 0) {
+      await tx
+        .insert(imageTags)
+        .values(unique.map((tag) => ({ imageId, tag, source: "contributor" as const })))
+        .onConflictDoUpdate({ target: [imageTags.imageId, imageTags.tag], set: { source: "contributor", confidence: null } });
+    }
+    await tx
+      .update(images)
+      .set({ tagText: sql`coalesce((select string_agg(tag, ' ' order by tag) from ${imageTags} where ${imageTags.imageId} = ${imageId}), '')` })
+      .where(eq(images.id, imageId));
+  }
+  if (slugs) {
+    await tx.delete(imageCategories).where(and(eq(imageCategories.imageId, imageId), eq(imageCategories.source, "contributor")));
+    if (slugs.length > 0) {
+      await tx
+        .insert(imageCategories)
+        .values(slugs.map((categorySlug) => ({ imageId, categorySlug, source: "contributor" as const })))
+        .onConflictDoUpdate({ target: [imageCategories.imageId, imageCategories.categorySlug], set: { source: "contributor", confidence: null } });
+    }
+  }
+}
+
+async function signParts(s3: S3Client, config: Config, key: string, uploadId: string, bytes: number, partNumbers: number[]): Promise<SignedPart[]> {
+  const partCount = Math.ceil(bytes / MULTIPART_PART_BYTES);
+  return Promise.all(
+    partNumbers.map(async (partNumber) => {
+      const contentLength = partNumber < partCount ? MULTIPART_PART_BYTES : bytes - MULTIPART_PART_BYTES * (partCount - 1);
+      const signed = await s3.presignUploadPart(config.ORIGINALS_BUCKET_NAME, key, uploadId, partNumber, { expiresIn: UPLOAD_URL_TTL_SECONDS, contentLength });
+      return { partNumber, url: signed.url, method: "PUT" as const, headers: signed.headers, expiresAt: signed.expiresAt.toISOString() };
+    }),
+  );
+}
+
+/**
+ * Creates the listing in `processing` (stage awaiting_upload) and signs where its bytes go: one
+ * presigned PUT bound to the exact key, content type and length, or a multipart upload with a
+ * presigned URL per part for large files.
+ */
+export async function createUpload(deps: UploadDeps, contributorId: string, upload: NewUpload): Promise<UploadTicket> {
+  const { db, config } = deps;
+  assertUploadType(upload.contentType);
+  const contentType = upload.contentType;
+  await assertCategoriesExist(db, upload.categories ?? []);
+  const imageId = crypto.randomUUID();
+  const key = originalKey(contributorId, imageId, contentType);
+  const s3 = s3Client(deps);
+  const multipart = upload.multipart ?? upload.bytes > MULTIPART_THRESHOLD_BYTES;
+  const uploadId = multipart ? await s3.createMultipartUpload(config.ORIGINALS_BUCKET_NAME, key, { contentType }) : null;
+
+  await db.transaction(async (tx) => {
+    await tx.insert(images).values({
+      id: imageId,
+      contributorId,
+      title: upload.title,
+      description: upload.description ?? null,
+      editorial: upload.editorial ?? false,
+      status: "processing",
+      stage: "awaiting_upload",
+      originalKey: key,
+      declaredBytes: upload.bytes,
+      declaredContentType: contentType,
+      multipartUploadId: uploadId,
+    });
+    await writeContributorLabels(tx, imageId, upload.keywords, upload.categories);
+  });
+
+  if (uploadId) {
+    const partCount = Math.ceil(upload.bytes / MULTIPART_PART_BYTES);
+    const parts = await signParts(s3, config, key, uploadId, upload.bytes, Array.from({ length: partCount }, (_, i) => i + 1));
+    return {
+      imageId,
+      key,
+      method: "PUT",
+      expiresAt: parts[0]?.expiresAt ?? new Date().toISOString(),
+      multipart: { uploadId, partSize: MULTIPART_PART_BYTES, partCount, parts },
+    };
+  }
+  const signed = await s3.presign("PUT", config.ORIGINALS_BUCKET_NAME, key, { expiresIn: UPLOAD_URL_TTL_SECONDS, contentType, contentLength: upload.bytes });
+  return { imageId, key, method: "PUT", uploadUrl: signed.url, headers: signed.headers, expiresAt: signed.expiresAt.toISOString() };
+}
+
+/** The contributor's own image (admins may act on any); 404 for anyone else's, so ids do not leak. */
+export async function ownImage(db: Database, imageId: string, actor: { userId: string; role: string }) {
+  const [image] = await db.select().from(images).where(eq(images.id, imageId));
+  if (!image || (image.contributorId !== actor.userId && actor.role !== "admin")) throw new ApiError("not-found", "no such image");
+  return image;
+}
+
+/** Fresh part URLs for a multipart upload still in flight (to resume after they expired). */
+export async function signMoreParts(deps: UploadDeps, imageId: string, actor: { userId: string; role: string }, partNumbers: number[]) {
+  const image = await ownImage(deps.db, imageId, actor);
+  if (image.stage !== "awaiting_upload" || !image.multipartUploadId || !image.originalKey || !image.declaredBytes) {
+    throw new ApiError("conflict", "this image has no multipart upload in flight");
+  }
+  const partCount = Math.ceil(image.declaredBytes / MULTIPART_PART_BYTES);
+  const bad = partNumbers.filter((n) => n > partCount);
+  if (bad.length > 0) throw new ApiError("validation-failed", `this upload has ${partCount} parts`, { errors: bad.map((n) => ({ path: "partNumbers", message: `no part ${n}` })) });
+  return signParts(s3Client(deps), deps.config, image.originalKey, image.multipartUploadId, image.declaredBytes, partNumbers);
+}
+
+export type UploadState = { imageId: string; status: string; stage: string; enqueued: boolean };
+
+/**
+ * Marks the upload received and enqueues its one processing job. The conditional update from
+ * awaiting_upload is the single winner between the client's /complete and R2's event
+ * notification; the job row is keyed (image_id, job_type) so a repeat inserts nothing. The queue
+ * send comes after the commit: if it fails, the job stays `queued` and the maintenance sweep
+ * sends it again (the worker is idempotent, so a duplicate message redoes nothing).
+ */
+export async function enqueueProcessing(deps: UploadDeps, imageId: string, size: number): Promise<boolean> {
+  const claimed = await deps.db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(images)
+      .set({ stage: "queued", bytes: size, uploadedAt: new Date(), multipartUploadId: null, updatedAt: new Date() })
+      .where(and(eq(images.id, imageId), eq(images.stage, "awaiting_upload")))
+      .returning({ id: images.id });
+    if (!row) return false;
+    await tx.insert(jobs).values({ imageId, jobType: "image.process", status: "queued" }).onConflictDoNothing();
+    return true;
+  });
+  if (claimed) await deps.env.JOBS.send(jobMessage("image.process", { imageId }), { contentType: "json" });
+  return claimed;
+}
+
+async function failUpload(deps: UploadDeps, imageId: string, key: string, reason: string) {
+  await deps.env.ORIGINALS.delete(key);
+  await deps.db
+    .update(images)
+    .set({ status: "processing_failed", stage: "failed", statusReason: reason, multipartUploadId: null, updatedAt: new Date() })
+    .where(and(eq(images.id, imageId), eq(images.stage, "awaiting_upload")));
+}
+
+/**
+ * `POST /v1/uploads/{id}/complete`: finishes a multipart upload when `parts` are given, checks the
+ * object exists with the declared size, and enqueues processing. Calling it again returns the
+ * current state and enqueues nothing.
+ */
+export async function completeUpload(
+  deps: UploadDeps,
+  imageId: string,
+  actor: { userId: string; role: string },
+  parts?: { partNumber: number; etag: string }[],
+): Promise<UploadState> {
+  const image = await ownImage(deps.db, imageId, actor);
+  const key = image.originalKey as string;
+  if (image.stage !== "awaiting_upload") return { imageId, status: image.status, stage: image.stage, enqueued: false };
+  if (image.multipartUploadId) {
+    if (!parts || parts.length === 0) throw new ApiError("validation-failed", "a multipart upload completes with its parts", { errors: [{ path: "parts", message: "required" }] });
+    try {
+      await s3Client(deps).completeMultipartUpload(deps.config.ORIGINALS_BUCKET_NAME, key, image.multipartUploadId, parts);
+    } catch (error) {
+      throw new ApiError("conflict", `the multipart upload could not be completed: ${(error as Error).message}`);
+    }
+  }
+  const object = await deps.env.ORIGINALS.head(key);
+  if (!object) throw new ApiError("conflict", "no upload found for this image yet: PUT the file to the upload URL first", { key });
+  if (object.size !== image.declaredBytes) {
+    const reason = `the upload is ${object.size} bytes but ${image.declaredBytes} were declared`;
+    await failUpload(deps, imageId, key, reason);
+    throw new ApiError("validation-failed", reason, { errors: [{ path: "bytes", message: reason }] });
+  }
+  const enqueued = await enqueueProcessing(deps, imageId, object.size);
+  const [now] = await deps.db.select({ status: images.status, stage: images.stage }).from(images).where(eq(images.id, imageId));
+  return { imageId, status: now?.status ?? image.status, stage: now?.stage ?? "queued", enqueued };
+}
+
+/** Abandons an upload that has not completed: aborts its multipart upload and removes the listing. */
+export async function abortUpload(deps: UploadDeps, imageId: string, actor: { userId: string; role: string }) {
+  const image = await ownImage(deps.db, imageId, actor);
+  if (image.stage !== "awaiting_upload") throw new ApiError("conflict", "this upload is complete; withdraw the image instead (DELETE /v1/images/{id})");
+  if (image.multipartUploadId && image.originalKey) {
+    await s3Client(deps)
+      .abortMultipartUpload(deps.config.ORIGINALS_BUCKET_NAME, image.originalKey, image.multipartUploadId)
+      .catch(() => undefined);
+  }
+  if (image.originalKey) await deps.env.ORIGINALS.delete(image.originalKey);
+  await deps.db.delete(images).where(and(eq(images.id, imageId), eq(images.stage, "awaiting_upload")));
+}
+
+/** R2 event notification (object-create on the originals bucket), as Cloudflare documents it. */
+const R2Event = v.object({
+  bucket: v.string(),
+  action: v.string(),
+  object: v.object({ key: v.string(), size: v.optional(v.number()) }),
+});
+
+/**
+ * Production's completion path: R2 tells the edge an original arrived. Same checks and the same
+ * single enqueue as /complete; events for other keys or actions are ignored.
+ */
+export async function handleUploadEvent(deps: UploadDeps, body: unknown): Promise<"enqueued" | "ignored" | "rejected"> {
+  const event = v.safeParse(R2Event, body);
+  if (!event.success || !["PutObject", "CompleteMultipartUpload", "CopyObject"].includes(event.output.action)) return "ignored";
+  const parsed = parseOriginalKey(event.output.object.key);
+  if (!parsed) return "ignored";
+  const [image] = await deps.db.select().from(images).where(eq(images.id, parsed.imageId));
+  if (!image || image.stage !== "awaiting_upload" || image.originalKey !== event.output.object.key) return "ignored";
+  const object = await deps.env.ORIGINALS.head(event.output.object.key);
+  if (!object) return "ignored";
+  if (object.size !== image.declaredBytes) {
+    await failUpload(deps, image.id, event.output.object.key, `the upload is ${object.size} bytes but ${image.declaredBytes} were declared`);
+    return "rejected";
+  }
+  return (await enqueueProcessing(deps, image.id, object.size)) ? "enqueued" : "ignored";
+}
+
+export { writeContributorLabels, assertCategoriesExist };

@@ -1,0 +1,200 @@
+import { and, eq, ne, sql } from "drizzle-orm";
+import type { Database } from "../../db/connect";
+import { images, jobs } from "../../db/schema";
+import { DERIVATIVE_CACHE_CONTROL, derivativeKey, isUploadContentType, type RenditionName } from "../../common/images";
+import type { JobMessage } from "../../common/jobs";
+import type { NsfwModel } from "../ml/nsfw";
+import { type AnalysedImage, analyseImage, RejectedFile, renderDerivatives } from "../pipeline/index";
+
+/** Where originals are read and derivatives written: R2's S3 API (common/s3.ts S3Client) in production and locally. */
+export type ObjectStore = {
+  getObject(bucket: string, key: string): Promise<Uint8Array | null>;
+  putObject(bucket: string, key: string, body: Uint8Array, options: { contentType: string; cacheControl?: string }): Promise<unknown>;
+};
+
+export type ImageJobDeps = {
+  db: Database;
+  store: ObjectStore;
+  nsfw: NsfwModel | null;
+  settings: {
+    originalsBucket: string;
+    derivativesBucket: string;
+    maxInputPixels: number;
+    phashMaxDistance: number;
+    nsfwThreshold: number;
+  };
+};
+
+export type JobOutcome = { outcome: "done" | "skipped" | "rejected"; status?: string; reason?: string; timings?: Record<string, number> };
+
+const JOB_TYPE = "image.process";
+
+type Duplicate = { id: string; contributorId: string; kind: "exact" | "near"; distance: number };
+
+/**
+ * Exact duplicates by SHA-256, then near duplicates by perceptual hash (Hamming distance over the
+ * 64 bits), across every contributor's live images. The near-duplicate query scans the phash
+ * column; at millions of images it wants a BK-tree or multi-index hashing (see README limits).
+ */
+async function findDuplicate(db: Database, imageId: string, image: AnalysedImage, maxDistance: number): Promise<Duplicate | null> {
+  const live = sql`${images.id} <> ${imageId} and ${images.duplicateOf} is null and ${images.status} not in ('rejected', 'processing_failed')`;
+  const [exact] = await db
+    .select({ id: images.id, contributorId: images.contributorId })
+    .from(images)
+    .where(sql`${images.sha256} = ${image.sha256} and ${live}`)
+    .limit(1);
+  if (exact) return { ...exact, kind: "exact", distance: 0 };
+  const distance = sql<number>`bit_count((${images.phash} # ${image.phash})::bit(64))::int`;
+  const [near] = await db
+    .select({ id: images.id, contributorId: images.contributorId, distance })
+    .from(images)
+    .where(sql`${images.phash} is not null and ${live} and ${distance} <= ${maxDistance}`)
+    .orderBy(distance)
+    .limit(1);
+  return near ? { ...near, kind: "near" } : null;
+}
+
+/** The moderation decision: auto-approve only a unique image the NSFW model scored clean. */
+function decide(duplicate: Duplicate | null, contributorId: string, nsfw: number | null, threshold: number): { status: "approved" | "pending_review" | "rejected"; reason: string | null } {
+  if (duplicate && duplicate.contributorId !== contributorId) {
+    return { status: "rejected", reason: `duplicate of image ${duplicate.id} (${duplicate.kind === "exact" ? "identical file" : `near-identical, ${duplicate.distance} of 64 hash bits differ`})` };
+  }
+  const reasons: string[] = [];
+  if (duplicate) reasons.push(`looks like a re-upload of your image ${duplicate.id} (${duplicate.kind === "exact" ? "identical file" : "near-identical"})`);
+  if (nsfw === null) reasons.push("NSFW score unavailable (no classifier loaded)");
+  else if (nsfw >= threshold) reasons.push(`NSFW score ${nsfw.toFixed(3)} is at or above ${threshold}`);
+  return reasons.length > 0 ? { status: "pending_review", reason: reasons.join("; ") } : { status: "approved", reason: null };
+}
+
+/**
+ * `image.process`: everything from an uploaded original to a moderated listing. Idempotent per
+ * image: a finished job is skipped; a re-run after a crash rewrites the same derivative keys with
+ * the same bytes and commits the image row once (the final update only applies while the image
+ * is still being processed). Throws to retry (missing original, database or R2 errors); a file
+ * the pipeline refuses is recorded and not retried.
+ */
+export async function processImage(deps: ImageJobDeps, message: JobMessage<"image.process">, attempt: number): Promise<JobOutcome> {
+  const { db, store, settings } = deps;
+  const { imageId } = message.payload;
+  const [image] = await db.select().from(images).where(eq(images.id, imageId));
+  if (!image) return { outcome: "skipped", reason: "the image no longer exists" };
+  const [job] = await db.select().from(jobs).where(and(eq(jobs.imageId, imageId), eq(jobs.jobType, JOB_TYPE)));
+  if (job?.status === "done" || image.stage === "done" || image.stage === "failed") {
+    return { outcome: "skipped", reason: `already processed (${image.status})`, status: image.status };
+  }
+  if (image.stage === "awaiting_upload") return { outcome: "skipped", reason: "the upload has not completed" };
+
+  await db
+    .insert(jobs)
+    .values({ imageId, jobType: JOB_TYPE, status: "running", attempts: attempt, startedAt: new Date() })
+    .onConflictDoUpdate({ target: [jobs.imageId, jobs.jobType], set: { status: "running", attempts: attempt, startedAt: new Date(), updatedAt: new Date() } });
+  await db.update(images).set({ stage: "processing", updatedAt: new Date() }).where(and(eq(images.id, imageId), eq(images.stage, "queued")));
+
+  if (!image.originalKey) throw new Error("the image has no original key");
+  const bytes = await store.getObject(settings.originalsBucket, image.originalKey);
+  if (!bytes) throw new Error(`the original ${image.originalKey} is not in the bucket`);
+
+  let analysed: AnalysedImage;
+  try {
+    const declared = image.declaredContentType && isUploadContentType(image.declaredContentType) ? image.declaredContentType : null;
+    analysed = await analyseImage(bytes, declared, { maxInputPixels: settings.maxInputPixels });
+  } catch (error) {
+    if (!(error instanceof RejectedFile)) throw error;
+    // A refused file leaves nothing behind: no derivatives, no hashes, just the reason.
+    await db.transaction(async (tx) => {
+      await tx
+        .update(images)
+        .set({ status: "processing_failed", stage: "failed", statusReason: error.message, updatedAt: new Date() })
+        .where(and(eq(images.id, imageId), ne(images.stage, "done")));
+      await tx
+        .update(jobs)
+        .set({ status: "failed", lastError: error.message, finishedAt: new Date(), updatedAt: new Date() })
+        .where(and(eq(jobs.imageId, imageId), eq(jobs.jobType, JOB_TYPE)));
+    });
+    return { outcome: "rejected", status: "processing_failed", reason: error.message };
+  }
+
+  const timings = analysed.timings;
+  const duplicate = await findDuplicate(db, imageId, analysed, settings.phashMaxDistance);
+  const rejectedDuplicate = duplicate !== null && duplicate.contributorId !== image.contributorId;
+
+  // A duplicate of someone else's image gets no derivatives: it will never be shown.
+  const derivativeKeys: Partial<Record<RenditionName, string>> = {};
+  if (!rejectedDuplicate) {
+    const renditions = await renderDerivatives(analysed, imageId);
+    const started = performance.now();
+    await Promise.all(
+      renditions.map(async (rendition) => {
+        const key = derivativeKey(imageId, rendition.name);
+        await store.putObject(settings.derivativesBucket, key, rendition.body, { contentType: rendition.contentType, cacheControl: DERIVATIVE_CACHE_CONTROL });
+        derivativeKeys[rendition.name] = key;
+      }),
+    );
+    timings.store = performance.now() - started;
+  }
+
+  let nsfw: number | null = null;
+  if (deps.nsfw && !rejectedDuplicate) {
+    const started = performance.now();
+    const [scores] = await deps.nsfw.score([analysed.working]);
+    nsfw = scores ? Math.round(scores.nsfw * 10_000) / 10_000 : null;
+    timings.nsfw = performance.now() - started;
+  }
+
+  const decision = decide(duplicate, image.contributorId, nsfw, settings.nsfwThreshold);
+  const committed = await db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(images)
+      .set({
+        status: decision.status,
+        statusReason: decision.reason,
+        stage: "done",
+        sha256: analysed.sha256,
+        phash: analysed.phash,
+        duplicateOf: duplicate?.id ?? null,
+        width: analysed.width,
+        height: analysed.height,
+        aspectRatio: analysed.aspectRatio,
+        format: analysed.format,
+        metadata: { ...analysed.metadata.technical },
+        palette: analysed.palette,
+        colourBucket: analysed.colourBucket,
+        derivativeKeys,
+        nsfwScore: nsfw,
+        publishedAt: decision.status === "approved" ? new Date() : null,
+        updatedAt: new Date(),
+      })
+      .where(and(eq(images.id, imageId), ne(images.stage, "done")))
+      .returning({ id: images.id });
+    await tx
+      .update(jobs)
+      .set({ status: "done", lastError: null, finishedAt: new Date(), updatedAt: new Date(), output: { status: decision.status, reason: decision.reason, timings } })
+      .where(and(eq(jobs.imageId, imageId), eq(jobs.jobType, JOB_TYPE)));
+    return row !== undefined;
+  });
+  if (!committed) return { outcome: "skipped", reason: "another delivery finished it first" };
+  return { outcome: "done", status: decision.status, reason: decision.reason ?? undefined, timings };
+}
+
+/**
+ * Called when an attempt fails: keeps the reason on the job row so the contributor (status
+ * route) and the dead-letter consumer can say why; on the last attempt the image is marked
+ * processing_failed here too, so the outcome does not depend on the dead-letter queue.
+ */
+export async function recordFailure(db: Database, imageId: string, error: Error, attempt: number, maxAttempts: number) {
+  const reason = `${error.message}`.slice(0, 1000);
+  const last = attempt >= maxAttempts;
+  await db.transaction(async (tx) => {
+    await tx
+      .update(jobs)
+      .set({ status: last ? "dead" : "failed", lastError: reason, attempts: attempt, updatedAt: new Date(), ...(last ? { finishedAt: new Date() } : {}) })
+      .where(and(eq(jobs.imageId, imageId), eq(jobs.jobType, JOB_TYPE)));
+    if (last) {
+      await tx
+        .update(images)
+        .set({ status: "processing_failed", stage: "failed", statusReason: `processing failed after ${attempt} attempts: ${reason}`, updatedAt: new Date() })
+        .where(and(eq(images.id, imageId), ne(images.stage, "done")));
+    }
+  });
+}
+

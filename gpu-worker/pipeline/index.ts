@@ -1,0 +1,166 @@
+import { createHash } from "node:crypto";
+import sharp, { type Sharp } from "sharp";
+import type { UploadContentType } from "../../common/images";
+import { RENDITIONS, type RenditionName } from "../../common/images";
+import { colourBucket, dominantColours } from "./colours";
+import { embedWatermark } from "./invisible-watermark";
+import { type ImageMetadata, readMetadata } from "./metadata";
+import { PHASH_INPUT_SIZE, perceptualHash } from "./phash";
+import { RejectedFile, validateFile } from "./validate";
+import { watermarkTile } from "./visible-watermark";
+
+export { RejectedFile } from "./validate";
+
+/** Long edge of the one decode everything else is derived from (the largest rendition). */
+const WORKING_SIZE = RENDITIONS.preview.size;
+
+export type PipelineOptions = {
+  /** Decompression-bomb guard: images with more pixels are refused before decoding. */
+  maxInputPixels: number;
+};
+
+export type Rendition = { name: RenditionName; body: Buffer; width: number; height: number; contentType: "image/webp" };
+
+export type RawImage = { data: Buffer; width: number; height: number; channels: 3 };
+
+export type AnalysedImage = {
+  sha256: string;
+  /** Signed 64-bit DCT perceptual hash (Postgres bigint). */
+  phash: bigint;
+  format: string;
+  /** Of the original, after EXIF orientation. */
+  width: number;
+  height: number;
+  aspectRatio: number;
+  metadata: ImageMetadata;
+  palette: { hex: string; share: number; bucket: string }[];
+  colourBucket: string | null;
+  /** The working decode (long edge up to 1200 px, sRGB, no alpha), for the ML steps. */
+  working: RawImage;
+  timings: Record<string, number>;
+};
+
+const raw = (image: RawImage) => sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } });
+
+function decodeError(error: unknown, maxInputPixels: number): RejectedFile {
+  const message = (error as Error).message ?? String(error);
+  if (/pixel limit/i.test(message)) {
+    return new RejectedFile(`the image has more than ${Math.round(maxInputPixels / 1e6)} megapixels (refused as a possible decompression bomb)`);
+  }
+  if (/premature end|truncated|unexpected end|end of file|short read/i.test(message)) return new RejectedFile(`the image is truncated: ${message.split("\n")[0]}`);
+  return new RejectedFile(`the image could not be decoded: ${message.split("\n")[0]}`);
+}
+
+/**
+ * Validates and decodes an original once, and derives its identity and description: hashes,
+ * dimensions, technical metadata, colours. The decode is at working size (JPEG shrink-on-load
+ * makes that much cheaper than a full decode) and every rendition, hash and colour comes from it.
+ */
+export async function analyseImage(bytes: Uint8Array, declared: UploadContentType | null, options: PipelineOptions): Promise<AnalysedImage> {
+  const timings: Record<string, number> = {};
+  const time = async <T>(stage: string, work: () => Promise<T> | T): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      timings[stage] = (timings[stage] ?? 0) + performance.now() - started;
+    }
+  };
+
+  const format = await time("validate", () => validateFile(bytes, declared));
+  const sha256 = await time("sha256", () => createHash("sha256").update(bytes).digest("hex"));
+  const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // failOn "warning" (the strictest): libjpeg reports scrambled entropy data only as a warning.
+  const source = () => sharp(input, { limitInputPixels: options.maxInputPixels, failOn: "warning" });
+
+  const meta = await time("metadata", async () => {
+    try {
+      return await source().metadata();
+    } catch (error) {
+      throw decodeError(error, options.maxInputPixels);
+    }
+  });
+  const oriented = meta.autoOrient ?? { width: meta.width, height: meta.height };
+  if (!oriented.width || !oriented.height) throw new RejectedFile("the image has no dimensions");
+  if (oriented.width * oriented.height > options.maxInputPixels) throw decodeError(new Error("pixel limit"), options.maxInputPixels);
+
+  const working = await time("decode", async () => {
+    try {
+      const { data, info } = await source()
+        .autoOrient()
+        .resize(WORKING_SIZE, WORKING_SIZE, { fit: "inside", withoutEnlargement: true })
+        .flatten({ background: "#ffffff" })
+        .toColourspace("srgb")
+        .removeAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      return { data, width: info.width, height: info.height, channels: 3 as const };
+    } catch (error) {
+      throw decodeError(error, options.maxInputPixels);
+    }
+  });
+
+  const [phash, palette] = await Promise.all([
+    time("phash", async () => {
+      const gray = await raw(working).resize(PHASH_INPUT_SIZE, PHASH_INPUT_SIZE, { fit: "fill" }).greyscale().raw().toBuffer();
+      return perceptualHash(gray);
+    }),
+    time("colours", async () => {
+      const small = await raw(working).resize(64, 64, { fit: "inside" }).raw().toBuffer();
+      return dominantColours(small, 3, 5).map((c) => ({ hex: c.hex, share: Math.round(c.share * 1000) / 1000, bucket: c.bucket }));
+    }),
+  ]);
+  const metadata = await time("exif", () => readMetadata(meta));
+
+  return {
+    sha256,
+    phash,
+    format,
+    width: oriented.width,
+    height: oriented.height,
+    aspectRatio: Math.round((oriented.width / oriented.height) * 10_000) / 10_000,
+    metadata,
+    palette,
+    colourBucket: palette[0] ? colourBucket(palette[0].hex) : null,
+    working,
+    timings,
+  };
+}
+
+/**
+ * The four WebP renditions from the working decode: plain 150 and 450 px thumbnails, and the
+ * 1000 and 1200 px previews with the tiled visible watermark and the invisible one carrying the
+ * image id. Nothing of the original's metadata (EXIF, GPS, XMP, ICC) is copied into them.
+ */
+export async function renderDerivatives(image: AnalysedImage, imageId: string, timings: Record<string, number> = image.timings): Promise<Rendition[]> {
+  const time = async <T>(stage: string, work: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      timings[stage] = (timings[stage] ?? 0) + performance.now() - started;
+    }
+  };
+  const webp = async (name: RenditionName, pipeline: Sharp, quality: number): Promise<Rendition> => {
+    const size = RENDITIONS[name].size;
+    const { data, info } = await pipeline
+      .resize(size, size, { fit: "inside", withoutEnlargement: true })
+      .webp({ quality, effort: 2 })
+      .toBuffer({ resolveWithObject: true });
+    return { name, body: data, width: info.width, height: info.height, contentType: "image/webp" };
+  };
+
+  const plain = time("thumbnails", () => Promise.all([webp("thumb150", raw(image.working), 80), webp("thumb450", raw(image.working), 80)]));
+  const marked = time("watermark", async () => {
+    const { width, height } = image.working;
+    const overlaid = await raw(image.working)
+      .composite([{ input: await watermarkTile(Math.min(width, height)), tile: true, blend: "over" }])
+      .removeAlpha()
+      .raw()
+      .toBuffer();
+    return { data: embedWatermark(overlaid, { width, height, channels: 3 }, imageId), width, height, channels: 3 as const };
+  });
+  const previews = marked.then((wm) => time("previews", () => Promise.all([webp("thumb1000", raw(wm), 80), webp("preview", raw(wm), 82)])));
+  const [thumbs, large] = await Promise.all([plain, previews]);
+  return [...thumbs, ...large];
+}

@@ -1,0 +1,87 @@
+import type { UploadContentType } from "../../common/images";
+
+/** A file the pipeline refuses, with a reason the contributor can act on. Not retried. */
+export class RejectedFile extends Error {
+  override name = "RejectedFile";
+}
+
+export type SniffedFormat = "jpeg" | "png" | "tiff" | "webp" | "avif";
+
+const FORMAT_OF: Record<UploadContentType, SniffedFormat> = {
+  "image/jpeg": "jpeg",
+  "image/png": "png",
+  "image/tiff": "tiff",
+  "image/webp": "webp",
+  "image/avif": "avif",
+};
+
+const ascii = (bytes: Uint8Array, start: number, end: number) => String.fromCharCode(...bytes.subarray(start, end));
+
+/** The container format from the file's signature, or null when it is none we accept. */
+export function sniffFormat(bytes: Uint8Array): SniffedFormat | null {
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "jpeg";
+  if (bytes.length >= 8 && ascii(bytes, 1, 4) === "PNG" && bytes[0] === 0x89 && bytes[4] === 0x0d && bytes[5] === 0x0a) return "png";
+  if (bytes.length >= 4 && (ascii(bytes, 0, 4) === "II*\u0000" || ascii(bytes, 0, 4) === "MM\u0000*")) return "tiff";
+  if (bytes.length >= 12 && ascii(bytes, 0, 4) === "RIFF" && ascii(bytes, 8, 12) === "WEBP") return "webp";
+  if (bytes.length >= 12 && ascii(bytes, 4, 8) === "ftyp" && ["avif", "avis"].includes(ascii(bytes, 8, 12))) return "avif";
+  return null;
+}
+
+/** Markers of content that has no business inside a photo (script, archive, document): polyglot files. */
+const FOREIGN = ["<script", "<SCRIPT", "<?php", "<html", "<HTML", "<svg", "%PDF-"].map((s) => Buffer.from(s, "latin1"));
+const ZIP_LOCAL_HEADER = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
+
+const PADDING = new Set([0x00, 0x0a, 0x0d, 0x20]);
+
+/** Index just past the last byte that is not padding (zeros, whitespace). */
+function contentEnd(bytes: Uint8Array): number {
+  let end = bytes.length;
+  while (end > 0 && PADDING.has(bytes[end - 1] as number)) end--;
+  return end;
+}
+
+/** Bytes after the format's own end marker: another file riding along (polyglot) or a damaged file. */
+function trailingBytes(bytes: Uint8Array, format: SniffedFormat): number {
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (format === "jpeg") {
+    const end = contentEnd(bytes);
+    if (bytes[end - 2] === 0xff && bytes[end - 1] === 0xd9) return 0;
+    const eoi = view.lastIndexOf(Buffer.from([0xff, 0xd9]));
+    // No end-of-image marker at all: truncated; sharp reports that with more precision.
+    return eoi < 0 ? 0 : end - (eoi + 2);
+  }
+  if (format === "png") {
+    const iend = view.lastIndexOf(Buffer.from("IEND", "latin1"));
+    if (iend < 0) return 0;
+    return contentEnd(bytes) - Math.min(bytes.length, iend + 8);
+  }
+  if (format === "webp") {
+    const declared = view.readUInt32LE(4) + 8;
+    return Math.max(0, bytes.length - declared - (declared % 2));
+  }
+  return 0;
+}
+
+/**
+ * Checks a file before it is decoded: not empty, a format we accept, the format it was declared
+ * as, and nothing else hiding in it (markup, scripts, archives, or data after the image's end).
+ * Throws RejectedFile with the reason.
+ */
+export function validateFile(bytes: Uint8Array, declared: UploadContentType | null): SniffedFormat {
+  if (bytes.length === 0) throw new RejectedFile("the file is empty (0 bytes)");
+  const format = sniffFormat(bytes);
+  if (!format) throw new RejectedFile("the file is not a JPEG, PNG, TIFF, WebP or AVIF image (unrecognised file signature)");
+  if (declared && FORMAT_OF[declared] !== format) {
+    throw new RejectedFile(`the file was declared as ${declared} but is a ${format.toUpperCase()} image`);
+  }
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (const marker of FOREIGN) {
+    if (view.includes(marker)) throw new RejectedFile(`the file contains ${JSON.stringify(marker.toString("latin1"))} content besides the image (polyglot file)`);
+  }
+  if (view.includes(ZIP_LOCAL_HEADER) && format !== "tiff") {
+    throw new RejectedFile("the file contains a ZIP archive besides the image (polyglot file)");
+  }
+  const trailing = trailingBytes(bytes, format);
+  if (trailing > 16) throw new RejectedFile(`the file has ${trailing} bytes of other data after the end of the ${format.toUpperCase()} image`);
+  return format;
+}

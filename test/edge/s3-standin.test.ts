@@ -1,0 +1,252 @@
+import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { S3Client, S3Error, sha256Hex } from "../../common/s3";
+import worker from "../../edge/index";
+
+/**
+ * The local S3 stand-in (edge/dev/s3.ts) driven by the production S3 client (common/s3.ts), over
+ * the Worker's own fetch: presigned uploads and downloads, object calls and multipart uploads
+ * land in the real local R2 bindings, and badly signed requests are refused as R2 would.
+ */
+
+const ORIGINALS = env.ORIGINALS_BUCKET_NAME;
+const DERIVATIVES = env.DERIVATIVES_BUCKET_NAME;
+const MiB = 1024 * 1024;
+
+const viaWorker = (input: string, init: RequestInit) => SELF.fetch(new Request(input, init));
+const s3 = new S3Client({ endpoint: env.R2_S3_ENDPOINT, accessKeyId: env.R2_ACCESS_KEY_ID, secretAccessKey: env.R2_SECRET_ACCESS_KEY, fetch: viaWorker });
+
+const freshKey = (name = "i.jpg") => `originals/test-${crypto.randomUUID()}/${name}`;
+/** Deterministic, position-dependent bytes, so a misplaced or missing part shows. */
+function bytes(length: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = (i * 31 + seed) % 251;
+  return out;
+}
+const send = (url: string, init: RequestInit) => SELF.fetch(new Request(url, init));
+
+async function errorOf(response: Response) {
+  const text = await response.text();
+  return { status: response.status, contentType: response.headers.get("content-type"), code: /<Code>([^<]*)<\/Code>/.exec(text)?.[1], text };
+}
+
+describe("presigned uploads and downloads", () => {
+  it("stores a presigned PUT in the originals bucket with its content type, and serves it to a presigned GET", async () => {
+    const key = freshKey();
+    const body = bytes(1000);
+    const upload = await s3.presign("PUT", ORIGINALS, key, { expiresIn: 900, contentType: "image/jpeg", contentLength: body.length });
+    const put = await send(upload.url, { method: upload.method, headers: upload.headers, body });
+    expect(put.status).toBe(200);
+    expect(put.headers.get("etag")).toMatch(/^"[0-9a-f]{32}"$/);
+
+    const stored = await env.ORIGINALS.get(key);
+    expect(stored?.httpMetadata?.contentType).toBe("image/jpeg");
+    expect(new Uint8Array(await stored!.arrayBuffer())).toEqual(body);
+
+    const download = await s3.presign("GET", ORIGINALS, key, { expiresIn: 300, query: { "response-content-disposition": 'attachment; filename="photo.jpg"' } });
+    const got = await send(download.url, { method: "GET" });
+    expect(got.status).toBe(200);
+    expect(got.headers.get("content-type")).toBe("image/jpeg");
+    expect(got.headers.get("content-length")).toBe("1000");
+    expect(got.headers.get("etag")).toBe(put.headers.get("etag"));
+    expect(got.headers.get("content-disposition")).toBe('attachment; filename="photo.jpg"');
+    expect(new Uint8Array(await got.arrayBuffer())).toEqual(body);
+  });
+
+  it("refuses, with 403 and nothing stored, an upload with another content type or length, an expired URL, or a wrong secret", async () => {
+    const key = freshKey();
+    const body = bytes(100);
+    const upload = await s3.presign("PUT", ORIGINALS, key, { expiresIn: 900, contentType: "image/jpeg", contentLength: body.length });
+
+    const otherType = await errorOf(await send(upload.url, { method: "PUT", headers: { ...upload.headers, "content-type": "image/png" }, body }));
+    expect(otherType).toMatchObject({ status: 403, code: "SignatureDoesNotMatch", contentType: "application/xml" });
+
+    // The runtime sets Content-Length from the body, as a browser does.
+    const otherLength = await errorOf(await send(upload.url, { method: "PUT", headers: { "content-type": "image/jpeg" }, body: bytes(101) }));
+    expect(otherLength).toMatchObject({ status: 403, code: "SignatureDoesNotMatch" });
+
+    const expired = await s3.presign("PUT", ORIGINALS, key, { expiresIn: 60, contentType: "image/jpeg", contentLength: body.length, now: new Date(Date.now() - 120_000) });
+    const late = await errorOf(await send(expired.url, { method: "PUT", headers: expired.headers, body }));
+    expect(late).toMatchObject({ status: 403, code: "AccessDenied" });
+    expect(late.text).toContain("Request has expired");
+
+    const forger = new S3Client({ endpoint: env.R2_S3_ENDPOINT, accessKeyId: env.R2_ACCESS_KEY_ID, secretAccessKey: "not-the-secret", fetch: viaWorker });
+    const forged = await forger.presign("PUT", ORIGINALS, key, { expiresIn: 900, contentType: "image/jpeg", contentLength: body.length });
+    expect(await errorOf(await send(forged.url, { method: "PUT", headers: forged.headers, body }))).toMatchObject({ status: 403, code: "SignatureDoesNotMatch" });
+
+    const stranger = new S3Client({ endpoint: env.R2_S3_ENDPOINT, accessKeyId: "someone-else", secretAccessKey: env.R2_SECRET_ACCESS_KEY, fetch: viaWorker });
+    const unknown = await stranger.presign("PUT", ORIGINALS, key, { expiresIn: 900, contentType: "image/jpeg", contentLength: body.length });
+    expect(await errorOf(await send(unknown.url, { method: "PUT", headers: unknown.headers, body }))).toMatchObject({ status: 403, code: "InvalidAccessKeyId" });
+
+    expect(await env.ORIGINALS.head(key)).toBeNull();
+  });
+
+  it("refuses a body longer or shorter than the signed Content-Length it declares", async () => {
+    const key = freshKey();
+    const upload = await s3.presign("PUT", ORIGINALS, key, { expiresIn: 900, contentType: "image/jpeg", contentLength: 100 });
+    // The header is the signed one; the body is not (a client that lies about its length).
+    // workerd logs the broken request body ("client disconnected", "connection lost") on both sides.
+    for (const length of [101, 99]) {
+      const response = await send(upload.url, { method: "PUT", headers: upload.headers, body: bytes(length) });
+      expect(await errorOf(response)).toMatchObject({ status: 400, code: "IncompleteBody" });
+    }
+    expect(await env.ORIGINALS.head(key)).toBeNull();
+  });
+
+  it("takes a streamed upload body of the signed length", async () => {
+    const key = freshKey();
+    const body = bytes(4096);
+    const upload = await s3.presign("PUT", ORIGINALS, key, { expiresIn: 900, contentType: "image/jpeg", contentLength: body.length });
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(body.subarray(0, 1000));
+        controller.enqueue(body.subarray(1000));
+        controller.close();
+      },
+    });
+    const response = await send(upload.url, { method: "PUT", headers: upload.headers, body: stream });
+    expect(response.status).toBe(200);
+    expect(new Uint8Array(await (await env.ORIGINALS.get(key))!.arrayBuffer())).toEqual(body);
+  });
+});
+
+describe("object calls (the GPU worker's)", () => {
+  it("puts, heads, gets and deletes an object whose key has spaces, '$', '+', '%' and non-ASCII", async () => {
+    const key = `derivatives/test-${crypto.randomUUID()}/ünï côde $1+1 100%/preview 1000.webp`;
+    const body = bytes(2048, 7);
+    const { etag } = await s3.putObject(DERIVATIVES, key, body, { contentType: "image/webp", cacheControl: "public, max-age=31536000, immutable" });
+
+    const stored = await env.DERIVATIVES.get(key);
+    expect(stored?.httpMetadata).toMatchObject({ contentType: "image/webp", cacheControl: "public, max-age=31536000, immutable" });
+
+    const info = await s3.headObject(DERIVATIVES, key);
+    expect(info).toMatchObject({ size: 2048, etag, contentType: "image/webp" });
+    expect(Math.abs(info!.lastModified.getTime() - Date.now())).toBeLessThan(60_000);
+    expect(await s3.getObject(DERIVATIVES, key)).toEqual(body);
+
+    await s3.deleteObject(DERIVATIVES, key);
+    expect(await env.DERIVATIVES.head(key)).toBeNull();
+    expect(await s3.headObject(DERIVATIVES, key)).toBeNull();
+    expect(await s3.getObject(DERIVATIVES, key)).toBeNull();
+  });
+
+  it("refuses a body that does not match its signed SHA-256", async () => {
+    const key = freshKey("tampered.webp");
+    // A man in the middle swaps the body; the signature still covers the original's hash.
+    const tampering = new S3Client({
+      endpoint: env.R2_S3_ENDPOINT,
+      accessKeyId: env.R2_ACCESS_KEY_ID,
+      secretAccessKey: env.R2_SECRET_ACCESS_KEY,
+      fetch: (input, init) => SELF.fetch(new Request(input, { ...init, body: bytes(10, 9) })),
+    });
+    const error = await tampering.putObject(DERIVATIVES, key, bytes(10, 1), { contentType: "image/webp" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(S3Error);
+    expect(error).toMatchObject({ status: 400, code: "XAmzContentSHA256Mismatch" });
+    expect(await env.DERIVATIVES.head(key)).toBeNull();
+  });
+
+  it("answers S3 errors: NoSuchBucket, unsigned requests, and calls the stand-in does not serve", async () => {
+    const elsewhere = await s3.putObject("no-such-bucket", "k", bytes(1), { contentType: "text/plain" }).catch((e: unknown) => e);
+    expect(elsewhere).toMatchObject({ status: 404, code: "NoSuchBucket" });
+
+    const anonymous = await errorOf(await send(`${env.R2_S3_ENDPOINT}/${ORIGINALS}/${freshKey()}`, { method: "GET" }));
+    expect(anonymous).toMatchObject({ status: 403, code: "AccessDenied", contentType: "application/xml" });
+
+    const listing = await send((await s3.presign("GET", ORIGINALS, "", { expiresIn: 60 })).url, { method: "GET" });
+    expect(await errorOf(listing)).toMatchObject({ status: 501, code: "NotImplemented" });
+  });
+});
+
+describe("multipart uploads", () => {
+  /** Uploads each part through its own presigned URL, as a browser does; returns the parts. */
+  async function uploadParts(key: string, uploadId: string, parts: Uint8Array[]) {
+    const uploaded: { partNumber: number; etag: string }[] = [];
+    for (const [index, part] of parts.entries()) {
+      const partNumber = index + 1;
+      const signed = await s3.presignUploadPart(ORIGINALS, key, uploadId, partNumber, { expiresIn: 900, contentLength: part.length });
+      const response = await send(signed.url, { method: "PUT", headers: signed.headers, body: part });
+      expect(response.status).toBe(200);
+      uploaded.push({ partNumber, etag: response.headers.get("etag") ?? "" });
+    }
+    return uploaded;
+  }
+
+  it("joins three parts (5 MiB, 5 MiB, the rest) into one object with the upload's content type", async () => {
+    const key = freshKey("large.tif");
+    const parts = [bytes(5 * MiB, 1), bytes(5 * MiB, 2), bytes(12_345, 3)];
+    const uploadId = await s3.createMultipartUpload(ORIGINALS, key, { contentType: "image/tiff" });
+    const uploaded = await uploadParts(key, uploadId, parts);
+    const { etag } = await s3.completeMultipartUpload(ORIGINALS, key, uploadId, uploaded);
+    expect(etag).toMatch(/-3"$/);
+
+    const stored = await env.ORIGINALS.get(key);
+    expect(stored?.size).toBe(10 * MiB + 12_345);
+    expect(stored?.httpMetadata?.contentType).toBe("image/tiff");
+    // Compared by hash: a deep equality over 10 MiB takes vitest many seconds.
+    const expected = new Uint8Array(stored!.size);
+    parts.reduce((offset, part) => (expected.set(part, offset), offset + part.length), 0);
+    expect(await sha256Hex(await stored!.arrayBuffer())).toBe(await sha256Hex(expected));
+  });
+
+  it("refuses a part under 5 MiB that is not the last, as R2 does (local R2 enforces the minimum)", async () => {
+    const key = freshKey("small-parts.tif");
+    const uploadId = await s3.createMultipartUpload(ORIGINALS, key, { contentType: "image/tiff" });
+    const uploaded = await uploadParts(key, uploadId, [bytes(5 * MiB - 1), bytes(10)]);
+    await expect(s3.completeMultipartUpload(ORIGINALS, key, uploadId, uploaded)).rejects.toMatchObject({ status: 400, code: "EntityTooSmall" });
+    expect(await env.ORIGINALS.head(key)).toBeNull();
+  });
+
+  it("refuses parts listed out of order", async () => {
+    const key = freshKey("order.tif");
+    const uploadId = await s3.createMultipartUpload(ORIGINALS, key, { contentType: "image/tiff" });
+    const uploaded = await uploadParts(key, uploadId, [bytes(5 * MiB), bytes(10)]);
+    await expect(s3.completeMultipartUpload(ORIGINALS, key, uploadId, uploaded.reverse())).rejects.toMatchObject({ status: 400, code: "InvalidPartOrder" });
+  });
+
+  it("aborts an upload: its parts are gone and it can no longer be completed", async () => {
+    const key = freshKey("abandoned.tif");
+    const uploadId = await s3.createMultipartUpload(ORIGINALS, key, { contentType: "image/tiff" });
+    const uploaded = await uploadParts(key, uploadId, [bytes(1000)]);
+    await s3.abortMultipartUpload(ORIGINALS, key, uploadId);
+    await expect(s3.completeMultipartUpload(ORIGINALS, key, uploadId, uploaded)).rejects.toMatchObject({ status: 404, code: "NoSuchUpload" });
+    expect(await env.ORIGINALS.head(key)).toBeNull();
+  });
+
+  it("binds a presigned part URL to its upload and part number", async () => {
+    const key = freshKey("bound.tif");
+    const uploadId = await s3.createMultipartUpload(ORIGINALS, key, { contentType: "image/tiff" });
+    const signed = await s3.presignUploadPart(ORIGINALS, key, uploadId, 1, { expiresIn: 900, contentLength: 10 });
+    const moved = signed.url.replace("partNumber=1", "partNumber=2");
+    expect(await errorOf(await send(moved, { method: "PUT", headers: signed.headers, body: bytes(10) }))).toMatchObject({ status: 403, code: "SignatureDoesNotMatch" });
+    await s3.abortMultipartUpload(ORIGINALS, key, uploadId);
+  });
+});
+
+describe("browser access and environments", () => {
+  it("answers a CORS preflight without a signature, and exposes ETag on answers", async () => {
+    const upload = await s3.presign("PUT", ORIGINALS, freshKey(), { expiresIn: 900, contentType: "image/jpeg", contentLength: 3 });
+    const preflight = await send(upload.url, {
+      method: "OPTIONS",
+      headers: { origin: "http://localhost:5173", "access-control-request-method": "PUT", "access-control-request-headers": "content-type" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+    expect(preflight.headers.get("access-control-allow-methods")).toContain("PUT");
+    expect(preflight.headers.get("access-control-allow-headers")).toBe("content-type");
+
+    const put = await send(upload.url, { method: "PUT", headers: { ...upload.headers, origin: "http://localhost:5173" }, body: bytes(3) });
+    expect(put.status).toBe(200);
+    expect(put.headers.get("access-control-allow-origin")).toBe("*");
+    expect(put.headers.get("access-control-expose-headers")).toBe("ETag");
+  });
+
+  it("does not exist in production", async () => {
+    const production: Env = { ...env, ENVIRONMENT: "production", DB_LOCAL_PROXY: "", LOCAL_QUEUES_TOKEN: "" };
+    const signed = await s3.presign("GET", ORIGINALS, freshKey(), { expiresIn: 60 });
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(new Request(signed.url), production, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(response.status).toBe(404);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+  });
+});

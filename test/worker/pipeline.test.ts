@@ -1,0 +1,155 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import exifReader from "exif-reader";
+import sharp from "sharp";
+import { beforeAll, describe, expect, it } from "vitest";
+import { analyseImage, RejectedFile, renderDerivatives } from "../../gpu-worker/pipeline/index";
+import { detectWatermark } from "../../gpu-worker/pipeline/invisible-watermark";
+
+const PHOTOS = resolve("..", "shared/data/images/real");
+const options = { maxInputPixels: 40_000_000 };
+
+/** A camera-like JPEG: 2400x1600, noise over a gradient, with EXIF camera data and a GPS position. */
+async function cameraJpeg(): Promise<Buffer> {
+  const photo = await sharp(resolve(PHOTOS, "chelsea.png")).resize(2400, 1600, { fit: "fill" }).toBuffer();
+  return sharp(photo)
+    .jpeg({ quality: 90 })
+    .withExif({
+      IFD0: { Make: "Canon", Model: "Canon EOS 5D Mark IV", Artist: "Jane Doe" },
+      IFD2: { ISOSpeedRatings: "200", FNumber: "28/10", ExposureTime: "1/250", FocalLength: "50/1", DateTimeOriginal: "2024:05:01 10:20:30" },
+      IFD3: { GPSLatitudeRef: "N", GPSLatitude: "48/1 51/1 2964/100", GPSLongitudeRef: "E", GPSLongitude: "2/1 17/1 4047/100" },
+    })
+    .toBuffer();
+}
+
+async function rejection(bytes: Uint8Array, declared: Parameters<typeof analyseImage>[1], opts = options): Promise<string> {
+  try {
+    await analyseImage(bytes, declared, opts);
+  } catch (error) {
+    expect(error).toBeInstanceOf(RejectedFile);
+    return (error as Error).message;
+  }
+  throw new Error("the file was accepted");
+}
+
+describe("the image pipeline", () => {
+  let jpeg: Buffer;
+  beforeAll(async () => {
+    jpeg = await cameraJpeg();
+  });
+
+  it("decodes once at working size and derives identity, metadata and colours", async () => {
+    const image = await analyseImage(jpeg, "image/jpeg", options);
+    expect(image).toMatchObject({ format: "jpeg", width: 2400, height: 1600, aspectRatio: 1.5 });
+    expect(image.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(typeof image.phash).toBe("bigint");
+    expect(image.working).toMatchObject({ width: 1200, height: 800, channels: 3 });
+    expect(image.metadata.technical).toMatchObject({ camera: "Canon EOS 5D Mark IV", iso: 200, aperture: 2.8, shutter: "1/250", focalLength: 50 });
+    expect(image.palette.length).toBeGreaterThan(0);
+    expect(image.palette.reduce((sum, c) => sum + c.share, 0)).toBeCloseTo(1, 1);
+    expect(image.colourBucket).toBe(image.palette[0]?.bucket);
+    // Personal data never leaves the pipeline.
+    expect(JSON.stringify(image.metadata)).not.toMatch(/GPS|Jane Doe|48\.8|Latitude/i);
+  });
+
+  it("renders four WebP renditions at their sizes with no EXIF, GPS or other metadata", async () => {
+    const image = await analyseImage(jpeg, "image/jpeg", options);
+    const renditions = await renderDerivatives(image, crypto.randomUUID());
+    expect(renditions.map((r) => [r.name, Math.max(r.width, r.height)])).toEqual([
+      ["thumb150", 150],
+      ["thumb450", 450],
+      ["thumb1000", 1000],
+      ["preview", 1200],
+    ]);
+    for (const rendition of renditions) {
+      const meta = await sharp(rendition.body).metadata();
+      expect(meta.format).toBe("webp");
+      expect(meta.exif, `${rendition.name} carries EXIF`).toBeUndefined();
+      expect(meta.xmp, `${rendition.name} carries XMP`).toBeUndefined();
+      expect(rendition.body.includes(Buffer.from("GPS"))).toBe(false);
+    }
+    // The source really had GPS, so the test above can fail.
+    const sourceExif = exifReader((await sharp(jpeg).metadata()).exif as Buffer);
+    expect(sourceExif.GPSInfo?.GPSLatitude).toBeDefined();
+  });
+
+  it("marks the previews with a watermark that survives JPEG q75 and a 50% resize", async () => {
+    const imageId = crypto.randomUUID();
+    const image = await analyseImage(jpeg, "image/jpeg", options);
+    const renditions = await renderDerivatives(image, imageId);
+    const preview = renditions.find((r) => r.name === "preview")?.body as Buffer;
+    const thumb1000 = renditions.find((r) => r.name === "thumb1000")?.body as Buffer;
+    expect(await detectWatermark(preview)).toBe(imageId);
+    expect(await detectWatermark(await sharp(preview).jpeg({ quality: 75 }).toBuffer())).toBe(imageId);
+    expect(await detectWatermark(await sharp(preview).resize(600).jpeg({ quality: 75 }).toBuffer())).toBe(imageId);
+    expect(await detectWatermark(thumb1000)).toBe(imageId);
+    // The unmarked thumbnail carries nothing.
+    expect(await detectWatermark(renditions[1]?.body as Buffer)).toBeNull();
+  });
+
+  it("is deterministic: the same file gives the same hashes and the same rendition bytes", async () => {
+    const imageId = crypto.randomUUID();
+    const [a, b] = await Promise.all([analyseImage(jpeg, "image/jpeg", options), analyseImage(jpeg, "image/jpeg", options)]);
+    expect(a.sha256).toBe(b.sha256);
+    expect(a.phash).toBe(b.phash);
+    const [ra, rb] = await Promise.all([renderDerivatives(a, imageId), renderDerivatives(b, imageId)]);
+    expect(ra.map((r) => r.body.equals(rb.find((x) => x.name === r.name)?.body as Buffer))).toEqual([true, true, true, true]);
+  });
+
+  it("applies EXIF orientation before measuring", async () => {
+    const rotated = await sharp(jpeg).withMetadata({ orientation: 6 }).jpeg().toBuffer();
+    const image = await analyseImage(rotated, "image/jpeg", options);
+    expect([image.width, image.height]).toEqual([1600, 2400]);
+    expect([image.working.width, image.working.height]).toEqual([800, 1200]);
+  });
+
+  describe("refuses bad files with a reason", () => {
+    it("an empty file", async () => {
+      expect(await rejection(new Uint8Array(0), "image/jpeg")).toMatch(/empty/);
+    });
+
+    it("a text file renamed .jpg", async () => {
+      expect(await rejection(Buffer.from("just some notes, not a photo\n".repeat(20)), "image/jpeg")).toMatch(/not a JPEG, PNG, TIFF, WebP or AVIF/);
+    });
+
+    it("a PNG declared as JPEG", async () => {
+      const png = readFileSync(resolve(PHOTOS, "horse.png"));
+      expect(await rejection(png, "image/jpeg")).toMatch(/declared as image\/jpeg but is a PNG/);
+    });
+
+    it("a truncated JPEG", async () => {
+      expect(await rejection(jpeg.subarray(0, Math.floor(jpeg.length * 0.6)), "image/jpeg")).toMatch(/truncated|could not be decoded/);
+    });
+
+    it("a corrupt JPEG (scrambled entropy data)", async () => {
+      const corrupt = Buffer.from(jpeg);
+      for (let i = 2000; i < corrupt.length - 2; i += 7) corrupt[i] = (corrupt[i] as number) ^ 0x5a;
+      expect(await rejection(corrupt, "image/jpeg")).toMatch(/could not be decoded|truncated/);
+    });
+
+    it("a decompression bomb (more pixels than the limit)", async () => {
+      const bomb = await sharp({ create: { width: 8000, height: 6000, channels: 3, background: "#ffffff" } })
+        .png({ compressionLevel: 9 })
+        .toBuffer();
+      expect(bomb.length).toBeLessThan(1_000_000);
+      expect(await rejection(bomb, "image/png", { maxInputPixels: 40_000_000 })).toMatch(/more than 40 megapixels.*decompression bomb/);
+    });
+
+    it("polyglots: a JPEG carrying a script, a ZIP archive or trailing data", async () => {
+      expect(await rejection(Buffer.concat([jpeg, Buffer.from("<script>alert(1)</script>")]), "image/jpeg")).toMatch(/polyglot/);
+      const zip = Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.alloc(200, 1)]);
+      expect(await rejection(Buffer.concat([jpeg, zip]), "image/jpeg")).toMatch(/ZIP archive/);
+      expect(await rejection(Buffer.concat([jpeg, Buffer.alloc(500, 7)]), "image/jpeg")).toMatch(/500 bytes of other data after the end/);
+      const png = readFileSync(resolve(PHOTOS, "horse.png"));
+      expect(await rejection(Buffer.concat([png, Buffer.alloc(300, 9)]), "image/png")).toMatch(/after the end of the PNG/);
+    });
+
+    it("accepts every real sample photo (PNG and JPEG) with nothing refused", async () => {
+      for (const file of ["astronaut.png", "camera.png", "chelsea.png", "coffee.png", "horse.png", "motorcycle_right.png", "page.png", "rocket.jpg"]) {
+        const bytes = readFileSync(resolve(PHOTOS, file));
+        const image = await analyseImage(bytes, file.endsWith(".jpg") ? "image/jpeg" : "image/png", options);
+        expect(image.width, file).toBeGreaterThan(0);
+      }
+    });
+  });
+});
