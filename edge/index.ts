@@ -36,7 +36,7 @@ export default {
     const config = readConfig(env);
     const { db, pool } = connectDatabase(config.DATABASE_URL, { localProxy: config.DB_LOCAL_PROXY || undefined });
     try {
-      console.log(JSON.stringify({ level: "info", msg: "maintenance", ...(await runMaintenance(db)) }));
+      console.log(JSON.stringify({ level: "info", msg: "maintenance", ...(await runMaintenance(db, env.JOBS)) }));
     } finally {
       await pool.end();
     }

@@ -1,11 +1,46 @@
+import { and, eq, lt, or, sql } from "drizzle-orm";
 import type { Database } from "../../db/connect";
+import { images, jobs } from "../../db/schema";
+import { jobMessage } from "../../common/jobs";
 import { purgeExpiredIdempotencyKeys } from "../middleware/idempotency";
 import { purgeExpiredRefreshTokens } from "./sessions";
 
-/** The hourly cron: delete what can no longer be used. Safe to run twice. */
-export async function runMaintenance(db: Database, now = new Date()) {
+/** A job queued (or running) this long without progress has lost its message; send it again. */
+export const STALE_JOB_MS = 30 * 60 * 1000;
+
+/**
+ * Re-sends processing jobs whose queue message was lost: enqueued but never sent (the send
+ * failed after the commit), or abandoned. A duplicate message is harmless (the worker skips
+ * finished jobs); a missing one would leave an image in `processing` for ever.
+ */
+export async function resendStaleJobs(db: Database, queue: Queue, now = new Date()): Promise<number> {
+  const cutoff = new Date(now.getTime() - STALE_JOB_MS);
+  const stale = await db
+    .update(jobs)
+    .set({ updatedAt: now })
+    .from(images)
+    .where(
+      and(
+        eq(jobs.imageId, images.id),
+        eq(jobs.jobType, "image.process"),
+        or(eq(jobs.status, "queued"), eq(jobs.status, "running"), eq(jobs.status, "failed")),
+        lt(jobs.updatedAt, cutoff),
+        sql`${images.stage} in ('queued', 'processing')`,
+      ),
+    )
+    .returning({ imageId: jobs.imageId });
+  // sendBatch takes at most 100 messages.
+  for (let i = 0; i < stale.length; i += 100) {
+    await queue.sendBatch(stale.slice(i, i + 100).map(({ imageId }) => ({ body: jobMessage("image.process", { imageId }), contentType: "json" as const })));
+  }
+  return stale.length;
+}
+
+/** The hourly cron: delete what can no longer be used, re-send lost jobs. Safe to run twice. */
+export async function runMaintenance(db: Database, queue: Queue, now = new Date()) {
   return {
     refreshTokensPurged: await purgeExpiredRefreshTokens(db, now),
     idempotencyKeysPurged: await purgeExpiredIdempotencyKeys(db, now),
+    jobsResent: await resendStaleJobs(db, queue, now),
   };
 }
