@@ -20,14 +20,17 @@ import sharp from "sharp";
  *
  * Payload: 160 bits = the UUID's 16 bytes, then CRC-32 over a format-version byte and those bytes.
  * An id is returned only when the CRC matches and the mean |soft bit| reaches MIN_CONFIDENCE
- * (unmarked pictures: 0.57-0.71, marked ones after the attacks below: above 0.9), so an unmarked
- * picture yields null; a false id needs both to fail (≈ 2⁻³² per grid and gain tried, before the gate).
+ * (unmarked pictures: 0.57-0.71; marked previews after WebP, JPEG q75 and a 50% resize: above
+ * 0.9), so an unmarked picture yields null: a false id needs both to fail (≈ 2⁻³² per grid and
+ * gain tried, before the gate).
  *
- * Strength: STEP = 72 gives PSNR 43-47 dB on 1200 px previews (measured per photo by the tests).
+ * Strength: STEP = 72 gives PSNR ≈ 42-47 dB on 1200 px previews (lowest for the black/white
+ * silhouette and the text page; the tests measure every sample).
  * Survives (measured on the sample photos): the pipeline's WebP q82 followed by JPEG q75, by a 50%
  * downscale + JPEG q75, JPEG q30, WebP q50, PNG, downscales to ~250 px long edge, upscaling, blur
- * (sigma ≤ 3), sharpening, brightness offsets and contrast changes of up to about ±30%.
+ * (sigma ≤ 3), sharpening, brightness offsets, contrast cuts down to ~0.7 and boosts of ~10%.
  * Unreliable: greyscale conversion, saturation and gamma changes (they move luminance non-linearly),
+ * contrast boosts of 20% or more (they clip highlights and shadows),
  * thumbnails under ~250 px, pictures that are almost entirely pure black/white (silhouettes need
  * extra feedback passes and hold it only through moderate attacks).
  * Does NOT survive: any crop (even a few pixels), rotation, flips, padding, borders, or a change of

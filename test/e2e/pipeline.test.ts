@@ -1,0 +1,294 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { eq, inArray } from "drizzle-orm";
+import sharp from "sharp";
+import WebSocket from "ws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { S3Client } from "../../common/s3";
+import { connectDatabase } from "../../db/connect";
+import { images, jobs } from "../../db/schema";
+import { detectWatermark } from "../../gpu-worker/pipeline/invisible-watermark";
+
+/**
+ * The pipeline end to end on the local stack: `npm start` without its worker (EDGESTOCK_WORKER=0),
+ * and GPU worker processes this test starts, stops and kills. Real local R2 (through the S3
+ * stand-in), the real queue (through the pull stand-in), real sharp and onnxruntime, real Postgres.
+ */
+
+const PHOTOS = resolve("..", "shared/data/images/real");
+
+function freePort(): Promise<number> {
+  return new Promise((done, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? done(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+type Stack = { url: string; databaseUrl: string; databaseProxy: string; workerEnv: Record<string, string> };
+let stack: ChildProcess;
+let info: Stack;
+let output = "";
+const dataDir = mkdtempSync(join(tmpdir(), "edgestock-pipeline-"));
+let db: ReturnType<typeof connectDatabase>["db"];
+let pool: ReturnType<typeof connectDatabase>["pool"];
+let s3: S3Client;
+const workers: ChildProcess[] = [];
+
+beforeAll(async () => {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), EDGESTOCK_DATA_DIR: dataDir, EDGESTOCK_WORKER: "0" };
+  delete env.DATABASE_URL;
+  stack = spawn("npm", ["start"], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  stack.stdout?.on("data", (d) => (output += d));
+  stack.stderr?.on("data", (d) => (output += d));
+  const deadline = Date.now() + 120_000;
+  while (!/Edgestock is running at/.test(output)) {
+    if (Date.now() > deadline || stack.exitCode !== null) throw new Error(`stack did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  info = JSON.parse(readFileSync(join(dataDir, "stack.json"), "utf8")) as Stack;
+  ({ db, pool } = connectDatabase(info.databaseUrl, { localProxy: info.databaseProxy, webSocket: WebSocket }));
+  s3 = new S3Client({ endpoint: info.workerEnv.R2_S3_ENDPOINT as string, accessKeyId: info.workerEnv.R2_ACCESS_KEY_ID as string, secretAccessKey: info.workerEnv.R2_SECRET_ACCESS_KEY as string });
+});
+
+afterAll(async () => {
+  for (const worker of workers) if (worker.exitCode === null && worker.signalCode === null) worker.kill("SIGKILL");
+  await pool?.end();
+  if (stack.exitCode === null) {
+    stack.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 6000));
+    try {
+      if (stack.pid) process.kill(-stack.pid, "SIGKILL");
+    } catch {}
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** A GPU worker process, as `bun run worker` starts it, with test-sized timings. */
+function startWorker(extra: Record<string, string> = {}) {
+  let log = "";
+  const child = spawn("node_modules/.bin/bun", ["gpu-worker/main.ts"], {
+    env: { ...process.env, ...info.workerEnv, POLL_INTERVAL_MS: "100", RETRY_BASE_SECONDS: "0", VISIBILITY_TIMEOUT_MS: "4000", MAX_INPUT_PIXELS: "40000000", ...extra },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout?.on("data", (d) => (log += d));
+  child.stderr?.on("data", (d) => (log += d));
+  workers.push(child);
+  const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)));
+  return { child, exited, log: () => log };
+}
+
+async function stopWorker(worker: ReturnType<typeof startWorker>) {
+  worker.child.kill("SIGTERM");
+  return worker.exited;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value as T;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const call = (path: string, init: RequestInit & { token?: string; json?: unknown } = {}) =>
+  fetch(info.url + path, {
+    ...init,
+    headers: { ...(init.json !== undefined ? { "content-type": "application/json" } : {}), ...(init.token ? { authorization: `Bearer ${init.token}` } : {}) },
+    body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
+  });
+
+async function contributor(): Promise<string> {
+  const res = await call("/v1/auth/register", { method: "POST", json: { email: `c-${crypto.randomUUID()}@example.test`, password: "pipeline test 123", displayName: "C", role: "contributor" } });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { tokens: { accessToken: string } }).tokens.accessToken;
+}
+
+/** Upload as a client does: ask for a ticket, PUT the bytes to the presigned URL, complete. */
+async function upload(token: string, bytes: Uint8Array, contentType = "image/jpeg", title = "Pipeline test"): Promise<string> {
+  const start = await call("/v1/uploads", { method: "POST", token, json: { title, contentType, bytes: bytes.length, keywords: ["test"] } });
+  expect(start.status, await start.clone().text()).toBe(201);
+  const ticket = (await start.json()) as { imageId: string; uploadUrl: string; headers: Record<string, string> };
+  const put = await fetch(ticket.uploadUrl, { method: "PUT", headers: ticket.headers, body: bytes });
+  expect(put.status).toBe(200);
+  const done = await call(`/v1/uploads/${ticket.imageId}/complete`, { method: "POST", token, json: {} });
+  expect(done.status).toBe(200);
+  return ticket.imageId;
+}
+
+type Status = { status: string; stage: string; reason: string | null; duplicateOf: string | null; attempts: number; derivatives: Record<string, string> };
+const status = async (token: string, imageId: string) => (await (await call(`/v1/images/${imageId}/status`, { token })).json()) as Status;
+const finished = (token: string, imageId: string, timeoutMs = 60_000) =>
+  until(`image ${imageId} to finish`, async () => {
+    const s = await status(token, imageId);
+    return s.stage === "done" || s.stage === "failed" ? s : null;
+  }, timeoutMs);
+
+/** A camera JPEG of a sample photo, with EXIF and a GPS position. */
+async function cameraJpeg(photo: string): Promise<Buffer> {
+  const base = await sharp(resolve(PHOTOS, photo)).resize(1600, 1200, { fit: "fill" }).toBuffer();
+  return sharp(base)
+    .jpeg({ quality: 88 })
+    .withExif({
+      IFD0: { Make: "Nikon", Model: "Z 6II" },
+      IFD3: { GPSLatitudeRef: "N", GPSLatitude: "48/1 51/1 2964/100", GPSLongitudeRef: "E", GPSLongitude: "2/1 17/1 4047/100" },
+    })
+    .toBuffer();
+}
+
+/** A photo-sized JPEG unlike any other: random coarse noise blown up into soft blobs (its own pHash). */
+async function distinctJpeg(): Promise<Buffer> {
+  const small = await sharp({ create: { width: 24, height: 18, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 70 } } }).png().toBuffer();
+  return sharp(small).resize(1600, 1200, { kernel: "cubic" }).jpeg({ quality: 88 }).toBuffer();
+}
+
+describe("the image pipeline on the local stack", () => {
+  let token: string;
+  let worker: ReturnType<typeof startWorker>;
+  beforeAll(async () => {
+    token = await contributor();
+    worker = startWorker();
+  });
+  afterAll(async () => {
+    expect(await stopWorker(worker)).toBe(0);
+  });
+
+  it("upload → complete → job → derivatives in R2 → row updated → approved", async () => {
+    const jpeg = await cameraJpeg("astronaut.png");
+    const imageId = await upload(token, jpeg);
+    const result = await finished(token, imageId);
+    expect(result, worker.log()).toMatchObject({ status: "approved", stage: "done", reason: null, attempts: 1 });
+    expect(Object.keys(result.derivatives).sort()).toEqual(["preview", "thumb1000", "thumb150", "thumb450"]);
+    for (const [name, url] of Object.entries(result.derivatives)) {
+      const res = await fetch(url);
+      expect(res.status, name).toBe(200);
+      expect(res.headers.get("content-type")).toBe("image/webp");
+      expect(res.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+      const bytes = Buffer.from(await res.arrayBuffer());
+      const meta = await sharp(bytes).metadata();
+      expect(meta.exif, `${name} has EXIF`).toBeUndefined();
+      expect(bytes.includes(Buffer.from("GPS"))).toBe(false);
+      if (name === "preview") {
+        // The invisible watermark carries the id through re-encoding and resizing.
+        expect(await detectWatermark(await sharp(bytes).jpeg({ quality: 75 }).toBuffer())).toBe(imageId);
+        expect(await detectWatermark(await sharp(bytes).resize(600).jpeg({ quality: 75 }).toBuffer())).toBe(imageId);
+      }
+    }
+    const [row] = await db.select().from(images).where(eq(images.id, imageId));
+    expect(row).toMatchObject({ width: 1600, height: 1200, format: "jpeg", bytes: jpeg.length, aspectRatio: 1.3333, mlStatus: "pending" });
+    expect(row?.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(row?.phash).not.toBeNull();
+    expect(row?.palette?.length).toBeGreaterThan(0);
+    expect(row?.colourBucket).toBeTruthy();
+    expect(row?.nsfwScore).toBeLessThan(0.1);
+    expect(row?.metadata).toMatchObject({ camera: "Nikon Z 6II" });
+    expect(JSON.stringify(row?.metadata)).not.toMatch(/GPS|latitude/i);
+    expect(row?.publishedAt).not.toBeNull();
+  });
+
+  it("rejects another contributor's copy, and sends a contributor's own re-upload to review", async () => {
+    const jpeg = await cameraJpeg("coffee.png");
+    const original = await upload(token, jpeg);
+    expect((await finished(token, original)).status).toBe("approved");
+    const thief = await contributor();
+    const copy = await upload(thief, jpeg);
+    const copied = await finished(thief, copy);
+    expect(copied).toMatchObject({ status: "rejected", duplicateOf: original, derivatives: {} });
+    expect(copied.reason).toContain(`duplicate of image ${original} (identical file)`);
+    // A near duplicate: the same photo re-encoded smaller.
+    const nearCopy = await upload(thief, await sharp(jpeg).resize(1200).jpeg({ quality: 70 }).toBuffer());
+    const near = await finished(thief, nearCopy);
+    expect(near).toMatchObject({ status: "rejected", duplicateOf: original });
+    expect(near.reason).toMatch(/near-identical, \d+ of 64 hash bits differ/);
+    const again = await upload(token, jpeg);
+    expect(await finished(token, again)).toMatchObject({ status: "pending_review", duplicateOf: original });
+  });
+
+  it("refuses bad files with a clear reason and leaves no partial state", async () => {
+    const rocket = readFileSync(resolve(PHOTOS, "rocket.jpg"));
+    const bomb = await sharp({ create: { width: 8000, height: 6000, channels: 3, background: "#ffffff" } }).png({ compressionLevel: 9 }).toBuffer();
+    const cases: [string, Uint8Array, string, RegExp][] = [
+      ["a non-image renamed .jpg", Buffer.from("%!PS-Adobe-3.0\nnot an image at all\n".repeat(40)), "image/jpeg", /not a JPEG, PNG, TIFF, WebP or AVIF/],
+      ["a truncated JPEG", rocket.subarray(0, Math.floor(rocket.length / 2)), "image/jpeg", /truncated|could not be decoded/],
+      ["a corrupt JPEG", Buffer.from(rocket.map((b, i) => (i > 1000 && i < rocket.length - 2 && i % 5 === 0 ? b ^ 0x3c : b))), "image/jpeg", /could not be decoded|truncated/],
+      ["a decompression bomb", bomb, "image/png", /more than 40 megapixels/],
+      ["a JPEG with a script appended", Buffer.concat([rocket, Buffer.from("<script>fetch('//evil')</script>")]), "image/jpeg", /polyglot/],
+    ];
+    for (const [name, bytes, type, reason] of cases) {
+      const imageId = await upload(token, bytes, type, name);
+      const result = await finished(token, imageId);
+      expect(result, name).toMatchObject({ status: "processing_failed", stage: "failed", derivatives: {} });
+      expect(result.reason, name).toMatch(reason);
+      const [row] = await db.select().from(images).where(eq(images.id, imageId));
+      expect(row?.sha256, name).toBeNull();
+      expect(row?.phash, name).toBeNull();
+      expect(await s3.headObject("edgestock-derivatives", `images/${imageId}/preview-1200.webp`), name).toBeNull();
+      const [job] = await db.select().from(jobs).where(eq(jobs.imageId, imageId));
+      expect(job, name).toMatchObject({ status: "failed", attempts: 1 });
+    }
+    // An empty file never gets that far.
+    const empty = await call("/v1/uploads", { method: "POST", token, json: { title: "Empty", contentType: "image/jpeg", bytes: 0 } });
+    expect(empty.status).toBe(422);
+  });
+});
+
+describe("crashes and poison", () => {
+  it("SIGKILL mid-batch: after a restart every job is done exactly once", async () => {
+    const token = await contributor();
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push(await upload(token, await distinctJpeg(), "image/jpeg", `Crash ${i}`));
+    const doomed = startWorker({ WORKER_CONCURRENCY: "3", WORKER_BATCH_SIZE: "3" });
+    await until("a job to be running", async () => (await db.select().from(jobs).where(inArray(jobs.imageId, ids))).some((j) => j.status === "running"), 30_000);
+    doomed.child.kill("SIGKILL");
+    await doomed.exited;
+    const before = await db.select().from(images).where(inArray(images.id, ids));
+    expect(before.some((row) => row.stage !== "done")).toBe(true);
+
+    const survivor = startWorker({ WORKER_CONCURRENCY: "2" });
+    const results = await Promise.all(ids.map((id) => finished(token, id, 90_000)));
+    expect(await stopWorker(survivor)).toBe(0);
+    expect(results.map((r) => `${r.status} ${r.reason ?? ""}`.trim())).toEqual(Array(6).fill("approved"));
+    const rows = await db.select().from(jobs).where(inArray(jobs.imageId, ids));
+    expect(rows).toHaveLength(6);
+    expect(rows.every((j) => j.status === "done")).toBe(true);
+    // One object per rendition, at its deterministic key; nothing else under the image's prefix.
+    for (const id of ids) {
+      const keys = (await db.select({ keys: images.derivativeKeys }).from(images).where(eq(images.id, id)))[0]?.keys ?? {};
+      expect(Object.values(keys).sort()).toEqual([`images/${id}/preview-1200.webp`, `images/${id}/thumb-1000.webp`, `images/${id}/thumb-150.webp`, `images/${id}/thumb-450.webp`]);
+    }
+  });
+
+  it("SIGTERM finishes the job in flight, then exits", async () => {
+    const token = await contributor();
+    const imageId = await upload(token, await distinctJpeg());
+    const worker = startWorker();
+    await until("the job to start", async () => (await db.select().from(jobs).where(eq(jobs.imageId, imageId)))[0]?.status !== "queued", 30_000);
+    expect(await stopWorker(worker)).toBe(0);
+    expect(worker.log()).toContain('"msg":"worker stopped"');
+    const [job] = await db.select().from(jobs).where(eq(jobs.imageId, imageId));
+    expect(job?.status).toBe("done");
+  });
+
+  it("a poison job is retried, dead-lettered after 3 attempts, and the image fails with the reason", async () => {
+    const token = await contributor();
+    const imageId = await upload(token, await distinctJpeg());
+    const [row] = await db.select().from(images).where(eq(images.id, imageId));
+    // The original disappears before the worker gets to it: every attempt fails.
+    await s3.deleteObject("edgestock-originals", row?.originalKey as string);
+    const worker = startWorker();
+    const result = await finished(token, imageId, 90_000);
+    expect(await stopWorker(worker)).toBe(0);
+    expect(result).toMatchObject({ status: "processing_failed", stage: "failed", attempts: 3 });
+    expect(result.reason).toMatch(/is not in the bucket/);
+    const [job] = await db.select().from(jobs).where(eq(jobs.imageId, imageId));
+    expect(job?.status).toBe("dead");
+  });
+});
