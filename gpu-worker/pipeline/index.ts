@@ -7,9 +7,16 @@ import { embedWatermark } from "./invisible-watermark";
 import { type ImageMetadata, readMetadata } from "./metadata";
 import { PHASH_INPUT_SIZE, perceptualHash } from "./phash";
 import { RejectedFile, validateFile } from "./validate";
-import { watermarkTile } from "./visible-watermark";
+import { applyVisibleWatermark } from "./visible-watermark";
 
 export { RejectedFile } from "./validate";
+
+/**
+ * libwebp effort (0-6): 0 encodes about twice as fast as the default 4 at a few percent more bytes
+ * and no visible difference at these sizes; the renditions are encoded once and served for years,
+ * but the pipeline's speed budget is tight (see scripts/bench/pipeline.ts).
+ */
+export const WEBP_EFFORT = Number(process.env.WEBP_EFFORT ?? 0);
 
 /** Long edge of the one decode everything else is derived from (the largest rendition). */
 const WORKING_SIZE = RENDITIONS.preview.size;
@@ -17,7 +24,34 @@ const WORKING_SIZE = RENDITIONS.preview.size;
 export type PipelineOptions = {
   /** Decompression-bomb guard: images with more pixels are refused before decoding. */
   maxInputPixels: number;
+  /** Run the steps one after another (the benchmark does, to measure each step's CPU time). */
+  sequential?: boolean;
 };
+
+/** Per step: wall-clock ms, and CPU ms of the whole process while it ran (exact only when sequential). */
+export type Timings = Record<string, number>;
+
+function timer(wall: Timings, cpu: Timings) {
+  return async <T>(stage: string, work: () => Promise<T> | T): Promise<T> => {
+    const started = performance.now();
+    const cpuStarted = process.cpuUsage();
+    try {
+      return await work();
+    } finally {
+      const used = process.cpuUsage(cpuStarted);
+      wall[stage] = (wall[stage] ?? 0) + performance.now() - started;
+      cpu[stage] = (cpu[stage] ?? 0) + (used.user + used.system) / 1000;
+    }
+  };
+}
+
+/** Promise.all, or one after another. */
+async function all<T extends readonly (() => Promise<unknown>)[]>(sequential: boolean | undefined, tasks: T): Promise<{ [K in keyof T]: Awaited<ReturnType<T[K]>> }> {
+  if (!sequential) return Promise.all(tasks.map((task) => task())) as never;
+  const results: unknown[] = [];
+  for (const task of tasks) results.push(await task());
+  return results as never;
+}
 
 export type Rendition = { name: RenditionName; body: Buffer; width: number; height: number; contentType: "image/webp" };
 
@@ -37,7 +71,9 @@ export type AnalysedImage = {
   colourBucket: string | null;
   /** The working decode (long edge up to 1200 px, sRGB, no alpha), for the ML steps. */
   working: RawImage;
-  timings: Record<string, number>;
+  timings: Timings;
+  cpuTimings: Timings;
+  sequential: boolean;
 };
 
 const raw = (image: RawImage) => sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } });
@@ -57,15 +93,9 @@ function decodeError(error: unknown, maxInputPixels: number): RejectedFile {
  * makes that much cheaper than a full decode) and every rendition, hash and colour comes from it.
  */
 export async function analyseImage(bytes: Uint8Array, declared: UploadContentType | null, options: PipelineOptions): Promise<AnalysedImage> {
-  const timings: Record<string, number> = {};
-  const time = async <T>(stage: string, work: () => Promise<T> | T): Promise<T> => {
-    const started = performance.now();
-    try {
-      return await work();
-    } finally {
-      timings[stage] = (timings[stage] ?? 0) + performance.now() - started;
-    }
-  };
+  const timings: Timings = {};
+  const cpuTimings: Timings = {};
+  const time = timer(timings, cpuTimings);
 
   const format = await time("validate", () => validateFile(bytes, declared));
   const sha256 = await time("sha256", () => createHash("sha256").update(bytes).digest("hex"));
@@ -100,16 +130,18 @@ export async function analyseImage(bytes: Uint8Array, declared: UploadContentTyp
     }
   });
 
-  const [phash, palette] = await Promise.all([
-    time("phash", async () => {
-      const gray = await raw(working).resize(PHASH_INPUT_SIZE, PHASH_INPUT_SIZE, { fit: "fill" }).greyscale().raw().toBuffer();
-      return perceptualHash(gray);
-    }),
-    time("colours", async () => {
-      const small = await raw(working).resize(64, 64, { fit: "inside" }).raw().toBuffer();
-      return dominantColours(small, 3, 5).map((c) => ({ hex: c.hex, share: Math.round(c.share * 1000) / 1000, bucket: c.bucket }));
-    }),
-  ]);
+  const [phash, palette] = await all(options.sequential, [
+    () =>
+      time("phash", async () => {
+        const gray = await raw(working).resize(PHASH_INPUT_SIZE, PHASH_INPUT_SIZE, { fit: "fill" }).greyscale().raw().toBuffer();
+        return perceptualHash(gray);
+      }),
+    () =>
+      time("colours", async () => {
+        const small = await raw(working).resize(64, 64, { fit: "inside" }).raw().toBuffer();
+        return dominantColours(small, 3, 5).map((c) => ({ hex: c.hex, share: Math.round(c.share * 1000) / 1000, bucket: c.bucket }));
+      }),
+  ] as const);
   const metadata = await time("exif", () => readMetadata(meta));
 
   return {
@@ -124,6 +156,8 @@ export async function analyseImage(bytes: Uint8Array, declared: UploadContentTyp
     colourBucket: palette[0] ? colourBucket(palette[0].hex) : null,
     working,
     timings,
+    cpuTimings,
+    sequential: options.sequential ?? false,
   };
 }
 
@@ -132,35 +166,28 @@ export async function analyseImage(bytes: Uint8Array, declared: UploadContentTyp
  * 1000 and 1200 px previews with the tiled visible watermark and the invisible one carrying the
  * image id. Nothing of the original's metadata (EXIF, GPS, XMP, ICC) is copied into them.
  */
-export async function renderDerivatives(image: AnalysedImage, imageId: string, timings: Record<string, number> = image.timings): Promise<Rendition[]> {
-  const time = async <T>(stage: string, work: () => Promise<T>): Promise<T> => {
-    const started = performance.now();
-    try {
-      return await work();
-    } finally {
-      timings[stage] = (timings[stage] ?? 0) + performance.now() - started;
-    }
-  };
+export async function renderDerivatives(image: AnalysedImage, imageId: string): Promise<Rendition[]> {
+  const time = timer(image.timings, image.cpuTimings);
   const webp = async (name: RenditionName, pipeline: Sharp, quality: number): Promise<Rendition> => {
     const size = RENDITIONS[name].size;
     const { data, info } = await pipeline
       .resize(size, size, { fit: "inside", withoutEnlargement: true })
-      .webp({ quality, effort: 2 })
+      .webp({ quality, effort: WEBP_EFFORT })
       .toBuffer({ resolveWithObject: true });
     return { name, body: data, width: info.width, height: info.height, contentType: "image/webp" };
   };
 
-  const plain = time("thumbnails", () => Promise.all([webp("thumb150", raw(image.working), 80), webp("thumb450", raw(image.working), 80)]));
-  const marked = time("watermark", async () => {
+  const sequential = image.sequential;
+  const plain = () => time("thumbnails", () => all(sequential, [() => webp("thumb150", raw(image.working), 80), () => webp("thumb450", raw(image.working), 80)] as const));
+  const marked = () => time("watermark", async () => {
     const { width, height } = image.working;
-    const overlaid = await raw(image.working)
-      .composite([{ input: await watermarkTile(Math.min(width, height)), tile: true, blend: "over" }])
-      .removeAlpha()
-      .raw()
-      .toBuffer();
+    const overlaid = await applyVisibleWatermark(image.working.data, width, height);
     return { data: embedWatermark(overlaid, { width, height, channels: 3 }, imageId), width, height, channels: 3 as const };
   });
-  const previews = marked.then((wm) => time("previews", () => Promise.all([webp("thumb1000", raw(wm), 80), webp("preview", raw(wm), 82)])));
-  const [thumbs, large] = await Promise.all([plain, previews]);
+  const previews = async () => {
+    const wm = await marked();
+    return time("previews", () => all(sequential, [() => webp("thumb1000", raw(wm), 80), () => webp("preview", raw(wm), 82)] as const));
+  };
+  const [thumbs, large] = await all(sequential, [plain, previews] as const);
   return [...thumbs, ...large];
 }

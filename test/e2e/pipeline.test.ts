@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -60,13 +60,14 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const worker of workers) if (worker.exitCode === null && worker.signalCode === null) worker.kill("SIGKILL");
   await pool?.end();
-  if (stack.exitCode === null) {
-    stack.kill("SIGTERM");
-    await new Promise((r) => setTimeout(r, 6000));
-    try {
-      if (stack.pid) process.kill(-stack.pid, "SIGKILL");
-    } catch {}
+  if (stack.exitCode === null && stack.pid) {
+    // As Ctrl-C does: the whole process group, so npm start stops wrangler, workerd and itself.
+    const exited = new Promise((done) => stack.once("exit", done));
+    process.kill(-stack.pid, "SIGINT");
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
   }
+  // Anything still naming the data folder (wrangler, workerd) must not outlive the test.
+  spawnSync("pkill", ["-9", "-f", dataDir]);
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -146,7 +147,7 @@ async function cameraJpeg(photo: string): Promise<Buffer> {
 
 /** A photo-sized JPEG unlike any other: random coarse noise blown up into soft blobs (its own pHash). */
 async function distinctJpeg(): Promise<Buffer> {
-  const small = await sharp({ create: { width: 24, height: 18, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 70 } } }).png().toBuffer();
+  const small = await sharp({ create: { width: 24, height: 18, channels: 3, background: "#808080", noise: { type: "gaussian", mean: 128, sigma: 70 } } }).png().toBuffer();
   return sharp(small).resize(1600, 1200, { kernel: "cubic" }).jpeg({ quality: 88 }).toBuffer();
 }
 
