@@ -1,4 +1,4 @@
-import { createExecutionContext, createMessageBatch, env, SELF, waitOnExecutionContext } from "cloudflare:test";
+import { createMessageBatch, env, SELF } from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MULTIPART_PART_BYTES } from "../../common/images";
@@ -124,9 +124,7 @@ describe("completing an upload", () => {
     const batch = createMessageBatch("edgestock-uploads", [
       { id: "evt-1", timestamp: new Date(), attempts: 1, body: { account: "a", bucket: "edgestock-originals", action: "PutObject", object: { key: ticket.key, size: 1000, eTag: "x" }, eventTime: new Date().toISOString() } },
     ]);
-    const ctx = createExecutionContext();
-    await worker.queue(batch, env, ctx);
-    await waitOnExecutionContext(ctx);
+    await worker.queue(batch, env);
     expect((await drainJobs()).filter((id) => id === ticket.imageId)).toEqual([ticket.imageId]);
     const rows = await db.select().from(jobs).where(eq(jobs.imageId, ticket.imageId));
     expect(rows.map((r) => [r.jobType, r.status])).toEqual([["image.process", "queued"]]);
@@ -136,9 +134,7 @@ describe("completing an upload", () => {
     const { ticket } = await start({});
     await SELF.fetch(ticket.uploadUrl as string, { method: "PUT", headers: ticket.headers, body: bytes(1000) });
     const event = { account: "a", bucket: "edgestock-originals", action: "PutObject", object: { key: ticket.key, size: 1000, eTag: "x" }, eventTime: new Date().toISOString() };
-    const ctx = createExecutionContext();
-    await worker.queue(createMessageBatch("edgestock-uploads", [{ id: "evt-2", timestamp: new Date(), attempts: 1, body: event }, { id: "evt-3", timestamp: new Date(), attempts: 1, body: event }]), env, ctx);
-    await waitOnExecutionContext(ctx);
+    await worker.queue(createMessageBatch("edgestock-uploads", [{ id: "evt-2", timestamp: new Date(), attempts: 1, body: event }, { id: "evt-3", timestamp: new Date(), attempts: 1, body: event }]), env);
     expect((await drainJobs()).filter((id) => id === ticket.imageId)).toEqual([ticket.imageId]);
     const [row] = await db.select().from(images).where(eq(images.id, ticket.imageId));
     expect(row?.stage).toBe("queued");
