@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { eq, inArray } from "drizzle-orm";
 import sharp from "sharp";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../support/free-port";
 import { S3Client } from "../../common/s3";
 import { connectDatabase } from "../../db/connect";
 import { images, jobs } from "../../db/schema";
@@ -19,16 +19,6 @@ import { detectWatermark } from "../../gpu-worker/pipeline/invisible-watermark";
  */
 
 const PHOTOS = resolve("..", "shared/data/images/real");
-
-function freePort(): Promise<number> {
-  return new Promise((done, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? done(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 type Stack = { url: string; databaseUrl: string; databaseProxy: string; workerEnv: Record<string, string> };
 let stack: ChildProcess;
