@@ -32,6 +32,12 @@ const ConfigSchema = v.object({
   ORIGINALS_BUCKET_NAME: v.optional(v.string(), "edgestock-originals"),
   DERIVATIVES_BUCKET_NAME: v.optional(v.string(), "edgestock-derivatives"),
   DERIVATIVES_PUBLIC_URL: v.optional(v.pipe(v.string(), v.url("DERIVATIVES_PUBLIC_URL must be a URL")), "http://127.0.0.1:8787/v1/derivatives"),
+  /** The GPU worker's query-embedding service (POST /embed/text); empty: semantic search unavailable. */
+  EMBED_SERVICE_URL: optional,
+  /** Shared secret the edge presents to the worker's embedding service. */
+  WORKER_SHARED_SECRET: optional,
+  /** The CLIP model the embedding service runs; part of the query-embedding cache key. */
+  CLIP_MODEL_ID: optional,
   /** Development only: bearer token of the local Queues pull-consumer stand-in (/_local/queues). */
   LOCAL_QUEUES_TOKEN: optional,
 });

@@ -1,0 +1,61 @@
+import * as v from "valibot";
+import type { Config } from "../config";
+import type { Store } from "../lib/store";
+
+/** Query embeddings are cached this long; a model change invalidates them through the key. */
+export const QUERY_EMBEDDING_TTL_MS = 24 * 60 * 60 * 1000;
+
+const TextResponse = v.object({ model: v.string(), version: v.string(), dimensions: v.number(), embeddings: v.array(v.array(v.number())) });
+
+/** What makes two queries the same for the text encoder: NFC, case, surrounding and repeated spaces. */
+export function normaliseQuery(text: string): string {
+  return text.normalize("NFC").toLowerCase().replace(/\s+/g, " ").trim();
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export class EmbeddingUnavailable extends Error {}
+
+export type EmbedDeps = {
+  config: Pick<Config, "EMBED_SERVICE_URL" | "WORKER_SHARED_SECRET" | "CLIP_MODEL_ID">;
+  store: Pick<Store, "get" | "set">;
+  fetch?: typeof fetch;
+};
+
+/**
+ * The CLIP text embedding of a search query, from the GPU worker's embedding service, cached in
+ * the store (Upstash in production) under the normalised query and the model id. Throws
+ * EmbeddingUnavailable when no service is configured, it is down, slow (`timeoutMs`) or answers
+ * with another model than CLIP_MODEL_ID; search then falls back to keywords.
+ */
+export async function embedQuery(deps: EmbedDeps, query: string, timeoutMs = 150): Promise<{ embedding: number[]; model: string; cached: boolean }> {
+  const { EMBED_SERVICE_URL, WORKER_SHARED_SECRET, CLIP_MODEL_ID } = deps.config;
+  if (!EMBED_SERVICE_URL || !WORKER_SHARED_SECRET) throw new EmbeddingUnavailable("no embedding service is configured");
+  const normalised = normaliseQuery(query);
+  const key = `qe:${CLIP_MODEL_ID}:${await sha256Hex(normalised)}`;
+  const hit = await deps.store.get(key).catch(() => null);
+  if (hit) return { embedding: JSON.parse(hit) as number[], model: CLIP_MODEL_ID, cached: true };
+  let response: Response;
+  try {
+    response = await (deps.fetch ?? fetch)(`${EMBED_SERVICE_URL.replace(/\/+$/, "")}/embed/text`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${WORKER_SHARED_SECRET}` },
+      body: JSON.stringify({ texts: [normalised] }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    throw new EmbeddingUnavailable(`the embedding service did not answer: ${(error as Error).message}`);
+  }
+  if (!response.ok) throw new EmbeddingUnavailable(`the embedding service answered ${response.status}`);
+  const body = v.safeParse(TextResponse, await response.json().catch(() => null));
+  if (!body.success || !body.output.embeddings[0]) throw new EmbeddingUnavailable("the embedding service sent an unexpected body");
+  if (CLIP_MODEL_ID && body.output.model !== CLIP_MODEL_ID) {
+    throw new EmbeddingUnavailable(`the embedding service runs ${body.output.model}, not ${CLIP_MODEL_ID}`);
+  }
+  const embedding = body.output.embeddings[0];
+  await deps.store.set(key, JSON.stringify(embedding), QUERY_EMBEDDING_TTL_MS).catch(() => undefined);
+  return { embedding, model: body.output.model, cached: false };
+}

@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { EmbeddingUnavailable, embedQuery, normaliseQuery } from "../../edge/services/embeddings";
+
+/**
+ * The edge's query-embedding client, inside workerd: it calls the worker's /embed/text with the
+ * shared secret and caches by normalised query and model id. The service here is a function that
+ * answers as gpu-worker/embed-server.ts does (its own tests run it for real).
+ */
+
+function memoryStore() {
+  const entries = new Map<string, string>();
+  return { entries, get: async (k: string) => entries.get(k) ?? null, set: async (k: string, v: string) => void entries.set(k, v) };
+}
+
+const config = { EMBED_SERVICE_URL: "http://worker.test:8788", WORKER_SHARED_SECRET: "s3cret", CLIP_MODEL_ID: "ViT-B-32__openai" };
+
+function service(model = "ViT-B-32__openai", delayMs = 0) {
+  const calls: { url: string; auth: string | null; body: unknown }[] = [];
+  const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const request = new Request(input, init);
+    calls.push({ url: request.url, auth: request.headers.get("authorization"), body: await request.json() });
+    if (delayMs) {
+      await new Promise((resolve, reject) => {
+        const timer = setTimeout(resolve, delayMs);
+        init?.signal?.addEventListener("abort", () => (clearTimeout(timer), reject(new DOMException("timed out", "TimeoutError"))));
+      });
+    }
+    return Response.json({ model, version: "v1", dimensions: 3, embeddings: [[0.6, 0.8, 0]] });
+  }) as typeof fetch;
+  return { calls, fetch };
+}
+
+describe("embedQuery", () => {
+  it("normalises case, Unicode form and spaces", () => {
+    expect(normaliseQuery("  Sunset   over the SEA ")).toBe("sunset over the sea");
+    expect(normaliseQuery("Cafe\u0301")).toBe(normaliseQuery("café"));
+  });
+
+  it("calls the service with the secret once, then answers from the cache for the same normalised query", async () => {
+    const store = memoryStore();
+    const { calls, fetch } = service();
+    const first = await embedQuery({ config, store, fetch }, "Sunset over the sea");
+    expect(first).toEqual({ embedding: [0.6, 0.8, 0], model: "ViT-B-32__openai", cached: false });
+    expect(calls).toEqual([{ url: "http://worker.test:8788/embed/text", auth: "Bearer s3cret", body: { texts: ["sunset over the sea"] } }]);
+    const second = await embedQuery({ config, store, fetch }, "  SUNSET over  the sea");
+    expect(second.cached).toBe(true);
+    expect(calls).toHaveLength(1);
+    expect([...store.entries.keys()][0]).toMatch(/^qe:ViT-B-32__openai:[0-9a-f]{64}$/);
+  });
+
+  it("keys the cache by model id, so a new model does not reuse old vectors", async () => {
+    const store = memoryStore();
+    await embedQuery({ config, store, fetch: service().fetch }, "boats");
+    const other = service("ViT-L-14__openai");
+    await expect(embedQuery({ config: { ...config, CLIP_MODEL_ID: "ViT-L-14__openai" }, store, fetch: other.fetch }, "boats")).resolves.toMatchObject({ cached: false });
+    expect(other.calls).toHaveLength(1);
+  });
+
+  it("is unavailable (for keyword fallback) when unconfigured, slow, failing or serving another model", async () => {
+    const store = memoryStore();
+    await expect(embedQuery({ config: { ...config, EMBED_SERVICE_URL: "" }, store }, "x")).rejects.toBeInstanceOf(EmbeddingUnavailable);
+    await expect(embedQuery({ config, store, fetch: service("ViT-B-32__openai", 500).fetch }, "slow", 50)).rejects.toThrow(/did not answer/);
+    const failing = (async () => new Response("no", { status: 503 })) as unknown as typeof fetch;
+    await expect(embedQuery({ config, store, fetch: failing }, "x")).rejects.toThrow(/answered 503/);
+    await expect(embedQuery({ config, store, fetch: service("other-model").fetch }, "x")).rejects.toThrow(/runs other-model/);
+    expect(store.entries.size).toBe(0);
+  });
+});
