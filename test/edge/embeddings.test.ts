@@ -16,7 +16,7 @@ const config = { EMBED_SERVICE_URL: "http://worker.test:8788", WORKER_SHARED_SEC
 
 function service(model = "ViT-B-32__openai", delayMs = 0) {
   const calls: { url: string; auth: string | null; body: unknown }[] = [];
-  const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+  const fetch: typeof globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
     calls.push({ url: request.url, auth: request.headers.get("authorization"), body: await request.json() });
     if (delayMs) {
@@ -26,7 +26,7 @@ function service(model = "ViT-B-32__openai", delayMs = 0) {
       });
     }
     return Response.json({ model, version: "v1", dimensions: 3, embeddings: [[0.6, 0.8, 0]] });
-  }) as typeof fetch;
+  }) as typeof globalThis.fetch;
   return { calls, fetch };
 }
 
