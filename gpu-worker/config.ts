@@ -43,6 +43,22 @@ const Schema = v.object({
   NSFW_THRESHOLD: number("NSFW_THRESHOLD", "0.1", 0, 1),
   NSFW_MODEL_PATH: v.optional(v.string(), resolve(import.meta.dirname, "../models/nsfw-mobilenet-v2/model.onnx")),
   ORT_INTRA_OP_THREADS: int("ORT_INTRA_OP_THREADS", "0", 0, 256),
+  // CLIP (README "Installing CLIP weights"): a missing folder leaves semantic features off, with a warning.
+  CLIP_MODEL_DIR: v.optional(v.string(), resolve(import.meta.dirname, "../.data/models/clip")),
+  CLIP_CACHE_DIR: v.optional(v.string(), resolve(import.meta.dirname, "../.data/clip-cache")),
+  /** Execution providers tried in order; "cpu" alone skips the CUDA attempt (and its log line) on CPU hosts. */
+  CLIP_EXECUTION_PROVIDERS: v.pipe(
+    v.optional(v.string(), "cuda,cpu"),
+    v.transform((s) => s.split(",").map((p) => p.trim().toLowerCase()).filter(Boolean)),
+    v.array(v.picklist(["cuda", "cpu"], "CLIP_EXECUTION_PROVIDERS lists cuda and/or cpu")),
+    v.minLength(1, "CLIP_EXECUTION_PROVIDERS lists cuda and/or cpu"),
+  ),
+  CLIP_MAX_BATCH: int("CLIP_MAX_BATCH", "32", 1, 64),
+  CLIP_MAX_WAIT_MS: int("CLIP_MAX_WAIT_MS", "5", 0, 1000),
+  // The query-embedding service the edge calls; off unless WORKER_SHARED_SECRET is set.
+  WORKER_SHARED_SECRET: v.optional(v.string(), ""),
+  EMBED_HOST: v.optional(v.string(), "127.0.0.1"),
+  EMBED_PORT: int("EMBED_PORT", "8788", 0, 65535),
 });
 
 export type WorkerConfig = v.InferOutput<typeof Schema> & { s3Endpoint: string };

@@ -1,11 +1,15 @@
 import { availableParallelism } from "node:os";
 import sharp from "sharp";
 import { connectDatabase } from "../db/connect";
+import { EMBEDDING_DIMENSIONS } from "../db/schema";
 import { S3Client } from "../common/s3";
 import { readWorkerConfig } from "./config";
 import { beat } from "./heartbeat";
 import { processImage, recordFailure } from "./jobs/image-process";
+import { startEmbedServer } from "./embed-server";
+import { type ClipModel, loadClipModel } from "./ml/clip";
 import { loadNsfwModel, type NsfwModel } from "./ml/nsfw";
+import { createTagger, type Tagger } from "./ml/tagger";
 import { createQueueClient } from "./queue-client";
 import { checkHandlers, type Handlers, startRunner } from "./runner";
 
@@ -40,6 +44,35 @@ try {
   log("warn", "NSFW classifier unavailable: new images will wait for review", { error: (error as Error).message });
 }
 
+let clip: ClipModel | null = null;
+let tagger: Tagger | null = null;
+try {
+  clip = await loadClipModel(config.CLIP_MODEL_DIR, {
+    executionProviders: config.CLIP_EXECUTION_PROVIDERS,
+    ...(config.ORT_INTRA_OP_THREADS ? { intraOpNumThreads: config.ORT_INTRA_OP_THREADS } : {}),
+    maxBatch: config.CLIP_MAX_BATCH,
+    maxWaitMs: config.CLIP_MAX_WAIT_MS,
+    log: (msg: string, extra?: Record<string, unknown>) => log("info", msg, extra),
+  });
+  if (clip.embedDim !== EMBEDDING_DIMENSIONS) {
+    const found = clip.embedDim;
+    await clip.close();
+    clip = null;
+    throw new Error(`the model makes ${found}-dimensional embeddings; the images.embedding column holds ${EMBEDDING_DIMENSIONS}`);
+  }
+  log("info", "CLIP model loaded", { model: clip.modelId, version: clip.version, provider: clip.provider, dimensions: clip.embedDim });
+  tagger = await createTagger(clip, { cacheDir: config.CLIP_CACHE_DIR });
+} catch (error) {
+  log("warn", "no CLIP model: embeddings, AI tags and semantic search are unavailable (see README, installing CLIP weights)", {
+    dir: config.CLIP_MODEL_DIR,
+    error: (error as Error).message,
+  });
+}
+const embedServer = config.WORKER_SHARED_SECRET
+  ? startEmbedServer({ port: config.EMBED_PORT, hostname: config.EMBED_HOST, secret: config.WORKER_SHARED_SECRET, clip, maxImagePixels: config.MAX_INPUT_PIXELS })
+  : null;
+if (embedServer) log("info", "embedding service listening", { url: `http://${config.EMBED_HOST}:${embedServer.port}`, model: clip?.modelId ?? null });
+
 const handlers: Handlers = {
   "image.process": (message, attempt) =>
     processImage(
@@ -47,6 +80,8 @@ const handlers: Handlers = {
         db,
         store,
         nsfw,
+        clip,
+        tagger,
         settings: {
           originalsBucket: config.ORIGINALS_BUCKET_NAME,
           derivativesBucket: config.DERIVATIVES_BUCKET_NAME,
@@ -86,7 +121,9 @@ async function stop(signal: string) {
   log("info", "stopping: no new jobs; finishing the ones in flight", { signal, active: runner.active });
   heartbeat.abort();
   const result = await runner.stop();
+  await embedServer?.stop();
   await nsfw?.close();
+  await clip?.close();
   await pool.end();
   log("info", "worker stopped", result);
   process.exit(0);
@@ -95,7 +132,7 @@ process.on("SIGTERM", () => void stop("SIGTERM"));
 process.on("SIGINT", () => void stop("SIGINT"));
 
 log("info", "worker started", { workerId: config.WORKER_ID, queue: config.JOBS_QUEUE_ID, concurrency: config.WORKER_CONCURRENCY, libvipsThreads: sharp.concurrency(), nsfw: nsfw !== null });
-const capabilities = { jobTypes: Object.keys(handlers), nsfw: nsfw !== null, clip: false };
+const capabilities = { jobTypes: Object.keys(handlers), nsfw: nsfw !== null, clip: clip?.modelId ?? null, embedService: embedServer !== null };
 while (!heartbeat.signal.aborted) {
   try {
     await beat(db, config.WORKER_ID, capabilities);

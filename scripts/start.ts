@@ -113,6 +113,8 @@ const vars: Record<string, string> = {
   DB_LOCAL_PROXY: database.proxy,
   ...secrets,
   ...(local ? { R2_S3_ENDPOINT: `${url}/_local/s3` } : {}),
+  // The worker's query-embedding service, one port above the edge.
+  EMBED_SERVICE_URL: `http://127.0.0.1:${port + 1}`,
 };
 for (const name of PASS_THROUGH) if (process.env[name]) vars[name] = process.env[name] as string;
 writeFileSync(
@@ -139,6 +141,8 @@ const workerEnv: Record<string, string> = {
     R2_S3_ENDPOINT: vars.R2_S3_ENDPOINT ?? "",
     R2_ACCESS_KEY_ID: vars.R2_ACCESS_KEY_ID as string,
     R2_SECRET_ACCESS_KEY: vars.R2_SECRET_ACCESS_KEY as string,
+    WORKER_SHARED_SECRET: secrets.WORKER_SHARED_SECRET as string,
+    EMBED_PORT: String(port + 1),
 };
 // EDGESTOCK_WORKER=0 leaves the worker out (tests run their own, to stop and kill it at will).
 if (process.env.EDGESTOCK_WORKER !== "0") spawnGroup([process.execPath, "gpu-worker/main.ts"], workerEnv, "worker");

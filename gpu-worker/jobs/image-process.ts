@@ -1,10 +1,17 @@
-import { and, eq, ne, sql } from "drizzle-orm";
+import { and, eq, inArray, ne, sql } from "drizzle-orm";
 import type { Database } from "../../db/connect";
-import { images, jobs } from "../../db/schema";
+import { categories, imageCategories, images, imageTags, jobs } from "../../db/schema";
 import { DERIVATIVE_CACHE_CONTROL, derivativeKey, isUploadContentType, type RenditionName } from "../../common/images";
 import type { JobMessage } from "../../common/jobs";
 import type { NsfwModel } from "../ml/nsfw";
-import { type AnalysedImage, analyseImage, RejectedFile, renderDerivatives } from "../pipeline/index";
+import { type AnalysedImage, analyseImage, type RawImage, RejectedFile, renderDerivatives } from "../pipeline/index";
+
+/** The CLIP image encoder as the pipeline needs it (gpu-worker/ml/clip.ts). */
+export type ImageEmbedder = { modelId: string; version: string; embedImage(image: RawImage): Promise<Float32Array> };
+/** AI tags and categories from an image embedding (gpu-worker/ml/tagger.ts). */
+export type ImageTagger = {
+  tag(embedding: Float32Array): { tags: { tag: string; confidence: number }[]; categories: { slug: string; confidence: number }[] };
+};
 
 /** Where originals are read and derivatives written: R2's S3 API (common/s3.ts S3Client) in production and locally. */
 export type ObjectStore = {
@@ -16,6 +23,9 @@ export type ImageJobDeps = {
   db: Database;
   store: ObjectStore;
   nsfw: NsfwModel | null;
+  /** Null when no CLIP model is installed: images then record ml_status "unavailable". */
+  clip: ImageEmbedder | null;
+  tagger: ImageTagger | null;
   settings: {
     originalsBucket: string;
     derivativesBucket: string;
@@ -141,6 +151,15 @@ export async function processImage(deps: ImageJobDeps, message: JobMessage<"imag
     timings.nsfw = performance.now() - started;
   }
 
+  let embedding: Float32Array | null = null;
+  let labels: ReturnType<ImageTagger["tag"]> = { tags: [], categories: [] };
+  if (deps.clip && !rejectedDuplicate) {
+    const started = performance.now();
+    embedding = await deps.clip.embedImage(analysed.working);
+    if (deps.tagger) labels = deps.tagger.tag(embedding);
+    timings.clip = performance.now() - started;
+  }
+
   const decision = decide(duplicate, image.contributorId, nsfw, settings.nsfwThreshold);
   const committed = await db.transaction(async (tx) => {
     const [row] = await tx
@@ -161,11 +180,37 @@ export async function processImage(deps: ImageJobDeps, message: JobMessage<"imag
         colourBucket: analysed.colourBucket,
         derivativeKeys,
         nsfwScore: nsfw,
+        embedding: embedding ? Array.from(embedding) : null,
+        embeddingModel: embedding ? (deps.clip?.modelId ?? null) : null,
+        embeddingVersion: embedding ? (deps.clip?.version ?? null) : null,
+        mlStatus: embedding ? "done" : rejectedDuplicate ? "pending" : "unavailable",
         publishedAt: decision.status === "approved" ? new Date() : null,
         updatedAt: new Date(),
       })
       .where(and(eq(images.id, imageId), ne(images.stage, "done")))
       .returning({ id: images.id });
+    if (row && labels.tags.length > 0) {
+      // AI tags never override the contributor's own keywords (same tag: the contributor's row stays).
+      await tx
+        .insert(imageTags)
+        .values(labels.tags.map((t) => ({ imageId, tag: t.tag, confidence: t.confidence, source: "ai" as const })))
+        .onConflictDoNothing();
+      await tx
+        .update(images)
+        .set({ tagText: sql`coalesce((select string_agg(tag, ' ' order by tag) from ${imageTags} where ${imageTags.imageId} = ${imageId}), '')` })
+        .where(eq(images.id, imageId));
+    }
+    // Only categories the marketplace has (an admin may have removed one the prompts still name).
+    const known = labels.categories.length
+      ? new Set((await tx.select({ slug: categories.slug }).from(categories).where(inArray(categories.slug, labels.categories.map((c) => c.slug)))).map((c) => c.slug))
+      : new Set<string>();
+    const filed = labels.categories.filter((c) => known.has(c.slug));
+    if (row && filed.length > 0) {
+      await tx
+        .insert(imageCategories)
+        .values(filed.map((c) => ({ imageId, categorySlug: c.slug, confidence: c.confidence, source: "ai" as const })))
+        .onConflictDoNothing();
+    }
     await tx
       .update(jobs)
       .set({ status: "done", lastError: null, finishedAt: new Date(), updatedAt: new Date(), output: { status: decision.status, reason: decision.reason, timings } })

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../support/free-port";
 import { S3Client } from "../../common/s3";
 import { connectDatabase } from "../../db/connect";
-import { images, jobs } from "../../db/schema";
+import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, jobs } from "../../db/schema";
+import { writeTestClipModel } from "../../scripts/models/make-test-clip";
 import { detectWatermark } from "../../gpu-worker/pipeline/invisible-watermark";
 
 /**
@@ -44,6 +45,8 @@ beforeAll(async () => {
   }
   info = JSON.parse(readFileSync(join(dataDir, "stack.json"), "utf8")) as Stack;
   ({ db, pool } = connectDatabase(info.databaseUrl, { localProxy: info.databaseProxy, webSocket: WebSocket }));
+  // A small generated CLIP model (right names and shapes, random weights) so the ML steps run for real.
+  await writeTestClipModel(join(dataDir, "clip"), { layout: "immich", embedDim: EMBEDDING_DIMENSIONS });
   s3 = new S3Client({ endpoint: info.workerEnv.R2_S3_ENDPOINT as string, accessKeyId: info.workerEnv.R2_ACCESS_KEY_ID as string, secretAccessKey: info.workerEnv.R2_SECRET_ACCESS_KEY as string });
 });
 
@@ -65,7 +68,7 @@ afterAll(async () => {
 function startWorker(extra: Record<string, string> = {}) {
   let log = "";
   const child = spawn("node_modules/.bin/bun", ["gpu-worker/main.ts"], {
-    env: { ...process.env, ...info.workerEnv, POLL_INTERVAL_MS: "100", RETRY_BASE_SECONDS: "0", VISIBILITY_TIMEOUT_MS: "4000", MAX_INPUT_PIXELS: "40000000", ...extra },
+    env: { ...process.env, ...info.workerEnv, POLL_INTERVAL_MS: "100", RETRY_BASE_SECONDS: "0", EMBED_PORT: "0", CLIP_MODEL_DIR: join(dataDir, "clip"), CLIP_CACHE_DIR: join(dataDir, "clip-cache"), CLIP_EXECUTION_PROVIDERS: "cpu", VISIBILITY_TIMEOUT_MS: "4000", MAX_INPUT_PIXELS: "40000000", ...extra },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout?.on("data", (d) => (log += d));
@@ -174,7 +177,20 @@ describe("the image pipeline on the local stack", () => {
       }
     }
     const [row] = await db.select().from(images).where(eq(images.id, imageId));
-    expect(row).toMatchObject({ width: 1600, height: 1200, format: "jpeg", bytes: jpeg.length, aspectRatio: 1.3333, mlStatus: "pending" });
+    expect(row).toMatchObject({ width: 1600, height: 1200, format: "jpeg", bytes: jpeg.length, aspectRatio: 1.3333, mlStatus: "done", embeddingModel: "clip" });
+    // The CLIP embedding (unit length, with its model and version), AI tags beside the contributor's, categories.
+    expect(row?.embedding).toHaveLength(EMBEDDING_DIMENSIONS);
+    expect(Math.hypot(...(row?.embedding ?? []))).toBeCloseTo(1, 4);
+    expect(row?.embeddingVersion).toMatch(/^onnx-sha256:/);
+    const tags = await db.select().from(imageTags).where(eq(imageTags.imageId, imageId));
+    expect(tags.find((t) => t.tag === "test")?.source).toBe("contributor");
+    const ai = tags.filter((t) => t.source === "ai");
+    expect(ai.length).toBeGreaterThan(0);
+    expect(ai.length).toBeLessThanOrEqual(30);
+    expect(ai.every((t) => (t.confidence ?? -1) >= 0 && (t.confidence ?? 2) <= 1)).toBe(true);
+    const categories = await db.select().from(imageCategories).where(eq(imageCategories.imageId, imageId));
+    expect(categories.length).toBeGreaterThanOrEqual(1);
+    expect(categories.length).toBeLessThanOrEqual(2);
     expect(row?.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(row?.phash).not.toBeNull();
     expect(row?.palette?.length).toBeGreaterThan(0);

@@ -1,0 +1,102 @@
+import { timingSafeEqual } from "node:crypto";
+import sharp from "sharp";
+import * as v from "valibot";
+import { PROBLEM_BASE_URI, PROBLEMS, type ProblemType } from "../common/problems";
+import type { ClipModel } from "./ml/clip";
+
+/** Longest query text accepted (characters); CLIP reads 77 tokens anyway. */
+export const MAX_TEXT_LENGTH = 500;
+/** Largest image accepted by /embed/image (search by image; it is not stored). */
+export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
+
+const TextBody = v.strictObject({
+  texts: v.pipe(v.array(v.pipe(v.string(), v.maxLength(MAX_TEXT_LENGTH, `each text is at most ${MAX_TEXT_LENGTH} characters`))), v.minLength(1), v.maxLength(64, "at most 64 texts per request")),
+});
+
+function problem(type: ProblemType, detail: string, extra: Record<string, unknown> = {}): Response {
+  const { status, title } = PROBLEMS[type];
+  return Response.json({ type: PROBLEM_BASE_URI + type, title, status, detail, ...extra }, { status, headers: { "content-type": "application/problem+json" } });
+}
+
+function authorised(request: Request, secret: string): boolean {
+  const header = request.headers.get("authorization") ?? "";
+  const given = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
+  const expected = Buffer.from(secret);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+export type EmbedServerOptions = {
+  port: number;
+  hostname?: string;
+  /** Shared with the edge (WORKER_SHARED_SECRET); every request presents it as a bearer token. */
+  secret: string;
+  /** The loaded model, or null when none is installed: the service then answers 503. */
+  clip: ClipModel | null;
+  maxImagePixels: number;
+};
+
+/**
+ * The query-embedding service the edge calls (a Worker cannot run a CLIP text encoder):
+ * `POST /embed/text` `{ texts }` and `POST /embed/image` (an image body). Requests running at the
+ * same time share inference batches through the model's batcher. Errors are problem documents.
+ */
+export function startEmbedServer(options: EmbedServerOptions) {
+  const { clip } = options;
+  return Bun.serve({
+    port: options.port,
+    hostname: options.hostname ?? "127.0.0.1",
+    maxRequestBodySize: MAX_IMAGE_BYTES + 1024,
+    async fetch(request) {
+      const { pathname } = new URL(request.url);
+      if (pathname === "/health") return Response.json({ model: clip?.modelId ?? null, version: clip?.version ?? null });
+      if (pathname !== "/embed/text" && pathname !== "/embed/image") return problem("not-found", "no route matches this path");
+      if (request.method !== "POST") return problem("method-not-allowed", "use POST");
+      if (!authorised(request, options.secret)) return problem("unauthenticated", "send the shared secret as a bearer token");
+      if (!clip) return problem("service-unavailable", "no CLIP model is installed on this worker: semantic features are unavailable");
+      const meta = { model: clip.modelId, version: clip.version, dimensions: clip.embedDim };
+
+      if (pathname === "/embed/text") {
+        if (!request.headers.get("content-type")?.startsWith("application/json")) return problem("unsupported-media-type", "send { texts } as application/json");
+        let body: unknown;
+        try {
+          body = await request.json();
+        } catch {
+          return problem("invalid-json", "the body is not valid JSON");
+        }
+        const parsed = v.safeParse(TextBody, body);
+        if (!parsed.success) {
+          return problem("validation-failed", "invalid body", { errors: parsed.issues.map((i) => ({ path: v.getDotPath(i) ?? "", message: i.message })) });
+        }
+        const embeddings = await clip.embedTexts(parsed.output.texts);
+        return Response.json({ ...meta, embeddings: embeddings.map((e) => Array.from(e)) });
+      }
+
+      const length = Number(request.headers.get("content-length") ?? "0");
+      if (length > MAX_IMAGE_BYTES) return problem("payload-too-large", `images are limited to ${MAX_IMAGE_BYTES} bytes`);
+      if (!request.headers.get("content-type")?.startsWith("image/")) return problem("unsupported-media-type", "send the image bytes with an image/* content type");
+      const bytes = Buffer.from(await request.arrayBuffer());
+      if (bytes.length === 0) return problem("validation-failed", "the body is empty", { errors: [{ path: "", message: "an image is required" }] });
+      if (bytes.length > MAX_IMAGE_BYTES) return problem("payload-too-large", `images are limited to ${MAX_IMAGE_BYTES} bytes`);
+      let raw: { data: Buffer; width: number; height: number; channels: 3 };
+      try {
+        const { data, info } = await sharp(bytes, { limitInputPixels: options.maxImagePixels, failOn: "warning" })
+          .autoOrient()
+          .resize(1200, 1200, { fit: "inside", withoutEnlargement: true })
+          .flatten({ background: "#ffffff" })
+          .toColourspace("srgb")
+          .removeAlpha()
+          .raw()
+          .toBuffer({ resolveWithObject: true });
+        raw = { data, width: info.width, height: info.height, channels: 3 };
+      } catch (error) {
+        return problem("validation-failed", `the image could not be decoded: ${(error as Error).message.split("\n")[0]}`, { errors: [{ path: "", message: "not a readable image" }] });
+      }
+      const embedding = await clip.embedImage(raw);
+      return Response.json({ ...meta, embedding: Array.from(embedding) });
+    },
+    error(error) {
+      console.error(JSON.stringify({ level: "error", msg: "embed service error", error: error.message }));
+      return problem("internal", "the embedding failed");
+    },
+  });
+}
