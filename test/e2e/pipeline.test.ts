@@ -7,6 +7,7 @@ import sharp from "sharp";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../support/free-port";
+import { fetchRetrying } from "../support/http";
 import { S3Client } from "../../common/s3";
 import { connectDatabase } from "../../db/connect";
 import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, jobs } from "../../db/schema";
@@ -94,7 +95,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | null 
 }
 
 const call = (path: string, init: RequestInit & { token?: string; json?: unknown } = {}) =>
-  fetch(info.url + path, {
+  fetchRetrying(info.url + path, {
     ...init,
     headers: { ...(init.json !== undefined ? { "content-type": "application/json" } : {}), ...(init.token ? { authorization: `Bearer ${init.token}` } : {}) },
     body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
@@ -162,7 +163,7 @@ describe("the image pipeline on the local stack", () => {
     expect(result, worker.log()).toMatchObject({ status: "approved", stage: "done", reason: null, attempts: 1 });
     expect(Object.keys(result.derivatives).sort()).toEqual(["preview", "thumb1000", "thumb150", "thumb450"]);
     for (const [name, url] of Object.entries(result.derivatives)) {
-      const res = await fetch(url);
+      const res = await fetchRetrying(url);
       expect(res.status, name).toBe(200);
       expect(res.headers.get("content-type")).toBe("image/webp");
       expect(res.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");

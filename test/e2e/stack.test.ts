@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../support/free-port";
+import { fetchRetrying } from "../support/http";
 
 let stack: ChildProcess;
 let url = "";
@@ -48,7 +49,7 @@ describe("the local stack from `npm start`", () => {
   it("reports every dependency healthy, the GPU worker included", async () => {
     let body: { status: string; checks: Record<string, { state: string }> } = { status: "", checks: {} };
     for (let i = 0; i < 40; i++) {
-      body = await json(await fetch(`${url}/v1/health`));
+      body = await json(await fetchRetrying(`${url}/v1/health`));
       if (body.status === "ok") break;
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -70,7 +71,7 @@ describe("the local stack from `npm start`", () => {
     expect(login.status).toBe(200);
     const { tokens } = await json<{ tokens: { accessToken: string; refreshToken: string } }>(login);
     const refreshed = await json<{ accessToken: string }>(await post("/v1/auth/refresh", { refreshToken: tokens.refreshToken }));
-    const me = await fetch(`${url}/v1/auth/me`, { headers: { authorization: `Bearer ${refreshed.accessToken}` } });
+    const me = await fetchRetrying(`${url}/v1/auth/me`, { headers: { authorization: `Bearer ${refreshed.accessToken}` } });
     expect(me.status).toBe(200);
     expect((await json<{ user: { email: string; role: string } }>(me)).user).toMatchObject({ email, role: "contributor" });
   });
@@ -90,10 +91,10 @@ describe("the local stack from `npm start`", () => {
   });
 
   it("serves the OpenAPI document and the reference page", async () => {
-    const doc = await json<{ openapi: string; paths: Record<string, unknown> }>(await fetch(`${url}/v1/openapi.json`));
+    const doc = await json<{ openapi: string; paths: Record<string, unknown> }>(await fetchRetrying(`${url}/v1/openapi.json`));
     expect(doc.openapi).toMatch(/^3\.1/);
     expect(Object.keys(doc.paths)).toContain("/v1/auth/login");
-    expect(await (await fetch(`${url}/v1/docs`)).text()).toContain("/v1/auth/register");
+    expect(await (await fetchRetrying(`${url}/v1/docs`)).text()).toContain("/v1/auth/register");
   });
 
   it("stops every process it started on Ctrl-C", async () => {

@@ -46,4 +46,12 @@ describe("GPU worker configuration", () => {
     expect(() => readWorkerConfig({ ...base, NSFW_THRESHOLD: "2" })).toThrow(/NSFW_THRESHOLD must be at most 1/);
     expect(() => readWorkerConfig({ ...base, WORKER_CONCURRENCY: "0" })).toThrow(/WORKER_CONCURRENCY/);
   });
+
+  it("reads the CLIP execution providers in order, and refuses unknown ones", () => {
+    expect(readWorkerConfig(base).CLIP_EXECUTION_PROVIDERS).toEqual(["cuda", "cpu"]);
+    expect(readWorkerConfig({ ...base, CLIP_EXECUTION_PROVIDERS: " CPU " }).CLIP_EXECUTION_PROVIDERS).toEqual(["cpu"]);
+    expect(() => readWorkerConfig({ ...base, CLIP_EXECUTION_PROVIDERS: "tpu" })).toThrow(/CLIP_EXECUTION_PROVIDERS lists cuda and\/or cpu/);
+    expect(readWorkerConfig(base).EMBED_PORT).toBe(8788);
+    expect(readWorkerConfig(base).WORKER_SHARED_SECRET).toBe("");
+  });
 });
