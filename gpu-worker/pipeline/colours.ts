@@ -1,3 +1,5 @@
+import { seededRandom } from "../../common/random";
+
 /**
  * Dominant colours and the colour facet. Pure: the pipeline hands in a small raw RGB(A) raster it already
  * decoded; clustering happens in OKLab (Björn Ottosson, https://bottosson.github.io/posts/oklab/) so
@@ -148,18 +150,6 @@ const BIN_COUNT = 1 << 15;
 const binPixels = new Uint32Array(BIN_COUNT);
 const binLinear = new Float64Array(BIN_COUNT * 3);
 const touchedBins = new Uint16Array(BIN_COUNT);
-
-/** mulberry32: tiny seeded PRNG so clustering is reproducible. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Index i with probability weights[i] / total (total > 0). */
 function pickWeighted(weights: Float64Array, total: number, random: () => number): number {

@@ -1,4 +1,5 @@
 import sharp from "sharp";
+import { seededRandom as mulberry32 } from "../../common/random";
 
 /**
  * Invisible watermark carrying an image's UUID, embedded in every watermarked preview and read back
@@ -391,17 +392,6 @@ function layoutFor(grid: Grid): Layout {
   const layout = { bit, direction, dither };
   layouts.set(key, layout);
   return layout;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const CRC_TABLE = (() => {

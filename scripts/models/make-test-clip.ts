@@ -18,6 +18,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as v from "valibot";
+import { seededRandom } from "../../common/random";
 
 /** The CLIP BPE vocabulary size (openai/clip-vit-base-patch32 `tokenizer.json`). */
 export const CLIP_VOCAB_SIZE = 49408;
@@ -330,18 +331,6 @@ function buildTextGraph(o: ResolvedOptions, rng: () => number): ModelSpec {
   if (hf) outputs.push({ name: tokens, elemType: DataType.FLOAT, shape: [batch, sequence, TEST_TOKEN_WIDTH] });
 
   return { name: hf ? "clip_text_model" : "open_clip_textual", nodes, initializers, inputs, outputs };
-}
-
-/** mulberry32: small, fast, and the same in every runtime. Returns floats in [0, 1). */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function uniform(rng: () => number, count: number, limit: number): Float32Array {
