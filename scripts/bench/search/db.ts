@@ -1,0 +1,107 @@
+/**
+ * What the search-bench scripts share about the database: the bench URL, a connection made the
+ * project's way (the Neon driver through the local WebSocket proxy, db/local/server.ts), COPY FROM
+ * STDIN on that driver, the corpus stamp kept on the database, and timing helpers.
+ */
+import type { Connection, PoolClient } from "@neondatabase/serverless";
+import WebSocket from "ws";
+import { connectDatabase } from "../../../db/connect";
+import { startLocalDatabase } from "../../../db/local/server";
+import type { CorpusOptions } from "./corpus";
+
+/** The CI cluster (scripts/ci/start-postgres.sh), in a database of its own. */
+export const DEFAULT_BENCH_URL = "postgres://postgres@127.0.0.1:5433/edgestock_bench";
+
+export function benchDatabaseUrl(): string {
+  return process.env.DATABASE_URL ?? DEFAULT_BENCH_URL;
+}
+
+/** Opens the proxy and a pool on `url`; `close()` ends both. */
+export async function openBenchDatabase(url: string, max = 4) {
+  const local = await startLocalDatabase({ serverUrl: url });
+  const { db, pool } = connectDatabase(url, { localProxy: local.proxy, webSocket: WebSocket, max });
+  return {
+    db,
+    pool,
+    proxy: local.proxy,
+    async close() {
+      await pool.end();
+      await local.stop();
+    },
+  };
+}
+
+/** The corpus a bench database holds, stamped by load.ts as the database's comment. */
+export type CorpusStamp = CorpusOptions & { loadedAt: string };
+
+export async function readCorpusStamp(client: Pick<PoolClient, "query">): Promise<CorpusStamp | null> {
+  const { rows } = await client.query<{ comment: string | null }>("select shobj_description(oid, 'pg_database') as comment from pg_database where datname = current_database()");
+  const comment = rows[0]?.comment;
+  if (!comment?.startsWith("{")) return null;
+  return JSON.parse(comment) as CorpusStamp;
+}
+
+/** The subset of node-postgres's wire connection that COPY FROM STDIN needs (present in the Neon driver, not in its types). */
+type CopyConnection = Connection & {
+  sendCopyFromChunk(chunk: Buffer): void;
+  endCopyFrom(): void;
+  sendCopyFail(message: string): void;
+};
+
+const hasCopy = (c: Connection): c is CopyConnection => typeof (c as Partial<CopyConnection>).sendCopyFromChunk === "function";
+
+/**
+ * `COPY ... FROM STDIN` through the Neon driver: a node-postgres "submittable" that answers the
+ * server's CopyInResponse with `data` (in 1 MiB CopyData messages) and CopyDone. Resolves with
+ * the row count. The driver has the protocol messages but no public COPY API.
+ */
+export function copyFrom(client: PoolClient, statement: string, data: string): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    let rows = 0;
+    const submittable = {
+      submit(connection: Connection) {
+        connection.query(statement);
+      },
+      handleCopyInResponse(connection: Connection) {
+        if (!hasCopy(connection)) {
+          reject(new Error("this driver's connection cannot send CopyData"));
+          return;
+        }
+        const bytes = Buffer.from(data, "utf8");
+        for (let offset = 0; offset < bytes.length; offset += 1 << 20) connection.sendCopyFromChunk(bytes.subarray(offset, offset + (1 << 20)));
+        connection.endCopyFrom();
+      },
+      handleCommandComplete(message: { text: string }) {
+        rows = Number(message.text.split(" ").pop());
+      },
+      handleReadyForQuery() {
+        resolvePromise(rows);
+      },
+      handleError(error: Error) {
+        reject(error);
+      },
+      handleRowDescription() {},
+      handleDataRow() {},
+      handleEmptyQuery() {},
+      handlePortalSuspended() {},
+      handleCopyData() {},
+    };
+    client.query(submittable);
+  });
+}
+
+/** One field of COPY's text format: `\N` for null, backslash, tab and newlines escaped. */
+export function copyField(value: string | number | boolean | bigint | null | undefined): string {
+  if (value === null || value === undefined) return "\\N";
+  const s = String(value);
+  return /[\\\t\n\r]/.test(s) ? s.replace(/\\/g, "\\\\").replace(/\t/g, "\\t").replace(/\n/g, "\\n").replace(/\r/g, "\\r") : s;
+}
+
+/** Nearest-rank percentile of a sample. */
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
+}
+
+export const ms = (n: number) => `${n.toFixed(n < 10 ? 2 : 1)} ms`;
+export const seconds = (startMs: number) => (performance.now() - startMs) / 1000;
