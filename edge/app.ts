@@ -15,6 +15,7 @@ import { docsRoutesFor } from "./routes/docs";
 import { derivativeRoutes } from "./routes/derivatives";
 import { healthRoutes } from "./routes/health";
 import { imageRoutes } from "./routes/images";
+import { searchRoutes } from "./routes/search";
 import { uploadRoutes } from "./routes/uploads";
 
 export const app = new Hono<AppEnv>();
@@ -63,6 +64,7 @@ app.route("/v1/auth", authRoutes);
 app.route("/v1/api-keys", apiKeyRoutes);
 app.route("/v1/uploads", uploadRoutes);
 app.route("/v1/images", imageRoutes);
+app.route("/v1/search", searchRoutes);
 app.route("/v1/derivatives", derivativeRoutes);
 app.route("/v1", docsRoutesFor(() => app.routes));
 

@@ -17,6 +17,7 @@ import { getPlatformProxy } from "wrangler";
 import { connectDatabase } from "../db/connect";
 import { categories, imageCategories, imageTags, images, licensePrices, subscriptionPlans, users } from "../db/schema";
 import { hashPassword } from "../edge/lib/password";
+import { loadNsfwModel } from "../gpu-worker/ml/nsfw";
 
 const root = resolve(import.meta.dir, "..");
 const dataDir = resolve(root, process.env.EDGESTOCK_DATA_DIR ?? ".data");
@@ -127,10 +128,14 @@ const platform = await getPlatformProxy<{ ORIGINALS: Bucket; DERIVATIVES: Bucket
   configPath: join(root, "wrangler.toml"),
   persist: { path: join(dataDir, "wrangler", "v3") },
 });
+// The real NSFW classifier scores every demo image (safe search hides unscored images).
+const nsfw = await loadNsfwModel(join(root, "models/nsfw-mobilenet-v2/model.onnx"), { intraOpNumThreads: 1 });
 let created = 0;
 for (const listing of listings) {
   const sha256 = createHash("sha256").update(listing.bytes).digest("hex");
   const meta = await sharp(listing.bytes).metadata();
+  const working = await sharp(listing.bytes).rotate().resize(1200, 1200, { fit: "inside", withoutEnlargement: true }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const [scores] = await nsfw.score([{ data: working.data, width: working.info.width, height: working.info.height, channels: 3 }]);
   const contributorId = accountIds[listing.contributor] as string;
   const [row] = await db
     .insert(images)
@@ -145,10 +150,11 @@ for (const listing of listings) {
       height: meta.height,
       format: meta.format,
       bytes: listing.bytes.length,
+      nsfwScore: scores ? Math.round(scores.nsfw * 10_000) / 10_000 : null,
       tagText: listing.tags.join(" "),
       publishedAt: new Date(),
     })
-    .onConflictDoUpdate({ target: images.sha256, targetWhere: sql`sha256 is not null and duplicate_of is null`, set: { title: listing.title, tagText: listing.tags.join(" ") } })
+    .onConflictDoUpdate({ target: images.sha256, targetWhere: sql`sha256 is not null and duplicate_of is null`, set: { title: listing.title, tagText: listing.tags.join(" "), nsfwScore: scores ? Math.round(scores.nsfw * 10_000) / 10_000 : null } })
     .returning({ id: images.id, inserted: sql<boolean>`(xmax = 0)` });
   if (!row) continue;
   if (row.inserted) created++;
@@ -168,6 +174,7 @@ for (const listing of listings) {
   await db.insert(imageCategories).values({ imageId: row.id, categorySlug: listing.category, source: "contributor" }).onConflictDoNothing();
 }
 await platform.dispose();
+await nsfw.close();
 const [{ total }] = (await db.execute<{ total: number }>(sql`select count(*)::int as total from images where status = 'approved'`)).rows as [{ total: number }];
 await pool.end();
 console.log(`Seeded ${listings.length} listings (${created} new); ${total} approved images in the catalogue.`);

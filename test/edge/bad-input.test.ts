@@ -37,10 +37,32 @@ const VALID_INPUT: Record<string, Sample> = {
   "POST /v1/uploads/:id/parts": { param: { id: crypto.randomUUID() }, json: { partNumbers: [1] } },
   "POST /v1/uploads/:id/complete": { param: { id: crypto.randomUUID() }, json: { parts: [{ partNumber: 1, etag: "abc" }] } },
   "DELETE /v1/uploads/:id": { param: { id: crypto.randomUUID() } },
+  "GET /v1/images/:id": { param: { id: crypto.randomUUID() } },
+  "GET /v1/images/:id/similar": { param: { id: crypto.randomUUID() }, query: { perPage: "12", safe: "true" } },
   "GET /v1/images/:id/status": { param: { id: crypto.randomUUID() } },
   "PATCH /v1/images/:id": { param: { id: crypto.randomUUID() }, json: { title: "New title", description: "New description" } },
   "DELETE /v1/images/:id": { param: { id: crypto.randomUUID() } },
   "GET /v1/derivatives/images/:id/:file": { param: { id: crypto.randomUUID(), file: "thumb-450.webp" } },
+  "GET /v1/search": {
+    query: {
+      q: '"sea view" -boat',
+      mode: "keyword",
+      category: "nature",
+      orientation: "landscape",
+      colour: "#1e5aa8",
+      contributor: crypto.randomUUID(),
+      license: "standard",
+      minWidth: "100",
+      minHeight: "100",
+      from: "2020-01-01",
+      to: "2030-01-01T00:00:00Z",
+      safe: "true",
+      sort: "relevance",
+      perPage: "24",
+      page: "1",
+    },
+  },
+  "GET /v1/search/suggest": { query: { q: "sea", limit: "8" } },
 };
 
 /** Bad requests that only make sense for one operation. */

@@ -1,0 +1,225 @@
+import { type Context, Hono } from "hono";
+import * as v from "valibot";
+import { COLOUR_BUCKETS, type ColourBucket, colourBucket } from "../../common/colours";
+import type { AppEnv } from "../env";
+import { ApiError } from "../lib/problem";
+import { checkRateLimit, clientIp, type RateLimitRule } from "../lib/rate-limit";
+import { input, spec } from "../lib/route";
+import * as s from "../lib/schemas";
+import { openStore } from "../lib/store";
+import { embedQuery } from "../services/embeddings";
+import { cachedSearch, decodeSearchCursor, MAX_OFFSET, type SearchRequest, suggestTags } from "../services/search";
+
+/** Anonymous and signed-in callers are limited per IP; API-key clients per key (servers share IPs). */
+export const SEARCH_LIMITS = {
+  perIp: {
+    name: "search-ip",
+    limit: 120,
+    windowSeconds: 60,
+    key: (c) => (c.var.principal?.kind === "api_key" ? null : clientIp(c)),
+  } satisfies RateLimitRule,
+  perApiKey: {
+    name: "search-key",
+    limit: 600,
+    windowSeconds: 60,
+    key: (c) => (c.var.principal?.kind === "api_key" ? c.var.principal.apiKeyId : null),
+  } satisfies RateLimitRule,
+} as const;
+
+const HEX = /^#?[0-9a-f]{6}$/;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const DAY_MS = 86_400_000;
+
+const count = (max: number) =>
+  v.pipe(v.string(), v.regex(/^\d{1,6}$/, `must be a whole number from 1 to ${max}`), v.transform(Number), v.minValue(1), v.maxValue(max));
+
+/** A date (`2024-05-01`) or an ISO 8601 timestamp. */
+const instant = v.pipe(
+  v.string(),
+  v.check((t) => DATE.test(t) || v.is(v.pipe(v.string(), v.isoTimestamp()), t), "must be a date (YYYY-MM-DD) or an ISO 8601 timestamp"),
+  v.check((t) => !Number.isNaN(Date.parse(t)), "must be a real date"),
+);
+
+const SearchQuery = v.pipe(
+  v.strictObject({
+    q: v.optional(s.text(200, 0), ""),
+    mode: v.optional(v.picklist(["keyword", "semantic", "hybrid"]), "hybrid"),
+    category: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,59}$/, "must be a category slug"))),
+    orientation: v.optional(v.picklist(["landscape", "portrait", "square"])),
+    colour: v.optional(
+      v.pipe(
+        v.string(),
+        v.toLowerCase(),
+        v.check((c) => (COLOUR_BUCKETS as readonly string[]).includes(c) || HEX.test(c), `must be #rrggbb or one of ${COLOUR_BUCKETS.join(", ")}`),
+        v.transform((c): ColourBucket => (HEX.test(c) ? colourBucket(c) : (c as ColourBucket))),
+      ),
+    ),
+    contributor: v.optional(s.uuid),
+    license: v.optional(v.picklist(["standard", "enhanced", "editorial"])),
+    minWidth: v.optional(count(100_000)),
+    minHeight: v.optional(count(100_000)),
+    /** Published on or after (a date means its start, UTC). */
+    from: v.optional(v.pipe(instant, v.transform((t) => new Date(t)))),
+    /** Published on or before (a date includes the whole day, UTC). */
+    to: v.optional(v.pipe(instant, v.transform((t) => new Date(Date.parse(t) + (DATE.test(t) ? DAY_MS : 1))))),
+    safe: v.optional(v.pipe(v.picklist(["true", "false"]), v.transform((b) => b === "true")), "true"),
+    sort: v.optional(v.picklist(["relevance", "newest", "popular"]), "relevance"),
+    perPage: v.optional(count(100), "24"),
+    page: v.optional(count(MAX_OFFSET)),
+    cursor: s.pageQuery.cursor,
+  }),
+  v.forward(
+    v.check((q) => q.page === undefined || q.cursor === undefined, "use page or cursor, not both"),
+    ["cursor"],
+  ),
+  v.forward(
+    v.check((q) => q.page === undefined || (q.page - 1) * q.perPage <= MAX_OFFSET, `pages reach at most result ${MAX_OFFSET}`),
+    ["page"],
+  ),
+  v.forward(
+    v.check((q) => !q.from || !q.to || q.from < q.to, "must not be before from"),
+    ["to"],
+  ),
+);
+
+const LicenseType = v.picklist(["standard", "enhanced", "editorial"]);
+const Counts = v.record(v.string(), v.number());
+const SearchResponseSchema = v.object({
+  total: v.number(),
+  results: v.array(
+    v.object({
+      id: s.uuid,
+      title: v.string(),
+      thumbnailUrl: v.nullable(v.string()),
+      previewUrl: v.nullable(v.string()),
+      contributor: v.object({ id: s.uuid, displayName: v.string() }),
+      tags: v.array(v.string()),
+      width: v.nullable(v.number()),
+      height: v.nullable(v.number()),
+      prices: v.array(v.object({ licenseType: LicenseType, amountCents: v.number(), currency: v.string() })),
+      score: v.number(),
+    }),
+  ),
+  facets: v.object({ categories: Counts, orientations: Counts, colours: Counts, licenseTypes: Counts }),
+  mode: v.picklist(["keyword", "semantic", "hybrid", "browse"]),
+  degraded: v.array(v.picklist(["semantic", "cache"])),
+  suggestion: v.nullable(v.string()),
+  nextCursor: v.nullable(v.string()),
+});
+
+/** A key sent to these public routes must hold search:read (spec() checks scopes on protected routes only). */
+function requireSearchScope(principal: AppEnv["Variables"]["principal"]) {
+  if (principal?.kind === "api_key" && !principal.scopes.includes("search:read")) {
+    throw new ApiError("insufficient-scope", "this route needs the search:read scope");
+  }
+}
+
+/**
+ * Applies {@link SEARCH_LIMITS} (429 when over). A failing store (Upstash down) must not take search
+ * with it: the limits are skipped and this returns false, so the response can say the cache is degraded.
+ */
+async function applySearchLimits(c: Context<AppEnv>): Promise<boolean> {
+  let storeOk = true;
+  for (const rule of [SEARCH_LIMITS.perIp, SEARCH_LIMITS.perApiKey]) {
+    try {
+      await checkRateLimit(c, rule);
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      storeOk = false;
+    }
+  }
+  return storeOk;
+}
+
+/** Public image search: keyword, semantic (CLIP) or hybrid ranking with filters and facets; autocomplete. */
+export const searchRoutes = new Hono<AppEnv>()
+  .get(
+    "/",
+    spec({
+      summary: "Search approved images by keywords and meaning, with filters and facets",
+      description:
+        "Modes: keyword (Postgres full-text search with synonyms; quoted phrases, `or`, `-exclusions`), semantic (CLIP " +
+        "text embedding against image embeddings) and hybrid (both, fused by reciprocal rank). Without an embedding " +
+        "service the search answers in keyword mode and lists `semantic` in `degraded`. Facets count the whole filtered " +
+        "result set. Responses are cached for 60 s (`X-Cache: hit|miss`). Limits: 120 requests a minute per IP, 600 " +
+        "per API key.",
+      tags: ["search"],
+      access: "public",
+      apiKeyScope: "search:read",
+      responses: {
+        200: { description: "A page of results with facets", schema: SearchResponseSchema },
+        429: { description: "Rate limited; see Retry-After" },
+        503: { description: "The database is unavailable" },
+      },
+    }),
+    input("query", SearchQuery),
+    async (c) => {
+      const principal = c.var.principal;
+      requireSearchScope(principal);
+      const storeDegraded = !(await applySearchLimits(c));
+      const { config } = c.var;
+      const store = openStore(config);
+
+      const query = c.req.valid("query");
+      const request: Omit<SearchRequest, "offset"> = {
+        q: query.q,
+        mode: query.mode,
+        sort: query.sort,
+        perPage: query.perPage,
+        filters: {
+          category: query.category,
+          orientation: query.orientation,
+          colour: query.colour,
+          contributorId: query.contributor,
+          license: query.license,
+          minWidth: query.minWidth,
+          minHeight: query.minHeight,
+          publishedFrom: query.from,
+          publishedBefore: query.to,
+          safe: query.safe,
+        },
+      };
+      const offset = query.cursor ? await decodeSearchCursor(request, query.cursor) : ((query.page ?? 1) - 1) * query.perPage;
+      const base = config.DERIVATIVES_PUBLIC_URL.replace(/\/+$/, "");
+      const { response, cache } = await cachedSearch(
+        {
+          db: c.var.db,
+          embed: async (text) => (await embedQuery({ config, store }, text)).embedding,
+          publicUrl: (key) => `${base}/${key}`,
+          store,
+          modelId: config.CLIP_MODEL_ID,
+          storeDegraded,
+        },
+        { ...request, offset },
+      );
+      const maxAge = response.degraded.length > 0 ? 10 : 60;
+      return c.json(response, 200, {
+        "x-cache": cache,
+        "cache-control": principal ? "private, no-store" : `public, max-age=${maxAge}`,
+      });
+    },
+  )
+  .get(
+    "/suggest",
+    spec({
+      summary: "Autocomplete: tags of visible images that start with what was typed",
+      tags: ["search"],
+      access: "public",
+      apiKeyScope: "search:read",
+      responses: {
+        200: {
+          description: "Up to `limit` tags, most used first",
+          schema: v.object({ suggestions: v.array(v.object({ tag: v.string(), images: v.number() })) }),
+        },
+        429: { description: "Rate limited; see Retry-After" },
+      },
+    }),
+    input("query", v.strictObject({ q: s.text(50), limit: v.optional(count(20), "8") })),
+    async (c) => {
+      requireSearchScope(c.var.principal);
+      await applySearchLimits(c);
+      const { q, limit } = c.req.valid("query");
+      const suggestions = await suggestTags(c.var.db, q, limit);
+      return c.json({ suggestions }, 200, { "cache-control": c.var.principal ? "private, no-store" : "public, max-age=300" });
+    },
+  );

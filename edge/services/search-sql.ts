@@ -1,0 +1,436 @@
+import { type SQL, sql } from "drizzle-orm";
+import { SYNONYM_GROUPS } from "../data/synonyms";
+
+/**
+ * The SQL of image search, written once and shared by the route (edge/services/search.ts) and the
+ * search benchmark (scripts/bench/search/). Every value a caller supplies is a bound parameter:
+ * user text reaches Postgres only as an argument of websearch_to_tsquery / plainto_tsquery /
+ * phraseto_tsquery, never as SQL or tsquery syntax.
+ *
+ * Tables are named directly (`images i`) so each statement reads as the SQL it is; the plans are
+ * reviewed in the comments beside each statement.
+ */
+
+/** Reciprocal Rank Fusion constant (Cormack et al. 2009): score = Σ 1 / (k + rank). */
+export const RRF_K = 60;
+/** How many results of each ranking the hybrid mode fuses. */
+export const HYBRID_CANDIDATES = 100;
+/**
+ * How many nearest neighbours the semantic-only mode ranks (its result set). They are scored by
+ * similarity, 1 − cosine distance / 2, so the boosts reorder close neighbours but cannot lift a
+ * distant one (rank-based scores would hide how far apart two neighbours are).
+ */
+export const SEMANTIC_POOL = 200;
+/** Hybrid results scoring below this fraction of the best one are dropped (an unrelated tail). */
+export const HYBRID_CUTOFF = 0.3;
+/** Safe search keeps images whose NSFW score is known and below this (the pipeline's auto-approval threshold). */
+export const SAFE_NSFW_BELOW = 0.1;
+/** ts_rank_cd weights for the tsvector's D, C, B, A labels (description C, tags B, title A). */
+export const RANK_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}";
+/**
+ * Business boosts: popularity weight, recency weight and the recency decay (days). Rank-based
+ * scores near the top differ by under 2% a place (1/61 vs 1/62), so these stay small: 1,000 sales
+ * are worth about 7%, a new image 3%, a few places at most; never enough to lift an unrelated image.
+ */
+export const POPULARITY_WEIGHT = 0.01;
+export const RECENCY_WEIGHT = 0.03;
+export const RECENCY_DECAY_DAYS = 180;
+
+export type Orientation = "landscape" | "portrait" | "square";
+export type LicenseFilter = "standard" | "enhanced" | "editorial";
+export type SearchSort = "relevance" | "newest" | "popular";
+
+export type SearchFilters = {
+  category?: string;
+  orientation?: Orientation;
+  /** A colour facet bucket (see common/colours.ts). */
+  colour?: string;
+  contributorId?: string;
+  /** Editorial images can only be licensed editorially; standard and enhanced need a non-editorial image. */
+  license?: LicenseFilter;
+  minWidth?: number;
+  minHeight?: number;
+  /** published_at >= publishedFrom */
+  publishedFrom?: Date;
+  /** published_at < publishedBefore */
+  publishedBefore?: Date;
+  /** Only images with a known NSFW score below {@link SAFE_NSFW_BELOW}; unscored images are left out. */
+  safe: boolean;
+};
+
+/** How the result set is found: every visible image, FTS, nearest neighbours, or both fused. */
+export type Retrieval =
+  | { kind: "browse" }
+  | { kind: "keyword"; query: string }
+  | { kind: "semantic"; embedding: readonly number[] }
+  | { kind: "hybrid"; query: string; embedding: readonly number[] };
+
+export type SearchPlan = {
+  retrieval: Retrieval;
+  filters: SearchFilters;
+  sort: SearchSort;
+  limit: number;
+  offset: number;
+  /** The clock for the recency boost; callers pass a day-rounded time so scores stay stable across pages. */
+  now: Date;
+  /** Tuning overrides, for the benchmark's sweeps. */
+  tuning?: Partial<{ rrfK: number; candidates: number; semanticPool: number; cutoff: number }>;
+};
+
+/** Row of the search statement: the total, the page (JSON) and the facets, in one round trip. */
+export type SearchRow = {
+  total: number;
+  results: SearchResultRow[];
+  categories: Record<string, number>;
+  orientations: Record<string, number>;
+  colours: Record<string, number>;
+  license_types: Record<LicenseFilter, number>;
+};
+
+export type SearchResultRow = {
+  id: string;
+  title: string;
+  width: number | null;
+  height: number | null;
+  derivativeKeys: Record<string, string> | null;
+  contributorId: string;
+  displayName: string;
+  tags: string[];
+  prices: { licenseType: LicenseFilter; amountCents: number; currency: string }[];
+  score: number;
+};
+
+const WORD = /[\p{L}\p{N}][\p{L}\p{N}'-]*/gu;
+
+const synonymsByWord = (() => {
+  const map = new Map<string, Set<string>>();
+  for (const group of SYNONYM_GROUPS) {
+    for (const member of group) {
+      if (!/^[a-z0-9][a-z0-9 -]*$/.test(member)) throw new Error(`synonym ${JSON.stringify(member)} is not lower-case words`);
+      if (member.includes(" ")) continue; // multi-word members are expansions only: queries are matched word by word
+      const set = map.get(member) ?? new Set<string>();
+      for (const other of group) set.add(other);
+      map.set(member, set);
+    }
+  }
+  return map;
+})();
+
+/** The words of a query that have synonyms, each with its group (itself included), in query order. */
+export function synonymExpansions(query: string): { word: string; members: string[] }[] {
+  const seen = new Set<string>();
+  const expansions: { word: string; members: string[] }[] = [];
+  for (const match of query.toLowerCase().matchAll(WORD)) {
+    const word = match[0];
+    const members = synonymsByWord.get(word);
+    if (!members || seen.has(word)) continue;
+    seen.add(word);
+    expansions.push({ word, members: [...members] });
+  }
+  return expansions;
+}
+
+/**
+ * The tsquery of a user's query: websearch_to_tsquery (quoted phrases, `or`, `-exclusions`) with
+ * every word that has synonyms rewritten into an OR of its group by ts_rewrite, so "ocean" also
+ * matches "sea", inside phrases and exclusions too. Built from parameters only.
+ *
+ * @example keywordTsquery("ocean -boat") // ts_rewrite(ts_rewrite(websearch_to_tsquery('english', $1), ...ocean...), ...boat...)
+ */
+export function keywordTsquery(query: string): SQL {
+  let tsquery = sql`websearch_to_tsquery('english', ${query})`;
+  for (const { word, members } of synonymExpansions(query)) {
+    const alternatives = sql.join(
+      members.map((member) => sql`phraseto_tsquery('english', ${member})`),
+      sql` || `,
+    );
+    tsquery = sql`ts_rewrite(${tsquery}, plainto_tsquery('english', ${word}), ${alternatives})`;
+  }
+  return tsquery;
+}
+
+/** What every search applies to `images i`: visible (approved, not withdrawn) and the caller's filters. */
+export function visibleAndFiltered(filters: SearchFilters): SQL {
+  const conditions: SQL[] = [sql`i.status = 'approved'`, sql`i.withdrawn_at is null`];
+  // A null score fails the comparison: unscored images never appear in safe search.
+  if (filters.safe) conditions.push(sql`i.nsfw_score < ${SAFE_NSFW_BELOW}`);
+  if (filters.category) {
+    conditions.push(sql`exists (select 1 from image_categories ic where ic.image_id = i.id and ic.category_slug = ${filters.category})`);
+  }
+  if (filters.orientation) conditions.push(sql`i.orientation = ${filters.orientation}`);
+  if (filters.colour) conditions.push(sql`i.colour_bucket = ${filters.colour}`);
+  if (filters.contributorId) conditions.push(sql`i.contributor_id = ${filters.contributorId}::uuid`);
+  if (filters.license) conditions.push(filters.license === "editorial" ? sql`i.editorial` : sql`not i.editorial`);
+  if (filters.minWidth !== undefined) conditions.push(sql`i.width >= ${filters.minWidth}`);
+  if (filters.minHeight !== undefined) conditions.push(sql`i.height >= ${filters.minHeight}`);
+  if (filters.publishedFrom) conditions.push(sql`i.published_at >= ${filters.publishedFrom.toISOString()}::timestamptz`);
+  if (filters.publishedBefore) conditions.push(sql`i.published_at < ${filters.publishedBefore.toISOString()}::timestamptz`);
+  return sql.join(conditions, sql` and `);
+}
+
+/**
+ * Multiplier for business signals, close to 1 so relevance dominates:
+ * `(1 + 0.01·ln(1 + sales + 0.1·downloads)) · (1 + 0.03·e^(−age/180 days))`. The exponent is
+ * capped (Postgres raises an underflow error for exp of a large negative number); unpublished
+ * images get no recency boost.
+ */
+export function businessBoost(now: Date): SQL {
+  return sql`((1 + ${POPULARITY_WEIGHT}::float8 * ln(1 + i.sale_count + 0.1 * i.download_count)::float8)
+      * (1 + ${RECENCY_WEIGHT}::float8 * coalesce(exp(-least(greatest(extract(epoch from (${now.toISOString()}::timestamptz - i.published_at)), 0)::float8 / ${RECENCY_DECAY_DAYS * 86400}::float8, 50)), 0)))`;
+}
+
+/** `'[0.1,0.2,...]'::vector`: numbers the embedder produced, bound as one parameter. */
+function vectorParam(embedding: readonly number[]): SQL {
+  return sql`${`[${embedding.join(",")}]`}::vector`;
+}
+
+function keywordRank(query: string): SQL {
+  return sql`ts_rank_cd(${RANK_WEIGHTS}::float4[], i.search_vector, ${keywordTsquery(query)}, 1)`;
+}
+
+/**
+ * Columns every `matched` row carries, so the facets and the sort read them without joining
+ * `images` again: the facet values, the sort keys and the business boost.
+ */
+function carriedColumns(now: Date): SQL {
+  return sql`i.orientation, i.colour_bucket, i.editorial, i.published_at,
+    (i.sale_count + 0.1 * i.download_count)::float8 as popularity, ${businessBoost(now)} as boost`;
+}
+const CARRIED = sql`orientation, colour_bucket, editorial, published_at, popularity`;
+
+/**
+ * The `matched (id, score, orientation, colour_bucket, editorial, published_at, popularity)` CTE
+ * for each retrieval.
+ *
+ * Hybrid (one statement, RRF of the top {@link HYBRID_CANDIDATES} of each ranking):
+ *   keyword_hits: FTS matches ranked by ts_rank_cd, top N (GIN index on search_vector);
+ *   semantic_hits: the N nearest embeddings by cosine distance (HNSW index, iterative scan when
+ *     filtered; see search.ts for the settings);
+ *   fused: Σ 1/(k + rank) over a full join, times the business boost (≤ 2N primary-key look-ups);
+ *   matched: fused results scoring at least HYBRID_CUTOFF × the best.
+ */
+function matchedCte(plan: SearchPlan): SQL {
+  const where = visibleAndFiltered(plan.filters);
+  const carried = carriedColumns(plan.now);
+  const k = plan.tuning?.rrfK ?? RRF_K;
+  const candidates = plan.tuning?.candidates ?? HYBRID_CANDIDATES;
+  const { retrieval } = plan;
+  switch (retrieval.kind) {
+    case "browse":
+      return sql`hits as (
+  select i.id, ${carried}
+  from images i
+  where ${where}
+),
+matched as (
+  select id, boost as score, ${CARRIED} from hits
+)`;
+    case "keyword":
+      return sql`hits as (
+  select i.id, ${keywordRank(retrieval.query)} as rank_score, ${carried}
+  from images i
+  where i.search_vector @@ ${keywordTsquery(retrieval.query)} and ${where}
+),
+matched as (
+  select id, rank_score * boost as score, ${CARRIED} from hits
+)`;
+    case "semantic": {
+      const vector = vectorParam(retrieval.embedding);
+      return sql`nearest as (
+  select i.id, i.embedding <=> ${vector} as distance, ${carried}
+  from images i
+  where i.embedding is not null and ${where}
+  order by i.embedding <=> ${vector}
+  limit ${plan.tuning?.semanticPool ?? SEMANTIC_POOL}
+),
+matched as (
+  select id, (1 - distance / 2) * boost as score, ${CARRIED} from nearest
+)`;
+    }
+    case "hybrid": {
+      const vector = vectorParam(retrieval.embedding);
+      return sql`keyword_hits as (
+  select i.id, ${keywordRank(retrieval.query)} as rank_score
+  from images i
+  where i.search_vector @@ ${keywordTsquery(retrieval.query)} and ${where}
+  order by rank_score desc, i.id
+  limit ${candidates}
+),
+semantic_hits as (
+  select i.id, i.embedding <=> ${vector} as distance
+  from images i
+  where i.embedding is not null and ${where}
+  order by i.embedding <=> ${vector}
+  limit ${candidates}
+),
+keyword_ranked as (
+  select id, row_number() over (order by rank_score desc, id) as rank from keyword_hits
+),
+semantic_ranked as (
+  select id, row_number() over (order by distance, id) as rank from semantic_hits
+),
+fused as (
+  select coalesce(k.id, s.id) as id,
+         coalesce(1.0 / (${k} + k.rank), 0) + coalesce(1.0 / (${k} + s.rank), 0) as rrf
+  from keyword_ranked k
+  full join semantic_ranked s on s.id = k.id
+),
+boosted as (
+  select f.id, f.rrf::float8 * boost as score, ${CARRIED}
+  from fused f
+  cross join lateral (select ${carried} from images i where i.id = f.id) i
+),
+matched as (
+  select * from boosted
+  where score >= ${plan.tuning?.cutoff ?? HYBRID_CUTOFF}::float8 * (select max(score) from boosted)
+)`;
+    }
+  }
+}
+
+function orderBy(sort: SearchSort): SQL {
+  switch (sort) {
+    case "relevance":
+      return sql`m.score desc, m.id`;
+    case "newest":
+      return sql`m.published_at desc nulls last, m.id`;
+    case "popular":
+      return sql`m.popularity desc, m.score desc, m.id`;
+  }
+}
+
+/*
+ * EXPLAIN (ANALYZE) on the test database (PGlite 0.5 / Postgres 18, pgvector 0.8.7), 3,000 approved
+ * images with random embeddings, 20% matching "ocean", safe search on; the plans that matter for
+ * speed come from the benchmark's corpus (scripts/bench/search/), where the tables are big enough
+ * for the planner to prefer the indexes it ignores here.
+ *
+ * keyword "ocean" (the tsquery after synonyms: 'ocean' | 'sea' | 'seascap'):
+ *   CTE matched -> Seq Scan on images i (rows=600; Rows Removed by Filter: 2400)
+ *     Filter: withdrawn_at IS NULL AND search_vector @@ '...'::tsquery AND nsfw_score < 0.1 AND status = 'approved'
+ *     (20% selectivity: a seq scan is right; at low selectivity the GIN index images_search_vector_idx
+ *     serves it, as test/db checks)
+ *   page -> Sort (m.score DESC, m.id) over CTE Scan on matched, Limit 25; per result: Index Scan
+ *     image_tags_image_id_tag_pk (tags), Memoize + Index Scan users_pkey, license_prices lookups
+ *   facets -> HashAggregate over CTE Scan on matched (no second pass over images); categories via
+ *     Hash Join image_categories
+ * hybrid "ocean":
+ *   semantic_hits -> Limit 100 -> Index Scan using images_embedding_hnsw_idx
+ *     Order By: (embedding <=> '[…]'::vector)  Filter: visible and safe  (rows=100)
+ *   keyword_hits -> Limit 100 -> Sort (ts_rank_cd DESC, id) top-N heapsort -> Seq Scan images (rows=600)
+ *   fused -> Hash Full Join (rows=196) -> images by id (hash join at this size; primary-key look-ups at scale)
+ *   matched -> CTE Scan on boosted, Filter: score >= 0.3 × max (rows=163, removed 33)
+ * semantic, category=food & orientation=portrait (~17% of rows pass):
+ *   nearest -> Limit 200 -> Sort by distance -> Hash Join (Seq Scan images, Bitmap Index Scan
+ *     image_categories_category_idx): an exact scan, cheaper than the graph at this size; with the
+ *     iterative scan on, big tables keep walking the HNSW graph until 200 filtered rows are found.
+ * suggestion "ocan forrest": per word, Seq Scan image_tags Filter: tag % word (trigram; the GIN
+ *   trigram index image_tags_tag_trgm_idx takes over on larger tables), Hash Join visible images.
+ */
+
+/**
+ * The whole search in one statement (one round trip to Neon): the matched set, its size, one page
+ * of it with everything a result card shows (contributor, top tags, prices), and the facet counts
+ * over the matched set. `matched` is referenced several times, so Postgres materialises it once.
+ *
+ * Prices: an active per-image override in USD, else the marketplace default for that license
+ * type; editorial images list only the editorial license, others standard and enhanced.
+ * Tags: up to 6, human-entered first, then AI tags by confidence.
+ */
+export function searchStatement(plan: SearchPlan): SQL {
+  const order = orderBy(plan.sort);
+  return sql`with ${matchedCte(plan)},
+page as (
+  select m.id, m.score, row_number() over (order by ${order}) as position
+  from matched m
+  order by ${order}
+  limit ${plan.limit} offset ${plan.offset}
+)
+select
+  (select count(*) from matched)::int as total,
+  (select coalesce(json_agg(r order by r.position), '[]'::json) from (
+    select p.position, i.id, i.title, i.width, i.height, i.derivative_keys as "derivativeKeys",
+           i.contributor_id as "contributorId", u.display_name as "displayName", p.score,
+           array(
+             select t.tag from image_tags t where t.image_id = i.id
+             order by (t.source = 'ai'), t.confidence desc nulls first, t.tag
+             limit 6
+           ) as tags,
+           (select coalesce(json_agg(json_build_object('licenseType', lt.type, 'amountCents', price.amount_cents, 'currency', price.currency) order by lt.type), '[]'::json)
+              from unnest(case when i.editorial then array['editorial'] else array['standard', 'enhanced'] end::license_type[]) as lt(type)
+              cross join lateral (
+                select lp.amount_cents, lp.currency from license_prices lp
+                where lp.license_type = lt.type and lp.active and lp.currency = 'usd' and (lp.image_id = i.id or lp.image_id is null)
+                order by lp.image_id nulls last
+                limit 1
+              ) price) as prices
+    from page p
+    join images i on i.id = p.id
+    join users u on u.id = i.contributor_id
+  ) r) as results,
+  (select coalesce(json_object_agg(slug, n), '{}'::json) from (
+    select ic.category_slug as slug, count(*)::int as n
+    from matched m join image_categories ic on ic.image_id = m.id
+    group by ic.category_slug
+  ) c) as categories,
+  (select coalesce(json_object_agg(orientation, n), '{}'::json) from (
+    select orientation, count(*)::int as n from matched where orientation is not null group by orientation
+  ) o) as orientations,
+  (select coalesce(json_object_agg(colour_bucket, n), '{}'::json) from (
+    select colour_bucket, count(*)::int as n from matched where colour_bucket is not null group by colour_bucket
+  ) c) as colours,
+  (select json_build_object(
+      'standard', count(*) filter (where not editorial),
+      'enhanced', count(*) filter (where not editorial),
+      'editorial', count(*) filter (where editorial))
+    from matched) as license_types`;
+}
+
+/**
+ * "Did you mean": for each query word, the visible tag closest to it by trigram similarity
+ * (pg_trgm `%`, threshold 0.3, served by the trigram index on image_tags.tag), preferring an exact
+ * match and then the tag on most images. A word with an exact tag keeps itself.
+ */
+export function suggestionStatement(words: readonly string[]): SQL {
+  const list = sql.join(
+    words.map((word) => sql`${word}`),
+    sql`, `,
+  );
+  return sql`select w.word, w.ord, best.tag
+from unnest(array[${list}]::text[]) with ordinality as w(word, ord)
+left join lateral (
+  select t.tag
+  from image_tags t
+  join images i on i.id = t.image_id and i.status = 'approved' and i.withdrawn_at is null
+  where t.tag % w.word
+  group by t.tag
+  order by t.tag = w.word desc, similarity(t.tag, w.word) desc, count(*) desc, t.tag
+  limit 1
+) best on true
+order by w.ord`;
+}
+
+/**
+ * Session settings for the nearest-neighbour scans, applied with SET LOCAL semantics inside the
+ * statement's transaction: iterative index scans (pgvector ≥ 0.8.0) keep scanning the HNSW graph
+ * until the filtered LIMIT is filled, instead of stopping at ef_search candidates.
+ */
+export function vectorScanSettings(efSearch: number): SQL {
+  return sql`select set_config('hnsw.ef_search', ${String(efSearch)}, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`;
+}
+
+/**
+ * Autocomplete: visible images' tags starting with the typed prefix, most used first. LIKE's
+ * wildcards in the prefix are escaped, so `50%` means the characters "50%". The trigram index on
+ * image_tags.tag serves left-anchored LIKE for prefixes of three characters or more.
+ */
+export function tagSuggestionStatement(prefix: string, limit: number): SQL {
+  const pattern = `${prefix.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return sql`select t.tag, count(*)::int as images
+from image_tags t
+join images i on i.id = t.image_id and i.status = 'approved' and i.withdrawn_at is null and i.nsfw_score < ${SAFE_NSFW_BELOW}
+where t.tag like ${pattern}
+group by t.tag
+order by count(*) desc, t.tag
+limit ${limit}`;
+}

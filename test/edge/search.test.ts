@@ -1,0 +1,623 @@
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { sql } from "drizzle-orm";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { PROBLEM_BASE_URI } from "../../common/problems";
+import { EMBEDDING_DIMENSIONS, imageCategories, imageTags, images, licensePrices } from "../../db/schema";
+import { colourBucket } from "../../common/colours";
+import worker from "../../edge/index";
+import { EmbeddingUnavailable } from "../../edge/services/embeddings";
+import { type SearchRequest, type SearchResponse, searchImages } from "../../edge/services/search";
+import { type SearchRow, searchStatement } from "../../edge/services/search-sql";
+import { api, signUp, testDb, type WorkerTarget } from "./support";
+
+/**
+ * GET /v1/search against a small labelled corpus inserted directly. Every image belongs to a
+ * contributor made for this file and every search filters by that contributor, so test files
+ * running in parallel on the same database cannot change what these searches see. Semantic
+ * ranking runs the service with a deterministic fake embedder (topic centroids); the route itself
+ * has no embedding service in tests and must degrade to keywords, and is also driven end to end
+ * with a stubbed service.
+ */
+
+const { db, pool } = testDb();
+afterAll(() => pool.end());
+afterEach(() => vi.restoreAllMocks());
+
+/** Topic centroids: unit vectors along the first axes. */
+const TOPIC = { ocean: 0, car: 1, forest: 2, food: 3, unrelated: 9 } as const;
+type Topic = keyof typeof TOPIC;
+
+/** A unit vector mostly along a topic axis, with a little of an image-specific axis (weight < 1 = less typical). */
+function embeddingNear(topic: Topic, own: number, weight = 0.9): number[] {
+  const vector = new Array<number>(EMBEDDING_DIMENSIONS).fill(0);
+  vector[TOPIC[topic]] = weight;
+  vector[100 + own] = Math.sqrt(1 - weight * weight);
+  return vector;
+}
+
+/** The fake CLIP text encoder: known words pull towards their topic centroid. */
+const WORD_TOPICS: Record<string, Topic> = { ocean: "ocean", sea: "ocean", wavy: "ocean", water: "ocean", car: "car", automobile: "car", forest: "forest", salad: "food", food: "food" };
+async function fakeEmbed(query: string): Promise<number[]> {
+  const vector = new Array<number>(EMBEDDING_DIMENSIONS).fill(0);
+  for (const word of query.toLowerCase().split(/\W+/)) {
+    const topic = WORD_TOPICS[word];
+    if (topic) vector[TOPIC[topic]] = (vector[TOPIC[topic]] ?? 0) + 1;
+  }
+  const norm = Math.hypot(...vector);
+  if (norm === 0) throw new EmbeddingUnavailable("the fake encoder knows none of these words");
+  return vector.map((x) => x / norm);
+}
+
+// A word no other test file uses (consonants only, so the English stemmer leaves it alone).
+const MARKER = `xq${Array.from({ length: 8 }, () => "bcdfghjklmnpqrtvwxz"[Math.floor(Math.random() * 19)]).join("")}`;
+
+type Listing = {
+  key: string;
+  title: string;
+  tags: string[];
+  topic: Topic;
+  weight?: number;
+  category: "nature" | "transport" | "food";
+  size: [number, number];
+  colour: string;
+  editorial?: boolean;
+  sales?: number;
+  publishedDaysAgo?: number;
+  hidden?: "pending_review" | "rejected" | "processing" | "withdrawn" | "nsfw" | "unscored";
+};
+
+const CORPUS: Listing[] = [
+  { key: "oceanWaves", title: "Ocean waves at sunset", tags: ["ocean", "waves", "sunset"], topic: "ocean", category: "nature", size: [1920, 1080], colour: "blue", sales: 5 },
+  { key: "calmSea", title: "Calm sea below the cliff", tags: ["sea", "cliff"], topic: "ocean", weight: 0.85, category: "nature", size: [800, 1200], colour: "teal" },
+  { key: "oceanBoat", title: "Fishing boat on the ocean", tags: ["boat", "ocean"], topic: "ocean", weight: 0.8, category: "transport", size: [1600, 900], colour: "blue" },
+  { key: "seaView", title: "Sea view from the terrace", tags: ["terrace"], topic: "ocean", weight: 0.7, category: "nature", size: [1200, 800], colour: "white", publishedDaysAgo: 400 },
+  { key: "viewOfSea", title: "A view over the quiet sea", tags: ["quiet"], topic: "ocean", weight: 0.7, category: "nature", size: [1200, 800], colour: "gray", publishedDaysAgo: 30 },
+  { key: "lighthouse", title: "Lighthouse on a rocky point", tags: ["lighthouse", "rocks"], topic: "ocean", weight: 0.6, category: "nature", size: [1000, 1000], colour: "gray" },
+  { key: "redCar", title: "Red sports car on a mountain road", tags: ["car", "road"], topic: "car", category: "transport", size: [1920, 1080], colour: "red", sales: 40 },
+  { key: "vintageAuto", title: "Vintage automobile in a garage", tags: ["automobile", "vintage"], topic: "car", category: "transport", size: [1000, 1000], colour: "brown", editorial: true },
+  { key: "pineForest", title: "Pine forest in fog", tags: ["forest", "fog"], topic: "forest", category: "nature", size: [800, 1200], colour: "green" },
+  { key: "salad", title: "Fresh salad bowl", tags: ["salad", "food"], topic: "food", category: "food", size: [1000, 1000], colour: "green", publishedDaysAgo: 2 },
+  // Never visible in safe search (or ever, for the first four), though they match everything.
+  { key: "pending", title: "Ocean car forest pending", tags: ["ocean", "car"], topic: "ocean", weight: 0.99, category: "nature", size: [1920, 1080], colour: "blue", hidden: "pending_review" },
+  { key: "rejected", title: "Ocean car forest rejected", tags: ["ocean", "car"], topic: "car", weight: 0.99, category: "transport", size: [1920, 1080], colour: "red", hidden: "rejected" },
+  { key: "processing", title: "Ocean car forest processing", tags: ["ocean"], topic: "forest", weight: 0.99, category: "nature", size: [800, 1200], colour: "green", hidden: "processing" },
+  { key: "withdrawn", title: "Ocean car forest withdrawn", tags: ["ocean", "sea"], topic: "ocean", weight: 0.99, category: "nature", size: [1920, 1080], colour: "blue", hidden: "withdrawn" },
+  { key: "nsfw", title: "Ocean car forest flagged", tags: ["ocean"], topic: "ocean", weight: 0.99, category: "nature", size: [1920, 1080], colour: "blue", hidden: "nsfw" },
+  { key: "unscored", title: "Ocean car forest unscored", tags: ["ocean"], topic: "ocean", weight: 0.99, category: "nature", size: [1920, 1080], colour: "blue", hidden: "unscored" },
+];
+
+const NEVER_VISIBLE = ["pending", "rejected", "processing", "withdrawn"];
+const UNSAFE = ["nsfw", "unscored"];
+const id: Record<string, string> = {};
+const keyOf: Record<string, string> = {};
+let contributorId = "";
+
+beforeAll(async () => {
+  const contributor = await signUp("contributor");
+  contributorId = contributor.userId;
+  for (const [index, listing] of CORPUS.entries()) {
+    const status = listing.hidden === "pending_review" || listing.hidden === "rejected" || listing.hidden === "processing" ? listing.hidden : "approved";
+    const [row] = await db
+      .insert(images)
+      .values({
+        contributorId,
+        title: `${listing.title} ${MARKER}`,
+        status,
+        stage: "done",
+        editorial: listing.editorial ?? false,
+        width: listing.size[0],
+        height: listing.size[1],
+        colourBucket: listing.colour,
+        nsfwScore: listing.hidden === "nsfw" ? 0.6 : listing.hidden === "unscored" ? null : 0.01,
+        embedding: embeddingNear(listing.topic, index, listing.weight),
+        tagText: listing.tags.join(" "),
+        saleCount: listing.sales ?? 0,
+        derivativeKeys: { thumb450: `images/${listing.key}/thumb-450.webp`, preview: `images/${listing.key}/preview-1200.webp` },
+        publishedAt: status === "approved" ? new Date(Date.now() - (listing.publishedDaysAgo ?? 100) * 86_400_000) : null,
+        withdrawnAt: listing.hidden === "withdrawn" ? new Date() : null,
+      })
+      .returning({ id: images.id });
+    if (!row) throw new Error("insert failed");
+    id[listing.key] = row.id;
+    keyOf[row.id] = listing.key;
+    await db.insert(imageTags).values(listing.tags.map((tag) => ({ imageId: row.id, tag, source: "contributor" as const })));
+    await db.insert(imageCategories).values({ imageId: row.id, categorySlug: listing.category, source: "contributor" });
+  }
+  await db.insert(licensePrices).values([
+    { imageId: id.oceanWaves, licenseType: "standard", amountCents: 4900 },
+    { imageId: id.oceanWaves, licenseType: "enhanced", amountCents: 12900 },
+    { imageId: id.vintageAuto, licenseType: "standard", amountCents: 9999 },
+    { imageId: id.vintageAuto, licenseType: "editorial", amountCents: 1500 },
+  ]);
+});
+
+type Problem = { type: string; status: number; errors?: { path: string }[]; retryAfter?: number };
+
+async function search(params: Record<string, string>, init: Parameters<typeof api>[1] = {}): Promise<{ res: Response; body: SearchResponse }> {
+  const res = await api(`/v1/search?${new URLSearchParams({ contributor: contributorId, ...params })}`, init);
+  const text = await res.text();
+  expect(res.status, text.slice(0, 500)).toBe(200);
+  return { res, body: JSON.parse(text) as SearchResponse };
+}
+
+const keys = (body: SearchResponse) => body.results.map((r) => keyOf[r.id] ?? r.id);
+
+/** The service with the fake embedder, on this file's connection (what the route runs, minus cache and HTTP). */
+function serviceSearch(q: string, mode: SearchRequest["mode"], extra: Partial<SearchRequest> = {}) {
+  return searchImages(
+    { db, embed: fakeEmbed, publicUrl: (key) => `https://img.test/${key}` },
+    { q, mode, sort: "relevance", perPage: 24, offset: 0, filters: { contributorId, safe: true }, ...extra },
+  );
+}
+
+/** The Worker with some bindings changed, run in this isolate (so a stubbed fetch reaches it). */
+function workerWith(overrides: Partial<Record<keyof Env, string>>): WorkerTarget {
+  const bindings = { ...env, ...overrides } as Env;
+  return {
+    env: bindings,
+    async fetch(request) {
+      const ctx = createExecutionContext();
+      const response = await worker.fetch(request, bindings, ctx);
+      await waitOnExecutionContext(ctx);
+      return response;
+    },
+  };
+}
+
+describe("keyword ranking", () => {
+  it("finds title and tag matches and nothing unrelated", async () => {
+    const { body } = await search({ q: "lighthouse", mode: "keyword" });
+    expect(keys(body)).toEqual(["lighthouse"]);
+    expect(body.mode).toBe("keyword");
+    expect(body.total).toBe(1);
+  });
+
+  it("expands synonyms both ways: ocean finds sea, automobile finds car", async () => {
+    const ocean = keys((await search({ q: "ocean", mode: "keyword" })).body);
+    expect(new Set(ocean)).toEqual(new Set(["oceanWaves", "oceanBoat", "calmSea", "seaView", "viewOfSea"]));
+    // A title match (weight A) of the word itself ranks above matches of a synonym elsewhere.
+    expect(ocean.indexOf("oceanWaves")).toBeLessThan(ocean.indexOf("seaView"));
+    const auto = keys((await search({ q: "automobile", mode: "keyword" })).body);
+    expect(new Set(auto)).toEqual(new Set(["vintageAuto", "redCar"]));
+    const car = keys((await search({ q: "car", mode: "keyword" })).body);
+    expect(new Set(car)).toEqual(new Set(["vintageAuto", "redCar"]));
+  });
+
+  it("matches quoted phrases as phrases", async () => {
+    const phrase = keys((await search({ q: '"sea view"', mode: "keyword" })).body);
+    expect(phrase).toEqual(["seaView"]);
+    const words = keys((await search({ q: "sea view", mode: "keyword" })).body);
+    expect(new Set(words)).toEqual(new Set(["seaView", "viewOfSea"]));
+  });
+
+  it("honours -exclusions (and or)", async () => {
+    const excluded = keys((await search({ q: "ocean -boat", mode: "keyword" })).body);
+    expect(excluded).not.toContain("oceanBoat");
+    expect(excluded).toContain("oceanWaves");
+    const either = keys((await search({ q: "lighthouse or salad", mode: "keyword" })).body);
+    expect(new Set(either)).toEqual(new Set(["lighthouse", "salad"]));
+  });
+
+  it("treats SQL and tsquery syntax in the query as text", async () => {
+    for (const q of ["' OR 1=1 --", "ocean & | ! :* (", "'); drop table images; --", "\\x00 <-> sea"]) {
+      const { body } = await search({ q, mode: "keyword" });
+      expect(body.results.every((r) => !NEVER_VISIBLE.includes(keyOf[r.id] ?? ""))).toBe(true);
+    }
+    const [row] = (await db.execute<{ n: number }>(sql`select count(*)::int as n from images where contributor_id = ${contributorId}`)).rows;
+    expect(row?.n).toBe(CORPUS.length);
+  });
+
+  it('suggests "did you mean" from visible tags when a query finds little', async () => {
+    const { body } = await search({ q: "lighthose", mode: "keyword" });
+    expect(body.total).toBe(0);
+    expect(body.suggestion).toBe("lighthouse");
+    const found = await search({ q: "lighthouse", mode: "keyword" });
+    expect(found.body.suggestion).toBe(null);
+  });
+});
+
+describe("semantic and hybrid ranking (fake embedder)", () => {
+  it("semantic: images near the query's centroid rank above the rest, in distance order", async () => {
+    const body = await serviceSearch("wavy water", "semantic");
+    expect(body.mode).toBe("semantic");
+    const order = keys(body);
+    // Ocean images by typicality (weights 0.9, 0.85, 0.8, 0.7, 0.7, 0.6), then the others.
+    expect(order.slice(0, 3)).toEqual(["oceanWaves", "calmSea", "oceanBoat"]);
+    const lastOcean = Math.max(...["seaView", "viewOfSea", "lighthouse"].map((k) => order.indexOf(k)));
+    for (const other of ["redCar", "vintageAuto", "pineForest", "salad"]) expect(order.indexOf(other)).toBeGreaterThan(lastOcean);
+    expect(order.some((k) => NEVER_VISIBLE.includes(k) || UNSAFE.includes(k))).toBe(false);
+  });
+
+  it("semantic: a selective filter still fills the page (iterative index scan)", async () => {
+    const body = await serviceSearch("ocean", "semantic", { filters: { contributorId, safe: true, category: "transport" } });
+    expect(new Set(keys(body))).toEqual(new Set(["oceanBoat", "redCar", "vintageAuto"]));
+  });
+
+  it("hybrid: results in both rankings come first; a query with no keyword match still finds by meaning", async () => {
+    const body = await serviceSearch("ocean", "hybrid");
+    expect(body.mode).toBe("hybrid");
+    const order = keys(body);
+    // First in both rankings; then the others both rankings hold (calmSea and oceanBoat tie on RRF: 2nd and 3rd in each).
+    expect(order[0]).toBe("oceanWaves");
+    expect(new Set(order.slice(1, 3))).toEqual(new Set(["calmSea", "oceanBoat"]));
+    expect(new Set(order.slice(3, 5))).toEqual(new Set(["seaView", "viewOfSea"]));
+    for (const other of ["redCar", "vintageAuto", "pineForest", "salad"]) {
+      if (order.includes(other)) expect(order.indexOf(other)).toBeGreaterThan(order.indexOf("viewOfSea"));
+    }
+    const meaningOnly = await serviceSearch("wavy water", "hybrid");
+    expect(keys(meaningOnly).slice(0, 3)).toEqual(["oceanWaves", "calmSea", "oceanBoat"]);
+  });
+
+  it("hybrid: the relative cut-off drops fused results far below the best", async () => {
+    const statement = (cutoff: number) =>
+      searchStatement({
+        retrieval: { kind: "hybrid", query: "salad", embedding: embeddingNear("food", 0, 1) },
+        filters: { contributorId, safe: true },
+        sort: "relevance",
+        limit: 50,
+        offset: 0,
+        now: new Date(),
+        tuning: { cutoff },
+      });
+    const run = async (cutoff: number) => {
+      const rows = await db.transaction(async (tx) => (await tx.execute<SearchRow>(statement(cutoff))).rows);
+      return rows[0]?.results ?? [];
+    };
+    const all = await run(0);
+    const cut = await run(0.6);
+    expect(all.length).toBe(10);
+    // salad is first in both rankings (2/61); anything only in the semantic ranking scores under 1/61 < 0.6 × 2/61.
+    expect(cut.map((r) => keyOf[r.id])).toEqual(["salad"]);
+    const best = Math.max(...all.map((r) => r.score));
+    expect(all.filter((r) => r.score >= 0.6 * best).map((r) => keyOf[r.id])).toEqual(["salad"]);
+  });
+
+  it("degrades to keyword when the embedder fails or is slow", async () => {
+    const failing = await searchImages(
+      { db, embed: () => Promise.reject(new EmbeddingUnavailable("down")), publicUrl: (k) => k },
+      { q: "ocean", mode: "hybrid", sort: "relevance", perPage: 24, offset: 0, filters: { contributorId, safe: true } },
+    );
+    expect(failing.mode).toBe("keyword");
+    expect(failing.degraded).toEqual(["semantic"]);
+    const slow = await searchImages(
+      { db, embed: () => new Promise((resolve) => setTimeout(() => resolve(embeddingNear("ocean", 0)), 1000)), publicUrl: (k) => k, embedBudgetMs: 50 },
+      { q: "ocean", mode: "semantic", sort: "relevance", perPage: 24, offset: 0, filters: { contributorId, safe: true } },
+    );
+    expect(slow.mode).toBe("keyword");
+    expect(slow.degraded).toEqual(["semantic"]);
+    expect(new Set(keys(slow))).toEqual(new Set(keys(failing)));
+  });
+});
+
+describe("filters and facets", () => {
+  const visible = CORPUS.filter((l) => !l.hidden);
+  const cases: { params: Record<string, string>; expected: (l: Listing) => boolean }[] = [
+    { params: { category: "transport" }, expected: (l) => l.category === "transport" },
+    { params: { orientation: "portrait" }, expected: (l) => l.size[1] > l.size[0] },
+    { params: { orientation: "square" }, expected: (l) => l.size[0] === l.size[1] },
+    { params: { colour: "green" }, expected: (l) => l.colour === "green" },
+    // #1e5aa8 is a mid blue: the hex maps to its bucket.
+    { params: { colour: "#1e5aa8" }, expected: (l) => l.colour === "blue" },
+    { params: { license: "editorial" }, expected: (l) => l.editorial === true },
+    { params: { license: "standard" }, expected: (l) => l.editorial !== true },
+    { params: { minWidth: "1500" }, expected: (l) => l.size[0] >= 1500 },
+    { params: { minHeight: "1100" }, expected: (l) => l.size[1] >= 1100 },
+    { params: { from: new Date(Date.now() - 60 * 86_400_000).toISOString().slice(0, 10) }, expected: (l) => (l.publishedDaysAgo ?? 100) <= 59 },
+    { params: { to: new Date(Date.now() - 200 * 86_400_000).toISOString() }, expected: (l) => (l.publishedDaysAgo ?? 100) > 200 },
+    { params: { category: "nature", orientation: "landscape", minWidth: "1000" }, expected: (l) => l.category === "nature" && l.size[0] > l.size[1] && l.size[0] >= 1000 },
+  ];
+
+  for (const { params, expected } of cases) {
+    it(`returns exactly the visible images matching ${JSON.stringify(params)}, in every mode`, async () => {
+      const want = new Set(visible.filter(expected).map((l) => l.key));
+      const browse = await search({ ...params, perPage: "100" });
+      expect(new Set(keys(browse.body))).toEqual(want);
+      expect(browse.body.total).toBe(want.size);
+      const keyword = await search({ ...params, q: MARKER, mode: "keyword", perPage: "100" });
+      expect(new Set(keys(keyword.body))).toEqual(want);
+      const semantic = await serviceSearch("ocean", "semantic", { filters: { contributorId, safe: true, ...toFilters(params) } });
+      expect(new Set(keys(semantic))).toEqual(want);
+    });
+  }
+
+  it("never returns unapproved or withdrawn images, even with safe search off; unsafe and unscored only then", async () => {
+    const safeOff = await search({ safe: "false", perPage: "100" });
+    expect(new Set(keys(safeOff.body))).toEqual(new Set([...visible.map((l) => l.key), ...UNSAFE]));
+    for (const params of [{ q: "ocean car forest", mode: "keyword" }, { q: "ocean", mode: "hybrid" }, { q: MARKER }] as Record<string, string>[]) {
+      for (const safe of ["true", "false"]) {
+        const { body } = await search({ ...params, safe, perPage: "100" });
+        expect(keys(body).filter((k) => NEVER_VISIBLE.includes(k))).toEqual([]);
+        if (safe === "true") expect(keys(body).filter((k) => UNSAFE.includes(k))).toEqual([]);
+      }
+    }
+    const semantic = await serviceSearch("ocean", "semantic", { filters: { contributorId, safe: false } });
+    expect(keys(semantic).filter((k) => NEVER_VISIBLE.includes(k))).toEqual([]);
+    expect(keys(semantic).slice(0, 2).sort()).toEqual(["nsfw", "unscored"]);
+  });
+
+  it("counts each facet over the filtered result set, as a direct SQL count does", async () => {
+    for (const params of [{ q: MARKER, mode: "keyword" }, { q: "ocean", mode: "keyword", orientation: "landscape" }, { colour: "green" }] as Record<string, string>[]) {
+      const { body } = await search(params);
+      const tsquery = params.q === "ocean" ? sql`to_tsquery('english', 'ocean | sea | seascape')` : params.q ? sql`to_tsquery('english', ${MARKER})` : null;
+      const where = sql.join(
+        [
+          sql`i.contributor_id = ${contributorId}`,
+          sql`i.status = 'approved'`,
+          sql`i.withdrawn_at is null`,
+          sql`i.nsfw_score < 0.1`,
+          ...(tsquery ? [sql`i.search_vector @@ ${tsquery}`] : []),
+          ...(params.orientation ? [sql`i.orientation = ${params.orientation}`] : []),
+          ...(params.colour ? [sql`i.colour_bucket = ${params.colour}`] : []),
+        ],
+        sql` and `,
+      );
+      const counts = async (column: ReturnType<typeof sql>) => {
+        const { rows } = await db.execute<{ k: string; n: number }>(sql`select ${column} as k, count(*)::int as n from images i where ${where} group by 1`);
+        return Object.fromEntries(rows.filter((r) => r.k !== null).map((r) => [r.k, r.n]));
+      };
+      expect(body.facets.orientations).toEqual(await counts(sql`i.orientation`));
+      expect(body.facets.colours).toEqual(await counts(sql`i.colour_bucket`));
+      const { rows: cats } = await db.execute<{ k: string; n: number }>(
+        sql`select ic.category_slug as k, count(*)::int as n from images i join image_categories ic on ic.image_id = i.id where ${where} group by 1`,
+      );
+      expect(body.facets.categories).toEqual(Object.fromEntries(cats.map((r) => [r.k, r.n])));
+      const editorial = await counts(sql`i.editorial::text`);
+      expect(body.facets.licenseTypes).toEqual({ standard: editorial.false ?? 0, enhanced: editorial.false ?? 0, editorial: editorial.true ?? 0 });
+      expect(body.total).toBe(Object.values(await counts(sql`'all'`))[0] ?? 0);
+    }
+  });
+
+  it("shows result cards: URLs from DERIVATIVES_PUBLIC_URL, contributor, tags, prices by license type", async () => {
+    const { body } = await search({ q: "automobile", mode: "keyword" });
+    const base = String(env.DERIVATIVES_PUBLIC_URL ?? "http://127.0.0.1:8787/v1/derivatives").replace(/\/+$/, "");
+    const auto = body.results.find((r) => r.id === id.vintageAuto);
+    expect(auto).toMatchObject({
+      title: `Vintage automobile in a garage ${MARKER}`,
+      thumbnailUrl: `${base}/images/vintageAuto/thumb-450.webp`,
+      previewUrl: `${base}/images/vintageAuto/preview-1200.webp`,
+      contributor: { id: contributorId, displayName: "Test contributor" },
+      width: 1000,
+      height: 1000,
+      // Editorial: only the editorial license is offered, although a standard price row exists.
+      prices: [{ licenseType: "editorial", amountCents: 1500, currency: "usd" }],
+    });
+    expect(auto?.tags.sort()).toEqual(["automobile", "vintage"]);
+    const waves = (await search({ q: "sunset", mode: "keyword" })).body.results[0];
+    expect(waves?.prices).toEqual([
+      { licenseType: "standard", amountCents: 4900, currency: "usd" },
+      { licenseType: "enhanced", amountCents: 12900, currency: "usd" },
+    ]);
+  });
+});
+
+function toFilters(params: Record<string, string>): Partial<SearchRequest["filters"]> {
+  const day = 86_400_000;
+  return {
+    ...(params.category ? { category: params.category } : {}),
+    ...(params.orientation ? { orientation: params.orientation as "landscape" | "portrait" | "square" } : {}),
+    ...(params.colour ? { colour: params.colour.startsWith("#") ? colourBucket(params.colour) : params.colour } : {}),
+    ...(params.license ? { license: params.license as "standard" | "editorial" } : {}),
+    ...(params.minWidth ? { minWidth: Number(params.minWidth) } : {}),
+    ...(params.minHeight ? { minHeight: Number(params.minHeight) } : {}),
+    ...(params.from ? { publishedFrom: new Date(params.from) } : {}),
+    ...(params.to ? { publishedBefore: new Date(Date.parse(params.to) + (params.to.length === 10 ? day : 1)) } : {}),
+  };
+}
+
+describe("pagination", () => {
+  it("walks all results by cursor and by page, without duplicates or gaps, in the same order", async () => {
+    for (const base of [{ q: MARKER, mode: "keyword" }, { q: "ocean", mode: "hybrid" }, {}, { sort: "newest" }, { sort: "popular" }] as Record<string, string>[]) {
+      const everything = (await search({ ...base, perPage: "100" })).body;
+      const byCursor: string[] = [];
+      let cursor: string | null = null;
+      for (let guard = 0; guard < 20; guard++) {
+        const { body }: { body: SearchResponse } = await search({ ...base, perPage: "3", ...(cursor ? { cursor } : {}) });
+        expect(body.total).toBe(everything.total);
+        byCursor.push(...body.results.map((r) => r.id));
+        cursor = body.nextCursor;
+        if (!cursor) break;
+      }
+      const byPage: string[] = [];
+      for (let page = 1; page <= Math.ceil(everything.total / 3); page++) {
+        byPage.push(...(await search({ ...base, perPage: "3", page: String(page) })).body.results.map((r) => r.id));
+      }
+      expect(byCursor).toEqual(everything.results.map((r) => r.id));
+      expect(byPage).toEqual(byCursor);
+      expect(new Set(byCursor).size).toBe(byCursor.length);
+      expect(byCursor.length).toBe(everything.total);
+    }
+  });
+
+  it("refuses a cursor from another query", async () => {
+    const { body } = await search({ q: MARKER, mode: "keyword", perPage: "2" });
+    expect(body.nextCursor).not.toBe(null);
+    const res = await api(`/v1/search?${new URLSearchParams({ contributor: contributorId, q: "ocean", mode: "keyword", perPage: "2", cursor: body.nextCursor ?? "" })}`);
+    expect(res.status).toBe(422);
+    expect(((await res.json()) as Problem).errors?.map((e) => e.path)).toContain("cursor");
+  });
+});
+
+describe("request validation", () => {
+  const bad: [Record<string, string>, string][] = [
+    [{ mode: "fuzzy" }, "mode"],
+    [{ perPage: "0" }, "perPage"],
+    [{ perPage: "101" }, "perPage"],
+    [{ colour: "chartreuse" }, "colour"],
+    [{ colour: "#12345" }, "colour"],
+    [{ orientation: "round" }, "orientation"],
+    [{ license: "exclusive" }, "license"],
+    [{ from: "2024-13-45" }, "from"],
+    [{ from: "2024-05-02", to: "2024-05-01" }, "to"],
+    [{ page: "2", cursor: "abc" }, "cursor"],
+    [{ page: "1000", perPage: "100" }, "page"],
+    [{ q: "x".repeat(201) }, "q"],
+    [{ safe: "maybe" }, "safe"],
+    [{ sort: "random" }, "sort"],
+    [{ imageType: "photo" }, "imageType"],
+  ];
+  for (const [params, path] of bad) {
+    it(`refuses ${JSON.stringify(params).slice(0, 60)} with a 422 problem naming ${path}`, async () => {
+      const res = await api(`/v1/search?${new URLSearchParams(params)}`);
+      expect(res.status).toBe(422);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      const problem = (await res.json()) as Problem;
+      expect(problem.type).toBe(`${PROBLEM_BASE_URI}validation-failed`);
+      expect(problem.errors?.map((e) => e.path)).toContain(path);
+    });
+  }
+});
+
+describe("caching, access and rate limits", () => {
+  it("answers a repeated request from the cache without querying (a new matching image is not seen until it expires)", async () => {
+    const q = `${MARKER} ocean`;
+    const first = await search({ q, mode: "keyword" });
+    expect(first.res.headers.get("x-cache")).toBe("miss");
+    const [extra] = await db
+      .insert(images)
+      .values({ contributorId, title: `Ocean extra ${MARKER}`, status: "approved", nsfwScore: 0, width: 10, height: 10, publishedAt: new Date() })
+      .returning({ id: images.id });
+    try {
+      const second = await search({ q, mode: "keyword" });
+      expect(second.res.headers.get("x-cache")).toBe("hit");
+      expect(second.body).toEqual(first.body);
+      // Any other parameter is another cache entry, and sees the new image.
+      const other = await search({ q, mode: "keyword", perPage: "23" });
+      expect(other.res.headers.get("x-cache")).toBe("miss");
+      expect(other.body.total).toBe(first.body.total + 1);
+    } finally {
+      await db.execute(sql`delete from images where id = ${extra?.id ?? null}`);
+    }
+  });
+
+  it("is publicly cacheable for anonymous callers and private for signed-in ones", async () => {
+    const keywordOnly = await search({ q: "fog", mode: "keyword" });
+    expect(keywordOnly.res.headers.get("cache-control")).toBe("public, max-age=60");
+    // Degraded answers are kept for less time, so a recovered service shows soon.
+    const degraded = await search({ q: "fog" }, { target: workerWith({ EMBED_SERVICE_URL: "" }) });
+    expect(degraded.body.degraded).toEqual(["semantic"]);
+    expect(degraded.res.headers.get("cache-control")).toBe("public, max-age=10");
+    const buyer = await signUp("buyer");
+    const signedIn = await search({ q: "fog", mode: "keyword" }, { token: buyer.accessToken });
+    expect(signedIn.res.headers.get("cache-control")).toBe("private, no-store");
+  });
+
+  it("lets API keys with search:read through and refuses keys without it", async () => {
+    const buyer = await signUp("buyer");
+    const keyWith = async (scopes: string[]) => {
+      const res = await api("/v1/api-keys", { method: "POST", token: buyer.accessToken, json: { name: "search", scopes } });
+      return ((await res.json()) as { secret: string }).secret;
+    };
+    const ok = await search({ q: "fog", mode: "keyword" }, { apiKey: await keyWith(["search:read"]) });
+    expect(keys(ok.body)).toEqual(["pineForest"]);
+    const refused = await api(`/v1/search?q=fog`, { apiKey: await keyWith(["account:read"]) });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as Problem).type).toBe(`${PROBLEM_BASE_URI}insufficient-scope`);
+  });
+
+  it("limits requests per IP with a 429 problem and Retry-After", async () => {
+    const ip = `203.0.113.${Math.floor(Math.random() * 250)}`;
+    const path = `/v1/search?${new URLSearchParams({ contributor: contributorId, q: "fog", mode: "keyword" })}`;
+    for (let i = 0; i < 120; i++) expect((await api(path, { ip })).status).toBe(200);
+    const limited = await api(path, { ip });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    const problem = (await limited.json()) as Problem;
+    expect(problem.type).toBe(`${PROBLEM_BASE_URI}rate-limited`);
+    expect((await api(path, { ip: "203.0.113.251" })).status).toBe(200);
+  });
+});
+
+describe("graceful degradation", () => {
+  it("answers in keyword mode with degraded: semantic when no embedding service is configured", async () => {
+    const target = workerWith({ EMBED_SERVICE_URL: "" });
+    for (const mode of ["hybrid", "semantic"]) {
+      const { body } = await search({ q: "ocean", mode }, { target });
+      expect(body.mode).toBe("keyword");
+      expect(body.degraded).toEqual(["semantic"]);
+      expect(keys(body)).toContain("calmSea");
+    }
+  });
+
+  it("uses the embedding service when it answers, and falls back when it is slow", async () => {
+    const target = workerWith({ EMBED_SERVICE_URL: "http://embed.test", WORKER_SHARED_SECRET: "secret", CLIP_MODEL_ID: "fake-clip" });
+    const realFetch = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const request = new Request(input, init);
+      if (!request.url.startsWith("http://embed.test/")) return realFetch(input, init);
+      const { texts } = (await request.json()) as { texts: string[] };
+      if (texts[0]?.includes("slow")) await new Promise((resolve) => setTimeout(resolve, 400));
+      return Response.json({ model: "fake-clip", version: "1", dimensions: EMBEDDING_DIMENSIONS, embeddings: [await fakeEmbed(texts[0] ?? "")] });
+    });
+    const semantic = await search({ q: "wavy water", mode: "semantic" }, { target });
+    expect(semantic.body.mode).toBe("semantic");
+    expect(semantic.body.degraded).toEqual([]);
+    expect(keys(semantic.body).slice(0, 3)).toEqual(["oceanWaves", "calmSea", "oceanBoat"]);
+    const slow = await search({ q: "slow ocean", mode: "hybrid" }, { target });
+    expect(slow.body.mode).toBe("keyword");
+    expect(slow.body.degraded).toEqual(["semantic"]);
+  });
+
+  it("serves uncached results with degraded: cache when the store fails", async () => {
+    const target = workerWith({ UPSTASH_REDIS_REST_URL: "https://store.test", UPSTASH_REDIS_REST_TOKEN: "token" });
+    const realFetch = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      if (new Request(input, init).url.startsWith("https://store.test")) throw new TypeError("network connection lost");
+      return realFetch(input, init);
+    });
+    const { res, body } = await search({ q: "lighthouse", mode: "keyword" }, { target });
+    expect(res.headers.get("x-cache")).toBe("unavailable");
+    expect(body.degraded).toEqual(["cache"]);
+    expect(keys(body)).toEqual(["lighthouse"]);
+  });
+
+  it("answers 503 with a problem when the database is down", async () => {
+    const target = workerWith({ DATABASE_URL: "postgres://postgres:postgres@127.0.0.1:9/postgres" });
+    const res = await api(`/v1/search?q=ocean&mode=keyword`, { target });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    const problem = (await res.json()) as Problem & { requestId: string };
+    expect(problem.type).toBe(`${PROBLEM_BASE_URI}service-unavailable`);
+    expect(problem.requestId).toBe(res.headers.get("x-request-id"));
+  });
+});
+
+describe("GET /v1/search/suggest", () => {
+  it("completes a prefix with tags of visible, safe images only, most used first", async () => {
+    const tag = (key: string, value: string) => ({ imageId: id[key] ?? "", tag: value, source: "contributor" as const });
+    await db.insert(imageTags).values([
+      tag("oceanWaves", `${MARKER}sky`),
+      tag("salad", `${MARKER}sky`),
+      tag("redCar", `${MARKER}street`),
+      ...["pending", "withdrawn", "nsfw", "unscored"].map((key) => tag(key, `${MARKER}secret`)),
+    ]);
+    const res = await api(`/v1/search/suggest?q=${MARKER}&limit=5`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("public, max-age=300");
+    expect(await res.json()).toEqual({ suggestions: [{ tag: `${MARKER}sky`, images: 2 }, { tag: `${MARKER}street`, images: 1 }] });
+  });
+
+  it("treats LIKE wildcards in the prefix as characters", async () => {
+    for (const q of ["%", "_", "\\"]) {
+      const res = await api(`/v1/search/suggest?q=${encodeURIComponent(q)}`);
+      expect(res.status).toBe(200);
+      const { suggestions } = (await res.json()) as { suggestions: { tag: string }[] };
+      expect(suggestions.every((s) => s.tag.startsWith(q))).toBe(true);
+    }
+  });
+
+  it("refuses a missing or overlong prefix and a bad limit with 422 problems", async () => {
+    for (const [query, path] of [["", "q"], [`q=${"a".repeat(51)}`, "q"], ["q=sea&limit=21", "limit"], ["q=sea&limit=0", "limit"]]) {
+      const res = await api(`/v1/search/suggest?${query}`);
+      expect(res.status).toBe(422);
+      expect(((await res.json()) as Problem).errors?.map((e) => e.path)).toContain(path);
+    }
+  });
+});
+
+describe("database support", () => {
+  it("has pgvector 0.8.0 or later (iterative index scans)", async () => {
+    const { rows } = await db.execute<{ v: string }>(sql`select extversion as v from pg_extension where extname = 'vector'`);
+    const [major = 0, minor = 0] = (rows[0]?.v ?? "0.0").split(".").map(Number);
+    expect(major > 0 || minor >= 8).toBe(true);
+  });
+});
