@@ -189,6 +189,7 @@ export const searchRoutes = new Hono<AppEnv>()
           store,
           modelId: config.CLIP_MODEL_ID,
           storeDegraded,
+          fresh: /\bno-cache\b/i.test(c.req.header("cache-control") ?? ""),
         },
         { ...request, offset },
       );

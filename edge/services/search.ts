@@ -263,15 +263,17 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
 /**
  * {@link searchImages} behind the store: a response is kept for 60 s (10 s when degraded) under
  * the normalised request and the model id. A failing store never fails the search: the response is
- * computed uncached and says `degraded: ["cache"]`.
+ * computed uncached and says `degraded: ["cache"]`. A request with `Cache-Control: no-cache` skips
+ * the read (as HTTP intends) and stores what it computed.
  */
 export async function cachedSearch(
-  deps: SearchDeps & { store: Pick<Store, "get" | "set">; modelId: string; storeDegraded?: boolean },
+  deps: SearchDeps & { store: Pick<Store, "get" | "set">; modelId: string; storeDegraded?: boolean; fresh?: boolean },
   request: SearchRequest,
 ): Promise<{ response: SearchResponse; cache: "hit" | "miss" | "unavailable" }> {
   const key = await searchCacheKey(request, deps.modelId);
   let storeOk = !deps.storeDegraded;
-  if (storeOk) {
+  // `fresh` (the client sent Cache-Control: no-cache): compute anew, then refresh the entry.
+  if (storeOk && !deps.fresh) {
     try {
       const hit = await deps.store.get(key);
       if (hit) return { response: JSON.parse(hit) as SearchResponse, cache: "hit" };

@@ -480,6 +480,11 @@ describe("caching, access and rate limits", () => {
       const second = await search({ q, mode: "keyword" });
       expect(second.res.headers.get("x-cache")).toBe("hit");
       expect(second.body).toEqual(first.body);
+      // Cache-Control: no-cache asks for a fresh answer, which then replaces the entry.
+      const fresh = await search({ q, mode: "keyword" }, { headers: { "cache-control": "no-cache" } });
+      expect(fresh.res.headers.get("x-cache")).toBe("miss");
+      expect(fresh.body.total).toBe(first.body.total + 1);
+      expect((await search({ q, mode: "keyword" })).body.total).toBe(first.body.total + 1);
       // Any other parameter is another cache entry, and sees the new image.
       const other = await search({ q, mode: "keyword", perPage: "23" });
       expect(other.res.headers.get("x-cache")).toBe("miss");

@@ -1,0 +1,147 @@
+/**
+ * Search through the whole local stack: `npm start` (workerd, the Neon driver, the proxy) on the
+ * benchmark database that load.ts filled, 32 concurrent clients, the cache bypassed
+ * (`Cache-Control: no-cache`), each client from its own address (the per-IP rate limit is for
+ * people, not for this). Query embeddings come from a stand-in of the worker's /embed/text that
+ * answers each benchmark query with the corpus's matching query embedding (a CLIP model on this CPU
+ * would measure CLIP, not search; its cost is in `npm run bench:clip`).
+ *
+ * Prints p50/p95/p99 and requests/s per mode, with and without a filter, and the ratio of the API's
+ * p50 to the bare SQL p50 of the same searches (searchImages() called directly, same driver).
+ *
+ *   bun scripts/bench/search/api.ts [--requests 640] [--clients 32]
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { HYBRID_CANDIDATES, type Retrieval, SEMANTIC_POOL, searchStatement, vectorScanSettings } from "../../../edge/services/search-sql";
+import { SearchCorpus } from "./corpus";
+import { benchDatabaseUrl, openBenchDatabase, percentile, readCorpusStamp } from "./db";
+
+const { values: args } = parseArgs({ options: { requests: { type: "string" }, clients: { type: "string" } } });
+const REQUESTS = Number(args.requests ?? 640);
+const CLIENTS = Number(args.clients ?? 32);
+const root = resolve(import.meta.dirname, "../../..");
+const url = benchDatabaseUrl();
+
+const bench = await openBenchDatabase(url, 2);
+const stamp = await readCorpusStamp(bench.pool);
+if (!stamp) throw new Error(`no corpus in ${url}: run scripts/bench/search/load.ts first`);
+const queries = new SearchCorpus(stamp).queries();
+const embeddings = new Map(queries.map((q) => [q.text.toLowerCase(), Array.from(q.embedding)]));
+
+// The stack, on a free port, without the worker; its embedding service is the stand-in below.
+const port = 18800 + Math.floor(Math.random() * 500);
+const dataDir = mkdtempSync(join(tmpdir(), "search-bench-"));
+const stack = spawn(process.execPath, ["scripts/start.ts"], {
+  cwd: root,
+  env: { ...process.env, PORT: String(port), EDGESTOCK_DATA_DIR: dataDir, EDGESTOCK_WORKER: "0", DATABASE_URL: url },
+  stdio: ["ignore", "pipe", "pipe"],
+  detached: true,
+});
+let log = "";
+stack.stdout.on("data", (d) => (log += d));
+stack.stderr.on("data", (d) => (log += d));
+const stop = () => {
+  try {
+    if (stack.pid) process.kill(-stack.pid, "SIGINT");
+  } catch {}
+};
+process.on("exit", stop);
+for (const deadline = Date.now() + 90_000; !log.includes("Edgestock is running at"); ) {
+  if (Date.now() > deadline || stack.exitCode !== null) throw new Error(`the stack did not start:\n${log}`);
+  await Bun.sleep(200);
+}
+const secret = (JSON.parse(readFileSync(join(dataDir, "dev-secrets.json"), "utf8")) as { WORKER_SHARED_SECRET: string }).WORKER_SHARED_SECRET;
+const embedService = Bun.serve({
+  port: port + 1,
+  hostname: "127.0.0.1",
+  async fetch(request) {
+    if (request.headers.get("authorization") !== `Bearer ${secret}`) return new Response("no", { status: 401 });
+    const { texts } = (await request.json()) as { texts: string[] };
+    const vectors = texts.map((t) => embeddings.get(t));
+    if (vectors.some((v) => !v)) return new Response("unknown query", { status: 404 });
+    return Response.json({ model: "bench", version: "bench", dimensions: 512, embeddings: vectors });
+  },
+});
+
+type Scenario = { name: string; params: (i: number) => Record<string, string> };
+const pick = (i: number) => queries[i % queries.length] as (typeof queries)[number];
+const filter = (i: number) => ({ category: pick(i).filter.category, orientation: pick(i).filter.orientation });
+const scenarios: Scenario[] = [
+  { name: "keyword", params: (i) => ({ q: pick(i).text, mode: "keyword" }) },
+  { name: "keyword + filter", params: (i) => ({ q: pick(i).text, mode: "keyword", ...filter(i) }) },
+  { name: "semantic", params: (i) => ({ q: pick(i).text, mode: "semantic" }) },
+  { name: "semantic + filter", params: (i) => ({ q: pick(i).text, mode: "semantic", ...filter(i) }) },
+  { name: "hybrid", params: (i) => ({ q: pick(i).text, mode: "hybrid" }) },
+  { name: "hybrid + filter", params: (i) => ({ q: pick(i).text, mode: "hybrid", ...filter(i) }) },
+];
+
+const base = `http://127.0.0.1:${port}`;
+async function run(scenario: Scenario) {
+  const latencies: number[] = [];
+  let next = 0;
+  let failures = 0;
+  let degraded = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, client) => {
+      while (next < REQUESTS) {
+        const i = next++;
+        const t0 = performance.now();
+        const res = await fetch(`${base}/v1/search?${new URLSearchParams(scenario.params(i))}`, {
+          headers: { "cache-control": "no-cache", "cf-connecting-ip": `10.${client}.${i % 250}.${(i >> 8) % 250}` },
+        });
+        const body = (await res.json()) as { degraded?: string[] };
+        latencies.push(performance.now() - t0);
+        if (!res.ok) failures++;
+        else if (body.degraded?.length) degraded++;
+      }
+    }),
+  );
+  const wall = performance.now() - started;
+  return { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), rps: (REQUESTS * 1000) / wall, failures, degraded };
+}
+
+// Bare SQL: the route's own statement (edge/services/search-sql.ts) for the same searches, through
+// the same driver and proxy, one at a time: what the API adds is the ratio.
+async function bareSql(scenario: Scenario): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    const p = scenario.params(i);
+    const q = p.q ?? "";
+    const embedding = embeddings.get(q.toLowerCase()) ?? [];
+    const retrieval: Retrieval = p.mode === "keyword" ? { kind: "keyword", query: q } : p.mode === "semantic" ? { kind: "semantic", embedding } : { kind: "hybrid", query: q, embedding };
+    const filters = { safe: true, ...(p.category ? { category: p.category } : {}), ...(p.orientation ? { orientation: p.orientation as "portrait" } : {}) };
+    const statement = searchStatement({ retrieval, filters: filters as Parameters<typeof searchStatement>[0]["filters"], sort: "relevance", limit: 25, offset: 0, now: new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000) });
+    const t0 = performance.now();
+    if (retrieval.kind === "keyword") await bench.db.execute(statement);
+    else
+      await bench.db.transaction(async (tx) => {
+        await tx.execute(vectorScanSettings(retrieval.kind === "semantic" ? SEMANTIC_POOL : HYBRID_CANDIDATES));
+        await tx.execute(statement);
+      });
+    times.push(performance.now() - t0);
+  }
+  return percentile(times, 50);
+}
+
+console.log(`corpus: ${stamp.size} images; ${CLIENTS} concurrent clients, ${REQUESTS} requests per row, cache bypassed\n`);
+console.log("mode                  p50 ms   p95 ms   p99 ms    req/s   bare SQL p50   API/SQL");
+for (const scenario of scenarios) {
+  await run({ ...scenario, params: scenario.params }); // warm-up pass, discarded
+  const r = await run(scenario);
+  const sqlP50 = await bareSql(scenario);
+  const problems = r.failures || r.degraded ? `  (${r.failures} failed, ${r.degraded} degraded)` : "";
+  console.log(
+    `${scenario.name.padEnd(20)} ${r.p50.toFixed(1).padStart(7)}  ${r.p95.toFixed(1).padStart(7)}  ${r.p99.toFixed(1).padStart(7)}  ${r.rps.toFixed(0).padStart(7)}   ${sqlP50.toFixed(1).padStart(10)} ms   ${(r.p50 / sqlP50).toFixed(1)}x${problems}`,
+  );
+}
+await bench.close();
+await embedService.stop();
+stop();
+await Bun.sleep(3000);
+rmSync(dataDir, { recursive: true, force: true });
+process.exit(0);
