@@ -49,7 +49,8 @@ app.use("*", requestContext);
 app.route("/_local", localRoutes);
 
 app.use("*", (c, next) =>
-  bodyLimit({
+  // Search by image takes an image body, with its own limit (edge/routes/search.ts).
+  c.req.path === "/v1/search/by-image" ? next() : bodyLimit({
     maxSize: c.var.config.MAX_JSON_BODY_BYTES,
     onError: () => {
       throw new ApiError("payload-too-large", `bodies are limited to ${c.var.config.MAX_JSON_BODY_BYTES} bytes`, {

@@ -1,4 +1,5 @@
 import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import * as v from "valibot";
 import { COLOUR_BUCKETS, type ColourBucket, colourBucket } from "../../common/colours";
 import type { AppEnv } from "../env";
@@ -7,8 +8,12 @@ import { checkRateLimit, clientIp, type RateLimitRule } from "../lib/rate-limit"
 import { input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { openStore } from "../lib/store";
-import { embedQuery } from "../services/embeddings";
-import { cachedSearch, decodeSearchCursor, MAX_OFFSET, type SearchRequest, suggestTags } from "../services/search";
+import { EmbeddingRefused, embedImageQuery, embedQuery } from "../services/embeddings";
+import { cachedSearch, decodeSearchCursor, MAX_OFFSET, type SearchRequest, searchImages, suggestTags } from "../services/search";
+
+/** Search by image: what may be uploaded (it is decoded by the worker and not stored). */
+const BY_IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp", "image/avif", "image/tiff"] as const;
+const BY_IMAGE_MAX_BYTES = 10 * 1024 * 1024;
 
 /** Anonymous and signed-in callers are limited per IP; API-key clients per key (servers share IPs). */
 export const SEARCH_LIMITS = {
@@ -40,8 +45,8 @@ const instant = v.pipe(
   v.check((t) => !Number.isNaN(Date.parse(t)), "must be a real date"),
 );
 
-const SearchQuery = v.pipe(
-  v.strictObject({
+/** The search parameters, also used (in part) by search by image. */
+const SearchQueryFields = {
     q: v.optional(s.text(200, 0), ""),
     mode: v.optional(v.picklist(["keyword", "semantic", "hybrid"]), "hybrid"),
     category: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,59}$/, "must be a category slug"))),
@@ -67,7 +72,10 @@ const SearchQuery = v.pipe(
     perPage: v.optional(count(100), "24"),
     page: v.optional(count(MAX_OFFSET)),
     cursor: s.pageQuery.cursor,
-  }),
+};
+
+const SearchQuery = v.pipe(
+  v.strictObject(SearchQueryFields),
   v.forward(
     v.check((q) => q.page === undefined || q.cursor === undefined, "use page or cursor, not both"),
     ["cursor"],
@@ -222,5 +230,61 @@ export const searchRoutes = new Hono<AppEnv>()
       const { q, limit } = c.req.valid("query");
       const suggestions = await suggestTags(c.var.db, q, limit);
       return c.json({ suggestions }, 200, { "cache-control": c.var.principal ? "private, no-store" : "public, max-age=300" });
+    },
+  )
+  .post(
+    "/by-image",
+    spec({
+      summary: "Search by image: upload a picture (not stored) and get visually similar approved images",
+      description: `The body is the image itself (${BY_IMAGE_TYPES.join(", ")}; at most ${BY_IMAGE_MAX_BYTES} bytes). Filters as in GET /v1/search.`,
+      tags: ["search"],
+      access: "public",
+      apiKeyScope: "search:read",
+      responses: {
+        200: { description: "A page of visually similar images with facets", schema: SearchResponseSchema },
+        413: { description: "The image is too large" },
+        415: { description: "Not an accepted image type" },
+        422: { description: "The image could not be read" },
+        503: { description: "Image search is unavailable (no embedding service)" },
+      },
+    }),
+    input("query", v.strictObject({ category: SearchQueryFields.category, orientation: SearchQueryFields.orientation, safe: SearchQueryFields.safe, perPage: SearchQueryFields.perPage })),
+    bodyLimit({
+      maxSize: BY_IMAGE_MAX_BYTES,
+      onError: () => {
+        throw new ApiError("payload-too-large", `images are limited to ${BY_IMAGE_MAX_BYTES} bytes`, { maxBytes: BY_IMAGE_MAX_BYTES });
+      },
+    }),
+    async (c) => {
+      requireSearchScope(c.var.principal);
+      await applySearchLimits(c);
+      const contentType = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+      if (!(BY_IMAGE_TYPES as readonly string[]).includes(contentType)) {
+        throw new ApiError("unsupported-media-type", `send the image as one of ${BY_IMAGE_TYPES.join(", ")}`, { accepted: BY_IMAGE_TYPES });
+      }
+      const bytes = await c.req.arrayBuffer();
+      if (bytes.byteLength === 0) throw new ApiError("validation-failed", "the body is empty", { errors: [{ path: "", message: "send an image" }] });
+      let embedding: number[];
+      try {
+        embedding = await embedImageQuery({ config: c.var.config }, bytes, contentType);
+      } catch (error) {
+        if (error instanceof EmbeddingRefused) throw new ApiError("validation-failed", error.message, { errors: [{ path: "", message: "not a readable image" }] });
+        throw new ApiError("service-unavailable", "image search is unavailable right now (no embedding service)");
+      }
+      const query = c.req.valid("query");
+      const base = c.var.config.DERIVATIVES_PUBLIC_URL.replace(/\/+$/, "");
+      const response = await searchImages(
+        { db: c.var.db, embed: async () => embedding, publicUrl: (key) => `${base}/${key}` },
+        {
+          q: "",
+          embedding,
+          mode: "semantic",
+          sort: "relevance",
+          perPage: query.perPage,
+          offset: 0,
+          filters: { safe: query.safe, ...(query.category ? { category: query.category } : {}), ...(query.orientation ? { orientation: query.orientation } : {}) },
+        },
+      );
+      return c.json(response, 200, { "cache-control": "private, no-store" });
     },
   );

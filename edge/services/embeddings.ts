@@ -59,3 +59,34 @@ export async function embedQuery(deps: EmbedDeps, query: string, timeoutMs = 150
   await deps.store.set(key, JSON.stringify(embedding), QUERY_EMBEDDING_TTL_MS).catch(() => undefined);
   return { embedding, model: body.output.model, cached: false };
 }
+
+const ImageResponse = v.object({ model: v.string(), version: v.string(), dimensions: v.number(), embedding: v.array(v.number()) });
+
+/**
+ * The CLIP image embedding of an uploaded image (search by image), from the worker's /embed/image.
+ * Not cached (images are not stored) and given more time than a text query: the worker decodes it.
+ */
+export async function embedImageQuery(deps: Omit<EmbedDeps, "store">, bytes: ArrayBuffer, contentType: string, timeoutMs = 3000): Promise<number[]> {
+  const { EMBED_SERVICE_URL, WORKER_SHARED_SECRET } = deps.config;
+  if (!EMBED_SERVICE_URL || !WORKER_SHARED_SECRET) throw new EmbeddingUnavailable("no embedding service is configured");
+  let response: Response;
+  try {
+    response = await (deps.fetch ?? fetch)(`${EMBED_SERVICE_URL.replace(/\/+$/, "")}/embed/image`, {
+      method: "POST",
+      headers: { "content-type": contentType, authorization: `Bearer ${WORKER_SHARED_SECRET}` },
+      body: bytes,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    throw new EmbeddingUnavailable(`the embedding service did not answer: ${(error as Error).message}`);
+  }
+  // The worker refuses what it cannot decode with a 422: that is the caller's image, not an outage.
+  if (response.status === 422) throw new EmbeddingRefused(((await response.json().catch(() => ({}))) as { detail?: string }).detail ?? "the image could not be read");
+  if (!response.ok) throw new EmbeddingUnavailable(`the embedding service answered ${response.status}`);
+  const body = v.safeParse(ImageResponse, await response.json().catch(() => null));
+  if (!body.success) throw new EmbeddingUnavailable("the embedding service sent an unexpected body");
+  return body.output.embedding;
+}
+
+/** The embedding service could not read the image it was given. */
+export class EmbeddingRefused extends Error {}

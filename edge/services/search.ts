@@ -23,6 +23,8 @@ export type SearchMode = "keyword" | "semantic" | "hybrid";
 /** A validated search request (the route's query string, parsed). */
 export type SearchRequest = {
   q: string;
+  /** Search by image: the uploaded image's CLIP embedding; the search is then semantic on it alone. */
+  embedding?: number[];
   mode: SearchMode;
   filters: SearchFilters;
   sort: SearchSort;
@@ -203,7 +205,8 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
   const text = request.q.trim();
   const degraded: SearchResponse["degraded"] = [];
   let retrieval: Retrieval = text ? { kind: "keyword", query: text } : { kind: "browse" };
-  if (text && request.mode !== "keyword") {
+  if (request.embedding) retrieval = { kind: "semantic", embedding: request.embedding };
+  else if (text && request.mode !== "keyword") {
     const embedding = await embedWithin(deps.embed, text, deps.embedBudgetMs ?? EMBED_BUDGET_MS);
     if (embedding) retrieval = request.mode === "semantic" ? { kind: "semantic", embedding } : { kind: "hybrid", query: text, embedding };
     else degraded.push("semantic");

@@ -63,6 +63,7 @@ const VALID_INPUT: Record<string, Sample> = {
     },
   },
   "GET /v1/search/suggest": { query: { q: "sea", limit: "8" } },
+  "POST /v1/search/by-image": { query: { perPage: "12", safe: "true" } },
 };
 
 /** Bad requests that only make sense for one operation. */

@@ -626,3 +626,59 @@ describe("database support", () => {
     expect(major > 0 || minor >= 8).toBe(true);
   });
 });
+
+describe("POST /v1/search/by-image", () => {
+  const jpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4]);
+  const upload = (target: WorkerTarget | undefined, body: Uint8Array, type = "image/jpeg", query = "") =>
+    api(`/v1/search/by-image${query}`, { method: "POST", headers: { "content-type": type }, body, ...(target ? { target } : {}) });
+
+  /** The worker's /embed/image as a stub: the "image" is about wavy water, unless it is unreadable. */
+  function withImageService() {
+    const target = workerWith({ EMBED_SERVICE_URL: "http://embed.test", WORKER_SHARED_SECRET: "secret", CLIP_MODEL_ID: "fake-clip" });
+    const realFetch = globalThis.fetch;
+    const seen: { auth: string | null; type: string | null; bytes: number }[] = [];
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const request = new Request(input, init);
+      if (!request.url.startsWith("http://embed.test/")) return realFetch(input, init);
+      const bytes = new Uint8Array(await request.arrayBuffer());
+      seen.push({ auth: request.headers.get("authorization"), type: request.headers.get("content-type"), bytes: bytes.length });
+      if (request.url !== "http://embed.test/embed/image") return new Response("wrong route", { status: 404 });
+      if (bytes[4] === 0xee) return Response.json({ type: "x", status: 422, detail: "the image could not be decoded: bad data" }, { status: 422 });
+      return Response.json({ model: "fake-clip", version: "1", dimensions: EMBEDDING_DIMENSIONS, embedding: await fakeEmbed("wavy water") });
+    });
+    return { target, seen };
+  }
+
+  it("finds visually similar approved images through the worker's image embedding, storing nothing", async () => {
+    const { target, seen } = withImageService();
+    const before = await db.$count(images);
+    const res = await upload(target, jpeg, "image/jpeg", "?perPage=3");
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as SearchResponse;
+    expect(body.mode).toBe("semantic");
+    expect(keys(body)).toEqual(["oceanWaves", "calmSea", "oceanBoat"]);
+    expect(seen).toEqual([{ auth: "Bearer secret", type: "image/jpeg", bytes: jpeg.length }]);
+    expect(res.headers.get("cache-control")).toBe("private, no-store");
+    expect(await db.$count(images)).toBe(before);
+  });
+
+  it("refuses other types (415), empty bodies and unreadable images (422), and huge ones (413)", async () => {
+    const { target } = withImageService();
+    const gif = await upload(target, jpeg, "image/gif");
+    expect(gif.status).toBe(415);
+    expect(((await gif.json()) as { accepted: string[] }).accepted).toContain("image/webp");
+    expect((await upload(target, new Uint8Array(0))).status).toBe(422);
+    const unreadable = await upload(target, new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0xee]));
+    expect(unreadable.status).toBe(422);
+    expect(((await unreadable.json()) as { detail: string }).detail).toContain("could not be decoded");
+    const huge = await upload(target, new Uint8Array(10 * 1024 * 1024 + 1));
+    expect(huge.status).toBe(413);
+    expect(huge.headers.get("content-type")).toBe("application/problem+json");
+  });
+
+  it("answers 503 when no embedding service is configured", async () => {
+    const res = await upload(undefined, jpeg);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as Problem).type).toBe(`${PROBLEM_BASE_URI}service-unavailable`);
+  });
+});
