@@ -9,7 +9,7 @@ import { input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { openStore } from "../lib/store";
 import { EmbeddingRefused, embedImageQuery, embedQuery } from "../services/embeddings";
-import { cachedSearch, decodeSearchCursor, MAX_OFFSET, type SearchRequest, searchImages, suggestTags } from "../services/search";
+import { cachedSearch, decodeSearchCursor, MAX_OFFSET, recordQuery, type SearchRequest, searchImages, suggestTags } from "../services/search";
 
 /** Search by image: what may be uploaded (it is decoded by the worker and not stored). */
 const BY_IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp", "image/avif", "image/tiff"] as const;
@@ -201,6 +201,15 @@ export const searchRoutes = new Hono<AppEnv>()
         },
         { ...request, offset },
       );
+      // Popular-query suggestions learn from searches that found something (not from cache hits).
+      if (cache !== "hit" && request.q.trim() && response.total > 0) {
+        const recording = recordQuery(c.var.db, request.q);
+        try {
+          c.executionCtx.waitUntil(recording);
+        } catch {
+          await recording; // no execution context (app.request() in a test)
+        }
+      }
       const maxAge = response.degraded.length > 0 ? 10 : 60;
       return c.json(response, 200, {
         "x-cache": cache,
@@ -211,14 +220,17 @@ export const searchRoutes = new Hono<AppEnv>()
   .get(
     "/suggest",
     spec({
-      summary: "Autocomplete: tags of visible images that start with what was typed",
+      summary: "Autocomplete: tags that start with what was typed (the closest tags when none do) and popular searches",
       tags: ["search"],
       access: "public",
       apiKeyScope: "search:read",
       responses: {
         200: {
           description: "Up to `limit` tags, most used first",
-          schema: v.object({ suggestions: v.array(v.object({ tag: v.string(), images: v.number() })) }),
+          schema: v.object({
+            suggestions: v.array(v.object({ tag: v.string(), images: v.number() })),
+            queries: v.array(v.object({ query: v.string(), searches: v.number() })),
+          }),
         },
         429: { description: "Rate limited; see Retry-After" },
       },
@@ -228,8 +240,7 @@ export const searchRoutes = new Hono<AppEnv>()
       requireSearchScope(c.var.principal);
       await applySearchLimits(c);
       const { q, limit } = c.req.valid("query");
-      const suggestions = await suggestTags(c.var.db, q, limit);
-      return c.json({ suggestions }, 200, { "cache-control": c.var.principal ? "private, no-store" : "public, max-age=300" });
+      return c.json(await suggestTags(c.var.db, q, limit), 200, { "cache-control": c.var.principal ? "private, no-store" : "public, max-age=300" });
     },
   )
   .post(

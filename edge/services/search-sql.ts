@@ -434,3 +434,29 @@ group by t.tag
 order by count(*) desc, t.tag
 limit ${limit}`;
 }
+
+/**
+ * Typo tolerance for the search box: visible tags closest to what was typed by trigram similarity
+ * (pg_trgm's `%`, served by image_tags_tag_trgm_idx), for when no tag starts with it ("ocen" → "ocean").
+ */
+export function fuzzyTagSuggestionStatement(text: string, limit: number): SQL {
+  return sql`select t.tag, count(*)::int as images
+from image_tags t
+join images i on i.id = t.image_id and i.status = 'approved' and i.withdrawn_at is null and i.nsfw_score < ${SAFE_NSFW_BELOW}
+where t.tag % ${text.toLowerCase()}
+group by t.tag
+order by similarity(t.tag, ${text.toLowerCase()}) desc, count(*) desc, t.tag
+limit ${limit}`;
+}
+
+/** Popular searches that start with `prefix` (search_queries, written by the search route), most run first. */
+export function popularQuerySuggestionStatement(prefix: string, limit: number): SQL {
+  const pattern = `${prefix.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return sql`select query, count::int as searches from search_queries where query like ${pattern} order by count desc, query limit ${limit}`;
+}
+
+/** Counts a search that found something, under its normalised text. */
+export function recordQueryStatement(normalised: string): SQL {
+  return sql`insert into search_queries (query, count, last_seen_at) values (${normalised}, 1, now())
+on conflict (query) do update set count = search_queries.count + 1, last_seen_at = now()`;
+}

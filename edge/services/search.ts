@@ -15,6 +15,9 @@ import {
   searchStatement,
   suggestionStatement,
   tagSuggestionStatement,
+  fuzzyTagSuggestionStatement,
+  popularQuerySuggestionStatement,
+  recordQueryStatement,
   vectorScanSettings,
 } from "./search-sql";
 
@@ -298,7 +301,33 @@ export async function cachedSearch(
 }
 
 /** Tags of visible, safe images that start with `prefix`, most used first, for a search box's autocomplete. */
-export async function suggestTags(db: Database, prefix: string, limit: number): Promise<{ tag: string; images: number }[]> {
-  const { rows } = await query(() => db.execute<{ tag: string; images: number }>(tagSuggestionStatement(prefix, limit)));
-  return rows.map((row) => ({ tag: row.tag, images: row.images }));
+export async function suggestTags(db: Database, prefix: string, limit: number): Promise<Suggestions> {
+  const [tags, popular] = await query(() =>
+    Promise.all([
+      db.execute<{ tag: string; images: number }>(tagSuggestionStatement(prefix, limit)),
+      db.execute<{ query: string; searches: number }>(popularQuerySuggestionStatement(normaliseQuery(prefix), limit)),
+    ]),
+  );
+  let suggestions = tags.rows.map((row) => ({ tag: row.tag, images: row.images }));
+  // Nothing starts with it: probably a typo; offer the closest tags instead.
+  if (suggestions.length === 0 && prefix.trim().length >= 3) {
+    const { rows } = await query(() => db.execute<{ tag: string; images: number }>(fuzzyTagSuggestionStatement(prefix.trim(), limit)));
+    suggestions = rows.map((row) => ({ tag: row.tag, images: row.images }));
+  }
+  return { suggestions, queries: popular.rows.map((row) => ({ query: row.query, searches: row.searches })) };
+}
+
+export type Suggestions = { suggestions: { tag: string; images: number }[]; queries: { query: string; searches: number }[] };
+
+/**
+ * Counts a text search that found results, for popular-query suggestions. Best effort: the caller
+ * starts it before answering and hands it to waitUntil; a failure is logged, never surfaced.
+ */
+export function recordQuery(db: Database, text: string): Promise<void> {
+  const normalised = normaliseQuery(text);
+  if (!normalised || normalised.length > 100) return Promise.resolve();
+  return db
+    .execute(recordQueryStatement(normalised))
+    .then(() => undefined)
+    .catch((error: Error) => console.error(JSON.stringify({ level: "error", msg: "recording a search query failed", error: error.message })));
 }

@@ -598,7 +598,25 @@ describe("GET /v1/search/suggest", () => {
     const res = await api(`/v1/search/suggest?q=${MARKER}&limit=5`);
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("public, max-age=300");
-    expect(await res.json()).toEqual({ suggestions: [{ tag: `${MARKER}sky`, images: 2 }, { tag: `${MARKER}street`, images: 1 }] });
+    expect(((await res.json()) as { suggestions: unknown }).suggestions).toEqual([{ tag: `${MARKER}sky`, images: 2 }, { tag: `${MARKER}street`, images: 1 }]);
+  });
+
+  it("is typo tolerant: when no tag starts with the text, the closest tags by trigram similarity", async () => {
+    await db.insert(imageTags).values({ imageId: id.oceanWaves ?? "", tag: `${MARKER}harbour`, source: "contributor" });
+    const res = await api(`/v1/search/suggest?q=${MARKER}harbuor`);
+    const { suggestions } = (await res.json()) as { suggestions: { tag: string }[] };
+    expect(suggestions.map((s) => s.tag)).toContain(`${MARKER}harbour`);
+  });
+
+  it("offers popular searches that found something, most run first", async () => {
+    const run = (q: string) => search({ q, mode: "keyword" }, { headers: { "cache-control": "no-cache" } });
+    for (let i = 0; i < 3; i++) await run(`${MARKER}  Lighthouse`);
+    await run(`${MARKER} lighthouse nothing-matches-this-zzz`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const res = await api(`/v1/search/suggest?q=${encodeURIComponent(`${MARKER} ligh`)}`);
+    const { queries } = (await res.json()) as { queries: { query: string; searches: number }[] };
+    expect(queries[0]).toEqual({ query: `${MARKER} lighthouse`.toLowerCase(), searches: 3 });
+    expect(queries.map((q) => q.query)).not.toContain(`${MARKER} lighthouse nothing-matches-this-zzz`.toLowerCase());
   });
 
   it("treats LIKE wildcards in the prefix as characters", async () => {
