@@ -61,14 +61,17 @@ export const healthRoutes = new Hono<AppEnv>().get(
       }),
       check(async () => {
         const [row] = await c.var.db
-          .select({ workerId: workerHeartbeats.workerId, lastSeenAt: workerHeartbeats.lastSeenAt })
+          .select({ workerId: workerHeartbeats.workerId, lastSeenAt: workerHeartbeats.lastSeenAt, capabilities: workerHeartbeats.capabilities })
           .from(workerHeartbeats)
           .orderBy(desc(workerHeartbeats.lastSeenAt))
           .limit(1);
         if (!row) throw new Error("no GPU worker has ever reported");
         const age = Date.now() - row.lastSeenAt.getTime();
         if (age > WORKER_STALE_MS) throw new Error(`last heartbeat from ${row.workerId} ${Math.round(age / 1000)} s ago`);
-        return `${row.workerId}, heartbeat ${Math.round(age / 1000)} s ago`;
+        // What the worker can do, so an operator sees at once whether semantic features are on.
+        const can = (row.capabilities ?? {}) as { clip?: string | null; nsfw?: boolean };
+        const ml = `${can.clip ? `CLIP ${can.clip}` : "no CLIP model (semantic features off)"}, ${can.nsfw ? "NSFW classifier" : "no NSFW classifier (new images wait for review)"}`;
+        return `${row.workerId}, heartbeat ${Math.round(age / 1000)} s ago; ${ml}`;
       }),
       check(async () => {
         const store = openStore(c.var.config);

@@ -161,10 +161,12 @@ describe("health", () => {
     expect(stale.checks.worker?.detail).toContain(workerId);
     expect(stale.status).toBe("degraded");
 
-    await db.update(workerHeartbeats).set({ lastSeenAt: new Date() }).where(eq(workerHeartbeats.workerId, workerId));
+    await db.update(workerHeartbeats).set({ lastSeenAt: new Date(), capabilities: { clip: null, nsfw: true } }).where(eq(workerHeartbeats.workerId, workerId));
     const fresh = await health();
     expect(fresh.checks.worker?.state).toBe("ok");
     expect(fresh.checks.worker?.detail).toContain(workerId);
+    // It says what the worker can do: here, no CLIP model.
+    expect(fresh.checks.worker?.detail).toContain("no CLIP model (semantic features off), NSFW classifier");
     const othersOk = Object.values(fresh.checks).every((check) => check.state === "ok");
     expect(fresh.status).toBe(othersOk ? "ok" : "degraded");
     expect(othersOk, JSON.stringify(fresh.checks)).toBe(true);
