@@ -41,7 +41,8 @@ const Schema = v.object({
   /** Two images whose perceptual hashes differ in at most this many of 64 bits are near duplicates. */
   PHASH_MAX_DISTANCE: int("PHASH_MAX_DISTANCE", "6", 0, 32),
   NSFW_THRESHOLD: number("NSFW_THRESHOLD", "0.1", 0, 1),
-  NSFW_MODEL_PATH: v.optional(v.string(), resolve(import.meta.dirname, "../models/nsfw-mobilenet-v2/model.onnx")),
+  /** Installed by `npm start` (scripts/models/install-nsfw.ts); missing: images wait for review. */
+  NSFW_MODEL_PATH: v.optional(v.string(), resolve(import.meta.dirname, "../.data/models/nsfw-mobilenet-v2/model.onnx")),
   ORT_INTRA_OP_THREADS: int("ORT_INTRA_OP_THREADS", "0", 0, 256),
   // CLIP (README "Installing CLIP weights"): a missing folder leaves semantic features off, with a warning.
   CLIP_MODEL_DIR: v.optional(v.string(), resolve(import.meta.dirname, "../.data/models/clip")),

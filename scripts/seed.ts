@@ -18,6 +18,7 @@ import { connectDatabase } from "../db/connect";
 import { categories, imageCategories, imageTags, images, licensePrices, subscriptionPlans, users } from "../db/schema";
 import { hashPassword } from "../edge/lib/password";
 import { loadNsfwModel } from "../gpu-worker/ml/nsfw";
+import { installNsfwModel } from "./models/install-nsfw";
 
 const root = resolve(import.meta.dir, "..");
 const dataDir = resolve(root, process.env.EDGESTOCK_DATA_DIR ?? ".data");
@@ -129,7 +130,12 @@ const platform = await getPlatformProxy<{ ORIGINALS: Bucket; DERIVATIVES: Bucket
   persist: { path: join(dataDir, "wrangler", "v3") },
 });
 // The real NSFW classifier scores every demo image (safe search hides unscored images).
-const nsfw = await loadNsfwModel(join(root, "models/nsfw-mobilenet-v2/model.onnx"), { intraOpNumThreads: 1 });
+const nsfwModel = installNsfwModel();
+if (!nsfwModel.path) {
+  console.error(nsfwModel.message);
+  process.exit(1);
+}
+const nsfw = await loadNsfwModel(nsfwModel.path, { intraOpNumThreads: 1 });
 let created = 0;
 for (const listing of listings) {
   const sha256 = createHash("sha256").update(listing.bytes).digest("hex");

@@ -17,6 +17,7 @@ import { startLocalDatabase } from "../db/local/server";
 import { MIGRATIONS_FOLDER } from "../db/migrations-folder";
 import { generateJwtKeyPair } from "./lib/dev-keys";
 import { writeLocalWranglerConfig } from "./lib/local-wrangler";
+import { installNsfwModel } from "./models/install-nsfw";
 import { randomBytes } from "node:crypto";
 
 const root = resolve(import.meta.dir, "..");
@@ -144,6 +145,8 @@ const workerEnv: Record<string, string> = {
     WORKER_SHARED_SECRET: secrets.WORKER_SHARED_SECRET as string,
     EMBED_PORT: String(port + 1),
 };
+// The NSFW classifier's weights are not in git: copy them in from the shared data (once).
+say(installNsfwModel().message);
 // EDGESTOCK_WORKER=0 leaves the worker out (tests run their own, to stop and kill it at will).
 if (process.env.EDGESTOCK_WORKER !== "0") spawnGroup([process.execPath, "gpu-worker/main.ts"], workerEnv, "worker");
 

@@ -16,7 +16,9 @@ import { InferenceSession, Tensor } from "onnxruntime-node";
 /** Stored with every score so a model change can re-score selectively. */
 export const MODEL_ID = "nsfwjs-mobilenet-v2";
 /** The shipped model.onnx's sha256 prefix plus the preprocessing this module applies. */
-export const MODEL_VERSION = "onnx-sha256:5ffbc8e2ae1e+align-corners-224";
+/** First 12 hex digits of the model file's sha256 (scripts/models/install-nsfw.ts checks copies against it). */
+export const MODEL_SHA256_PREFIX = "5ffbc8e2ae1e";
+export const MODEL_VERSION = `onnx-sha256:${MODEL_SHA256_PREFIX}+align-corners-224`;
 
 /** Side of the square the model sees. */
 export const NSFW_INPUT_SIZE = 224;
@@ -72,7 +74,7 @@ export interface NsfwModelOptions {
  * (`input` float32 [batch,224,224,3] → `probs` float32 [batch,5]).
  *
  * @example
- * const model = await loadNsfwModel("models/nsfw-mobilenet-v2/model.onnx");
+ * const model = await loadNsfwModel(".data/models/nsfw-mobilenet-v2/model.onnx");
  * const [scores] = await model.score([{ data, width, height, channels: 3 }]);
  * if (scores.nsfw >= DEFAULT_NSFW_THRESHOLD) flagForReview();
  */

@@ -9,9 +9,9 @@
  *   - the NSFW classifier (ML, reported separately) on the working decode.
  * Env: BENCH_RUNS (default 8), BENCH_MP (megapixels, default 24).
  */
-import { resolve } from "node:path";
 import sharp from "sharp";
 import { loadNsfwModel } from "../../gpu-worker/ml/nsfw";
+import { installNsfwModel } from "../models/install-nsfw";
 import { analyseImage, renderDerivatives, WEBP_EFFORT } from "../../gpu-worker/pipeline/index";
 
 const runs = Number(process.env.BENCH_RUNS ?? 8);
@@ -88,7 +88,9 @@ const parallel = await measure(async () => {
 
 let nsfwMs: number | null = null;
 try {
-  const model = await loadNsfwModel(resolve(import.meta.dirname, "../../models/nsfw-mobilenet-v2/model.onnx"), { intraOpNumThreads: 1 });
+  const installed = installNsfwModel();
+  if (!installed.path) throw new Error(installed.message);
+  const model = await loadNsfwModel(installed.path, { intraOpNumThreads: 1 });
   const image = await analyseImage(jpeg, "image/jpeg", { maxInputPixels: 150e6 });
   await model.score([image.working]);
   const times: number[] = [];

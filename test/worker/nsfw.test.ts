@@ -14,9 +14,9 @@ import {
   type NsfwScores,
 } from "../../gpu-worker/ml/nsfw";
 
-const MODEL_DIR = resolve("models/nsfw-mobilenet-v2");
-const MODEL_PATH = join(MODEL_DIR, "model.onnx");
-const REFERENCE_JPEG = join(MODEL_DIR, "reference-input.jpg");
+// The weights are shared data, not in git (scripts/models/install-nsfw.ts installs them for the worker).
+const MODEL_PATH = resolve("..", "shared/data/models/nsfw-mobilenet-v2/model.onnx");
+const REFERENCE_JPEG = resolve("models/nsfw-mobilenet-v2/reference-input.jpg");
 
 async function decodeRaw(image: ReturnType<typeof sharp>): Promise<NsfwInput> {
   const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
