@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import sharp from "sharp";
+import { decodeWorking, type RawImage } from "./pipeline/index";
 import * as v from "valibot";
 import { PROBLEM_BASE_URI, PROBLEMS, type ProblemType } from "../common/problems";
 import type { ClipModel } from "./ml/clip";
@@ -77,17 +77,9 @@ export function startEmbedServer(options: EmbedServerOptions) {
       const bytes = Buffer.from(await request.arrayBuffer());
       if (bytes.length === 0) return problem("validation-failed", "the body is empty", { errors: [{ path: "", message: "an image is required" }] });
       if (bytes.length > MAX_IMAGE_BYTES) return problem("payload-too-large", `images are limited to ${MAX_IMAGE_BYTES} bytes`);
-      let raw: { data: Buffer; width: number; height: number; channels: 3 };
+      let raw: RawImage;
       try {
-        const { data, info } = await sharp(bytes, { limitInputPixels: options.maxImagePixels, failOn: "warning" })
-          .autoOrient()
-          .resize(1200, 1200, { fit: "inside", withoutEnlargement: true })
-          .flatten({ background: "#ffffff" })
-          .toColourspace("srgb")
-          .removeAlpha()
-          .raw()
-          .toBuffer({ resolveWithObject: true });
-        raw = { data, width: info.width, height: info.height, channels: 3 };
+        raw = await decodeWorking(bytes, options.maxImagePixels);
       } catch (error) {
         return problem("validation-failed", `the image could not be decoded: ${(error as Error).message.split("\n")[0]}`, { errors: [{ path: "", message: "not a readable image" }] });
       }

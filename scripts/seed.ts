@@ -18,6 +18,7 @@ import { connectDatabase } from "../db/connect";
 import { categories, imageCategories, imageTags, images, licensePrices, subscriptionPlans, users } from "../db/schema";
 import { hashPassword } from "../edge/lib/password";
 import { loadNsfwModel } from "../gpu-worker/ml/nsfw";
+import { decodeWorking } from "../gpu-worker/pipeline/index";
 import { installNsfwModel } from "./models/install-nsfw";
 
 const root = resolve(import.meta.dir, "..");
@@ -140,8 +141,8 @@ let created = 0;
 for (const listing of listings) {
   const sha256 = createHash("sha256").update(listing.bytes).digest("hex");
   const meta = await sharp(listing.bytes).metadata();
-  const working = await sharp(listing.bytes).rotate().resize(1200, 1200, { fit: "inside", withoutEnlargement: true }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const [scores] = await nsfw.score([{ data: working.data, width: working.info.width, height: working.info.height, channels: 3 }]);
+  // Scored on the same working decode the pipeline gives the classifier.
+  const [scores] = await nsfw.score([await decodeWorking(listing.bytes, 150_000_000)]);
   const contributorId = accountIds[listing.contributor] as string;
   const [row] = await db
     .insert(images)

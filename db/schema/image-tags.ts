@@ -1,3 +1,4 @@
+import { type SQL, sql } from "drizzle-orm";
 import { index, pgEnum, pgTable, primaryKey, real, text, uuid } from "drizzle-orm/pg-core";
 import { images } from "./images";
 
@@ -24,4 +25,8 @@ export const imageTags = pgTable(
 );
 
 export type ImageTag = typeof imageTags.$inferSelect;
+
+/** The value of images.tag_text for an image: its tags, space-joined in order (set it whenever they change). */
+export const tagTextFor = (imageId: string): SQL =>
+  sql`coalesce((select string_agg(${imageTags.tag}, ' ' order by ${imageTags.tag}) from ${imageTags} where ${imageTags.imageId} = ${imageId}), '')`;
 export type TagSource = (typeof tagSource.enumValues)[number];

@@ -1,7 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import * as v from "valibot";
 import type { Database, Queryable } from "../../db/connect";
-import { categories, imageCategories, images, imageTags, jobs } from "../../db/schema";
+import { categories, imageCategories, images, imageTags, jobs, tagTextFor } from "../../db/schema";
 import {
   isUploadContentType,
   MULTIPART_PART_BYTES,
@@ -96,7 +96,7 @@ async function writeContributorLabels(tx: Queryable, imageId: string, keywords: 
     }
     await tx
       .update(images)
-      .set({ tagText: sql`coalesce((select string_agg(tag, ' ' order by tag) from ${imageTags} where ${imageTags.imageId} = ${imageId}), '')` })
+      .set({ tagText: tagTextFor(imageId) })
       .where(eq(images.id, imageId));
   }
   if (slugs) {

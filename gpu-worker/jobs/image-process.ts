@@ -1,6 +1,6 @@
 import { and, eq, inArray, ne, sql } from "drizzle-orm";
 import type { Database } from "../../db/connect";
-import { categories, imageCategories, images, imageTags, jobs } from "../../db/schema";
+import { categories, imageCategories, images, imageTags, jobs, tagTextFor } from "../../db/schema";
 import { DERIVATIVE_CACHE_CONTROL, derivativeKey, isUploadContentType, type RenditionName } from "../../common/images";
 import type { JobMessage } from "../../common/jobs";
 import type { NsfwModel } from "../ml/nsfw";
@@ -197,7 +197,7 @@ export async function processImage(deps: ImageJobDeps, message: JobMessage<"imag
         .onConflictDoNothing();
       await tx
         .update(images)
-        .set({ tagText: sql`coalesce((select string_agg(tag, ' ' order by tag) from ${imageTags} where ${imageTags.imageId} = ${imageId}), '')` })
+        .set({ tagText: tagTextFor(imageId) })
         .where(eq(images.id, imageId));
     }
     // Only categories the marketplace has (an admin may have removed one the prompts still name).

@@ -76,6 +76,25 @@ export type AnalysedImage = {
   sequential: boolean;
 };
 
+/**
+ * The one decode: EXIF-oriented, long edge at most 1200 px (JPEG shrink-on-load makes that much cheaper
+ * than a full decode), flattened on white, sRGB, RGB. Also what search by image embeds. Throws sharp's
+ * error for a file it cannot read; `failOn: "warning"` is the strictest (libjpeg reports scrambled
+ * entropy data only as a warning).
+ */
+export async function decodeWorking(bytes: Uint8Array, maxInputPixels: number): Promise<RawImage> {
+  const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const { data, info } = await sharp(input, { limitInputPixels: maxInputPixels, failOn: "warning" })
+    .autoOrient()
+    .resize(WORKING_SIZE, WORKING_SIZE, { fit: "inside", withoutEnlargement: true })
+    .flatten({ background: "#ffffff" })
+    .toColourspace("srgb")
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: 3 };
+}
+
 const raw = (image: RawImage) => sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } });
 
 function decodeError(error: unknown, maxInputPixels: number): RejectedFile {
@@ -99,13 +118,9 @@ export async function analyseImage(bytes: Uint8Array, declared: UploadContentTyp
 
   const format = await time("validate", () => validateFile(bytes, declared));
   const sha256 = await time("sha256", () => createHash("sha256").update(bytes).digest("hex"));
-  const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  // failOn "warning" (the strictest): libjpeg reports scrambled entropy data only as a warning.
-  const source = () => sharp(input, { limitInputPixels: options.maxInputPixels, failOn: "warning" });
-
   const meta = await time("metadata", async () => {
     try {
-      return await source().metadata();
+      return await sharp(bytes, { limitInputPixels: options.maxInputPixels }).metadata();
     } catch (error) {
       throw decodeError(error, options.maxInputPixels);
     }
@@ -116,15 +131,7 @@ export async function analyseImage(bytes: Uint8Array, declared: UploadContentTyp
 
   const working = await time("decode", async () => {
     try {
-      const { data, info } = await source()
-        .autoOrient()
-        .resize(WORKING_SIZE, WORKING_SIZE, { fit: "inside", withoutEnlargement: true })
-        .flatten({ background: "#ffffff" })
-        .toColourspace("srgb")
-        .removeAlpha()
-        .raw()
-        .toBuffer({ resolveWithObject: true });
-      return { data, width: info.width, height: info.height, channels: 3 as const };
+      return await decodeWorking(bytes, options.maxInputPixels);
     } catch (error) {
       throw decodeError(error, options.maxInputPixels);
     }
