@@ -5,7 +5,7 @@
  *   2. The edge API in workerd (`wrangler dev`, local R2/Queues, state under .data/wrangler).
  *   3. The GPU worker (`bun gpu-worker/main.ts`).
  * Prints the URL; Ctrl-C (or SIGTERM) stops every process it started.
- * Env: PORT (8787), EDGESTOCK_DATA_DIR (.data), EDGESTOCK_WORKER=0 (no worker), DATABASE_URL (a local PostgreSQL server instead of
+ * Env: PORT (8787), EDGESTOCK_DATA_DIR (.data), EDGESTOCK_WORKER=0 (no worker), EMBED_PORT (free port), DATABASE_URL (a local PostgreSQL server instead of
  * the embedded one), and any edge secret (UPSTASH_*, STRIPE_*, R2_*) to pass through to the Worker.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -16,6 +16,7 @@ import { connectDatabase } from "../db/connect";
 import { startLocalDatabase } from "../db/local/server";
 import { MIGRATIONS_FOLDER } from "../db/migrations-folder";
 import { generateJwtKeyPair } from "./lib/dev-keys";
+import { freePort } from "./lib/free-port";
 import { writeLocalWranglerConfig } from "./lib/local-wrangler";
 import { installNsfwModel } from "./models/install-nsfw";
 import { randomBytes } from "node:crypto";
@@ -107,6 +108,7 @@ say(`database migrated; Neon-driver proxy on ${database.proxy}`);
 
 const secrets = devSecrets();
 const url = `http://127.0.0.1:${port}`;
+const embedPort = Number(process.env.EMBED_PORT) || (await freePort());
 // Without R2 credentials in the shell, presigned URLs point at the edge's own S3 stand-in.
 const local = !process.env.R2_ACCESS_KEY_ID;
 const vars: Record<string, string> = {
@@ -114,8 +116,8 @@ const vars: Record<string, string> = {
   DB_LOCAL_PROXY: database.proxy,
   ...secrets,
   ...(local ? { R2_S3_ENDPOINT: `${url}/_local/s3` } : {}),
-  // The worker's query-embedding service, one port above the edge.
-  EMBED_SERVICE_URL: `http://127.0.0.1:${port + 1}`,
+  // The worker's query-embedding service, on EMBED_PORT or a port the OS says is free.
+  EMBED_SERVICE_URL: `http://127.0.0.1:${embedPort}`,
 };
 for (const name of PASS_THROUGH) if (process.env[name]) vars[name] = process.env[name] as string;
 writeFileSync(
@@ -143,7 +145,7 @@ const workerEnv: Record<string, string> = {
     R2_ACCESS_KEY_ID: vars.R2_ACCESS_KEY_ID as string,
     R2_SECRET_ACCESS_KEY: vars.R2_SECRET_ACCESS_KEY as string,
     WORKER_SHARED_SECRET: secrets.WORKER_SHARED_SECRET as string,
-    EMBED_PORT: String(port + 1),
+    EMBED_PORT: String(embedPort),
 };
 // The NSFW classifier's weights are not in git: copy them in from the shared data (once).
 say(installNsfwModel().message);

@@ -6,7 +6,7 @@ import { eq, inArray } from "drizzle-orm";
 import sharp from "sharp";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../support/free-port";
+import { freePort } from "../../scripts/lib/free-port";
 import { fetchRetrying } from "../support/http";
 import { S3Client } from "../../common/s3";
 import { connectDatabase } from "../../db/connect";

@@ -1,6 +1,6 @@
 import { createServer } from "node:net";
 
-/** A free loopback port (the OS picks; we release it for the process under test to take). */
+/** A free loopback port (the OS picks; it is released for the process that will listen on it). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
