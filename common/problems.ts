@@ -18,9 +18,12 @@ export const PROBLEMS = {
   "email-taken": { status: 409, title: "An account with this email already exists" },
   "idempotency-in-progress": { status: 409, title: "A request with this Idempotency-Key is still in progress" },
   "idempotency-key-reused": { status: 422, title: "This Idempotency-Key was used with a different request" },
+  "license-required": { status: 403, title: "You hold no license for this image" },
+  "webhook-signature-invalid": { status: 400, title: "The webhook signature does not verify" },
   "payload-too-large": { status: 413, title: "Request body too large" },
   "unsupported-media-type": { status: 415, title: "Unsupported content type" },
   "rate-limited": { status: 429, title: "Too many requests" },
+  "payment-provider-error": { status: 502, title: "The payment provider refused or failed the request" },
   internal: { status: 500, title: "Internal server error" },
   "service-unavailable": { status: 503, title: "A dependency is unavailable" },
 } as const;

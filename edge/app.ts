@@ -9,14 +9,24 @@ import { allowedMethods } from "./lib/methods";
 import { ApiError, problemResponse } from "./lib/problem";
 import { localRoutes } from "./dev/routes";
 import { requestContext } from "./middleware/request-context";
+import { adminRoutes } from "./routes/admin";
 import { apiKeyRoutes } from "./routes/api-keys";
 import { authRoutes } from "./routes/auth";
+import { cartRoutes } from "./routes/cart";
+import { checkoutRoutes } from "./routes/checkout";
+import { contributorRoutes } from "./routes/contributor";
 import { docsRoutesFor } from "./routes/docs";
 import { derivativeRoutes } from "./routes/derivatives";
+import { downloadRoutes } from "./routes/downloads";
 import { healthRoutes } from "./routes/health";
 import { imageRoutes } from "./routes/images";
+import { licenseRoutes } from "./routes/licenses";
+import { orderRoutes } from "./routes/orders";
+import { payoutRoutes } from "./routes/payouts";
+import { planRoutes } from "./routes/plans";
 import { searchRoutes } from "./routes/search";
 import { uploadRoutes } from "./routes/uploads";
+import { webhookRoutes } from "./routes/webhooks";
 
 export const app = new Hono<AppEnv>();
 
@@ -65,8 +75,18 @@ app.route("/v1/auth", authRoutes);
 app.route("/v1/api-keys", apiKeyRoutes);
 app.route("/v1/uploads", uploadRoutes);
 app.route("/v1/images", imageRoutes);
+app.route("/v1/images", downloadRoutes);
 app.route("/v1/search", searchRoutes);
 app.route("/v1/derivatives", derivativeRoutes);
+app.route("/v1/cart", cartRoutes);
+app.route("/v1/checkout", checkoutRoutes);
+app.route("/v1/orders", orderRoutes);
+app.route("/v1", planRoutes);
+app.route("/v1/licenses", licenseRoutes);
+app.route("/v1/webhooks", webhookRoutes);
+app.route("/v1/contributor", contributorRoutes);
+app.route("/v1/admin/payouts", payoutRoutes);
+app.route("/v1/admin", adminRoutes);
 app.route("/v1", docsRoutesFor(() => app.routes));
 
 app.notFound((c) => {

@@ -38,11 +38,40 @@ const ConfigSchema = v.object({
   WORKER_SHARED_SECRET: optional,
   /** The CLIP model the embedding service runs; part of the query-embedding cache key. */
   CLIP_MODEL_ID: optional,
+  /** Stripe API key (sk_live_... / sk_test_...). Locally the Stripe stand-in's key. */
+  STRIPE_SECRET_KEY: optional,
+  /** Signing secret of the Stripe webhook endpoint (whsec_...); the webhook refuses everything without it. */
+  STRIPE_WEBHOOK_SECRET: optional,
+  /** Development only: base URL of the local Stripe stand-in (http://127.0.0.1:12111); the SDK's host, port and protocol come from it. */
+  STRIPE_API_BASE: optional,
+  /** Where buyers and contributors return after Stripe Checkout and Connect onboarding. */
+  PUBLIC_APP_URL: v.optional(v.pipe(v.string(), v.url("PUBLIC_APP_URL must be a URL")), "http://127.0.0.1:8787"),
+  /** Contributor share by tier in basis points, `tier:bps` comma-separated (2500 = 25 %). */
+  REVENUE_SHARE_BPS: v.optional(v.string(), "standard:2500,silver:3000,gold:3500,platinum:4000"),
+  /** Earnings stay pending this many days (the refund window) before they can be paid out. */
+  EARNINGS_HOLD_DAYS: v.pipe(v.optional(v.string(), "30"), v.transform(Number), v.integer(), v.minValue(0)),
+  /** A contributor is paid when the available balance reaches this many cents. */
+  PAYOUT_MINIMUM_CENTS: v.pipe(v.optional(v.string(), "5000"), v.transform(Number), v.integer(), v.minValue(1)),
+  /** Lifetime of signed download URLs to originals, seconds. */
+  DOWNLOAD_URL_TTL_SECONDS: v.pipe(v.optional(v.string(), "300"), v.transform(Number), v.integer(), v.minValue(10), v.maxValue(3600)),
   /** Development only: bearer token of the local Queues pull-consumer stand-in (/_local/queues). */
   LOCAL_QUEUES_TOKEN: optional,
 });
 
-export type Config = v.InferOutput<typeof ConfigSchema> & { s3Endpoint: string };
+export type Config = v.InferOutput<typeof ConfigSchema> & { s3Endpoint: string; revenueShare: Record<string, number> };
+
+/** `standard:2500,gold:3500` → { standard: 2500, gold: 3500 }; a `standard` tier is required. */
+function parseRevenueShare(value: string): Record<string, number> {
+  const tiers: Record<string, number> = {};
+  for (const entry of value.split(",").map((part) => part.trim()).filter(Boolean)) {
+    const match = /^([a-z0-9_-]+):(\d{1,5})$/.exec(entry);
+    const bps = match ? Number(match[2]) : Number.NaN;
+    if (!match || bps > 10_000) throw new ConfigError(`invalid edge configuration: REVENUE_SHARE_BPS entry "${entry}" is not tier:bps (0-10000)`);
+    tiers[match[1]] = bps;
+  }
+  if (tiers.standard === undefined) throw new ConfigError("invalid edge configuration: REVENUE_SHARE_BPS needs a standard tier");
+  return tiers;
+}
 
 const cache = new WeakMap<object, Config>();
 
@@ -65,7 +94,14 @@ export function readConfig(env: Env): Config {
   if (result.output.ENVIRONMENT === "production" && result.output.LOCAL_QUEUES_TOKEN) {
     throw new ConfigError("invalid edge configuration: LOCAL_QUEUES_TOKEN must not be set in production");
   }
-  const config = { ...result.output, s3Endpoint: (R2_S3_ENDPOINT || `https://${R2_ACCOUNT_ID}.r2.cloudflarestorage.com`).replace(/\/+$/, "") };
+  if (result.output.ENVIRONMENT === "production" && result.output.STRIPE_API_BASE) {
+    throw new ConfigError("invalid edge configuration: STRIPE_API_BASE must not be set in production");
+  }
+  if (result.output.ENVIRONMENT === "production" && (!result.output.STRIPE_SECRET_KEY || !result.output.STRIPE_WEBHOOK_SECRET)) {
+    throw new ConfigError("invalid edge configuration: STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are required in production");
+  }
+  const revenueShare = parseRevenueShare(result.output.REVENUE_SHARE_BPS);
+  const config = { ...result.output, revenueShare, s3Endpoint: (R2_S3_ENDPOINT || `https://${R2_ACCOUNT_ID}.r2.cloudflarestorage.com`).replace(/\/+$/, "") };
   cache.set(env, config);
   return config;
 }

@@ -112,6 +112,11 @@ export const images = pgTable(
     publishedAt: tstz("published_at"),
     /** Set when the contributor withdraws the image: hidden from search, existing licenses stay valid. */
     withdrawnAt: tstz("withdrawn_at"),
+    /**
+     * Set when an admin takes an approved image down (status becomes rejected, reason in
+     * status_reason): it leaves search and sale, and its originals are no longer handed out.
+     */
+    takenDownAt: tstz("taken_down_at"),
     ...timestamps,
   },
   (t) => [

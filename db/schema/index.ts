@@ -13,6 +13,7 @@ export * from "./jobs";
 export * from "./license-prices";
 export * from "./licenses";
 export * from "./orders";
+export * from "./payment-reversals";
 export * from "./payouts";
 export * from "./processed-webhook-events";
 export * from "./search-queries";

@@ -23,6 +23,8 @@ export const payouts = pgTable(
     currency: text("currency").notNull().default(CURRENCY_DEFAULT),
     status: text("status").$type<PayoutStatus>().notNull().default("pending"),
     stripeTransferId: text("stripe_transfer_id").unique("payouts_stripe_transfer_key"),
+    /** Why the transfer failed (Stripe's message), when status is failed. */
+    failureReason: text("failure_reason"),
     ...timestamps,
   },
   (t) => [

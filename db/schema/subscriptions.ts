@@ -32,6 +32,8 @@ export const subscriptions = pgTable(
     currentPeriodStart: tstz("current_period_start"),
     currentPeriodEnd: tstz("current_period_end"),
     cancelAtPeriodEnd: boolean("cancel_at_period_end").notNull().default(false),
+    /** `created` of the last subscription event applied: an older event arriving late is ignored. */
+    stripeEventAt: tstz("stripe_event_at"),
     ...timestamps,
   },
   (t) => [index("subscriptions_user_idx").on(t.userId)],

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { pgEnum, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
+import { boolean, pgEnum, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
 import { id, timestamps, tstz } from "./columns";
 
 export const userRole = pgEnum("user_role", ["buyer", "contributor", "admin"]);
@@ -16,6 +16,10 @@ export const users = pgTable(
     displayName: text("display_name").notNull(),
     stripeCustomerId: text("stripe_customer_id"),
     stripeConnectAccountId: text("stripe_connect_account_id"),
+    /** Stripe Connect says the account can receive payouts (details submitted, payouts enabled). */
+    payoutsEnabled: boolean("payouts_enabled").notNull().default(false),
+    /** `created` of the last account.updated event applied: an older event arriving late is ignored. */
+    connectEventAt: tstz("connect_event_at"),
     /** Contributor revenue-share tier (see contributor earnings). */
     contributorTier: text("contributor_tier").notNull().default("standard"),
     disabledAt: tstz("disabled_at"),

@@ -1,0 +1,5 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../env";
+
+/** Admin moderation, takedowns, prices and the audit log. */
+export const adminRoutes = new Hono<AppEnv>();
