@@ -19,6 +19,7 @@ export const PROBLEMS = {
   "idempotency-in-progress": { status: 409, title: "A request with this Idempotency-Key is still in progress" },
   "idempotency-key-reused": { status: 422, title: "This Idempotency-Key was used with a different request" },
   "license-required": { status: 403, title: "You hold no license for this image" },
+  "image-unavailable": { status: 410, title: "The image is no longer available" },
   "webhook-signature-invalid": { status: 400, title: "The webhook signature does not verify" },
   "payload-too-large": { status: 413, title: "Request body too large" },
   "unsupported-media-type": { status: 415, title: "Unsupported content type" },

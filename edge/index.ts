@@ -5,6 +5,7 @@ import { acceptLocalJobs } from "./dev/local-queue";
 import { recordDeadLetter } from "./services/dead-letters";
 import { handleUploadEvent, QUEUES } from "./services/uploads";
 import { runMaintenance } from "./services/maintenance";
+import { PAYOUT_CRON, runPayouts } from "./services/payouts";
 
 export { LocalPullQueue } from "./dev/local-queue";
 
@@ -32,11 +33,13 @@ export default {
     }
   },
 
-  async scheduled(_controller, env) {
+  async scheduled(controller, env) {
     const config = readConfig(env);
     const { db, pool } = connectDatabase(config.DATABASE_URL, { localProxy: config.DB_LOCAL_PROXY || undefined });
     try {
-      console.log(JSON.stringify({ level: "info", msg: "maintenance", ...(await runMaintenance(db, env.JOBS)) }));
+      // runPayouts logs its own report; a failure throws so the Cron Trigger shows it failed.
+      if (controller.cron === PAYOUT_CRON) await runPayouts({ db, config }, { now: new Date(controller.scheduledTime) });
+      else console.log(JSON.stringify({ level: "info", msg: "maintenance", ...(await runMaintenance(db, env.JOBS)) }));
     } finally {
       await pool.end();
     }

@@ -1,5 +1,185 @@
 import { Hono } from "hono";
+import * as v from "valibot";
+import { imageStatus, licenseType } from "../../db/schema";
 import type { AppEnv } from "../env";
+import { decodeCursor } from "../lib/pagination";
+import { caller, input, spec } from "../lib/route";
+import * as s from "../lib/schemas";
+import { decodeAuditCursor, listAuditLog } from "../services/audit-log";
+import { moderate, moderationQueue } from "../services/moderation";
+import { listPrices, setPrice } from "../services/price-list";
 
-/** Admin moderation, takedowns, prices and the audit log. */
-export const adminRoutes = new Hono<AppEnv>();
+const QueueItemSchema = v.object({
+  id: s.uuid,
+  title: v.string(),
+  contributor: v.object({ id: s.uuid, displayName: v.string() }),
+  statusReason: v.nullable(v.string()),
+  nsfwScore: v.nullable(v.number()),
+  duplicateOf: v.nullable(s.uuid),
+  editorial: v.boolean(),
+  thumbnailUrl: v.nullable(v.string()),
+  previewUrl: v.nullable(v.string()),
+  createdAt: v.string(),
+});
+
+const ModeratedSchema = v.object({
+  image: v.object({
+    id: s.uuid,
+    status: v.picklist(imageStatus.enumValues),
+    statusReason: v.nullable(v.string()),
+    publishedAt: v.nullable(v.string()),
+    takenDownAt: v.nullable(v.string()),
+    updatedAt: v.string(),
+  }),
+});
+
+const AuditEntrySchema = v.object({
+  id: v.number(),
+  actorId: v.nullable(s.uuid),
+  action: v.string(),
+  targetType: v.nullable(v.string()),
+  targetId: v.nullable(v.string()),
+  detail: v.nullable(v.record(v.string(), v.unknown())),
+  requestId: v.nullable(v.string()),
+  createdAt: v.string(),
+});
+
+const PriceFields = {
+  id: s.uuid,
+  imageId: v.nullable(s.uuid),
+  licenseType: v.picklist(licenseType.enumValues),
+  currency: v.string(),
+  amountCents: v.number(),
+  active: v.boolean(),
+  updatedAt: v.string(),
+};
+
+const reason = s.text(500, 3);
+const ImageParam = v.strictObject({ id: s.uuid });
+
+const PriceBody = v.strictObject({
+  licenseType: v.picklist(licenseType.enumValues, "must be standard, enhanced or editorial"),
+  amountCents: v.pipe(v.number(), v.safeInteger("must be a whole number of cents"), v.minValue(1, "must be 1-10000000"), v.maxValue(10_000_000, "must be 1-10000000")),
+  currency: v.optional(v.pipe(v.string(), v.regex(/^[a-z]{3}$/, "must be a lower-case ISO 4217 code, e.g. usd"))),
+  imageId: v.optional(s.uuid),
+});
+
+const access = ["admin"] as const;
+
+/** Admin moderation, takedowns, prices and the audit log. Every change is audited in its own transaction. */
+export const adminRoutes = new Hono<AppEnv>()
+  .get(
+    "/moderation/queue",
+    spec({
+      summary: "Images waiting for review, oldest first",
+      tags: ["admin"],
+      access,
+      responses: { 200: { description: "A page of images pending review", schema: v.object({ items: v.array(QueueItemSchema), nextCursor: v.nullable(v.string()) }) } },
+    }),
+    input("query", v.strictObject(s.pageQuery)),
+    async (c) => {
+      const { limit, cursor } = c.req.valid("query");
+      return c.json(await moderationQueue(c.var.db, limit, cursor ? decodeCursor(cursor) : undefined, c.var.config.DERIVATIVES_PUBLIC_URL));
+    },
+  )
+  .post(
+    "/moderation/:id/approve",
+    spec({
+      summary: "Approve an image pending review: it goes on sale",
+      description: "Only from pending review (409 otherwise). Sets the publication date the first time.",
+      tags: ["admin"],
+      access,
+      responses: { 200: { description: "Approved", schema: ModeratedSchema } },
+    }),
+    input("param", ImageParam),
+    input("json", v.strictObject({ note: v.optional(s.text(500)) })),
+    async (c) => {
+      const { note } = c.req.valid("json");
+      const image = await moderate(c.var.db, c.req.valid("param").id, "approve", { actorId: caller(c).userId, requestId: c.var.requestId }, note ? { note } : {});
+      return c.json({ image });
+    },
+  )
+  .post(
+    "/moderation/:id/reject",
+    spec({
+      summary: "Reject an image pending review, with the reason shown to its contributor",
+      description: "Only from pending review (409 otherwise).",
+      tags: ["admin"],
+      access,
+      responses: { 200: { description: "Rejected", schema: ModeratedSchema } },
+    }),
+    input("param", ImageParam),
+    input("json", v.strictObject({ reason })),
+    async (c) => {
+      const image = await moderate(c.var.db, c.req.valid("param").id, "reject", { actorId: caller(c).userId, requestId: c.var.requestId }, c.req.valid("json"));
+      return c.json({ image });
+    },
+  )
+  .post(
+    "/images/:id/takedown",
+    spec({
+      summary: "Take an approved image down: off search and sale, originals no longer handed out",
+      description: "Only an approved image that is not taken down already (409 otherwise). Licenses already sold stay on record.",
+      tags: ["admin"],
+      access,
+      responses: { 200: { description: "Taken down", schema: ModeratedSchema } },
+    }),
+    input("param", ImageParam),
+    input("json", v.strictObject({ reason })),
+    async (c) => {
+      const image = await moderate(c.var.db, c.req.valid("param").id, "takedown", { actorId: caller(c).userId, requestId: c.var.requestId }, c.req.valid("json"));
+      return c.json({ image });
+    },
+  )
+  .get(
+    "/audit-log",
+    spec({
+      summary: "The audit log, newest first",
+      description: "Filter by action (e.g. moderation.approve), actor or target id.",
+      tags: ["admin"],
+      access,
+      responses: { 200: { description: "A page of audit entries", schema: v.object({ items: v.array(AuditEntrySchema), nextCursor: v.nullable(v.string()) }) } },
+    }),
+    input("query", v.strictObject({ ...s.pageQuery, action: v.optional(s.text(100)), actorId: v.optional(s.uuid), targetId: v.optional(s.text(200)) })),
+    async (c) => {
+      const { limit, cursor, ...filter } = c.req.valid("query");
+      return c.json(await listAuditLog(c.var.db, filter, limit, cursor ? decodeAuditCursor(cursor) : undefined));
+    },
+  )
+  .get(
+    "/prices",
+    spec({
+      summary: "The price list: marketplace defaults and per-image prices",
+      description: "All defaults, and a page of per-image prices (newest first), optionally for one image.",
+      tags: ["admin"],
+      access,
+      responses: {
+        200: {
+          description: "Defaults and a page of image prices",
+          schema: v.object({
+            defaults: v.array(v.object(PriceFields)),
+            overrides: v.array(v.object({ ...PriceFields, imageTitle: v.string() })),
+            nextCursor: v.nullable(v.string()),
+          }),
+        },
+      },
+    }),
+    input("query", v.strictObject({ ...s.pageQuery, imageId: v.optional(s.uuid) })),
+    async (c) => {
+      const { limit, cursor, imageId } = c.req.valid("query");
+      return c.json(await listPrices(c.var.db, { imageId }, limit, cursor ? decodeCursor(cursor) : undefined));
+    },
+  )
+  .put(
+    "/prices",
+    spec({
+      summary: "Set a default price, or one image's price",
+      description:
+        "Without `imageId`, the marketplace default for the license type and currency; with it, that image's own price. Currency defaults to usd. Editorial images take editorial prices only (422).",
+      tags: ["admin"],
+      access,
+      responses: { 200: { description: "The price as stored, and the amount it replaced", schema: v.object({ price: v.object(PriceFields), previousAmountCents: v.nullable(v.number()) }) } },
+    }),
+    input("json", PriceBody),
+    async (c) => c.json(await setPrice(c.var.db, c.req.valid("json"), { actorId: caller(c).userId, requestId: c.var.requestId })),
+  );

@@ -1,5 +1,88 @@
 import { Hono } from "hono";
+import * as v from "valibot";
+import { licenseType } from "../../db/schema";
 import type { AppEnv } from "../env";
+import { caller, input, spec } from "../lib/route";
+import * as s from "../lib/schemas";
+import { addToCart, emptyCart, loadCart, MAX_CART_ITEMS, removeFromCart } from "../services/cart";
 
-/** The buyer's cart. */
-export const cartRoutes = new Hono<AppEnv>();
+const CartSchema = v.object({
+  items: v.array(
+    v.object({
+      imageId: s.uuid,
+      licenseType: v.picklist(licenseType.enumValues),
+      title: v.string(),
+      thumbnailUrl: v.nullable(v.string()),
+      amountCents: v.nullable(v.number()),
+      currency: v.string(),
+      unavailable: v.nullable(v.picklist(["not-found", "not-for-sale", "editorial-only", "no-price"])),
+    }),
+  ),
+  totalCents: v.number(),
+  currency: v.string(),
+  count: v.number(),
+});
+
+const CartLine = v.strictObject({ imageId: s.uuid, licenseType: v.picklist(licenseType.enumValues, "must be standard, enhanced or editorial") });
+
+const access = ["buyer"] as const;
+
+/** The buyer's cart: images under a license type, priced when read, bought at checkout. */
+export const cartRoutes = new Hono<AppEnv>()
+  .get(
+    "/",
+    spec({
+      summary: "Your cart, priced now",
+      description: "Items that can no longer be bought stay listed with `unavailable` set and no price; `totalCents` counts only the others.",
+      tags: ["cart"],
+      access,
+      responses: { 200: { description: "The cart", schema: CartSchema } },
+    }),
+    async (c) => c.json(await loadCart(c.var.db, caller(c).userId, c.var.config.DERIVATIVES_PUBLIC_URL)),
+  )
+  .post(
+    "/",
+    spec({
+      summary: "Add an image under a license type to your cart",
+      description: `Idempotent: adding an item that is already in the cart answers 200. 404 for an image that is not for sale; 422 for an editorial image under another license, a license type without a price, or a cart of ${MAX_CART_ITEMS} items; 409 when you already hold that license.`,
+      tags: ["cart"],
+      access,
+      responses: {
+        201: { description: "Added; the cart", schema: CartSchema },
+        200: { description: "Already in the cart; the cart", schema: CartSchema },
+      },
+    }),
+    input("json", CartLine),
+    async (c) => {
+      const buyerId = caller(c).userId;
+      const { added } = await addToCart(c.var.db, buyerId, c.req.valid("json"));
+      return c.json(await loadCart(c.var.db, buyerId, c.var.config.DERIVATIVES_PUBLIC_URL), added ? 201 : 200);
+    },
+  )
+  .delete(
+    "/items/:imageId/:licenseType",
+    spec({
+      summary: "Remove an item from your cart",
+      tags: ["cart"],
+      access,
+      responses: { 204: { description: "Removed" } },
+    }),
+    input("param", CartLine),
+    async (c) => {
+      await removeFromCart(c.var.db, caller(c).userId, c.req.valid("param"));
+      return c.body(null, 204);
+    },
+  )
+  .delete(
+    "/",
+    spec({
+      summary: "Empty your cart",
+      tags: ["cart"],
+      access,
+      responses: { 204: { description: "Emptied" } },
+    }),
+    async (c) => {
+      await emptyCart(c.var.db, caller(c).userId);
+      return c.body(null, 204);
+    },
+  );

@@ -1,5 +1,104 @@
 import { Hono } from "hono";
+import * as v from "valibot";
+import { IMAGE_STAGES, imageStatus, PAYOUT_STATUSES } from "../../db/schema";
 import type { AppEnv } from "../env";
+import { decodeCursor } from "../lib/pagination";
+import { caller, input, spec } from "../lib/route";
+import * as s from "../lib/schemas";
+import { earningsReport } from "../services/earnings-report";
+import { listContributorPayouts } from "../services/payout-history";
+import { listPortfolio } from "../services/portfolio";
 
-/** A contributor's portfolio, earnings and payouts. */
-export const contributorRoutes = new Hono<AppEnv>();
+const PortfolioImageSchema = v.object({
+  id: s.uuid,
+  title: v.string(),
+  status: v.picklist(imageStatus.enumValues),
+  statusReason: v.nullable(v.string()),
+  stage: v.picklist(IMAGE_STAGES),
+  thumbnailUrl: v.nullable(v.string()),
+  createdAt: v.string(),
+  publishedAt: v.nullable(v.string()),
+  withdrawnAt: v.nullable(v.string()),
+  takenDownAt: v.nullable(v.string()),
+  views: v.number(),
+  downloads: v.number(),
+  sales: v.number(),
+  earnedCents: v.number(),
+});
+
+const Balances = { pendingCents: v.number(), availableCents: v.number(), paidCents: v.number() };
+
+const EarningsSchema = v.object({
+  currency: v.string(),
+  totals: v.object(Balances),
+  periods: v.array(v.object({ period: v.string(), ...Balances })),
+  images: v.array(v.object({ imageId: s.uuid, title: v.string(), sales: v.number(), ...Balances })),
+});
+
+const PayoutSchema = v.object({
+  id: s.uuid,
+  period: v.string(),
+  amountCents: v.number(),
+  currency: v.string(),
+  status: v.picklist(PAYOUT_STATUSES),
+  stripeTransferId: v.nullable(v.string()),
+  failureReason: v.nullable(v.string()),
+  createdAt: v.string(),
+});
+
+const month = v.pipe(v.string(), v.regex(/^\d{4}-(0[1-9]|1[0-2])$/, "must be a month, YYYY-MM"));
+
+const EarningsQuery = v.pipe(
+  v.strictObject({ from: v.optional(month), to: v.optional(month) }),
+  v.forward(
+    v.check((range) => !range.from || !range.to || range.from <= range.to, "must not be before from"),
+    ["to"],
+  ),
+);
+
+const access = ["contributor"] as const;
+
+/** A contributor's portfolio with its figures, earnings and payouts. */
+export const contributorRoutes = new Hono<AppEnv>()
+  .get(
+    "/portfolio",
+    spec({
+      summary: "Your images, newest first, with views, downloads, sales and earnings",
+      description: "Every image you uploaded, whatever its status (filter with `status`). Sales and earnings leave out sales reversed before payout.",
+      tags: ["contributor"],
+      access,
+      responses: { 200: { description: "A page of images", schema: v.object({ items: v.array(PortfolioImageSchema), nextCursor: v.nullable(v.string()) }) } },
+    }),
+    input("query", v.strictObject({ ...s.pageQuery, status: v.optional(v.picklist(imageStatus.enumValues)) })),
+    async (c) => {
+      const { limit, cursor, status } = c.req.valid("query");
+      return c.json(await listPortfolio(c.var.db, caller(c).userId, { status }, limit, cursor ? decodeCursor(cursor) : undefined, c.var.config.DERIVATIVES_PUBLIC_URL));
+    },
+  )
+  .get(
+    "/earnings",
+    spec({
+      summary: "Your earnings: pending, available and paid, by month and by image",
+      description:
+        "In integer cents of the marketplace currency. Pending earnings are held for the refund window; once it ends they count as available, and paid once a payout includes them. Refunds add negative rows; a sale refunded before payout is left out with its reversal. `from` and `to` (months, inclusive, UTC) restrict every figure.",
+      tags: ["contributor"],
+      access,
+      responses: { 200: { description: "Earnings report", schema: EarningsSchema } },
+    }),
+    input("query", EarningsQuery),
+    async (c) => c.json(await earningsReport(c.var.db, caller(c).userId, c.req.valid("query"))),
+  )
+  .get(
+    "/payouts",
+    spec({
+      summary: "Your payouts, newest first",
+      tags: ["contributor"],
+      access,
+      responses: { 200: { description: "A page of payouts", schema: v.object({ items: v.array(PayoutSchema), nextCursor: v.nullable(v.string()) }) } },
+    }),
+    input("query", v.strictObject(s.pageQuery)),
+    async (c) => {
+      const { limit, cursor } = c.req.valid("query");
+      return c.json(await listContributorPayouts(c.var.db, caller(c).userId, limit, cursor ? decodeCursor(cursor) : undefined));
+    },
+  );

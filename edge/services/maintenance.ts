@@ -3,6 +3,7 @@ import type { Database } from "../../db/connect";
 import { images, jobs } from "../../db/schema";
 import { jobMessage } from "../../common/jobs";
 import { purgeExpiredIdempotencyKeys } from "../middleware/idempotency";
+import { matureEarnings } from "./payouts";
 import { purgeExpiredRefreshTokens } from "./sessions";
 
 /** A job queued (or running) this long without progress has lost its message; send it again. */
@@ -36,11 +37,12 @@ export async function resendStaleJobs(db: Database, queue: Queue, now = new Date
   return stale.length;
 }
 
-/** The hourly cron: delete what can no longer be used, re-send lost jobs. Safe to run twice. */
+/** The hourly cron: delete what can no longer be used, re-send lost jobs, release held earnings. Safe to run twice. */
 export async function runMaintenance(db: Database, queue: Queue, now = new Date()) {
   return {
     refreshTokensPurged: await purgeExpiredRefreshTokens(db, now),
     idempotencyKeysPurged: await purgeExpiredIdempotencyKeys(db, now),
     jobsResent: await resendStaleJobs(db, queue, now),
+    earningsMatured: await matureEarnings(db, now),
   };
 }

@@ -1,0 +1,124 @@
+import { and, desc, eq, isNull, sql } from "drizzle-orm";
+import type { Database, Transaction } from "../../db/connect";
+import { downloadCredits, downloadEvents, images, type License, licenses, type LicenseType } from "../../db/schema";
+import type { Config } from "../config";
+import type { Principal } from "../lib/principal";
+import { ApiError } from "../lib/problem";
+import { creditValueCents } from "./money";
+import { recordEarnings } from "./settlement";
+import { creditBalance, liveSubscription } from "./subscriptions";
+import { s3Client } from "./uploads";
+
+/** License types a subscription credit can pay for; enhanced licenses are bought one by one. */
+export const SUBSCRIPTION_LICENSE_TYPES: readonly LicenseType[] = ["standard", "editorial"];
+
+export type DownloadTicket = {
+  url: string;
+  expiresAt: string;
+  licenseId: string;
+  licenseType: LicenseType;
+  /** True when this download spent a subscription credit (a new license was issued). */
+  usedCredit: boolean;
+  filename: string;
+};
+
+export type DownloadDeps = { db: Database; config: Config; env: Env; ctx?: ExecutionContext };
+
+const EXTENSIONS: Record<string, string> = { jpeg: "jpg", png: "png", webp: "webp", tiff: "tif", avif: "avif" };
+
+/** A filename for the attachment: the title's letters and digits, the image id, the format's extension. */
+function attachmentName(title: string, imageId: string, format: string | null): string {
+  const stem = title.normalize("NFKD").replace(/[^A-Za-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60).toLowerCase() || "image";
+  return `${stem}-${imageId.slice(0, 8)}.${EXTENSIONS[format ?? ""] ?? "jpg"}`;
+}
+
+/**
+ * Spends one credit of the buyer's live subscription on a new license for the image, and records
+ * the contributor's share of the credit's value. The subscription row is locked so two downloads
+ * at once cannot spend the last credit twice.
+ */
+async function licenseFromCredit(tx: Transaction, config: Config, buyerId: string, imageId: string, licenseType: LicenseType): Promise<License | null> {
+  if (!SUBSCRIPTION_LICENSE_TYPES.includes(licenseType)) return null;
+  const live = await liveSubscription(tx, buyerId, { lock: true });
+  if (!live || (await creditBalance(tx, live.subscription.id)) < 1) return null;
+  const [license] = await tx
+    .insert(licenses)
+    .values({ buyerId, imageId, subscriptionId: live.subscription.id, licenseType, priceCents: 0, currency: live.plan.currency })
+    .returning();
+  await tx.insert(downloadCredits).values({
+    userId: buyerId,
+    subscriptionId: live.subscription.id,
+    delta: -1,
+    reason: "consume",
+    imageId,
+    licenseId: license.id,
+    periodStart: live.subscription.currentPeriodStart,
+  });
+  const value = creditValueCents(live.plan.priceCents, live.plan.monthlyCredits);
+  await recordEarnings(tx, config, [{ id: license.id, imageId, orderItemId: null, grossCents: value, currency: live.plan.currency }]);
+  return license;
+}
+
+/**
+ * Authorises a download of an image's original and returns a short-lived presigned GET for it.
+ * `license` is either a license id the caller holds for this image, or a license type: then a held
+ * license of that type is used, else one subscription credit is spent on a new license. Revoked
+ * licenses, other buyers' licenses and taken-down images are refused. Every download is recorded.
+ */
+export async function authorizeDownload(deps: DownloadDeps, principal: Principal, imageId: string, license: string, client: { ip: string | null; userAgent: string | null }): Promise<DownloadTicket> {
+  const { db, config } = deps;
+  const [image] = await db
+    .select({ id: images.id, title: images.title, editorial: images.editorial, originalKey: images.originalKey, format: images.format, takenDownAt: images.takenDownAt })
+    .from(images)
+    .where(eq(images.id, imageId));
+  if (!image) throw new ApiError("not-found", "no such image");
+  if (image.takenDownAt) throw new ApiError("image-unavailable", "this image was taken down and can no longer be downloaded");
+  if (!image.originalKey) throw new ApiError("not-found", "no such image");
+
+  const byId = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(license);
+  if (!byId && image.editorial && license !== "editorial") {
+    throw new ApiError("validation-failed", "editorial images can only be licensed editorially", { errors: [{ path: "license", message: "use editorial" }] });
+  }
+
+  const { chosen, usedCredit } = await db.transaction(async (tx) => {
+    let chosen: License | undefined;
+    let usedCredit = false;
+    if (byId) {
+      [chosen] = await tx.select().from(licenses).where(and(eq(licenses.id, license), eq(licenses.buyerId, principal.userId), eq(licenses.imageId, imageId)));
+      // Someone else's license, or one for another image, is indistinguishable from none.
+      if (!chosen) throw new ApiError("not-found", "you hold no such license for this image");
+    } else {
+      [chosen] = await tx
+        .select()
+        .from(licenses)
+        .where(and(eq(licenses.buyerId, principal.userId), eq(licenses.imageId, imageId), eq(licenses.licenseType, license as LicenseType), isNull(licenses.revokedAt)))
+        .orderBy(desc(licenses.issuedAt))
+        .limit(1);
+      if (!chosen) {
+        chosen = (await licenseFromCredit(tx, config, principal.userId, imageId, license as LicenseType)) ?? undefined;
+        usedCredit = chosen !== undefined;
+      }
+      if (!chosen) {
+        throw new ApiError("license-required", `buy a ${license} license for this image (or use a subscription credit)`, { imageId, licenseType: license, buy: "/v1/cart" });
+      }
+    }
+    if (chosen.revokedAt) throw new ApiError("license-required", `this license was revoked (${chosen.revokedReason ?? "revoked"})`, { licenseId: chosen.id });
+    await tx.insert(downloadEvents).values({
+      licenseId: chosen.id,
+      userId: principal.userId,
+      imageId,
+      ip: client.ip,
+      userAgent: client.userAgent?.slice(0, 500) ?? null,
+      apiKeyId: principal.kind === "api_key" ? principal.apiKeyId : null,
+    });
+    await tx.update(images).set({ downloadCount: sql`${images.downloadCount} + 1` }).where(eq(images.id, imageId));
+    return { chosen, usedCredit };
+  });
+
+  const filename = attachmentName(image.title, image.id, image.format);
+  const signed = await s3Client(deps).presign("GET", config.ORIGINALS_BUCKET_NAME, image.originalKey, {
+    expiresIn: config.DOWNLOAD_URL_TTL_SECONDS,
+    query: { "response-content-disposition": `attachment; filename="${filename}"` },
+  });
+  return { url: signed.url, expiresAt: signed.expiresAt.toISOString(), licenseId: chosen.id, licenseType: chosen.licenseType, usedCredit, filename };
+}

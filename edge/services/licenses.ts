@@ -1,0 +1,151 @@
+import { and, eq, isNotNull, isNull, type SQL } from "drizzle-orm";
+import { alias } from "drizzle-orm/pg-core";
+import type { Database } from "../../db/connect";
+import { images, licenses, type LicenseType, orderItems, users } from "../../db/schema";
+import { type LicenseTerms, licenseTerms } from "../data/license-terms";
+import { afterCursor, type CursorPosition, encodeCursor, newestFirst } from "../lib/pagination";
+import { ApiError } from "../lib/problem";
+import { derivativeUrls } from "./image-page";
+
+export type LicenseView = {
+  id: string;
+  imageId: string;
+  imageTitle: string;
+  thumbnailUrl: string | null;
+  licenseType: LicenseType;
+  terms: LicenseTerms;
+  priceCents: number;
+  currency: string;
+  source: "order" | "subscription";
+  orderId: string | null;
+  issuedAt: string;
+  revokedAt: string | null;
+  revokedReason: string | null;
+  certificateUrl: string;
+  downloadUrl: string;
+};
+
+export type LicenseFilter = { imageId?: string; status?: "active" | "revoked" };
+
+const columns = {
+  id: licenses.id,
+  imageId: licenses.imageId,
+  imageTitle: images.title,
+  derivativeKeys: images.derivativeKeys,
+  licenseType: licenses.licenseType,
+  priceCents: licenses.priceCents,
+  currency: licenses.currency,
+  orderItemId: licenses.orderItemId,
+  orderId: orderItems.orderId,
+  issuedAt: licenses.issuedAt,
+  revokedAt: licenses.revokedAt,
+  revokedReason: licenses.revokedReason,
+};
+
+type Row = {
+  id: string;
+  imageId: string;
+  imageTitle: string;
+  derivativeKeys: Parameters<typeof derivativeUrls>[1];
+  licenseType: LicenseType;
+  priceCents: number;
+  currency: string;
+  orderItemId: string | null;
+  orderId: string | null;
+  issuedAt: Date;
+  revokedAt: Date | null;
+  revokedReason: string | null;
+};
+
+function toView(row: Row, derivativesBaseUrl: string): LicenseView {
+  return {
+    id: row.id,
+    imageId: row.imageId,
+    imageTitle: row.imageTitle,
+    thumbnailUrl: derivativeUrls(derivativesBaseUrl, row.derivativeKeys).thumb450 ?? null,
+    licenseType: row.licenseType,
+    terms: licenseTerms(row.licenseType),
+    priceCents: row.priceCents,
+    currency: row.currency,
+    source: row.orderItemId ? "order" : "subscription",
+    orderId: row.orderId,
+    issuedAt: row.issuedAt.toISOString(),
+    revokedAt: row.revokedAt?.toISOString() ?? null,
+    revokedReason: row.revokedReason,
+    certificateUrl: `/v1/licenses/${row.id}/certificate`,
+    downloadUrl: `/v1/images/${row.imageId}/download?license=${row.id}`,
+  };
+}
+
+const STATUS_FILTER: Record<NonNullable<LicenseFilter["status"]>, SQL> = {
+  active: isNull(licenses.revokedAt),
+  revoked: isNotNull(licenses.revokedAt),
+};
+
+/** The buyer's licenses, newest first, a page at a time (keyset over issued_at, id). */
+export async function listLicenses(db: Database, buyerId: string, filter: LicenseFilter, limit: number, after: CursorPosition | undefined, derivativesBaseUrl: string) {
+  const rows = await db
+    .select(columns)
+    .from(licenses)
+    .innerJoin(images, eq(images.id, licenses.imageId))
+    .leftJoin(orderItems, eq(orderItems.id, licenses.orderItemId))
+    .where(
+      and(
+        eq(licenses.buyerId, buyerId),
+        filter.imageId ? eq(licenses.imageId, filter.imageId) : undefined,
+        filter.status ? STATUS_FILTER[filter.status] : undefined,
+        afterCursor(licenses.issuedAt, licenses.id, after),
+      ),
+    )
+    .orderBy(...newestFirst(licenses.issuedAt, licenses.id))
+    .limit(limit + 1);
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return {
+    items: items.map((row) => toView(row, derivativesBaseUrl)),
+    nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.issuedAt, id: last.id }) : null,
+  };
+}
+
+/** One of the buyer's licenses; anyone else's is a 404 (never a 403), so license ids do not leak. */
+export async function getLicense(db: Database, buyerId: string, id: string, derivativesBaseUrl: string): Promise<LicenseView> {
+  const [row] = await db
+    .select(columns)
+    .from(licenses)
+    .innerJoin(images, eq(images.id, licenses.imageId))
+    .leftJoin(orderItems, eq(orderItems.id, licenses.orderItemId))
+    .where(and(eq(licenses.id, id), eq(licenses.buyerId, buyerId)));
+  if (!row) throw new ApiError("not-found", "no license with this id");
+  return toView(row, derivativesBaseUrl);
+}
+
+export type CertificateFacts = LicenseView & {
+  licensee: { name: string; email: string };
+  contributor: { id: string; name: string };
+};
+
+const contributors = alias(users, "contributor");
+
+/** Everything a license certificate states: the license, the licensee and the image's contributor. */
+export async function certificateFacts(db: Database, buyerId: string, id: string, derivativesBaseUrl: string): Promise<CertificateFacts> {
+  const [row] = await db
+    .select({
+      ...columns,
+      licenseeName: users.displayName,
+      licenseeEmail: users.email,
+      contributorId: contributors.id,
+      contributorName: contributors.displayName,
+    })
+    .from(licenses)
+    .innerJoin(images, eq(images.id, licenses.imageId))
+    .innerJoin(users, eq(users.id, licenses.buyerId))
+    .innerJoin(contributors, eq(contributors.id, images.contributorId))
+    .leftJoin(orderItems, eq(orderItems.id, licenses.orderItemId))
+    .where(and(eq(licenses.id, id), eq(licenses.buyerId, buyerId)));
+  if (!row) throw new ApiError("not-found", "no license with this id");
+  return {
+    ...toView(row, derivativesBaseUrl),
+    licensee: { name: row.licenseeName, email: row.licenseeEmail },
+    contributor: { id: row.contributorId, name: row.contributorName },
+  };
+}

@@ -1,0 +1,173 @@
+import { and, eq, inArray, isNotNull, isNull, lte, sql } from "drizzle-orm";
+import type { Database } from "../../db/connect";
+import { contributorEarnings, type Payout, payouts, users } from "../../db/schema";
+import { CURRENCY_DEFAULT } from "../../db/schema/columns";
+import type { Config } from "../config";
+import { type Stripe, stripeClient } from "./stripe";
+
+/**
+ * The monthly contributor payout run, exactly once per contributor and period however often it
+ * runs and wherever it stops:
+ *
+ * 1. Earnings whose hold has passed become available.
+ * 2. Per ready contributor (Connect account with payouts enabled) whose available balance reaches
+ *    the minimum, one transaction creates the payout row, unique per (contributor, period), and
+ *    attaches exactly the earnings rows it pays; the amount is their sum.
+ * 3. Each payout of the period without a transfer gets one: first Stripe is asked for a transfer
+ *    already made for it (transfer_group = payout id: a crash after Stripe answered and before we
+ *    recorded it), else one is created with the payout id as idempotency key. The transfer id is
+ *    then recorded and the earnings marked paid.
+ * 4. Reconciliation: each payout's amount equals the sum of its earnings rows and its transfer.
+ */
+
+/** The monthly payout Cron Trigger in wrangler.toml; every other schedule is the hourly maintenance. */
+export const PAYOUT_CRON = "0 6 1 * *";
+
+export type PayoutRunOptions = {
+  /** `YYYY-MM`; default: the month before `now`. */
+  period?: string;
+  now?: Date;
+};
+
+export type PayoutRunReport = {
+  period: string;
+  matured: number;
+  created: number;
+  transferred: number;
+  adopted: number;
+  failed: { payoutId: string; reason: string }[];
+  payouts: { payoutId: string; contributorId: string; amountCents: number; status: string; stripeTransferId: string | null }[];
+  mismatches: { payoutId: string; payoutCents: number; earningsCents: number; transferCents: number | null }[];
+};
+
+/** The calendar month before `now`, `YYYY-MM` (UTC). */
+export function previousPeriod(now: Date): string {
+  const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
+  return `${month.getUTCFullYear()}-${String(month.getUTCMonth() + 1).padStart(2, "0")}`;
+}
+
+/** First instant after the period: earnings available by then are paid in it. */
+function periodEnd(period: string): Date {
+  const [year, month] = period.split("-").map(Number);
+  return new Date(Date.UTC(year, month, 1));
+}
+
+/** Pending earnings whose hold (refund window) has passed become available. */
+export async function matureEarnings(db: Database, now = new Date()): Promise<number> {
+  const rows = await db
+    .update(contributorEarnings)
+    .set({ status: "available" })
+    .where(and(eq(contributorEarnings.status, "pending"), lte(contributorEarnings.availableAt, now)))
+    .returning({ id: contributorEarnings.id });
+  return rows.length;
+}
+
+/** Step 2 for one contributor: the payout row and its earnings, atomically. Null when below the minimum or already made. */
+async function createPayout(db: Database, config: Config, contributorId: string, period: string): Promise<string | null> {
+  return db.transaction(async (tx) => {
+    const eligible = and(
+      eq(contributorEarnings.contributorId, contributorId),
+      eq(contributorEarnings.status, "available"),
+      isNull(contributorEarnings.payoutId),
+      eq(contributorEarnings.currency, CURRENCY_DEFAULT),
+      lte(contributorEarnings.availableAt, periodEnd(period)),
+    );
+    const rows = await tx.select({ id: contributorEarnings.id, amountCents: contributorEarnings.amountCents }).from(contributorEarnings).where(eligible).for("update");
+    const amountCents = rows.reduce((sum, row) => sum + row.amountCents, 0);
+    if (amountCents < config.PAYOUT_MINIMUM_CENTS) return null;
+    const [payout] = await tx
+      .insert(payouts)
+      .values({ contributorId, period, amountCents, currency: CURRENCY_DEFAULT, status: "pending" })
+      .onConflictDoNothing()
+      .returning({ id: payouts.id });
+    if (!payout) return null;
+    await tx.update(contributorEarnings).set({ payoutId: payout.id }).where(inArray(contributorEarnings.id, rows.map((row) => row.id)));
+    return payout.id;
+  });
+}
+
+/** Step 3 for one payout. */
+async function transferPayout(db: Database, config: Config, payout: Payout, destination: string): Promise<"transferred" | "adopted"> {
+  const stripe = stripeClient(config);
+  const existing = await stripe.transfers.list({ transfer_group: payout.id, limit: 10 });
+  let transfer: Stripe.Transfer | undefined = existing.data.find((t) => t.metadata?.payout_id === payout.id);
+  const adopted = transfer !== undefined;
+  if (!transfer) {
+    transfer = await stripe.transfers.create(
+      {
+        amount: payout.amountCents,
+        currency: payout.currency,
+        destination,
+        transfer_group: payout.id,
+        description: `Edgestock earnings ${payout.period}`,
+        metadata: { payout_id: payout.id, contributor_id: payout.contributorId, period: payout.period },
+      },
+      { idempotencyKey: `payout-${payout.id}` },
+    );
+  }
+  const transferId = transfer.id;
+  await db.transaction(async (tx) => {
+    await tx
+      .update(payouts)
+      .set({ stripeTransferId: transferId, status: "paid", failureReason: null, updatedAt: new Date() })
+      .where(and(eq(payouts.id, payout.id), isNull(payouts.stripeTransferId)));
+    await tx.update(contributorEarnings).set({ status: "paid" }).where(eq(contributorEarnings.payoutId, payout.id));
+  });
+  return adopted ? "adopted" : "transferred";
+}
+
+export async function runPayouts(deps: { db: Database; config: Config }, options: PayoutRunOptions = {}): Promise<PayoutRunReport> {
+  const { db, config } = deps;
+  const now = options.now ?? new Date();
+  const period = options.period ?? previousPeriod(now);
+  const report: PayoutRunReport = { period, matured: await matureEarnings(db, now), created: 0, transferred: 0, adopted: 0, failed: [], payouts: [], mismatches: [] };
+
+  const ready = await db
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.payoutsEnabled, true), isNotNull(users.stripeConnectAccountId)));
+  for (const contributor of ready) {
+    if (await createPayout(db, config, contributor.id, period)) report.created += 1;
+  }
+
+  const open = await db
+    .select({ payout: payouts, destination: users.stripeConnectAccountId })
+    .from(payouts)
+    .innerJoin(users, eq(users.id, payouts.contributorId))
+    .where(and(eq(payouts.period, period), isNull(payouts.stripeTransferId)));
+  for (const { payout, destination } of open) {
+    try {
+      if (!destination) throw new Error("the contributor has no Connect account");
+      const outcome = await transferPayout(db, config, payout, destination);
+      report[outcome] += 1;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      report.failed.push({ payoutId: payout.id, reason });
+      // The earnings stay attached: the next run retries this payout (same idempotency key).
+      await db.update(payouts).set({ status: "failed", failureReason: reason.slice(0, 500), updatedAt: new Date() }).where(and(eq(payouts.id, payout.id), isNull(payouts.stripeTransferId)));
+    }
+  }
+
+  await reconcile(deps, period, report);
+  console.log(JSON.stringify({ level: report.mismatches.length > 0 ? "error" : "info", msg: "payout run", ...report, payouts: report.payouts.length }));
+  return report;
+}
+
+/** Step 4: every payout of the period against its earnings rows and its Stripe transfer. */
+async function reconcile(deps: { db: Database; config: Config }, period: string, report: PayoutRunReport) {
+  const rows = await deps.db
+    .select({
+      payout: payouts,
+      earningsCents: sql<number>`(select coalesce(sum(amount_cents), 0)::int from contributor_earnings where payout_id = ${payouts.id})`,
+    })
+    .from(payouts)
+    .where(eq(payouts.period, period));
+  const stripe = stripeClient(deps.config);
+  for (const { payout, earningsCents } of rows) {
+    report.payouts.push({ payoutId: payout.id, contributorId: payout.contributorId, amountCents: payout.amountCents, status: payout.status, stripeTransferId: payout.stripeTransferId });
+    const transferCents = payout.stripeTransferId ? (await stripe.transfers.retrieve(payout.stripeTransferId)).amount : null;
+    if (earningsCents !== payout.amountCents || (transferCents !== null && transferCents !== payout.amountCents)) {
+      report.mismatches.push({ payoutId: payout.id, payoutCents: payout.amountCents, earningsCents, transferCents });
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import { and, eq, sql } from "drizzle-orm";
+import type { Database } from "../../db/connect";
+import { contributorEarnings, downloadEvents, type ImageStatus, type ImageStage, images } from "../../db/schema";
+import { CURRENCY_DEFAULT } from "../../db/schema/columns";
+import { afterCursor, type CursorPosition, newestFirst, page } from "../lib/pagination";
+import { derivativeUrls } from "./image-page";
+
+export type PortfolioImage = {
+  id: string;
+  title: string;
+  status: ImageStatus;
+  statusReason: string | null;
+  stage: ImageStage;
+  thumbnailUrl: string | null;
+  createdAt: string;
+  publishedAt: string | null;
+  withdrawnAt: string | null;
+  takenDownAt: string | null;
+  views: number;
+  downloads: number;
+  sales: number;
+  earnedCents: number;
+};
+
+/**
+ * A contributor's images, newest first, each with its figures: views, downloads handed out, sales
+ * that stand (not reversed) and what it earned in the marketplace currency (sales and reversals,
+ * leaving out pairs reversed before payout, which net to zero). One query per page: the figures
+ * are correlated subqueries served by the image_id indexes.
+ */
+export async function listPortfolio(
+  db: Database,
+  contributorId: string,
+  filter: { status?: ImageStatus },
+  limit: number,
+  after: CursorPosition | undefined,
+  derivativesBaseUrl: string,
+) {
+  const earnings = (condition: ReturnType<typeof sql>) => sql`(
+    select ${condition} from ${contributorEarnings}
+    where ${contributorEarnings.imageId} = ${images.id}
+      and ${contributorEarnings.contributorId} = ${contributorId}
+      and ${contributorEarnings.currency} = ${CURRENCY_DEFAULT}
+      and ${contributorEarnings.status} <> 'reversed'
+  )`;
+  const rows = await db
+    .select({
+      id: images.id,
+      title: images.title,
+      status: images.status,
+      statusReason: images.statusReason,
+      stage: images.stage,
+      derivativeKeys: images.derivativeKeys,
+      createdAt: images.createdAt,
+      publishedAt: images.publishedAt,
+      withdrawnAt: images.withdrawnAt,
+      takenDownAt: images.takenDownAt,
+      views: images.viewCount,
+      downloads: sql<number>`(select count(*) from ${downloadEvents} where ${downloadEvents.imageId} = ${images.id})`.mapWith(Number),
+      sales: earnings(sql`count(*) filter (where ${contributorEarnings.kind} = 'sale')`).mapWith(Number),
+      earnedCents: earnings(sql`coalesce(sum(${contributorEarnings.amountCents}), 0)::bigint`).mapWith(Number),
+    })
+    .from(images)
+    .where(and(eq(images.contributorId, contributorId), filter.status ? eq(images.status, filter.status) : undefined, afterCursor(images.createdAt, images.id, after)))
+    .orderBy(...newestFirst(images.createdAt, images.id))
+    .limit(limit + 1);
+  const { items, nextCursor } = page(rows, limit);
+  return {
+    items: items.map(({ derivativeKeys, ...row }): PortfolioImage => ({
+      ...row,
+      thumbnailUrl: derivativeUrls(derivativesBaseUrl, derivativeKeys).thumb450 ?? null,
+      createdAt: row.createdAt.toISOString(),
+      publishedAt: row.publishedAt?.toISOString() ?? null,
+      withdrawnAt: row.withdrawnAt?.toISOString() ?? null,
+      takenDownAt: row.takenDownAt?.toISOString() ?? null,
+    })),
+    nextCursor,
+  };
+}

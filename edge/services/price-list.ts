@@ -1,0 +1,121 @@
+import { and, asc, eq, isNotNull, isNull } from "drizzle-orm";
+import type { Database } from "../../db/connect";
+import { images, licensePrices, type LicenseType } from "../../db/schema";
+import { CURRENCY_DEFAULT } from "../../db/schema/columns";
+import { afterCursor, type CursorPosition, newestFirst, page } from "../lib/pagination";
+import { ApiError } from "../lib/problem";
+import { audit } from "./audit";
+
+export type PriceView = {
+  id: string;
+  imageId: string | null;
+  licenseType: LicenseType;
+  currency: string;
+  amountCents: number;
+  active: boolean;
+  updatedAt: string;
+};
+
+const columns = {
+  id: licensePrices.id,
+  imageId: licensePrices.imageId,
+  licenseType: licensePrices.licenseType,
+  currency: licensePrices.currency,
+  amountCents: licensePrices.amountCents,
+  active: licensePrices.active,
+  createdAt: licensePrices.createdAt,
+  updatedAt: licensePrices.updatedAt,
+};
+
+const view = ({ createdAt: _createdAt, ...row }: { createdAt: Date; updatedAt: Date } & Omit<PriceView, "updatedAt">): PriceView => ({
+  ...row,
+  updatedAt: row.updatedAt.toISOString(),
+});
+
+/**
+ * The price list: every marketplace default (one per license type and currency, a short list) and
+ * a page of per-image overrides, newest first, optionally for one image.
+ */
+export async function listPrices(db: Database, filter: { imageId?: string }, limit: number, after: CursorPosition | undefined) {
+  const defaults = await db
+    .select(columns)
+    .from(licensePrices)
+    .where(isNull(licensePrices.imageId))
+    .orderBy(asc(licensePrices.currency), asc(licensePrices.licenseType));
+  const overrides = await db
+    .select({ ...columns, imageTitle: images.title })
+    .from(licensePrices)
+    .innerJoin(images, eq(images.id, licensePrices.imageId))
+    .where(
+      and(
+        isNotNull(licensePrices.imageId),
+        filter.imageId ? eq(licensePrices.imageId, filter.imageId) : undefined,
+        afterCursor(licensePrices.createdAt, licensePrices.id, after),
+      ),
+    )
+    .orderBy(...newestFirst(licensePrices.createdAt, licensePrices.id))
+    .limit(limit + 1);
+  const { items, nextCursor } = page(overrides, limit);
+  return {
+    defaults: defaults.map(view),
+    overrides: items.map(({ imageTitle, ...row }) => ({ ...view(row), imageTitle })),
+    nextCursor,
+  };
+}
+
+export type PriceChange = { licenseType: LicenseType; amountCents: number; currency?: string; imageId?: string };
+
+/**
+ * Sets the marketplace default for a license type and currency, or one image's own price,
+ * inserting or updating (and re-activating) the one row the unique key allows. Orders copy their
+ * prices, so this never changes what was sold. Audited with the old and new amounts in the same
+ * transaction.
+ */
+export async function setPrice(
+  db: Database,
+  change: PriceChange,
+  by: { actorId: string; requestId?: string },
+): Promise<{ price: PriceView; previousAmountCents: number | null }> {
+  const currency = change.currency ?? CURRENCY_DEFAULT;
+  const imageId = change.imageId ?? null;
+  if (imageId) {
+    const [image] = await db.select({ editorial: images.editorial }).from(images).where(eq(images.id, imageId));
+    if (!image) throw new ApiError("not-found", "no image with this id");
+    if (image.editorial && change.licenseType !== "editorial") {
+      const message = "editorial images are licensed under the editorial license only";
+      throw new ApiError("validation-failed", message, { errors: [{ path: "licenseType", message }] });
+    }
+  }
+  return db.transaction(async (tx) => {
+    const [previous] = await tx
+      .select({ amountCents: licensePrices.amountCents })
+      .from(licensePrices)
+      .where(
+        and(
+          imageId ? eq(licensePrices.imageId, imageId) : isNull(licensePrices.imageId),
+          eq(licensePrices.licenseType, change.licenseType),
+          eq(licensePrices.currency, currency),
+        ),
+      )
+      .for("update");
+    const [price] = await tx
+      .insert(licensePrices)
+      .values({ imageId, licenseType: change.licenseType, currency, amountCents: change.amountCents })
+      .onConflictDoUpdate({
+        target: [licensePrices.imageId, licensePrices.licenseType, licensePrices.currency],
+        set: { amountCents: change.amountCents, active: true, updatedAt: new Date() },
+      })
+      .returning(columns);
+    if (!price) throw new Error("price upsert returned no row");
+    const previousAmountCents = previous?.amountCents ?? null;
+    await audit(tx, {
+      actorId: by.actorId,
+      action: "price.update",
+      targetType: "license_price",
+      targetId: price.id,
+      detail: { imageId, licenseType: change.licenseType, currency, oldAmountCents: previousAmountCents, newAmountCents: change.amountCents },
+      requestId: by.requestId,
+    });
+    return { price: view(price), previousAmountCents };
+  });
+}

@@ -1,0 +1,86 @@
+import { eq, sql } from "drizzle-orm";
+import type { Database, Transaction } from "../../db/connect";
+import { processedWebhookEvents } from "../../db/schema";
+import type { Config } from "../config";
+import { applyAccountUpdate } from "./connect";
+import { closeUnpaidOrder, notePartialRefund, notePaymentIntent, reversePayment, settleOrder } from "./settlement";
+import type { Stripe } from "./stripe";
+import { grantPeriodCredits, syncSubscription } from "./subscriptions";
+
+export type WebhookResult = { eventId: string; type: string; duplicate: boolean; outcome: string };
+
+const idOf = (value: string | { id: string } | null | undefined) => (typeof value === "string" ? value : (value?.id ?? null));
+
+/**
+ * Handles one verified Stripe event exactly once. The event id is claimed in
+ * processed_webhook_events inside the same transaction as its effects: a redelivery (or a second
+ * delivery racing the first, which waits on the claimed row) finds it and does nothing, and a
+ * handler that fails rolls the claim back with everything else, so Stripe's retry runs it again.
+ * Unknown event types and objects that are not ours are acknowledged and ignored.
+ */
+export async function handleStripeEvent(deps: { db: Database; config: Config }, event: Stripe.Event): Promise<WebhookResult> {
+  return deps.db.transaction(async (tx) => {
+    const [claimed] = await tx
+      .insert(processedWebhookEvents)
+      .values({ provider: "stripe", eventId: event.id, eventType: event.type })
+      .onConflictDoNothing()
+      .returning({ eventId: processedWebhookEvents.eventId });
+    if (!claimed) return { eventId: event.id, type: event.type, duplicate: true, outcome: "duplicate" };
+    const outcome = await dispatch(tx, deps.config, event);
+    await tx
+      .update(processedWebhookEvents)
+      .set({ processedAt: new Date() })
+      .where(sql`${processedWebhookEvents.provider} = 'stripe' and ${eq(processedWebhookEvents.eventId, event.id)}`);
+    return { eventId: event.id, type: event.type, duplicate: false, outcome };
+  });
+}
+
+function sessionRef(session: Stripe.Checkout.Session) {
+  return { orderId: session.metadata?.order_id ?? session.client_reference_id ?? null, sessionId: session.id, paymentIntentId: idOf(session.payment_intent) };
+}
+
+async function dispatch(tx: Transaction, config: Config, event: Stripe.Event): Promise<string> {
+  const created = new Date(event.created * 1000);
+  switch (event.type) {
+    case "checkout.session.completed":
+    case "checkout.session.async_payment_succeeded": {
+      const session = event.data.object;
+      if (session.mode !== "payment") return "subscription-checkout-completed";
+      if (session.payment_status === "unpaid") return notePaymentIntent(tx, sessionRef(session));
+      return settleOrder(tx, config, { ...sessionRef(session), amountTotal: session.amount_total, currency: session.currency });
+    }
+    case "checkout.session.async_payment_failed": {
+      const session = event.data.object;
+      return session.mode === "payment" ? closeUnpaidOrder(tx, { ...sessionRef(session), status: "failed" }) : "ignored";
+    }
+    case "checkout.session.expired": {
+      const session = event.data.object;
+      return session.mode === "payment" ? closeUnpaidOrder(tx, { ...sessionRef(session), status: "canceled" }) : "ignored";
+    }
+    case "charge.refunded": {
+      const charge = event.data.object;
+      const paymentIntentId = idOf(charge.payment_intent);
+      if (!paymentIntentId) return "ignored";
+      if (!charge.refunded) return notePartialRefund(tx, paymentIntentId);
+      const result = await reversePayment(tx, { kind: "refund", paymentIntentId, chargeId: charge.id, stripeObjectId: charge.id, amountCents: charge.amount_refunded });
+      return result.outcome;
+    }
+    case "charge.dispute.created": {
+      const dispute = event.data.object;
+      const paymentIntentId = idOf(dispute.payment_intent);
+      if (!paymentIntentId) return "ignored";
+      const result = await reversePayment(tx, { kind: "dispute", paymentIntentId, chargeId: idOf(dispute.charge), stripeObjectId: dispute.id, amountCents: dispute.amount });
+      return result.outcome;
+    }
+    case "customer.subscription.created":
+    case "customer.subscription.updated":
+    case "customer.subscription.deleted":
+      return syncSubscription(tx, event.data.object, created);
+    case "invoice.paid":
+      return grantPeriodCredits(tx, event.data.object);
+    case "account.updated":
+      return applyAccountUpdate(tx, event.data.object, created);
+    default:
+      return "ignored";
+  }
+}
