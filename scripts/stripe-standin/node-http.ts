@@ -12,7 +12,7 @@ async function toRequest(incoming: IncomingMessage): Promise<Request> {
   }
   const method = incoming.method ?? "GET";
   const hasBody = method !== "GET" && method !== "HEAD";
-  return new Request(new URL(incoming.url ?? "/", `http://${incoming.headers.host ?? "localhost"}`), {
+  return new Request(new URL(incoming.url ?? "/", `http://${incoming.headers.host ?? "localhost"}`).href, {
     method,
     headers,
     body: hasBody ? new Uint8Array(Buffer.concat(chunks)) : undefined,

@@ -25,7 +25,7 @@ export type StoredEvent = { id: string; type: string; created: number; payload: 
 export type SessionTerms = { lineItems: LineItem[]; paymentIntentMetadata: Metadata; subscriptionMetadata: Metadata };
 
 /** The answer stored under an Idempotency-Key, replayed as is. */
-export type IdempotentAnswer = { fingerprint: string; savedAt: number; status: number; body: string | null };
+export type IdempotentAnswer = { fingerprint: string; savedAt: number; status: number; body: string };
 
 /** Where an onboarding link sends the account holder back to. */
 export type OnboardingReturn = { returnUrl: string; refreshUrl: string | null };
@@ -122,4 +122,11 @@ export function findReferenced<T>(collection: Record<string, T>, id: string, kin
   const found = Object.hasOwn(collection, id) ? collection[id] : undefined;
   if (found === undefined) throw noSuchReference(kind, id, param);
   return found;
+}
+
+/** The stored event with this id, or a 404. */
+export function findEvent(state: StandinState, id: string): StoredEvent {
+  const event = state.events.find((stored) => stored.id === id);
+  if (!event) throw noSuchObject("event", id);
+  return event;
 }

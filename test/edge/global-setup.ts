@@ -3,6 +3,7 @@ import type { TestProject } from "vitest/node";
 import { createScratchDatabase } from "../../db/local/scratch";
 import { startLocalDatabase } from "../../db/local/server";
 import { generateJwtKeyPair } from "../../scripts/lib/dev-keys";
+import { startStripeStandin } from "../../scripts/stripe-standin/server";
 
 import "./provided";
 
@@ -17,6 +18,11 @@ export default async function setup(project: TestProject) {
   const serverUrl = process.env.TEST_DATABASE_URL;
   const open = (prefix: string) => (serverUrl ? createScratchDatabase(serverUrl, prefix) : startLocalDatabase({}));
   const [database, isolated] = await Promise.all([open("edgestock_edge"), open("edgestock_edge_isolated")]);
+  // Stripe's API is the one remote service the edge calls here: the stand-in follows its contract.
+  // Tests deliver the webhooks themselves (the Worker under test has no address to post to).
+  const stripeKey = "sk_test_edgestock_local";
+  const stripeWebhookSecret = `whsec_${randomBytes(24).toString("base64url")}`;
+  const stripe = await startStripeStandin({ webhookSecret: stripeWebhookSecret, apiKey: stripeKey });
   project.provide("edgeBindings", {
     ENVIRONMENT: "test",
     DATABASE_URL: database.url,
@@ -29,8 +35,13 @@ export default async function setup(project: TestProject) {
     R2_ACCESS_KEY_ID: "testkey",
     R2_SECRET_ACCESS_KEY: randomBytes(24).toString("base64url"),
     LOCAL_QUEUES_TOKEN: randomBytes(24).toString("base64url"),
+    STRIPE_SECRET_KEY: stripeKey,
+    STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
+    STRIPE_API_BASE: stripe.url,
+    STRIPE_STANDIN_URL: stripe.url,
   });
   return async () => {
+    await stripe.stop();
     for (const db of [database, isolated]) {
       if ("drop" in db) await db.drop();
       else await db.stop();
