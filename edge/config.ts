@@ -64,10 +64,10 @@ export type Config = v.InferOutput<typeof ConfigSchema> & { s3Endpoint: string; 
 function parseRevenueShare(value: string): Record<string, number> {
   const tiers: Record<string, number> = {};
   for (const entry of value.split(",").map((part) => part.trim()).filter(Boolean)) {
-    const match = /^([a-z0-9_-]+):(\d{1,5})$/.exec(entry);
-    const bps = match ? Number(match[2]) : Number.NaN;
-    if (!match || bps > 10_000) throw new ConfigError(`invalid edge configuration: REVENUE_SHARE_BPS entry "${entry}" is not tier:bps (0-10000)`);
-    tiers[match[1]] = bps;
+    const [, tier, digits] = /^([a-z0-9_-]+):(\d{1,5})$/.exec(entry) ?? [];
+    const bps = Number(digits);
+    if (!tier || !digits || bps > 10_000) throw new ConfigError(`invalid edge configuration: REVENUE_SHARE_BPS entry "${entry}" is not tier:bps (0-10000)`);
+    tiers[tier] = bps;
   }
   if (tiers.standard === undefined) throw new ConfigError("invalid edge configuration: REVENUE_SHARE_BPS needs a standard tier");
   return tiers;

@@ -4,6 +4,7 @@
  *      or the server in DATABASE_URL; either way behind the WebSocket proxy the Neon driver uses.
  *   2. The edge API in workerd (`wrangler dev`, local R2/Queues, state under .data/wrangler).
  *   3. The GPU worker (`bun gpu-worker/main.ts`).
+ *   4. Without STRIPE_SECRET_KEY, the Stripe stand-in (scripts/stripe-standin) on STRIPE_STANDIN_PORT or a free port.
  * Prints the URL; Ctrl-C (or SIGTERM) stops every process it started.
  * Env: PORT (8787), EDGESTOCK_DATA_DIR (.data), EDGESTOCK_WORKER=0 (no worker), EMBED_PORT (free port), DATABASE_URL (a local PostgreSQL server instead of
  * the embedded one), and any edge secret (UPSTASH_*, STRIPE_*, R2_*) to pass through to the Worker.
@@ -19,6 +20,7 @@ import { generateJwtKeyPair } from "./lib/dev-keys";
 import { freePort } from "./lib/free-port";
 import { writeLocalWranglerConfig } from "./lib/local-wrangler";
 import { installNsfwModel } from "./models/install-nsfw";
+import { type StripeStandin, startStripeStandin } from "./stripe-standin/server";
 import { randomBytes } from "node:crypto";
 
 const root = resolve(import.meta.dir, "..");
@@ -36,7 +38,13 @@ function devSecrets(): Record<string, string> {
   const secrets: Record<string, string> = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : generateJwtKeyPair();
   const random = () => randomBytes(24).toString("base64url");
   // Added one by one so a data folder from an older version gains the newer secrets.
-  const wanted = { WORKER_SHARED_SECRET: random, R2_ACCESS_KEY_ID: () => `local${randomBytes(8).toString("hex")}`, R2_SECRET_ACCESS_KEY: random, LOCAL_QUEUES_TOKEN: random };
+  const wanted = {
+    WORKER_SHARED_SECRET: random,
+    R2_ACCESS_KEY_ID: () => `local${randomBytes(8).toString("hex")}`,
+    R2_SECRET_ACCESS_KEY: random,
+    LOCAL_QUEUES_TOKEN: random,
+    STRIPE_WEBHOOK_SECRET: () => `whsec_${random()}`,
+  };
   for (const [name, make] of Object.entries(wanted)) secrets[name] ??= make();
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
@@ -44,6 +52,7 @@ function devSecrets(): Record<string, string> {
 
 const children: Subprocess[] = [];
 let database: Awaited<ReturnType<typeof startLocalDatabase>> | undefined;
+let stripeStandin: StripeStandin | undefined;
 let shuttingDown = false;
 
 async function shutdown(code: number) {
@@ -62,6 +71,7 @@ async function shutdown(code: number) {
       process.kill(-child.pid, "SIGKILL");
     } catch {}
   }
+  await stripeStandin?.stop();
   await database?.stop();
   say("stopped");
   process.exit(code);
@@ -111,6 +121,19 @@ const url = `http://127.0.0.1:${port}`;
 const embedPort = Number(process.env.EMBED_PORT) || (await freePort());
 // Without R2 credentials in the shell, presigned URLs point at the edge's own S3 stand-in.
 const local = !process.env.R2_ACCESS_KEY_ID;
+// Without Stripe keys in the shell, Stripe is the local stand-in: its checkout page completes a
+// purchase and posts the signed webhook to the edge, like Stripe does (state in .data/stripe-standin.json).
+const STANDIN_KEY = "sk_test_edgestock_local";
+if (!process.env.STRIPE_SECRET_KEY) {
+  stripeStandin = await startStripeStandin({
+    port: Number(process.env.STRIPE_STANDIN_PORT) || 0,
+    webhookSecret: secrets.STRIPE_WEBHOOK_SECRET as string,
+    webhookUrl: `${url}/v1/webhooks/stripe`,
+    apiKey: STANDIN_KEY,
+    statePath: join(dataDir, "stripe-standin.json"),
+  });
+  say(`Stripe stand-in on ${stripeStandin.url} (checkout pages, Connect onboarding, signed webhooks)`);
+}
 const vars: Record<string, string> = {
   DATABASE_URL: database.url,
   DB_LOCAL_PROXY: database.proxy,
@@ -118,6 +141,7 @@ const vars: Record<string, string> = {
   ...(local ? { R2_S3_ENDPOINT: `${url}/_local/s3` } : {}),
   // The worker's query-embedding service, on EMBED_PORT or a port the OS says is free.
   EMBED_SERVICE_URL: `http://127.0.0.1:${embedPort}`,
+  ...(stripeStandin ? { STRIPE_API_BASE: stripeStandin.url, STRIPE_SECRET_KEY: STANDIN_KEY } : {}),
 };
 for (const name of PASS_THROUGH) if (process.env[name]) vars[name] = process.env[name] as string;
 writeFileSync(
@@ -161,5 +185,5 @@ while (!edge.lines.some((l) => l.includes("Ready on"))) {
   await Bun.sleep(200);
 }
 const health = await fetch(`${url}/v1/health`).then((r) => r.json() as Promise<{ status: string }>).catch(() => ({ status: "unreachable" }));
-writeFileSync(join(dataDir, "stack.json"), JSON.stringify({ url, databaseUrl: database.url, databaseProxy: database.proxy, pid: process.pid, workerEnv }, null, 2), { mode: 0o600 });
+writeFileSync(join(dataDir, "stack.json"), JSON.stringify({ url, databaseUrl: database.url, databaseProxy: database.proxy, pid: process.pid, workerEnv, stripeStandinUrl: stripeStandin?.url ?? null }, null, 2), { mode: 0o600 });
 console.log(`\nEdgestock is running at ${url}  (health: ${health.status}; API reference ${url}/v1/docs)\nPress Ctrl-C to stop.\n`);

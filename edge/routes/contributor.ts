@@ -6,6 +6,7 @@ import { decodeCursor } from "../lib/pagination";
 import { caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { earningsReport } from "../services/earnings-report";
+import { payoutSettings, startOnboarding } from "../services/connect";
 import { listContributorPayouts } from "../services/payout-history";
 import { listPortfolio } from "../services/portfolio";
 
@@ -24,6 +25,13 @@ const PortfolioImageSchema = v.object({
   downloads: v.number(),
   sales: v.number(),
   earnedCents: v.number(),
+});
+
+const PayoutSettingsSchema = v.object({
+  accountId: v.nullable(v.string()),
+  payoutsEnabled: v.boolean(),
+  onboardingUrl: v.nullable(v.string()),
+  onboardingExpiresAt: v.nullable(v.string()),
 });
 
 const Balances = { pendingCents: v.number(), availableCents: v.number(), paidCents: v.number() };
@@ -101,4 +109,26 @@ export const contributorRoutes = new Hono<AppEnv>()
       const { limit, cursor } = c.req.valid("query");
       return c.json(await listContributorPayouts(c.var.db, caller(c).userId, limit, cursor ? decodeCursor(cursor) : undefined));
     },
+  )
+  .get(
+    "/payout-settings",
+    spec({
+      summary: "Your payout account: whether Stripe Connect can pay you",
+      tags: ["contributor"],
+      access,
+      responses: { 200: { description: "Payout settings", schema: PayoutSettingsSchema } },
+    }),
+    async (c) => c.json(await payoutSettings(c.var.db, caller(c).userId)),
+  )
+  .put(
+    "/payout-settings",
+    spec({
+      summary: "Set up payouts: creates your Stripe Connect Express account (once) and returns a fresh onboarding link",
+      description: "Open onboardingUrl to give Stripe your payout details; payouts start once Stripe reports the account ready (account.updated webhook). Calling again gives a new link for the same account.",
+      tags: ["contributor"],
+      access,
+      responses: { 200: { description: "Payout settings with an onboarding link", schema: PayoutSettingsSchema }, 502: { description: "Stripe refused or did not answer" } },
+    }),
+    input("json", v.strictObject({})),
+    async (c) => c.json(await startOnboarding({ db: c.var.db, config: c.var.config }, caller(c).userId)),
   );

@@ -75,12 +75,13 @@ export async function checkoutCart(deps: CheckoutDeps, buyerId: string): Promise
     throw new ApiError("conflict", "some cart items cannot be bought; remove them and try again", { items: refused });
   }
 
-  const currency = quotes[0].currency;
+  const currency = quotes[0]?.currency ?? "usd";
   const totalCents = quotes.reduce((sum, q) => sum + (q.amountCents ?? 0), 0);
   const customer = await stripeCustomerFor(deps, buyerId);
 
   const order = await db.transaction(async (tx) => {
     const [created] = await tx.insert(orders).values({ buyerId, totalCents, currency }).returning({ id: orders.id });
+    if (!created) throw new Error("the order insert returned no row");
     await tx.insert(orderItems).values(quotes.map((q) => ({ orderId: created.id, imageId: q.imageId, licenseType: q.licenseType, priceCents: q.amountCents ?? 0, currency })));
     return created;
   });

@@ -45,6 +45,7 @@ async function licenseFromCredit(tx: Transaction, config: Config, buyerId: strin
     .insert(licenses)
     .values({ buyerId, imageId, subscriptionId: live.subscription.id, licenseType, priceCents: 0, currency: live.plan.currency })
     .returning();
+  if (!license) throw new Error("the license insert returned no row");
   await tx.insert(downloadCredits).values({
     userId: buyerId,
     subscriptionId: live.subscription.id,

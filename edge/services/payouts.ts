@@ -48,7 +48,7 @@ export function previousPeriod(now: Date): string {
 
 /** First instant after the period: earnings available by then are paid in it. */
 function periodEnd(period: string): Date {
-  const [year, month] = period.split("-").map(Number);
+  const [year = 0, month = 0] = period.split("-").map(Number);
   return new Date(Date.UTC(year, month, 1));
 }
 
@@ -158,7 +158,8 @@ async function reconcile(deps: { db: Database; config: Config }, period: string,
   const rows = await deps.db
     .select({
       payout: payouts,
-      earningsCents: sql<number>`(select coalesce(sum(amount_cents), 0)::int from contributor_earnings where payout_id = ${payouts.id})`,
+      // Spelled out: drizzle leaves columns unqualified in a one-table select, and contributor_earnings has an id too.
+      earningsCents: sql<number>`(select coalesce(sum(e.amount_cents), 0)::int from contributor_earnings e where e.payout_id = payouts.id)`,
     })
     .from(payouts)
     .where(eq(payouts.period, period));

@@ -1,6 +1,6 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Database } from "../../db/connect";
-import { contributorEarnings, downloadEvents, type ImageStatus, type ImageStage, images } from "../../db/schema";
+import { type ImageStage, type ImageStatus, images } from "../../db/schema";
 import { CURRENCY_DEFAULT } from "../../db/schema/columns";
 import { afterCursor, type CursorPosition, newestFirst, page } from "../lib/pagination";
 import { derivativeUrls } from "./image-page";
@@ -26,7 +26,8 @@ export type PortfolioImage = {
  * A contributor's images, newest first, each with its figures: views, downloads handed out, sales
  * that stand (not reversed) and what it earned in the marketplace currency (sales and reversals,
  * leaving out pairs reversed before payout, which net to zero). One query per page: the figures
- * are correlated subqueries served by the image_id indexes.
+ * are correlated subqueries (download_events by its image index, the ledger by its contributor
+ * index).
  */
 export async function listPortfolio(
   db: Database,
@@ -36,12 +37,11 @@ export async function listPortfolio(
   after: CursorPosition | undefined,
   derivativesBaseUrl: string,
 ) {
-  const earnings = (condition: ReturnType<typeof sql>) => sql`(
-    select ${condition} from ${contributorEarnings}
-    where ${contributorEarnings.imageId} = ${images.id}
-      and ${contributorEarnings.contributorId} = ${contributorId}
-      and ${contributorEarnings.currency} = ${CURRENCY_DEFAULT}
-      and ${contributorEarnings.status} <> 'reversed'
+  // Written out with aliases: drizzle leaves columns unqualified in a single-table select, and
+  // the subqueries must point at the outer image row.
+  const earnings = (aggregate: string) => sql`(
+    select ${sql.raw(aggregate)} from contributor_earnings e
+    where e.image_id = "images"."id" and e.contributor_id = ${contributorId} and e.currency = ${CURRENCY_DEFAULT} and e.status <> 'reversed'
   )`;
   const rows = await db
     .select({
@@ -56,9 +56,9 @@ export async function listPortfolio(
       withdrawnAt: images.withdrawnAt,
       takenDownAt: images.takenDownAt,
       views: images.viewCount,
-      downloads: sql<number>`(select count(*) from ${downloadEvents} where ${downloadEvents.imageId} = ${images.id})`.mapWith(Number),
-      sales: earnings(sql`count(*) filter (where ${contributorEarnings.kind} = 'sale')`).mapWith(Number),
-      earnedCents: earnings(sql`coalesce(sum(${contributorEarnings.amountCents}), 0)::bigint`).mapWith(Number),
+      downloads: sql<number>`(select count(*) from download_events d where d.image_id = "images"."id")`.mapWith(Number),
+      sales: earnings("count(*) filter (where e.kind = 'sale')").mapWith(Number),
+      earnedCents: earnings("coalesce(sum(e.amount_cents), 0)::bigint").mapWith(Number),
     })
     .from(images)
     .where(and(eq(images.contributorId, contributorId), filter.status ? eq(images.status, filter.status) : undefined, afterCursor(images.createdAt, images.id, after)))

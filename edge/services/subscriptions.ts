@@ -92,6 +92,7 @@ export async function grantPeriodCredits(tx: Transaction, invoice: Stripe.Invoic
       .values({ ...owner, stripeSubscriptionId: billed.id, status: "active", currentPeriodStart: periodStart, currentPeriodEnd: periodEnd })
       .onConflictDoNothing();
     [row] = await tx.select().from(subscriptions).where(eq(subscriptions.stripeSubscriptionId, billed.id)).for("update");
+    if (!row) return "unknown-subscription";
   }
   const [granted] = await tx
     .select({ id: downloadCredits.id })
@@ -100,6 +101,7 @@ export async function grantPeriodCredits(tx: Transaction, invoice: Stripe.Invoic
   if (granted) return "already-granted";
 
   const [plan] = await tx.select().from(subscriptionPlans).where(eq(subscriptionPlans.id, row.planId));
+  if (!plan) return "unknown-plan";
   const left = await creditBalance(tx, row.id);
   if (left > 0) {
     await tx.insert(downloadCredits).values({ userId: row.userId, subscriptionId: row.id, delta: -left, reason: "expire", periodStart: row.currentPeriodStart });

@@ -64,6 +64,30 @@ const VALID_INPUT: Record<string, Sample> = {
   },
   "GET /v1/search/suggest": { query: { q: "sea", limit: "8" } },
   "POST /v1/search/by-image": { query: { perPage: "12", safe: "true" } },
+  "POST /v1/cart": { json: { imageId: crypto.randomUUID(), licenseType: "standard" } },
+  "POST /v1/checkout": { json: {} },
+  "POST /v1/checkout/subscription": { json: { planId: "basic-25" } },
+  "GET /v1/orders": { query: { limit: "10", cursor: encodeCursor({ createdAt: new Date("2030-01-01T00:00:00Z"), id: crypto.randomUUID() }) } },
+  "GET /v1/orders/:id": { param: { id: crypto.randomUUID() } },
+  "GET /v1/images/:id/download": { param: { id: crypto.randomUUID() }, query: { license: "standard" } },
+  "POST /v1/admin/payouts/run": { json: { period: "2030-01" } },
+  "GET /v1/admin/payouts": { query: { period: "2030-01" } },
+  "PUT /v1/contributor/payout-settings": { json: {} },
+  "DELETE /v1/cart/items/:imageId/:licenseType": { param: { imageId: crypto.randomUUID(), licenseType: "enhanced" } },
+  "GET /v1/licenses": { query: { limit: "10", cursor: encodeCursor({ createdAt: new Date("2030-01-01T00:00:00Z"), id: crypto.randomUUID() }), imageId: crypto.randomUUID(), status: "active" } },
+  "GET /v1/licenses/:id": { param: { id: crypto.randomUUID() } },
+  "GET /v1/licenses/:id/certificate": { param: { id: crypto.randomUUID() } },
+  "GET /v1/contributor/portfolio": { query: { limit: "10", cursor: encodeCursor({ createdAt: new Date("2030-01-01T00:00:00Z"), id: crypto.randomUUID() }), status: "approved" } },
+  "GET /v1/contributor/earnings": { query: { from: "2026-01", to: "2026-03" } },
+  "GET /v1/contributor/payouts": { query: { limit: "10", cursor: encodeCursor({ createdAt: new Date("2030-01-01T00:00:00Z"), id: crypto.randomUUID() }) } },
+  "GET /v1/admin/moderation/queue": { query: { limit: "10", cursor: encodeCursor({ createdAt: new Date("2000-01-01T00:00:00Z"), id: crypto.randomUUID() }) } },
+  "POST /v1/admin/moderation/:id/approve": { param: { id: crypto.randomUUID() }, json: { note: "Looks fine" } },
+  "POST /v1/admin/moderation/:id/reject": { param: { id: crypto.randomUUID() }, json: { reason: "Out of focus" } },
+  "POST /v1/admin/images/:id/takedown": { param: { id: crypto.randomUUID() }, json: { reason: "Copyright claim" } },
+  // The audit log's cursor is an id: base64url of {"id":1000}.
+  "GET /v1/admin/audit-log": { query: { limit: "10", cursor: "eyJpZCI6MTAwMH0", action: "moderation.approve", actorId: crypto.randomUUID(), targetId: crypto.randomUUID() } },
+  "GET /v1/admin/prices": { query: { limit: "10", cursor: encodeCursor({ createdAt: new Date("2030-01-01T00:00:00Z"), id: crypto.randomUUID() }), imageId: crypto.randomUUID() } },
+  "PUT /v1/admin/prices": { json: { licenseType: "standard", amountCents: 2900, currency: "usd", imageId: crypto.randomUUID() } },
 };
 
 /** Bad requests that only make sense for one operation. */
@@ -219,7 +243,7 @@ function badRequestsFor(op: Operation, sample: Sample, isProtected: boolean, ide
       add(`${name} instead of an object`, invalid(), { body });
     }
     add("an unknown extra field", invalid("unexpected"), { body: JSON.stringify({ ...json, unexpected: "x" }) });
-    add("a __proto__ field", invalid("__proto__"), { body: `{"__proto__":{"role":"admin"},${JSON.stringify(json).slice(1)}` });
+    add("a __proto__ field", invalid("__proto__"), { body: `{"__proto__":{"role":"admin"}${Object.keys(json).length > 0 ? "," : ""}${JSON.stringify(json).slice(1)}` });
     if (idempotent) {
       add("a bad body with an Idempotency-Key", invalid("unexpected"), {
         body: JSON.stringify({ ...json, unexpected: "x" }),

@@ -233,7 +233,7 @@ describe("cart limits and concurrency", () => {
     const buyer = await signUp("buyer");
     const rows = await db
       .insert(images)
-      .values(Array.from({ length: MAX_CART_ITEMS + 1 }, (_, i) => ({ contributorId, title: `Full cart ${i}`, status: "approved" as const, stage: "done" })))
+      .values(Array.from({ length: MAX_CART_ITEMS + 1 }, (_, i) => ({ contributorId, title: `Full cart ${i}`, status: "approved" as const, stage: "done" as const })))
       .returning({ id: images.id });
     await db.insert(licensePrices).values(rows.map((row) => ({ imageId: row.id, licenseType: "standard" as const, amountCents: 100 })));
     const [cartRow] = await db.insert(carts).values({ buyerId: buyer.userId }).returning({ id: carts.id });

@@ -31,6 +31,18 @@ const cryptoProvider = Stripe.createSubtleCryptoProvider();
 
 type StandinEvent = { id: string; type: string; payload: string; signature: string };
 
+/** The one row a query must return. */
+function one<T>(rows: T[]): T {
+  if (rows.length !== 1) throw new Error(`expected one row, got ${rows.length}`);
+  return rows[0] as T;
+}
+
+/** Item `i` of a list that must have it. */
+function nth<T>(items: T[], i: number): T {
+  if (i >= items.length) throw new Error(`expected at least ${i + 1} items, got ${items.length}`);
+  return items[i] as T;
+}
+
 /** Plays the customer on the stand-in (pays a session, onboards an account...) and returns the events it generated. */
 async function control(path: string, body: Record<string, unknown> = {}): Promise<StandinEvent[]> {
   const res = await fetch(`${STANDIN}${path}`, { method: "POST", headers: { "content-type": "application/json", accept: "application/json" }, body: JSON.stringify(body) });
@@ -89,7 +101,7 @@ async function approvedImage(options: { editorial?: boolean; standardCents?: num
 }
 
 async function fillCart(buyerId: string, items: { imageId: string; licenseType: "standard" | "enhanced" | "editorial" }[]) {
-  const [cart] = await db.insert(carts).values({ buyerId }).onConflictDoUpdate({ target: carts.buyerId, set: { updatedAt: new Date() } }).returning();
+  const cart = one(await db.insert(carts).values({ buyerId }).onConflictDoUpdate({ target: carts.buyerId, set: { updatedAt: new Date() } }).returning());
   await db.insert(cartItems).values(items.map((item) => ({ cartId: cart.id, ...item })));
 }
 
@@ -132,9 +144,9 @@ describe("buying: checkout → webhook → license → download", () => {
     await expectProblem(await download(buyer.accessToken, a, "standard"), 403, "license-required");
 
     expect(events.map((e) => e.type)).toEqual(["checkout.session.completed"]);
-    expect(await deliver(events[0])).toMatchObject({ duplicate: false, outcome: "paid" });
+    expect(await deliver(nth(events, 0))).toMatchObject({ duplicate: false, outcome: "paid" });
 
-    const [order] = await db.select().from(orders).where(eq(orders.id, orderId));
+    const order = one(await db.select().from(orders).where(eq(orders.id, orderId)));
     expect(order.status).toBe("paid");
     const issued = await db.select().from(licenses).where(eq(licenses.buyerId, buyer.userId));
     expect(issued.map((l) => `${l.imageId}:${l.licenseType}:${l.priceCents}`).sort()).toEqual([`${a}:standard:1299`, `${b}:enhanced:6999`].sort());
@@ -171,7 +183,7 @@ describe("buying: checkout → webhook → license → download", () => {
     expect((await download(buyer.accessToken, a, ticket.licenseId)).status).toBe(200);
     const recorded = await db.select().from(downloadEvents).where(eq(downloadEvents.licenseId, ticket.licenseId));
     expect(recorded).toHaveLength(2);
-    const [image] = await db.select({ downloads: images.downloadCount, sales: images.saleCount }).from(images).where(eq(images.id, a));
+    const image = one(await db.select({ downloads: images.downloadCount, sales: images.saleCount }).from(images).where(eq(images.id, a)));
     expect(image).toEqual({ downloads: 2, sales: 1 });
   });
 
@@ -180,17 +192,17 @@ describe("buying: checkout → webhook → license → download", () => {
     const other = await signUp("buyer");
     const [a, b] = [await approvedImage(), await approvedImage()];
     const { events } = await buy(buyer, [{ imageId: a, licenseType: "standard" }]);
-    await deliver(events[0]);
+    await deliver(nth(events, 0));
     const ticket = (await (await download(buyer.accessToken, a, "standard")).json()) as { url: string; licenseId: string };
 
     // Point the signed URL at another image's original: the signature no longer matches.
-    const [bRow] = await db.select({ key: images.originalKey }).from(images).where(eq(images.id, b));
+    const bRow = one(await db.select({ key: images.originalKey }).from(images).where(eq(images.id, b)));
     const tampered = ticket.url.replace(/originals\/[^?]+/, bRow.key!);
     expect((await SELF.fetch(tampered)).status).toBe(403);
     const badSignature = ticket.url.replace(/X-Amz-Signature=([0-9a-f])/, (_m, c) => `X-Amz-Signature=${c === "0" ? "1" : "0"}`);
     expect((await SELF.fetch(badSignature)).status).toBe(403);
     // Without a signature the private bucket is not reachable at all.
-    expect((await SELF.fetch(ticket.url.split("?")[0])).status).toBe(403);
+    expect((await SELF.fetch(ticket.url.replace(/\?.*$/, ""))).status).toBe(403);
 
     await expectProblem(await download(other.accessToken, a, "standard"), 403, "license-required");
     await expectProblem(await download(other.accessToken, a, ticket.licenseId), 404, "not-found");
@@ -231,24 +243,24 @@ describe("webhooks", () => {
     const buyer = await signUp("buyer");
     const { orderId, events } = await buy(buyer, [{ imageId: await approvedImage(), licenseType: "standard" }]);
     const before = await db.select({ n: sql<number>`count(*)::int` }).from(processedWebhookEvents);
-    for (const signature of [await sign(events[0].payload, "whsec_wrong"), "t=1,v1=abc", ""]) {
-      const res = await api("/v1/webhooks/stripe", { method: "POST", body: events[0].payload, headers: { "content-type": "application/json", ...(signature ? { "stripe-signature": signature } : {}) } });
+    for (const signature of [await sign(nth(events, 0).payload, "whsec_wrong"), "t=1,v1=abc", ""]) {
+      const res = await api("/v1/webhooks/stripe", { method: "POST", body: nth(events, 0).payload, headers: { "content-type": "application/json", ...(signature ? { "stripe-signature": signature } : {}) } });
       await expectProblem(res, 400, "webhook-signature-invalid");
     }
     // A correctly signed header for another body.
-    const res = await api("/v1/webhooks/stripe", { method: "POST", body: events[0].payload.replace('"paid"', '"unpaid"'), headers: { "stripe-signature": await sign(events[0].payload) } });
+    const res = await api("/v1/webhooks/stripe", { method: "POST", body: nth(events, 0).payload.replace('"paid"', '"unpaid"'), headers: { "stripe-signature": await sign(nth(events, 0).payload) } });
     await expectProblem(res, 400, "webhook-signature-invalid");
     expect(await db.select({ n: sql<number>`count(*)::int` }).from(processedWebhookEvents)).toEqual(before);
-    expect((await db.select().from(orders).where(eq(orders.id, orderId)))[0].status).toBe("pending");
+    expect(one(await db.select().from(orders).where(eq(orders.id, orderId))).status).toBe("pending");
   });
 
   it("processes a replayed event once, and two concurrent deliveries issue one license", async () => {
     const buyer = await signUp("buyer");
     const { events } = await buy(buyer, [{ imageId: await approvedImage(), licenseType: "standard" }, { imageId: await approvedImage(), licenseType: "standard" }]);
-    const results = await Promise.all([deliver(events[0]), deliver(events[0]), deliver(events[0])]);
+    const results = await Promise.all([deliver(nth(events, 0)), deliver(nth(events, 0)), deliver(nth(events, 0))]);
     expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
     expect(results.filter((r) => r.duplicate)).toHaveLength(2);
-    expect(await deliver(events[0])).toMatchObject({ duplicate: true });
+    expect(await deliver(nth(events, 0))).toMatchObject({ duplicate: true });
     const issued = await db.select().from(licenses).where(eq(licenses.buyerId, buyer.userId));
     expect(issued).toHaveLength(2);
     const earned = await db.select().from(contributorEarnings).where(inArray(contributorEarnings.licenseId, issued.map((l) => l.id)));
@@ -272,16 +284,16 @@ describe("webhooks", () => {
     const buyer = await signUp("buyer");
     const image = await approvedImage();
     const { orderId, events } = await buy(buyer, [{ imageId: image, licenseType: "standard" }]);
-    await deliver(events[0]);
-    const [order] = await db.select().from(orders).where(eq(orders.id, orderId));
+    await deliver(nth(events, 0));
+    const order = one(await db.select().from(orders).where(eq(orders.id, orderId)));
     const refund = await stripe.refunds.create({ payment_intent: order.stripePaymentIntentId! });
     const refunded = await latestEvent("charge.refunded", refund.charge as string);
     expect(await deliver(refunded)).toMatchObject({ outcome: "refunded" });
     expect(await deliver(refunded)).toMatchObject({ duplicate: true });
 
-    const [license] = await db.select().from(licenses).where(eq(licenses.buyerId, buyer.userId));
+    const license = one(await db.select().from(licenses).where(eq(licenses.buyerId, buyer.userId)));
     expect(license.revokedReason).toBe("refund");
-    expect((await db.select().from(orders).where(eq(orders.id, orderId)))[0].status).toBe("refunded");
+    expect(one(await db.select().from(orders).where(eq(orders.id, orderId))).status).toBe("refunded");
     const ledger = await db.select().from(contributorEarnings).where(eq(contributorEarnings.licenseId, license.id));
     expect(ledger.map((e) => `${e.kind}:${e.status}`).sort()).toEqual(["reversal:reversed", "sale:reversed"]);
     expect(ledger.reduce((sum, e) => sum + e.amountCents, 0)).toBe(0);
@@ -291,46 +303,46 @@ describe("webhooks", () => {
   it("settles to the same state when the refund arrives before the payment event", async () => {
     const buyer = await signUp("buyer");
     const { orderId, events } = await buy(buyer, [{ imageId: await approvedImage(), licenseType: "standard" }]);
-    const session = JSON.parse(events[0].payload).data.object as { payment_intent: string };
+    const session = JSON.parse(nth(events, 0).payload).data.object as { payment_intent: string };
     const refund = await stripe.refunds.create({ payment_intent: session.payment_intent });
     expect(await deliver(await latestEvent("charge.refunded", refund.charge as string))).toMatchObject({ outcome: "recorded-for-later" });
-    expect(await deliver(events[0])).toMatchObject({ outcome: "reversed-before-payment" });
-    expect((await db.select().from(orders).where(eq(orders.id, orderId)))[0].status).toBe("refunded");
+    expect(await deliver(nth(events, 0))).toMatchObject({ outcome: "reversed-before-payment" });
+    expect(one(await db.select().from(orders).where(eq(orders.id, orderId))).status).toBe("refunded");
     expect(await db.select().from(licenses).where(eq(licenses.buyerId, buyer.userId))).toHaveLength(0);
   });
 
   it("revokes on a dispute; an already paid-out sale gets an available negative reversal", async () => {
     const buyer = await signUp("buyer");
     const { orderId, events } = await buy(buyer, [{ imageId: await approvedImage(), licenseType: "standard" }]);
-    await deliver(events[0]);
-    const [license] = await db.select().from(licenses).where(eq(licenses.buyerId, buyer.userId));
+    await deliver(nth(events, 0));
+    const license = one(await db.select().from(licenses).where(eq(licenses.buyerId, buyer.userId)));
     // As if the sale had been paid out already.
     await db.update(contributorEarnings).set({ status: "paid" }).where(eq(contributorEarnings.licenseId, license.id));
-    const [order] = await db.select().from(orders).where(eq(orders.id, orderId));
+    const order = one(await db.select().from(orders).where(eq(orders.id, orderId)));
     const pi = await stripe.paymentIntents.retrieve(order.stripePaymentIntentId!);
     const disputeEvents = await control(`/_dev/charges/${pi.latest_charge}/dispute`);
-    expect(await deliver(disputeEvents[0])).toMatchObject({ outcome: "disputed" });
+    expect(await deliver(nth(disputeEvents, 0))).toMatchObject({ outcome: "disputed" });
     const ledger = await db.select().from(contributorEarnings).where(eq(contributorEarnings.licenseId, license.id));
     const reversal = ledger.find((e) => e.kind === "reversal")!;
     expect(reversal.status).toBe("available");
     expect(reversal.amountCents).toBe(-ledger.find((e) => e.kind === "sale")!.amountCents);
-    expect((await db.select().from(licenses).where(eq(licenses.id, license.id)))[0].revokedReason).toBe("dispute");
+    expect(one(await db.select().from(licenses).where(eq(licenses.id, license.id))).revokedReason).toBe("dispute");
   });
 
   it("leaves an order pending for a bank transfer, then pays it or fails it", async () => {
     const buyer = await signUp("buyer");
     const ok = await buy(buyer, [{ imageId: await approvedImage(), licenseType: "standard" }], "async");
-    expect(await deliver(ok.events[0])).toMatchObject({ outcome: "awaiting-payment" });
+    expect(await deliver(nth(ok.events, 0))).toMatchObject({ outcome: "awaiting-payment" });
     expect(await db.select().from(licenses).where(eq(licenses.buyerId, buyer.userId))).toHaveLength(0);
     const settled = await control(`/_dev/checkout/${ok.sessionId}/async`, { succeed: true });
-    expect(await deliver(settled[0])).toMatchObject({ type: "checkout.session.async_payment_succeeded", outcome: "paid" });
+    expect(await deliver(nth(settled, 0))).toMatchObject({ type: "checkout.session.async_payment_succeeded", outcome: "paid" });
     expect(await db.select().from(licenses).where(eq(licenses.buyerId, buyer.userId))).toHaveLength(1);
 
     const failing = await buy(buyer, [{ imageId: await approvedImage(), licenseType: "standard" }], "async");
-    await deliver(failing.events[0]);
+    await deliver(nth(failing.events, 0));
     const failed = await control(`/_dev/checkout/${failing.sessionId}/async`, { succeed: false });
-    expect(await deliver(failed[0])).toMatchObject({ outcome: "failed" });
-    expect((await db.select().from(orders).where(eq(orders.id, failing.orderId)))[0].status).toBe("failed");
+    expect(await deliver(nth(failed, 0))).toMatchObject({ outcome: "failed" });
+    expect(one(await db.select().from(orders).where(eq(orders.id, failing.orderId))).status).toBe("failed");
   });
 });
 
@@ -370,10 +382,10 @@ describe("subscriptions", () => {
     expect(await creditsLeft(buyer.accessToken)).toBe(0);
 
     // The contributor earns a share of the credit's value (2900 / 2 = 1450; 25 % = 362).
-    const [earning] = await db.select().from(contributorEarnings).where(eq(contributorEarnings.licenseId, first.licenseId));
+    const earning = one(await db.select().from(contributorEarnings).where(eq(contributorEarnings.licenseId, first.licenseId)));
     expect(earning).toMatchObject({ grossCents: 1450, amountCents: 362, orderItemId: null });
 
-    const [sub] = await db.select().from(subscriptions).where(eq(subscriptions.userId, buyer.userId));
+    const sub = one(await db.select().from(subscriptions).where(eq(subscriptions.userId, buyer.userId)));
     const renewal = await control(`/_dev/subscriptions/${sub.stripeSubscriptionId}/renew`);
     for (const event of renewal) await deliver(event);
     for (const event of renewal) expect(await deliver(event)).toMatchObject({ duplicate: true });
@@ -392,20 +404,20 @@ describe("subscriptions", () => {
   it("reaches the same state when invoice.paid comes before the subscription, and ignores a stale update", async () => {
     const buyer = await signUp("buyer");
     const events = await subscribe(buyer, await plan(5));
-    const [created, completed, paid] = events;
+    const [created, completed, paid] = [nth(events, 0), nth(events, 1), nth(events, 2)];
     expect(await deliver(paid)).toMatchObject({ outcome: "credits-granted" });
     expect(await deliver(completed)).toMatchObject({ outcome: "subscription-checkout-completed" });
     expect(await deliver(created)).toMatchObject({ outcome: "active" });
     expect(await creditsLeft(buyer.accessToken)).toBe(5);
 
-    const [sub] = await db.select().from(subscriptions).where(eq(subscriptions.userId, buyer.userId));
+    const sub = one(await db.select().from(subscriptions).where(eq(subscriptions.userId, buyer.userId)));
     const stale = JSON.parse(created.payload);
     stale.id = `evt_${crypto.randomUUID()}`;
     stale.type = "customer.subscription.updated";
     stale.created -= 3600;
     stale.data.object.status = "past_due";
     expect(await deliver({ payload: JSON.stringify(stale) })).toMatchObject({ outcome: "stale-event-ignored" });
-    expect((await db.select().from(subscriptions).where(eq(subscriptions.id, sub.id)))[0].status).toBe("active");
+    expect(one(await db.select().from(subscriptions).where(eq(subscriptions.id, sub.id))).status).toBe("active");
   });
 });
 
@@ -418,7 +430,7 @@ describe("contributor payouts", () => {
     expect(settings.payoutsEnabled).toBe(false);
     expect(settings.onboardingUrl.startsWith(STANDIN)).toBe(true);
     const events = await control(`/connect/onboard/${settings.accountId}/complete`);
-    expect(await deliver(events[0])).toMatchObject({ outcome: "payouts-enabled" });
+    expect(await deliver(nth(events, 0))).toMatchObject({ outcome: "payouts-enabled" });
     return { ...person, accountId: settings.accountId };
   }
 
@@ -426,7 +438,7 @@ describe("contributor payouts", () => {
     const imageId = await approvedImage();
     const buyer = await signUp("buyer");
     for (const amount of amounts) {
-      const [license] = await db.insert(licenses).values({ buyerId: buyer.userId, imageId, licenseType: "standard", priceCents: amount * 4 }).returning();
+      const license = one(await db.insert(licenses).values({ buyerId: buyer.userId, imageId, licenseType: "standard", priceCents: amount * 4 }).returning());
       await db.insert(contributorEarnings).values({
         contributorId,
         licenseId: license.id,
@@ -460,12 +472,12 @@ describe("contributor payouts", () => {
     await db.update(users).set({ payoutsEnabled: false }).where(inArray(users.id, [alice.userId]));
     const partial = await run(); // only Bob is ready: his payout is made and paid
     expect(partial).toMatchObject({ created: 1, transferred: 1, adopted: 0, failed: [] });
-    const [bobPayout] = await db.select().from(payouts).where(and(eq(payouts.contributorId, bob.userId), eq(payouts.period, period)));
+    const bobPayout = one(await db.select().from(payouts).where(and(eq(payouts.contributorId, bob.userId), eq(payouts.period, period))));
     expect(bobPayout).toMatchObject({ amountCents: 5500, status: "paid" });
 
     await db.update(users).set({ payoutsEnabled: true }).where(eq(users.id, alice.userId));
     // Alice's payout row is created, then "the process dies" after Stripe made the transfer.
-    const [alicePayout] = await db.insert(payouts).values({ contributorId: alice.userId, period, amountCents: 5625, status: "pending" }).returning();
+    const alicePayout = one(await db.insert(payouts).values({ contributorId: alice.userId, period, amountCents: 5625, status: "pending" }).returning());
     await db.update(contributorEarnings).set({ payoutId: alicePayout.id }).where(and(eq(contributorEarnings.contributorId, alice.userId), eq(contributorEarnings.status, "available")));
     await stripe.transfers.create({ amount: 5625, currency: "usd", destination: alice.accountId, transfer_group: alicePayout.id, metadata: { payout_id: alicePayout.id } });
 
@@ -477,7 +489,7 @@ describe("contributor payouts", () => {
     for (const [person, amount] of [[alice, 5625], [bob, 5500]] as const) {
       const transfers = await stripe.transfers.list({ destination: person.accountId, limit: 100 });
       expect(transfers.data).toHaveLength(1);
-      expect(transfers.data[0].amount).toBe(amount);
+      expect(nth(transfers.data, 0).amount).toBe(amount);
       const rows = await db.select().from(contributorEarnings).where(eq(contributorEarnings.contributorId, person.userId));
       expect(rows.every((row) => row.status === "paid")).toBe(true);
       expect(rows.reduce((sum, row) => sum + row.amountCents, 0)).toBe(amount);
