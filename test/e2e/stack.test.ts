@@ -90,6 +90,57 @@ describe("the local stack from `npm start`", () => {
     expect(second.stdout).toContain(`${listed} approved images`);
   });
 
+  it("completes a purchase without Stripe keys: stand-in checkout page → signed webhook → license → download", async () => {
+    const post = (path: string, body: unknown, token?: string) =>
+      fetch(url + path, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+      });
+    const register = await post("/v1/auth/register", { email: `buyer-${Date.now()}@example.test`, password: "e2e password 123", displayName: "Buyer", role: "buyer" });
+    const { tokens } = await json<{ tokens: { accessToken: string } }>(register);
+    const auth = { authorization: `Bearer ${tokens.accessToken}` };
+
+    // A seeded listing (the seed test above ran first) that sells under the standard license.
+    const search = await json<{ results: { id: string }[] }>(await fetchRetrying(`${url}/v1/search?mode=keyword&sort=newest&perPage=50`));
+    let imageId = "";
+    for (const { id } of search.results) {
+      const page = await json<{ editorial: boolean; prices: { licenseType: string }[] }>(await fetch(`${url}/v1/images/${id}`));
+      if (!page.editorial && page.prices.some((p) => p.licenseType === "standard")) {
+        imageId = id;
+        break;
+      }
+    }
+    expect(imageId).not.toBe("");
+    expect((await post("/v1/cart", { imageId, licenseType: "standard" }, tokens.accessToken)).status).toBe(201);
+    const checkout = await post("/v1/checkout", {}, tokens.accessToken);
+    expect(checkout.status).toBe(201);
+    const { checkoutUrl } = await json<{ checkoutUrl: string }>(checkout);
+
+    // The buyer's browser: the checkout page, then its Pay button (a form post).
+    const pageHtml = await (await fetch(checkoutUrl)).text();
+    expect(pageHtml).toContain("Pay");
+    const paid = await fetch(`${checkoutUrl}/complete`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "text/html" },
+      body: "outcome=paid",
+      redirect: "manual",
+    });
+    expect(paid.status).toBe(303);
+    expect(paid.headers.get("location")).toMatch(/\/checkout\/order\/success\?session_id=cs_/);
+
+    // The stand-in posted the signed event to the edge's webhook route before answering.
+    const licenses = await json<{ items: { id: string; imageId: string; licenseType: string }[] }>(await fetch(`${url}/v1/licenses`, { headers: auth }));
+    expect(licenses.items).toEqual([expect.objectContaining({ imageId, licenseType: "standard" })]);
+    const ticket = await json<{ url: string; filename: string }>(await fetch(`${url}/v1/images/${imageId}/download?license=standard`, { headers: auth }));
+    const original = await fetch(ticket.url);
+    expect(original.status).toBe(200);
+    expect(original.headers.get("content-disposition")).toBe(`attachment; filename="${ticket.filename}"`);
+    expect((await original.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+    const certificate = await fetch(`${url}/v1/licenses/${licenses.items[0]?.id}/certificate`, { headers: auth });
+    expect(certificate.headers.get("content-type")).toMatch(/text\/html/);
+  });
+
   it("serves the OpenAPI document and the reference page", async () => {
     const doc = await json<{ openapi: string; paths: Record<string, unknown> }>(await fetchRetrying(`${url}/v1/openapi.json`));
     expect(doc.openapi).toMatch(/^3\.1/);
