@@ -211,6 +211,19 @@ describe("buying: checkout → webhook → license → download", () => {
     await expectProblem(await api(`/v1/images/${a}/download?license=standard`), 401, "unauthenticated");
   });
 
+  it("stops handing out the original of a taken-down image, while the license stays on record", async () => {
+    const buyer = await signUp("buyer");
+    const image = await approvedImage();
+    const { events } = await buy(buyer, [{ imageId: image, licenseType: "standard" }]);
+    await deliver(nth(events, 0));
+    expect((await download(buyer.accessToken, image, "standard")).status).toBe(200);
+    const admin = await signUp("admin");
+    const takedown = await api(`/v1/admin/images/${image}/takedown`, { method: "POST", token: admin.accessToken, json: { reason: "Copyright claim" } });
+    expect(takedown.status).toBe(200);
+    await expectProblem(await download(buyer.accessToken, image, "standard"), 410, "image-unavailable");
+    expect(one(await db.select().from(licenses).where(eq(licenses.buyerId, buyer.userId))).revokedAt).toBeNull();
+  });
+
   it("sells editorial images only under the editorial license, and refuses what cannot be bought at checkout", async () => {
     const buyer = await signUp("buyer");
     const editorial = await approvedImage({ editorial: true });

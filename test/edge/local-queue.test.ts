@@ -307,7 +307,7 @@ describe("local Queues pull stand-in", () => {
 
   it("does not exist in production", async () => {
     // Production configuration refuses LOCAL_QUEUES_TOKEN and DB_LOCAL_PROXY, so they are unset here.
-    const production: Env = { ...env, ENVIRONMENT: "production", LOCAL_QUEUES_TOKEN: "", DB_LOCAL_PROXY: "" };
+    const production: Env = { ...env, ENVIRONMENT: "production", LOCAL_QUEUES_TOKEN: "", DB_LOCAL_PROXY: "", STRIPE_API_BASE: "" };
     const ctx = createExecutionContext();
     const res = await worker.fetch(
       new Request(`${QUEUE_PATH}/pull`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: "{}" }),

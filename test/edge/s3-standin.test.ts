@@ -241,7 +241,7 @@ describe("browser access and environments", () => {
   });
 
   it("does not exist in production", async () => {
-    const production: Env = { ...env, ENVIRONMENT: "production", DB_LOCAL_PROXY: "", LOCAL_QUEUES_TOKEN: "" };
+    const production: Env = { ...env, ENVIRONMENT: "production", DB_LOCAL_PROXY: "", LOCAL_QUEUES_TOKEN: "", STRIPE_API_BASE: "" };
     const signed = await s3.presign("GET", ORIGINALS, freshKey(), { expiresIn: 60 });
     const ctx = createExecutionContext();
     const response = await worker.fetch(new Request(signed.url), production, ctx);

@@ -26,4 +26,21 @@ describe("edge configuration", () => {
   it("refuses the local queue stand-in token in production", () => {
     expect(() => readConfig({ ...base, DATABASE_URL: "postgres://x", ENVIRONMENT: "production", LOCAL_QUEUES_TOKEN: "t" } as unknown as Env)).toThrow(/LOCAL_QUEUES_TOKEN/);
   });
+
+  it("needs Stripe keys in production and refuses the Stripe stand-in there", () => {
+    const production = { ...base, DATABASE_URL: "postgres://x", ENVIRONMENT: "production" };
+    expect(() => readConfig(production as unknown as Env)).toThrow(/STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET/);
+    const keys = { STRIPE_SECRET_KEY: "sk_live_x", STRIPE_WEBHOOK_SECRET: "whsec_x" };
+    expect(readConfig({ ...production, ...keys } as unknown as Env).STRIPE_SECRET_KEY).toBe("sk_live_x");
+    expect(() => readConfig({ ...production, ...keys, STRIPE_API_BASE: "http://127.0.0.1:12111" } as unknown as Env)).toThrow(/STRIPE_API_BASE/);
+  });
+
+  it("reads revenue shares by tier and refuses malformed ones", () => {
+    const config = readConfig({ ...base, DATABASE_URL: "postgres://x", REVENUE_SHARE_BPS: "standard:2500, gold:3500" } as unknown as Env);
+    expect(config.revenueShare).toEqual({ standard: 2500, gold: 3500 });
+    expect(readConfig({ ...base, DATABASE_URL: "postgres://x" } as unknown as Env).revenueShare.platinum).toBe(4000);
+    for (const bad of ["gold:3500", "standard:10001", "standard=2500", "standard:25.5"]) {
+      expect(() => readConfig({ ...base, DATABASE_URL: "postgres://x", REVENUE_SHARE_BPS: bad } as unknown as Env), bad).toThrow(/REVENUE_SHARE_BPS/);
+    }
+  });
 });
