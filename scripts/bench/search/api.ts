@@ -9,7 +9,12 @@
  * Prints p50/p95/p99 and requests/s per mode, with and without a filter, and the ratio of the API's
  * p50 to the bare SQL p50 of the same searches (searchImages() called directly, same driver).
  *
- *   bun scripts/bench/search/api.ts [--requests 640] [--clients 32]
+ * Closed loop by default: 32 clients each send their next request when the last one answers, which
+ * measures capacity (and p50 ≈ clients / throughput). `--rate R` is an open loop instead: requests
+ * start on a fixed schedule of R per second whatever the answers do, and latency counts from the
+ * scheduled start (no coordinated omission): the latency a steady 10,000 searches a minute would see.
+ *
+ *   bun scripts/bench/search/api.ts [--requests 640] [--clients 32] [--rate 167]
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -20,9 +25,10 @@ import { HYBRID_CANDIDATES, type Retrieval, SEMANTIC_POOL, searchStatement, vect
 import { SearchCorpus } from "./corpus";
 import { benchDatabaseUrl, openBenchDatabase, percentile, readCorpusStamp } from "./db";
 
-const { values: args } = parseArgs({ options: { requests: { type: "string" }, clients: { type: "string" } } });
+const { values: args } = parseArgs({ options: { requests: { type: "string" }, clients: { type: "string" }, rate: { type: "string" } } });
 const REQUESTS = Number(args.requests ?? 640);
 const CLIENTS = Number(args.clients ?? 32);
+const RATE = args.rate ? Number(args.rate) : null;
 const root = resolve(import.meta.dirname, "../../..");
 const url = benchDatabaseUrl();
 
@@ -37,7 +43,7 @@ const port = 18800 + Math.floor(Math.random() * 500);
 const dataDir = mkdtempSync(join(tmpdir(), "search-bench-"));
 const stack = spawn(process.execPath, ["scripts/start.ts"], {
   cwd: root,
-  env: { ...process.env, PORT: String(port), EDGESTOCK_DATA_DIR: dataDir, EDGESTOCK_WORKER: "0", DATABASE_URL: url },
+  env: { ...process.env, PORT: String(port), EDGESTOCK_DATA_DIR: dataDir, EDGESTOCK_WORKER: "0", DATABASE_URL: url, EMBED_PORT: String(port + 1) },
   stdio: ["ignore", "pipe", "pipe"],
   detached: true,
 });
@@ -86,21 +92,32 @@ async function run(scenario: Scenario) {
   let failures = 0;
   let degraded = 0;
   const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async (_, client) => {
-      while (next < REQUESTS) {
-        const i = next++;
-        const t0 = performance.now();
-        const res = await fetch(`${base}/v1/search?${new URLSearchParams(scenario.params(i))}`, {
-          headers: { "cache-control": "no-cache", "cf-connecting-ip": `10.${client}.${i % 250}.${(i >> 8) % 250}` },
-        });
-        const body = (await res.json()) as { degraded?: string[] };
-        latencies.push(performance.now() - t0);
-        if (!res.ok) failures++;
-        else if (body.degraded?.length) degraded++;
-      }
-    }),
-  );
+  /** One search; latency counts from `since` (its scheduled start in the open loop). */
+  async function search(i: number, client: number, since: number) {
+    const res = await fetch(`${base}/v1/search?${new URLSearchParams(scenario.params(i))}`, {
+      headers: { "cache-control": "no-cache", "cf-connecting-ip": `10.${client % 250}.${i % 250}.${(i >> 8) % 250}` },
+    });
+    const body = (await res.json()) as { degraded?: string[] };
+    latencies.push(performance.now() - since);
+    if (!res.ok) failures++;
+    else if (body.degraded?.length) degraded++;
+  }
+  if (RATE) {
+    const inFlight: Promise<void>[] = [];
+    for (let i = 0; i < REQUESTS; i++) {
+      const due = started + (i * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 0) await Bun.sleep(wait);
+      inFlight.push(search(i, i, due));
+    }
+    await Promise.all(inFlight);
+  } else {
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async (_, client) => {
+        while (next < REQUESTS) await search(next++, client, performance.now());
+      }),
+    );
+  }
   const wall = performance.now() - started;
   return { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), rps: (REQUESTS * 1000) / wall, failures, degraded };
 }
@@ -128,7 +145,9 @@ async function bareSql(scenario: Scenario): Promise<number> {
   return percentile(times, 50);
 }
 
-console.log(`corpus: ${stamp.size} images; ${CLIENTS} concurrent clients, ${REQUESTS} requests per row, cache bypassed\n`);
+console.log(
+  `corpus: ${stamp.size} images; ${RATE ? `open loop at ${RATE} requests/s` : `${CLIENTS} concurrent clients`}, ${REQUESTS} requests per row, cache bypassed\n`,
+);
 console.log("mode                  p50 ms   p95 ms   p99 ms    req/s   bare SQL p50   API/SQL");
 for (const scenario of scenarios) {
   await run({ ...scenario, params: scenario.params }); // warm-up pass, discarded
