@@ -1,10 +1,9 @@
 import { env } from "cloudflare:test";
 import { and, eq, isNull } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROBLEM_BASE_URI } from "../../common/problems";
 import { auditLog, images, licensePrices, licenses, users } from "../../db/schema";
 import { readConfig } from "../../edge/config";
-import { api, signUp, testDb } from "./support";
+import { api, expectProblem, signUp, testDb } from "./support";
 
 /** Moderation, takedowns, the audit log and the price list, on rows written straight to the database. */
 
@@ -15,20 +14,11 @@ const DERIVATIVES = readConfig(env).DERIVATIVES_PUBLIC_URL.replace(/\/+$/, "");
 // Defaults are set in a currency no other test file prices in, so the marketplace's usd defaults stay as they are.
 const CURRENCY = "xba";
 
-type Problem = { type: string; errors?: { path: string }[]; status?: string };
 type Moderated = { image: { id: string; status: string; statusReason: string | null; publishedAt: string | null; takenDownAt: string | null } };
 type QueueItem = { id: string; title: string; contributor: { id: string; displayName: string }; nsfwScore: number | null; duplicateOf: string | null; editorial: boolean; thumbnailUrl: string | null; previewUrl: string | null; createdAt: string };
 type AuditEntry = { id: number; actorId: string | null; action: string; targetType: string | null; targetId: string | null; detail: Record<string, unknown> | null };
 type Price = { id: string; imageId: string | null; licenseType: string; currency: string; amountCents: number; active: boolean };
 
-async function expectProblem(res: Response, status: number, type: string): Promise<Problem> {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  expect(res.headers.get("content-type")).toBe("application/problem+json");
-  const body = JSON.parse(text) as Problem;
-  expect(body.type).toBe(PROBLEM_BASE_URI + type);
-  return body;
-}
 
 let admin: Awaited<ReturnType<typeof signUp>>;
 let secondAdmin: Awaited<ReturnType<typeof signUp>>;

@@ -1,13 +1,12 @@
 import { env } from "cloudflare:test";
 import { count, eq, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROBLEM_BASE_URI } from "../../common/problems";
 import { cartItems, carts, images, licensePrices, licenses, users } from "../../db/schema";
 import { readConfig } from "../../edge/config";
 import { ApiError } from "../../edge/lib/problem";
 import { addToCart, MAX_CART_ITEMS } from "../../edge/services/cart";
 import { quote } from "../../edge/services/prices";
-import { api, signUp, testDb } from "./support";
+import { api, expectProblem, signUp, testDb } from "./support";
 
 /**
  * The cart on rows written straight to the database. Every image the tests buy has its own price
@@ -19,7 +18,6 @@ afterAll(() => pool.end());
 
 const DERIVATIVES = readConfig(env).DERIVATIVES_PUBLIC_URL.replace(/\/+$/, "");
 
-type Problem = { type: string; errors?: { path: string }[] };
 type Cart = {
   items: { imageId: string; licenseType: string; title: string; thumbnailUrl: string | null; amountCents: number | null; currency: string; unavailable: string | null }[];
   totalCents: number;
@@ -40,14 +38,6 @@ async function insertImage(values: Partial<typeof images.$inferInsert> = {}, pri
   return row.id;
 }
 
-async function expectProblem(res: Response, status: number, type: string): Promise<Problem> {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  expect(res.headers.get("content-type")).toBe("application/problem+json");
-  const body = JSON.parse(text) as Problem;
-  expect(body.type).toBe(PROBLEM_BASE_URI + type);
-  return body;
-}
 
 const itemsOf = async (buyerId: string) =>
   (

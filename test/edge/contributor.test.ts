@@ -1,10 +1,9 @@
 import { env } from "cloudflare:test";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROBLEM_BASE_URI } from "../../common/problems";
 import { contributorEarnings, downloadEvents, images, licenses, payouts } from "../../db/schema";
 import { readConfig } from "../../edge/config";
-import { api, signUp, testDb } from "./support";
+import { api, expectProblem, signUp, testDb } from "./support";
 
 /**
  * A contributor's portfolio, earnings and payouts, on ledger rows written straight to the
@@ -25,11 +24,6 @@ type Portfolio = {
 type Balances = { pendingCents: number; availableCents: number; paidCents: number };
 type Earnings = { currency: string; totals: Balances; periods: ({ period: string } & Balances)[]; images: ({ imageId: string; title: string; sales: number } & Balances)[] };
 
-async function expectProblem(res: Response, status: number, type: string) {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  expect((JSON.parse(text) as { type: string }).type).toBe(PROBLEM_BASE_URI + type);
-}
 
 let me: Awaited<ReturnType<typeof signUp>>;
 let rival: Awaited<ReturnType<typeof signUp>>;

@@ -1,11 +1,10 @@
 import { env } from "cloudflare:test";
 import { eq, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROBLEM_BASE_URI } from "../../common/problems";
 import { EMBEDDING_DIMENSIONS, type ImageStatus, imageCategories, images, imageTags, licensePrices, users } from "../../db/schema";
 import { readConfig } from "../../edge/config";
 import { collapseNearDuplicates, type DuplicateKeys, hammingDistance, publicTechnicalMetadata } from "../../edge/services/image-page";
-import { api, signUp, testDb } from "./support";
+import { api, expectProblem, signUp, testDb } from "./support";
 
 /**
  * The public image page and similar images, on rows written straight to the database: embeddings
@@ -72,13 +71,6 @@ async function insertImage(values: Partial<Row> & { title: string }): Promise<st
 
 const viewCount = async (id: string) => (await db.select({ n: images.viewCount }).from(images).where(eq(images.id, id)))[0]?.n;
 
-async function expectProblem(res: Response, status: number, type: string) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get("content-type")).toBe("application/problem+json");
-  const body = (await res.json()) as { type: string; errors?: { path: string }[] };
-  expect(body.type).toBe(PROBLEM_BASE_URI + type);
-  return body;
-}
 
 beforeAll(async () => {
   const [user] = await db

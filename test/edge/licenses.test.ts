@@ -1,11 +1,10 @@
 import { env } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROBLEM_BASE_URI } from "../../common/problems";
 import { images, licenses, orderItems, orders, users } from "../../db/schema";
 import { readConfig } from "../../edge/config";
 import { LICENSE_TERMS } from "../../edge/data/license-terms";
-import { api, signUp, testDb } from "./support";
+import { api, expectProblem, signUp, testDb } from "./support";
 
 /** A buyer's licenses and certificates, on license rows written straight to the database. */
 
@@ -38,11 +37,6 @@ type Page = { items: License[]; nextCursor: string | null };
 /** What hono's html helper writes for a piece of text. */
 const escaped = (text: string) => text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;").replaceAll("'", "&#39;");
 
-async function expectProblem(res: Response, status: number, type: string) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get("content-type")).toBe("application/problem+json");
-  expect(((await res.json()) as { type: string }).type).toBe(PROBLEM_BASE_URI + type);
-}
 
 let buyer: Awaited<ReturnType<typeof signUp>>;
 let other: Awaited<ReturnType<typeof signUp>>;

@@ -1,4 +1,6 @@
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
+import { expect } from "vitest";
+import { PROBLEM_BASE_URI } from "../../common/problems";
 import { connectDatabase } from "../../db/connect";
 import { users } from "../../db/schema";
 import { hashPassword } from "../../edge/lib/password";
@@ -84,4 +86,16 @@ export async function signUp(role: "buyer" | "contributor" | "admin" = "buyer", 
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${await res.text()}`);
   const body = (await res.json()) as { user: { id: string }; tokens: Tokens };
   return { email, password, userId: body.user.id, ...body.tokens };
+}
+
+export type ProblemBody = { type: string; title: string; status: number; detail?: string; requestId?: string; errors?: { path: string; message: string }[] } & Record<string, unknown>;
+
+/** Asserts an RFC 9457 problem response of this status and type, and returns its body. */
+export async function expectProblem(res: Response, status: number, type: string): Promise<ProblemBody> {
+  const text = await res.text();
+  expect(res.status, text).toBe(status);
+  expect(res.headers.get("content-type"), text).toBe("application/problem+json");
+  const body = JSON.parse(text) as ProblemBody;
+  expect(body.type, text).toBe(PROBLEM_BASE_URI + type);
+  return body;
 }
