@@ -6,6 +6,7 @@ import { ApiError } from "../lib/problem";
 import { derivativeUrls } from "./image-page";
 import { quote } from "./prices";
 import { providerError, type Stripe, stripeClient } from "./stripe";
+import { LIVE_SUBSCRIPTION_STATUSES } from "./subscriptions";
 
 export type CheckoutDeps = { db: Database; config: Config };
 
@@ -17,9 +18,6 @@ export type CheckoutStarted = {
   currency: string;
   expiresAt: string;
 };
-
-/** Statuses under which a Stripe subscription still grants downloads. */
-export const LIVE_SUBSCRIPTION_STATUSES = ["active", "trialing"] as const;
 
 /**
  * The buyer's Stripe customer, created once. The idempotency key makes two concurrent first

@@ -32,15 +32,30 @@ function attachmentName(title: string, imageId: string, format: string | null): 
   return `${stem}-${imageId.slice(0, 8)}.${EXTENSIONS[format ?? ""] ?? "jpg"}`;
 }
 
+/** The buyer's newest unrevoked license of this type for the image, if any. */
+async function heldLicense(tx: Transaction, buyerId: string, imageId: string, licenseType: LicenseType): Promise<License | undefined> {
+  const [license] = await tx
+    .select()
+    .from(licenses)
+    .where(and(eq(licenses.buyerId, buyerId), eq(licenses.imageId, imageId), eq(licenses.licenseType, licenseType), isNull(licenses.revokedAt)))
+    .orderBy(desc(licenses.issuedAt))
+    .limit(1);
+  return license;
+}
+
 /**
  * Spends one credit of the buyer's live subscription on a new license for the image, and records
  * the contributor's share of the credit's value. The subscription row is locked so two downloads
  * at once cannot spend the last credit twice.
  */
-async function licenseFromCredit(tx: Transaction, config: Config, buyerId: string, imageId: string, licenseType: LicenseType): Promise<License | null> {
+async function licenseFromCredit(tx: Transaction, config: Config, buyerId: string, imageId: string, licenseType: LicenseType): Promise<{ license: License; spent: boolean } | null> {
   if (!SUBSCRIPTION_LICENSE_TYPES.includes(licenseType)) return null;
   const live = await liveSubscription(tx, buyerId, { lock: true });
-  if (!live || (await creditBalance(tx, live.subscription.id)) < 1) return null;
+  if (!live) return null;
+  // A download of the same image that held the lock before us may have licensed it already.
+  const held = await heldLicense(tx, buyerId, imageId, licenseType);
+  if (held) return { license: held, spent: false };
+  if ((await creditBalance(tx, live.subscription.id)) < 1) return null;
   const [license] = await tx
     .insert(licenses)
     .values({ buyerId, imageId, subscriptionId: live.subscription.id, licenseType, priceCents: 0, currency: live.plan.currency })
@@ -57,7 +72,7 @@ async function licenseFromCredit(tx: Transaction, config: Config, buyerId: strin
   });
   const value = creditValueCents(live.plan.priceCents, live.plan.monthlyCredits);
   await recordEarnings(tx, config, [{ id: license.id, imageId, orderItemId: null, grossCents: value, currency: live.plan.currency }]);
-  return license;
+  return { license, spent: true };
 }
 
 /**
@@ -89,15 +104,11 @@ export async function authorizeDownload(deps: DownloadDeps, principal: Principal
       // Someone else's license, or one for another image, is indistinguishable from none.
       if (!chosen) throw new ApiError("not-found", "you hold no such license for this image");
     } else {
-      [chosen] = await tx
-        .select()
-        .from(licenses)
-        .where(and(eq(licenses.buyerId, principal.userId), eq(licenses.imageId, imageId), eq(licenses.licenseType, license as LicenseType), isNull(licenses.revokedAt)))
-        .orderBy(desc(licenses.issuedAt))
-        .limit(1);
+      chosen = await heldLicense(tx, principal.userId, imageId, license as LicenseType);
       if (!chosen) {
-        chosen = (await licenseFromCredit(tx, config, principal.userId, imageId, license as LicenseType)) ?? undefined;
-        usedCredit = chosen !== undefined;
+        const fromCredit = await licenseFromCredit(tx, config, principal.userId, imageId, license as LicenseType);
+        chosen = fromCredit?.license;
+        usedCredit = fromCredit?.spent ?? false;
       }
       if (!chosen) {
         throw new ApiError("license-required", `buy a ${license} license for this image (or use a subscription credit)`, { imageId, licenseType: license, buy: "/v1/cart" });

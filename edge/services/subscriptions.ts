@@ -1,7 +1,6 @@
 import { and, desc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { Queryable, Transaction } from "../../db/connect";
 import { downloadCredits, subscriptionPlans, subscriptions, users } from "../../db/schema";
-import { LIVE_SUBSCRIPTION_STATUSES } from "./checkout";
 import type { Stripe } from "./stripe";
 
 /**
@@ -10,6 +9,9 @@ import type { Stripe } from "./stripe";
  * opens a billing period: last period's unused credits expire and the plan's credits are granted,
  * once per period (unique grant per subscription and period start).
  */
+
+/** Statuses under which a Stripe subscription still grants downloads. */
+export const LIVE_SUBSCRIPTION_STATUSES = ["active", "trialing"] as const;
 
 const fromUnix = (seconds: number | null | undefined) => (typeof seconds === "number" ? new Date(seconds * 1000) : null);
 

@@ -1,4 +1,4 @@
-import { eq, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Database, Transaction } from "../../db/connect";
 import { processedWebhookEvents } from "../../db/schema";
 import type { Config } from "../config";
@@ -30,7 +30,7 @@ export async function handleStripeEvent(deps: { db: Database; config: Config }, 
     await tx
       .update(processedWebhookEvents)
       .set({ processedAt: new Date() })
-      .where(sql`${processedWebhookEvents.provider} = 'stripe' and ${eq(processedWebhookEvents.eventId, event.id)}`);
+      .where(and(eq(processedWebhookEvents.provider, "stripe"), eq(processedWebhookEvents.eventId, event.id)));
     return { eventId: event.id, type: event.type, duplicate: false, outcome };
   });
 }

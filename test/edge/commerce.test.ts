@@ -2,10 +2,9 @@ import { env, SELF } from "cloudflare:test";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROBLEM_BASE_URI } from "../../common/problems";
 import { cartItems, carts, contributorEarnings, downloadCredits, downloadEvents, images, licensePrices, licenses, orders, payouts, processedWebhookEvents, subscriptionPlans, subscriptions, users } from "../../db/schema";
 import { readConfig } from "../../edge/config";
-import { api, signUp, testDb } from "./support";
+import { api, expectProblem, signUp, testDb } from "./support";
 
 /**
  * Commerce end to end inside workerd: checkout through the Stripe stand-in (the SDK pointed at it
@@ -119,11 +118,6 @@ async function download(token: string, imageId: string, license: string) {
   return api(`/v1/images/${imageId}/download?license=${license}`, { token });
 }
 
-async function expectProblem(res: Response, status: number, type: string) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get("content-type")).toMatch(/application\/problem\+json/);
-  expect(((await res.json()) as { type: string }).type).toBe(PROBLEM_BASE_URI + type);
-}
 
 beforeAll(async () => {
   contributor = await signUp("contributor");
@@ -412,6 +406,18 @@ describe("subscriptions", () => {
     await deliver(await latestEvent("customer.subscription.deleted", sub.stripeSubscriptionId!));
     expect(await creditsLeft(buyer.accessToken)).toBeNull();
     await expectProblem(await download(buyer.accessToken, await approvedImage(), "standard"), 403, "license-required");
+  });
+
+  it("spends one credit when the same image is downloaded twice at once", async () => {
+    const buyer = await signUp("buyer");
+    for (const event of await subscribe(buyer, await plan(3))) await deliver(event);
+    const image = await approvedImage();
+    const both = await Promise.all([download(buyer.accessToken, image, "standard"), download(buyer.accessToken, image, "standard")]);
+    expect(both.map((r) => r.status)).toEqual([200, 200]);
+    const tickets = (await Promise.all(both.map((r) => r.json()))) as { usedCredit: boolean; licenseId: string }[];
+    expect(tickets.filter((t) => t.usedCredit)).toHaveLength(1);
+    expect(new Set(tickets.map((t) => t.licenseId)).size).toBe(1);
+    expect(await creditsLeft(buyer.accessToken)).toBe(2);
   });
 
   it("reaches the same state when invoice.paid comes before the subscription, and ignores a stale update", async () => {
