@@ -14,10 +14,13 @@
  * start on a fixed schedule of R per second whatever the answers do, and latency counts from the
  * scheduled start (no coordinated omission): the latency a steady 10,000 searches a minute would see.
  *
- *   bun scripts/bench/search/api.ts [--requests 640] [--clients 32] [--rate 167]
+ *   bun scripts/bench/search/api.ts [--requests 640] [--clients 32] [--rate 167] [--only hybrid,keyword] [--cpu]
+ *
+ * `--only` picks rows by name; `--cpu` also prints, per row, the CPU each process on the machine used
+ * per request (from /proc), which says where the two cores go.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -25,7 +28,7 @@ import { HYBRID_CANDIDATES, type Retrieval, SEMANTIC_POOL, searchStatement, vect
 import { SearchCorpus } from "./corpus";
 import { benchDatabaseUrl, openBenchDatabase, percentile, readCorpusStamp } from "./db";
 
-const { values: args } = parseArgs({ options: { requests: { type: "string" }, clients: { type: "string" }, rate: { type: "string" } } });
+const { values: args } = parseArgs({ options: { requests: { type: "string" }, clients: { type: "string" }, rate: { type: "string" }, only: { type: "string" }, cpu: { type: "boolean" } } });
 const REQUESTS = Number(args.requests ?? 640);
 const CLIENTS = Number(args.clients ?? 32);
 const RATE = args.rate ? Number(args.rate) : null;
@@ -84,6 +87,24 @@ const scenarios: Scenario[] = [
   { name: "hybrid", params: (i) => ({ q: pick(i).text, mode: "hybrid" }) },
   { name: "hybrid + filter", params: (i) => ({ q: pick(i).text, mode: "hybrid", ...filter(i) }) },
 ];
+
+const only = args.only?.split(",").map((s) => s.trim());
+const selected = only ? scenarios.filter((s) => only.includes(s.name)) : scenarios;
+
+/** CPU seconds used so far by each process on the machine, by command name (Linux /proc). */
+function cpuByCommand(): Map<string, number> {
+  const ticks = new Map<string, number>();
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const used = Number(fields[11]) + Number(fields[12]);
+      ticks.set(name, (ticks.get(name) ?? 0) + used / 100);
+    } catch {}
+  }
+  return ticks;
+}
 
 const base = `http://127.0.0.1:${port}`;
 async function run(scenario: Scenario) {
@@ -149,9 +170,16 @@ console.log(
   `corpus: ${stamp.size} images; ${RATE ? `open loop at ${RATE} requests/s` : `${CLIENTS} concurrent clients`}, ${REQUESTS} requests per row, cache bypassed\n`,
 );
 console.log("mode                  p50 ms   p95 ms   p99 ms    req/s   bare SQL p50   API/SQL");
-for (const scenario of scenarios) {
+for (const scenario of selected) {
   await run({ ...scenario, params: scenario.params }); // warm-up pass, discarded
+  const before = args.cpu ? cpuByCommand() : null;
   const r = await run(scenario);
+  if (before) {
+    // Where the cores went during the measured pass, per process name, in core-ms per request.
+    const after = cpuByCommand();
+    const used = [...after].map(([name, s]) => [name, ((s - (before.get(name) ?? 0)) * 1000) / REQUESTS] as const).filter(([, ms]) => ms >= 0.1);
+    console.log(`  cpu per request: ${used.sort((a, b) => b[1] - a[1]).map(([n, ms]) => `${n} ${ms.toFixed(1)} ms`).join(", ")}`);
+  }
   const sqlP50 = await bareSql(scenario);
   const problems = r.failures || r.degraded ? `  (${r.failures} failed, ${r.degraded} degraded)` : "";
   console.log(
