@@ -6,7 +6,7 @@ import { colourBucket, dominantColours } from "./colours";
 import { embedWatermark } from "./invisible-watermark";
 import { type ImageMetadata, readMetadata } from "./metadata";
 import { PHASH_INPUT_SIZE, perceptualHash } from "./phash";
-import { RejectedFile, validateFile } from "./validate";
+import { isTruncated, RejectedFile, validateFile } from "./validate";
 import { applyVisibleWatermark } from "./visible-watermark";
 
 export { RejectedFile } from "./validate";
@@ -97,11 +97,12 @@ export async function decodeWorking(bytes: Uint8Array, maxInputPixels: number): 
 
 const raw = (image: RawImage) => sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } });
 
-function decodeError(error: unknown, maxInputPixels: number): RejectedFile {
+function decodeError(error: unknown, maxInputPixels: number, truncated = false): RejectedFile {
   const message = (error as Error).message ?? String(error);
   if (/pixel limit/i.test(message)) {
     return new RejectedFile(`the image has more than ${Math.round(maxInputPixels / 1e6)} megapixels (refused as a possible decompression bomb)`);
   }
+  if (truncated) return new RejectedFile("the image is truncated (it ends before its end-of-image marker)");
   if (/premature end|truncated|unexpected end|end of file|short read/i.test(message)) return new RejectedFile(`the image is truncated: ${message.split("\n")[0]}`);
   return new RejectedFile(`the image could not be decoded: ${message.split("\n")[0]}`);
 }
@@ -122,7 +123,7 @@ export async function analyseImage(bytes: Uint8Array, declared: UploadContentTyp
     try {
       return await sharp(bytes, { limitInputPixels: options.maxInputPixels }).metadata();
     } catch (error) {
-      throw decodeError(error, options.maxInputPixels);
+      throw decodeError(error, options.maxInputPixels, isTruncated(bytes, format));
     }
   });
   const oriented = meta.autoOrient ?? { width: meta.width, height: meta.height };
@@ -133,7 +134,7 @@ export async function analyseImage(bytes: Uint8Array, declared: UploadContentTyp
     try {
       return await decodeWorking(bytes, options.maxInputPixels);
     } catch (error) {
-      throw decodeError(error, options.maxInputPixels);
+      throw decodeError(error, options.maxInputPixels, isTruncated(bytes, format));
     }
   });
 

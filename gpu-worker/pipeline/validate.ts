@@ -40,6 +40,20 @@ function contentEnd(bytes: Uint8Array): number {
   return end;
 }
 
+/**
+ * Whether the file stops before its format's end marker (JPEG EOI, PNG IEND, WebP's declared RIFF
+ * size): a truncated upload. Read from the bytes, so the reason given for a file that fails to
+ * decode does not depend on libvips' per-process error buffer (which other decodes running at the
+ * same moment can change).
+ */
+export function isTruncated(bytes: Uint8Array, format: SniffedFormat): boolean {
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (format === "jpeg") return view.lastIndexOf(Buffer.from([0xff, 0xd9])) < 0;
+  if (format === "png") return view.lastIndexOf(Buffer.from("IEND", "latin1")) < 0;
+  if (format === "webp") return bytes.length < view.readUInt32LE(4) + 8;
+  return false;
+}
+
 /** Bytes after the format's own end marker: another file riding along (polyglot) or a damaged file. */
 function trailingBytes(bytes: Uint8Array, format: SniffedFormat): number {
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
