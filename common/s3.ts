@@ -515,10 +515,51 @@ function unescapeXml(text: string): string {
   });
 }
 
+/** The raw (still escaped) content of every `<tag>...</tag>`, in order: for elements that hold elements. */
+function xmlElementBodies(xml: string, tag: string): string[] {
+  const pattern = new RegExp(`<${tag}(?:\\s[^>]*)?>([\\s\\S]*?)</${tag}>`, "g");
+  return [...xml.matchAll(pattern)].map((match) => match[1] ?? "");
+}
+
 /** The unescaped text of every `<tag>...</tag>` in a flat XML document, in order. */
 export function xmlElementTexts(xml: string, tag: string): string[] {
-  const pattern = new RegExp(`<${tag}(?:\\s[^>]*)?>([\\s\\S]*?)</${tag}>`, "g");
-  return [...xml.matchAll(pattern)].map((match) => unescapeXml(match[1] ?? ""));
+  return xmlElementBodies(xml, tag).map(unescapeXml);
+}
+
+/** One object of a ListObjectsV2 page. */
+export type ListedObject = { key: string; size: number; etag: string; lastModified: Date };
+
+/** One ListObjectsV2 page: the objects, and the token for the next page while it is truncated. */
+export type ListObjectsPage = {
+  objects: ListedObject[];
+  /** Rolled-up key prefixes, when the request had a delimiter. */
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  nextContinuationToken?: string;
+  keyCount: number;
+};
+
+/**
+ * Reads S3's ListObjectsV2 answer (ListBucketResult: Contents with Key, Size, ETag, LastModified;
+ * CommonPrefixes; IsTruncated, NextContinuationToken, KeyCount). Each Contents is read on its own, its
+ * children unescaped one by one, so a key spelled with XML entities cannot be mistaken for markup.
+ */
+export function parseListObjectsV2(xml: string): ListObjectsPage {
+  // Top-level fields come from the document with the Contents blocks cut out (they have their own Key...).
+  const outer = xml.replace(/<Contents(?:\s[^>]*)?>[\s\S]*?<\/Contents>/g, "");
+  const field = (body: string, tag: string) => xmlElementTexts(body, tag)[0];
+  const objects = xmlElementBodies(xml, "Contents").map((body) => {
+    const key = field(body, "Key");
+    const size = Number(field(body, "Size"));
+    if (key === undefined || !Number.isSafeInteger(size)) throw new S3Error(200, "MalformedResponse", "ListObjectsV2 answered a Contents without a Key or Size");
+    return { key, size, etag: field(body, "ETag") ?? "", lastModified: new Date(field(body, "LastModified") ?? 0) };
+  });
+  const commonPrefixes = xmlElementBodies(outer, "CommonPrefixes").flatMap((body) => xmlElementTexts(body, "Prefix"));
+  const isTruncated = field(outer, "IsTruncated") === "true";
+  const nextContinuationToken = field(outer, "NextContinuationToken");
+  if (isTruncated && !nextContinuationToken) throw new S3Error(200, "MalformedResponse", "ListObjectsV2 answered a truncated page without a NextContinuationToken");
+  const keyCount = Number(field(outer, "KeyCount") ?? objects.length + commonPrefixes.length);
+  return { objects, commonPrefixes, isTruncated, ...(nextContinuationToken ? { nextContinuationToken } : {}), keyCount };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -589,7 +630,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /**
  * A small client for the subset of R2's S3 API Edgestock uses: presigned GET/PUT (and multipart
- * part uploads), single-request object calls, and multipart uploads. Path-style URLs
+ * part uploads), single-request object calls, ListObjectsV2, and multipart uploads. Path-style URLs
  * `${endpoint}/${bucket}/${key}`; keys keep '/' as a path separator.
  *
  * @example
@@ -618,10 +659,15 @@ export class S3Client {
 
   /** The path-style URL of an object, query parameters appended (encoded). */
   objectUrl(bucket: string, key: string, query: Record<string, string> = {}): string {
+    return this.url(`${uriEncode(bucket)}/${encodeKey(key)}`, query);
+  }
+
+  /** `${endpoint}/${path}` with the query parameters appended (encoded). */
+  private url(path: string, query: Record<string, string>): string {
     const search = Object.entries(query)
       .map(([name, value]) => (value === "" ? uriEncode(name) : `${uriEncode(name)}=${uriEncode(value)}`))
       .join("&");
-    return `${this.endpoint}/${uriEncode(bucket)}/${encodeKey(key)}${search ? `?${search}` : ""}`;
+    return `${this.endpoint}/${path}${search ? `?${search}` : ""}`;
   }
 
   /**
@@ -707,6 +753,44 @@ export class S3Client {
     await response.body?.cancel();
   }
 
+  /**
+   * One page of ListObjectsV2: keys in ascending order, at most `maxKeys` (S3's default and ceiling:
+   * 1,000). Pass the page's `nextContinuationToken` back for the next page while `isTruncated`.
+   */
+  async listObjects(
+    bucket: string,
+    options: { prefix?: string; delimiter?: string; startAfter?: string; continuationToken?: string; maxKeys?: number } = {},
+  ): Promise<ListObjectsPage> {
+    const query: Record<string, string> = { "list-type": "2" };
+    if (options.prefix) query.prefix = options.prefix;
+    if (options.delimiter) query.delimiter = options.delimiter;
+    if (options.startAfter) query["start-after"] = options.startAfter;
+    if (options.continuationToken) query["continuation-token"] = options.continuationToken;
+    if (options.maxKeys !== undefined) {
+      if (!Number.isSafeInteger(options.maxKeys) || options.maxKeys < 0) throw new RangeError("maxKeys must be a whole number");
+      query["max-keys"] = String(options.maxKeys);
+    }
+    const response = await this.send("GET", bucket, null, { query, idempotent: true });
+    const text = await response.text();
+    if (!response.ok) throw s3ErrorFromXml(response.status, text);
+    return parseListObjectsV2(text);
+  }
+
+  /**
+   * Every object under a prefix, page after page (one page in memory at a time).
+   *
+   * @example
+   * for await (const object of s3.listAllObjects("edgestock-derivatives", { prefix: `images/${id}/` })) console.log(object.key, object.size);
+   */
+  async *listAllObjects(bucket: string, options: { prefix?: string; pageSize?: number } = {}): AsyncGenerator<ListedObject> {
+    let continuationToken: string | undefined;
+    do {
+      const page = await this.listObjects(bucket, { prefix: options.prefix, maxKeys: options.pageSize, continuationToken });
+      yield* page.objects;
+      continuationToken = page.isTruncated ? page.nextContinuationToken : undefined;
+    } while (continuationToken);
+  }
+
   /** Starts a multipart upload; returns its UploadId. */
   async createMultipartUpload(bucket: string, key: string, options: { contentType: string }): Promise<string> {
     const response = await this.send("POST", bucket, key, { query: { uploads: "" }, headers: { "content-type": options.contentType }, idempotent: false });
@@ -743,8 +827,9 @@ export class S3Client {
   }
 
   /** Signs (afresh per attempt) and sends; retries idempotent calls on network errors, 5xx and 429. */
-  private async send(method: string, bucket: string, key: string, options: SendOptions): Promise<Response> {
-    const url = this.objectUrl(bucket, key, options.query);
+  private async send(method: string, bucket: string, key: string | null, options: SendOptions): Promise<Response> {
+    // A null key addresses the bucket itself (ListObjectsV2).
+    const url = key === null ? this.url(uriEncode(bucket), options.query ?? {}) : this.objectUrl(bucket, key, options.query);
     const payloadHash = options.body ? await sha256Hex(options.body) : EMPTY_PAYLOAD_SHA256;
     const attempts = options.idempotent ? this.retries + 1 : 1;
     for (let attempt = 1; ; attempt++) {

@@ -7,7 +7,7 @@ import type { AppEnv } from "../env";
  * has none). Mounted at /_local/s3 outside production (edge/dev/routes.ts), so the S3 endpoint is
  * `http://127.0.0.1:8787/_local/s3` and every URL is path-style: /_local/s3/<bucket>/<key>. It
  * serves the subset Edgestock uses on the local R2 bindings: PutObject, GetObject, HeadObject,
- * DeleteObject and the multipart calls. Every request is verified with the same SigV4 code that
+ * DeleteObject, ListObjectsV2 and the multipart calls. Every request is verified with the same SigV4 code that
  * signs in production (common/s3.ts): a wrong secret, an expired URL, another key, content type
  * or content length is refused with 403, as R2 would.
  *
@@ -230,7 +230,76 @@ localS3.on(["GET", "PUT", "POST", "DELETE"], "/:bucket/:key{.+}", async (c) => {
   }
 });
 
-// Bucket-level calls (ListObjects and the like) are not part of what Edgestock uses.
+/** S3 answers at most 1,000 keys per ListObjectsV2 page, as R2's list() does. */
+const MAX_LIST_KEYS = 1000;
+
+/**
+ * ListObjectsV2 (`GET /<bucket>?list-type=2`), answered from the R2 binding's list(): prefix,
+ * delimiter, start-after, max-keys and continuation-token (R2's opaque cursor, passed through), in
+ * S3's documented ListBucketResult. The migration and its tests compare bucket contents with it.
+ */
+localS3.on("GET", ["/:bucket", "/:bucket/"], async (c) => {
+  const authenticated = await authenticate(c);
+  if (!authenticated.ok) return authenticated.response;
+  const bucketName = c.req.param("bucket");
+  const bucket = bucketFor(c, bucketName);
+  if (!bucket) return s3Error(404, "NoSuchBucket", "The specified bucket does not exist");
+  const query = new URL(c.req.url).searchParams;
+  if (query.get("list-type") !== "2") return s3Error(501, "NotImplemented", "Only ListObjectsV2 (list-type=2) is supported by the local stand-in");
+  if (query.has("encoding-type")) return s3Error(501, "NotImplemented", "encoding-type is not supported by the local stand-in");
+  const maxKeysParam = query.get("max-keys");
+  const maxKeys = maxKeysParam === null ? MAX_LIST_KEYS : Number(maxKeysParam);
+  if (!/^\d+$/.test(maxKeysParam ?? "0") || !Number.isSafeInteger(maxKeys)) return s3Error(400, "InvalidArgument", "Provided max-keys not an integer or within integer range");
+
+  const prefix = query.get("prefix") ?? "";
+  const delimiter = query.get("delimiter") ?? "";
+  const startAfter = query.get("start-after");
+  const token = query.get("continuation-token");
+  let objects: R2Object[] = [];
+  let prefixes: string[] = [];
+  let next: string | undefined;
+  // max-keys=0 is valid and answers no keys; R2 wants a limit from 1.
+  if (maxKeys > 0) {
+    let listed: R2Objects;
+    try {
+      listed = await bucket.list({
+        limit: Math.min(maxKeys, MAX_LIST_KEYS),
+        prefix,
+        ...(delimiter ? { delimiter } : {}),
+        ...(token ? { cursor: token } : startAfter ? { startAfter } : {}),
+      });
+    } catch (error) {
+      return fromR2Error(error);
+    }
+    objects = listed.objects;
+    prefixes = listed.delimitedPrefixes;
+    if (listed.truncated) next = listed.cursor;
+  }
+  const text = (tag: string, value: string) => `<${tag}>${escapeXml(value)}</${tag}>`;
+  const body =
+    `<ListBucketResult ${S3_NAMESPACE}>` +
+    text("Name", bucketName) +
+    text("Prefix", prefix) +
+    (delimiter ? text("Delimiter", delimiter) : "") +
+    text("MaxKeys", String(maxKeys)) +
+    text("KeyCount", String(objects.length + prefixes.length)) +
+    text("IsTruncated", String(next !== undefined)) +
+    (token ? text("ContinuationToken", token) : "") +
+    (next !== undefined ? text("NextContinuationToken", next) : "") +
+    (startAfter !== null ? text("StartAfter", startAfter) : "") +
+    objects
+      .map(
+        (object) =>
+          `<Contents>${text("Key", object.key)}${text("LastModified", object.uploaded.toISOString())}${text("ETag", object.httpEtag)}` +
+          `${text("Size", String(object.size))}${text("StorageClass", "STANDARD")}</Contents>`,
+      )
+      .join("") +
+    prefixes.map((common) => `<CommonPrefixes>${text("Prefix", common)}</CommonPrefixes>`).join("") +
+    `</ListBucketResult>`;
+  return xmlResponse(body);
+});
+
+// Other bucket-level calls (CreateBucket, DeleteObjects and the like) are not part of what Edgestock uses.
 localS3.all("*", async (c) => {
   const authenticated = await authenticate(c);
   if (!authenticated.ok) return authenticated.response;

@@ -152,8 +152,89 @@ describe("object calls (the GPU worker's)", () => {
     const anonymous = await errorOf(await send(`${env.R2_S3_ENDPOINT}/${ORIGINALS}/${freshKey()}`, { method: "GET" }));
     expect(anonymous).toMatchObject({ status: 403, code: "AccessDenied", contentType: "application/xml" });
 
-    const listing = await send((await s3.presign("GET", ORIGINALS, "", { expiresIn: 60 })).url, { method: "GET" });
-    expect(await errorOf(listing)).toMatchObject({ status: 501, code: "NotImplemented" });
+    const createBucket = await send((await s3.presign("PUT", ORIGINALS, "", { expiresIn: 60 })).url, { method: "PUT" });
+    expect(await errorOf(createBucket)).toMatchObject({ status: 501, code: "NotImplemented" });
+  });
+});
+
+describe("listing (ListObjectsV2)", () => {
+  /** Puts each key with `size` bytes under a fresh prefix; returns the prefix and the ETags by key. */
+  async function putUnder(names: string[], bucket = DERIVATIVES) {
+    const prefix = `list-test-${crypto.randomUUID()}/`;
+    const etags = new Map<string, string>();
+    for (const [i, name] of names.entries()) {
+      const { etag } = await s3.putObject(bucket, prefix + name, bytes(100 + i, i), { contentType: "application/octet-stream" });
+      etags.set(prefix + name, etag);
+    }
+    return { prefix, etags };
+  }
+
+  it("lists the keys under a prefix in order, with size and ETag, page by page through continuation tokens", async () => {
+    const names = ["b.webp", "a & <b>.webp", "c/ünï côde 100%.webp", "d.webp", "e.webp"];
+    const { prefix, etags } = await putUnder(names);
+    await s3.putObject(DERIVATIVES, `${prefix.slice(0, -1)}-elsewhere/a.webp`, bytes(10), { contentType: "image/webp" });
+
+    const pages = [];
+    let continuationToken: string | undefined;
+    do {
+      const page = await s3.listObjects(DERIVATIVES, { prefix, maxKeys: 2, continuationToken });
+      pages.push(page);
+      continuationToken = page.nextContinuationToken;
+    } while (continuationToken);
+    expect(pages.map((page) => [page.keyCount, page.isTruncated])).toEqual([[2, true], [2, true], [1, false]]);
+
+    const listed = pages.flatMap((page) => page.objects);
+    expect(listed.map((object) => object.key)).toEqual([...etags.keys()].sort());
+    for (const object of listed) {
+      expect(object.etag, object.key).toBe(etags.get(object.key));
+      expect(object.size, object.key).toBe(100 + names.indexOf(object.key.slice(prefix.length)));
+      expect(Math.abs(object.lastModified.getTime() - Date.now())).toBeLessThan(60_000);
+    }
+
+    const all = [];
+    for await (const object of s3.listAllObjects(DERIVATIVES, { prefix, pageSize: 2 })) all.push(object.key);
+    expect(all).toEqual([...etags.keys()].sort());
+  });
+
+  it("answers S3's ListBucketResult XML, also for the bucket URL with a trailing slash", async () => {
+    const { prefix, etags } = await putUnder(["x.jpg", "y.jpg"], ORIGINALS);
+    const signed = await s3.presign("GET", ORIGINALS, "", { expiresIn: 60, query: { "list-type": "2", prefix, "max-keys": "1" } });
+    expect(new URL(signed.url).pathname).toMatch(new RegExp(`/${ORIGINALS}/$`));
+    const response = await send(signed.url, { method: "GET" });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/xml");
+    const xml = await response.text();
+    expect(xml).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<ListBucketResult xmlns="http:\/\/s3.amazonaws.com\/doc\/2006-03-01\/">/);
+    expect(xml).toContain(`<Name>${ORIGINALS}</Name><Prefix>${prefix}</Prefix><MaxKeys>1</MaxKeys><KeyCount>1</KeyCount><IsTruncated>true</IsTruncated><NextContinuationToken>`);
+    const etag = etags.get(`${prefix}x.jpg`)!.replaceAll('"', "&quot;");
+    expect(xml).toMatch(new RegExp(`<Contents><Key>${prefix}x.jpg</Key><LastModified>\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z</LastModified><ETag>${etag}</ETag><Size>100</Size><StorageClass>STANDARD</StorageClass></Contents></ListBucketResult>$`));
+  });
+
+  it("rolls keys up at a delimiter into common prefixes, and starts after a given key", async () => {
+    const { prefix } = await putUnder(["a/1", "a/2", "b", "c/3"]);
+    const rolled = await s3.listObjects(DERIVATIVES, { prefix, delimiter: "/" });
+    expect(rolled.objects.map((object) => object.key)).toEqual([`${prefix}b`]);
+    expect(rolled.commonPrefixes).toEqual([`${prefix}a/`, `${prefix}c/`]);
+    expect(rolled.keyCount).toBe(3);
+
+    const after = await s3.listObjects(DERIVATIVES, { prefix, startAfter: `${prefix}a/1` });
+    expect(after.objects.map((object) => object.key.slice(prefix.length))).toEqual(["a/2", "b", "c/3"]);
+  });
+
+  it("lists nothing under an unused prefix, and nothing at max-keys 0", async () => {
+    expect(await s3.listObjects(ORIGINALS, { prefix: `list-test-${crypto.randomUUID()}/` })).toEqual({ objects: [], commonPrefixes: [], isTruncated: false, keyCount: 0 });
+    const { prefix } = await putUnder(["only"]);
+    expect(await s3.listObjects(DERIVATIVES, { prefix, maxKeys: 0 })).toMatchObject({ objects: [], isTruncated: false, keyCount: 0 });
+  });
+
+  it("refuses an unsigned listing, an unknown bucket, a bad max-keys, and ListObjects v1", async () => {
+    const unsigned = await errorOf(await send(`${env.R2_S3_ENDPOINT}/${ORIGINALS}?list-type=2`, { method: "GET" }));
+    expect(unsigned).toMatchObject({ status: 403, code: "AccessDenied" });
+    await expect(s3.listObjects("no-such-bucket")).rejects.toMatchObject({ status: 404, code: "NoSuchBucket" });
+    const badMaxKeys = await send((await s3.presign("GET", ORIGINALS, "", { expiresIn: 60, query: { "list-type": "2", "max-keys": "many" } })).url, { method: "GET" });
+    expect(await errorOf(badMaxKeys)).toMatchObject({ status: 400, code: "InvalidArgument" });
+    const v1 = await send((await s3.presign("GET", ORIGINALS, "", { expiresIn: 60 })).url, { method: "GET" });
+    expect(await errorOf(v1)).toMatchObject({ status: 501, code: "NotImplemented" });
   });
 });
 

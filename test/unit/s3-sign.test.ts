@@ -3,6 +3,7 @@ import {
   canonicalUri,
   EMPTY_PAYLOAD_SHA256,
   encodeKey,
+  parseListObjectsV2,
   presignUrl,
   S3Client,
   S3Error,
@@ -235,10 +236,86 @@ describe("S3Client against a signature-checking fake", () => {
     expect(busy.calls).toHaveLength(1);
   });
 
+  it("lists with a signed GET of the bucket URL, paging on through the continuation token", async () => {
+    const page = (key: string, next?: string) =>
+      `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix>p/</Prefix><KeyCount>1</KeyCount>` +
+      `<MaxKeys>1</MaxKeys><IsTruncated>${next !== undefined}</IsTruncated>${next ? `<NextContinuationToken>${next}</NextContinuationToken>` : ""}` +
+      `<Contents><Key>${key}</Key><LastModified>2009-10-12T17:50:30.000Z</LastModified><ETag>&quot;fba9dede5f27731c9771645a39863328&quot;</ETag><Size>434234</Size><StorageClass>STANDARD</StorageClass></Contents></ListBucketResult>`;
+    const calls: Request[] = [];
+    const fetch = async (input: string, init: RequestInit) => {
+      const request = new Request(input, init);
+      calls.push(request);
+      expect(await verifySignature(request, verifier)).toMatchObject({ ok: true });
+      return new Response(calls.length === 1 ? page("p/a.jpg", "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=") : page("p/b.jpg"));
+    };
+    const s3 = new S3Client({ endpoint: "https://acct.r2.example", ...KEY, fetch });
+    const keys: string[] = [];
+    for await (const object of s3.listAllObjects("b", { prefix: "p/", pageSize: 1 })) keys.push(object.key);
+    expect(keys).toEqual(["p/a.jpg", "p/b.jpg"]);
+    expect(calls.map((c) => c.url)).toEqual([
+      "https://acct.r2.example/b?list-type=2&prefix=p%2F&max-keys=1",
+      "https://acct.r2.example/b?list-type=2&prefix=p%2F&continuation-token=1ueGcxLPRx1Tr%2FXYExHnhbYLgveDs2J%2Fwm36Hy4vbOwM%3D&max-keys=1",
+    ]);
+  });
+
   it("is refused by the verifier when it signs with the wrong secret", async () => {
     const { fetch } = scriptedFetch([200]);
     const s3 = new S3Client({ endpoint: "https://acct.r2.example", accessKeyId: "k", secretAccessKey: "wrong", fetch, retryBaseDelayMs: 1 });
     await expect(s3.headObject("b", "k")).rejects.toMatchObject({ status: 403 });
     await expect(s3.getObject("b", "k")).rejects.toMatchObject({ status: 403, code: "SignatureDoesNotMatch" });
+  });
+});
+
+describe("parseListObjectsV2", () => {
+  it("reads AWS's documented ListBucketResult: keys, sizes, quoted ETags, times, and the next-page token", () => {
+    const xml = `<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+    <Name>bucket</Name>
+    <Prefix/>
+    <KeyCount>2</KeyCount>
+    <MaxKeys>2</MaxKeys>
+    <IsTruncated>true</IsTruncated>
+    <ContinuationToken>1w41l63U0xa8q7smH50vCxyTQqdxo69O3EmK28Bi5PcROI4wI/EyIJg==</ContinuationToken>
+    <NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken>
+    <Contents>
+        <Key>happyface.jpg</Key>
+        <LastModified>2014-11-21T19:40:05.000Z</LastModified>
+        <ETag>&quot;70ee1738b6b21e2c8a43f3a5ab0eee71&quot;</ETag>
+        <Size>11</Size>
+        <Owner><ID>bcaf1ffd86f41161ca5fb16fd081034f</ID><DisplayName>webfile</DisplayName></Owner>
+        <StorageClass>STANDARD</StorageClass>
+    </Contents>
+    <Contents>
+        <Key>photos/a&amp;b &lt;/Key&gt;.jpg</Key>
+        <LastModified>2014-11-21T19:40:06.000Z</LastModified>
+        <ETag>"becf17f89c30367a9a44495d62ed521a-2"</ETag>
+        <Size>1111</Size>
+        <StorageClass>STANDARD</StorageClass>
+    </Contents>
+</ListBucketResult>`;
+    expect(parseListObjectsV2(xml)).toEqual({
+      objects: [
+        { key: "happyface.jpg", size: 11, etag: '"70ee1738b6b21e2c8a43f3a5ab0eee71"', lastModified: new Date("2014-11-21T19:40:05.000Z") },
+        { key: "photos/a&b </Key>.jpg", size: 1111, etag: '"becf17f89c30367a9a44495d62ed521a-2"', lastModified: new Date("2014-11-21T19:40:06.000Z") },
+      ],
+      commonPrefixes: [],
+      isTruncated: true,
+      nextContinuationToken: "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=",
+      keyCount: 2,
+    });
+  });
+
+  it("reads common prefixes beside the objects, and a last page without a token", () => {
+    const xml =
+      `<ListBucketResult><Name>b</Name><Prefix>p/</Prefix><Delimiter>/</Delimiter><KeyCount>2</KeyCount><IsTruncated>false</IsTruncated>` +
+      `<Contents><Key>p/x</Key><Size>0</Size><ETag>"d41d8cd98f00b204e9800998ecf8427e"</ETag><LastModified>2024-01-01T00:00:00.000Z</LastModified></Contents>` +
+      `<CommonPrefixes><Prefix>p/a/</Prefix></CommonPrefixes></ListBucketResult>`;
+    expect(parseListObjectsV2(xml)).toMatchObject({ objects: [{ key: "p/x", size: 0 }], commonPrefixes: ["p/a/"], isTruncated: false, keyCount: 2 });
+    expect(parseListObjectsV2(xml)).not.toHaveProperty("nextContinuationToken");
+  });
+
+  it("refuses an answer it cannot page on or read", () => {
+    expect(() => parseListObjectsV2("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>")).toThrow(/without a NextContinuationToken/);
+    expect(() => parseListObjectsV2("<ListBucketResult><Contents><Key>k</Key></Contents></ListBucketResult>")).toThrow(/without a Key or Size/);
   });
 });
