@@ -3,22 +3,19 @@ import { resolve } from "node:path";
 import * as v from "valibot";
 import { describeConfigIssues } from "../common/config";
 
-const required = (name: string) => v.pipe(v.string(`${name} is not set`), v.trim(), v.nonEmpty(`${name} is not set`));
-const int = (name: string, fallback: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
+export const required = (name: string) => v.pipe(v.string(`${name} is not set`), v.trim(), v.nonEmpty(`${name} is not set`));
+export const int = (name: string, fallback: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
   v.pipe(v.optional(v.string(), fallback), v.transform(Number), v.integer(`${name} must be an integer`), v.minValue(min, `${name} must be at least ${min}`), v.maxValue(max, `${name} must be at most ${max}`));
 const number = (name: string, fallback: string, min: number, max: number) =>
   v.pipe(v.optional(v.string(), fallback), v.transform(Number), v.number(`${name} must be a number`), v.minValue(min, `${name} must be at least ${min}`), v.maxValue(max, `${name} must be at most ${max}`));
 
-const Schema = v.object({
+/**
+ * What the worker and the batch migration (migrate/config.ts) both read: the database, R2, the
+ * pipeline's limits and the models. One definition, so names and defaults cannot drift apart.
+ */
+export const PipelineFields = {
   DATABASE_URL: v.pipe(required("DATABASE_URL"), v.url("DATABASE_URL must be a postgres:// URL")),
   DB_LOCAL_PROXY: v.optional(v.string(), ""),
-  WORKER_ID: v.optional(v.pipe(v.string(), v.trim(), v.nonEmpty(), v.maxLength(100)), `${hostname()}-${process.pid}`),
-  HEARTBEAT_INTERVAL_MS: int("HEARTBEAT_INTERVAL_MS", "5000", 500),
-  // Cloudflare Queues HTTP pull consumer (locally: the edge's /_local/queues stand-in).
-  QUEUES_API_URL: v.optional(v.pipe(v.string(), v.url("QUEUES_API_URL must be a URL")), "https://api.cloudflare.com/client/v4"),
-  CF_ACCOUNT_ID: required("CF_ACCOUNT_ID"),
-  JOBS_QUEUE_ID: required("JOBS_QUEUE_ID"),
-  QUEUES_API_TOKEN: required("QUEUES_API_TOKEN"),
   // R2 through its S3 API (locally: the edge's /_local/s3 stand-in).
   R2_ACCOUNT_ID: v.optional(v.string(), ""),
   R2_S3_ENDPOINT: v.optional(v.string(), ""),
@@ -26,20 +23,8 @@ const Schema = v.object({
   R2_SECRET_ACCESS_KEY: required("R2_SECRET_ACCESS_KEY"),
   ORIGINALS_BUCKET_NAME: v.optional(v.string(), "edgestock-originals"),
   DERIVATIVES_BUCKET_NAME: v.optional(v.string(), "edgestock-derivatives"),
-  // How the worker pulls and runs jobs.
-  WORKER_CONCURRENCY: int("WORKER_CONCURRENCY", "2", 1, 64),
-  WORKER_BATCH_SIZE: int("WORKER_BATCH_SIZE", "4", 1, 100),
-  VISIBILITY_TIMEOUT_MS: int("VISIBILITY_TIMEOUT_MS", "120000", 1000, 43_200_000),
-  POLL_INTERVAL_MS: int("POLL_INTERVAL_MS", "1000", 50, 60_000),
-  MAX_ATTEMPTS: int("MAX_ATTEMPTS", "3", 1, 100),
-  /** First retry delay in seconds, doubled per attempt (capped at 5 minutes). */
-  RETRY_BASE_SECONDS: int("RETRY_BASE_SECONDS", "10", 0, 300),
-  /** How long SIGTERM waits for jobs in flight before releasing them back to the queue. */
-  SHUTDOWN_GRACE_MS: int("SHUTDOWN_GRACE_MS", "20000", 0, 600_000),
   // The pipeline.
   MAX_INPUT_PIXELS: int("MAX_INPUT_PIXELS", "150000000", 1_000_000),
-  /** Two images whose perceptual hashes differ in at most this many of 64 bits are near duplicates. */
-  PHASH_MAX_DISTANCE: int("PHASH_MAX_DISTANCE", "6", 0, 32),
   NSFW_THRESHOLD: number("NSFW_THRESHOLD", "0.1", 0, 1),
   /** Installed by `npm start` (scripts/models/install-nsfw.ts); missing: images wait for review. */
   NSFW_MODEL_PATH: v.optional(v.string(), resolve(import.meta.dirname, "../.data/models/nsfw-mobilenet-v2/model.onnx")),
@@ -54,6 +39,35 @@ const Schema = v.object({
     v.array(v.picklist(["cuda", "cpu"], "CLIP_EXECUTION_PROVIDERS lists cuda and/or cpu")),
     v.minLength(1, "CLIP_EXECUTION_PROVIDERS lists cuda and/or cpu"),
   ),
+};
+
+/** R2's S3 endpoint: R2_S3_ENDPOINT when set, else the account's; null when neither is set. */
+export function s3EndpointOf(config: { R2_S3_ENDPOINT: string; R2_ACCOUNT_ID: string }): string | null {
+  if (!config.R2_S3_ENDPOINT && !config.R2_ACCOUNT_ID) return null;
+  return (config.R2_S3_ENDPOINT || `https://${config.R2_ACCOUNT_ID}.r2.cloudflarestorage.com`).replace(/\/+$/, "");
+}
+
+const Schema = v.object({
+  ...PipelineFields,
+  WORKER_ID: v.optional(v.pipe(v.string(), v.trim(), v.nonEmpty(), v.maxLength(100)), `${hostname()}-${process.pid}`),
+  HEARTBEAT_INTERVAL_MS: int("HEARTBEAT_INTERVAL_MS", "5000", 500),
+  // Cloudflare Queues HTTP pull consumer (locally: the edge's /_local/queues stand-in).
+  QUEUES_API_URL: v.optional(v.pipe(v.string(), v.url("QUEUES_API_URL must be a URL")), "https://api.cloudflare.com/client/v4"),
+  CF_ACCOUNT_ID: required("CF_ACCOUNT_ID"),
+  JOBS_QUEUE_ID: required("JOBS_QUEUE_ID"),
+  QUEUES_API_TOKEN: required("QUEUES_API_TOKEN"),
+  // How the worker pulls and runs jobs.
+  WORKER_CONCURRENCY: int("WORKER_CONCURRENCY", "2", 1, 64),
+  WORKER_BATCH_SIZE: int("WORKER_BATCH_SIZE", "4", 1, 100),
+  VISIBILITY_TIMEOUT_MS: int("VISIBILITY_TIMEOUT_MS", "120000", 1000, 43_200_000),
+  POLL_INTERVAL_MS: int("POLL_INTERVAL_MS", "1000", 50, 60_000),
+  MAX_ATTEMPTS: int("MAX_ATTEMPTS", "3", 1, 100),
+  /** First retry delay in seconds, doubled per attempt (capped at 5 minutes). */
+  RETRY_BASE_SECONDS: int("RETRY_BASE_SECONDS", "10", 0, 300),
+  /** How long SIGTERM waits for jobs in flight before releasing them back to the queue. */
+  SHUTDOWN_GRACE_MS: int("SHUTDOWN_GRACE_MS", "20000", 0, 600_000),
+  /** Two images whose perceptual hashes differ in at most this many of 64 bits are near duplicates. */
+  PHASH_MAX_DISTANCE: int("PHASH_MAX_DISTANCE", "6", 0, 32),
   CLIP_MAX_BATCH: int("CLIP_MAX_BATCH", "32", 1, 64),
   CLIP_MAX_WAIT_MS: int("CLIP_MAX_WAIT_MS", "5", 0, 1000),
   // The query-embedding service the edge calls; off unless WORKER_SHARED_SECRET is set.
@@ -70,7 +84,7 @@ export function readWorkerConfig(env: Record<string, string | undefined>): Worke
   if (!result.success) {
     throw new Error(`gpu-worker configuration: ${describeConfigIssues(result.issues)}`);
   }
-  const { R2_S3_ENDPOINT, R2_ACCOUNT_ID } = result.output;
-  if (!R2_S3_ENDPOINT && !R2_ACCOUNT_ID) throw new Error("gpu-worker configuration: R2_ACCOUNT_ID is not set (or set R2_S3_ENDPOINT)");
-  return { ...result.output, s3Endpoint: (R2_S3_ENDPOINT || `https://${R2_ACCOUNT_ID}.r2.cloudflarestorage.com`).replace(/\/+$/, "") };
+  const s3Endpoint = s3EndpointOf(result.output);
+  if (!s3Endpoint) throw new Error("gpu-worker configuration: R2_ACCOUNT_ID is not set (or set R2_S3_ENDPOINT)");
+  return { ...result.output, s3Endpoint };
 }

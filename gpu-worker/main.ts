@@ -1,15 +1,12 @@
 import { availableParallelism } from "node:os";
 import sharp from "sharp";
 import { connectDatabase } from "../db/connect";
-import { EMBEDDING_DIMENSIONS } from "../db/schema";
 import { S3Client } from "../common/s3";
 import { readWorkerConfig } from "./config";
 import { beat } from "./heartbeat";
 import { processImage, recordFailure } from "./jobs/image-process";
 import { startEmbedServer } from "./embed-server";
-import { type ClipModel, loadClipModel } from "./ml/clip";
-import { loadNsfwModel, type NsfwModel } from "./ml/nsfw";
-import { createTagger, type Tagger } from "./ml/tagger";
+import { loadModels } from "./ml/models";
 import { createQueueClient } from "./queue-client";
 import { checkHandlers, type Handlers, startRunner } from "./runner";
 
@@ -36,38 +33,7 @@ sharp.concurrency(Math.max(1, Math.floor(availableParallelism() / config.WORKER_
 const { db, pool } = connectDatabase(config.DATABASE_URL, { localProxy: config.DB_LOCAL_PROXY || undefined, max: config.WORKER_CONCURRENCY + 2 });
 const store = new S3Client({ endpoint: config.s3Endpoint, accessKeyId: config.R2_ACCESS_KEY_ID, secretAccessKey: config.R2_SECRET_ACCESS_KEY });
 
-let nsfw: NsfwModel | null = null;
-try {
-  nsfw = await loadNsfwModel(config.NSFW_MODEL_PATH, config.ORT_INTRA_OP_THREADS ? { intraOpNumThreads: config.ORT_INTRA_OP_THREADS } : {});
-  log("info", "NSFW classifier loaded", { model: nsfw.modelId, version: nsfw.version });
-} catch (error) {
-  log("warn", "NSFW classifier unavailable: new images will wait for review", { error: (error as Error).message });
-}
-
-let clip: ClipModel | null = null;
-let tagger: Tagger | null = null;
-try {
-  clip = await loadClipModel(config.CLIP_MODEL_DIR, {
-    executionProviders: config.CLIP_EXECUTION_PROVIDERS,
-    ...(config.ORT_INTRA_OP_THREADS ? { intraOpNumThreads: config.ORT_INTRA_OP_THREADS } : {}),
-    maxBatch: config.CLIP_MAX_BATCH,
-    maxWaitMs: config.CLIP_MAX_WAIT_MS,
-    log: (msg: string, extra?: Record<string, unknown>) => log("info", msg, extra),
-  });
-  if (clip.embedDim !== EMBEDDING_DIMENSIONS) {
-    const found = clip.embedDim;
-    await clip.close();
-    clip = null;
-    throw new Error(`the model makes ${found}-dimensional embeddings; the images.embedding column holds ${EMBEDDING_DIMENSIONS}`);
-  }
-  log("info", "CLIP model loaded", { model: clip.modelId, version: clip.version, provider: clip.provider, dimensions: clip.embedDim });
-  tagger = await createTagger(clip, { cacheDir: config.CLIP_CACHE_DIR });
-} catch (error) {
-  log("warn", "no CLIP model: embeddings, AI tags and semantic search are unavailable (see README, installing CLIP weights)", {
-    dir: config.CLIP_MODEL_DIR,
-    error: (error as Error).message,
-  });
-}
+const { nsfw, clip, tagger } = await loadModels(config, { maxBatch: config.CLIP_MAX_BATCH, maxWaitMs: config.CLIP_MAX_WAIT_MS }, log);
 const embedServer = config.WORKER_SHARED_SECRET
   ? startEmbedServer({ port: config.EMBED_PORT, hostname: config.EMBED_HOST, secret: config.WORKER_SHARED_SECRET, clip, maxImagePixels: config.MAX_INPUT_PIXELS })
   : null;

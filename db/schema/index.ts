@@ -12,6 +12,8 @@ export * from "./images";
 export * from "./jobs";
 export * from "./license-prices";
 export * from "./licenses";
+export * from "./migration-files";
+export * from "./migration-manifest";
 export * from "./orders";
 export * from "./payment-reversals";
 export * from "./payouts";

@@ -64,8 +64,11 @@ async function findDuplicate(db: Database, imageId: string, image: AnalysedImage
   return near ? { ...near, kind: "near" } : null;
 }
 
-/** The moderation decision: auto-approve only a unique image the NSFW model scored clean. */
-function decide(duplicate: Duplicate | null, contributorId: string, nsfw: number | null, threshold: number): { status: "approved" | "pending_review" | "rejected"; reason: string | null } {
+/**
+ * The moderation decision: auto-approve only a unique image the NSFW model scored clean. Also what
+ * the batch migration (migrate/) decides for each file it lists.
+ */
+export function decide(duplicate: Duplicate | null, contributorId: string, nsfw: number | null, threshold: number): { status: "approved" | "pending_review" | "rejected"; reason: string | null } {
   if (duplicate && duplicate.contributorId !== contributorId) {
     return { status: "rejected", reason: `duplicate of image ${duplicate.id} (${duplicate.kind === "exact" ? "identical file" : `near-identical, ${duplicate.distance} of 64 hash bits differ`})` };
   }

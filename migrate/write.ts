@@ -1,0 +1,163 @@
+import { and, inArray, isNull, or } from "drizzle-orm";
+import { originalKey, type UploadContentType } from "../common/images";
+import type { Database, Queryable } from "../db/connect";
+import { type DerivativeKeys, imageCategories, images, imageTags, type MlStatus, type Palette } from "../db/schema";
+import type { TechnicalMetadata } from "../gpu-worker/pipeline/metadata";
+import { type CheckpointUpdate, updateCheckpoints } from "./checkpoint";
+import { type Listing, tagTextOf } from "./listing";
+
+/**
+ * A batch's database writes, in ONE transaction: the images rows (one multi-row insert), their tags
+ * and categories (one insert each), and every file's checkpoint (one update): `indexed` is set in
+ * the same commit as the listing, so a file is indexed exactly when it is listed. Duplicates are
+ * decided here, inside the transaction and in batch order: a file whose content is already listed
+ * (by an earlier batch, an earlier run or a live upload) or appears earlier in the batch is
+ * recorded as a duplicate of that listing instead.
+ */
+
+/** A file ready to be listed: analysed, inferred, uploaded. */
+export type ReadyFile = {
+  path: string;
+  bytes: number;
+  imageId: string;
+  sha256: string;
+  contentType: UploadContentType;
+  phash: bigint;
+  format: string;
+  width: number;
+  height: number;
+  aspectRatio: number;
+  technical: TechnicalMetadata;
+  palette: Palette;
+  colourBucket: string | null;
+  derivativeKeys: DerivativeKeys;
+  listing: Listing;
+  nsfwScore: number | null;
+  embedding: Float32Array | null;
+  embeddingModel: string | null;
+  embeddingVersion: string | null;
+  mlStatus: MlStatus;
+  decision: { status: "approved" | "pending_review" | "rejected"; reason: string | null };
+};
+
+export type CommitResult = { listed: ReadyFile[]; duplicates: ReadyFile[] };
+
+/**
+ * Listings that already hold this content: an image with the derived id, or a live image with the
+ * same SHA-256 (the one images_sha256_original_key allows). By SHA-256.
+ */
+export async function findListed(db: Queryable, files: readonly { imageId: string; sha256: string }[]): Promise<Map<string, string>> {
+  if (files.length === 0) return new Map();
+  const rows = await db
+    .select({ id: images.id, sha256: images.sha256 })
+    .from(images)
+    .where(
+      or(
+        inArray(
+          images.id,
+          files.map((f) => f.imageId),
+        ),
+        and(
+          inArray(
+            images.sha256,
+            files.map((f) => f.sha256),
+          ),
+          isNull(images.duplicateOf),
+        ),
+      ),
+    );
+  const bySha = new Map<string, string>();
+  for (const row of rows) if (row.sha256) bySha.set(row.sha256, row.id);
+  // The derived id wins over a live upload's when both exist.
+  for (const file of files) if (rows.some((row) => row.id === file.imageId)) bySha.set(file.sha256, file.imageId);
+  return bySha;
+}
+
+function imageRow(file: ReadyFile, contributorId: string) {
+  const now = new Date();
+  return {
+    id: file.imageId,
+    contributorId,
+    title: file.listing.title,
+    description: file.listing.description,
+    editorial: file.listing.editorial,
+    status: file.decision.status,
+    statusReason: file.decision.reason,
+    stage: "done" as const,
+    sha256: file.sha256,
+    phash: file.phash,
+    width: file.width,
+    height: file.height,
+    aspectRatio: file.aspectRatio,
+    format: file.format,
+    bytes: file.bytes,
+    declaredBytes: file.bytes,
+    declaredContentType: file.contentType,
+    uploadedAt: now,
+    originalKey: originalKey(contributorId, file.imageId, file.contentType),
+    derivativeKeys: file.derivativeKeys,
+    metadata: { ...file.technical },
+    palette: file.palette,
+    colourBucket: file.colourBucket,
+    nsfwScore: file.nsfwScore,
+    embedding: file.embedding ? Array.from(file.embedding) : null,
+    embeddingModel: file.embeddingModel,
+    embeddingVersion: file.embeddingVersion,
+    mlStatus: file.mlStatus,
+    tagText: tagTextOf(file.listing.tags),
+    publishedAt: file.decision.status === "approved" ? now : null,
+  };
+}
+
+/**
+ * Lists the batch's new content, records duplicates and failures; all or nothing. `failed` are
+ * checkpoint updates for files that failed earlier in the batch, committed with the rest.
+ */
+export async function commitBatch(db: Database, contributorId: string, ready: readonly ReadyFile[], failed: readonly CheckpointUpdate[]): Promise<CommitResult> {
+  return db.transaction(async (tx) => {
+    const owner = await findListed(tx, ready);
+    const winners: ReadyFile[] = [];
+    const duplicates: ReadyFile[] = [];
+    const claimed = new Set(owner.keys());
+    for (const file of ready) {
+      if (claimed.has(file.sha256)) duplicates.push(file);
+      else {
+        claimed.add(file.sha256);
+        winners.push(file);
+      }
+    }
+
+    const inserted = winners.length
+      ? new Set(
+          (
+            await tx
+              .insert(images)
+              .values(winners.map((file) => imageRow(file, contributorId)))
+              .onConflictDoNothing()
+              .returning({ id: images.id })
+          ).map((row) => row.id),
+        )
+      : new Set<string>();
+    const listed = winners.filter((file) => inserted.has(file.imageId));
+    for (const file of listed) owner.set(file.sha256, file.imageId);
+    // Lost a race with a live upload of the same content since findListed: a duplicate of that one.
+    const lost = winners.filter((file) => !inserted.has(file.imageId));
+    if (lost.length > 0) {
+      for (const [sha, id] of await findListed(tx, lost)) owner.set(sha, id);
+      duplicates.push(...lost);
+    }
+
+    const tags = listed.flatMap((file) => file.listing.tags.map((t) => ({ imageId: file.imageId, tag: t.tag, confidence: t.confidence, source: t.source })));
+    if (tags.length > 0) await tx.insert(imageTags).values(tags).onConflictDoNothing();
+    const categories = listed.flatMap((file) => file.listing.categories.map((c) => ({ imageId: file.imageId, categorySlug: c.slug, confidence: c.confidence, source: c.source })));
+    if (categories.length > 0) await tx.insert(imageCategories).values(categories).onConflictDoNothing();
+
+    const indexed = (file: ReadyFile, duplicate: boolean): CheckpointUpdate => {
+      const imageId = owner.get(file.sha256);
+      if (!imageId) throw new Error(`no listing holds the content of ${file.path} (sha256 ${file.sha256})`);
+      return { sourcePath: file.path, stage: "indexed", imageId, sha256: file.sha256, bytes: file.bytes, duplicate, error: null, finished: true };
+    };
+    await updateCheckpoints(tx, [...listed.map((f) => indexed(f, false)), ...duplicates.map((f) => indexed(f, true)), ...failed]);
+    return { listed, duplicates };
+  });
+}
