@@ -29,7 +29,50 @@ export function sniffFormat(bytes: Uint8Array): SniffedFormat | null {
 
 /** Markers of content that has no business inside a photo (script, archive, document): polyglot files. */
 const FOREIGN = ["<script", "<SCRIPT", "<?php", "<html", "<HTML", "<svg", "%PDF-"].map((s) => Buffer.from(s, "latin1"));
-const ZIP_LOCAL_HEADER = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
+/** A ZIP archive's end-of-central-directory record: 22 bytes, then a comment of up to 65,535. */
+const ZIP_END_OF_DIRECTORY = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
+const ZIP_END_SEARCH = 22 + 65_535;
+
+/**
+ * Whether the file ends the way a ZIP archive does: an end-of-central-directory record whose comment
+ * runs exactly to the end of the file (give or take padding). That is what unzip and friends look
+ * for, so it is what makes an image-plus-archive polyglot work; a stray "PK" signature inside
+ * compressed image data (about one 12-megapixel photo in seventy) is not an archive.
+ */
+function endsLikeZip(view: Buffer): boolean {
+  const end = contentEnd(view);
+  for (let at = view.lastIndexOf(ZIP_END_OF_DIRECTORY); at >= 0 && at >= view.length - ZIP_END_SEARCH; at = at > 0 ? view.lastIndexOf(ZIP_END_OF_DIRECTORY, at - 1) : -1) {
+    if (at + 22 > view.length) continue;
+    const commentEnd = at + 22 + view.readUInt16LE(at + 20);
+    if (commentEnd >= end && commentEnd <= view.length) return true;
+  }
+  return false;
+}
+
+/**
+ * Where a JPEG's header segments (APPn, COM, tables) end: just past the first start-of-scan
+ * segment, where the entropy-coded image data begins. Markup hidden in a JPEG rides in those
+ * segments or after the end; searching the compressed data too would find short markers such as
+ * "<svg" there by chance.
+ */
+function jpegHeaderEnd(view: Buffer): number {
+  let at = 2;
+  while (at + 4 <= view.length && view[at] === 0xff) {
+    const marker = view[at + 1] as number;
+    if (marker === 0xff) {
+      at++;
+      continue;
+    }
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {
+      at += 2;
+      continue;
+    }
+    const length = view.readUInt16BE(at + 2);
+    at += 2 + length;
+    if (marker === 0xda) return Math.min(at, view.length);
+  }
+  return Math.min(at, view.length);
+}
 
 const PADDING = new Set([0x00, 0x0a, 0x0d, 0x20]);
 
@@ -89,12 +132,13 @@ export function validateFile(bytes: Uint8Array, declared: UploadContentType | nu
     throw new RejectedFile(`the file was declared as ${declared} but is a ${format.toUpperCase()} image`);
   }
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // In a JPEG, markup hides in the header segments or after the end-of-image marker.
+  const eoi = format === "jpeg" ? view.lastIndexOf(Buffer.from([0xff, 0xd9])) : -1;
+  const searched = format === "jpeg" ? [view.subarray(0, jpegHeaderEnd(view)), view.subarray(Math.max(0, eoi))] : [view];
   for (const marker of FOREIGN) {
-    if (view.includes(marker)) throw new RejectedFile(`the file contains ${JSON.stringify(marker.toString("latin1"))} content besides the image (polyglot file)`);
+    if (searched.some((region) => region.includes(marker))) throw new RejectedFile(`the file contains ${JSON.stringify(marker.toString("latin1"))} content besides the image (polyglot file)`);
   }
-  if (view.includes(ZIP_LOCAL_HEADER) && format !== "tiff") {
-    throw new RejectedFile("the file contains a ZIP archive besides the image (polyglot file)");
-  }
+  if (endsLikeZip(view)) throw new RejectedFile("the file contains a ZIP archive besides the image (polyglot file)");
   const trailing = trailingBytes(bytes, format);
   if (trailing > 16) throw new RejectedFile(`the file has ${trailing} bytes of other data after the end of the ${format.toUpperCase()} image`);
   return format;
