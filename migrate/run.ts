@@ -185,6 +185,9 @@ async function finishBatch(deps: RunDeps, batch: Prepared[], analyses: Promise<A
     mlTurn.release();
     // The working rasters (a few MB each) are not needed past the ML steps.
     const worked: Worked[] = analysed.map(({ item, file: { working: _, ...file } }, i) => ({ ...item, file, inference: inference[i] as Inference }));
+    // Let them go for real: the settled analyses (and the caller's array of them) still reach them.
+    for (const { file } of analysed) file.working = { data: new Uint8Array(0), width: 0, height: 0 };
+    analyses.length = 0;
     analysed = [];
 
     await clock.time("db", () =>
