@@ -10,6 +10,9 @@ import type { Database } from "../db/connect";
 
 export const EMBEDDING_INDEX = "images_embedding_hnsw_idx";
 
+/** The index as db/migrations/0001_init.sql creates it (test/unit/migrate-hnsw.test.ts holds them equal). */
+export const EMBEDDING_INDEX_DEFINITION = `"${EMBEDDING_INDEX}" on "images" using hnsw ("embedding" vector_cosine_ops) with (m = 16, ef_construction = 64)`;
+
 export async function dropEmbeddingIndex(db: Database): Promise<void> {
   await db.execute(sql.raw(`drop index if exists "${EMBEDDING_INDEX}"`));
 }
@@ -23,6 +26,6 @@ export async function embeddingIndexExists(db: Database): Promise<boolean> {
 export async function ensureEmbeddingIndex(db: Database): Promise<number | null> {
   if (await embeddingIndexExists(db)) return null;
   const started = performance.now();
-  await db.execute(sql.raw(`create index if not exists "${EMBEDDING_INDEX}" on "images" using hnsw ("embedding" vector_cosine_ops) with (m = 16, ef_construction = 64)`));
+  await db.execute(sql.raw(`create index if not exists ${EMBEDDING_INDEX_DEFINITION}`));
   return performance.now() - started;
 }

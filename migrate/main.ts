@@ -63,7 +63,8 @@ try {
 
 // Connections: the loop's look-ups, and per batch in flight its checkpoint updates and commit.
 const { db, pool } = connectDatabase(config.DATABASE_URL, { localProxy: config.DB_LOCAL_PROXY || undefined, max: 8 });
-const store = new S3Client({ endpoint: config.s3Endpoint, accessKeyId: config.R2_ACCESS_KEY_ID, secretAccessKey: config.R2_SECRET_ACCESS_KEY });
+// A run lasts hours: ride out longer R2 hiccups than a job would (6 retries, backoff from 250 ms to about 8 s).
+const store = new S3Client({ endpoint: config.s3Endpoint, accessKeyId: config.R2_ACCESS_KEY_ID, secretAccessKey: config.R2_SECRET_ACCESS_KEY, retries: 6, retryBaseDelayMs: 250 });
 
 let contributorId: string;
 let knownCategories: Set<string>;

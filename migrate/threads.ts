@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import type { RenditionName, UploadContentType } from "../common/images";
-import type { ImageMetadata } from "../gpu-worker/pipeline/metadata";
+import type { AnalysedImage } from "../gpu-worker/pipeline/index";
 import type { StageClock } from "./stages";
 
 /**
@@ -12,19 +12,10 @@ import type { StageClock } from "./stages";
 export type AnalyseTask = { id: number; path: string; render: boolean };
 
 /** What a thread sends back for a file the pipeline accepted. */
-export type AnalysedFile = {
+export type AnalysedFile = Pick<AnalysedImage, "sha256" | "phash" | "format" | "width" | "height" | "aspectRatio" | "metadata" | "palette" | "colourBucket"> & {
   imageId: string;
   bytes: number;
   contentType: UploadContentType;
-  sha256: string;
-  phash: bigint;
-  format: string;
-  width: number;
-  height: number;
-  aspectRatio: number;
-  metadata: ImageMetadata;
-  palette: { hex: string; share: number; bucket: string }[];
-  colourBucket: string | null;
   /** The working decode (RGB, long edge up to 1200 px) for the ML steps. */
   working: { data: Uint8Array; width: number; height: number };
   /** Empty when the task said not to render (the renditions are already in the bucket). */

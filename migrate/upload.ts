@@ -10,8 +10,8 @@ import type { StageClock } from "./stages";
  * Puts a migrated file into R2 through the S3 API: the original (read again from disk, checked
  * against the hash it was analysed with) into the private originals bucket, the renditions into
  * the public derivatives bucket, under the same keys a live upload gets. Keys come from the
- * content-derived image id, so a re-run overwrites with the same bytes. The S3 client retries
- * each request quickly; here a request that still fails is tried again after a longer pause.
+ * content-derived image id, so a re-run overwrites with the same bytes. Retries (network errors,
+ * 5xx, 429) are the S3 client's own, configured for a long run in migrate/main.ts.
  */
 
 export type UploadTarget = { originalsBucket: string; derivativesBucket: string; contributorId: string };
@@ -23,20 +23,6 @@ export type UploadableFile = {
   contentType: UploadContentType;
   renditions: { name: RenditionName; body: Uint8Array; contentType: string }[];
 };
-
-const RETRY_DELAYS_MS = [1000, 5000];
-
-async function retrying<T>(work: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await work();
-    } catch (error) {
-      const delay = RETRY_DELAYS_MS[attempt];
-      if (delay === undefined) throw error;
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-  }
-}
 
 /** Where an image's renditions are, by name: the same keys whether this run uploaded them or an earlier one did. */
 export function derivativeKeysFor(imageId: string): DerivativeKeys {
@@ -54,16 +40,14 @@ export async function uploadFile(store: ObjectStore, limit: Limit, clock: StageC
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     if (sha256 !== file.sha256) throw new Error("the file changed while it was being migrated (its SHA-256 differs from the analysed one)");
     const key = originalKey(target.contributorId, file.imageId, file.contentType);
-    await retrying(() => store.putObject(target.originalsBucket, key, bytes, { contentType: file.contentType }));
+    await store.putObject(target.originalsBucket, key, bytes, { contentType: file.contentType });
   });
   const putRenditions = file.renditions.map((rendition) =>
     slot(() =>
-      retrying(() =>
-        store.putObject(target.derivativesBucket, derivativeKey(file.imageId, rendition.name), rendition.body, {
-          contentType: rendition.contentType,
-          cacheControl: DERIVATIVE_CACHE_CONTROL,
-        }),
-      ),
+      store.putObject(target.derivativesBucket, derivativeKey(file.imageId, rendition.name), rendition.body, {
+        contentType: rendition.contentType,
+        cacheControl: DERIVATIVE_CACHE_CONTROL,
+      }),
     ),
   );
   // allSettled first: no request may still be running when the caller decides the file failed.
