@@ -17,8 +17,12 @@ export async function createScratchDatabase(serverUrl: string, prefix = "edgesto
   await admin.pool.query(`create database ${name}`);
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
+  // Migrated on connections of their own: settings the migrations give the database (ALTER
+  // DATABASE ... SET) apply to connections opened after them.
+  const migrator = connect(url.toString());
+  await migrate(migrator.db, { migrationsFolder: MIGRATIONS_FOLDER });
+  await migrator.pool.end();
   const target = connect(url.toString());
-  await migrate(target.db, { migrationsFolder: MIGRATIONS_FOLDER });
   return {
     url: url.toString(),
     proxy: local.proxy,

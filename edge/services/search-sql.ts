@@ -197,6 +197,10 @@ function carriedColumns(now: Date): SQL {
     (i.sale_count + 0.1 * i.download_count)::float8 as popularity, ${businessBoost(now)} as boost`;
 }
 const CARRIED = sql`orientation, colour_bucket, editorial, published_at, popularity`;
+/** The columns the boost, facets and sorts need, read once by each hybrid leg from the row it already holds. */
+const RAW = ["orientation", "colour_bucket", "editorial", "published_at", "sale_count", "download_count"] as const;
+const RAW_COLUMNS = sql.raw(RAW.map((c) => `i.${c}`).join(", "));
+const FUSED_RAW_COLUMNS = sql.raw(RAW.map((c) => `coalesce(k.${c}, s.${c}) as ${c}`).join(", "));
 
 /**
  * The `matched (id, score, orientation, colour_bucket, editorial, published_at, popularity)` CTE
@@ -250,35 +254,36 @@ matched as (
     case "hybrid": {
       const vector = vectorParam(retrieval.embedding);
       return sql`keyword_hits as (
-  select i.id, ${keywordRank(retrieval.query)} as rank_score
+  select i.id, ${keywordRank(retrieval.query)} as rank_score, ${RAW_COLUMNS}
   from images i
   where i.search_vector @@ ${keywordTsquery(retrieval.query)} and ${where}
   order by rank_score desc, i.id
   limit ${candidates}
 ),
 semantic_hits as (
-  select i.id, i.embedding <=> ${vector} as distance
+  select i.id, i.embedding <=> ${vector} as distance, ${RAW_COLUMNS}
   from images i
   where i.embedding is not null and ${where}
   order by i.embedding <=> ${vector}
   limit ${candidates}
 ),
 keyword_ranked as (
-  select id, row_number() over (order by rank_score desc, id) as rank from keyword_hits
+  select *, row_number() over (order by rank_score desc, id) as rank from keyword_hits
 ),
 semantic_ranked as (
-  select id, row_number() over (order by distance, id) as rank from semantic_hits
+  select *, row_number() over (order by distance, id) as rank from semantic_hits
 ),
 fused as (
   select coalesce(k.id, s.id) as id,
-         coalesce(1.0 / (${k} + k.rank), 0) + coalesce(1.0 / (${k} + s.rank), 0) as rrf
+         coalesce(1.0 / (${k} + k.rank), 0) + coalesce(1.0 / (${k} + s.rank), 0) as rrf,
+         ${FUSED_RAW_COLUMNS}
   from keyword_ranked k
   full join semantic_ranked s on s.id = k.id
 ),
 boosted as (
-  select f.id, f.rrf::float8 * boost as score, ${CARRIED}
-  from fused f
-  cross join lateral (select ${carried} from images i where i.id = f.id) i
+  select i.id, i.rrf::float8 * ${businessBoost(plan.now)} as score, i.orientation, i.colour_bucket, i.editorial, i.published_at,
+    (i.sale_count + 0.1 * i.download_count)::float8 as popularity
+  from fused i
 ),
 matched as (
   select * from boosted
@@ -408,15 +413,6 @@ left join lateral (
   limit 1
 ) best on true
 order by w.ord`;
-}
-
-/**
- * Session settings for the nearest-neighbour scans, applied with SET LOCAL semantics inside the
- * statement's transaction: iterative index scans (pgvector ≥ 0.8.0) keep scanning the HNSW graph
- * until the filtered LIMIT is filled, instead of stopping at ef_search candidates.
- */
-export function vectorScanSettings(efSearch: number): SQL {
-  return sql`select set_config('hnsw.ef_search', ${String(efSearch)}, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`;
 }
 
 /**

@@ -6,9 +6,7 @@ import { ApiError } from "../lib/problem";
 import type { Store } from "../lib/store";
 import { normaliseQuery } from "./embeddings";
 import {
-  HYBRID_CANDIDATES,
   type Retrieval,
-  SEMANTIC_POOL,
   type SearchFilters,
   type SearchRow,
   type SearchSort,
@@ -18,7 +16,6 @@ import {
   fuzzyTagSuggestionStatement,
   popularQuerySuggestionStatement,
   recordQueryStatement,
-  vectorScanSettings,
 } from "./search-sql";
 
 export type SearchMode = "keyword" | "semantic" | "hybrid";
@@ -201,8 +198,8 @@ async function didYouMean(db: Database, q: string): Promise<string | null> {
  * Runs a search: picks the retrieval (browse without text; keyword; semantic and hybrid need the
  * query embedding, and fall back to keyword with `degraded: ["semantic"]` when it cannot be had
  * within the budget), runs the one search statement, and adds a suggestion when a text search finds
- * little. Nearest-neighbour statements run in a transaction that turns on pgvector's iterative
- * index scans, so a selective filter still fills the page.
+ * little. Nearest-neighbour statements rely on the database's pgvector defaults (migration 0006):
+ * iterative index scans, so a selective filter still fills the page.
  */
 export async function searchImages(deps: SearchDeps, request: SearchRequest): Promise<SearchResponse> {
   const text = request.q.trim();
@@ -225,18 +222,9 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
     // Day-rounded, so the recency boost (and the order) does not move between one page and the next.
     now: new Date(Math.floor(now.getTime() / DAY_MS) * DAY_MS),
   });
-  const row = await query(async () => {
-    if (retrieval.kind === "keyword" || retrieval.kind === "browse") {
-      const { rows } = await deps.db.execute<SearchRow>(statement);
-      return rows[0];
-    }
-    const efSearch = retrieval.kind === "semantic" ? SEMANTIC_POOL : HYBRID_CANDIDATES;
-    return deps.db.transaction(async (tx) => {
-      await tx.execute(vectorScanSettings(efSearch));
-      const { rows } = await tx.execute<SearchRow>(statement);
-      return rows[0];
-    });
-  });
+  // One round trip in every mode: pgvector's settings for the vector kinds (ef_search, iterative
+  // scans) are the database's defaults (migration 0006), so no transaction sets them.
+  const row = await query(async () => (await deps.db.execute<SearchRow>(statement)).rows[0]);
   if (!row) throw new Error("the search statement returned no row");
 
   const hasMore = row.results.length > request.perPage;

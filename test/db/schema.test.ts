@@ -177,6 +177,27 @@ describe.each(backends)("schema on $name", ({ open }) => {
     expect(rows[0]?.id).toBe(ids[6]);
   });
 
+  it("starts connections with pgvector's search defaults (migration 0006), so a filtered nearest-neighbour LIMIT is filled", async () => {
+    const [settings] = await db.query("select current_setting('hnsw.ef_search') as ef, current_setting('hnsw.iterative_scan') as scan");
+    expect(settings).toEqual({ ef: "100", scan: "relaxed_order" });
+
+    // 150 images, one in ten passing the filter: the graph hands over ef_search (100) candidates,
+    // about 10 of which pass, so a LIMIT of 14 is only filled by scanning on (iterative scan).
+    const marker = `sparse ${randomUUID()}`;
+    for (let i = 0; i < 150; i++) await createImage(db, contributorId, { title: i % 10 === 0 ? marker : "Untitled", embedding: embedding(1000 + i) });
+    const nearest = "select id from images where title = $2 order by embedding <=> $1::vector limit 14";
+    const run = (extra: string) =>
+      db.transaction(async (query) => {
+        await query("set local enable_seqscan = off");
+        if (extra) await query(extra);
+        return query(nearest, [embedding(1005), marker]);
+      });
+    expect(await planWithoutSeqScan(db, nearest, [embedding(1005), marker])).toContain("images_embedding_hnsw_idx");
+    expect(await run("")).toHaveLength(14);
+    // Without the default the same scan stops short: the test would fail if 0006 set nothing.
+    expect((await run("set local hnsw.iterative_scan = off")).length).toBeLessThan(14);
+  });
+
   it("serves fuzzy tag look-ups (tag % 'ocen') from the trigram index", async () => {
     const imageId = await createImage(db, contributorId, { title: "Waves" });
     await db.query(

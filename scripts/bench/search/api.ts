@@ -24,9 +24,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { HYBRID_CANDIDATES, type Retrieval, SEMANTIC_POOL, searchStatement, vectorScanSettings } from "../../../edge/services/search-sql";
+import { type Retrieval, searchStatement } from "../../../edge/services/search-sql";
 import { SearchCorpus } from "./corpus";
-import { benchDatabaseUrl, openBenchDatabase, percentile, readCorpusStamp } from "./db";
+import { assertSearchDefaults, benchDatabaseUrl, openBenchDatabase, percentile, readCorpusStamp } from "./db";
 
 const { values: args } = parseArgs({ options: { requests: { type: "string" }, clients: { type: "string" }, rate: { type: "string" }, only: { type: "string" }, cpu: { type: "boolean" } } });
 const REQUESTS = Number(args.requests ?? 640);
@@ -35,8 +35,9 @@ const RATE = args.rate ? Number(args.rate) : null;
 const root = resolve(import.meta.dirname, "../../..");
 const url = benchDatabaseUrl();
 
-const bench = await openBenchDatabase(url, 2);
-const stamp = await readCorpusStamp(bench.pool);
+const probe = await openBenchDatabase(url, 1);
+const stamp = await readCorpusStamp(probe.pool);
+await probe.close();
 if (!stamp) throw new Error(`no corpus in ${url}: run scripts/bench/search/load.ts first`);
 const queries = new SearchCorpus(stamp).queries();
 const embeddings = new Map(queries.map((q) => [q.text.toLowerCase(), Array.from(q.embedding)]));
@@ -63,6 +64,10 @@ for (const deadline = Date.now() + 90_000; !log.includes("Edgestock is running a
   if (Date.now() > deadline || stack.exitCode !== null) throw new Error(`the stack did not start:\n${log}`);
   await Bun.sleep(200);
 }
+// Opened after `npm start` migrated the database: its connections start with the database's
+// pgvector defaults (migration 0006), as the Worker's do.
+const bench = await openBenchDatabase(url, 2);
+await assertSearchDefaults(bench.pool);
 const secret = (JSON.parse(readFileSync(join(dataDir, "dev-secrets.json"), "utf8")) as { WORKER_SHARED_SECRET: string }).WORKER_SHARED_SECRET;
 const embedService = Bun.serve({
   port: port + 1,
@@ -155,12 +160,7 @@ async function bareSql(scenario: Scenario): Promise<number> {
     const filters = { safe: true, ...(p.category ? { category: p.category } : {}), ...(p.orientation ? { orientation: p.orientation as "portrait" } : {}) };
     const statement = searchStatement({ retrieval, filters: filters as Parameters<typeof searchStatement>[0]["filters"], sort: "relevance", limit: 25, offset: 0, now: new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000) });
     const t0 = performance.now();
-    if (retrieval.kind === "keyword") await bench.db.execute(statement);
-    else
-      await bench.db.transaction(async (tx) => {
-        await tx.execute(vectorScanSettings(retrieval.kind === "semantic" ? SEMANTIC_POOL : HYBRID_CANDIDATES));
-        await tx.execute(statement);
-      });
+    await bench.db.execute(statement);
     times.push(performance.now() - t0);
   }
   return percentile(times, 50);

@@ -31,6 +31,17 @@ export async function openBenchDatabase(url: string, max = 4) {
   };
 }
 
+/**
+ * Throws unless a connection starts with migration 0006's pgvector defaults, which the route relies
+ * on. Server connections opened before the migration (PgBouncer's pool) keep their old settings.
+ */
+export async function assertSearchDefaults(client: Pick<PoolClient, "query">): Promise<void> {
+  const { rows } = await client.query<{ scan: string }>("select current_setting('hnsw.iterative_scan', true) as scan");
+  if (rows[0]?.scan !== "relaxed_order") {
+    throw new Error("this connection lacks migration 0006's pgvector defaults: migrate the database (npm start does), then restart PgBouncer");
+  }
+}
+
 /** The corpus a bench database holds, stamped by load.ts as the database's comment. */
 export type CorpusStamp = CorpusOptions & { loadedAt: string };
 

@@ -1,8 +1,8 @@
 /**
  * EXPLAIN (ANALYZE, BUFFERS) of the search route's own statements (edge/services/search-sql.ts) on the
  * benchmark corpus that load.ts filled: keyword, semantic and hybrid, without and with a selective
- * filter, run the way the route runs them (vector searches in a transaction with the route's
- * hnsw.ef_search and iterative scans). Writes scripts/bench/search/ROUTE-PLANS.md and prints each
+ * filter, run the way the route runs them (one statement each, on the database's pgvector defaults
+ * from migration 0006: hnsw.ef_search 100, iterative scans). Writes scripts/bench/search/ROUTE-PLANS.md and prints each
  * statement's execution time.
  *
  *   bun scripts/bench/search/explain.ts
@@ -10,11 +10,12 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { sql } from "drizzle-orm";
-import { HYBRID_CANDIDATES, type Retrieval, SEMANTIC_POOL, searchStatement, vectorScanSettings } from "../../../edge/services/search-sql";
+import { type Retrieval, searchStatement } from "../../../edge/services/search-sql";
 import { SearchCorpus } from "./corpus";
-import { benchDatabaseUrl, openBenchDatabase, readCorpusStamp } from "./db";
+import { assertSearchDefaults, benchDatabaseUrl, openBenchDatabase, readCorpusStamp } from "./db";
 
 const bench = await openBenchDatabase(benchDatabaseUrl(), 2);
+await assertSearchDefaults(bench.pool);
 const stamp = await readCorpusStamp(bench.pool);
 if (!stamp) throw new Error("no corpus: run scripts/bench/search/load.ts first");
 const query = new SearchCorpus(stamp).queries()[7];
@@ -34,13 +35,7 @@ for (const c of cases) {
   const filters = { safe: true, ...(c.filtered ? { category: query.filter.category, orientation: query.filter.orientation } : {}) };
   const statement = searchStatement({ retrieval: c.retrieval, filters: filters as Parameters<typeof searchStatement>[0]["filters"], sort: "relevance", limit: 25, offset: 0, now });
   const explain = sql`explain (analyze, buffers) ${statement}`;
-  const rows =
-    c.retrieval.kind === "keyword"
-      ? (await bench.db.execute<{ "QUERY PLAN": string }>(explain)).rows
-      : await bench.db.transaction(async (tx) => {
-          await tx.execute(vectorScanSettings(c.retrieval.kind === "semantic" ? SEMANTIC_POOL : HYBRID_CANDIDATES));
-          return (await tx.execute<{ "QUERY PLAN": string }>(explain)).rows;
-        });
+  const { rows } = await bench.db.execute<{ "QUERY PLAN": string }>(explain);
   const plan = rows.map((r) => r["QUERY PLAN"]).join("\n");
   const time = /Execution Time: ([\d.]+) ms/.exec(plan)?.[1] ?? "?";
   const indexes = [...new Set([...plan.matchAll(/using (\w+)/gi)].map((m) => m[1]))].join(", ");
