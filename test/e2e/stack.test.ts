@@ -76,15 +76,25 @@ describe("the local stack from `npm start`", () => {
     expect((await json<{ user: { email: string; role: string } }>(me)).user).toMatchObject({ email, role: "contributor" });
   });
 
-  it("seeds a demo catalogue into the running stack, idempotently", () => {
+  it("seeds a demo catalogue into the running stack, idempotently", async () => {
+    // Run without blocking this process: a spawnSync would freeze the event loop for the seed's
+    // seconds, so fetch could not notice the stack closing an idle keep-alive connection meanwhile,
+    // and the next test's first request would go out on the dead socket.
     const seed = () =>
-      spawnSync("npm", ["run", "seed"], { env: { ...process.env, EDGESTOCK_DATA_DIR: dataDir, SEED_GENERATED: "6" }, encoding: "utf8" });
-    const first = seed();
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn("npm", ["run", "seed"], { env: { ...process.env, EDGESTOCK_DATA_DIR: dataDir, SEED_GENERATED: "6" } });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("close", (status) => resolve({ status, stdout, stderr }));
+      });
+    const first = await seed();
     expect(first.status, first.stderr).toBe(0);
     const listed = Number(/Seeded (\d+) listings/.exec(first.stdout)?.[1]);
     expect(listed).toBeGreaterThanOrEqual(6);
     expect(first.stdout).toContain(`(${listed} new)`);
-    const second = seed();
+    const second = await seed();
     expect(second.status, second.stderr).toBe(0);
     expect(second.stdout).toContain("(0 new)");
     expect(second.stdout).toContain(`${listed} approved images`);
