@@ -197,7 +197,10 @@ function carriedColumns(now: Date): SQL {
     (i.sale_count + 0.1 * i.download_count)::float8 as popularity, ${businessBoost(now)} as boost`;
 }
 const CARRIED = sql`orientation, colour_bucket, editorial, published_at, popularity`;
-/** The columns the boost, facets and sorts need, read once by each hybrid leg from the row it already holds. */
+/**
+ * The raw columns {@link carriedColumns} reads, taken by each hybrid leg from the row it already
+ * holds, so the fused rows need no second look-up in `images`.
+ */
 const RAW = ["orientation", "colour_bucket", "editorial", "published_at", "sale_count", "download_count"] as const;
 const RAW_COLUMNS = sql.raw(RAW.map((c) => `i.${c}`).join(", "));
 const FUSED_RAW_COLUMNS = sql.raw(RAW.map((c) => `coalesce(k.${c}, s.${c}) as ${c}`).join(", "));
@@ -209,8 +212,9 @@ const FUSED_RAW_COLUMNS = sql.raw(RAW.map((c) => `coalesce(k.${c}, s.${c}) as ${
  * Hybrid (one statement, RRF of the top {@link HYBRID_CANDIDATES} of each ranking):
  *   keyword_hits: FTS matches ranked by ts_rank_cd, top N (GIN index on search_vector);
  *   semantic_hits: the N nearest embeddings by cosine distance (HNSW index, iterative scan when
- *     filtered; see search.ts for the settings);
- *   fused: Σ 1/(k + rank) over a full join, times the business boost (≤ 2N primary-key look-ups);
+ *     filtered; the settings are the database's defaults, migration 0006);
+ *   fused: Σ 1/(k + rank) over a full join, carrying each leg's raw columns;
+ *   fused_carried, boosted: the facet and sort columns and the business boost from those columns;
  *   matched: fused results scoring at least HYBRID_CUTOFF × the best.
  */
 function matchedCte(plan: SearchPlan): SQL {
@@ -280,10 +284,11 @@ fused as (
   from keyword_ranked k
   full join semantic_ranked s on s.id = k.id
 ),
+fused_carried as (
+  select i.id, i.rrf, ${carried} from fused i
+),
 boosted as (
-  select i.id, i.rrf::float8 * ${businessBoost(plan.now)} as score, i.orientation, i.colour_bucket, i.editorial, i.published_at,
-    (i.sale_count + 0.1 * i.download_count)::float8 as popularity
-  from fused i
+  select id, rrf::float8 * boost as score, ${CARRIED} from fused_carried
 ),
 matched as (
   select * from boosted
@@ -323,7 +328,7 @@ function orderBy(sort: SearchSort): SQL {
  *   semantic_hits -> Limit 100 -> Index Scan using images_embedding_hnsw_idx
  *     Order By: (embedding <=> '[…]'::vector)  Filter: visible and safe  (rows=100)
  *   keyword_hits -> Limit 100 -> Sort (ts_rank_cd DESC, id) top-N heapsort -> Seq Scan images (rows=600)
- *   fused -> Hash Full Join (rows=196) -> images by id (hash join at this size; primary-key look-ups at scale)
+ *   fused -> Hash Full Join (rows=196) of the two legs, which carry the boost and facet columns
  *   matched -> CTE Scan on boosted, Filter: score >= 0.3 × max (rows=163, removed 33)
  * semantic, category=food & orientation=portrait (~17% of rows pass):
  *   nearest -> Limit 200 -> Sort by distance -> Hash Join (Seq Scan images, Bitmap Index Scan
