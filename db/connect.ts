@@ -1,5 +1,7 @@
-import { neonConfig, Pool } from "@neondatabase/serverless";
+import { neon, neonConfig, Pool, types } from "@neondatabase/serverless";
+import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/neon-serverless";
+import { PgDialect } from "drizzle-orm/pg-core";
 
 export type ConnectOptions = {
   /**
@@ -26,6 +28,7 @@ export function connectDatabase(url: string, options: ConnectOptions = {}) {
     neonConfig.useSecureWebSocket = false;
     neonConfig.pipelineTLS = false;
     neonConfig.pipelineConnect = false;
+    neonConfig.fetchEndpoint = () => `http://${proxy}/sql`;
   }
   const pool = new Pool({ connectionString: url, max: options.max ?? 5 });
   // An idle connection that drops (Neon closing it, or the socket failing while the pool ends)
@@ -40,10 +43,39 @@ export function connectDatabase(url: string, options: ConnectOptions = {}) {
   // relational API, and handing drizzle the schema costs every request (a Worker builds its db per
   // request) a walk over every table and relation: about 7% of the search route's CPU.
   const db = drizzle({ client: pool });
-  return { db, pool };
+  return { db, pool, dbHttp: httpDatabase(url) };
 }
 
 export type Database = ReturnType<typeof connectDatabase>["db"];
+
+/**
+ * One statement per HTTP request to Neon's SQL-over-HTTP endpoint (locally db/local/sql-over-http.ts):
+ * a single round trip, with no WebSocket, Postgres startup or hang-up around it, so the way for a hot
+ * read that is one statement (search). No session: no transactions, no `SET`; the database's
+ * defaults apply (migration 0006). Rows parse as drizzle's neon-serverless `db.execute` parses them.
+ */
+export type HttpDatabase = StatementRunner;
+
+/** What runs one drizzle `sql` statement and returns its rows: an HttpDatabase, or a Database. */
+export type StatementRunner = { execute<T extends Record<string, unknown>>(statement: SQL): Promise<{ rows: T[] }> };
+
+const dialect = new PgDialect();
+/** Dates, times and intervals (and their arrays) stay text, as drizzle's neon drivers leave them. */
+const TEXT_TYPES = new Set([types.builtins.TIMESTAMPTZ, types.builtins.TIMESTAMP, types.builtins.DATE, types.builtins.INTERVAL, 1115, 1182, 1185, 1187, 1231]);
+const drizzleTypes = {
+  getTypeParser: (id: number, format?: "text" | "binary") => (TEXT_TYPES.has(id) ? (value: string) => value : types.getTypeParser(id, format)),
+};
+
+function httpDatabase(url: string): HttpDatabase {
+  const query = neon(url, { fullResults: true });
+  return {
+    async execute<T extends Record<string, unknown>>(statement: SQL) {
+      const { sql: text, params } = dialect.sqlToQuery(statement);
+      const result = await query.query(text, params, { fullResults: true, types: drizzleTypes });
+      return { rows: result.rows as T[] };
+    },
+  };
+}
 
 /** The handle inside `db.transaction(async (tx) => ...)`. */
 export type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];

@@ -1,4 +1,4 @@
-import type { Database } from "../db/connect";
+import type { Database, HttpDatabase } from "../db/connect";
 import type { Config } from "./config";
 import type { Principal } from "./lib/principal";
 
@@ -10,6 +10,8 @@ export type AppEnv = {
     config: Config;
     /** Opened lazily on first use, closed after the response. */
     db: Database;
+    /** The same database over Neon's HTTP endpoint, for hot reads that are one statement. */
+    dbHttp: HttpDatabase;
     /** Who is calling; null when anonymous. Set by the access middleware. */
     principal: Principal | null;
   };

@@ -1,17 +1,22 @@
 import { createServer } from "node:http";
 import { connect } from "node:net";
 import { WebSocketServer } from "ws";
+import { createSqlOverHttp } from "./sql-over-http";
 
 /**
- * The WebSocket-to-TCP proxy Neon documents for local development: the Neon serverless driver
- * opens `ws://host/v1?address=pghost:pgport` and speaks the Postgres wire protocol inside
- * binary frames; this pipes those frames to the TCP socket and back.
+ * What stands in for Neon's proxy locally, on one port:
+ * - the WebSocket-to-TCP proxy Neon documents for local development: the Neon serverless driver
+ *   opens `ws://host/v1?address=pghost:pgport` and speaks the Postgres wire protocol inside
+ *   binary frames; this pipes those frames to the TCP socket and back;
+ * - Neon's SQL-over-HTTP endpoint, `POST /sql` (sql-over-http.ts), for one-shot statements.
  * Only loopback targets are allowed, so the proxy cannot be used to reach anything else.
  */
 export async function startWsProxy(options: { port: number; host?: string }): Promise<{ port: number; close(): Promise<void> }> {
   const host = options.host ?? "127.0.0.1";
-  const server = createServer((_req, res) => {
-    res.writeHead(426, { "content-type": "text/plain" }).end("websocket only\n");
+  const sqlOverHttp = createSqlOverHttp();
+  const server = createServer((req, res) => {
+    if (req.method === "POST" && req.url?.split("?")[0] === "/sql") return void sqlOverHttp.handle(req, res);
+    res.writeHead(426, { "content-type": "text/plain" }).end("websocket or POST /sql only\n");
   });
   const wss = new WebSocketServer({ server, path: "/v1" });
   wss.on("connection", (ws, req) => {
@@ -59,7 +64,7 @@ export async function startWsProxy(options: { port: number; host?: string }): Pr
       // Upgraded WebSocket sockets are not HTTP connections: end them explicitly.
       for (const client of wss.clients) client.terminate();
       server.closeAllConnections();
-      return closed;
+      return Promise.all([closed, sqlOverHttp.close()]).then(() => undefined);
     },
   };
 }

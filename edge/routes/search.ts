@@ -191,7 +191,7 @@ export const searchRoutes = new Hono<AppEnv>()
       const base = config.DERIVATIVES_PUBLIC_URL.replace(/\/+$/, "");
       const { response, cache } = await cachedSearch(
         {
-          db: c.var.db,
+          db: c.var.dbHttp,
           embed: async (text) => (await embedQuery({ config, store }, text)).embedding,
           publicUrl: (key) => `${base}/${key}`,
           store,
@@ -203,7 +203,7 @@ export const searchRoutes = new Hono<AppEnv>()
       );
       // Popular-query suggestions learn from searches that found something (not from cache hits).
       if (cache !== "hit" && request.q.trim() && response.total > 0) {
-        const recording = recordQuery(c.var.db, request.q);
+        const recording = recordQuery(c.var.dbHttp, request.q);
         try {
           c.executionCtx.waitUntil(recording);
         } catch {
@@ -240,7 +240,7 @@ export const searchRoutes = new Hono<AppEnv>()
       requireSearchScope(c.var.principal);
       await applySearchLimits(c);
       const { q, limit } = c.req.valid("query");
-      return c.json(await suggestTags(c.var.db, q, limit), 200, { "cache-control": c.var.principal ? "private, no-store" : "public, max-age=300" });
+      return c.json(await suggestTags(c.var.dbHttp, q, limit), 200, { "cache-control": c.var.principal ? "private, no-store" : "public, max-age=300" });
     },
   )
   .post(
@@ -285,7 +285,7 @@ export const searchRoutes = new Hono<AppEnv>()
       const query = c.req.valid("query");
       const base = c.var.config.DERIVATIVES_PUBLIC_URL.replace(/\/+$/, "");
       const response = await searchImages(
-        { db: c.var.db, embed: async () => embedding, publicUrl: (key) => `${base}/${key}` },
+        { db: c.var.dbHttp, embed: async () => embedding, publicUrl: (key) => `${base}/${key}` },
         {
           q: "",
           embedding,

@@ -19,7 +19,7 @@ import { api, signUp, testDb, type WorkerTarget } from "./support";
  * with a stubbed service.
  */
 
-const { db, pool } = testDb();
+const { db, pool, dbHttp } = testDb();
 afterAll(() => pool.end());
 afterEach(() => vi.restoreAllMocks());
 
@@ -145,7 +145,7 @@ const keys = (body: SearchResponse) => body.results.map((r) => keyOf[r.id] ?? r.
 /** The service with the fake embedder, on this file's connection (what the route runs, minus cache and HTTP). */
 function serviceSearch(q: string, mode: SearchRequest["mode"], extra: Partial<SearchRequest> = {}) {
   return searchImages(
-    { db, embed: fakeEmbed, publicUrl: (key) => `https://img.test/${key}` },
+    { db: dbHttp, embed: fakeEmbed, publicUrl: (key) => `https://img.test/${key}` },
     { q, mode, sort: "relevance", perPage: 24, offset: 0, filters: { contributorId, safe: true }, ...extra },
   );
 }
@@ -274,13 +274,13 @@ describe("semantic and hybrid ranking (fake embedder)", () => {
 
   it("degrades to keyword when the embedder fails or is slow", async () => {
     const failing = await searchImages(
-      { db, embed: () => Promise.reject(new EmbeddingUnavailable("down")), publicUrl: (k) => k },
+      { db: dbHttp, embed: () => Promise.reject(new EmbeddingUnavailable("down")), publicUrl: (k) => k },
       { q: "ocean", mode: "hybrid", sort: "relevance", perPage: 24, offset: 0, filters: { contributorId, safe: true } },
     );
     expect(failing.mode).toBe("keyword");
     expect(failing.degraded).toEqual(["semantic"]);
     const slow = await searchImages(
-      { db, embed: () => new Promise((resolve) => setTimeout(() => resolve(embeddingNear("ocean", 0)), 1000)), publicUrl: (k) => k, embedBudgetMs: 50 },
+      { db: dbHttp, embed: () => new Promise((resolve) => setTimeout(() => resolve(embeddingNear("ocean", 0)), 1000)), publicUrl: (k) => k, embedBudgetMs: 50 },
       { q: "ocean", mode: "semantic", sort: "relevance", perPage: 24, offset: 0, filters: { contributorId, safe: true } },
     );
     expect(slow.mode).toBe("keyword");
