@@ -2,12 +2,13 @@
  * `npm start`: the whole product on loopback with nothing but the clone.
  *   1. Postgres: the embedded PGlite (pgvector, pg_trgm) persisted under .data/pglite and migrated,
  *      or the server in DATABASE_URL; either way behind the WebSocket proxy the Neon driver uses.
- *   2. The edge API in workerd (`wrangler dev`, local R2/Queues, state under .data/wrangler).
+ *   2. The edge API in workerd (scripts/edge-dev.mjs: `wrangler dev` through wrangler's API, with the
+ *      inspector off; local R2/Queues, state under .data/wrangler).
  *   3. The GPU worker (`bun gpu-worker/main.ts`).
  *   4. Without STRIPE_SECRET_KEY, the Stripe stand-in (scripts/stripe-standin) on STRIPE_STANDIN_PORT or a free port.
  * Prints the URL; Ctrl-C (or SIGTERM) stops every process it started.
  * Env: PORT (8787), EDGESTOCK_DATA_DIR (.data), EDGESTOCK_WORKER=0 (no worker), EMBED_PORT (free port), DATABASE_URL (a local PostgreSQL server instead of
- * the embedded one), and any edge secret (UPSTASH_*, STRIPE_*, R2_*) to pass through to the Worker.
+ * the embedded one), EDGESTOCK_INSPECTOR_PORT and EDGESTOCK_REQUEST_LOG (scripts/edge-dev.mjs), and any edge secret (UPSTASH_*, STRIPE_*, R2_*) to pass through to the Worker.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -153,7 +154,7 @@ writeFileSync(
 );
 
 const edge = spawnGroup(
-  ["node_modules/.bin/wrangler", "dev", "-c", writeLocalWranglerConfig(), "--port", String(port), "--ip", "127.0.0.1", "--persist-to", join(dataDir, "wrangler"), "--var", `DERIVATIVES_PUBLIC_URL:http://127.0.0.1:${port}/v1/derivatives`],
+  ["node", "scripts/edge-dev.mjs", writeLocalWranglerConfig(), String(port), join(dataDir, "wrangler"), `DERIVATIVES_PUBLIC_URL=http://127.0.0.1:${port}/v1/derivatives`],
   quietWrangler,
   "edge",
 );
