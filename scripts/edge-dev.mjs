@@ -1,50 +1,91 @@
-// The edge API in workerd for `npm start` (scripts/start.ts runs this with Node, as wrangler needs):
-// what `wrangler dev` does, through wrangler's own API (`unstable_startWorker`, the function the CLI
-// calls), so the same local R2, Queues and bindings, but with the DevTools inspector off unless
-// asked for. `wrangler dev` cannot turn it off, and with it on every runtime event of every request
-// (each subrequest's network events among them) is relayed to wrangler's Node process: about 1.8 ms
-// of CPU per search request on this machine, which a deployed Worker does not pay and which would
-// count in the search benchmark.
+// The edge API in workerd for `npm start` (scripts/start.ts runs this with Node, as wrangler needs).
 //
 //   node scripts/edge-dev.mjs <wrangler config> <port> <persist dir> [NAME=value ...]
 //
-// Env: EDGESTOCK_INSPECTOR_PORT turns the inspector on at that port (attach chrome://inspect);
-// EDGESTOCK_REQUEST_LOG=1 logs a line per request, as `wrangler dev` does.
+// Two ways, the same local R2, Queues, Durable Objects and bindings (state in <persist dir>/v3,
+// where `wrangler dev --persist-to` keeps it):
+// - default: what `wrangler dev` does, through wrangler's own API (`unstable_startWorker`, the
+//   function the CLI calls), reloading on source changes, but with the DevTools inspector off unless
+//   asked for. `wrangler dev` cannot turn it off, and with it on every runtime event of every request
+//   (each subrequest's network events among them) is relayed to wrangler's Node process: about 1.8 ms
+//   of CPU per search request on this machine.
+// - EDGESTOCK_EDGE=bundle: the bundle `wrangler deploy` would upload (built with `--dry-run`), run
+//   by Miniflare as the only Worker: no dev proxy Worker in front, no reloading, no request log from
+//   Miniflare (the Worker logs each request itself). What the search benchmark measures: a request
+//   costs what it costs deployed, not what wrangler's dev tooling adds (about 1.1 ms of CPU more).
+//
+// Env: EDGESTOCK_INSPECTOR_PORT turns the inspector on at that port (attach chrome://inspect).
 // Prints "Ready on <url>" once requests are served; SIGINT or SIGTERM stops workerd and exits.
-import { unstable_startWorker } from "wrangler";
+import { spawnSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions, unstable_startWorker } from "wrangler";
 
 const [config, port, persist, ...vars] = process.argv.slice(2);
 if (!config || !port || !persist) {
   console.error("usage: node scripts/edge-dev.mjs <wrangler config> <port> <persist dir> [NAME=value ...]");
   process.exit(2);
 }
-const bindings = Object.fromEntries(
+const extraVars = Object.fromEntries(
   vars.map((pair) => {
     const at = pair.indexOf("=");
-    return [pair.slice(0, at), { type: "plain_text", value: pair.slice(at + 1) }];
+    return [pair.slice(0, at), pair.slice(at + 1)];
   }),
 );
-const inspectorPort = Number(process.env.EDGESTOCK_INSPECTOR_PORT);
+const inspectorPort = Number(process.env.EDGESTOCK_INSPECTOR_PORT) || undefined;
 
-const worker = await unstable_startWorker({
-  config,
-  bindings,
-  dev: {
-    server: { hostname: "127.0.0.1", port: Number(port) },
-    inspector: inspectorPort ? { hostname: "127.0.0.1", port: inspectorPort } : false,
-    persist,
-    logLevel: process.env.EDGESTOCK_REQUEST_LOG === "1" ? "info" : "log",
-  },
-});
-await worker.ready;
-console.log(`Ready on ${await worker.url}${inspectorPort ? ` (inspector on 127.0.0.1:${inspectorPort})` : ""}`);
+const edge = process.env.EDGESTOCK_EDGE === "bundle" ? await startBundle() : await startDev();
+console.log(`Ready on ${edge.url}${inspectorPort ? ` (inspector on 127.0.0.1:${inspectorPort})` : ""}`);
 
 let stopping = false;
 async function stop() {
   if (stopping) return;
   stopping = true;
-  await worker.dispose().catch(() => undefined);
+  await edge.dispose().catch(() => undefined);
   process.exit(0);
 }
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
+
+async function startDev() {
+  const worker = await unstable_startWorker({
+    config,
+    bindings: Object.fromEntries(Object.entries(extraVars).map(([name, value]) => [name, { type: "plain_text", value }])),
+    dev: {
+      server: { hostname: "127.0.0.1", port: Number(port) },
+      inspector: inspectorPort ? { hostname: "127.0.0.1", port: inspectorPort } : false,
+      persist,
+    },
+  });
+  await worker.ready;
+  return { url: String(await worker.url), dispose: () => worker.dispose() };
+}
+
+async function startBundle() {
+  const outdir = join(resolve(persist), "..", "edge-bundle");
+  mkdirSync(outdir, { recursive: true });
+  const wrangler = join(dirname(resolve(config)), "node_modules", ".bin", "wrangler");
+  const build = spawnSync(wrangler, ["deploy", "--dry-run", "--outdir", outdir, "-c", config], { encoding: "utf8" });
+  if (build.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${build.stdout}\n${build.stderr}`);
+  // The bindings, compatibility settings, queues and Durable Objects of the config (and .dev.vars).
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: Number(port),
+    inspectorPort,
+    defaultPersistRoot: join(resolve(persist), "v3"),
+    logRequests: false,
+    workers: [
+      {
+        ...workerOptions,
+        name: "edgestock",
+        modules: true,
+        modulesRoot: outdir,
+        scriptPath: join(outdir, "index.js"),
+        bindings: { ...workerOptions.bindings, ...extraVars },
+      },
+    ],
+  });
+  return { url: String(await mf.ready), dispose: () => mf.dispose() };
+}

@@ -8,7 +8,7 @@
  *   4. Without STRIPE_SECRET_KEY, the Stripe stand-in (scripts/stripe-standin) on STRIPE_STANDIN_PORT or a free port.
  * Prints the URL; Ctrl-C (or SIGTERM) stops every process it started.
  * Env: PORT (8787), EDGESTOCK_DATA_DIR (.data), EDGESTOCK_WORKER=0 (no worker), EMBED_PORT (free port), DATABASE_URL (a local PostgreSQL server instead of
- * the embedded one), EDGESTOCK_INSPECTOR_PORT and EDGESTOCK_REQUEST_LOG (scripts/edge-dev.mjs), and any edge secret (UPSTASH_*, STRIPE_*, R2_*) to pass through to the Worker.
+ * the embedded one), EDGESTOCK_INSPECTOR_PORT and EDGESTOCK_EDGE=bundle (scripts/edge-dev.mjs), and any edge secret (UPSTASH_*, STRIPE_*, R2_*) to pass through to the Worker.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";

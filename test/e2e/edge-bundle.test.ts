@@ -1,0 +1,80 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../scripts/lib/free-port";
+import { fetchRetrying } from "../support/http";
+
+/**
+ * `EDGESTOCK_EDGE=bundle npm start`: the bundle `wrangler deploy` would upload, run by Miniflare with
+ * no dev proxy in front (what the search benchmark measures). The same bindings and local state
+ * as the default mode: database over both Neon paths (WebSocket transactions, HTTP one-shot
+ * statements), R2, Queues.
+ */
+let stack: ChildProcess;
+let url = "";
+let output = "";
+const dataDir = mkdtempSync(join(tmpdir(), "edgestock-bundle-"));
+
+beforeAll(async () => {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), EDGESTOCK_DATA_DIR: dataDir, EDGESTOCK_EDGE: "bundle", EDGESTOCK_WORKER: "0" };
+  delete env.DATABASE_URL;
+  stack = spawn("npm", ["start"], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  stack.stdout?.on("data", (d) => (output += d));
+  stack.stderr?.on("data", (d) => (output += d));
+  const deadline = Date.now() + 120_000;
+  while (!/Edgestock is running at (\S+)/.test(output)) {
+    if (Date.now() > deadline || stack.exitCode !== null) throw new Error(`stack did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  url = /Edgestock is running at (\S+)/.exec(output)?.[1] ?? "";
+});
+
+afterAll(async () => {
+  if (stack.exitCode === null && stack.pid) {
+    try {
+      process.kill(-stack.pid, "SIGKILL");
+    } catch {}
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("the edge as its deploy bundle (EDGESTOCK_EDGE=bundle)", () => {
+  it("runs the bundle wrangler deploy builds, with the local bindings and state", async () => {
+    expect(existsSync(join(dataDir, "edge-bundle", "index.js"))).toBe(true);
+    const health = (await (await fetchRetrying(`${url}/v1/health`)).json()) as { checks: Record<string, { state: string }> };
+    expect(health.checks.database?.state).toBe("ok");
+    expect(health.checks.r2?.state).toBe("ok");
+    expect(health.checks.queue?.state).toBe("ok");
+    // Local R2 and Durable Object state where `wrangler dev --persist-to` keeps it.
+    expect(existsSync(join(dataDir, "wrangler", "v3"))).toBe(true);
+  });
+
+  it("serves a transaction over the WebSocket path and a search over the HTTP path", async () => {
+    const register = await fetch(`${url}/v1/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: `bundle-${Date.now()}@example.test`, password: "bundle password 123", displayName: "Bundle", role: "buyer" }),
+    });
+    expect(register.status).toBe(201);
+    const search = await fetchRetrying(`${url}/v1/search?q=ocean&mode=keyword`, { headers: { "cache-control": "no-cache" } });
+    expect(search.status).toBe(200);
+    expect(await search.json()).toMatchObject({ mode: "keyword", degraded: [], total: expect.any(Number) });
+  });
+
+  it("stops workerd with the stack", async () => {
+    const pid = stack.pid as number;
+    process.kill(-pid, "SIGINT");
+    await new Promise((resolve) => stack.once("exit", resolve));
+    expect(output).toContain("[start] stopped");
+    let survivors = "";
+    for (let i = 0; i < 20; i++) {
+      survivors = spawnSync("pgrep", ["-f", dataDir], { encoding: "utf8" }).stdout.trim();
+      if (!survivors) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(survivors).toBe("");
+  });
+});
