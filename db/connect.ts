@@ -5,8 +5,8 @@ import { PgDialect } from "drizzle-orm/pg-core";
 
 export type ConnectOptions = {
   /**
-   * `host:port` of a local WebSocket-to-Postgres proxy (db/local/ws-proxy.ts). Set only for
-   * local development and tests; production talks to Neon's own WebSocket endpoint.
+   * `host:port` of the local stand-in for Neon's proxy (db/local/ws-proxy.ts: WebSocket, and HTTP
+   * `/sql`). Set only for local development and tests; production talks to Neon's own endpoints.
    */
   localProxy?: string;
   /** WebSocket class where the runtime has no global one (Node 20: the `ws` package). */

@@ -6,7 +6,7 @@ import { startWsProxy } from "./ws-proxy";
 export type LocalDatabase = {
   /** Postgres URL the Neon driver connects to (through the proxy). */
   url: string;
-  /** `host:port` of the WebSocket proxy, for `connectDatabase(url, { localProxy })`. */
+  /** `host:port` of the proxy (WebSocket, and `POST /sql` for Neon's HTTP queries), for `connectDatabase(url, { localProxy })`. */
   proxy: string;
   stop(): Promise<void>;
 };
@@ -14,7 +14,7 @@ export type LocalDatabase = {
 /**
  * Starts what stands in for Neon locally: the embedded Postgres (PGlite with pgvector and
  * pg_trgm, migrated, persisted under `dataDir`, or in memory when it is undefined) served on
- * a loopback TCP port, plus the WebSocket proxy the Neon driver uses. With `serverUrl` (a real
+ * a loopback TCP port, plus the proxy the Neon driver uses (WebSocket and SQL over HTTP). With `serverUrl` (a real
  * local PostgreSQL server) only the proxy is started and the embedded database is skipped.
  */
 export async function startLocalDatabase(options: {

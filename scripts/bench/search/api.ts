@@ -1,8 +1,9 @@
 /**
  * Search through the whole local stack: `npm start` (workerd, the Neon driver, the proxy) on the
- * benchmark database that load.ts filled, 32 concurrent clients, the cache bypassed
- * (`Cache-Control: no-cache`), each client from its own address (the per-IP rate limit is for
- * people, not for this). Query embeddings come from a stand-in of the worker's /embed/text that
+ * benchmark database that load.ts filled, with the edge as its deploy bundle (EDGESTOCK_EDGE=bundle:
+ * no `wrangler dev` inspector, proxy Worker or request log, which production does not have either),
+ * 32 concurrent clients, the cache bypassed (`Cache-Control: no-cache`), each client from its own
+ * address (the per-IP rate limit is for people, not for this). Query embeddings come from a stand-in of the worker's /embed/text that
  * answers each benchmark query with the corpus's matching query embedding (a CLIP model on this CPU
  * would measure CLIP, not search; its cost is in `npm run bench:clip`).
  *
@@ -102,7 +103,8 @@ function cpuByCommand(): Map<string, number> {
   for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      // Kernel workers rename themselves after their current work item: count them as one.
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/^kworker\/.*/, "kworker");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       const used = Number(fields[11]) + Number(fields[12]);
       ticks.set(name, (ticks.get(name) ?? 0) + used / 100);
