@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../scripts/lib/free-port";
 import { fetchRetrying } from "../support/http";
+import { runNpmStart, survivorsNaming } from "../support/stack";
 
 /**
  * `EDGESTOCK_EDGE=bundle npm start`: the bundle `wrangler deploy` would upload, run by Miniflare with
@@ -14,22 +14,11 @@ import { fetchRetrying } from "../support/http";
  */
 let stack: ChildProcess;
 let url = "";
-let output = "";
+let output = () => "";
 const dataDir = mkdtempSync(join(tmpdir(), "edgestock-bundle-"));
 
 beforeAll(async () => {
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), EDGESTOCK_DATA_DIR: dataDir, EDGESTOCK_EDGE: "bundle", EDGESTOCK_WORKER: "0" };
-  delete env.DATABASE_URL;
-  stack = spawn("npm", ["start"], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  stack.stdout?.on("data", (d) => (output += d));
-  stack.stderr?.on("data", (d) => (output += d));
-  const deadline = Date.now() + 120_000;
-  while (!/Edgestock is running at (\S+)/.test(output)) {
-    if (Date.now() > deadline || stack.exitCode !== null) throw new Error(`stack did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  url = /Edgestock is running at (\S+)/.exec(output)?.[1] ?? "";
+  ({ child: stack, url, output } = await runNpmStart(dataDir, { EDGESTOCK_EDGE: "bundle", EDGESTOCK_WORKER: "0" }));
 });
 
 afterAll(async () => {
@@ -68,13 +57,7 @@ describe("the edge as its deploy bundle (EDGESTOCK_EDGE=bundle)", () => {
     const pid = stack.pid as number;
     process.kill(-pid, "SIGINT");
     await new Promise((resolve) => stack.once("exit", resolve));
-    expect(output).toContain("[start] stopped");
-    let survivors = "";
-    for (let i = 0; i < 20; i++) {
-      survivors = spawnSync("pgrep", ["-f", dataDir], { encoding: "utf8" }).stdout.trim();
-      if (!survivors) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    expect(survivors).toBe("");
+    expect(output()).toContain("[start] stopped");
+    expect(await survivorsNaming(dataDir)).toBe("");
   });
 });

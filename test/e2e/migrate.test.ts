@@ -13,9 +13,9 @@ import { type ListedObject, S3Client } from "../../common/s3";
 import { connectDatabase } from "../../db/connect";
 import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, migrationFiles, migrationManifest } from "../../db/schema";
 import { imageIdFor } from "../../migrate/ids";
-import { freePort } from "../../scripts/lib/free-port";
 import { writeTestClipModel } from "../../scripts/models/make-test-clip";
 import { fetchRetrying } from "../support/http";
+import { runNpmStart } from "../support/stack";
 import { type ImageLibrary, writeImageLibrary } from "../support/image-library";
 
 /**
@@ -56,20 +56,9 @@ const runs: ChildProcess[] = [];
 /** `npm start` on a fresh data folder, as a new user starts it, without the GPU worker. */
 async function startStack(name: string): Promise<Stack> {
   const dataDir = join(work, `stack-${name}`);
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), EDGESTOCK_DATA_DIR: dataDir, EDGESTOCK_WORKER: "0" };
-  delete env.DATABASE_URL;
-  const child = spawn("npm", ["start"], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  let output = "";
-  child.stdout?.on("data", (d) => (output += d));
-  child.stderr?.on("data", (d) => (output += d));
-  const partial = { name, dataDir, child, output: () => output } as Stack;
+  const { child, output } = await runNpmStart(dataDir, { EDGESTOCK_WORKER: "0" });
+  const partial = { name, dataDir, child, output } as Stack;
   stacks.push(partial);
-  const deadline = Date.now() + 120_000;
-  while (!/Edgestock is running at/.test(output)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`stack ${name} did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
   const info = JSON.parse(readFileSync(join(dataDir, "stack.json"), "utf8")) as StackInfo;
   // neonConfig (the proxy) is global to the process: the last stack's proxy serves both databases,
   // which it can, as it forwards to any loopback Postgres. Both stacks live until afterAll.

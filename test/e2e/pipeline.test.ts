@@ -6,8 +6,8 @@ import { eq, inArray } from "drizzle-orm";
 import sharp from "sharp";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../scripts/lib/free-port";
 import { fetchRetrying } from "../support/http";
+import { runNpmStart } from "../support/stack";
 import { S3Client } from "../../common/s3";
 import { connectDatabase } from "../../db/connect";
 import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, jobs } from "../../db/schema";
@@ -25,7 +25,6 @@ const PHOTOS = resolve("..", "shared/data/images/real");
 type Stack = { url: string; databaseUrl: string; databaseProxy: string; workerEnv: Record<string, string> };
 let stack: ChildProcess;
 let info: Stack;
-let output = "";
 const dataDir = mkdtempSync(join(tmpdir(), "edgestock-pipeline-"));
 let db: ReturnType<typeof connectDatabase>["db"];
 let pool: ReturnType<typeof connectDatabase>["pool"];
@@ -33,17 +32,7 @@ let s3: S3Client;
 const workers: ChildProcess[] = [];
 
 beforeAll(async () => {
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), EDGESTOCK_DATA_DIR: dataDir, EDGESTOCK_WORKER: "0" };
-  delete env.DATABASE_URL;
-  stack = spawn("npm", ["start"], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  stack.stdout?.on("data", (d) => (output += d));
-  stack.stderr?.on("data", (d) => (output += d));
-  const deadline = Date.now() + 120_000;
-  while (!/Edgestock is running at/.test(output)) {
-    if (Date.now() > deadline || stack.exitCode !== null) throw new Error(`stack did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  ({ child: stack } = await runNpmStart(dataDir, { EDGESTOCK_WORKER: "0" }));
   info = JSON.parse(readFileSync(join(dataDir, "stack.json"), "utf8")) as Stack;
   ({ db, pool } = connectDatabase(info.databaseUrl, { localProxy: info.databaseProxy, webSocket: WebSocket }));
   // A small generated CLIP model (right names and shapes, random weights) so the ML steps run for real.

@@ -1,31 +1,19 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../scripts/lib/free-port";
 import { fetchRetrying } from "../support/http";
+import { runNpmStart, survivorsNaming } from "../support/stack";
 
 let stack: ChildProcess;
 let url = "";
-let output = "";
+let output = () => "";
 const dataDir = mkdtempSync(join(tmpdir(), "edgestock-e2e-"));
 
-/** The README's start command, run as a new user would, on a fresh data folder. */
+/** The README's start command, run as a new user would, on a fresh data folder (the embedded database). */
 beforeAll(async () => {
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), EDGESTOCK_DATA_DIR: dataDir };
-  // The smoke test covers the embedded default: a server URL in the environment must not leak in.
-  delete env.DATABASE_URL;
-  stack = spawn("npm", ["start"], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  stack.stdout?.on("data", (d) => (output += d));
-  stack.stderr?.on("data", (d) => (output += d));
-  const deadline = Date.now() + 120_000;
-  while (!/Edgestock is running at (\S+)/.test(output)) {
-    if (Date.now() > deadline || stack.exitCode !== null) throw new Error(`stack did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  url = /Edgestock is running at (\S+)/.exec(output)?.[1] ?? "";
+  ({ child: stack, url, output } = await runNpmStart(dataDir));
 });
 
 afterAll(async () => {
@@ -164,15 +152,9 @@ describe("the local stack from `npm start`", () => {
     process.kill(-pid, "SIGINT");
     const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => stack.once("exit", (c, s) => resolve([c, s])));
     expect(code === 0 || signal === "SIGINT").toBe(true);
-    expect(output).toContain("[start] stopped");
+    expect(output()).toContain("[start] stopped");
     await expect(fetch(`${url}/v1/health`)).rejects.toThrow();
     // wrangler and workerd ran in their own process group; none may survive (they name the data folder).
-    let survivors = "";
-    for (let i = 0; i < 20; i++) {
-      survivors = spawnSync("pgrep", ["-f", dataDir], { encoding: "utf8" }).stdout.trim();
-      if (!survivors) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    expect(survivors).toBe("");
+    expect(await survivorsNaming(dataDir)).toBe("");
   });
 });
