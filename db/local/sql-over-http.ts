@@ -26,10 +26,14 @@ export function createSqlOverHttp() {
   function poolFor(connectionString: string): pg.Pool {
     let pool = pools.get(connectionString);
     if (!pool) {
-      const host = new URL(connectionString).hostname.replace(/^\[|\]$/g, "");
-      if (!["127.0.0.1", "localhost", "::1"].includes(host)) throw new HttpFailure(403, "only loopback Postgres targets are served");
+      let url: URL;
+      try {
+        url = new URL(connectionString);
+      } catch {
+        throw new HttpFailure(400, "Neon-Connection-String is not a connection URL");
+      }
+      if (!["127.0.0.1", "localhost", "::1"].includes(url.hostname.replace(/^\[|\]$/g, ""))) throw new HttpFailure(403, "only loopback Postgres targets are served");
       // `application_name` is the driver's own tag, which pg does not accept in the URL.
-      const url = new URL(connectionString);
       url.searchParams.delete("application_name");
       pool = new pg.Pool({ connectionString: url.toString(), max: 10, application_name: "edgestock-sql-over-http" });
       // A connection that drops while idle is reported here; the pool has discarded it already.

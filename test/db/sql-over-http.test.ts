@@ -72,6 +72,9 @@ describe.each(backends)("SQL over HTTP on $name", ({ serverUrl }) => {
     expect(await noHeader.json()).toEqual({ message: "missing Neon-Connection-String header" });
     const notJson = await post({ "Neon-Connection-String": local.url }, "select 1");
     expect(notJson.status).toBe(400);
+    const notUrl = await post({ "Neon-Connection-String": "not a url" }, JSON.stringify({ query: "select 1", params: [] }));
+    expect(notUrl.status).toBe(400);
+    expect(await notUrl.json()).toEqual({ message: "Neon-Connection-String is not a connection URL" });
   });
 
   it("a database that cannot be reached is a server error, which the driver reports without an SQLSTATE", async () => {
