@@ -54,10 +54,7 @@ export type Database = ReturnType<typeof connectDatabase>["db"];
  * read that is one statement (search). No session: no transactions, no `SET`; the database's
  * defaults apply (migration 0006). Rows parse as drizzle's neon-serverless `db.execute` parses them.
  */
-export type HttpDatabase = StatementRunner;
-
-/** What runs one drizzle `sql` statement and returns its rows: an HttpDatabase, or a Database. */
-export type StatementRunner = { execute<T extends Record<string, unknown>>(statement: SQL): Promise<{ rows: T[] }> };
+export type HttpDatabase = { execute<T extends Record<string, unknown>>(statement: SQL): Promise<{ rows: T[] }> };
 
 const dialect = new PgDialect();
 /** Dates, times and intervals (and their arrays) stay text, as drizzle's neon drivers leave them. */

@@ -18,7 +18,8 @@
 // Prints "Ready on <url>" once requests are served; SIGINT or SIGTERM stops workerd and exits.
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_startWorker } from "wrangler";
 
@@ -65,7 +66,7 @@ async function startDev() {
 async function startBundle() {
   const outdir = join(resolve(persist), "..", "edge-bundle");
   mkdirSync(outdir, { recursive: true });
-  const wrangler = join(dirname(resolve(config)), "node_modules", ".bin", "wrangler");
+  const wrangler = fileURLToPath(new URL("../node_modules/.bin/wrangler", import.meta.url));
   const build = spawnSync(wrangler, ["deploy", "--dry-run", "--outdir", outdir, "-c", config], { encoding: "utf8" });
   if (build.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${build.stdout}\n${build.stderr}`);
   // The bindings, compatibility settings, queues and Durable Objects of the config (and .dev.vars).

@@ -1,7 +1,7 @@
 /**
  * `npm start`: the whole product on loopback with nothing but the clone.
  *   1. Postgres: the embedded PGlite (pgvector, pg_trgm) persisted under .data/pglite and migrated,
- *      or the server in DATABASE_URL; either way behind the WebSocket proxy the Neon driver uses.
+ *      or the server in DATABASE_URL; either way behind the proxy the Neon driver uses (WebSocket, HTTP /sql).
  *   2. The edge API in workerd (scripts/edge-dev.mjs: `wrangler dev` through wrangler's API, with the
  *      inspector off; local R2/Queues, state under .data/wrangler).
  *   3. The GPU worker (`bun gpu-worker/main.ts`).

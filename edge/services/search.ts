@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import type { StatementRunner } from "../../db/connect";
+import type { HttpDatabase } from "../../db/connect";
 import { EMBEDDING_DIMENSIONS } from "../../db/schema";
 import { base64url, fromBase64url, sha256Hex } from "../lib/crypto";
 import { ApiError } from "../lib/problem";
@@ -37,7 +37,7 @@ export type Embed = (query: string) => Promise<number[]>;
 
 export type SearchDeps = {
   /** c.var.dbHttp in the route: each search is one statement, so one HTTP round trip. */
-  db: StatementRunner;
+  db: HttpDatabase;
   embed: Embed;
   /** Public URL of a derivative object key. */
   publicUrl: (key: string) => string;
@@ -183,7 +183,7 @@ function suggestableWords(q: string): string[] {
 }
 
 /** The query with each word replaced by its closest visible tag, or null when nothing changes. */
-async function didYouMean(db: StatementRunner, q: string): Promise<string | null> {
+async function didYouMean(db: HttpDatabase, q: string): Promise<string | null> {
   const words = suggestableWords(q.replace(/"[^"]*"/g, " "));
   if (words.length === 0) return null;
   const { rows } = await db.execute<{ word: string; tag: string | null }>(suggestionStatement(words));
@@ -290,7 +290,7 @@ export async function cachedSearch(
 }
 
 /** Tags of visible, safe images that start with `prefix`, most used first, for a search box's autocomplete. */
-export async function suggestTags(db: StatementRunner, prefix: string, limit: number): Promise<Suggestions> {
+export async function suggestTags(db: HttpDatabase, prefix: string, limit: number): Promise<Suggestions> {
   const [tags, popular] = await query(() =>
     Promise.all([
       db.execute<{ tag: string; images: number }>(tagSuggestionStatement(prefix, limit)),
@@ -312,7 +312,7 @@ export type Suggestions = { suggestions: { tag: string; images: number }[]; quer
  * Counts a text search that found results, for popular-query suggestions. Best effort: the caller
  * starts it before answering and hands it to waitUntil; a failure is logged, never surfaced.
  */
-export function recordQuery(db: StatementRunner, text: string): Promise<void> {
+export function recordQuery(db: HttpDatabase, text: string): Promise<void> {
   const normalised = normaliseQuery(text);
   if (!normalised || normalised.length > 100) return Promise.resolve();
   return db

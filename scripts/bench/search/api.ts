@@ -3,9 +3,10 @@
  * benchmark database that load.ts filled, with the edge as its deploy bundle (EDGESTOCK_EDGE=bundle:
  * no `wrangler dev` inspector, proxy Worker or request log, which production does not have either),
  * 32 concurrent clients, the cache bypassed (`Cache-Control: no-cache`), each client from its own
- * address (the per-IP rate limit is for people, not for this). Query embeddings come from a stand-in of the worker's /embed/text that
- * answers each benchmark query with the corpus's matching query embedding (a CLIP model on this CPU
- * would measure CLIP, not search; its cost is in `npm run bench:clip`).
+ * address (the per-IP rate limit is for people, not for this). Query embeddings come from a
+ * stand-in of the worker's /embed/text that answers each benchmark query with the corpus's matching
+ * query embedding (a CLIP model on this CPU would measure CLIP, not search; its cost is in
+ * `npm run bench:clip`).
  *
  * Prints p50/p95/p99 and requests/s per mode, with and without a filter, and the ratio of the API's
  * p50 to the bare SQL p50 of the same searches (searchImages() called directly, same driver).
