@@ -9,7 +9,7 @@
  *      from the query's own topic, and the round-trip latency. Recommends the lowest ef_search whose
  *      recall@20 is at least 0.95 both unfiltered and filtered with relaxed_order.
  *   2. p50/p95 round-trip time of representative keyword (websearch_to_tsquery over search_vector,
- *      ts_rank_cd), semantic and hybrid (RRF, k = 60, top 100 of each, one statement) queries, with and
+ *      ts_rank), semantic and hybrid (RRF, k = 60, top 100 of each, one statement) queries, with and
  *      without the filter, at the recommended ef_search; `select 1` gives the round-trip floor.
  *   3. Their EXPLAIN (ANALYZE, BUFFERS) plans, written to scripts/bench/search/PLANS.md.
  *
@@ -44,7 +44,7 @@ const nearestSql = (filtered: boolean, limit = K) =>
 
 /** The SQL measured in part 2, written as a search service would run it. */
 const SEARCH_SQL = {
-  keyword: (filtered: boolean) => `select id, ts_rank_cd(search_vector, query) as rank
+  keyword: (filtered: boolean) => `select id, ts_rank(search_vector, query) as rank
 from images, websearch_to_tsquery('english', $1) query
 where search_vector @@ query and ${VISIBLE}${filtered ? `\n  and ${FILTER}` : ""}
 order by rank desc, id
@@ -57,7 +57,7 @@ limit ${K}`,
   hybrid: (filtered: boolean) => `with keyword as (
   select id, row_number() over (order by rank desc, id) as rank
   from (
-    select id, ts_rank_cd(search_vector, query) as rank
+    select id, ts_rank(search_vector, query) as rank
     from images, websearch_to_tsquery('english', $1) query
     where search_vector @@ query and ${VISIBLE}${filtered ? `\n      and ${filterSql(3, 4)}` : ""}
     order by rank desc, id
