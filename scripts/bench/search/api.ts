@@ -28,7 +28,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type Retrieval, searchStatement } from "../../../edge/services/search-sql";
 import { SearchCorpus } from "./corpus";
-import { assertSearchDefaults, benchDatabaseUrl, openBenchDatabase, percentile, readCorpusStamp } from "./db";
+import { assertSearchDefaults, benchDatabaseUrl, openBenchDatabase, percentile, readCorpusStamp, serverSettings } from "./db";
 
 const { values: args } = parseArgs({ options: { requests: { type: "string" }, clients: { type: "string" }, rate: { type: "string" }, only: { type: "string" }, cpu: { type: "boolean" } } });
 const REQUESTS = Number(args.requests ?? 640);
@@ -169,6 +169,7 @@ async function bareSql(scenario: Scenario): Promise<number> {
   return percentile(times, 50);
 }
 
+console.log(await serverSettings(bench.pool));
 console.log(
   `corpus: ${stamp.size} images; ${RATE ? `open loop at ${RATE} requests/s` : `${CLIENTS} concurrent clients`}, ${REQUESTS} requests per row, cache bypassed\n`,
 );

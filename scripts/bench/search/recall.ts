@@ -19,7 +19,7 @@ import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { PoolClient } from "@neondatabase/serverless";
 import { SearchCorpus, type TopicQuery, vectorLiteral } from "./corpus";
-import { benchDatabaseUrl, ms, openBenchDatabase, percentile, readCorpusStamp, seconds } from "./db";
+import { benchDatabaseUrl, ms, openBenchDatabase, percentile, readCorpusStamp, seconds, serverSettings } from "./db";
 import { parseArgs } from "node:util";
 
 const { values: args } = parseArgs({ options: { queries: { type: "string" }, ef: { type: "string" }, runs: { type: "string" }, plans: { type: "string" } } });
@@ -95,13 +95,8 @@ async function run(c: PoolClient) {
   if (!stamp) throw new Error(`${url} holds no loaded corpus: run scripts/bench/search/load.ts first`);
   const corpus = new SearchCorpus(stamp);
   const queries = corpus.queries().slice(0, Number(args.queries ?? stamp.topics));
-  const settings = (await c.query<{ s: string }>(
-    "select string_agg(name || '=' || setting || coalesce(unit, ''), ', ' order by name) as s from pg_settings where name in ('shared_buffers', 'work_mem', 'jit', 'max_parallel_workers_per_gather', 'effective_cache_size', 'random_page_cost')",
-  )).rows[0]?.s;
-  const versions = (await c.query<{ pg: string; vector: string; rows: string }>(
-    "select current_setting('server_version') as pg, (select extversion from pg_extension where extname = 'vector') as vector, (select count(*) from images)::text as rows",
-  )).rows[0];
-  const header = `${Number(versions?.rows).toLocaleString("en")} images (seed ${stamp.seed}, ${stamp.topics} topics), ${queries.length} topic queries; PostgreSQL ${versions?.pg}, pgvector ${versions?.vector}; ${settings}`;
+  const rows = (await c.query<{ rows: string }>("select count(*)::text as rows from images")).rows[0]?.rows;
+  const header = `${Number(rows).toLocaleString("en")} images (seed ${stamp.seed}, ${stamp.topics} topics), ${queries.length} topic queries; ${await serverSettings(c)}`;
   console.log(header);
 
   const floor: number[] = [];
