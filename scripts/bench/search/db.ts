@@ -45,11 +45,13 @@ export async function assertSearchDefaults(client: Pick<PoolClient, "query">): P
 /**
  * The server settings that move search figures, as `name=value` in the server's own units
  * (current_setting: "1GB", not pg_settings' count of 8 kB pages), for the header of each report.
+ * Read by name rather than from pg_settings, which hides pgvector's settings until the session has
+ * loaded the extension (the database defaults of migration 0006 are set either way).
  */
 export async function serverSettings(client: Pick<PoolClient, "query">): Promise<string> {
   const { rows } = await client.query<{ s: string }>(
-    `select string_agg(name || '=' || current_setting(name), ', ' order by name) as s from pg_settings
-     where name in ('shared_buffers', 'work_mem', 'jit', 'max_parallel_workers_per_gather', 'effective_cache_size', 'random_page_cost', 'hnsw.ef_search', 'hnsw.iterative_scan')`,
+    `select string_agg(name || '=' || coalesce(current_setting(name, true), '(unset)'), ', ' order by name) as s
+     from unnest(array['shared_buffers', 'work_mem', 'jit', 'max_parallel_workers_per_gather', 'effective_cache_size', 'random_page_cost', 'hnsw.ef_search', 'hnsw.iterative_scan']) as name`,
   );
   const versions = await client.query<{ pg: string; vector: string | null }>(
     "select current_setting('server_version') as pg, (select extversion from pg_extension where extname = 'vector') as vector",
