@@ -64,6 +64,14 @@ export const images = pgTable(
     statusReason: text("status_reason"),
     /** Editorial images may only be sold under an editorial license. */
     editorial: boolean("editorial").notNull().default(false),
+    /**
+     * Attribution the photo's own licence requires (imported third-party work, e.g. CC BY-SA): the
+     * author line shown on the image page, the licence it came under and where it came from.
+     * Null for contributors' own uploads.
+     */
+    credit: text("credit"),
+    creditLicense: text("credit_license"),
+    creditSource: text("credit_source"),
     /** SHA-256 of the original file: an exact re-upload is refused. */
     sha256: text("sha256"),
     /** 64-bit perceptual hash for near-duplicate detection (Hamming distance). */

@@ -12,6 +12,9 @@ export const migrationManifest = pgTable("migration_manifest", {
   keywords: text("keywords").array(),
   editorial: boolean("editorial"),
   category: text("category"),
+  credit: text("credit"),
+  creditLicense: text("credit_license"),
+  creditSource: text("credit_source"),
 });
 
 export type MigrationManifestRow = typeof migrationManifest.$inferSelect;
