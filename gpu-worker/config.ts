@@ -9,6 +9,9 @@ export const int = (name: string, fallback: string, min: number, max = Number.MA
 const number = (name: string, fallback: string, min: number, max: number) =>
   v.pipe(v.optional(v.string(), fallback), v.transform(Number), v.number(`${name} must be a number`), v.minValue(min, `${name} must be at least ${min}`), v.maxValue(max, `${name} must be at most ${max}`));
 
+/** The NSFW classifier in git (models/nsfw-mobilenet-v2/model.onnx, 10.5 MB): NSFW_MODEL_PATH's default. */
+export const DEFAULT_NSFW_MODEL_PATH = resolve(import.meta.dirname, "../models/nsfw-mobilenet-v2/model.onnx");
+
 /**
  * What the worker and the batch migration (migrate/config.ts) both read: the database, R2, the
  * pipeline's limits and the models. One definition, so names and defaults cannot drift apart.
@@ -26,8 +29,8 @@ export const PipelineFields = {
   // The pipeline.
   MAX_INPUT_PIXELS: int("MAX_INPUT_PIXELS", "150000000", 1_000_000),
   NSFW_THRESHOLD: number("NSFW_THRESHOLD", "0.1", 0, 1),
-  /** Installed by `npm start` (scripts/models/install-nsfw.ts); missing: images wait for review. */
-  NSFW_MODEL_PATH: v.optional(v.string(), resolve(import.meta.dirname, "../.data/models/nsfw-mobilenet-v2/model.onnx")),
+  /** Default: the model in git (models/nsfw-mobilenet-v2/); unloadable: images wait for review. */
+  NSFW_MODEL_PATH: v.optional(v.string(), DEFAULT_NSFW_MODEL_PATH),
   ORT_INTRA_OP_THREADS: int("ORT_INTRA_OP_THREADS", "0", 0, 256),
   // CLIP (README "Installing CLIP weights"): a missing folder leaves semantic features off, with a warning.
   CLIP_MODEL_DIR: v.optional(v.string(), resolve(import.meta.dirname, "../.data/models/clip")),

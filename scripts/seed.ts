@@ -2,7 +2,7 @@
  * `npm run seed` (with `npm start` running): a marketplace to look at instead of an empty database.
  *   - demo accounts (admin, two contributors, a buyer; passwords printed below),
  *   - the category list, default license prices and subscription plans,
- *   - the sample photos in ../shared/data/images/real (captions as titles; override the folder
+ *   - the sample photos in test/fixtures/photos (captions as titles; override the folder
  *     with SEED_PHOTOS_DIR) and a generated demo catalogue of SEED_GENERATED (default 48) images,
  *     each stored as an original in the private R2 bucket and a WebP thumbnail and preview in the
  *     public one (wrangler's local R2, the same state `npm start` serves), listed as approved.
@@ -17,9 +17,9 @@ import { getPlatformProxy } from "wrangler";
 import { connectDatabase } from "../db/connect";
 import { categories, imageCategories, imageTags, images, licensePrices, subscriptionPlans, users } from "../db/schema";
 import { hashPassword } from "../edge/lib/password";
+import { DEFAULT_NSFW_MODEL_PATH } from "../gpu-worker/config";
 import { loadNsfwModel } from "../gpu-worker/ml/nsfw";
 import { decodeWorking } from "../gpu-worker/pipeline/index";
-import { installNsfwModel } from "./models/install-nsfw";
 
 const root = resolve(import.meta.dir, "..");
 const dataDir = resolve(root, process.env.EDGESTOCK_DATA_DIR ?? ".data");
@@ -74,7 +74,7 @@ const toArrayBuffer = (buffer: Buffer): ArrayBuffer => Uint8Array.from(buffer).b
 type Listing = { bytes: Buffer; title: string; description: string; tags: string[]; category: string; contributor: string; ext: string };
 
 // The real sample photos with their captions.
-const photosDir = resolve(root, process.env.SEED_PHOTOS_DIR ?? "../shared/data/images/real");
+const photosDir = resolve(root, process.env.SEED_PHOTOS_DIR ?? "test/fixtures/photos");
 const listings: Listing[] = [];
 if (existsSync(join(photosDir, "captions.json"))) {
   const { captions } = JSON.parse(readFileSync(join(photosDir, "captions.json"), "utf8")) as { captions: Record<string, string> };
@@ -131,12 +131,7 @@ const platform = await getPlatformProxy<{ ORIGINALS: Bucket; DERIVATIVES: Bucket
   persist: { path: join(dataDir, "wrangler", "v3") },
 });
 // The real NSFW classifier scores every demo image (safe search hides unscored images).
-const nsfwModel = installNsfwModel();
-if (!nsfwModel.path) {
-  console.error(nsfwModel.message);
-  process.exit(1);
-}
-const nsfw = await loadNsfwModel(nsfwModel.path, { intraOpNumThreads: 1 });
+const nsfw = await loadNsfwModel(process.env.NSFW_MODEL_PATH || DEFAULT_NSFW_MODEL_PATH, { intraOpNumThreads: 1 });
 let created = 0;
 for (const listing of listings) {
   const sha256 = createHash("sha256").update(listing.bytes).digest("hex");

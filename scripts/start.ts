@@ -20,7 +20,6 @@ import { MIGRATIONS_FOLDER } from "../db/migrations-folder";
 import { generateJwtKeyPair } from "./lib/dev-keys";
 import { freePort } from "./lib/free-port";
 import { writeLocalWranglerConfig } from "./lib/local-wrangler";
-import { installNsfwModel } from "./models/install-nsfw";
 import { type StripeStandin, startStripeStandin } from "./stripe-standin/server";
 import { randomBytes } from "node:crypto";
 
@@ -172,8 +171,6 @@ const workerEnv: Record<string, string> = {
     WORKER_SHARED_SECRET: secrets.WORKER_SHARED_SECRET as string,
     EMBED_PORT: String(embedPort),
 };
-// The NSFW classifier's weights are not in git: copy them in from the shared data (once).
-say(installNsfwModel().message);
 // EDGESTOCK_WORKER=0 leaves the worker out (tests run their own, to stop and kill it at will).
 if (process.env.EDGESTOCK_WORKER !== "0") spawnGroup([process.execPath, "gpu-worker/main.ts"], workerEnv, "worker");
 

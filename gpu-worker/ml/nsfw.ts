@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 
 /**
@@ -15,9 +17,9 @@ import { InferenceSession, Tensor } from "onnxruntime-node";
 
 /** Stored with every score so a model change can re-score selectively. */
 export const MODEL_ID = "nsfwjs-mobilenet-v2";
-/** The shipped model.onnx's sha256 prefix plus the preprocessing this module applies. */
-/** First 12 hex digits of the model file's sha256 (scripts/models/install-nsfw.ts checks copies against it). */
+/** First 12 hex digits of the model file's sha256; {@link loadNsfwModel} refuses a file without it. */
 export const MODEL_SHA256_PREFIX = "5ffbc8e2ae1e";
+/** The shipped model.onnx's sha256 prefix plus the preprocessing this module applies. */
 export const MODEL_VERSION = `onnx-sha256:${MODEL_SHA256_PREFIX}+align-corners-224`;
 
 /** Side of the square the model sees. */
@@ -71,10 +73,11 @@ export interface NsfwModelOptions {
 
 /**
  * Loads the NSFW model and checks that the file has this model's contract
- * (`input` float32 [batch,224,224,3] → `probs` float32 [batch,5]).
+ * (`input` float32 [batch,224,224,3] → `probs` float32 [batch,5]) and this model's weights (its sha256
+ * starts with {@link MODEL_SHA256_PREFIX}, so the {@link MODEL_VERSION} stored with each score is true).
  *
  * @example
- * const model = await loadNsfwModel(".data/models/nsfw-mobilenet-v2/model.onnx");
+ * const model = await loadNsfwModel("models/nsfw-mobilenet-v2/model.onnx");
  * const [scores] = await model.score([{ data, width, height, channels: 3 }]);
  * if (scores.nsfw >= DEFAULT_NSFW_THRESHOLD) flagForReview();
  */
@@ -83,9 +86,12 @@ export async function loadNsfwModel(modelPath: string, options: NsfwModelOptions
   if (options.intraOpNumThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
   if (options.executionProviders !== undefined) sessionOptions.executionProviders = options.executionProviders;
 
+  // Read once: the same bytes are hashed and handed to onnxruntime (hashing 10.5 MB costs about 30 ms).
+  let bytes: Buffer;
   let session: InferenceSession;
   try {
-    session = await InferenceSession.create(modelPath, sessionOptions);
+    bytes = await readFile(modelPath);
+    session = await InferenceSession.create(bytes, sessionOptions);
   } catch (cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     throw new Error(`Cannot load NSFW model from ${modelPath}: ${reason}`, { cause });
@@ -97,6 +103,14 @@ export async function loadNsfwModel(modelPath: string, options: NsfwModelOptions
     throw new Error(
       `${modelPath} is not the ${MODEL_ID} model: expected input "${INPUT_NAME}" float32 [batch,224,224,3] ` +
         `and output "${OUTPUT_NAME}" float32 [batch,5]; ${mismatch}`,
+    );
+  }
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  if (!sha256.startsWith(MODEL_SHA256_PREFIX)) {
+    await session.release();
+    throw new Error(
+      `${modelPath} has the ${MODEL_ID} inputs and outputs but other weights (sha256 ${sha256.slice(0, 12)}..., ` +
+        `this code is calibrated for ${MODEL_SHA256_PREFIX}...; see models/nsfw-mobilenet-v2/README.md)`,
     );
   }
 

@@ -5,14 +5,14 @@
  *   - 1,000 short queries (2–6 words from a stock-photo word list) through `tokenize` as one [1000, 77]
  *     batch: the first pass on a fresh tokenizer (BPE cache empty) and the median of warm passes;
  *   - the same for 1,000 queries of made-up words, so nearly every word misses the cache.
- * Env: BENCH_RUNS (warm passes, default 20), BENCH_TOKENIZER_JSON (default ../shared/data/clip/tokenizer.json).
+ * Env: BENCH_RUNS (warm passes, default 20), BENCH_TOKENIZER_JSON (default models/clip-tokenizer/tokenizer.json).
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { DEFAULT_BPE_PATH, loadClipTokenizer, type ClipTokenizer } from "../../gpu-worker/ml/clip-tokenizer";
 
 const runs = Number(process.env.BENCH_RUNS ?? 20);
-const tokenizerJson = process.env.BENCH_TOKENIZER_JSON ?? resolve("..", "shared/data/clip/tokenizer.json");
+const tokenizerJson = process.env.BENCH_TOKENIZER_JSON ?? resolve("models/clip-tokenizer/tokenizer.json");
 
 const WORDS = (
   "a an the of in on with at by photo picture portrait aerial view close-up macro cat dog horse bird fish " +

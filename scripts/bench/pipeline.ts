@@ -10,8 +10,8 @@
  * Env: BENCH_RUNS (default 8), BENCH_MP (megapixels, default 24).
  */
 import sharp from "sharp";
+import { DEFAULT_NSFW_MODEL_PATH } from "../../gpu-worker/config";
 import { loadNsfwModel } from "../../gpu-worker/ml/nsfw";
-import { installNsfwModel } from "../models/install-nsfw";
 import { analyseImage, renderDerivatives, WEBP_EFFORT } from "../../gpu-worker/pipeline/index";
 
 const runs = Number(process.env.BENCH_RUNS ?? 8);
@@ -88,9 +88,7 @@ const parallel = await measure(async () => {
 
 let nsfwMs: number | null = null;
 try {
-  const installed = installNsfwModel();
-  if (!installed.path) throw new Error(installed.message);
-  const model = await loadNsfwModel(installed.path, { intraOpNumThreads: 1 });
+  const model = await loadNsfwModel(process.env.NSFW_MODEL_PATH || DEFAULT_NSFW_MODEL_PATH, { intraOpNumThreads: 1 });
   const image = await analyseImage(jpeg, "image/jpeg", { maxInputPixels: 150e6 });
   await model.score([image.working]);
   const times: number[] = [];

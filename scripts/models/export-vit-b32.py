@@ -66,7 +66,7 @@ SPECIAL_TOKENS_MAP = {
     "pad_token": "<|endoftext|>",
     "unk_token": "<|endoftext|>",
 }
-TOKENIZER_JSON = Path("/work/shared/data/clip/tokenizer.json")
+TOKENIZER_JSON = Path(__file__).resolve().parents[2] / "models" / "clip-tokenizer" / "tokenizer.json"
 OPSET = 17
 
 

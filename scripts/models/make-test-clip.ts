@@ -36,9 +36,8 @@ export const TEST_PATCH_SIZE = 32;
 export const OPENAI_CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;
 export const OPENAI_CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
 
-/** The tokenizer every OpenAI-vocabulary CLIP export ships (copied, not generated). */
-/** The shared CLIP tokenizer (../shared next to the repository, as the tests and demos use it). */
-const TOKENIZER_JSON = resolve(import.meta.dirname, "../../../shared/data/clip/tokenizer.json");
+/** The tokenizer every OpenAI-vocabulary CLIP export ships (copied, not generated): models/clip-tokenizer/tokenizer.json. */
+const TOKENIZER_JSON = resolve(import.meta.dirname, "../../models/clip-tokenizer/tokenizer.json");
 
 export type ClipLayout = "immich" | "hf";
 

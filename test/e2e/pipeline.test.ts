@@ -20,7 +20,7 @@ import { detectWatermark } from "../../gpu-worker/pipeline/invisible-watermark";
  * stand-in), the real queue (through the pull stand-in), real sharp and onnxruntime, real Postgres.
  */
 
-const PHOTOS = resolve("..", "shared/data/images/real");
+const PHOTOS = resolve("test/fixtures/photos");
 
 type Stack = { url: string; databaseUrl: string; databaseProxy: string; workerEnv: Record<string, string> };
 let stack: ChildProcess;

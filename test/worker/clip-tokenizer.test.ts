@@ -15,16 +15,15 @@ import {
   type ClipTokenizer,
 } from "../../gpu-worker/ml/clip-tokenizer";
 
-const DATA_DIR = resolve("..", "shared/data/clip");
-const SHARED_BPE = join(DATA_DIR, "bpe_simple_vocab_16e6.txt.gz");
-const TOKENIZER_JSON = join(DATA_DIR, "tokenizer.json");
+// The Hugging Face tokenizer.json ships beside the merges; the published reference cases are a test fixture.
+const TOKENIZER_JSON = resolve("models/clip-tokenizer/tokenizer.json");
 
 interface ReferenceCase {
   text: string;
   ids: number[];
   source: string;
 }
-const references = JSON.parse(await readFile(join(DATA_DIR, "tokenizer-references.json"), "utf8")) as { cases: ReferenceCase[] };
+const references = JSON.parse(await readFile(resolve("test/fixtures/clip/tokenizer-references.json"), "utf8")) as { cases: ReferenceCase[] };
 
 const CAT = 2368;
 const PHOTO_OF_A_CAT = [START_OF_TEXT_ID, 320, 1125, 539, 320, CAT, END_OF_TEXT_ID];
@@ -67,12 +66,14 @@ describe("published reference cases", () => {
 });
 
 describe("vocabulary sources", () => {
-  it("ships OpenAI's bpe_simple_vocab_16e6.txt.gz unchanged at DEFAULT_BPE_PATH", async () => {
+  it("ships OpenAI's bpe_simple_vocab_16e6.txt.gz unchanged at DEFAULT_BPE_PATH, and tokenizer.json beside it", async () => {
     const sha256 = async (path: string) => createHash("sha256").update(await readFile(path)).digest("hex");
     expect(DEFAULT_BPE_PATH).toBe(resolve("models/clip-tokenizer/bpe_simple_vocab_16e6.txt.gz"));
     expect(await sha256(DEFAULT_BPE_PATH)).toBe("924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a");
-    expect(await sha256(DEFAULT_BPE_PATH)).toBe(await sha256(SHARED_BPE));
-    expect(await readFile(resolve("models/clip-tokenizer/README.md"), "utf8")).toContain("924691ac288e");
+    expect(await sha256(TOKENIZER_JSON)).toBe("eafd713b5c621447fa92db4d23139c0bc3edf326c890d95470e758f054ec147d");
+    const readme = await readFile(resolve("models/clip-tokenizer/README.md"), "utf8");
+    expect(readme).toContain("924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a");
+    expect(readme).toContain("eafd713b5c621447fa92db4d23139c0bc3edf326c890d95470e758f054ec147d");
   });
 
   it("builds the 49,408-token vocabulary from either file", () => {

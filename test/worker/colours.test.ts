@@ -3,7 +3,7 @@ import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { COLOUR_BUCKETS, colourBucket, dominantColours, hexToOklab } from "../../gpu-worker/pipeline/colours";
 
-const REAL_IMAGES = path.resolve("..", "shared/data/images/real");
+const REAL_IMAGES = path.resolve("test/fixtures/photos");
 
 /** A raster of `pixels` pixels, the first `firstCount` one colour and the rest another. */
 function twoColours(pixels: number, firstCount: number, first: number[], second: number[], channels: 3 | 4): Uint8Array {

@@ -72,7 +72,7 @@ describe("the query-embedding service", () => {
   });
 
   it("embeds an uploaded image (search by image), not stored", async () => {
-    const photo = readFileSync(resolve("..", "shared/data/images/real/rocket.jpg"));
+    const photo = readFileSync(resolve("test/fixtures/photos/rocket.jpg"));
     const res = await post("/embed/image", photo, { "content-type": "image/jpeg" });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { embedding: number[] };

@@ -7,7 +7,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { detectWatermark, detectWatermarkRaw, embedWatermark } from "../../gpu-worker/pipeline/invisible-watermark";
 
-const REAL_IMAGES = path.resolve("..", "shared/data/images/real");
+const REAL_IMAGES = path.resolve("test/fixtures/photos");
 
 /**
  * The eight sample pictures, made into 1200 px previews the way the pipeline does (decode once,

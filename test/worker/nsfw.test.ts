@@ -13,9 +13,10 @@ import {
   type NsfwModel,
   type NsfwScores,
 } from "../../gpu-worker/ml/nsfw";
+import { DEFAULT_NSFW_MODEL_PATH } from "../../gpu-worker/config";
 
-// The weights are shared data, not in git (scripts/models/install-nsfw.ts installs them for the worker).
-const MODEL_PATH = resolve("..", "shared/data/models/nsfw-mobilenet-v2/model.onnx");
+// The weights ship in git; the workers load them from there unless NSFW_MODEL_PATH says otherwise.
+const MODEL_PATH = resolve("models/nsfw-mobilenet-v2/model.onnx");
 const REFERENCE_JPEG = resolve("models/nsfw-mobilenet-v2/reference-input.jpg");
 
 async function decodeRaw(image: ReturnType<typeof sharp>): Promise<NsfwInput> {
@@ -111,9 +112,11 @@ describe("NSFW model", () => {
     await model.close();
   });
 
-  it("ships the model file that MODEL_VERSION names", async () => {
+  it("ships the model file that MODEL_VERSION names, where the workers load it by default", async () => {
+    expect(DEFAULT_NSFW_MODEL_PATH).toBe(MODEL_PATH);
     const sha256 = createHash("sha256").update(await readFile(MODEL_PATH)).digest("hex");
     expect(MODEL_VERSION).toContain(`sha256:${sha256.slice(0, 12)}`);
+    expect(await readFile(resolve("models/nsfw-mobilenet-v2/README.md"), "utf8")).toContain(sha256);
     expect(model.modelId).toBe(MODEL_ID);
     expect(model.version).toBe(MODEL_VERSION);
   });
@@ -188,6 +191,14 @@ describe("loadNsfwModel on the wrong file", () => {
     const path = join(dir, "lookalike.onnx");
     await writeFile(path, identityModel("input", "probs", ["batch", 5]));
     await expect(loadNsfwModel(path)).rejects.toThrow(/found inputs "input" float32 \[batch,5\]/);
+  });
+
+  it("refuses a model with the right contract but other bytes than MODEL_VERSION names", async () => {
+    // The shipped model with a doc_string (ModelProto field 6) appended: still valid ONNX with the same
+    // graph, but another sha256, as another export or a retrained model would be.
+    const path = join(dir, "retrained.onnx");
+    await writeFile(path, concat(await readFile(MODEL_PATH), stringField(6, "retrained")));
+    await expect(loadNsfwModel(path)).rejects.toThrow(/retrained\.onnx has the nsfwjs-mobilenet-v2 inputs and outputs but other weights \(sha256 [0-9a-f]{12}\.\.\., this code is calibrated for 5ffbc8e2ae1e/);
   });
 });
 

@@ -4,7 +4,7 @@ import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { hammingDistance, perceptualHash, PHASH_INPUT_SIZE } from "../../gpu-worker/pipeline/phash";
 
-const REAL_IMAGES = path.resolve("..", "shared/data/images/real");
+const REAL_IMAGES = path.resolve("test/fixtures/photos");
 const photos = readdirSync(REAL_IMAGES)
   .filter((name) => /\.(png|jpe?g)$/i.test(name))
   .sort()

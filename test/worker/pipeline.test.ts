@@ -8,7 +8,7 @@ import { analyseImage, RejectedFile, renderDerivatives } from "../../gpu-worker/
 import { detectWatermark } from "../../gpu-worker/pipeline/invisible-watermark";
 import { validateFile } from "../../gpu-worker/pipeline/validate";
 
-const PHOTOS = resolve("..", "shared/data/images/real");
+const PHOTOS = resolve("test/fixtures/photos");
 
 /** A ZIP archive holding one stored (uncompressed) file, as `zip -0` writes it. */
 function storedZip(name: string, text: string): Buffer {

@@ -143,7 +143,7 @@ describe("writeTestClipModel: the Immich layout", () => {
     });
     expect(await readJson(join(dir("immich"), "textual", "tokenizer_config.json"))).toMatchObject({ pad_token: "<|endoftext|>", model_max_length: CONTEXT });
     const tokenizer = await readFile(join(dir("immich"), "textual", "tokenizer.json"));
-    expect(tokenizer.equals(await readFile(resolve("..", "shared/data/clip/tokenizer.json")))).toBe(true);
+    expect(tokenizer.equals(await readFile(resolve("models/clip-tokenizer/tokenizer.json")))).toBe(true);
   });
 
   it("has image float32 [batch_size,3,224,224] → embedding and text int32 [batch_size,77] → embedding", async () => {
