@@ -27,8 +27,39 @@ export function sniffFormat(bytes: Uint8Array): SniffedFormat | null {
   return null;
 }
 
-/** Markers of content that has no business inside a photo (script, archive, document): polyglot files. */
-const FOREIGN = ["<script", "<SCRIPT", "<?php", "<html", "<HTML", "<svg", "%PDF-"].map((s) => Buffer.from(s, "latin1"));
+/**
+ * Markers of content that has no business inside a photo (script, markup, document): polyglot files.
+ * Matched without regard to case (browsers and PHP accept `<ScRiPt>`, `<?PHP`). A tag counts only when
+ * its name ends there (whitespace, `/` or `>` follows): that is what a browser parses, and it keeps
+ * short names such as `<svg` from turning up by chance in compressed data.
+ */
+const FOREIGN_TAGS = ["<script", "<html", "<svg", "<iframe", "<object", "<embed", "<body", "<!doctype html"];
+const FOREIGN_TEXT = ["<?php", "%pdf-"];
+const TAG_END = new Set([0x09, 0x0a, 0x0c, 0x0d, 0x20, 0x2f, 0x3e]);
+
+/** Whether `region` holds `marker` (lower-case ASCII) at `at`, ignoring ASCII case. */
+function matchesAt(region: Buffer, at: number, marker: string): boolean {
+  if (at + marker.length > region.length) return false;
+  for (let i = 0; i < marker.length; i++) {
+    const byte = region[at + i] as number;
+    const lower = byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte;
+    if (lower !== marker.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** The first foreign marker in `region` (as listed, lower case), or null. */
+export function findForeignContent(region: Buffer): string | null {
+  for (const lead of [0x3c, 0x25]) {
+    for (let at = region.indexOf(lead); at >= 0; at = region.indexOf(lead, at + 1)) {
+      for (const tag of FOREIGN_TAGS) {
+        if (matchesAt(region, at, tag) && (at + tag.length === region.length || TAG_END.has(region[at + tag.length] as number))) return tag;
+      }
+      for (const text of FOREIGN_TEXT) if (matchesAt(region, at, text)) return text === "%pdf-" ? "%PDF-" : text;
+    }
+  }
+  return null;
+}
 /** A ZIP archive's end-of-central-directory record: 22 bytes, then a comment of up to 65,535. */
 const ZIP_END_OF_DIRECTORY = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
 const ZIP_END_SEARCH = 22 + 65_535;
@@ -135,8 +166,9 @@ export function validateFile(bytes: Uint8Array, declared: UploadContentType | nu
   // In a JPEG, markup hides in the header segments or after the end-of-image marker.
   const eoi = format === "jpeg" ? view.lastIndexOf(Buffer.from([0xff, 0xd9])) : -1;
   const searched = format === "jpeg" ? [view.subarray(0, jpegHeaderEnd(view)), view.subarray(Math.max(0, eoi))] : [view];
-  for (const marker of FOREIGN) {
-    if (searched.some((region) => region.includes(marker))) throw new RejectedFile(`the file contains ${JSON.stringify(marker.toString("latin1"))} content besides the image (polyglot file)`);
+  for (const region of searched) {
+    const marker = findForeignContent(region);
+    if (marker) throw new RejectedFile(`the file contains ${JSON.stringify(marker)} content besides the image (polyglot file)`);
   }
   if (endsLikeZip(view)) throw new RejectedFile("the file contains a ZIP archive besides the image (polyglot file)");
   const trailing = trailingBytes(bytes, format);

@@ -193,6 +193,29 @@ describe("the image pipeline", () => {
       const comment = Buffer.from("<?php echo 1; ?>");
       const withComment = Buffer.concat([jpeg.subarray(0, 2), Buffer.from([0xff, 0xfe, 0, comment.length + 2]), comment, jpeg.subarray(2)]);
       expect(await rejection(withComment, "image/jpeg")).toMatch(/"<\?php" content besides the image \(polyglot file\)/);
+      // Whatever the case of the markup: browsers and PHP read `<ScRiPt>` as they read `<script>`.
+      const commented = (text: string) => {
+        const body = Buffer.from(text, "latin1");
+        return Buffer.concat([jpeg.subarray(0, 2), Buffer.from([0xff, 0xfe, 0, body.length + 2]), body, jpeg.subarray(2)]);
+      };
+      for (const [text, marker] of [
+        ["<ScRiPt>alert(1)</ScRiPt>", "<script"],
+        ["<SCRIPT src=//evil></SCRIPT>", "<script"],
+        ["<HtMl><body>hi", "<html"],
+        ["<SVG/onload=alert(1)>", "<svg"],
+        ["<iFrame src=//evil>", "<iframe"],
+        ["<?PHP echo 1; ?>", "<?php"],
+        ["<!DOCTYPE HTML><p>", "<!doctype html"],
+      ]) {
+        expect(await rejection(commented(text as string), "image/jpeg"), text).toContain(`${JSON.stringify(marker)} content besides the image (polyglot file)`);
+      }
+      expect(await rejection(Buffer.concat([jpeg, Buffer.from("<ScRiPt>fetch('//evil')</ScRiPt>")]), "image/jpeg")).toMatch(/"<script" content/);
+      const svgPng = readFileSync(resolve(PHOTOS, "horse.png"));
+      const text = Buffer.from("tEXtComment\0<Svg onload=alert(1)>", "latin1");
+      const chunk = Buffer.concat([Buffer.alloc(4), text, Buffer.alloc(4)]);
+      chunk.writeUInt32BE(text.length - 4, 0);
+      chunk.writeUInt32BE(crc32(text), chunk.length - 4);
+      expect(await rejection(Buffer.concat([svgPng.subarray(0, 33), chunk, svgPng.subarray(33)]), "image/png")).toMatch(/"<svg" content besides the image/);
       expect(await rejection(Buffer.concat([jpeg, Buffer.alloc(500, 7)]), "image/jpeg")).toMatch(/500 bytes of other data after the end/);
       const png = readFileSync(resolve(PHOTOS, "horse.png"));
       expect(await rejection(Buffer.concat([png, Buffer.alloc(300, 9)]), "image/png")).toMatch(/after the end of the PNG/);
