@@ -1,4 +1,5 @@
-import { index, integer, pgEnum, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
+import { index, integer, pgEnum, pgTable, text, unique, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { CURRENCY_DEFAULT, id, timestamps, tstz } from "./columns";
 import { images } from "./images";
 import { licenseType } from "./license-prices";
@@ -32,9 +33,20 @@ export const orders = pgTable(
     stripeCheckoutSessionId: text("stripe_checkout_session_id").unique("orders_stripe_checkout_session_key"),
     stripePaymentIntentId: text("stripe_payment_intent_id").unique("orders_stripe_payment_intent_key"),
     paidAt: tstz("paid_at"),
+    /**
+     * What the payment covered but could not be licensed when it arrived (an item the buyer
+     * already held, or an image taken down or withdrawn after checkout): refunded automatically.
+     */
+    refundDueCents: integer("refund_due_cents").notNull().default(0),
+    /** The Stripe refund that returned `refundDueCents`, once made. */
+    autoRefundId: text("auto_refund_id"),
     ...timestamps,
   },
-  (t) => [index("orders_buyer_created_idx").on(t.buyerId, t.createdAt)],
+  (t) => [
+    index("orders_buyer_created_idx").on(t.buyerId, t.createdAt),
+    // One cart, one open order: a second checkout reuses or replaces the open one, never adds to it.
+    uniqueIndex("orders_one_pending_per_buyer").on(t.buyerId).where(sql`status = 'pending'`),
+  ],
 );
 
 /** One licensed image in an order, with the price frozen at checkout. */
@@ -51,6 +63,8 @@ export const orderItems = pgTable(
     licenseType: licenseType("license_type").notNull(),
     priceCents: integer("price_cents").notNull(),
     currency: text("currency").notNull().default(CURRENCY_DEFAULT),
+    /** Why the paid item issued no license ("already-licensed", "taken-down", "withdrawn", "not-listed"); it is refunded. */
+    refusedReason: text("refused_reason"),
   },
   (t) => [
     unique("order_items_order_image_type_key").on(t.orderId, t.imageId, t.licenseType),
