@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import * as v from "valibot";
 import { describeConfigIssues } from "../common/config";
+import { CLIP_MODELS, clipFolderNameOf, DEFAULT_CLIP_MODEL, isClipModelName } from "./ml/clip-models";
 
 export const required = (name: string) => v.pipe(v.string(`${name} is not set`), v.trim(), v.nonEmpty(`${name} is not set`));
 export const int = (name: string, fallback: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -32,8 +33,21 @@ export const PipelineFields = {
   /** Default: the model in git (models/nsfw-mobilenet-v2/); unloadable: images wait for review. */
   NSFW_MODEL_PATH: v.optional(v.string(), DEFAULT_NSFW_MODEL_PATH),
   ORT_INTRA_OP_THREADS: int("ORT_INTRA_OP_THREADS", "0", 0, 256),
-  // CLIP (README "Installing CLIP weights"): a missing folder leaves semantic features off, with a warning.
-  CLIP_MODEL_DIR: v.optional(v.string(), resolve(import.meta.dirname, "../.data/models/clip")),
+  // CLIP (README "CLIP models"): a missing folder is downloaded from the Hub on first start; if that fails,
+  // semantic features are off, with a warning and the reason in the heartbeat.
+  /** An Immich model name (gpu-worker/ml/clip-models.ts) or an `owner/repo` on the Hub. */
+  CLIP_MODEL: v.pipe(
+    v.optional(v.string(), DEFAULT_CLIP_MODEL),
+    v.trim(),
+    v.check(isClipModelName, `CLIP_MODEL must be one of ${Object.keys(CLIP_MODELS).join(", ")} (512-dimensional, OpenAI vocabulary) or an owner/repo on the Hub`),
+  ),
+  /** Default: .data/models/clip/<the CLIP_MODEL folder name> (clipModelDirOf). */
+  CLIP_MODEL_DIR: v.optional(v.string(), ""),
+  CLIP_MODEL_REVISION: v.optional(v.pipe(v.string(), v.trim(), v.nonEmpty()), "main"),
+  HF_ENDPOINT: v.pipe(v.optional(v.string(), "https://huggingface.co"), v.trim(), v.url("HF_ENDPOINT must be a URL")),
+  HF_TOKEN: v.optional(v.string(), ""),
+  /** huggingface_hub's switch: never contact the Hub (a missing model stays missing). */
+  HF_HUB_OFFLINE: v.pipe(v.optional(v.string(), ""), v.transform((s) => ["1", "true", "yes", "on"].includes(s.trim().toLowerCase()))),
   CLIP_CACHE_DIR: v.optional(v.string(), resolve(import.meta.dirname, "../.data/clip-cache")),
   /** Execution providers tried in order; "cpu" alone skips the CUDA attempt (and its log line) on CPU hosts. */
   CLIP_EXECUTION_PROVIDERS: v.pipe(
@@ -43,6 +57,11 @@ export const PipelineFields = {
     v.minLength(1, "CLIP_EXECUTION_PROVIDERS lists cuda and/or cpu"),
   ),
 };
+
+/** The CLIP model folder: CLIP_MODEL_DIR when set, else `.data/models/clip/<model folder name>`. */
+export function clipModelDirOf(config: { CLIP_MODEL_DIR: string; CLIP_MODEL: string }): string {
+  return config.CLIP_MODEL_DIR ? resolve(config.CLIP_MODEL_DIR) : resolve(import.meta.dirname, "../.data/models/clip", clipFolderNameOf(config.CLIP_MODEL));
+}
 
 /** R2's S3 endpoint: R2_S3_ENDPOINT when set, else the account's; null when neither is set. */
 export function s3EndpointOf(config: { R2_S3_ENDPOINT: string; R2_ACCOUNT_ID: string }): string | null {

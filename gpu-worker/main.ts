@@ -33,7 +33,7 @@ sharp.concurrency(Math.max(1, Math.floor(availableParallelism() / config.WORKER_
 const { db, pool } = connectDatabase(config.DATABASE_URL, { localProxy: config.DB_LOCAL_PROXY || undefined, max: config.WORKER_CONCURRENCY + 2 });
 const store = new S3Client({ endpoint: config.s3Endpoint, accessKeyId: config.R2_ACCESS_KEY_ID, secretAccessKey: config.R2_SECRET_ACCESS_KEY });
 
-const { nsfw, clip, tagger } = await loadModels(config, { maxBatch: config.CLIP_MAX_BATCH, maxWaitMs: config.CLIP_MAX_WAIT_MS }, log);
+const { nsfw, clip, tagger, clipUnavailable } = await loadModels(config, { maxBatch: config.CLIP_MAX_BATCH, maxWaitMs: config.CLIP_MAX_WAIT_MS }, log);
 const embedServer = config.WORKER_SHARED_SECRET
   ? startEmbedServer({ port: config.EMBED_PORT, hostname: config.EMBED_HOST, secret: config.WORKER_SHARED_SECRET, clip, maxImagePixels: config.MAX_INPUT_PIXELS })
   : null;
@@ -98,7 +98,8 @@ process.on("SIGTERM", () => void stop("SIGTERM"));
 process.on("SIGINT", () => void stop("SIGINT"));
 
 log("info", "worker started", { workerId: config.WORKER_ID, queue: config.JOBS_QUEUE_ID, concurrency: config.WORKER_CONCURRENCY, libvipsThreads: sharp.concurrency(), nsfw: nsfw !== null });
-const capabilities = { jobTypes: Object.keys(handlers), nsfw: nsfw !== null, clip: clip?.modelId ?? null, embedService: embedServer !== null };
+// clipUnavailable says why there is no CLIP (download refused, offline, a bad folder), for GET /v1/health.
+const capabilities = { jobTypes: Object.keys(handlers), nsfw: nsfw !== null, clip: clip?.modelId ?? null, clipUnavailable, embedService: embedServer !== null };
 while (!heartbeat.signal.aborted) {
   try {
     await beat(db, config.WORKER_ID, capabilities);

@@ -1,25 +1,40 @@
 import { EMBEDDING_DIMENSIONS } from "../../db/schema";
+import { clipModelDirOf } from "../config";
 import { type ClipModel, type ExecutionProviderName, loadClipModel } from "./clip";
+import { ensureClipModel } from "./clip-models";
 import { loadNsfwModel, type NsfwModel } from "./nsfw";
 import { createTagger, type Tagger } from "./tagger";
 
 /**
  * Loads the pipeline's models the one way the GPU worker (gpu-worker/main.ts) and the batch
- * migration (migrate/main.ts) both use: the NSFW classifier, then CLIP and its tagger. A model that
- * cannot be loaded is logged as a warning and left null: images then wait for review (no NSFW
- * score) or go without embeddings and AI tags (no CLIP), as the README describes.
+ * migration (migrate/main.ts) both use: the NSFW classifier, then CLIP and its tagger. A missing
+ * CLIP folder is first downloaded from the Hub (clip-models.ts). A model that cannot be had is logged
+ * as a warning and left null: images then wait for review (no NSFW score) or go without embeddings
+ * and AI tags (no CLIP, with the reason in `clipUnavailable`), as the README describes.
  */
 
 export type ModelSettings = {
   NSFW_MODEL_PATH: string;
+  CLIP_MODEL: string;
+  /** Empty: `.data/models/clip/<model>` (clipModelDirOf). */
   CLIP_MODEL_DIR: string;
+  CLIP_MODEL_REVISION: string;
+  HF_ENDPOINT: string;
+  HF_TOKEN: string;
+  HF_HUB_OFFLINE: boolean;
   CLIP_CACHE_DIR: string;
   CLIP_EXECUTION_PROVIDERS: ExecutionProviderName[];
   /** 0: onnxruntime's default (one per physical core). */
   ORT_INTRA_OP_THREADS: number;
 };
 
-export type LoadedModels = { nsfw: NsfwModel | null; clip: ClipModel | null; tagger: Tagger | null };
+export type LoadedModels = {
+  nsfw: NsfwModel | null;
+  clip: ClipModel | null;
+  tagger: Tagger | null;
+  /** Why `clip` is null (download refused, offline, a bad folder...), for the log and the heartbeat. */
+  clipUnavailable: string | null;
+};
 
 type Log = (level: "info" | "warn", msg: string, extra?: Record<string, unknown>) => void;
 
@@ -37,8 +52,14 @@ export async function loadModels(settings: ModelSettings, batching: { maxBatch: 
 
   let clip: ClipModel | null = null;
   let tagger: Tagger | null = null;
+  const clipDir = clipModelDirOf(settings);
+  const missing = await ensureClipModel({ ...settings, clipModelDir: clipDir }, log);
+  if (missing !== null) {
+    log("warn", "no CLIP model: embeddings, AI tags and semantic search are unavailable (see README, CLIP models)", { model: settings.CLIP_MODEL, dir: clipDir, reason: missing });
+    return { nsfw, clip, tagger, clipUnavailable: missing };
+  }
   try {
-    clip = await loadClipModel(settings.CLIP_MODEL_DIR, {
+    clip = await loadClipModel(clipDir, {
       executionProviders: settings.CLIP_EXECUTION_PROVIDERS,
       ...threads,
       maxBatch: batching.maxBatch,
@@ -54,10 +75,12 @@ export async function loadModels(settings: ModelSettings, batching: { maxBatch: 
     log("info", "CLIP model loaded", { model: clip.modelId, version: clip.version, provider: clip.provider, dimensions: clip.embedDim });
     tagger = await createTagger(clip, { cacheDir: settings.CLIP_CACHE_DIR });
   } catch (error) {
-    log("warn", "no CLIP model: embeddings, AI tags and semantic search are unavailable (see README, installing CLIP weights)", {
-      dir: settings.CLIP_MODEL_DIR,
+    log("warn", "no CLIP model: embeddings, AI tags and semantic search are unavailable (see README, CLIP models)", {
+      model: settings.CLIP_MODEL,
+      dir: clipDir,
       error: (error as Error).message,
     });
+    if (clip === null) return { nsfw, clip, tagger, clipUnavailable: `${clipDir}: ${(error as Error).message}` };
   }
-  return { nsfw, clip, tagger };
+  return { nsfw, clip, tagger, clipUnavailable: null };
 }
