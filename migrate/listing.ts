@@ -26,6 +26,10 @@ export type Listing = {
   /** Contributor keywords first, then AI tags not among them. */
   tags: ListingTag[];
   categories: ListingCategory[];
+  /** Attribution from the manifest (images.credit, credit_license, credit_source); null when none. */
+  credit: string | null;
+  creditLicense: string | null;
+  creditSource: string | null;
 };
 
 export type ListingInput = {
@@ -105,6 +109,9 @@ export function listingFor(input: ListingInput): Listing {
     editorial: manifest?.editorial ?? false,
     tags,
     categories,
+    credit: manifest?.credit ?? null,
+    creditLicense: manifest?.creditLicense ?? null,
+    creditSource: manifest?.creditSource ?? null,
   };
 }
 

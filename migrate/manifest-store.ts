@@ -25,6 +25,9 @@ async function upsert(db: Queryable, rows: Map<string, ManifestRow>) {
         keywords: row.keywords ?? null,
         editorial: row.editorial ?? null,
         category: row.category ?? null,
+        credit: row.credit ?? null,
+        creditLicense: row.creditLicense ?? null,
+        creditSource: row.creditSource ?? null,
       })),
     )
     .onConflictDoUpdate({
@@ -35,6 +38,9 @@ async function upsert(db: Queryable, rows: Map<string, ManifestRow>) {
         keywords: sql`excluded.keywords`,
         editorial: sql`excluded.editorial`,
         category: sql`excluded.category`,
+        credit: sql`excluded.credit`,
+        creditLicense: sql`excluded.credit_license`,
+        creditSource: sql`excluded.credit_source`,
       },
     });
 }
@@ -73,6 +79,9 @@ export async function manifestFor(db: Queryable, paths: string[]): Promise<Map<s
       if (row.keywords && row.keywords.length > 0) hints.keywords = row.keywords;
       if (row.editorial !== null) hints.editorial = row.editorial;
       if (row.category) hints.category = row.category;
+      if (row.credit) hints.credit = row.credit;
+      if (row.creditLicense) hints.creditLicense = row.creditLicense;
+      if (row.creditSource) hints.creditSource = row.creditSource;
       return [row.sourcePath, hints];
     }),
   );

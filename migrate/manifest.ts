@@ -9,9 +9,10 @@ import * as v from "valibot";
  * as a stream of validated rows: a manifest of millions of rows never sits in memory. Columns:
  * `path` (relative to the migrated folder, or absolute), and optional `title`, `description`,
  * `keywords` (a list in JSONL; in CSV one field separated by `;`, `,` or `|`), `editorial`
- * (true/false, yes/no, 1/0) and `category` (a category slug). Any other column is an error, as is a
- * row that breaks the limits uploads have (title 200 characters, keywords 50 of at most 50);
- * errors name the file and line.
+ * (true/false, yes/no, 1/0), `category` (a category slug) and, for work under someone else's
+ * licence, `credit` (the author line to show), `credit_license` (e.g. CC-BY-SA-4.0) and
+ * `credit_source` (where it came from). Any other column is an error, as is a row that breaks the
+ * limits uploads have (title 200 characters, keywords 50 of at most 50); errors name the file and line.
  */
 
 export type ManifestRow = {
@@ -22,6 +23,10 @@ export type ManifestRow = {
   keywords?: string[];
   editorial?: boolean;
   category?: string;
+  /** Attribution the image's own licence asks for (images.credit). */
+  credit?: string;
+  creditLicense?: string;
+  creditSource?: string;
   /** Line of the file the row ends on (1-based), for messages. */
   line: number;
 };
@@ -45,6 +50,9 @@ const splitKeywords = (field: string) =>
     .split(KEYWORD_SEPARATORS)
     .map((k) => k.trim())
     .filter(Boolean);
+const CREDIT_MAX = 300;
+const CREDIT_LICENSE_MAX = 100;
+const CREDIT_SOURCE_MAX = 2000;
 const category = v.pipe(v.string("category must be text"), v.trim(), v.regex(/^[a-z0-9-]{1,40}$/, "category must be a category slug"));
 
 /** One JSONL object; null and absent mean the same. */
@@ -55,6 +63,9 @@ const JsonRow = v.strictObject({
   keywords: v.nullish(v.union([keywordList, v.pipe(v.string(), v.transform(splitKeywords), keywordList)], "keywords must be a list of text or one text")),
   editorial: v.nullish(v.boolean("editorial must be true or false")),
   category: v.nullish(category),
+  credit: v.nullish(text("credit", CREDIT_MAX)),
+  credit_license: v.nullish(text("credit_license", CREDIT_LICENSE_MAX)),
+  credit_source: v.nullish(text("credit_source", CREDIT_SOURCE_MAX)),
 });
 
 /** One CSV record: every field is text; empty fields were dropped before parsing. */
@@ -73,9 +84,22 @@ const CsvRow = v.strictObject({
     ),
   ),
   category: v.optional(category),
+  credit: v.optional(text("credit", CREDIT_MAX)),
+  credit_license: v.optional(text("credit_license", CREDIT_LICENSE_MAX)),
+  credit_source: v.optional(text("credit_source", CREDIT_SOURCE_MAX)),
 });
 
-type ParsedRow = { path: string; title?: string | null; description?: string | null; keywords?: string[] | null; editorial?: boolean | null; category?: string | null };
+type ParsedRow = {
+  path: string;
+  title?: string | null;
+  description?: string | null;
+  keywords?: string[] | null;
+  editorial?: boolean | null;
+  category?: string | null;
+  credit?: string | null;
+  credit_license?: string | null;
+  credit_source?: string | null;
+};
 
 function describeIssues(issues: readonly v.BaseIssue<unknown>[], unknownName: string): string {
   return issues
@@ -95,6 +119,9 @@ function toRow(parsed: ParsedRow, folder: string, line: number): ManifestRow {
   if (parsed.keywords && parsed.keywords.length > 0) row.keywords = parsed.keywords;
   if (parsed.editorial !== null && parsed.editorial !== undefined) row.editorial = parsed.editorial;
   if (parsed.category) row.category = parsed.category;
+  if (parsed.credit) row.credit = parsed.credit;
+  if (parsed.credit_license) row.creditLicense = parsed.credit_license;
+  if (parsed.credit_source) row.creditSource = parsed.credit_source;
   return row;
 }
 

@@ -67,6 +67,8 @@ const ImagePageSchema = v.object({
     bitDepth: v.optional(v.number()),
   }),
   editorial: v.boolean(),
+  /** Attribution the image's own licence requires (imported third-party work); null for contributors' own photos. */
+  credit: v.nullable(v.object({ author: v.string(), license: v.nullable(v.string()), source: v.nullable(v.string()) })),
   derivatives: Derivatives,
   prices: v.array(v.object({ licenseType: v.picklist(licenseType.enumValues), currency: v.string(), amountCents: v.number() })),
   publishedAt: v.nullable(v.string()),

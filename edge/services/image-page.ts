@@ -92,6 +92,8 @@ export type ImagePage = {
   colours: Palette;
   technical: PublicTechnicalMetadata;
   editorial: boolean;
+  /** Who to credit and under which licence, for work imported under someone else's licence (CC BY...). */
+  credit: { author: string; license: string | null; source: string | null } | null;
   derivatives: Record<string, string>;
   prices: { licenseType: LicenseType; currency: string; amountCents: number }[];
   publishedAt: string | null;
@@ -147,6 +149,9 @@ export async function loadImagePage(db: Database, imageId: string, derivativesBa
       palette: images.palette,
       metadata: images.metadata,
       editorial: images.editorial,
+      credit: images.credit,
+      creditLicense: images.creditLicense,
+      creditSource: images.creditSource,
       derivativeKeys: images.derivativeKeys,
       publishedAt: images.publishedAt,
       tags: tagsOfImage,
@@ -171,6 +176,7 @@ export async function loadImagePage(db: Database, imageId: string, derivativesBa
     colours: (row.palette ?? []).map(({ hex, share, bucket }) => ({ hex, share, bucket })),
     technical: publicTechnicalMetadata(row.metadata),
     editorial: row.editorial,
+    credit: row.credit ? { author: row.credit, license: row.creditLicense, source: row.creditSource } : null,
     derivatives: derivativeUrls(derivativesBaseUrl, row.derivativeKeys),
     prices: row.prices,
     publishedAt: row.publishedAt?.toISOString() ?? null,

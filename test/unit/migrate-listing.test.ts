@@ -61,7 +61,21 @@ describe("what a migrated file's listing says", () => {
       editorial: false,
       tags: [],
       categories: [],
+      credit: null,
+      creditLicense: null,
+      creditSource: null,
     });
+  });
+
+  it("carries the manifest's credit, licence and source to the listing", () => {
+    const listing = listingFor({
+      path: "/photos/fig.jpg",
+      manifest: { credit: "Trevor Freespace", creditLicense: "CC-BY-4.0", creditSource: "Debian package lomiri-wallpapers-16.04" },
+      descriptive: {},
+      ...ai,
+      knownCategories: known,
+    });
+    expect(listing).toMatchObject({ credit: "Trevor Freespace", creditLicense: "CC-BY-4.0", creditSource: "Debian package lomiri-wallpapers-16.04" });
   });
 
   it("keeps to the upload limits", () => {

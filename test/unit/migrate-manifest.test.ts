@@ -66,6 +66,16 @@ describe("CSV manifests", () => {
     expect(await failure("csv", "path,title\na.jpg,x,extra\n")).toMatch(/m\d+\.csv:2:/);
   });
 
+  it("reads the credit, its licence and source, and limits their length", async () => {
+    const rows = await read("csv", 'path,credit,credit_license,credit_source\nfig.jpg,"Trevor ""Freespace""",CC-BY-4.0,"Debian package lomiri-wallpapers-16.04, /usr/share/backgrounds/x.jpg"\nown.jpg,,,\n');
+    expect(rows).toEqual([
+      { sourcePath: "/photos/fig.jpg", credit: 'Trevor "Freespace"', creditLicense: "CC-BY-4.0", creditSource: "Debian package lomiri-wallpapers-16.04, /usr/share/backgrounds/x.jpg", line: 2 },
+      { sourcePath: "/photos/own.jpg", line: 3 },
+    ]);
+    expect(await failure("csv", `path,credit\na.jpg,${"c".repeat(301)}\n`)).toMatch(/:2: credit is longer than 300 characters/);
+    expect(await failure("jsonl", '{"path":"a.jpg","credit_license":7}\n')).toMatch(/:1: credit_license must be text/);
+  });
+
   it("limits keywords as uploads do", async () => {
     const many = Array.from({ length: 51 }, (_, i) => `k${i}`).join(";");
     expect(await failure("csv", `path,keywords\na.jpg,${many}\n`)).toMatch(/at most 50 keywords/);
