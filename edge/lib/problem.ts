@@ -20,16 +20,20 @@ export class ApiError extends Error {
   }
 }
 
+/** RFC 9457's own members: a route's extension members never replace them. */
+const STANDARD_MEMBERS = new Set(["type", "title", "status", "detail", "instance", "requestId"]);
+
 /** Renders a problem response with the request id and no stack trace. */
 export function problemResponse(c: Context, error: ApiError): Response {
+  const extensions = Object.fromEntries(Object.entries(error.extra).filter(([name]) => !STANDARD_MEMBERS.has(name)));
   const body = {
+    ...extensions,
     type: PROBLEM_BASE_URI + error.type,
     title: PROBLEMS[error.type].title,
     status: error.status,
     ...(error.detail ? { detail: error.detail } : {}),
     instance: new URL(c.req.url).pathname,
     requestId: c.get("requestId"),
-    ...error.extra,
   };
   return new Response(JSON.stringify(body), {
     status: error.status,

@@ -43,16 +43,24 @@ export function spec(routeSpec: RouteSpec): SpecMiddleware {
       if (!routeSpec.access.includes(principal.role)) {
         throw new ApiError("forbidden", `this route is for: ${routeSpec.access.join(", ")}`);
       }
-      if (principal.kind === "api_key" && (!routeSpec.apiKeyScope || !principal.scopes.includes(routeSpec.apiKeyScope))) {
-        throw new ApiError(
-          "insufficient-scope",
-          routeSpec.apiKeyScope ? `this route needs the ${routeSpec.apiKeyScope} scope` : "this route cannot be called with an API key",
-        );
-      }
     }
+    if (principal?.kind === "api_key") checkApiKeyScope(routeSpec, principal.scopes);
     await next();
   };
   return Object.assign(middleware, { [SPEC]: routeSpec });
+}
+
+/**
+ * The one scope rule for API keys, whatever the route's access level: a route that declares a
+ * scope needs it; a signed-in route without one refuses keys; a public route without one (docs,
+ * health, plans) serves a key as it serves anyone.
+ */
+function checkApiKeyScope(routeSpec: RouteSpec, scopes: readonly string[]) {
+  if (routeSpec.apiKeyScope) {
+    if (!scopes.includes(routeSpec.apiKeyScope)) throw new ApiError("insufficient-scope", `this route needs the ${routeSpec.apiKeyScope} scope`);
+  } else if (routeSpec.access !== "public") {
+    throw new ApiError("insufficient-scope", "this route cannot be called with an API key");
+  }
 }
 
 function issuesOf(issues: v.BaseIssue<unknown>[]) {

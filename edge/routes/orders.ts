@@ -15,6 +15,10 @@ const OrderSchema = v.object({
   currency: v.string(),
   createdAt: v.string(),
   paidAt: v.nullable(v.string()),
+  automaticRefund: v.pipe(
+    v.nullable(v.object({ amountCents: v.number(), refundId: v.nullable(v.string()) })),
+    v.description("What the payment covered but could not license when it arrived (see items[].refused), returned through Stripe; refundId is null until the refund is made"),
+  ),
   items: v.array(
     v.object({
       imageId: s.uuid,
@@ -23,11 +27,16 @@ const OrderSchema = v.object({
       priceCents: v.number(),
       licenseId: v.nullable(v.string()),
       licenseRevoked: v.boolean(),
+      refused: v.pipe(
+        v.nullable(v.picklist(["already-licensed", "taken-down", "withdrawn", "not-listed"])),
+        v.description("Why this paid item issued no license and was refunded; null when it was licensed (or the order is not paid)"),
+      ),
     }),
   ),
 });
 
 type OrderRow = typeof orders.$inferSelect;
+type RefusedReason = "already-licensed" | "taken-down" | "withdrawn" | "not-listed";
 
 async function withItems(db: AppEnv["Variables"]["db"], rows: OrderRow[]) {
   if (rows.length === 0) return [];
@@ -40,6 +49,7 @@ async function withItems(db: AppEnv["Variables"]["db"], rows: OrderRow[]) {
       priceCents: orderItems.priceCents,
       licenseId: licenses.id,
       revokedAt: licenses.revokedAt,
+      refusedReason: orderItems.refusedReason,
     })
     .from(orderItems)
     .innerJoin(images, eq(images.id, orderItems.imageId))
@@ -52,9 +62,10 @@ async function withItems(db: AppEnv["Variables"]["db"], rows: OrderRow[]) {
     currency: order.currency,
     createdAt: order.createdAt.toISOString(),
     paidAt: order.paidAt?.toISOString() ?? null,
+    automaticRefund: order.refundDueCents > 0 ? { amountCents: order.refundDueCents, refundId: order.autoRefundId } : null,
     items: items
       .filter((item) => item.orderId === order.id)
-      .map((item) => ({ imageId: item.imageId, title: item.title, licenseType: item.licenseType, priceCents: item.priceCents, licenseId: item.licenseId, licenseRevoked: item.revokedAt !== null })),
+      .map((item) => ({ imageId: item.imageId, title: item.title, licenseType: item.licenseType, priceCents: item.priceCents, licenseId: item.licenseId, licenseRevoked: item.revokedAt !== null, refused: item.refusedReason as RefusedReason | null })),
   }));
 }
 

@@ -115,13 +115,6 @@ const SearchResponseSchema = v.object({
   nextCursor: v.nullable(v.string()),
 });
 
-/** A key sent to these public routes must hold search:read (spec() checks scopes on protected routes only). */
-function requireSearchScope(principal: AppEnv["Variables"]["principal"]) {
-  if (principal?.kind === "api_key" && !principal.scopes.includes("search:read")) {
-    throw new ApiError("insufficient-scope", "this route needs the search:read scope");
-  }
-}
-
 /**
  * Applies {@link SEARCH_LIMITS} (429 when over). A failing store (Upstash down) must not take search
  * with it: the limits are skipped and this returns false, so the response can say the cache is degraded.
@@ -163,7 +156,6 @@ export const searchRoutes = new Hono<AppEnv>()
     input("query", SearchQuery),
     async (c) => {
       const principal = c.var.principal;
-      requireSearchScope(principal);
       const storeDegraded = !(await applySearchLimits(c));
       const { config } = c.var;
       const store = openStore(config);
@@ -237,7 +229,6 @@ export const searchRoutes = new Hono<AppEnv>()
     }),
     input("query", v.strictObject({ q: s.text(50), limit: v.optional(count(20), "8") })),
     async (c) => {
-      requireSearchScope(c.var.principal);
       await applySearchLimits(c);
       const { q, limit } = c.req.valid("query");
       return c.json(await suggestTags(c.var.dbHttp, q, limit), 200, { "cache-control": c.var.principal ? "private, no-store" : "public, max-age=300" });
@@ -267,7 +258,6 @@ export const searchRoutes = new Hono<AppEnv>()
       },
     }),
     async (c) => {
-      requireSearchScope(c.var.principal);
       await applySearchLimits(c);
       const contentType = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
       if (!(BY_IMAGE_TYPES as readonly string[]).includes(contentType)) {

@@ -45,51 +45,105 @@ const returnUrls = (config: Config, kind: string) => {
   };
 };
 
+/** Stripe keeps a Checkout Session open 24 hours; an open order older than this gets a new one. */
+const REUSE_OPEN_ORDER_MS = 23 * 3_600_000;
+
+type OpenOrder = { id: string; totalCents: number; currency: string; sessionId: string | null; items: { imageId: string; licenseType: string; priceCents: number }[] };
+
+const sameItems = (a: OpenOrder["items"], b: OpenOrder["items"]) => {
+  const key = (items: OpenOrder["items"]) => items.map((i) => `${i.imageId}:${i.licenseType}:${i.priceCents}`).sort().join(",");
+  return key(a) === key(b);
+};
+
 /**
- * Turns the buyer's cart into a pending order with prices frozen, then a Stripe Checkout Session
- * for exactly that order. Nothing is granted here: licenses come from the paid webhook. Items
- * that cannot be bought any more, or that the buyer already holds, are refused (409) so the
+ * Turns the buyer's cart into its one open order, with prices frozen, then a Stripe Checkout
+ * Session for exactly that order. Nothing is granted here: licenses come from the paid webhook.
+ * Items that cannot be bought any more, or that the buyer already holds, are refused (409) so the
  * buyer is never charged for them.
+ *
+ * One cart, one open order: checkouts of a cart take its row lock in turn. A checkout of an
+ * unchanged cart answers with the open order and its session (the session is created under the
+ * order's idempotency key, so two concurrent first calls get one session); a changed cart
+ * supersedes the open order (canceled, its session expired). A payment that still arrives for a
+ * superseded order is settled like any other, and what it would license twice is refunded.
  */
 export async function checkoutCart(deps: CheckoutDeps, buyerId: string): Promise<CheckoutStarted> {
   const { db, config } = deps;
-  const items = await db
-    .select({ imageId: cartItems.imageId, licenseType: cartItems.licenseType })
-    .from(cartItems)
-    .innerJoin(carts, eq(carts.id, cartItems.cartId))
-    .where(eq(carts.buyerId, buyerId))
-    .orderBy(cartItems.addedAt, cartItems.imageId);
-  if (items.length === 0) throw new ApiError("validation-failed", "the cart is empty", { errors: [{ path: "cart", message: "add images to the cart first" }] });
-
-  const quotes = await quote(db, items);
-  const held = await db
-    .select({ imageId: licenses.imageId, licenseType: licenses.licenseType })
-    .from(licenses)
-    .where(and(eq(licenses.buyerId, buyerId), isNull(licenses.revokedAt), inArray(licenses.imageId, items.map((item) => item.imageId))));
-  const refused = quotes
-    .map((q) => ({ imageId: q.imageId, licenseType: q.licenseType, reason: q.unavailable ?? (held.some((h) => h.imageId === q.imageId && h.licenseType === q.licenseType) ? "already-licensed" : null) }))
-    .filter((item) => item.reason !== null);
-  if (refused.length > 0) {
-    throw new ApiError("conflict", "some cart items cannot be bought; remove them and try again", { items: refused });
-  }
-
-  const currency = quotes[0]?.currency ?? "usd";
-  const totalCents = quotes.reduce((sum, q) => sum + (q.amountCents ?? 0), 0);
   const customer = await stripeCustomerFor(deps, buyerId);
+  const { order, superseded } = await db.transaction(async (tx) => {
+    await tx.select({ id: carts.id }).from(carts).where(eq(carts.buyerId, buyerId)).for("update");
+    const items = await tx
+      .select({ imageId: cartItems.imageId, licenseType: cartItems.licenseType })
+      .from(cartItems)
+      .innerJoin(carts, eq(carts.id, cartItems.cartId))
+      .where(eq(carts.buyerId, buyerId))
+      .orderBy(cartItems.addedAt, cartItems.imageId);
+    if (items.length === 0) throw new ApiError("validation-failed", "the cart is empty", { errors: [{ path: "cart", message: "add images to the cart first" }] });
 
-  const order = await db.transaction(async (tx) => {
+    const quotes = await quote(tx, items);
+    const held = await tx
+      .select({ imageId: licenses.imageId, licenseType: licenses.licenseType })
+      .from(licenses)
+      .where(and(eq(licenses.buyerId, buyerId), isNull(licenses.revokedAt), inArray(licenses.imageId, items.map((item) => item.imageId))));
+    const refused = quotes
+      .map((q) => ({ imageId: q.imageId, licenseType: q.licenseType, reason: q.unavailable ?? (held.some((h) => h.imageId === q.imageId && h.licenseType === q.licenseType) ? "already-licensed" : null) }))
+      .filter((item) => item.reason !== null);
+    if (refused.length > 0) {
+      throw new ApiError("conflict", "some cart items cannot be bought; remove them and try again", { items: refused });
+    }
+    const currency = quotes[0]?.currency ?? "usd";
+    const wanted = quotes.map((q) => ({ imageId: q.imageId, licenseType: q.licenseType as string, priceCents: q.amountCents ?? 0 }));
+
+    const [open] = await tx.select().from(orders).where(and(eq(orders.buyerId, buyerId), eq(orders.status, "pending"))).for("update");
+    let superseded: string | null = null;
+    if (open) {
+      const openItems = await tx.select({ imageId: orderItems.imageId, licenseType: orderItems.licenseType, priceCents: orderItems.priceCents }).from(orderItems).where(eq(orderItems.orderId, open.id));
+      if (open.currency === currency && sameItems(openItems, wanted) && Date.now() - open.createdAt.getTime() < REUSE_OPEN_ORDER_MS) {
+        return { order: { id: open.id, totalCents: open.totalCents, currency: open.currency, sessionId: open.stripeCheckoutSessionId, items: openItems }, superseded };
+      }
+      await tx.update(orders).set({ status: "canceled", updatedAt: new Date() }).where(eq(orders.id, open.id));
+      superseded = open.stripeCheckoutSessionId;
+    }
+    const totalCents = wanted.reduce((sum, item) => sum + item.priceCents, 0);
     const [created] = await tx.insert(orders).values({ buyerId, totalCents, currency }).returning({ id: orders.id });
     if (!created) throw new Error("the order insert returned no row");
     await tx.insert(orderItems).values(quotes.map((q) => ({ orderId: created.id, imageId: q.imageId, licenseType: q.licenseType, priceCents: q.amountCents ?? 0, currency })));
-    return created;
+    return { order: { id: created.id, totalCents, currency, sessionId: null, items: wanted }, superseded };
   });
 
-  const thumbnails = await db
-    .select({ id: images.id, keys: images.derivativeKeys })
-    .from(images)
-    .where(inArray(images.id, items.map((item) => item.imageId)));
-  const thumbnailOf = (imageId: string) => derivativeUrls(config.DERIVATIVES_PUBLIC_URL, thumbnails.find((t) => t.id === imageId)?.keys ?? null).thumb450;
+  // The superseded order's session can no longer be paid (best effort: a payment already under
+  // way still settles, and the webhook refunds what it would license twice).
+  if (superseded) await stripeClient(config).checkout.sessions.expire(superseded).catch(() => undefined);
 
+  const session = order.sessionId ? await openSession(deps, order.sessionId) : null;
+  const started = session ?? (await createOrderSession(deps, order, customer));
+  return {
+    orderId: order.id,
+    sessionId: started.id,
+    checkoutUrl: started.url ?? "",
+    totalCents: order.totalCents,
+    currency: order.currency,
+    expiresAt: new Date(started.expires_at * 1000).toISOString(),
+  };
+}
+
+/** The open order's session, when it can still be paid; a completed one means the payment is being settled. */
+async function openSession(deps: CheckoutDeps, sessionId: string): Promise<Stripe.Checkout.Session | null> {
+  const session = await stripeClient(deps.config)
+    .checkout.sessions.retrieve(sessionId)
+    .catch((error) => {
+      throw providerError(error);
+    });
+  if (session.status === "complete") throw new ApiError("conflict", "this cart was just paid; its licenses arrive in a moment (see /v1/orders)");
+  return session.status === "open" ? session : null;
+}
+
+/** The Checkout Session for an order, from its frozen items; the order's idempotency key makes it one session however often it is asked. */
+async function createOrderSession(deps: CheckoutDeps, order: OpenOrder, customer: string): Promise<Stripe.Checkout.Session> {
+  const { db, config } = deps;
+  const ids = order.items.map((item) => item.imageId);
+  const rows = await db.select({ id: images.id, title: images.title, keys: images.derivativeKeys }).from(images).where(inArray(images.id, ids));
+  const imageOf = (imageId: string) => rows.find((row) => row.id === imageId);
   let session: Stripe.Checkout.Session;
   try {
     session = await stripeClient(config).checkout.sessions.create(
@@ -99,16 +153,16 @@ export async function checkoutCart(deps: CheckoutDeps, buyerId: string): Promise
         client_reference_id: order.id,
         metadata: { order_id: order.id },
         payment_intent_data: { metadata: { order_id: order.id } },
-        line_items: quotes.map((q) => {
-          const thumbnail = thumbnailOf(q.imageId);
+        line_items: order.items.map((item) => {
+          const thumbnail = derivativeUrls(config.DERIVATIVES_PUBLIC_URL, imageOf(item.imageId)?.keys ?? null).thumb450;
           return {
             quantity: 1,
             price_data: {
-              currency,
-              unit_amount: q.amountCents ?? 0,
+              currency: order.currency,
+              unit_amount: item.priceCents,
               product_data: {
-                name: `${q.title} (${q.licenseType} license)`,
-                metadata: { image_id: q.imageId, license_type: q.licenseType },
+                name: `${imageOf(item.imageId)?.title ?? "Image"} (${item.licenseType} license)`,
+                metadata: { image_id: item.imageId, license_type: item.licenseType },
                 ...(thumbnail ? { images: [thumbnail] } : {}),
               },
             },
@@ -119,18 +173,11 @@ export async function checkoutCart(deps: CheckoutDeps, buyerId: string): Promise
       { idempotencyKey: `checkout-${order.id}` },
     );
   } catch (error) {
-    await db.update(orders).set({ status: "canceled", updatedAt: new Date() }).where(eq(orders.id, order.id));
+    await db.update(orders).set({ status: "canceled", updatedAt: new Date() }).where(and(eq(orders.id, order.id), eq(orders.status, "pending")));
     throw providerError(error);
   }
   await db.update(orders).set({ stripeCheckoutSessionId: session.id, updatedAt: new Date() }).where(eq(orders.id, order.id));
-  return {
-    orderId: order.id,
-    sessionId: session.id,
-    checkoutUrl: session.url ?? "",
-    totalCents,
-    currency,
-    expiresAt: new Date(session.expires_at * 1000).toISOString(),
-  };
+  return session;
 }
 
 /**

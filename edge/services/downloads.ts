@@ -1,9 +1,10 @@
-import { and, desc, eq, isNull, sql } from "drizzle-orm";
+import { and, desc, eq, gte, isNull, sql } from "drizzle-orm";
 import type { Database, Transaction } from "../../db/connect";
 import { downloadCredits, downloadEvents, images, type License, licenses, type LicenseType } from "../../db/schema";
 import type { Config } from "../config";
 import type { Principal } from "../lib/principal";
 import { ApiError } from "../lib/problem";
+import { isForSale, notForSaleReason } from "./listing";
 import { creditValueCents } from "./money";
 import { recordEarnings } from "./settlement";
 import { creditBalance, liveSubscription } from "./subscriptions";
@@ -55,6 +56,18 @@ async function licenseFromCredit(tx: Transaction, config: Config, buyerId: strin
   // A download of the same image that held the lock before us may have licensed it already.
   const held = await heldLicense(tx, buyerId, imageId, licenseType);
   if (held) return { license: held, spent: false };
+  // A new license only for an image on sale now; the row lock holds off a takedown or withdrawal
+  // until this credit is spent (or not).
+  const [image] = await tx
+    .select({ forSale: isForSale, status: images.status, withdrawnAt: images.withdrawnAt, takenDownAt: images.takenDownAt })
+    .from(images)
+    .where(eq(images.id, imageId))
+    .for("share");
+  if (!image?.forSale) {
+    const reason = image ? notForSaleReason(image) : "not-listed";
+    if (reason === "not-listed") throw new ApiError("not-found", "no such image");
+    throw new ApiError("image-unavailable", `this image was ${reason === "withdrawn" ? "withdrawn by its contributor" : "taken down"}; no new licenses are issued for it`);
+  }
   if ((await creditBalance(tx, live.subscription.id)) < 1) return null;
   const [license] = await tx
     .insert(licenses)
@@ -78,8 +91,11 @@ async function licenseFromCredit(tx: Transaction, config: Config, buyerId: strin
 /**
  * Authorises a download of an image's original and returns a short-lived presigned GET for it.
  * `license` is either a license id the caller holds for this image, or a license type: then a held
- * license of that type is used, else one subscription credit is spent on a new license. Revoked
- * licenses, other buyers' licenses and taken-down images are refused. Every download is recorded.
+ * license of that type is used, else one subscription credit is spent on a new license, only for
+ * an image for sale right now (services/listing.ts). Revoked licenses, other buyers' licenses and
+ * taken-down images are refused; a license held for a withdrawn image keeps working. Every
+ * download is recorded; a buyer's repeated downloads of one license count once a day toward the
+ * image's popularity.
  */
 export async function authorizeDownload(deps: DownloadDeps, principal: Principal, imageId: string, license: string, client: { ip: string | null; userAgent: string | null }): Promise<DownloadTicket> {
   const { db, config } = deps;
@@ -115,6 +131,14 @@ export async function authorizeDownload(deps: DownloadDeps, principal: Principal
       }
     }
     if (chosen.revokedAt) throw new ApiError("license-required", `this license was revoked (${chosen.revokedReason ?? "revoked"})`, { licenseId: chosen.id });
+    // Popularity counts a buyer's downloads of one license once per (UTC) day: the license row lock
+    // orders concurrent downloads, so exactly the first of the day finds no earlier event.
+    await tx.select({ id: licenses.id }).from(licenses).where(eq(licenses.id, chosen.id)).for("update");
+    const [earlierToday] = await tx
+      .select({ id: downloadEvents.id })
+      .from(downloadEvents)
+      .where(and(eq(downloadEvents.licenseId, chosen.id), eq(downloadEvents.userId, principal.userId), gte(downloadEvents.createdAt, sql`date_trunc('day', now() at time zone 'utc') at time zone 'utc'`)))
+      .limit(1);
     await tx.insert(downloadEvents).values({
       licenseId: chosen.id,
       userId: principal.userId,
@@ -123,7 +147,7 @@ export async function authorizeDownload(deps: DownloadDeps, principal: Principal
       userAgent: client.userAgent?.slice(0, 500) ?? null,
       apiKeyId: principal.kind === "api_key" ? principal.apiKeyId : null,
     });
-    await tx.update(images).set({ downloadCount: sql`${images.downloadCount} + 1` }).where(eq(images.id, imageId));
+    if (!earlierToday) await tx.update(images).set({ downloadCount: sql`${images.downloadCount} + 1` }).where(eq(images.id, imageId));
     return { chosen, usedCredit };
   });
 

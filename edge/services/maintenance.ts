@@ -3,7 +3,9 @@ import type { Database } from "../../db/connect";
 import { images, jobs } from "../../db/schema";
 import { jobMessage } from "../../common/jobs";
 import { purgeExpiredIdempotencyKeys } from "../middleware/idempotency";
+import type { Config } from "../config";
 import { matureEarnings } from "./payouts";
+import { refundRefusedItems } from "./settlement";
 import { purgeExpiredRefreshTokens } from "./sessions";
 
 /** A job queued (or running) this long without progress has lost its message; send it again. */
@@ -37,12 +39,13 @@ export async function resendStaleJobs(db: Database, queue: Queue, now = new Date
   return stale.length;
 }
 
-/** The hourly cron: delete what can no longer be used, re-send lost jobs, release held earnings. Safe to run twice. */
-export async function runMaintenance(db: Database, queue: Queue, now = new Date()) {
+/** The hourly cron: delete what can no longer be used, re-send lost jobs, release held earnings, make refunds still due. Safe to run twice. */
+export async function runMaintenance(db: Database, queue: Queue, config: Config, now = new Date()) {
   return {
     refreshTokensPurged: await purgeExpiredRefreshTokens(db, now),
     idempotencyKeysPurged: await purgeExpiredIdempotencyKeys(db, now),
     jobsResent: await resendStaleJobs(db, queue, now),
     earningsMatured: await matureEarnings(db, now),
+    refundsMade: await refundRefusedItems({ db, config }),
   };
 }

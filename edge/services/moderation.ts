@@ -5,7 +5,7 @@ import { type ImageStatus, images, users } from "../../db/schema";
 import { type CursorPosition, page } from "../lib/pagination";
 import { ApiError } from "../lib/problem";
 import { audit } from "./audit";
-import { derivativeUrls } from "./image-page";
+import { type RenditionDeps, renditionUrlsFor } from "./renditions";
 
 export type ModerationItem = {
   id: string;
@@ -20,8 +20,11 @@ export type ModerationItem = {
   createdAt: string;
 };
 
-/** Images waiting for a moderator, oldest first (keyset over created_at, id ascending). */
-export async function moderationQueue(db: Database, limit: number, after: CursorPosition | undefined, derivativesBaseUrl: string) {
+/**
+ * Images waiting for a moderator, oldest first (keyset over created_at, id ascending). They are
+ * not listed, so their thumbnails and previews are presigned URLs of the private copies.
+ */
+export async function moderationQueue(db: Database, limit: number, after: CursorPosition | undefined, renditions: Pick<RenditionDeps, "config" | "env" | "ctx">) {
   const rows = await db
     .select({
       id: images.id,
@@ -32,6 +35,9 @@ export async function moderationQueue(db: Database, limit: number, after: Cursor
       nsfwScore: images.nsfwScore,
       duplicateOf: images.duplicateOf,
       editorial: images.editorial,
+      status: images.status,
+      withdrawnAt: images.withdrawnAt,
+      takenDownAt: images.takenDownAt,
       derivativeKeys: images.derivativeKeys,
       createdAt: images.createdAt,
     })
@@ -47,21 +53,23 @@ export async function moderationQueue(db: Database, limit: number, after: Cursor
     .limit(limit + 1);
   const { items, nextCursor } = page(rows, limit);
   return {
-    items: items.map((row): ModerationItem => {
-      const urls = derivativeUrls(derivativesBaseUrl, row.derivativeKeys);
-      return {
-        id: row.id,
-        title: row.title,
-        contributor: { id: row.contributorId, displayName: row.displayName },
-        statusReason: row.statusReason,
-        nsfwScore: row.nsfwScore,
-        duplicateOf: row.duplicateOf,
-        editorial: row.editorial,
-        thumbnailUrl: urls.thumb450 ?? null,
-        previewUrl: urls.preview ?? null,
-        createdAt: row.createdAt.toISOString(),
-      };
-    }),
+    items: await Promise.all(
+      items.map(async (row): Promise<ModerationItem> => {
+        const urls = await renditionUrlsFor(renditions, row);
+        return {
+          id: row.id,
+          title: row.title,
+          contributor: { id: row.contributorId, displayName: row.displayName },
+          statusReason: row.statusReason,
+          nsfwScore: row.nsfwScore,
+          duplicateOf: row.duplicateOf,
+          editorial: row.editorial,
+          thumbnailUrl: urls.thumb450 ?? null,
+          previewUrl: urls.preview ?? null,
+          createdAt: row.createdAt.toISOString(),
+        };
+      }),
+    ),
     nextCursor,
   };
 }
@@ -112,7 +120,7 @@ export async function moderate(
       const [current] = await tx.select({ status: images.status, takenDownAt: images.takenDownAt }).from(images).where(eq(images.id, imageId));
       if (!current) throw new ApiError("not-found", "no image with this id");
       throw new ApiError("conflict", `only an image that is ${transition.from.replace("_", " ")} can be ${PAST_TENSE[action]}`, {
-        status: current.status,
+        imageStatus: current.status,
         takenDown: current.takenDownAt !== null,
       });
     }

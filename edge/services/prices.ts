@@ -1,7 +1,8 @@
-import { and, eq, inArray, isNull, or, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, or } from "drizzle-orm";
 import type { Queryable } from "../../db/connect";
 import { images, licensePrices, type LicenseType } from "../../db/schema";
 import { CURRENCY_DEFAULT } from "../../db/schema/columns";
+import { isForSale } from "./listing";
 
 /** Why an image cannot be bought under a license type right now; null when it can. */
 export type Unavailable = "not-found" | "not-for-sale" | "editorial-only" | "no-price";
@@ -33,7 +34,7 @@ export async function quote(db: Queryable, wanted: { imageId: string; licenseTyp
       title: images.title,
       contributorId: images.contributorId,
       editorial: images.editorial,
-      forSale: sql<boolean>`${images.status} = 'approved' and ${images.withdrawnAt} is null and ${images.takenDownAt} is null`,
+      forSale: isForSale,
     })
     .from(images)
     .where(inArray(images.id, ids));

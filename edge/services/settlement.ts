@@ -1,8 +1,10 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
-import type { Transaction } from "../../db/connect";
+import { and, eq, gt, inArray, isNotNull, isNull, sql } from "drizzle-orm";
+import type { Database, Transaction } from "../../db/connect";
 import { contributorEarnings, images, licenses, orderItems, orders, paymentReversals, type ReversalKind, users } from "../../db/schema";
 import type { Config } from "../config";
+import { isForSale, notForSaleReason } from "./listing";
 import { shareBpsFor, splitShare } from "./money";
+import { stripeClient } from "./stripe";
 
 /**
  * What happens to money once Stripe says so: an order is paid (licenses issued, contributor
@@ -71,14 +73,21 @@ export async function recordEarnings(tx: Transaction, config: Config, issued: { 
 }
 
 /**
- * Marks a pending order paid and issues one license per item, then the contributors' earnings, and
+ * Marks an order paid and issues one license per item, then the contributors' earnings, and
  * takes the bought items out of the buyer's cart. If the payment was already refunded or disputed
  * (those webhooks can arrive first), the order takes that status and nothing is granted.
+ *
+ * Each item is checked against the present, not the checkout: an image no longer for sale (taken
+ * down or withdrawn since) or a license the buyer already holds (another order of the same cart
+ * paid first) issues nothing; the item is marked refused and its price is added to the order's
+ * refund due, which {@link refundRefusedItems} returns through Stripe. A superseded (canceled)
+ * order whose session was paid anyway is settled the same way: the money arrived, so it buys
+ * what it still can and the rest goes back.
  */
 export async function settleOrder(tx: Transaction, config: Config, input: SettleInput): Promise<SettleOutcome> {
   const order = await findOrder(tx, input.orderId, input.sessionId);
   if (!order) return "unknown-order";
-  if (order.status !== "pending") return "already-settled";
+  if (order.status !== "pending" && !(order.status === "canceled" && order.paidAt === null)) return "already-settled";
 
   if (input.paymentIntentId) {
     const reversals = await tx.select({ kind: paymentReversals.kind }).from(paymentReversals).where(eq(paymentReversals.stripePaymentIntentId, input.paymentIntentId));
@@ -101,10 +110,33 @@ export async function settleOrder(tx: Transaction, config: Config, input: Settle
     .where(eq(orders.id, order.id));
 
   const items = await tx.select().from(orderItems).where(eq(orderItems.orderId, order.id));
-  const issued = await tx
+  // Row locks: a takedown or withdrawal waits for this settlement, and so does another settlement of this buyer.
+  const states = await tx
+    .select({ id: images.id, forSale: isForSale, status: images.status, withdrawnAt: images.withdrawnAt, takenDownAt: images.takenDownAt })
+    .from(images)
+    .where(inArray(images.id, items.map((item) => item.imageId)))
+    .for("share");
+  await tx.select({ id: users.id }).from(users).where(eq(users.id, order.buyerId)).for("update");
+  const held = await tx
+    .select({ imageId: licenses.imageId, licenseType: licenses.licenseType })
+    .from(licenses)
+    .where(and(eq(licenses.buyerId, order.buyerId), isNull(licenses.revokedAt), inArray(licenses.imageId, items.map((item) => item.imageId))));
+  const refusal = (item: (typeof items)[number]): string | null => {
+    const image = states.find((state) => state.id === item.imageId);
+    if (!image) return "not-listed";
+    if (!image.forSale) return notForSaleReason(image);
+    return held.some((h) => h.imageId === item.imageId && h.licenseType === item.licenseType) ? "already-licensed" : null;
+  };
+  const refused = items.map((item) => ({ item, reason: refusal(item) })).filter((r): r is { item: (typeof items)[number]; reason: string } => r.reason !== null);
+  for (const { item, reason } of refused) await tx.update(orderItems).set({ refusedReason: reason }).where(eq(orderItems.id, item.id));
+  const refundDue = refused.reduce((sum, r) => sum + r.item.priceCents, 0);
+  if (refundDue > 0) await tx.update(orders).set({ refundDueCents: refundDue }).where(eq(orders.id, order.id));
+  const licensable = items.filter((item) => !refused.some((r) => r.item.id === item.id));
+
+  const issued = licensable.length === 0 ? [] : await tx
     .insert(licenses)
     .values(
-      items.map((item) => ({
+      licensable.map((item) => ({
         buyerId: order.buyerId,
         imageId: item.imageId,
         orderItemId: item.id,
@@ -130,6 +162,28 @@ export async function settleOrder(tx: Transaction, config: Config, input: Settle
     where c.id = ci.cart_id and c.buyer_id = ${order.buyerId}
       and (ci.image_id, ci.license_type) in (select image_id, license_type from order_items where order_id = ${order.id})`);
   return "paid";
+}
+
+/**
+ * Returns through Stripe what paid orders could not license (see {@link settleOrder}): one refund
+ * per order under an idempotency key, so a repeat (the webhook right after settling, then the
+ * hourly sweep) never refunds twice. The charge.refunded webhook that follows marks the order
+ * partially refunded (or refunded, when nothing could be licensed).
+ */
+export async function refundRefusedItems(deps: { db: Database; config: Config }, orderIds?: string[]): Promise<number> {
+  const due = await deps.db
+    .select({ id: orders.id, paymentIntentId: orders.stripePaymentIntentId, amount: orders.refundDueCents })
+    .from(orders)
+    .where(and(gt(orders.refundDueCents, 0), isNull(orders.autoRefundId), isNotNull(orders.stripePaymentIntentId), orderIds ? inArray(orders.id, orderIds) : undefined))
+    .limit(100);
+  for (const order of due) {
+    const refund = await stripeClient(deps.config).refunds.create(
+      { payment_intent: order.paymentIntentId as string, amount: order.amount, metadata: { order_id: order.id, reason: "items that could not be licensed when the payment arrived" } },
+      { idempotencyKey: `auto-refund-${order.id}` },
+    );
+    await deps.db.update(orders).set({ autoRefundId: refund.id, updatedAt: new Date() }).where(and(eq(orders.id, order.id), isNull(orders.autoRefundId)));
+  }
+  return due.length;
 }
 
 /** An order whose payment failed (async payment methods) or whose session expired unpaid. */

@@ -3,7 +3,7 @@ import type { Database, Transaction } from "../../db/connect";
 import { processedWebhookEvents } from "../../db/schema";
 import type { Config } from "../config";
 import { applyAccountUpdate } from "./connect";
-import { closeUnpaidOrder, notePartialRefund, notePaymentIntent, reversePayment, settleOrder } from "./settlement";
+import { closeUnpaidOrder, notePartialRefund, notePaymentIntent, refundRefusedItems, reversePayment, settleOrder } from "./settlement";
 import type { Stripe } from "./stripe";
 import { grantPeriodCredits, syncSubscription } from "./subscriptions";
 
@@ -19,6 +19,19 @@ const idOf = (value: string | { id: string } | null | undefined) => (typeof valu
  * Unknown event types and objects that are not ours are acknowledged and ignored.
  */
 export async function handleStripeEvent(deps: { db: Database; config: Config }, event: Stripe.Event): Promise<WebhookResult> {
+  const result = await claimAndApply(deps, event);
+  // What a settled payment could not license goes back at once; the hourly sweep retries a failure.
+  if (!result.duplicate && result.outcome === "paid") {
+    const session = event.data.object as Stripe.Checkout.Session;
+    const orderId = sessionRef(session).orderId;
+    await refundRefusedItems(deps, orderId && /^[0-9a-f-]{36}$/.test(orderId) ? [orderId] : []).catch((error: Error) =>
+      console.error(JSON.stringify({ level: "error", msg: "automatic refund failed; the maintenance sweep retries it", eventId: event.id, error: error.message })),
+    );
+  }
+  return result;
+}
+
+async function claimAndApply(deps: { db: Database; config: Config }, event: Stripe.Event): Promise<WebhookResult> {
   return deps.db.transaction(async (tx) => {
     const [claimed] = await tx
       .insert(processedWebhookEvents)

@@ -177,7 +177,7 @@ describe("moderation actions", () => {
     expect((await api(`/v1/images/${id}`)).status).toBe(404);
 
     const again = await expectProblem(await post(`/v1/admin/images/${id}/takedown`, { reason: "DMCA notice 2026-114" }), 409, "conflict");
-    expect(again.status).toBe("rejected");
+    expect(again).toMatchObject({ status: 409, imageStatus: "rejected", takenDown: true });
     // Nor can a taken-down image be approved back through review.
     await expectProblem(await post(`/v1/admin/moderation/${id}/approve`, {}), 409, "conflict");
     const entries = await auditFor(id);

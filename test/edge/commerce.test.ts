@@ -2,7 +2,7 @@ import { env, SELF } from "cloudflare:test";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cartItems, carts, contributorEarnings, downloadCredits, downloadEvents, images, licensePrices, licenses, orders, payouts, processedWebhookEvents, subscriptionPlans, subscriptions, users } from "../../db/schema";
+import { cartItems, carts, contributorEarnings, downloadCredits, downloadEvents, images, licensePrices, licenses, orderItems, orders, payouts, processedWebhookEvents, subscriptionPlans, subscriptions, users } from "../../db/schema";
 import { readConfig } from "../../edge/config";
 import { api, expectProblem, signUp, testDb } from "./support";
 
@@ -177,8 +177,11 @@ describe("buying: checkout → webhook → license → download", () => {
     expect((await download(buyer.accessToken, a, ticket.licenseId)).status).toBe(200);
     const recorded = await db.select().from(downloadEvents).where(eq(downloadEvents.licenseId, ticket.licenseId));
     expect(recorded).toHaveLength(2);
+    // Popularity counts one buyer's downloads of one license once a day, however many they make.
+    for (let i = 0; i < 5; i++) expect((await download(buyer.accessToken, a, "standard")).status).toBe(200);
+    expect(await db.select().from(downloadEvents).where(eq(downloadEvents.licenseId, ticket.licenseId))).toHaveLength(7);
     const image = one(await db.select({ downloads: images.downloadCount, sales: images.saleCount }).from(images).where(eq(images.id, a)));
-    expect(image).toEqual({ downloads: 2, sales: 1 });
+    expect(image).toEqual({ downloads: 1, sales: 1 });
   });
 
   it("refuses tampered URLs, other buyers, other buyers' license ids, and licenses for another type", async () => {
@@ -242,6 +245,71 @@ describe("buying: checkout → webhook → license → download", () => {
     expect(second.headers.get("idempotency-replayed")).toBe("true");
     expect(await second.json()).toEqual(await first.json());
     expect(await db.select().from(orders).where(eq(orders.buyerId, buyer.userId))).toHaveLength(1);
+  });
+});
+
+describe("one cart, one open order", () => {
+  const checkout = (buyer: { accessToken: string }) => api("/v1/checkout", { method: "POST", token: buyer.accessToken, json: {} });
+  type Started = { orderId: string; sessionId: string; totalCents: number };
+
+  it("answers concurrent checkouts of one cart with one order and one session", async () => {
+    const buyer = await signUp("buyer");
+    await fillCart(buyer.userId, [{ imageId: await approvedImage(), licenseType: "standard" }]);
+    const responses = await Promise.all([checkout(buyer), checkout(buyer), checkout(buyer)]);
+    expect(responses.map((r) => r.status)).toEqual([201, 201, 201]);
+    const started = (await Promise.all(responses.map((r) => r.json()))) as Started[];
+    expect(new Set(started.map((s) => s.orderId)).size).toBe(1);
+    expect(new Set(started.map((s) => s.sessionId)).size).toBe(1);
+    expect(await db.select().from(orders).where(eq(orders.buyerId, buyer.userId))).toHaveLength(1);
+    // And later, unchanged: still the same order.
+    expect(((await (await checkout(buyer)).json()) as Started).orderId).toBe(started[0]?.orderId);
+  });
+
+  it("refunds what a superseded order's late payment would license twice, and licenses once", async () => {
+    const buyer = await signUp("buyer");
+    const [x, y] = [await approvedImage({ standardCents: 1500 }), await approvedImage({ standardCents: 700 })];
+    await fillCart(buyer.userId, [{ imageId: x, licenseType: "standard" }]);
+    const first = (await (await checkout(buyer)).json()) as Started;
+    // The buyer pays the first session, and before its webhook arrives checks out a changed cart.
+    const firstEvents = await control(`/checkout/${first.sessionId}/complete`, { outcome: "paid" });
+    await fillCart(buyer.userId, [{ imageId: y, licenseType: "standard" }]);
+    const second = (await (await checkout(buyer)).json()) as Started;
+    expect(second.orderId).not.toBe(first.orderId);
+    expect(one(await db.select().from(orders).where(eq(orders.id, first.orderId))).status).toBe("canceled");
+    const secondEvents = await control(`/checkout/${second.sessionId}/complete`, { outcome: "paid" });
+
+    expect(await deliver(nth(firstEvents, 0))).toMatchObject({ outcome: "paid" });
+    expect(await deliver(nth(secondEvents, 0))).toMatchObject({ outcome: "paid" });
+
+    const held = await db.select().from(licenses).where(and(eq(licenses.buyerId, buyer.userId), eq(licenses.imageId, x)));
+    expect(held).toHaveLength(1);
+    expect(await db.select().from(contributorEarnings).where(eq(contributorEarnings.imageId, x))).toHaveLength(1);
+    expect(await db.select().from(licenses).where(and(eq(licenses.buyerId, buyer.userId), eq(licenses.imageId, y)))).toHaveLength(1);
+
+    const order = (await (await api(`/v1/orders/${second.orderId}`, { token: buyer.accessToken })).json()) as {
+      automaticRefund: { amountCents: number; refundId: string | null } | null;
+      items: { imageId: string; refused: string | null; licenseId: string | null }[];
+    };
+    expect(order.automaticRefund).toMatchObject({ amountCents: 1500, refundId: expect.stringMatching(/^re_/) });
+    expect(order.items.find((i) => i.imageId === x)).toMatchObject({ refused: "already-licensed", licenseId: null });
+    expect(order.items.find((i) => i.imageId === y)).toMatchObject({ refused: null, licenseId: expect.any(String) });
+    const refund = await stripe.refunds.retrieve(order.automaticRefund?.refundId as string);
+    expect(refund).toMatchObject({ amount: 1500, status: "succeeded" });
+  });
+
+  it("refunds an item taken down between checkout and payment instead of licensing it", async () => {
+    const buyer = await signUp("buyer");
+    const image = await approvedImage({ standardCents: 1100 });
+    const { orderId, events } = await buy(buyer, [{ imageId: image, licenseType: "standard" }]);
+    const admin = await signUp("admin");
+    expect((await api(`/v1/admin/images/${image}/takedown`, { method: "POST", token: admin.accessToken, json: { reason: "Copyright claim" } })).status).toBe(200);
+    await deliver(nth(events, 0));
+    expect(await db.select().from(licenses).where(eq(licenses.buyerId, buyer.userId))).toHaveLength(0);
+    expect(await db.select().from(contributorEarnings).where(eq(contributorEarnings.imageId, image))).toHaveLength(0);
+    const order = one(await db.select().from(orders).where(eq(orders.id, orderId)));
+    expect(order.refundDueCents).toBe(1100);
+    expect(await stripe.refunds.retrieve(order.autoRefundId as string)).toMatchObject({ amount: 1100 });
+    expect(one(await db.select().from(orderItems).where(eq(orderItems.orderId, orderId))).refusedReason).toBe("taken-down");
   });
 });
 
@@ -406,6 +474,43 @@ describe("subscriptions", () => {
     await deliver(await latestEvent("customer.subscription.deleted", sub.stripeSubscriptionId!));
     expect(await creditsLeft(buyer.accessToken)).toBeNull();
     await expectProblem(await download(buyer.accessToken, await approvedImage(), "standard"), 403, "license-required");
+  });
+
+  it("spends no credit on an image that is not for sale, and keeps a held license working after a withdrawal but not a takedown", async () => {
+    const buyer = await signUp("buyer");
+    for (const event of await subscribe(buyer, await plan(10))) await deliver(event);
+    const other = await signUp("contributor");
+    const listed = await approvedImage();
+    const states: { name: string; set: Partial<typeof images.$inferInsert>; status: number }[] = [
+      { name: "pending review (NSFW-flagged)", set: { status: "pending_review", statusReason: "NSFW score 0.9", publishedAt: null }, status: 404 },
+      { name: "rejected by a moderator", set: { status: "rejected", statusReason: "Blurry" }, status: 404 },
+      { name: "rejected as another contributor's duplicate", set: { status: "rejected", duplicateOf: listed, contributorId: other.userId }, status: 404 },
+      { name: "withdrawn", set: { withdrawnAt: new Date() }, status: 410 },
+      { name: "taken down", set: { status: "rejected", takenDownAt: new Date() }, status: 410 },
+      { name: "processing failed", set: { status: "processing_failed", stage: "failed", publishedAt: null }, status: 404 },
+      { name: "never uploaded", set: { status: "processing", stage: "awaiting_upload", publishedAt: null }, status: 404 },
+    ];
+    for (const state of states) {
+      const id = await approvedImage();
+      await db.update(images).set(state.set).where(eq(images.id, id));
+      const res = await download(buyer.accessToken, id, "standard");
+      expect(res.status, `${state.name}: ${await res.clone().text()}`).toBe(state.status);
+      expect(await db.select().from(licenses).where(eq(licenses.imageId, id)), state.name).toHaveLength(0);
+      expect(await db.select().from(contributorEarnings).where(eq(contributorEarnings.imageId, id)), state.name).toHaveLength(0);
+      expect(await db.select().from(downloadEvents).where(eq(downloadEvents.imageId, id)), state.name).toHaveLength(0);
+    }
+    expect(await creditsLeft(buyer.accessToken)).toBe(10);
+
+    // A license already held keeps working for a withdrawn image, and stops at a takedown.
+    const held = await approvedImage();
+    expect((await download(buyer.accessToken, held, "standard")).status).toBe(200);
+    await db.update(images).set({ withdrawnAt: new Date() }).where(eq(images.id, held));
+    const again = await download(buyer.accessToken, held, "standard");
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { usedCredit: boolean }).usedCredit).toBe(false);
+    await db.update(images).set({ status: "rejected", takenDownAt: new Date() }).where(eq(images.id, held));
+    await expectProblem(await download(buyer.accessToken, held, "standard"), 410, "image-unavailable");
+    expect(await creditsLeft(buyer.accessToken)).toBe(9);
   });
 
   it("spends one credit when the same image is downloaded twice at once", async () => {

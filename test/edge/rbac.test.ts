@@ -18,7 +18,7 @@ import { api, signUp } from "./support";
  */
 
 type Role = "buyer" | "contributor" | "admin";
-const CALLER_NAMES = ["anonymous", "buyer", "contributor", "admin", "buyer API key (all scopes)"] as const;
+const CALLER_NAMES = ["anonymous", "buyer", "contributor", "admin", "buyer API key (all scopes)", "buyer API key without this route's scope"] as const;
 type Caller = { name: (typeof CALLER_NAMES)[number]; role: Role | null; apiKeyScopes?: readonly ApiKeyScope[]; headers: Record<string, string> };
 type Problem = { type: string; status: number };
 
@@ -27,10 +27,15 @@ const label = (op: Pick<Operation, "method" | "path">) => `${op.method} ${op.pat
 
 /** What the spec promises this caller: through (no 401/403), or the problem that refuses it. */
 function expectedOutcome(routeSpec: RouteSpec, caller: Caller): "through" | "unauthenticated" | "forbidden" | "insufficient-scope" {
-  if (routeSpec.access === "public") return "through";
-  if (caller.role === null) return "unauthenticated";
-  if (!routeSpec.access.includes(caller.role)) return "forbidden";
-  if (caller.apiKeyScopes && !(routeSpec.apiKeyScope && caller.apiKeyScopes.includes(routeSpec.apiKeyScope))) return "insufficient-scope";
+  if (routeSpec.access !== "public") {
+    if (caller.role === null) return "unauthenticated";
+    if (!routeSpec.access.includes(caller.role)) return "forbidden";
+  }
+  // One scope rule at every access level: a declared scope is needed; a signed-in route without one refuses keys.
+  if (caller.apiKeyScopes) {
+    if (routeSpec.apiKeyScope) return caller.apiKeyScopes.includes(routeSpec.apiKeyScope) ? "through" : "insufficient-scope";
+    if (routeSpec.access !== "public") return "insufficient-scope";
+  }
   return "through";
 }
 
@@ -57,6 +62,7 @@ function walkRequest(op: Operation): { path: string; init: RequestInit } {
 
 describe("RBAC walk over every route", () => {
   const callers: Caller[] = [];
+  const keysLacking = new Map<ApiKeyScope, { scopes: ApiKeyScope[]; secret: string }>();
 
   beforeAll(async () => {
     const buyer = await signUp("buyer");
@@ -69,6 +75,13 @@ describe("RBAC walk over every route", () => {
     });
     expect(created.status).toBe(201);
     const { secret } = (await created.json()) as { secret: string };
+    // One key per scope, holding every scope but that one: the walk sends each route the key that lacks its scope.
+    for (const missing of API_KEY_SCOPES) {
+      const scopes = API_KEY_SCOPES.filter((scope) => scope !== missing);
+      const res = await api("/v1/api-keys", { method: "POST", token: buyer.accessToken, json: { name: `rbac walk without ${missing}`, scopes } });
+      expect(res.status).toBe(201);
+      keysLacking.set(missing, { scopes, secret: ((await res.json()) as { secret: string }).secret });
+    }
     callers.push(
       { name: "anonymous", role: null, headers: {} },
       { name: "buyer", role: "buyer", headers: { authorization: `Bearer ${buyer.accessToken}` } },
@@ -96,7 +109,13 @@ describe("RBAC walk over every route", () => {
     describe(label(op), () => {
       for (const callerName of CALLER_NAMES) {
         it(`answers ${callerName} as its spec says`, async () => {
-          const caller = callers.find((c) => c.name === callerName);
+          let caller = callers.find((c) => c.name === callerName);
+          const lacking = op.spec?.apiKeyScope ? keysLacking.get(op.spec.apiKeyScope) : undefined;
+          if (callerName === "buyer API key without this route's scope") {
+            // A route without a scope: any key lacks it, so the all-scopes key stands in.
+            const full = callers.find((c) => c.name === "buyer API key (all scopes)");
+            caller = lacking ? { name: callerName, role: "buyer", apiKeyScopes: lacking.scopes, headers: { "x-api-key": lacking.secret } } : full && { ...full, name: callerName };
+          }
           expect(caller, "callers are set up").toBeDefined();
           expect(op.spec, "the operation has a spec").toBeDefined();
           if (!caller || !op.spec) return;

@@ -97,5 +97,7 @@ export async function expectProblem(res: Response, status: number, type: string)
   expect(res.headers.get("content-type"), text).toBe("application/problem+json");
   const body = JSON.parse(text) as ProblemBody;
   expect(body.type, text).toBe(PROBLEM_BASE_URI + type);
+  // RFC 9457: the status member repeats the HTTP status; a route's own members never replace it.
+  expect(body.status, text).toBe(status);
   return body;
 }
