@@ -81,7 +81,7 @@ type Log = (level: "info" | "warn", msg: string, extra?: Record<string, unknown>
  * folder is there, or why it is not (one sentence for the log and the heartbeat). Never throws for an
  * expected failure: the worker runs on without CLIP.
  */
-export async function ensureClipModel(settings: ClipSourceSettings, log: Log, overrides: { stallTimeoutMs?: number; retryDelayMs?: number } = {}): Promise<string | null> {
+export async function ensureClipModel(settings: ClipSourceSettings, log: Log, overrides: { stallTimeoutMs?: number; retryDelayMs?: number; attempts?: number } = {}): Promise<string | null> {
   const dir = settings.clipModelDir;
   if (await stat(dir).then(() => true, () => false)) return null;
   const repo = clipRepoOf(settings.CLIP_MODEL);
