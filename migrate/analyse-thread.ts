@@ -59,7 +59,7 @@ async function run(task: AnalyseTask) {
     const transfer: ArrayBuffer[] = [];
     const file: AnalysedFile = {
       imageId,
-      bytes: bytes.byteLength,
+      bytes: analysed.original.byteLength,
       contentType,
       sha256: analysed.sha256,
       phash: analysed.phash,

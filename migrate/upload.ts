@@ -3,6 +3,8 @@ import { readFile } from "node:fs/promises";
 import { DERIVATIVE_CACHE_CONTROL, derivativeKey, originalKey, RENDITIONS, type RenditionName, type UploadContentType } from "../common/images";
 import type { DerivativeKeys } from "../db/schema";
 import type { ObjectStore } from "../gpu-worker/jobs/image-process";
+import { cleanOriginal } from "../gpu-worker/pipeline/clean-original";
+import type { SniffedFormat } from "../gpu-worker/pipeline/validate";
 import type { Limit } from "./limit";
 import type { StageClock } from "./stages";
 
@@ -13,6 +15,8 @@ import type { StageClock } from "./stages";
  * content-derived image id, so a re-run overwrites with the same bytes. Retries (network errors,
  * 5xx, 429) are the S3 client's own, configured for a long run in migrate/main.ts.
  */
+
+const FORMATS: Record<UploadContentType, SniffedFormat> = { "image/jpeg": "jpeg", "image/png": "png", "image/tiff": "tiff", "image/webp": "webp", "image/avif": "avif" };
 
 export type UploadTarget = { originalsBucket: string; derivativesBucket: string; contributorId: string };
 
@@ -36,7 +40,8 @@ export function derivativeKeysFor(imageId: string): DerivativeKeys {
 export async function uploadFile(store: ObjectStore, limit: Limit, clock: StageClock, target: UploadTarget, file: UploadableFile): Promise<void> {
   const slot = <T>(work: () => Promise<T>) => limit(() => clock.time("upload", work));
   const putOriginal = slot(async () => {
-    const bytes = await readFile(file.path);
+    // Cleaned of GPS and serial numbers as a live upload is; the hash is the cleaned file's.
+    const bytes = cleanOriginal(await readFile(file.path), FORMATS[file.contentType]).bytes;
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     if (sha256 !== file.sha256) throw new Error("the file changed while it was being migrated (its SHA-256 differs from the analysed one)");
     const key = originalKey(target.contributorId, file.imageId, file.contentType);

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import sharp, { type Sharp } from "sharp";
 import type { UploadContentType } from "../../common/images";
 import { RENDITIONS, type RenditionName } from "../../common/images";
+import { cleanOriginal } from "./clean-original";
 import { colourBucket, dominantColours } from "./colours";
 import { embedWatermark } from "./invisible-watermark";
 import { type ImageMetadata, readMetadata } from "./metadata";
@@ -58,6 +59,14 @@ export type Rendition = { name: RenditionName; body: Buffer; width: number; heig
 export type RawImage = { data: Buffer; width: number; height: number; channels: 3 };
 
 export type AnalysedImage = {
+  /**
+   * The original as buyers get it: the upload without GPS, serial numbers and owner names
+   * (clean-original.ts), image data untouched. What is stored under images.original_key.
+   */
+  original: Uint8Array;
+  /** What cleaning took out (tag names), for the job's log. */
+  removedMetadata: string[];
+  /** Of `original`, the delivered bytes: identical uploads clean to identical bytes, so duplicates still match. */
   sha256: string;
   /** Signed 64-bit DCT perceptual hash (Postgres bigint). */
   phash: bigint;
@@ -108,16 +117,18 @@ function decodeError(error: unknown, maxInputPixels: number, truncated = false):
 }
 
 /**
- * Validates and decodes an original once, and derives its identity and description: hashes,
- * dimensions, technical metadata, colours. The decode is at working size (JPEG shrink-on-load
- * makes that much cheaper than a full decode) and every rendition, hash and colour comes from it.
+ * Validates, cleans and decodes an original once, and derives its identity and description: hashes,
+ * dimensions, technical metadata, colours. Everything after validation reads the cleaned file, the
+ * one buyers download. The decode is at working size (JPEG shrink-on-load makes that much cheaper
+ * than a full decode) and every rendition, hash and colour comes from it.
  */
-export async function analyseImage(bytes: Uint8Array, declared: UploadContentType | null, options: PipelineOptions): Promise<AnalysedImage> {
+export async function analyseImage(upload: Uint8Array, declared: UploadContentType | null, options: PipelineOptions): Promise<AnalysedImage> {
   const timings: Timings = {};
   const cpuTimings: Timings = {};
   const time = timer(timings, cpuTimings);
 
-  const format = await time("validate", () => validateFile(bytes, declared));
+  const format = await time("validate", () => validateFile(upload, declared));
+  const { bytes, removed } = await time("clean", () => cleanOriginal(upload, format));
   const sha256 = await time("sha256", () => createHash("sha256").update(bytes).digest("hex"));
   const meta = await time("metadata", async () => {
     try {
@@ -153,6 +164,8 @@ export async function analyseImage(bytes: Uint8Array, declared: UploadContentTyp
   const metadata = await time("exif", () => readMetadata(meta));
 
   return {
+    original: bytes,
+    removedMetadata: removed,
     sha256,
     phash,
     format,
