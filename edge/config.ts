@@ -54,6 +54,9 @@ const ConfigSchema = v.object({
   PAYOUT_MINIMUM_CENTS: v.pipe(v.optional(v.string(), "5000"), v.transform(Number), v.integer(), v.minValue(1)),
   /** Lifetime of signed download URLs to originals, seconds. */
   DOWNLOAD_URL_TTL_SECONDS: v.pipe(v.optional(v.string(), "300"), v.transform(Number), v.integer(), v.minValue(10), v.maxValue(3600)),
+  /** Cloudflare zone of DERIVATIVES_PUBLIC_URL and an API token with Cache Purge on it: takedowns and withdrawals purge the renditions' URLs. Empty: the operator purges (README). */
+  CLOUDFLARE_ZONE_ID: optional,
+  CLOUDFLARE_API_TOKEN: optional,
   /** Development only: bearer token of the local Queues pull-consumer stand-in (/_local/queues). */
   LOCAL_QUEUES_TOKEN: optional,
 });

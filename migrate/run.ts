@@ -145,7 +145,7 @@ async function upload(deps: RunDeps, worked: Worked[]): Promise<{ kept: Worked[]
           deps.uploadLimit,
           clock,
           { originalsBucket: settings.originalsBucket, derivativesBucket: settings.derivativesBucket, contributorId: settings.contributorId },
-          { path: item.path, ...item.file },
+          { path: item.path, ...item.file, listed: decide(null, settings.contributorId, item.inference.nsfw, settings.nsfwThreshold).status === "approved" },
         );
         uploaded.push(item);
       } catch (error) {

@@ -1,6 +1,15 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { DERIVATIVE_CACHE_CONTROL, derivativeKey, originalKey, RENDITIONS, type RenditionName, type UploadContentType } from "../common/images";
+import {
+  DERIVATIVE_CACHE_CONTROL,
+  derivativeKey,
+  originalKey,
+  PRIVATE_RENDITION_CACHE_CONTROL,
+  privateRenditionKey,
+  RENDITIONS,
+  type RenditionName,
+  type UploadContentType,
+} from "../common/images";
 import type { DerivativeKeys } from "../db/schema";
 import type { ObjectStore } from "../gpu-worker/jobs/image-process";
 import { cleanOriginal } from "../gpu-worker/pipeline/clean-original";
@@ -10,8 +19,9 @@ import type { StageClock } from "./stages";
 
 /**
  * Puts a migrated file into R2 through the S3 API: the original (read again from disk, checked
- * against the hash it was analysed with) into the private originals bucket, the renditions into
- * the public derivatives bucket, under the same keys a live upload gets. Keys come from the
+ * against the hash it was analysed with) into the private originals bucket, the renditions' private
+ * copies beside it and, for an image the run lists (approved), their public copies in the
+ * derivatives bucket, under the same keys a live upload gets. Keys come from the
  * content-derived image id, so a re-run overwrites with the same bytes. Retries (network errors,
  * 5xx, 429) are the S3 client's own, configured for a long run in migrate/main.ts.
  */
@@ -26,6 +36,8 @@ export type UploadableFile = {
   sha256: string;
   contentType: UploadContentType;
   renditions: { name: RenditionName; body: Uint8Array; contentType: string }[];
+  /** Listed by this run (approved): the renditions are public too. Anything else waits for a moderator's approval. */
+  listed: boolean;
 };
 
 /** Where an image's renditions are, by name: the same keys whether this run uploaded them or an earlier one did. */
@@ -47,14 +59,14 @@ export async function uploadFile(store: ObjectStore, limit: Limit, clock: StageC
     const key = originalKey(target.contributorId, file.imageId, file.contentType);
     await store.putObject(target.originalsBucket, key, bytes, { contentType: file.contentType });
   });
-  const putRenditions = file.renditions.map((rendition) =>
-    slot(() =>
-      store.putObject(target.derivativesBucket, derivativeKey(file.imageId, rendition.name), rendition.body, {
-        contentType: rendition.contentType,
-        cacheControl: DERIVATIVE_CACHE_CONTROL,
-      }),
-    ),
-  );
+  const putRenditions = file.renditions.flatMap((rendition) => {
+    const key = derivativeKey(file.imageId, rendition.name);
+    const copies = [
+      slot(() => store.putObject(target.originalsBucket, privateRenditionKey(key), rendition.body, { contentType: rendition.contentType, cacheControl: PRIVATE_RENDITION_CACHE_CONTROL })),
+    ];
+    if (file.listed) copies.push(slot(() => store.putObject(target.derivativesBucket, key, rendition.body, { contentType: rendition.contentType, cacheControl: DERIVATIVE_CACHE_CONTROL })));
+    return copies;
+  });
   // allSettled first: no request may still be running when the caller decides the file failed.
   const results = await Promise.allSettled([putOriginal, ...putRenditions]);
   const failure = results.find((r) => r.status === "rejected");

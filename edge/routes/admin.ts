@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import * as v from "valibot";
 import { imageStatus, licenseType } from "../../db/schema";
 import type { AppEnv } from "../env";
@@ -8,6 +8,7 @@ import * as s from "../lib/schemas";
 import { decodeAuditCursor, listAuditLog } from "../services/audit-log";
 import { moderate, moderationQueue } from "../services/moderation";
 import { listPrices, setPrice } from "../services/price-list";
+import { type RenditionDeps, reconcileRenditions, syncRenditions } from "../services/renditions";
 
 const QueueItemSchema = v.object({
   id: s.uuid,
@@ -66,6 +67,19 @@ const PriceBody = v.strictObject({
 
 const access = ["admin"] as const;
 
+const renditions = (c: Context<AppEnv>): RenditionDeps => ({ db: c.var.db, env: c.env, config: c.var.config });
+
+/** What a moderation decision did to the public copies of the image's renditions. */
+const RenditionsSchema = v.object({ published: v.number(), unpublished: v.number(), cdnPurge: v.picklist(["purged", "not-configured", "failed", "none"]) });
+
+const ModeratedWithRenditions = v.object({ ...ModeratedSchema.entries, renditions: RenditionsSchema });
+
+/** After a decision commits: the public bucket follows the listing (approve publishes, reject and takedown unpublish and purge). */
+async function syncAfterDecision(c: Context<AppEnv>, imageId: string) {
+  const synced = await syncRenditions(renditions(c), imageId);
+  return { published: synced.published.length, unpublished: synced.unpublished.length, cdnPurge: synced.purge };
+}
+
 /** Admin moderation, takedowns, prices and the audit log. Every change is audited in its own transaction. */
 export const adminRoutes = new Hono<AppEnv>()
   .get(
@@ -79,7 +93,7 @@ export const adminRoutes = new Hono<AppEnv>()
     input("query", v.strictObject(s.pageQuery)),
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
-      return c.json(await moderationQueue(c.var.db, limit, cursor ? decodeCursor(cursor) : undefined, c.var.config.DERIVATIVES_PUBLIC_URL));
+      return c.json(await moderationQueue(c.var.db, limit, cursor ? decodeCursor(cursor) : undefined, renditions(c)));
     },
   )
   .post(
@@ -89,14 +103,14 @@ export const adminRoutes = new Hono<AppEnv>()
       description: "Only from pending review (409 otherwise). Sets the publication date the first time.",
       tags: ["admin"],
       access,
-      responses: { 200: { description: "Approved", schema: ModeratedSchema } },
+      responses: { 200: { description: "Approved; its renditions are now public", schema: ModeratedWithRenditions } },
     }),
     input("param", ImageParam),
     input("json", v.strictObject({ note: v.optional(s.text(500)) })),
     async (c) => {
       const { note } = c.req.valid("json");
       const image = await moderate(c.var.db, c.req.valid("param").id, "approve", { actorId: caller(c).userId, requestId: c.var.requestId }, note ? { note } : {});
-      return c.json({ image });
+      return c.json({ image, renditions: await syncAfterDecision(c, image.id) });
     },
   )
   .post(
@@ -106,13 +120,13 @@ export const adminRoutes = new Hono<AppEnv>()
       description: "Only from pending review (409 otherwise).",
       tags: ["admin"],
       access,
-      responses: { 200: { description: "Rejected", schema: ModeratedSchema } },
+      responses: { 200: { description: "Rejected", schema: ModeratedWithRenditions } },
     }),
     input("param", ImageParam),
     input("json", v.strictObject({ reason })),
     async (c) => {
       const image = await moderate(c.var.db, c.req.valid("param").id, "reject", { actorId: caller(c).userId, requestId: c.var.requestId }, c.req.valid("json"));
-      return c.json({ image });
+      return c.json({ image, renditions: await syncAfterDecision(c, image.id) });
     },
   )
   .post(
@@ -122,13 +136,34 @@ export const adminRoutes = new Hono<AppEnv>()
       description: "Only an approved image that is not taken down already (409 otherwise). Licenses already sold stay on record.",
       tags: ["admin"],
       access,
-      responses: { 200: { description: "Taken down", schema: ModeratedSchema } },
+      responses: { 200: { description: "Taken down; its public renditions are deleted and, with CLOUDFLARE_ZONE_ID set, purged from the CDN", schema: ModeratedWithRenditions } },
     }),
     input("param", ImageParam),
     input("json", v.strictObject({ reason })),
     async (c) => {
       const image = await moderate(c.var.db, c.req.valid("param").id, "takedown", { actorId: caller(c).userId, requestId: c.var.requestId }, c.req.valid("json"));
-      return c.json({ image });
+      return c.json({ image, renditions: await syncAfterDecision(c, image.id) });
+    },
+  )
+  .post(
+    "/renditions/reconcile",
+    spec({
+      summary: "Make the public renditions bucket follow the listings, a page of images at a time",
+      description:
+        "For up to `limit` images after `cursor` (by id): listed images get missing public copies, unlisted ones (pending, rejected, taken down, withdrawn) lose theirs (kept privately first) and their URLs are purged from the CDN. Run once, following `nextCursor` until it is null, after deploying private renditions; the hourly maintenance does the same for images changed in the last two hours.",
+      tags: ["admin"],
+      access,
+      responses: {
+        200: {
+          description: "What this page changed",
+          schema: v.object({ checked: v.number(), published: v.number(), unpublished: v.number(), purgeFailed: v.number(), nextCursor: v.nullable(s.uuid) }),
+        },
+      },
+    }),
+    input("json", v.strictObject({ cursor: v.optional(s.uuid), limit: v.optional(v.pipe(v.number(), v.integer("must be 1-100"), v.minValue(1, "must be 1-100"), v.maxValue(100, "must be 1-100")), 50) })),
+    async (c) => {
+      const { cursor, limit } = c.req.valid("json");
+      return c.json(await reconcileRenditions(renditions(c), { after: cursor, limit }));
     },
   )
   .get(

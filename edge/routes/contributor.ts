@@ -72,7 +72,7 @@ export const contributorRoutes = new Hono<AppEnv>()
     "/portfolio",
     spec({
       summary: "Your images, newest first, with views, downloads, sales and earnings",
-      description: "Every image you uploaded, whatever its status (filter with `status`). Sales and earnings leave out sales reversed before payout.",
+      description: "Every image you uploaded, whatever its status (filter with `status`). Sales and earnings leave out sales reversed before payout. `thumbnailUrl` is public for a listed image and a presigned URL (15 minutes) for any other.",
       tags: ["contributor"],
       access,
       responses: { 200: { description: "A page of images", schema: v.object({ items: v.array(PortfolioImageSchema), nextCursor: v.nullable(v.string()) }) } },
@@ -80,7 +80,7 @@ export const contributorRoutes = new Hono<AppEnv>()
     input("query", v.strictObject({ ...s.pageQuery, status: v.optional(v.picklist(imageStatus.enumValues)) })),
     async (c) => {
       const { limit, cursor, status } = c.req.valid("query");
-      return c.json(await listPortfolio(c.var.db, caller(c).userId, { status }, limit, cursor ? decodeCursor(cursor) : undefined, c.var.config.DERIVATIVES_PUBLIC_URL));
+      return c.json(await listPortfolio(c.var.db, caller(c).userId, { status }, limit, cursor ? decodeCursor(cursor) : undefined, { config: c.var.config, env: c.env }));
     },
   )
   .get(

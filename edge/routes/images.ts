@@ -7,11 +7,12 @@ import { ApiError } from "../lib/problem";
 import { caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { audit } from "../services/audit";
-import { derivativeUrls, findSimilarImages, loadImagePage, recordImageView } from "../services/image-page";
+import { findSimilarImages, loadImagePage, recordImageView } from "../services/image-page";
+import { renditionUrlsFor, syncRenditions } from "../services/renditions";
 import { assertCategoriesExist, ownImage, writeContributorLabels } from "../services/uploads";
 import { ListingFields } from "./uploads";
 
-/** Public URLs of an image's renditions, by name (thumb150, thumb450, thumb1000, preview). */
+/** URLs of an image's renditions, by name (thumb150, thumb450, thumb1000, preview). */
 const Derivatives = v.record(v.string(), v.string());
 
 const StatusSchema = v.object({
@@ -158,6 +159,7 @@ export const imageRoutes = new Hono<AppEnv>()
     "/:id/status",
     spec({
       summary: "Where an upload is: stage, outcome and the reason for it",
+      description: "`derivatives` are the public URLs of a listed image and presigned URLs of the private copies (15 minutes) of any other.",
       tags: ["images"],
       access,
       responses: { 200: { description: "Processing status", schema: StatusSchema } },
@@ -166,7 +168,7 @@ export const imageRoutes = new Hono<AppEnv>()
     async (c) => {
       const image = await ownImage(c.var.db, c.req.valid("param").id, caller(c));
       const [job] = await c.var.db.select({ attempts: jobs.attempts, lastError: jobs.lastError }).from(jobs).where(eq(jobs.imageId, image.id));
-      const derivatives = derivativeUrls(c.var.config.DERIVATIVES_PUBLIC_URL, image.derivativeKeys);
+      const derivatives = await renditionUrlsFor({ config: c.var.config, env: c.env }, image);
       return c.json({
         imageId: image.id,
         status: image.status,
@@ -219,6 +221,7 @@ export const imageRoutes = new Hono<AppEnv>()
     "/:id",
     spec({
       summary: "Withdraw an image from sale (buyers who licensed it can still download it)",
+      description: "Its renditions leave the public bucket (and, with CLOUDFLARE_ZONE_ID set, the CDN); the contributor still sees them through presigned URLs.",
       tags: ["images"],
       access,
       responses: { 200: { description: "Withdrawn", schema: v.object({ imageId: s.uuid, withdrawnAt: v.string() }) } },
@@ -235,6 +238,8 @@ export const imageRoutes = new Hono<AppEnv>()
           await audit(c.var.db, { actorId: actor.userId, action: "image.withdraw", targetType: "image", targetId: image.id, requestId: c.var.requestId });
         }
       }
+      // Also when it was withdrawn already: a repeat finishes a sync that failed after the commit.
+      await syncRenditions({ db: c.var.db, env: c.env, config: c.var.config }, image.id);
       return c.json({ imageId: image.id, withdrawnAt: withdrawnAt.toISOString() });
     },
   );

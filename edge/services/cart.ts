@@ -3,7 +3,7 @@ import type { Database } from "../../db/connect";
 import { cartItems, carts, images, licenses, type LicenseType } from "../../db/schema";
 import { CURRENCY_DEFAULT } from "../../db/schema/columns";
 import { ApiError } from "../lib/problem";
-import { derivativeUrls } from "./image-page";
+import { listedRenditionUrls } from "./renditions";
 import { type Unavailable, quote } from "./prices";
 import { sumCents } from "./money";
 
@@ -34,7 +34,15 @@ export type CartView = {
  */
 export async function loadCart(db: Database, buyerId: string, derivativesBaseUrl: string, currency = CURRENCY_DEFAULT): Promise<CartView> {
   const rows = await db
-    .select({ imageId: cartItems.imageId, licenseType: cartItems.licenseType, title: images.title, derivativeKeys: images.derivativeKeys })
+    .select({
+      imageId: cartItems.imageId,
+      licenseType: cartItems.licenseType,
+      title: images.title,
+      status: images.status,
+      withdrawnAt: images.withdrawnAt,
+      takenDownAt: images.takenDownAt,
+      derivativeKeys: images.derivativeKeys,
+    })
     .from(cartItems)
     .innerJoin(carts, eq(carts.id, cartItems.cartId))
     .innerJoin(images, eq(images.id, cartItems.imageId))
@@ -47,7 +55,8 @@ export async function loadCart(db: Database, buyerId: string, derivativesBaseUrl
       imageId: row.imageId,
       licenseType: row.licenseType,
       title: row.title,
-      thumbnailUrl: derivativeUrls(derivativesBaseUrl, row.derivativeKeys).thumb450 ?? null,
+      // An item no longer listed has no public thumbnail any more.
+      thumbnailUrl: listedRenditionUrls({ DERIVATIVES_PUBLIC_URL: derivativesBaseUrl }, row).thumb450 ?? null,
       amountCents: priced?.amountCents ?? null,
       currency,
       unavailable: priced ? priced.unavailable : "not-found",

@@ -1,11 +1,11 @@
 import { and, eq, isNotNull, isNull, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import type { Database } from "../../db/connect";
-import { images, licenses, type LicenseType, orderItems, users } from "../../db/schema";
+import { type DerivativeKeys, type ImageStatus, images, licenses, type LicenseType, orderItems, users } from "../../db/schema";
 import { type LicenseTerms, licenseTerms } from "../data/license-terms";
 import { afterCursor, type CursorPosition, encodeCursor, newestFirst } from "../lib/pagination";
 import { ApiError } from "../lib/problem";
-import { derivativeUrls } from "./image-page";
+import { listedRenditionUrls } from "./renditions";
 
 export type LicenseView = {
   id: string;
@@ -32,6 +32,9 @@ const columns = {
   imageId: licenses.imageId,
   imageTitle: images.title,
   derivativeKeys: images.derivativeKeys,
+  status: images.status,
+  withdrawnAt: images.withdrawnAt,
+  takenDownAt: images.takenDownAt,
   licenseType: licenses.licenseType,
   priceCents: licenses.priceCents,
   currency: licenses.currency,
@@ -46,7 +49,10 @@ type Row = {
   id: string;
   imageId: string;
   imageTitle: string;
-  derivativeKeys: Parameters<typeof derivativeUrls>[1];
+  derivativeKeys: DerivativeKeys | null;
+  status: ImageStatus;
+  withdrawnAt: Date | null;
+  takenDownAt: Date | null;
   licenseType: LicenseType;
   priceCents: number;
   currency: string;
@@ -62,7 +68,8 @@ function toView(row: Row, derivativesBaseUrl: string): LicenseView {
     id: row.id,
     imageId: row.imageId,
     imageTitle: row.imageTitle,
-    thumbnailUrl: derivativeUrls(derivativesBaseUrl, row.derivativeKeys).thumb450 ?? null,
+    // Public renditions exist only while the image is listed: a withdrawn or taken-down one has no thumbnail.
+    thumbnailUrl: listedRenditionUrls({ DERIVATIVES_PUBLIC_URL: derivativesBaseUrl }, row).thumb450 ?? null,
     licenseType: row.licenseType,
     terms: licenseTerms(row.licenseType),
     priceCents: row.priceCents,

@@ -3,7 +3,7 @@ import type { Database } from "../../db/connect";
 import { type ImageStage, type ImageStatus, images } from "../../db/schema";
 import { CURRENCY_DEFAULT } from "../../db/schema/columns";
 import { afterCursor, type CursorPosition, newestFirst, page } from "../lib/pagination";
-import { derivativeUrls } from "./image-page";
+import { type RenditionDeps, renditionUrlsFor } from "./renditions";
 
 export type PortfolioImage = {
   id: string;
@@ -11,6 +11,7 @@ export type PortfolioImage = {
   status: ImageStatus;
   statusReason: string | null;
   stage: ImageStage;
+  /** Public while listed; otherwise a presigned URL of the private copy (15 minutes). */
   thumbnailUrl: string | null;
   createdAt: string;
   publishedAt: string | null;
@@ -35,7 +36,7 @@ export async function listPortfolio(
   filter: { status?: ImageStatus },
   limit: number,
   after: CursorPosition | undefined,
-  derivativesBaseUrl: string,
+  renditions: Pick<RenditionDeps, "config" | "env" | "ctx">,
 ) {
   // Written out with aliases: drizzle leaves columns unqualified in a single-table select, and
   // the subqueries must point at the outer image row.
@@ -66,14 +67,18 @@ export async function listPortfolio(
     .limit(limit + 1);
   const { items, nextCursor } = page(rows, limit);
   return {
-    items: items.map(({ derivativeKeys, ...row }): PortfolioImage => ({
-      ...row,
-      thumbnailUrl: derivativeUrls(derivativesBaseUrl, derivativeKeys).thumb450 ?? null,
-      createdAt: row.createdAt.toISOString(),
-      publishedAt: row.publishedAt?.toISOString() ?? null,
-      withdrawnAt: row.withdrawnAt?.toISOString() ?? null,
-      takenDownAt: row.takenDownAt?.toISOString() ?? null,
-    })),
+    items: await Promise.all(
+      items.map(
+        async ({ derivativeKeys, ...row }): Promise<PortfolioImage> => ({
+          ...row,
+          thumbnailUrl: (await renditionUrlsFor(renditions, { ...row, derivativeKeys: derivativeKeys?.thumb450 ? { thumb450: derivativeKeys.thumb450 } : null })).thumb450 ?? null,
+          createdAt: row.createdAt.toISOString(),
+          publishedAt: row.publishedAt?.toISOString() ?? null,
+          withdrawnAt: row.withdrawnAt?.toISOString() ?? null,
+          takenDownAt: row.takenDownAt?.toISOString() ?? null,
+        }),
+      ),
+    ),
     nextCursor,
   };
 }

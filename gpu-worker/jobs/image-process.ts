@@ -1,7 +1,15 @@
 import { and, eq, inArray, ne, sql } from "drizzle-orm";
 import type { Database } from "../../db/connect";
 import { categories, imageCategories, images, imageTags, jobs, tagTextFor } from "../../db/schema";
-import { DERIVATIVE_CACHE_CONTROL, derivativeKey, isUploadContentType, type RenditionName } from "../../common/images";
+import {
+  DERIVATIVE_CACHE_CONTROL,
+  derivativeKey,
+  isListed,
+  isUploadContentType,
+  PRIVATE_RENDITION_CACHE_CONTROL,
+  privateRenditionKey,
+  type RenditionName,
+} from "../../common/images";
 import type { JobMessage } from "../../common/jobs";
 import type { NsfwModel } from "../ml/nsfw";
 import { type AnalysedImage, analyseImage, type RawImage, RejectedFile, renderDerivatives } from "../pipeline/index";
@@ -17,6 +25,7 @@ export type ImageTagger = {
 export type ObjectStore = {
   getObject(bucket: string, key: string): Promise<Uint8Array | null>;
   putObject(bucket: string, key: string, body: Uint8Array, options: { contentType: string; cacheControl?: string }): Promise<unknown>;
+  deleteObject(bucket: string, key: string): Promise<unknown>;
 };
 
 export type ImageJobDeps = {
@@ -131,15 +140,17 @@ export async function processImage(deps: ImageJobDeps, message: JobMessage<"imag
   const duplicate = await findDuplicate(db, imageId, analysed, settings.phashMaxDistance);
   const rejectedDuplicate = duplicate !== null && duplicate.contributorId !== image.contributorId;
 
-  // A duplicate of someone else's image gets no derivatives: it will never be shown.
+  // A duplicate of someone else's image gets no derivatives: it will never be shown. The others go
+  // to their private copies first; the public bucket gets them only if the image ends up listed.
   const derivativeKeys: Partial<Record<RenditionName, string>> = {};
+  let renditions: Awaited<ReturnType<typeof renderDerivatives>> = [];
   if (!rejectedDuplicate) {
-    const renditions = await renderDerivatives(analysed, imageId);
+    renditions = await renderDerivatives(analysed, imageId);
     const started = performance.now();
     await Promise.all(
       renditions.map(async (rendition) => {
         const key = derivativeKey(imageId, rendition.name);
-        await store.putObject(settings.derivativesBucket, key, rendition.body, { contentType: rendition.contentType, cacheControl: DERIVATIVE_CACHE_CONTROL });
+        await store.putObject(settings.originalsBucket, privateRenditionKey(key), rendition.body, { contentType: rendition.contentType, cacheControl: PRIVATE_RENDITION_CACHE_CONTROL });
         derivativeKeys[rendition.name] = key;
       }),
     );
@@ -164,6 +175,18 @@ export async function processImage(deps: ImageJobDeps, message: JobMessage<"imag
   }
 
   const decision = decide(duplicate, image.contributorId, nsfw, settings.nsfwThreshold);
+  // An approved image is listed the moment the row commits, so its public copies go first (unless
+  // the contributor withdrew it meanwhile); a crash before the commit leaves them for the retry or
+  // the edge's reconcile.
+  const [fresh] = await db.select({ withdrawnAt: images.withdrawnAt }).from(images).where(eq(images.id, imageId));
+  const publish = decision.status === "approved" && fresh?.withdrawnAt === null;
+  if (publish) {
+    await Promise.all(
+      renditions.map((rendition) =>
+        store.putObject(settings.derivativesBucket, derivativeKey(imageId, rendition.name), rendition.body, { contentType: rendition.contentType, cacheControl: DERIVATIVE_CACHE_CONTROL }),
+      ),
+    );
+  }
   const committed = await db.transaction(async (tx) => {
     const [row] = await tx
       .update(images)
@@ -220,6 +243,11 @@ export async function processImage(deps: ImageJobDeps, message: JobMessage<"imag
       .where(and(eq(jobs.imageId, imageId), eq(jobs.jobType, JOB_TYPE)));
     return row !== undefined;
   });
+  if (publish) {
+    // Withdrawn between the check and the commit, or another delivery decided otherwise: not listed, not public.
+    const [after] = await db.select({ status: images.status, withdrawnAt: images.withdrawnAt, takenDownAt: images.takenDownAt }).from(images).where(eq(images.id, imageId));
+    if (!after || !isListed(after)) await Promise.all(renditions.map((rendition) => store.deleteObject(settings.derivativesBucket, derivativeKey(imageId, rendition.name))));
+  }
   if (!committed) return { outcome: "skipped", reason: "another delivery finished it first" };
   return { outcome: "done", status: decision.status, reason: decision.reason ?? undefined, timings };
 }

@@ -1,0 +1,189 @@
+import { and, asc, eq, gt, gte, isNotNull, sql } from "drizzle-orm";
+import type { Database } from "../../db/connect";
+import { type DerivativeKeys, type ImageStatus, images } from "../../db/schema";
+import { DERIVATIVE_CACHE_CONTROL, isListed, PRIVATE_RENDITION_CACHE_CONTROL, privateRenditionKey } from "../../common/images";
+import type { Config } from "../config";
+import { derivativeUrls } from "./image-page";
+import { s3Client } from "./uploads";
+
+/**
+ * Where an image's renditions may be seen. Every rendition has a private copy in the originals
+ * bucket (`renditions/images/{id}/...`, written by the worker and the migration); the public
+ * derivatives bucket, served to anyone by R2 and the CDN from DERIVATIVES_PUBLIC_URL, holds a copy
+ * only while the image is listed (approved, not withdrawn, not taken down). Every change of
+ * listing calls syncRenditions after its commit; contributors and admins see unlisted images
+ * through short-lived presigned GETs of the private copies.
+ */
+
+/** Presigned rendition URLs for contributors and moderators live 15 minutes. */
+export const RENDITION_URL_TTL_SECONDS = 900;
+
+export type RenditionBuckets = Pick<Env, "ORIGINALS" | "DERIVATIVES">;
+
+export type RenditionDeps = { db: Database; env: RenditionBuckets; config: Config; ctx?: ExecutionContext; fetch?: typeof fetch };
+
+/** What decides where an image's renditions may be seen. */
+export type ListingState = { id: string; status: ImageStatus; withdrawnAt: Date | null; takenDownAt: Date | null; derivativeKeys: DerivativeKeys | null };
+
+const listingColumns = { id: images.id, status: images.status, withdrawnAt: images.withdrawnAt, takenDownAt: images.takenDownAt, derivativeKeys: images.derivativeKeys };
+
+const keysOf = (keys: DerivativeKeys | null) => Object.values(keys ?? {}).filter((key): key is string => typeof key === "string" && key.length > 0);
+
+async function listingOf(db: Database, imageId: string): Promise<ListingState | undefined> {
+  const [row] = await db.select(listingColumns).from(images).where(eq(images.id, imageId));
+  return row;
+}
+
+/** Copies private → public, as public immutable objects; with onlyMissing, leaves existing public objects alone. Returns the keys written. */
+async function copyToPublic(buckets: RenditionBuckets, keys: string[], onlyMissing: boolean): Promise<string[]> {
+  const written: string[] = [];
+  for (const key of keys) {
+    if (onlyMissing && (await buckets.DERIVATIVES.head(key))) continue;
+    const source = await buckets.ORIGINALS.get(privateRenditionKey(key));
+    // Nothing private to publish (an image from before private copies whose public one is gone): the reconcile reports it.
+    if (!source) continue;
+    await buckets.DERIVATIVES.put(key, await source.arrayBuffer(), { httpMetadata: { contentType: source.httpMetadata?.contentType ?? "image/webp", cacheControl: DERIVATIVE_CACHE_CONTROL } });
+    written.push(key);
+  }
+  return written;
+}
+
+/**
+ * Deletes the public copies. One written before private copies existed is first kept as the
+ * private copy, so its contributor still sees it and a later approval can publish it again.
+ * Returns the keys that were public.
+ */
+async function removePublic(buckets: RenditionBuckets, keys: string[]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const key of keys) {
+    const published = await buckets.DERIVATIVES.get(key);
+    if (!published) continue;
+    removed.push(key);
+    const privateKey = privateRenditionKey(key);
+    if (!(await buckets.ORIGINALS.head(privateKey))) {
+      await buckets.ORIGINALS.put(privateKey, await published.arrayBuffer(), {
+        httpMetadata: { contentType: published.httpMetadata?.contentType ?? "image/webp", cacheControl: PRIVATE_RENDITION_CACHE_CONTROL },
+      });
+    } else {
+      await published.body.cancel();
+    }
+  }
+  if (removed.length > 0) await buckets.DERIVATIVES.delete(removed);
+  return removed;
+}
+
+/** The public URLs of renditions (what the CDN caches under DERIVATIVES_PUBLIC_URL). */
+export const publicRenditionUrls = (config: Pick<Config, "DERIVATIVES_PUBLIC_URL">, keys: string[]) => {
+  const base = config.DERIVATIVES_PUBLIC_URL.replace(/\/+$/, "");
+  return keys.map((key) => `${base}/${key}`);
+};
+
+/**
+ * Purges the URLs from Cloudflare's cache when CLOUDFLARE_ZONE_ID and CLOUDFLARE_API_TOKEN are set
+ * (renditions are cached for a year, immutable: a takedown must purge them). Never throws: the
+ * listing change has committed; a failed purge is logged for the operator (README, "Takedowns").
+ */
+export async function purgeFromCdn(deps: Pick<RenditionDeps, "config" | "fetch">, urls: string[]): Promise<"purged" | "not-configured" | "failed"> {
+  const { CLOUDFLARE_ZONE_ID: zone, CLOUDFLARE_API_TOKEN: token } = deps.config;
+  if (urls.length === 0) return "purged";
+  if (!zone || !token) return "not-configured";
+  const send = deps.fetch ?? fetch;
+  try {
+    const res = await send(`https://api.cloudflare.com/client/v4/zones/${encodeURIComponent(zone)}/purge_cache`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ files: urls }),
+    });
+    if (res.ok) return "purged";
+    console.error(JSON.stringify({ level: "error", msg: "CDN purge refused", status: res.status, body: (await res.text()).slice(0, 500), urls }));
+  } catch (error) {
+    console.error(JSON.stringify({ level: "error", msg: "CDN purge failed", error: String(error), urls }));
+  }
+  return "failed";
+}
+
+export type RenditionSync = { listed: boolean; published: string[]; unpublished: string[]; purge: "purged" | "not-configured" | "failed" | "none" };
+
+/**
+ * Makes the public bucket agree with the image's listing, read after the caller's commit: a
+ * listed image gets its public copies (from the private ones), an unlisted one loses them (and
+ * the CDN purges their URLs). After publishing, the listing is read again and the copies removed
+ * if it changed meanwhile, so of an approval and a takedown racing, the takedown's state wins.
+ * Idempotent; call it after every change of status, withdrawnAt or takenDownAt.
+ */
+export async function syncRenditions(deps: RenditionDeps, imageId: string, options: { onlyMissing?: boolean } = {}): Promise<RenditionSync> {
+  const image = await listingOf(deps.db, imageId);
+  if (!image) return { listed: false, published: [], unpublished: [], purge: "none" };
+  return syncListing(deps, image, options);
+}
+
+async function syncListing(deps: RenditionDeps, image: ListingState, options: { onlyMissing?: boolean }): Promise<RenditionSync> {
+  const keys = keysOf(image.derivativeKeys);
+  if (isListed(image)) {
+    const published = await copyToPublic(deps.env, keys, options.onlyMissing ?? false);
+    const now = await listingOf(deps.db, image.id);
+    if (now && isListed(now)) return { listed: true, published, unpublished: [], purge: "none" };
+  }
+  const unpublished = await removePublic(deps.env, keys);
+  const purge = unpublished.length > 0 ? await purgeFromCdn(deps, publicRenditionUrls(deps.config, unpublished)) : "none";
+  return { listed: false, published: [], unpublished, purge };
+}
+
+/**
+ * URLs of an image's renditions for whoever may see it: the public ones while it is listed,
+ * otherwise presigned GETs of the private copies (RENDITION_URL_TTL_SECONDS). Only for callers
+ * entitled to the image (its contributor, admins): never put these in a public response.
+ */
+export async function renditionUrlsFor(deps: Pick<RenditionDeps, "config" | "env" | "ctx">, image: Omit<ListingState, "id">): Promise<Record<string, string>> {
+  if (isListed(image)) return derivativeUrls(deps.config.DERIVATIVES_PUBLIC_URL, image.derivativeKeys);
+  const s3 = s3Client({ config: deps.config, env: deps.env as Env, ctx: deps.ctx });
+  const entries = await Promise.all(
+    Object.entries(image.derivativeKeys ?? {}).map(async ([name, key]) => {
+      const signed = await s3.presign("GET", deps.config.ORIGINALS_BUCKET_NAME, privateRenditionKey(key), {
+        expiresIn: RENDITION_URL_TTL_SECONDS,
+        query: { "response-cache-control": PRIVATE_RENDITION_CACHE_CONTROL },
+      });
+      return [name, signed.url] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+/** The public URLs of a listed image's renditions, or none for an unlisted one (carts, licenses: no entitlement to see it). */
+export const listedRenditionUrls = (config: Pick<Config, "DERIVATIVES_PUBLIC_URL">, image: Omit<ListingState, "id">) =>
+  isListed(image) ? derivativeUrls(config.DERIVATIVES_PUBLIC_URL, image.derivativeKeys) : {};
+
+export type ReconcileReport = { checked: number; published: number; unpublished: number; purgeFailed: number; nextCursor: string | null };
+
+/**
+ * Brings the public bucket in line with the listings of a page of images (by id), for images
+ * whose rows changed since `updatedSince` or all of them: publishes missing public copies of
+ * listed images and removes those of unlisted ones (keeping a private copy first). The hourly
+ * maintenance runs it over the last two hours (a sync that failed after its commit); after this
+ * change was deployed, `POST /v1/admin/renditions/reconcile` run page by page fixes everything
+ * written before it.
+ */
+export async function reconcileRenditions(deps: RenditionDeps, options: { updatedSince?: Date; after?: string; limit: number }): Promise<ReconcileReport> {
+  const rows = await deps.db
+    .select(listingColumns)
+    .from(images)
+    .where(
+      and(
+        isNotNull(images.derivativeKeys),
+        sql`${images.derivativeKeys} <> '{}'::jsonb`,
+        options.updatedSince ? gte(images.updatedAt, options.updatedSince) : undefined,
+        options.after ? gt(images.id, options.after) : undefined,
+      ),
+    )
+    .orderBy(asc(images.id))
+    .limit(options.limit + 1);
+  const page = rows.slice(0, options.limit);
+  const report: ReconcileReport = { checked: page.length, published: 0, unpublished: 0, purgeFailed: 0, nextCursor: rows.length > options.limit ? (page.at(-1)?.id ?? null) : null };
+  for (const image of page) {
+    const synced = await syncListing(deps, image, { onlyMissing: true });
+    report.published += synced.published.length;
+    report.unpublished += synced.unpublished.length;
+    if (synced.purge === "failed") report.purgeFailed += 1;
+  }
+  return report;
+}
