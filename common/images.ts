@@ -77,8 +77,22 @@ export const privateRenditionKey = (publicKey: string) => `renditions/${publicKe
 export const isListed = (image: { status: string; withdrawnAt: Date | null; takenDownAt: Date | null }) =>
   image.status === "approved" && image.withdrawnAt === null && image.takenDownAt === null;
 
+/**
+ * Key of a rendition's private copy in the originals bucket, for the rendition's public key. Every
+ * rendition is kept here; the public bucket holds a copy only while the image is listed, so an
+ * image that is pending, rejected, taken down or withdrawn has no publicly reachable rendition.
+ */
+export const privateRenditionKey = (publicKey: string) => `renditions/${publicKey}`;
+
+/** Whether buyers may see an image: approved, not withdrawn, not taken down. Only then are its renditions public. */
+export const isListed = (image: { status: string; withdrawnAt: Date | null; takenDownAt: Date | null }) =>
+  image.status === "approved" && image.withdrawnAt === null && image.takenDownAt === null;
+
 /** Derivatives never change under a key, so browsers and the CDN may keep them for a year. */
 export const DERIVATIVE_CACHE_CONTROL = "public, max-age=31536000, immutable";
+
+/** Private copies are seen through presigned URLs that live 15 minutes: no shared cache may keep them. */
+export const PRIVATE_RENDITION_CACHE_CONTROL = "private, max-age=900";
 
 /** Private copies are seen through presigned URLs that live 15 minutes: no shared cache may keep them. */
 export const PRIVATE_RENDITION_CACHE_CONTROL = "private, max-age=900";
