@@ -26,31 +26,14 @@ export const MULTIPART_THRESHOLD_BYTES = 64 * 1024 * 1024;
 /** R2 wants equal-sized parts (all but the last) of at least 5 MiB. */
 export const MULTIPART_PART_BYTES = 16 * 1024 * 1024;
 
-/**
- * Key of a delivered original in the private bucket (images.original_key): the pipeline writes it
- * from the vetted, cleaned upload; downloads serve it. No presigned URL ever points here.
- */
+/** Key of an original in the private bucket. */
 export const originalKey = (contributorId: string, imageId: string, contentType: UploadContentType) =>
   `originals/${contributorId}/${imageId}.${UPLOAD_TYPES[contentType]}`;
 
-/**
- * Key the contributor's presigned PUT (or multipart upload) writes to, in the private bucket: only
- * the pipeline reads it, and deletes it once the original is written. A later PUT to the same URL
- * (valid an hour) lands here again and changes nothing buyers receive.
- */
-export const uploadKey = (contributorId: string, imageId: string, contentType: UploadContentType) =>
-  `uploads/${contributorId}/${imageId}.${UPLOAD_TYPES[contentType]}`;
-
-/** `uploads/{contributorId}/{imageId}.{ext}` → its parts, or null for any other key. */
-export function parseUploadKey(key: string): { contributorId: string; imageId: string; ext: string } | null {
-  const match = /^uploads\/([0-9a-f-]{36})\/([0-9a-f-]{36})\.([a-z]+)$/.exec(key);
+/** `originals/{contributorId}/{imageId}.{ext}` → its parts, or null for any other key. */
+export function parseOriginalKey(key: string): { contributorId: string; imageId: string; ext: string } | null {
+  const match = /^originals\/([0-9a-f-]{36})\/([0-9a-f-]{36})\.([a-z]+)$/.exec(key);
   return match ? { contributorId: match[1] as string, imageId: match[2] as string, ext: match[3] as string } : null;
-}
-
-/** The upload key of an image row, from its id, contributor and declared type; null when the type is not one we accept. */
-export function uploadKeyOf(image: { id: string; contributorId: string; declaredContentType: string | null }): string | null {
-  const type = image.declaredContentType;
-  return type !== null && isUploadContentType(type) ? uploadKey(image.contributorId, image.id, type) : null;
 }
 
 /** The renditions every image gets, by name: long edge in pixels and whether it is watermarked. */
@@ -77,22 +60,8 @@ export const privateRenditionKey = (publicKey: string) => `renditions/${publicKe
 export const isListed = (image: { status: string; withdrawnAt: Date | null; takenDownAt: Date | null }) =>
   image.status === "approved" && image.withdrawnAt === null && image.takenDownAt === null;
 
-/**
- * Key of a rendition's private copy in the originals bucket, for the rendition's public key. Every
- * rendition is kept here; the public bucket holds a copy only while the image is listed, so an
- * image that is pending, rejected, taken down or withdrawn has no publicly reachable rendition.
- */
-export const privateRenditionKey = (publicKey: string) => `renditions/${publicKey}`;
-
-/** Whether buyers may see an image: approved, not withdrawn, not taken down. Only then are its renditions public. */
-export const isListed = (image: { status: string; withdrawnAt: Date | null; takenDownAt: Date | null }) =>
-  image.status === "approved" && image.withdrawnAt === null && image.takenDownAt === null;
-
 /** Derivatives never change under a key, so browsers and the CDN may keep them for a year. */
 export const DERIVATIVE_CACHE_CONTROL = "public, max-age=31536000, immutable";
-
-/** Private copies are seen through presigned URLs that live 15 minutes: no shared cache may keep them. */
-export const PRIVATE_RENDITION_CACHE_CONTROL = "private, max-age=900";
 
 /** Private copies are seen through presigned URLs that live 15 minutes: no shared cache may keep them. */
 export const PRIVATE_RENDITION_CACHE_CONTROL = "private, max-age=900";
