@@ -1,5 +1,5 @@
 /**
- * The progress display on stderr: on a terminal one line rewritten in place twice a second,
+ * The progress display on stderr: on a terminal a bar and one line rewritten in place twice a second,
  * otherwise (logs, CI) one line every MIGRATE_PROGRESS_MS. Files done, failed, skipped, the rate
  * and the time left; the total comes from a counting walk running alongside, unknown until it ends.
  */
@@ -34,16 +34,32 @@ export function formatProgress(counts: Counts, total: number | null, elapsedMs: 
   );
 }
 
+/**
+ * A bar of `width` cells for `seen` of `total` files; empty brackets while the total is unknown.
+ *
+ * @example formatBar(5, 20, 8) // "[##------]"
+ */
+export function formatBar(seen: number, total: number | null, width = 24): string {
+  if (total === null || total <= 0) return `[${" ".repeat(width)}]`;
+  const filled = Math.min(width, Math.floor((seen / total) * width));
+  return `[${"#".repeat(filled)}${"-".repeat(width - filled)}]`;
+}
+
 export type Progress = { stop(): void };
 
 export function startProgress(options: { stream: NodeJS.WriteStream; intervalMs: number; counts: () => Counts; total: () => number | null }): Progress {
   const { stream } = options;
   const started = performance.now();
   const line = () => formatProgress(options.counts(), options.total(), performance.now() - started);
+  const seen = () => {
+    const c = options.counts();
+    return c.done + c.duplicates + c.failed + c.skipped;
+  };
+  const barLine = () => `${formatBar(seen(), options.total())} ${line()}`;
   const tty = stream.isTTY === true;
   const timer = setInterval(
     () => {
-      if (tty) stream.write(`\r\x1b[K${line()}`);
+      if (tty) stream.write(`\r\x1b[K${barLine()}`);
       else stream.write(`[migrate] ${line()}\n`);
     },
     tty ? TTY_INTERVAL_MS : options.intervalMs,
@@ -52,7 +68,7 @@ export function startProgress(options: { stream: NodeJS.WriteStream; intervalMs:
   return {
     stop() {
       clearInterval(timer);
-      if (tty) stream.write(`\r\x1b[K${line()}\n`);
+      if (tty) stream.write(`\r\x1b[K${barLine()}\n`);
     },
   };
 }

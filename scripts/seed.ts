@@ -1,25 +1,28 @@
 /**
  * `npm run seed` (with `npm start` running): a marketplace to look at instead of an empty database.
- *   - demo accounts (admin, two contributors, a buyer; passwords printed below),
- *   - the category list, default license prices and subscription plans,
- *   - the sample photos in test/fixtures/photos (captions as titles; override the folder
- *     with SEED_PHOTOS_DIR) and a generated demo catalogue of SEED_GENERATED (default 48) images,
- *     each stored as an original in the private R2 bucket and a WebP thumbnail and preview in the
- *     public one (wrangler's local R2, the same state `npm start` serves), listed as approved.
- * Safe to run again: everything is keyed (email, slug, sha256) and upserted.
+ *   - demo accounts (admin, two contributors, a buyer, and "Generated demo" for the generated
+ *     backgrounds; passwords printed below), the category list, default license prices and
+ *     subscription plans, all upserted;
+ *   - the demo catalogue in demo/ (real photographs under CC0, public domain, CC BY and CC BY-SA,
+ *     with their credits: demo/README.md), listed by Ada Photographer;
+ *   - SEED_GENERATED (default 48) generated abstract backgrounds, written to <data dir>/seed/generated
+ *     and labelled as generated (keyword "generated", contributor "Generated demo").
+ * Both catalogues go through the bulk importer (`bun run migrate`, migrate/main.ts): the same
+ * pipeline as uploads (renditions, watermarks, hashes, colours, EXIF, the NSFW score, and CLIP
+ * embeddings, AI tags and categories when a CLIP model is installed) and the same moderation
+ * decision. Nothing here writes a listing itself. Without the NSFW classifier the images are
+ * imported but wait for review. Safe to run again: accounts, categories, prices and plans are keyed,
+ * and the importer's checkpoint (by source path) and content-derived ids skip what is listed.
  */
-import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { eq, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import sharp from "sharp";
-import { getPlatformProxy } from "wrangler";
 import { connectDatabase } from "../db/connect";
-import { categories, imageCategories, imageTags, images, licensePrices, subscriptionPlans, users } from "../db/schema";
+import { categories, subscriptionPlans, users } from "../db/schema";
 import { hashPassword } from "../edge/lib/password";
 import { DEFAULT_NSFW_MODEL_PATH } from "../gpu-worker/config";
-import { loadNsfwModel } from "../gpu-worker/ml/nsfw";
-import { decodeWorking } from "../gpu-worker/pipeline/index";
 
 const root = resolve(import.meta.dir, "..");
 const dataDir = resolve(root, process.env.EDGESTOCK_DATA_DIR ?? ".data");
@@ -33,33 +36,39 @@ const { db, pool } = connectDatabase(stack.databaseUrl, { localProxy: stack.data
 
 const CATEGORIES = ["nature", "people", "business", "food", "animals", "architecture", "technology", "travel", "sports", "abstract", "science", "transport"];
 const DEMO_PASSWORD = "edgestock demo";
+const PHOTOS_CONTRIBUTOR = "ada@edgestock.local";
+const GENERATED_CONTRIBUTOR = "generated@edgestock.local";
 const ACCOUNTS = [
   { email: "admin@edgestock.local", role: "admin", displayName: "Edgestock Admin" },
-  { email: "ada@edgestock.local", role: "contributor", displayName: "Ada Photographer" },
+  { email: PHOTOS_CONTRIBUTOR, role: "contributor", displayName: "Ada Photographer" },
   { email: "lin@edgestock.local", role: "contributor", displayName: "Lin Studio" },
   { email: "buyer@edgestock.local", role: "buyer", displayName: "Demo Buyer" },
+  { email: GENERATED_CONTRIBUTOR, role: "contributor", displayName: "Generated demo" },
+] as const;
+const DEFAULT_PRICES = [
+  { licenseType: "standard", currency: "usd", amountCents: 2900 },
+  { licenseType: "enhanced", currency: "usd", amountCents: 9900 },
+  { licenseType: "editorial", currency: "usd", amountCents: 1900 },
 ] as const;
 
 const passwordHash = await hashPassword(DEMO_PASSWORD);
-const accountIds: Record<string, string> = {};
 for (const account of ACCOUNTS) {
-  const [row] = await db
+  await db
     .insert(users)
     .values({ ...account, passwordHash })
-    .onConflictDoUpdate({ target: users.email, set: { role: account.role, displayName: account.displayName } })
-    .returning({ id: users.id });
-  if (row) accountIds[account.email] = row.id;
+    .onConflictDoUpdate({ target: users.email, set: { role: account.role, displayName: account.displayName } });
 }
 await db
   .insert(categories)
   .values(CATEGORIES.map((slug, i) => ({ slug, name: slug[0]?.toUpperCase() + slug.slice(1), sortOrder: i })))
   .onConflictDoNothing();
-await db.execute(sql`delete from license_prices where image_id is null`);
-await db.insert(licensePrices).values([
-  { licenseType: "standard", currency: "usd", amountCents: 2900 },
-  { licenseType: "enhanced", currency: "usd", amountCents: 9900 },
-  { licenseType: "editorial", currency: "usd", amountCents: 1900 },
-]);
+// A marketplace default (image_id null) only where none is active: a second run, or a price an admin set, is left alone.
+for (const price of DEFAULT_PRICES) {
+  await db.execute(sql`
+    insert into license_prices (license_type, currency, amount_cents)
+    select ${price.licenseType}, ${price.currency}, ${price.amountCents}
+    where not exists (select 1 from license_prices where image_id is null and active and license_type = ${price.licenseType} and currency = ${price.currency})`);
+}
 await db
   .insert(subscriptionPlans)
   .values([
@@ -68,116 +77,75 @@ await db
   ])
   .onConflictDoNothing();
 
-/** The platform proxy serialises bodies itself: hand it a plain ArrayBuffer, not a Node Buffer view. */
-const toArrayBuffer = (buffer: Buffer): ArrayBuffer => Uint8Array.from(buffer).buffer;
-
-type Listing = { bytes: Buffer; title: string; description: string; tags: string[]; category: string; contributor: string; ext: string };
-
-// The real sample photos with their captions.
-const photosDir = resolve(root, process.env.SEED_PHOTOS_DIR ?? "test/fixtures/photos");
-const listings: Listing[] = [];
-if (existsSync(join(photosDir, "captions.json"))) {
-  const { captions } = JSON.parse(readFileSync(join(photosDir, "captions.json"), "utf8")) as { captions: Record<string, string> };
-  const STOP = new Set(["a", "an", "the", "of", "on", "in", "with", "about", "at", "and"]);
-  for (const file of readdirSync(photosDir).filter((f) => captions[f])) {
-    const caption = captions[file] as string;
-    listings.push({
-      bytes: readFileSync(join(photosDir, file)),
-      title: caption[0]?.toUpperCase() + caption.slice(1),
-      description: `Sample photo (scikit-image sample data, public domain): ${caption}.`,
-      tags: [...new Set(caption.toLowerCase().split(/[^a-z]+/).filter((w) => w.length > 2 && !STOP.has(w)))],
-      category: /cat|horse/.test(caption) ? "animals" : /rocket|astronaut/.test(caption) ? "science" : /motorcycle/.test(caption) ? "transport" : /coffee/.test(caption) ? "food" : "people",
-      contributor: "ada@edgestock.local",
-      ext: file.split(".").pop() as string,
-    });
-  }
-} else {
-  console.warn(`(no sample photos at ${photosDir}; only the generated catalogue is loaded)`);
-}
-
-// A generated catalogue: abstract gradient artworks, titled and tagged from a small vocabulary.
+// Generated abstract backgrounds: deterministic files in a stable folder, so the importer's
+// checkpoint (by path) and content-derived ids recognise them on the next run.
+const generatedDir = join(dataDir, "seed", "generated");
+mkdirSync(generatedDir, { recursive: true });
 const PALETTES = [["#0b3d91", "#38bdf8", "ocean"], ["#14532d", "#86efac", "forest"], ["#7c2d12", "#fdba74", "sunset"], ["#4c1d95", "#f0abfc", "dream"], ["#111827", "#9ca3af", "mono"], ["#831843", "#fda4af", "bloom"]] as const;
 const SHAPES = ["circles", "waves", "stripes", "grid"] as const;
 const ORIENTATIONS = [[1600, 1067, "landscape"], [1067, 1600, "portrait"], [1400, 1400, "square"]] as const;
 const count = Number(process.env.SEED_GENERATED ?? 48);
+const csvField = (text: string) => (/[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text);
+const generatedManifest = ["path,title,description,keywords,category,credit"];
 for (let i = 0; i < count; i++) {
   const [from, to, mood] = PALETTES[i % PALETTES.length] as (typeof PALETTES)[number];
   const shape = SHAPES[Math.floor(i / PALETTES.length) % SHAPES.length] as (typeof SHAPES)[number];
   const [w, h, orientation] = ORIENTATIONS[i % ORIENTATIONS.length] as (typeof ORIENTATIONS)[number];
-  const motif =
-    shape === "circles"
-      ? Array.from({ length: 6 }, (_, k) => `<circle cx="${(k * 37 + i * 13) % w}" cy="${(k * 53 + i * 29) % h}" r="${120 + k * 30}" fill="white" fill-opacity="0.${k + 1}"/>`).join("")
-      : shape === "waves"
-        ? Array.from({ length: 8 }, (_, k) => `<path d="M0 ${k * 140 + 60} Q ${w / 2} ${k * 140 - 60 + (i % 5) * 20} ${w} ${k * 140 + 60}" stroke="white" stroke-opacity="0.35" stroke-width="18" fill="none"/>`).join("")
-        : shape === "stripes"
-          ? Array.from({ length: 12 }, (_, k) => `<rect x="${k * 140}" y="0" width="60" height="${h}" fill="white" fill-opacity="0.${(k % 5) + 1}" transform="rotate(${(i % 7) * 5})"/>`).join("")
-          : Array.from({ length: 64 }, (_, k) => `<rect x="${(k % 8) * (w / 8) + 10}" y="${Math.floor(k / 8) * (h / 8) + 10}" width="${w / 8 - 20}" height="${h / 8 - 20}" rx="12" fill="white" fill-opacity="${((k * 7 + i) % 10) / 20}"/>`).join("");
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="${from}"/><stop offset="1" stop-color="${to}"/></linearGradient></defs><rect width="100%" height="100%" fill="url(#g)"/>${motif}</svg>`;
-  listings.push({
-    bytes: await sharp(Buffer.from(svg)).jpeg({ quality: 85 }).toBuffer(),
-    title: `${mood[0]?.toUpperCase()}${mood.slice(1)} ${shape} abstract background #${i + 1}`,
-    description: `Generated ${orientation} abstract background: ${shape} over a ${mood} gradient. Demo catalogue.`,
-    tags: ["abstract", "background", "gradient", mood, shape, orientation, "pattern", "wallpaper"],
-    category: "abstract",
-    contributor: i % 2 ? "lin@edgestock.local" : "ada@edgestock.local",
-    ext: "jpg",
-  });
+  const file = `abstract-${String(i + 1).padStart(3, "0")}.jpg`;
+  if (!existsSync(join(generatedDir, file))) {
+    const motif =
+      shape === "circles"
+        ? Array.from({ length: 6 }, (_, k) => `<circle cx="${(k * 37 + i * 13) % w}" cy="${(k * 53 + i * 29) % h}" r="${120 + k * 30}" fill="white" fill-opacity="0.${k + 1}"/>`).join("")
+        : shape === "waves"
+          ? Array.from({ length: 8 }, (_, k) => `<path d="M0 ${k * 140 + 60} Q ${w / 2} ${k * 140 - 60 + (i % 5) * 20} ${w} ${k * 140 + 60}" stroke="white" stroke-opacity="0.35" stroke-width="18" fill="none"/>`).join("")
+          : shape === "stripes"
+            ? Array.from({ length: 12 }, (_, k) => `<rect x="${k * 140}" y="0" width="60" height="${h}" fill="white" fill-opacity="0.${(k % 5) + 1}" transform="rotate(${(i % 7) * 5})"/>`).join("")
+            : Array.from({ length: 64 }, (_, k) => `<rect x="${(k % 8) * (w / 8) + 10}" y="${Math.floor(k / 8) * (h / 8) + 10}" width="${w / 8 - 20}" height="${h / 8 - 20}" rx="12" fill="white" fill-opacity="${((k * 7 + i) % 10) / 20}"/>`).join("");
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="${from}"/><stop offset="1" stop-color="${to}"/></linearGradient></defs><rect width="100%" height="100%" fill="url(#g)"/>${motif}</svg>`;
+    writeFileSync(join(generatedDir, file), await sharp(Buffer.from(svg)).jpeg({ quality: 85 }).toBuffer());
+  }
+  generatedManifest.push(
+    [
+      file,
+      `${mood[0]?.toUpperCase()}${mood.slice(1)} ${shape} abstract background #${i + 1} (generated)`,
+      `Generated ${orientation} abstract background: ${shape} over a ${mood} gradient. Computer-generated demo content, not a photograph.`,
+      ["generated", "abstract", "background", "gradient", mood, shape, orientation, "pattern", "wallpaper"].join(";"),
+      "abstract",
+      "Generated demo (Edgestock seed)",
+    ]
+      .map(csvField)
+      .join(","),
+  );
+}
+writeFileSync(join(generatedDir, "manifest.csv"), `${generatedManifest.join("\n")}\n`);
+
+const nsfwPath = process.env.NSFW_MODEL_PATH || DEFAULT_NSFW_MODEL_PATH;
+if (!existsSync(nsfwPath)) {
+  console.warn(`No NSFW classifier at ${nsfwPath}: the images are imported but wait for review (status pending_review, no NSFW score) until an admin approves them.`);
 }
 
-// wrangler's local R2, the same state `npm start` serves (it runs with --persist-to .data/wrangler).
-type Bucket = { put(key: string, value: ArrayBuffer, options: { httpMetadata: Record<string, string> }): Promise<unknown> };
-const platform = await getPlatformProxy<{ ORIGINALS: Bucket; DERIVATIVES: Bucket }>({
-  configPath: join(root, "wrangler.toml"),
-  persist: { path: join(dataDir, "wrangler", "v3") },
-});
-// The real NSFW classifier scores every demo image (safe search hides unscored images).
-const nsfw = await loadNsfwModel(process.env.NSFW_MODEL_PATH || DEFAULT_NSFW_MODEL_PATH, { intraOpNumThreads: 1 });
-let created = 0;
-for (const listing of listings) {
-  const sha256 = createHash("sha256").update(listing.bytes).digest("hex");
-  const meta = await sharp(listing.bytes).metadata();
-  // Scored on the same working decode the pipeline gives the classifier.
-  const [scores] = await nsfw.score([await decodeWorking(listing.bytes, 150_000_000)]);
-  const contributorId = accountIds[listing.contributor] as string;
-  const [row] = await db
-    .insert(images)
-    .values({
-      contributorId,
-      title: listing.title,
-      description: listing.description,
-      status: "approved",
-      stage: "done",
-      sha256,
-      width: meta.width,
-      height: meta.height,
-      format: meta.format,
-      bytes: listing.bytes.length,
-      nsfwScore: scores ? Math.round(scores.nsfw * 10_000) / 10_000 : null,
-      tagText: listing.tags.join(" "),
-      publishedAt: new Date(),
-    })
-    .onConflictDoUpdate({ target: images.sha256, targetWhere: sql`sha256 is not null and duplicate_of is null`, set: { title: listing.title, tagText: listing.tags.join(" "), nsfwScore: scores ? Math.round(scores.nsfw * 10_000) / 10_000 : null } })
-    .returning({ id: images.id, inserted: sql<boolean>`(xmax = 0)` });
-  if (!row) continue;
-  if (row.inserted) created++;
-  const originalKey = `originals/${contributorId}/${row.id}.${listing.ext}`;
-  const derivatives = { thumb450: `images/${row.id}/thumb-450.webp`, preview: `images/${row.id}/preview-1200.webp` };
-  await platform.env.ORIGINALS.put(originalKey, toArrayBuffer(listing.bytes), { httpMetadata: { contentType: `image/${meta.format}` } });
-  const decoded = sharp(listing.bytes).rotate();
-  for (const [key, size] of [[derivatives.thumb450, 450], [derivatives.preview, 1200]] as const) {
-    const webp = await decoded.clone().resize(size, size, { fit: "inside", withoutEnlargement: true }).webp({ quality: 80 }).toBuffer();
-    await platform.env.DERIVATIVES.put(key, toArrayBuffer(webp), { httpMetadata: { contentType: "image/webp", cacheControl: "public, max-age=31536000, immutable" } });
-  }
-  await db.update(images).set({ originalKey, derivativeKeys: derivatives }).where(eq(images.id, row.id));
-  await db
-    .insert(imageTags)
-    .values(listing.tags.map((tag) => ({ imageId: row.id, tag, confidence: 1, source: "contributor" as const })))
-    .onConflictDoNothing();
-  await db.insert(imageCategories).values({ imageId: row.id, categorySlug: listing.category, source: "contributor" }).onConflictDoNothing();
+/** One importer run (migrate/main.ts) with its progress bar on this terminal; false when files failed. */
+function importFolder(label: string, folder: string, manifest: string, contributor: string): boolean {
+  console.log(`\n${label}: bun run migrate -- ${folder} --manifest ${manifest} --contributor ${contributor}`);
+  const report = join(dataDir, "seed", `report-${contributor.split("@")[0]}.csv`);
+  const run = spawnSync(process.execPath, [join(root, "migrate", "main.ts"), folder, "--manifest", manifest, "--contributor", contributor, "--report", report], {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...process.env, EDGESTOCK_DATA_DIR: dataDir },
+  });
+  if (run.status === 0) return true;
+  console.error(`${label}: the importer exited with ${run.status ?? run.signal}; failures are listed in ${report}`);
+  return false;
 }
-await platform.dispose();
-await nsfw.close();
-const [{ total }] = (await db.execute<{ total: number }>(sql`select count(*)::int as total from images where status = 'approved'`)).rows as [{ total: number }];
+
+const photosOk = importFolder("Demo photographs (demo/)", join(root, "demo"), join(root, "demo", "manifest.csv"), PHOTOS_CONTRIBUTOR);
+const generatedOk = importFolder("Generated backgrounds", generatedDir, join(generatedDir, "manifest.csv"), GENERATED_CONTRIBUTOR);
+
+const { rows } = await db.execute<{ status: string; n: number; scored: number }>(
+  sql`select status, count(*)::int as n, count(nsfw_score)::int as scored from images where duplicate_of is null group by status order by status`,
+);
 await pool.end();
-console.log(`Seeded ${listings.length} listings (${created} new); ${total} approved images in the catalogue.`);
+console.log(`\nCatalogue: ${rows.map((r) => `${r.n} ${r.status}`).join(", ") || "empty"} (${rows.reduce((sum, r) => sum + r.scored, 0)} with an NSFW score).`);
+if (rows.some((r) => r.status === "pending_review")) console.log("Images pending review wait for an admin: GET /v1/admin/moderation/queue.");
 console.log(`Demo accounts (password "${DEMO_PASSWORD}"): ${ACCOUNTS.map((a) => `${a.email} (${a.role})`).join(", ")}`);
+process.exit(photosOk && generatedOk ? 0 : 1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatDuration, formatProgress } from "../../migrate/progress";
+import { formatBar, formatDuration, formatProgress } from "../../migrate/progress";
 import { csvField } from "../../migrate/report";
 import { STAGES } from "../../migrate/stages";
 import { buildSummary, formatSummary } from "../../migrate/summary";
@@ -18,6 +18,13 @@ describe("migration progress, summary and report", () => {
       "110/200 files: 90 done, 8 duplicates, 2 failed, 10 skipped · 5.0 files/s · 18,000 images/h · ETA 18s",
     );
     expect(formatProgress({ done: 0, failed: 0, skipped: 5, duplicates: 0 }, null, 1000)).toMatch(/5\/\? files.*ETA \?$/);
+  });
+
+  it("draws a bar of the files seen, empty while the total is unknown", () => {
+    expect(formatBar(5, 20, 8)).toBe("[##------]");
+    expect(formatBar(20, 20, 8)).toBe("[########]");
+    expect(formatBar(25, 20, 8)).toBe("[########]");
+    expect(formatBar(3, null, 4)).toBe("[    ]");
   });
 
   it("summarises a run with the keys the benchmark reads, and the stage shares", () => {
