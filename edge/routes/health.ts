@@ -69,8 +69,10 @@ export const healthRoutes = new Hono<AppEnv>().get(
         const age = Date.now() - row.lastSeenAt.getTime();
         if (age > WORKER_STALE_MS) throw new Error(`last heartbeat from ${row.workerId} ${Math.round(age / 1000)} s ago`);
         // What the worker can do, so an operator sees at once whether semantic features are on.
-        const can = (row.capabilities ?? {}) as { clip?: string | null; nsfw?: boolean };
-        const ml = `${can.clip ? `CLIP ${can.clip}` : "no CLIP model (semantic features off)"}, ${can.nsfw ? "NSFW classifier" : "no NSFW classifier (new images wait for review)"}`;
+        // Without CLIP, the worker's short reason (its log and heartbeat row hold the details).
+        const can = (row.capabilities ?? {}) as { clip?: string | null; clipUnavailable?: { why?: unknown } | null; nsfw?: boolean };
+        const why = typeof can.clipUnavailable?.why === "string" ? `: ${can.clipUnavailable.why}` : "";
+        const ml = `${can.clip ? `CLIP ${can.clip}` : `no CLIP model (semantic features off${why})`}, ${can.nsfw ? "NSFW classifier" : "no NSFW classifier (new images wait for review)"}`;
         return `${row.workerId}, heartbeat ${Math.round(age / 1000)} s ago; ${ml}`;
       }),
       check(async () => {

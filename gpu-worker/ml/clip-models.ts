@@ -76,16 +76,36 @@ export interface ClipSourceSettings {
 
 type Log = (level: "info" | "warn", msg: string, extra?: Record<string, unknown>) => void;
 
+/** Why there is no CLIP model: `why` is a short phrase fit for the public health check, `detail` the full story for logs and the heartbeat row. */
+export interface ClipUnavailable {
+  why: string;
+  detail: string;
+}
+
+const WHY: Record<HubError["kind"], string> = {
+  unauthorized: "the Hub refused the download (check HF_TOKEN)",
+  "not-found": "the model is not on the Hub",
+  offline: "the Hub is unreachable",
+  refused: "the Hub refused the download",
+  corrupt: "the download failed verification",
+  unusable: "the repository holds no CLIP export this worker reads",
+};
+
 /**
  * Makes sure the CLIP folder exists, downloading it from the Hub when it does not. Returns null when the
- * folder is there, or why it is not (one sentence for the log and the heartbeat). Never throws for an
- * expected failure: the worker runs on without CLIP.
+ * folder is there, or why it is not. Never throws: the worker runs on without CLIP.
  */
-export async function ensureClipModel(settings: ClipSourceSettings, log: Log, overrides: { stallTimeoutMs?: number; retryDelayMs?: number; attempts?: number } = {}): Promise<string | null> {
+export async function ensureClipModel(
+  settings: ClipSourceSettings,
+  log: Log,
+  overrides: { stallTimeoutMs?: number; retryDelayMs?: number; attempts?: number } = {},
+): Promise<ClipUnavailable | null> {
   const dir = settings.clipModelDir;
   if (await stat(dir).then(() => true, () => false)) return null;
   const repo = clipRepoOf(settings.CLIP_MODEL);
-  if (settings.HF_HUB_OFFLINE) return `${dir} is missing and HF_HUB_OFFLINE is set, so ${repo} was not downloaded (run npm run models:pull where the Hub is reachable)`;
+  if (settings.HF_HUB_OFFLINE) {
+    return { why: "the model is not installed and HF_HUB_OFFLINE is set", detail: `${dir} is missing and HF_HUB_OFFLINE is set, so ${repo} was not downloaded (run npm run models:pull where the Hub is reachable)` };
+  }
   const bar = progressReporter(settings.CLIP_MODEL, { log: (msg, extra) => log("info", msg, extra) });
   try {
     await pullRepoFolder({
@@ -101,9 +121,9 @@ export async function ensureClipModel(settings: ClipSourceSettings, log: Log, ov
     });
     return null;
   } catch (error) {
-    if (!(error instanceof HubError)) throw error;
-    const what = { unauthorized: "refused", "not-found": "not found", offline: "unreachable", refused: "refused", corrupt: "failed verification", unusable: "unusable" }[error.kind];
-    return `${repo} ${what} at ${settings.HF_ENDPOINT}: ${error.message}`;
+    const message = error instanceof Error ? error.message : String(error);
+    const why = error instanceof HubError ? WHY[error.kind] : "the download failed";
+    return { why, detail: `${repo} from ${settings.HF_ENDPOINT}: ${why}: ${message}` };
   } finally {
     bar.done();
   }

@@ -1,7 +1,7 @@
 import { EMBEDDING_DIMENSIONS } from "../../db/schema";
 import { clipModelDirOf } from "../config";
 import { type ClipModel, type ExecutionProviderName, loadClipModel } from "./clip";
-import { ensureClipModel } from "./clip-models";
+import { type ClipUnavailable, ensureClipModel } from "./clip-models";
 import { loadNsfwModel, type NsfwModel } from "./nsfw";
 import { createTagger, type Tagger } from "./tagger";
 
@@ -33,7 +33,7 @@ export type LoadedModels = {
   clip: ClipModel | null;
   tagger: Tagger | null;
   /** Why `clip` is null (download refused, offline, a bad folder...), for the log and the heartbeat. */
-  clipUnavailable: string | null;
+  clipUnavailable: ClipUnavailable | null;
 };
 
 type Log = (level: "info" | "warn", msg: string, extra?: Record<string, unknown>) => void;
@@ -55,7 +55,7 @@ export async function loadModels(settings: ModelSettings, batching: { maxBatch: 
   const clipDir = clipModelDirOf(settings);
   const missing = await ensureClipModel({ ...settings, clipModelDir: clipDir }, log);
   if (missing !== null) {
-    log("warn", "no CLIP model: embeddings, AI tags and semantic search are unavailable (see README, CLIP models)", { model: settings.CLIP_MODEL, dir: clipDir, reason: missing });
+    log("warn", "no CLIP model: embeddings, AI tags and semantic search are unavailable (see README, CLIP models)", { model: settings.CLIP_MODEL, dir: clipDir, reason: missing.detail });
     return { nsfw, clip, tagger, clipUnavailable: missing };
   }
   try {
@@ -80,7 +80,7 @@ export async function loadModels(settings: ModelSettings, batching: { maxBatch: 
       dir: clipDir,
       error: (error as Error).message,
     });
-    if (clip === null) return { nsfw, clip, tagger, clipUnavailable: `${clipDir}: ${(error as Error).message}` };
+    if (clip === null) return { nsfw, clip, tagger, clipUnavailable: { why: "the model folder does not load", detail: `${clipDir}: ${(error as Error).message}` } };
   }
   return { nsfw, clip, tagger, clipUnavailable: null };
 }

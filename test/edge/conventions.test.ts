@@ -170,5 +170,12 @@ describe("health", () => {
     const othersOk = Object.values(fresh.checks).every((check) => check.state === "ok");
     expect(fresh.status).toBe(othersOk ? "ok" : "degraded");
     expect(othersOk, JSON.stringify(fresh.checks)).toBe(true);
+
+    // And why there is none, when the worker says: its short phrase, not the details (paths, URLs) of its log.
+    const clipUnavailable = { why: "the Hub is unreachable", detail: "immich-app/ViT-B-32__openai from https://huggingface.co: cannot reach it (ENOTFOUND) /srv/models" };
+    await db.update(workerHeartbeats).set({ lastSeenAt: new Date(), capabilities: { clip: null, clipUnavailable, nsfw: true } }).where(eq(workerHeartbeats.workerId, workerId));
+    const offline = await health();
+    expect(offline.checks.worker?.detail).toContain("no CLIP model (semantic features off: the Hub is unreachable), NSFW classifier");
+    expect(offline.checks.worker?.detail).not.toContain("/srv/models");
   });
 });

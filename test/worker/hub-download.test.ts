@@ -170,8 +170,8 @@ describe("interrupted, corrupted and concurrent downloads", () => {
   it("a download killed part-way leaves no model folder, and the next start resumes the partial file with a Range request", async () => {
     const dir = join(work, "killed");
     hub.dropAfter.set("visual/model.onnx", 5_000);
-    const reason = await ensureClipModel(settings("ViT-B-32__openai", dir), log, { ...quick, attempts: 1 });
-    expect(reason).toMatch(/unreachable|failed/);
+    const reason = (await ensureClipModel(settings("ViT-B-32__openai", dir), log, { ...quick, attempts: 1 }))?.detail;
+    expect(reason).toMatch(/the Hub is unreachable: .*failed 1 times.*the next start resumes it/);
     expect(await exists(dir)).toBe(false);
     expect(await exists(`${dir}.lock`)).toBe(false);
     const kept = await stat(join(`${dir}.partial`, "visual/model.onnx.incomplete"));
@@ -187,7 +187,7 @@ describe("interrupted, corrupted and concurrent downloads", () => {
   it("a file whose sha256 differs from the listing is refused: no model folder, a reason naming the file", async () => {
     const dir = join(work, "corrupt");
     hub.corrupt.add("visual/model.onnx");
-    const reason = await ensureClipModel(settings("ViT-B-32__openai", dir), log, quick);
+    const reason = (await ensureClipModel(settings("ViT-B-32__openai", dir), log, quick))?.detail;
     expect(reason).toMatch(/failed verification/);
     expect(reason).toMatch(/visual\/model\.onnx.*sha256/);
     expect(await exists(dir)).toBe(false);
@@ -203,7 +203,7 @@ describe("interrupted, corrupted and concurrent downloads", () => {
   it("a small file whose git blob sha1 differs from the listing is refused too", async () => {
     const dir = join(work, "corrupt-small");
     hub.corrupt.add("config.json");
-    const reason = await ensureClipModel(settings("ViT-B-32__openai", dir), log, quick);
+    const reason = (await ensureClipModel(settings("ViT-B-32__openai", dir), log, quick))?.detail;
     expect(reason).toMatch(/config\.json.*git blob/);
     expect(await exists(dir)).toBe(false);
   });
@@ -244,22 +244,23 @@ describe("no model to be had: one warning, CLIP off, the reason kept", () => {
     const loaded = await loadModels({ ...base, CLIP_MODEL: "ViT-B-32__openai", CLIP_MODEL_DIR: dir, HF_ENDPOINT: hub.url, HF_TOKEN: "wrong", CLIP_CACHE_DIR: join(work, "cc") }, { maxBatch: 4, maxWaitMs: 0 }, log);
     expect(loaded.clip).toBeNull();
     expect(loaded.tagger).toBeNull();
-    expect(loaded.clipUnavailable).toMatch(/immich-app\/ViT-B-32__openai refused .*HTTP 401.*HF_TOKEN/);
+    expect(loaded.clipUnavailable?.why).toBe("the Hub refused the download (check HF_TOKEN)");
+    expect(loaded.clipUnavailable?.detail).toMatch(/immich-app\/ViT-B-32__openai from http.*HTTP 401 Invalid credentials/);
     expect(logs.filter((l) => l.level === "warn" && l.msg.startsWith("no CLIP model"))).toHaveLength(1);
     expect(await exists(dir)).toBe(false);
   });
 
   it("404 (a model the Hub does not have) and offline (nothing listening) give their own reasons and no folder", async () => {
-    const missing = await ensureClipModel(settings("ViT-B-16__openai", join(work, "missing")), log, quick);
-    expect(missing).toMatch(/immich-app\/ViT-B-16__openai not found .*HTTP 404/);
-    const offline = await ensureClipModel(settings("ViT-B-32__openai", join(work, "offline"), { HF_ENDPOINT: `http://127.0.0.1:${await closedPort()}` }), log, quick);
-    expect(offline).toMatch(/unreachable.*ECONNREFUSED/);
+    const missing = (await ensureClipModel(settings("ViT-B-16__openai", join(work, "missing")), log, quick))?.detail;
+    expect(missing).toMatch(/immich-app\/ViT-B-16__openai from .*the model is not on the Hub: .*HTTP 404/);
+    const offline = (await ensureClipModel(settings("ViT-B-32__openai", join(work, "offline"), { HF_ENDPOINT: `http://127.0.0.1:${await closedPort()}` }), log, quick))?.detail;
+    expect(offline).toMatch(/the Hub is unreachable: cannot reach .*ECONNREFUSED/);
     expect(await exists(join(work, "missing"))).toBe(false);
     expect(await exists(join(work, "offline"))).toBe(false);
   });
 
   it("HF_HUB_OFFLINE: no request at all, and the reason says how to fetch the model", async () => {
-    const reason = await ensureClipModel(settings("ViT-B-32__openai", join(work, "hub-offline"), { HF_HUB_OFFLINE: true }), log, quick);
+    const reason = (await ensureClipModel(settings("ViT-B-32__openai", join(work, "hub-offline"), { HF_HUB_OFFLINE: true }), log, quick))?.detail;
     expect(reason).toMatch(/HF_HUB_OFFLINE.*models:pull/);
     expect(hub.requests).toEqual([]);
   });
