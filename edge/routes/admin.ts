@@ -3,10 +3,11 @@ import * as v from "valibot";
 import { imageStatus, licenseType } from "../../db/schema";
 import type { AppEnv } from "../env";
 import { decodeCursor } from "../lib/pagination";
+import { ApiError } from "../lib/problem";
 import { caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { decodeAuditCursor, listAuditLog } from "../services/audit-log";
-import { moderate, moderationQueue } from "../services/moderation";
+import { type ModerationAction, moderate, moderationQueue } from "../services/moderation";
 import { listPrices, setPrice } from "../services/price-list";
 import { type RenditionDeps, reconcileRenditions, syncRenditions } from "../services/renditions";
 
@@ -74,11 +75,19 @@ const RenditionsSchema = v.object({ published: v.number(), unpublished: v.number
 
 const ModeratedWithRenditions = v.object({ ...ModeratedSchema.entries, renditions: RenditionsSchema });
 
-/** After a decision commits: the public bucket follows the listing (approve publishes, reject and takedown unpublish and purge). */
-async function syncAfterDecision(c: Context<AppEnv>, imageId: string) {
-  const synced = await syncRenditions(renditions(c), imageId);
-  return { published: synced.published.length, unpublished: synced.unpublished.length, cdnPurge: synced.purge };
-}
+/**
+ * A moderation decision, then the public bucket made to follow the listing (approve publishes,
+ * reject and takedown unpublish and purge). A decision refused as a conflict still syncs, so
+ * repeating one whose sync failed after its commit finishes the job.
+ */
+async function decideAndSync(c: Context<AppEnv>, imageId: string, action: ModerationAction, detail: { reason?: string; note?: string }) {
+  let image: Awaited<ReturnType<typeof moderate>>;
+  try {
+    image = await moderate(c.var.db, imageId, action, { actorId: caller(c).userId, requestId: c.var.requestId }, detail);
+  } catch (error) {
+    if (error instanceof ApiError && error.type === "conflict") await syncRenditions(renditions(c), imageId, { onlyMissing: true });
+    throw error;
+  }
 
 /** Admin moderation, takedowns, prices and the audit log. Every change is audited in its own transaction. */
 export const adminRoutes = new Hono<AppEnv>()
@@ -109,8 +118,7 @@ export const adminRoutes = new Hono<AppEnv>()
     input("json", v.strictObject({ note: v.optional(s.text(500)) })),
     async (c) => {
       const { note } = c.req.valid("json");
-      const image = await moderate(c.var.db, c.req.valid("param").id, "approve", { actorId: caller(c).userId, requestId: c.var.requestId }, note ? { note } : {});
-      return c.json({ image, renditions: await syncAfterDecision(c, image.id) });
+      return c.json(await decideAndSync(c, c.req.valid("param").id, "approve", note ? { note } : {}));
     },
   )
   .post(
@@ -125,8 +133,7 @@ export const adminRoutes = new Hono<AppEnv>()
     input("param", ImageParam),
     input("json", v.strictObject({ reason })),
     async (c) => {
-      const image = await moderate(c.var.db, c.req.valid("param").id, "reject", { actorId: caller(c).userId, requestId: c.var.requestId }, c.req.valid("json"));
-      return c.json({ image, renditions: await syncAfterDecision(c, image.id) });
+      return c.json(await decideAndSync(c, c.req.valid("param").id, "reject", c.req.valid("json")));
     },
   )
   .post(
@@ -141,8 +148,7 @@ export const adminRoutes = new Hono<AppEnv>()
     input("param", ImageParam),
     input("json", v.strictObject({ reason })),
     async (c) => {
-      const image = await moderate(c.var.db, c.req.valid("param").id, "takedown", { actorId: caller(c).userId, requestId: c.var.requestId }, c.req.valid("json"));
-      return c.json({ image, renditions: await syncAfterDecision(c, image.id) });
+      return c.json(await decideAndSync(c, c.req.valid("param").id, "takedown", c.req.valid("json")));
     },
   )
   .post(

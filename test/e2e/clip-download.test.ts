@@ -1,0 +1,75 @@
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeTestClipModel } from "../../scripts/models/make-test-clip";
+import { startLocalHub, type LocalHub } from "../support/hub-server";
+import { fetchRetrying } from "../support/http";
+import { runNpmStart } from "../support/stack";
+
+/**
+ * A new user's first `npm start` with CLIP: the worker finds no model folder, downloads
+ * immich-app/ViT-B-32__openai from the Hub (here the local stand-in, through HF_ENDPOINT), loads it, and
+ * semantic search runs on it. The model is a generated one in Immich's layout (512 wide, random weights), so
+ * rankings mean nothing; what is proved is the wiring from download to query embedding.
+ */
+
+let stack: ChildProcess;
+let url = "";
+let output = () => "";
+let hub: LocalHub;
+const dataDir = mkdtempSync(join(tmpdir(), "edgestock-e2e-clip-"));
+const clipDir = join(dataDir, "models", "clip", "ViT-B-32__openai");
+
+beforeAll(async () => {
+  hub = await startLocalHub();
+  const source = join(dataDir, "hub-source");
+  await writeTestClipModel(source, { layout: "immich", embedDim: 512, seed: 5 });
+  await hub.addRepoFromDir("immich-app/ViT-B-32__openai", source, { "visual/fp16/model.onnx": Buffer.alloc(1024) });
+  ({ child: stack, url, output } = await runNpmStart(dataDir, {
+    HF_ENDPOINT: hub.url,
+    CLIP_MODEL: "ViT-B-32__openai",
+    CLIP_MODEL_DIR: clipDir,
+    CLIP_CACHE_DIR: join(dataDir, "clip-cache"),
+    CLIP_EXECUTION_PROVIDERS: "cpu",
+  }));
+});
+
+afterAll(async () => {
+  if (stack && stack.exitCode === null) {
+    stack.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 8000));
+    if (stack.pid) {
+      try {
+        process.kill(-stack.pid, "SIGKILL");
+      } catch {}
+    }
+  }
+  await hub?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("first start downloads the CLIP model", () => {
+  it("the worker fetches it from HF_ENDPOINT, reports it in /v1/health, and semantic search uses it", async () => {
+    let worker = "";
+    for (let i = 0; i < 240 && !worker.includes("CLIP ViT-B-32__openai"); i++) {
+      const body = (await (await fetchRetrying(`${url}/v1/health`)).json()) as { checks: Record<string, { detail?: string }> };
+      worker = body.checks.worker?.detail ?? "";
+      if (!worker.includes("CLIP ViT-B-32__openai")) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(worker, output()).toContain("CLIP ViT-B-32__openai");
+
+    expect(hub.requests.map((r) => r.path)).toContain("/api/models/immich-app/ViT-B-32__openai/revision/main");
+    expect(hub.requests.some((r) => r.path.includes("fp16"))).toBe(false);
+    expect((await readdir(clipDir, { recursive: true })).sort()).toEqual(["config.json", "textual", "textual/model.onnx", "textual/tokenizer.json", "visual", "visual/model.onnx", "visual/preprocess_cfg.json"]);
+    expect(output()).toMatch(/downloaded immich-app\/ViT-B-32__openai/);
+
+    const search = await fetchRetrying(`${url}/v1/search?mode=semantic&q=${encodeURIComponent("a lighthouse at dusk")}`);
+    expect(search.status).toBe(200);
+    const body = (await search.json()) as { mode: string; degraded: string[] };
+    expect(body.mode).toBe("semantic");
+    expect(body.degraded).not.toContain("semantic");
+  });
+});
