@@ -26,14 +26,31 @@ export const MULTIPART_THRESHOLD_BYTES = 64 * 1024 * 1024;
 /** R2 wants equal-sized parts (all but the last) of at least 5 MiB. */
 export const MULTIPART_PART_BYTES = 16 * 1024 * 1024;
 
-/** Key of an original in the private bucket. */
+/**
+ * Key of a delivered original in the private bucket (images.original_key): the pipeline writes it
+ * from the vetted, cleaned upload; downloads serve it. No presigned URL ever points here.
+ */
 export const originalKey = (contributorId: string, imageId: string, contentType: UploadContentType) =>
   `originals/${contributorId}/${imageId}.${UPLOAD_TYPES[contentType]}`;
 
-/** `originals/{contributorId}/{imageId}.{ext}` → its parts, or null for any other key. */
-export function parseOriginalKey(key: string): { contributorId: string; imageId: string; ext: string } | null {
-  const match = /^originals\/([0-9a-f-]{36})\/([0-9a-f-]{36})\.([a-z]+)$/.exec(key);
+/**
+ * Key the contributor's presigned PUT (or multipart upload) writes to, in the private bucket: only
+ * the pipeline reads it, and deletes it once the original is written. A later PUT to the same URL
+ * (valid an hour) lands here again and changes nothing buyers receive.
+ */
+export const uploadKey = (contributorId: string, imageId: string, contentType: UploadContentType) =>
+  `uploads/${contributorId}/${imageId}.${UPLOAD_TYPES[contentType]}`;
+
+/** `uploads/{contributorId}/{imageId}.{ext}` → its parts, or null for any other key. */
+export function parseUploadKey(key: string): { contributorId: string; imageId: string; ext: string } | null {
+  const match = /^uploads\/([0-9a-f-]{36})\/([0-9a-f-]{36})\.([a-z]+)$/.exec(key);
   return match ? { contributorId: match[1] as string, imageId: match[2] as string, ext: match[3] as string } : null;
+}
+
+/** The upload key of an image row, from its id, contributor and declared type; null when the type is not one we accept. */
+export function uploadKeyOf(image: { id: string; contributorId: string; declaredContentType: string | null }): string | null {
+  const type = image.declaredContentType;
+  return type !== null && isUploadContentType(type) ? uploadKey(image.contributorId, image.id, type) : null;
 }
 
 /** The renditions every image gets, by name: long edge in pixels and whether it is watermarked. */

@@ -7,9 +7,11 @@ import {
   MULTIPART_PART_BYTES,
   MULTIPART_THRESHOLD_BYTES,
   originalKey,
-  parseOriginalKey,
+  parseUploadKey,
   UPLOAD_CONTENT_TYPES,
   type UploadContentType,
+  uploadKey,
+  uploadKeyOf,
 } from "../../common/images";
 import { jobMessage } from "../../common/jobs";
 import { S3Client } from "../../common/s3";
@@ -55,6 +57,7 @@ type SignedPart = { partNumber: number; url: string; method: "PUT"; headers: Rec
 
 export type UploadTicket = {
   imageId: string;
+  /** Where the upload lands (`uploads/...`): never the key buyers download from. */
   key: string;
   method: "PUT";
   expiresAt: string;
@@ -124,7 +127,9 @@ async function signParts(s3: S3Client, config: Config, key: string, uploadId: st
 /**
  * Creates the listing in `processing` (stage awaiting_upload) and signs where its bytes go: one
  * presigned PUT bound to the exact key, content type and length, or a multipart upload with a
- * presigned URL per part for large files.
+ * presigned URL per part for large files. That key is the upload key, not the original's: the
+ * pipeline writes the original buyers download from what it vetted, so re-using the URL after
+ * approval cannot swap the file.
  */
 export async function createUpload(deps: UploadDeps, contributorId: string, upload: NewUpload): Promise<UploadTicket> {
   const { db, config } = deps;
@@ -132,7 +137,7 @@ export async function createUpload(deps: UploadDeps, contributorId: string, uplo
   const contentType = upload.contentType;
   await assertCategoriesExist(db, upload.categories ?? []);
   const imageId = crypto.randomUUID();
-  const key = originalKey(contributorId, imageId, contentType);
+  const key = uploadKey(contributorId, imageId, contentType);
   const s3 = s3Client(deps);
   const multipart = upload.multipart ?? upload.bytes > MULTIPART_THRESHOLD_BYTES;
   const uploadId = multipart ? await s3.createMultipartUpload(config.ORIGINALS_BUCKET_NAME, key, { contentType }) : null;
@@ -146,7 +151,7 @@ export async function createUpload(deps: UploadDeps, contributorId: string, uplo
       editorial: upload.editorial ?? false,
       status: "processing",
       stage: "awaiting_upload",
-      originalKey: key,
+      originalKey: originalKey(contributorId, imageId, contentType),
       declaredBytes: upload.bytes,
       declaredContentType: contentType,
       multipartUploadId: uploadId,
@@ -179,13 +184,14 @@ export async function ownImage(db: Database, imageId: string, actor: { userId: s
 /** Fresh part URLs for a multipart upload still in flight (to resume after they expired). */
 export async function signMoreParts(deps: UploadDeps, imageId: string, actor: { userId: string; role: string }, partNumbers: number[]) {
   const image = await ownImage(deps.db, imageId, actor);
-  if (image.stage !== "awaiting_upload" || !image.multipartUploadId || !image.originalKey || !image.declaredBytes) {
+  const key = uploadKeyOf(image);
+  if (image.stage !== "awaiting_upload" || !image.multipartUploadId || !key || !image.declaredBytes) {
     throw new ApiError("conflict", "this image has no multipart upload in flight");
   }
   const partCount = Math.ceil(image.declaredBytes / MULTIPART_PART_BYTES);
   const bad = partNumbers.filter((n) => n > partCount);
   if (bad.length > 0) throw new ApiError("validation-failed", `this upload has ${partCount} parts`, { errors: bad.map((n) => ({ path: "partNumbers", message: `no part ${n}` })) });
-  return signParts(s3Client(deps), deps.config, image.originalKey, image.multipartUploadId, image.declaredBytes, partNumbers);
+  return signParts(s3Client(deps), deps.config, key, image.multipartUploadId, image.declaredBytes, partNumbers);
 }
 
 export type UploadState = { imageId: string; status: string; stage: string; enqueued: boolean };
@@ -232,7 +238,7 @@ export async function completeUpload(
   parts?: { partNumber: number; etag: string }[],
 ): Promise<UploadState> {
   const image = await ownImage(deps.db, imageId, actor);
-  const key = image.originalKey as string;
+  const key = uploadKeyOf(image) as string;
   if (image.stage !== "awaiting_upload") return { imageId, status: image.status, stage: image.stage, enqueued: false };
   if (image.multipartUploadId) {
     if (!parts || parts.length === 0) throw new ApiError("validation-failed", "a multipart upload completes with its parts", { errors: [{ path: "parts", message: "required" }] });
@@ -258,12 +264,13 @@ export async function completeUpload(
 export async function abortUpload(deps: UploadDeps, imageId: string, actor: { userId: string; role: string }) {
   const image = await ownImage(deps.db, imageId, actor);
   if (image.stage !== "awaiting_upload") throw new ApiError("conflict", "this upload is complete; withdraw the image instead (DELETE /v1/images/{id})");
-  if (image.multipartUploadId && image.originalKey) {
+  const key = uploadKeyOf(image);
+  if (image.multipartUploadId && key) {
     await s3Client(deps)
-      .abortMultipartUpload(deps.config.ORIGINALS_BUCKET_NAME, image.originalKey, image.multipartUploadId)
+      .abortMultipartUpload(deps.config.ORIGINALS_BUCKET_NAME, key, image.multipartUploadId)
       .catch(() => undefined);
   }
-  if (image.originalKey) await deps.env.ORIGINALS.delete(image.originalKey);
+  if (key) await deps.env.ORIGINALS.delete(key);
   await deps.db.delete(images).where(and(eq(images.id, imageId), eq(images.stage, "awaiting_upload")));
 }
 
@@ -275,16 +282,23 @@ const R2Event = v.object({
 });
 
 /**
- * Production's completion path: R2 tells the edge an original arrived. Same checks and the same
- * single enqueue as /complete; events for other keys or actions are ignored.
+ * Production's completion path: R2 tells the edge an upload arrived (under `uploads/`). Same checks
+ * and the same single enqueue as /complete; events for other keys or actions are ignored. A PUT to
+ * the upload URL after the pipeline finished with the image changes nothing anyone receives; its
+ * object is deleted here so it does not linger.
  */
 export async function handleUploadEvent(deps: UploadDeps, body: unknown): Promise<"enqueued" | "ignored" | "rejected"> {
   const event = v.safeParse(R2Event, body);
   if (!event.success || !["PutObject", "CompleteMultipartUpload", "CopyObject"].includes(event.output.action)) return "ignored";
-  const parsed = parseOriginalKey(event.output.object.key);
+  const parsed = parseUploadKey(event.output.object.key);
   if (!parsed) return "ignored";
   const [image] = await deps.db.select().from(images).where(eq(images.id, parsed.imageId));
-  if (!image || image.stage !== "awaiting_upload" || image.originalKey !== event.output.object.key) return "ignored";
+  if (!image || uploadKeyOf(image) !== event.output.object.key) return "ignored";
+  if (image.stage === "done" || image.stage === "failed") {
+    await deps.env.ORIGINALS.delete(event.output.object.key);
+    return "ignored";
+  }
+  if (image.stage !== "awaiting_upload") return "ignored";
   const object = await deps.env.ORIGINALS.head(event.output.object.key);
   if (!object) return "ignored";
   if (object.size !== image.declaredBytes) {

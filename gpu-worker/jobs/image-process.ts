@@ -9,6 +9,7 @@ import {
   PRIVATE_RENDITION_CACHE_CONTROL,
   privateRenditionKey,
   type RenditionName,
+  uploadKeyOf,
 } from "../../common/images";
 import type { JobMessage } from "../../common/jobs";
 import type { NsfwModel } from "../ml/nsfw";
@@ -101,7 +102,10 @@ export async function processImage(deps: ImageJobDeps, message: JobMessage<"imag
   const [image] = await db.select().from(images).where(eq(images.id, imageId));
   if (!image) return { outcome: "skipped", reason: "the image no longer exists" };
   const [job] = await db.select().from(jobs).where(and(eq(jobs.imageId, imageId), eq(jobs.jobType, JOB_TYPE)));
+  const uploaded = uploadKeyOf(image);
   if (job?.status === "done" || image.stage === "done" || image.stage === "failed") {
+    // A crash between the commit and the clean-up below leaves the upload behind: this delivery removes it.
+    if (uploaded) await store.deleteObject(settings.originalsBucket, uploaded);
     return { outcome: "skipped", reason: `already processed (${image.status})`, status: image.status };
   }
   if (image.stage === "awaiting_upload") return { outcome: "skipped", reason: "the upload has not completed" };
@@ -112,9 +116,11 @@ export async function processImage(deps: ImageJobDeps, message: JobMessage<"imag
     .onConflictDoUpdate({ target: [jobs.imageId, jobs.jobType], set: { status: "running", attempts: attempt, startedAt: new Date(), updatedAt: new Date() } });
   await db.update(images).set({ stage: "processing", updatedAt: new Date() }).where(and(eq(images.id, imageId), eq(images.stage, "queued")));
 
-  if (!image.originalKey) throw new Error("the image has no original key");
-  const bytes = await store.getObject(settings.originalsBucket, image.originalKey);
-  if (!bytes) throw new Error(`the original ${image.originalKey} is not in the bucket`);
+  // The contributor's bytes are read from the upload key, once; buyers get only what this job
+  // vetted and cleaned, written to the original key (which no presigned upload URL points at).
+  if (!image.originalKey || !uploaded) throw new Error("the image has no original key or declared type");
+  const bytes = await store.getObject(settings.originalsBucket, uploaded);
+  if (!bytes) throw new Error(`the upload ${uploaded} is not in the bucket`);
 
   let analysed: AnalysedImage;
   try {
@@ -122,7 +128,7 @@ export async function processImage(deps: ImageJobDeps, message: JobMessage<"imag
     analysed = await analyseImage(bytes, declared, { maxInputPixels: settings.maxInputPixels });
   } catch (error) {
     if (!(error instanceof RejectedFile)) throw error;
-    // A refused file leaves nothing behind: no derivatives, no hashes, just the reason.
+    // A refused file leaves nothing behind: no derivatives, no hashes, not the upload; just the reason.
     await db.transaction(async (tx) => {
       await tx
         .update(images)
@@ -133,8 +139,10 @@ export async function processImage(deps: ImageJobDeps, message: JobMessage<"imag
         .set({ status: "failed", lastError: error.message, finishedAt: new Date(), updatedAt: new Date() })
         .where(and(eq(jobs.imageId, imageId), eq(jobs.jobType, JOB_TYPE)));
     });
+    await store.deleteObject(settings.originalsBucket, uploaded);
     return { outcome: "rejected", status: "processing_failed", reason: error.message };
   }
+  await store.putObject(settings.originalsBucket, image.originalKey, analysed.original, { contentType: image.declaredContentType as string });
 
   const timings = analysed.timings;
   const duplicate = await findDuplicate(db, imageId, analysed, settings.phashMaxDistance);
@@ -195,6 +203,7 @@ export async function processImage(deps: ImageJobDeps, message: JobMessage<"imag
         statusReason: decision.reason,
         stage: "done",
         sha256: analysed.sha256,
+        bytes: analysed.original.byteLength,
         phash: analysed.phash,
         duplicateOf: duplicate?.id ?? null,
         width: analysed.width,
@@ -248,6 +257,7 @@ export async function processImage(deps: ImageJobDeps, message: JobMessage<"imag
     const [after] = await db.select({ status: images.status, withdrawnAt: images.withdrawnAt, takenDownAt: images.takenDownAt }).from(images).where(eq(images.id, imageId));
     if (!after || !isListed(after)) await Promise.all(renditions.map((rendition) => store.deleteObject(settings.derivativesBucket, derivativeKey(imageId, rendition.name))));
   }
+  await store.deleteObject(settings.originalsBucket, uploaded);
   if (!committed) return { outcome: "skipped", reason: "another delivery finished it first" };
   return { outcome: "done", status: decision.status, reason: decision.reason ?? undefined, timings };
 }

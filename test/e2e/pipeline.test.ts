@@ -10,7 +10,10 @@ import { fetchRetrying } from "../support/http";
 import { runNpmStart } from "../support/stack";
 import { S3Client } from "../../common/s3";
 import { connectDatabase } from "../../db/connect";
-import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, jobs } from "../../db/schema";
+import { createHash } from "node:crypto";
+import exifReader from "exif-reader";
+import { uploadKeyOf } from "../../common/images";
+import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, jobs, licenses } from "../../db/schema";
 import { writeTestClipModel } from "../../scripts/models/make-test-clip";
 import { detectWatermark } from "../../gpu-worker/pipeline/invisible-watermark";
 
@@ -90,22 +93,43 @@ const call = (path: string, init: RequestInit & { token?: string; json?: unknown
     body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
   });
 
-async function contributor(): Promise<string> {
-  const res = await call("/v1/auth/register", { method: "POST", json: { email: `c-${crypto.randomUUID()}@example.test`, password: "pipeline test 123", displayName: "C", role: "contributor" } });
+async function register(role: "contributor" | "buyer"): Promise<{ token: string; userId: string }> {
+  const res = await call("/v1/auth/register", { method: "POST", json: { email: `${role[0]}-${crypto.randomUUID()}@example.test`, password: "pipeline test 123", displayName: "C", role } });
   expect(res.status).toBe(201);
-  return ((await res.json()) as { tokens: { accessToken: string } }).tokens.accessToken;
+  const body = (await res.json()) as { user: { id: string }; tokens: { accessToken: string } };
+  return { token: body.tokens.accessToken, userId: body.user.id };
 }
 
+const contributor = async (): Promise<string> => (await register("contributor")).token;
+
+type Ticket = { imageId: string; key: string; uploadUrl: string; headers: Record<string, string> };
+
 /** Upload as a client does: ask for a ticket, PUT the bytes to the presigned URL, complete. */
-async function upload(token: string, bytes: Uint8Array, contentType = "image/jpeg", title = "Pipeline test"): Promise<string> {
+async function uploadTicket(token: string, bytes: Uint8Array, contentType = "image/jpeg", title = "Pipeline test"): Promise<Ticket> {
   const start = await call("/v1/uploads", { method: "POST", token, json: { title, contentType, bytes: bytes.length, keywords: ["test"] } });
   expect(start.status, await start.clone().text()).toBe(201);
-  const ticket = (await start.json()) as { imageId: string; uploadUrl: string; headers: Record<string, string> };
+  const ticket = (await start.json()) as Ticket;
   const put = await fetch(ticket.uploadUrl, { method: "PUT", headers: ticket.headers, body: bytes });
   expect(put.status).toBe(200);
   const done = await call(`/v1/uploads/${ticket.imageId}/complete`, { method: "POST", token, json: {} });
   expect(done.status).toBe(200);
-  return ticket.imageId;
+  return ticket;
+}
+
+const upload = async (...args: Parameters<typeof uploadTicket>): Promise<string> => (await uploadTicket(...args)).imageId;
+
+/** A WebP's RIFF chunks by FourCC: metadata lives only in EXIF and "XMP " (compressed image data can hold any bytes). */
+function webpChunks(webp: Buffer): { type: string; data: Buffer }[] {
+  expect(webp.toString("latin1", 0, 4)).toBe("RIFF");
+  expect(webp.toString("latin1", 8, 12)).toBe("WEBP");
+  expect(webp.readUInt32LE(4) + 8).toBe(webp.length);
+  const chunks: { type: string; data: Buffer }[] = [];
+  for (let at = 12; at + 8 <= webp.length; ) {
+    const size = webp.readUInt32LE(at + 4);
+    chunks.push({ type: webp.toString("latin1", at, at + 4), data: webp.subarray(at + 8, at + 8 + size) });
+    at += 8 + size + (size % 2);
+  }
+  return chunks;
 }
 
 type Status = { status: string; stage: string; reason: string | null; duplicateOf: string | null; attempts: number; derivatives: Record<string, string> };
@@ -159,7 +183,14 @@ describe("the image pipeline on the local stack", () => {
       const bytes = Buffer.from(await res.arrayBuffer());
       const meta = await sharp(bytes).metadata();
       expect(meta.exif, `${name} has EXIF`).toBeUndefined();
-      expect(bytes.includes(Buffer.from("GPS"))).toBe(false);
+      // Only the metadata chunks can carry a position: the VP8 data holds "GPS" by chance now and then.
+      const chunks = webpChunks(bytes);
+      expect(chunks.some((c) => ["VP8 ", "VP8L", "VP8X"].includes(c.type)), name).toBe(true);
+      for (const chunk of chunks.filter((c) => c.type === "EXIF" || c.type === "XMP ")) {
+        expect(chunk.type === "EXIF" ? exifReader(chunk.data).GPSInfo : undefined, `${name} EXIF GPS IFD`).toBeUndefined();
+        expect(chunk.data.includes(Buffer.from("GPS")), `${name} ${chunk.type} mentions GPS`).toBe(false);
+      }
+      expect(chunks.filter((c) => c.type === "EXIF" || c.type === "XMP ").map((c) => c.type), name).toEqual([]);
       if (name === "preview") {
         // The invisible watermark carries the id through re-encoding and resizing.
         expect(await detectWatermark(await sharp(bytes).jpeg({ quality: 75 }).toBuffer())).toBe(imageId);
@@ -189,6 +220,46 @@ describe("the image pipeline on the local stack", () => {
     expect(row?.metadata).toMatchObject({ camera: "Nikon Z 6II" });
     expect(JSON.stringify(row?.metadata)).not.toMatch(/GPS|latitude/i);
     expect(row?.publishedAt).not.toBeNull();
+  });
+
+  it("buyers download the vetted, cleaned original: re-PUTting the upload URL after approval and a purchase changes nothing", async () => {
+    const jpeg = await cameraJpeg("chelsea.png");
+    expect(exifReader((await sharp(jpeg).metadata()).exif as Buffer).GPSInfo?.GPSLatitudeRef).toBe("N");
+    const ticket = await uploadTicket(token, jpeg);
+    expect(await finished(token, ticket.imageId)).toMatchObject({ status: "approved" });
+    const [row] = await db.select().from(images).where(eq(images.id, ticket.imageId));
+    expect(ticket.key).toMatch(/^uploads\//);
+    expect(row?.originalKey).toMatch(/^originals\//);
+    // The pipeline removed the contributor's upload once it had written the original.
+    expect(await s3.headObject("edgestock-originals", ticket.key)).toBeNull();
+
+    const buyer = await register("buyer");
+    const [license] = await db.insert(licenses).values({ buyerId: buyer.userId, imageId: ticket.imageId, licenseType: "standard", priceCents: 1000 }).returning();
+    const download = async () => {
+      const res = await call(`/v1/images/${ticket.imageId}/download?license=${license?.id}`, { token: buyer.token });
+      expect(res.status, await res.clone().text()).toBe(200);
+      const file = await fetchRetrying(((await res.json()) as { url: string }).url);
+      expect(file.status).toBe(200);
+      return Buffer.from(await file.arrayBuffer());
+    };
+    const bought = await download();
+    const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+    expect(sha256(bought)).toBe(row?.sha256);
+    expect(bought.length).toBe(row?.bytes);
+    // Delivered without the position, pixels untouched (the scans from SOS on are the upload's).
+    expect(exifReader((await sharp(bought).metadata()).exif as Buffer).GPSInfo).toBeUndefined();
+    const scans = (bytes: Buffer) => bytes.subarray(bytes.indexOf(Buffer.from([0xff, 0xda])));
+    expect(scans(bought).equals(scans(jpeg))).toBe(true);
+
+    // The contributor swaps the file through the still-valid URL: same type, same length, other bytes.
+    const swapped = Buffer.from(jpeg);
+    for (let i = swapped.length - 4000; i < swapped.length - 2; i += 3) swapped[i] = (swapped[i] as number) ^ 0x55;
+    const put = await fetch(ticket.uploadUrl, { method: "PUT", headers: ticket.headers, body: swapped });
+    expect(put.status).toBe(200);
+    const again = await download();
+    expect(again.equals(bought)).toBe(true);
+    expect(sha256(again)).toBe(row?.sha256);
+    expect((await status(token, ticket.imageId)).status).toBe("approved");
   });
 
   it("rejects another contributor's copy, and sends a contributor's own re-upload to review", async () => {
@@ -278,8 +349,8 @@ describe("crashes and poison", () => {
     const token = await contributor();
     const imageId = await upload(token, await distinctJpeg());
     const [row] = await db.select().from(images).where(eq(images.id, imageId));
-    // The original disappears before the worker gets to it: every attempt fails.
-    await s3.deleteObject("edgestock-originals", row?.originalKey as string);
+    // The upload disappears before the worker gets to it: every attempt fails.
+    await s3.deleteObject("edgestock-originals", uploadKeyOf(row as NonNullable<typeof row>) as string);
     const worker = startWorker();
     const result = await finished(token, imageId, 90_000);
     expect(await stopWorker(worker)).toBe(0);

@@ -63,7 +63,7 @@ describe("POST /v1/uploads", () => {
   it("creates the listing awaiting upload and signs a PUT for that key, type and length", async () => {
     const { res, ticket } = await start({ keywords: ["Harbour", "dawn", "harbour"], description: "Boats" });
     expect(res.status).toBe(201);
-    expect(ticket.key).toBe(`originals/${contributor.userId}/${ticket.imageId}.jpg`);
+    expect(ticket.key).toBe(`uploads/${contributor.userId}/${ticket.imageId}.jpg`);
     expect(ticket.headers).toEqual({ "content-type": "image/jpeg", "content-length": "1000" });
     const url = new URL(ticket.uploadUrl as string);
     expect(url.searchParams.get("X-Amz-Expires")).toBe("3600");
@@ -170,6 +170,53 @@ describe("completing an upload", () => {
   });
 });
 
+describe("the upload key is not the delivered original's (issue 16)", () => {
+  const uploadEvent = (key: string) => ({ account: "a", bucket: "edgestock-originals", action: "PutObject", object: { key, size: 1000, eTag: "x" }, eventTime: new Date().toISOString() });
+  const deliver = (body: unknown) => worker.queue(createMessageBatch("edgestock-uploads", [{ id: `evt-${crypto.randomUUID()}`, timestamp: new Date(), attempts: 1, body }]), env);
+  const read = async (key: string) => new Uint8Array(await ((await env.ORIGINALS.get(key)) as R2ObjectBody).arrayBuffer());
+
+  it("the presigned PUT writes under uploads/, never the key downloads serve; only the upload key's event completes", async () => {
+    const { ticket } = await start({});
+    const [row] = await db.select().from(images).where(eq(images.id, ticket.imageId));
+    expect(row?.originalKey).toBe(`originals/${contributor.userId}/${ticket.imageId}.jpg`);
+    expect(ticket.key).not.toBe(row?.originalKey);
+    expect(new URL(ticket.uploadUrl as string).pathname).toBe(`/_local/s3/edgestock-originals/${ticket.key}`);
+    expect((await SELF.fetch(ticket.uploadUrl as string, { method: "PUT", headers: ticket.headers, body: bytes(1000) })).status).toBe(200);
+    expect(await env.ORIGINALS.head(row?.originalKey as string)).toBeNull();
+    // R2 reporting an object at the original's key (the pipeline's write) completes nothing.
+    await deliver(uploadEvent(row?.originalKey as string));
+    expect((await db.select().from(images).where(eq(images.id, ticket.imageId)))[0]?.stage).toBe("awaiting_upload");
+    await deliver(uploadEvent(ticket.key));
+    expect((await db.select().from(images).where(eq(images.id, ticket.imageId)))[0]?.stage).toBe("queued");
+    expect((await drainJobs()).filter((id) => id === ticket.imageId)).toEqual([ticket.imageId]);
+  });
+
+  it("after approval a PUT of other bytes (same type and length) to the same URL changes nothing buyers get, and its event removes it", async () => {
+    const { ticket } = await start({});
+    const vetted = bytes(1000);
+    expect((await SELF.fetch(ticket.uploadUrl as string, { method: "PUT", headers: ticket.headers, body: vetted })).status).toBe(200);
+    expect((await complete(ticket.imageId)).status).toBe(200);
+    // As the pipeline finishes (gpu-worker/jobs/image-process.ts, run for real in test/e2e/pipeline.test.ts):
+    // the vetted bytes at the original key, the row approved, the upload deleted.
+    const [row] = await db.select().from(images).where(eq(images.id, ticket.imageId));
+    const originalKey = row?.originalKey as string;
+    await env.ORIGINALS.put(originalKey, vetted);
+    await env.ORIGINALS.delete(ticket.key);
+    await db.update(images).set({ stage: "done", status: "approved" }).where(eq(images.id, ticket.imageId));
+
+    const swapped = new Uint8Array(1000).fill(0x42);
+    expect((await SELF.fetch(ticket.uploadUrl as string, { method: "PUT", headers: ticket.headers, body: swapped })).status).toBe(200);
+    expect(await read(originalKey)).toEqual(vetted);
+    // R2's event for that late PUT: nothing is enqueued and the stray upload is deleted.
+    await deliver(uploadEvent(ticket.key));
+    expect(await env.ORIGINALS.head(ticket.key)).toBeNull();
+    expect(await read(originalKey)).toEqual(vetted);
+    expect((await drainJobs(500)).filter((id) => id === ticket.imageId)).toEqual([]);
+    expect((await complete(ticket.imageId)).status).toBe(200);
+    expect(await db.$count(jobs, eq(jobs.imageId, ticket.imageId))).toBe(1);
+  });
+});
+
 describe("multipart uploads", () => {
   it("uploads parts to presigned URLs, re-signs parts, completes with ETags, and enqueues once", async () => {
     const size = MULTIPART_PART_BYTES + 12_345;
@@ -177,6 +224,8 @@ describe("multipart uploads", () => {
     expect(res.status).toBe(201);
     expect(ticket.uploadUrl).toBeUndefined();
     expect(ticket.multipart).toMatchObject({ partCount: 2 });
+    expect(ticket.key).toMatch(/^uploads\//);
+    expect(ticket.multipart?.parts.every((part) => new URL(part.url).pathname.endsWith(`/edgestock-originals/${ticket.key}`))).toBe(true);
     const body = bytes(size);
     const parts: { partNumber: number; etag: string }[] = [];
     for (const part of ticket.multipart?.parts ?? []) {
@@ -205,6 +254,7 @@ describe("multipart uploads", () => {
     const res = await api(`/v1/uploads/${ticket.imageId}`, { method: "DELETE", token: contributor.accessToken });
     expect(res.status).toBe(204);
     expect(await db.$count(images, eq(images.id, ticket.imageId))).toBe(0);
+    expect(await env.ORIGINALS.head(ticket.key)).toBeNull();
   });
 });
 
