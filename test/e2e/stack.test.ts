@@ -15,9 +15,11 @@ const dataDir = mkdtempSync(join(tmpdir(), "edgestock-e2e-"));
 const OFFLINE = { HF_HUB_OFFLINE: "1" };
 
 /** demo/manifest.csv: the real photographs the seed lists, with their titles and credits. */
-const DEMO_PHOTOS = parse(readFileSync(join(import.meta.dirname, "../../demo/manifest.csv")), { columns: true }).map(
-  (row: Record<string, string>) => ({ title: row.title as string, credit: row.credit as string, license: row.credit_license as string }),
-) as { title: string; credit: string; license: string }[];
+const DEMO_PHOTOS = (parse(readFileSync(join(import.meta.dirname, "../../demo/manifest.csv")), { columns: true }) as Record<string, string>[]).map((row) => ({
+  title: row.title as string,
+  credit: row.credit as string,
+  license: row.credit_license as string,
+}));
 
 /** The README's start command, run as a new user would, on a fresh data folder (the embedded database). */
 beforeAll(async () => {

@@ -233,7 +233,20 @@ describe("GET /v1/images/:id", () => {
   it("answers an empty page's lists as empty, not null", async () => {
     const bare = await insertImage({ title: "Bare listing" });
     const page = (await (await api(`/v1/images/${bare}`)).json()) as Record<string, unknown>;
-    expect(page).toMatchObject({ tags: [], categories: [], colours: [], technical: {}, derivatives: {}, description: null, width: null, orientation: null });
+    expect(page).toMatchObject({ tags: [], categories: [], colours: [], technical: {}, derivatives: {}, description: null, width: null, orientation: null, credit: null });
+  });
+
+  it("shows the credit an imported photo's licence asks for", async () => {
+    const credited = await insertImage({
+      title: "Cheetah resting in the grass",
+      credit: "Charles J. Sharp",
+      creditLicense: "CC-BY-SA-4.0",
+      creditSource: "https://commons.wikimedia.org/wiki/File:Cheetah_(Acinonyx_jubatus)_female_2.jpg",
+    });
+    const page = (await (await api(`/v1/images/${credited}`)).json()) as { credit: unknown };
+    expect(page.credit).toEqual({ author: "Charles J. Sharp", license: "CC-BY-SA-4.0", source: "https://commons.wikimedia.org/wiki/File:Cheetah_(Acinonyx_jubatus)_female_2.jpg" });
+    const authorOnly = await insertImage({ title: "Credited without a licence name", credit: "A. Photographer" });
+    expect(((await (await api(`/v1/images/${authorOnly}`)).json()) as { credit: unknown }).credit).toEqual({ author: "A. Photographer", license: null, source: null });
   });
 
   it("counts views after answering", async () => {
