@@ -1,7 +1,8 @@
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_NSFW_MODEL_PATH } from "../../gpu-worker/config";
@@ -223,6 +224,17 @@ describe("interrupted, corrupted and concurrent downloads", () => {
     const clip = await loadClipModel(dir, { executionProviders: ["cpu"] });
     expect(clip.embedDim).toBe(512);
     await clip.close();
+  });
+});
+
+describe("the lock left by a process that died", () => {
+  it("is taken over: a lock naming a dead process on this host does not block the download", async () => {
+    const dir = join(work, "stale-lock", "ViT-B-32__openai");
+    const dead = spawnSync(process.execPath, ["-e", "process.exit(0)"]).pid as number;
+    await mkdir(join(work, "stale-lock"), { recursive: true });
+    await writeFile(`${dir}.lock`, JSON.stringify({ token: "old", pid: dead, host: hostname() }));
+    expect(await ensureClipModel(settings("ViT-B-32__openai", dir), log, quick)).toBeNull();
+    expect(await readdir(join(work, "stale-lock"))).toEqual(["ViT-B-32__openai"]);
   });
 });
 
