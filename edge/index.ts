@@ -39,7 +39,7 @@ export default {
     try {
       // runPayouts logs its own report; a failure throws so the Cron Trigger shows it failed.
       if (controller.cron === PAYOUT_CRON) await runPayouts({ db, config }, { now: new Date(controller.scheduledTime) });
-      else console.log(JSON.stringify({ level: "info", msg: "maintenance", ...(await runMaintenance(db, env.JOBS, config)) }));
+      else console.log(JSON.stringify({ level: "info", msg: "maintenance", ...(await runMaintenance(db, env, config)) }));
     } finally {
       await pool.end();
     }

@@ -5,6 +5,7 @@ import { jobMessage } from "../../common/jobs";
 import { purgeExpiredIdempotencyKeys } from "../middleware/idempotency";
 import type { Config } from "../config";
 import { matureEarnings } from "./payouts";
+import { reconcileRecentRenditions } from "./renditions";
 import { refundRefusedItems } from "./settlement";
 import { purgeExpiredRefreshTokens } from "./sessions";
 
@@ -39,13 +40,17 @@ export async function resendStaleJobs(db: Database, queue: Queue, now = new Date
   return stale.length;
 }
 
-/** The hourly cron: delete what can no longer be used, re-send lost jobs, release held earnings, make refunds still due. Safe to run twice. */
-export async function runMaintenance(db: Database, queue: Queue, config: Config, now = new Date()) {
+/**
+ * The hourly cron: delete what can no longer be used, re-send lost jobs, release held earnings, make
+ * refunds still due, put the public renditions of recently changed images right. Safe to run twice.
+ */
+export async function runMaintenance(db: Database, env: Pick<Env, "JOBS" | "ORIGINALS" | "DERIVATIVES">, config: Config, now = new Date()) {
   return {
     refreshTokensPurged: await purgeExpiredRefreshTokens(db, now),
     idempotencyKeysPurged: await purgeExpiredIdempotencyKeys(db, now),
-    jobsResent: await resendStaleJobs(db, queue, now),
+    jobsResent: await resendStaleJobs(db, env.JOBS, now),
     earningsMatured: await matureEarnings(db, now),
     refundsMade: await refundRefusedItems({ db, config }),
+    renditions: await reconcileRecentRenditions({ db, env, config }, now),
   };
 }

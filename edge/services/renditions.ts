@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, gte, isNotNull, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, isNotNull, sql } from "drizzle-orm";
 import type { Database } from "../../db/connect";
 import { type DerivativeKeys, type ImageStatus, images } from "../../db/schema";
 import { DERIVATIVE_CACHE_CONTROL, isListed, PRIVATE_RENDITION_CACHE_CONTROL, privateRenditionKey } from "../../common/images";
@@ -155,35 +155,65 @@ export const listedRenditionUrls = (config: Pick<Config, "DERIVATIVES_PUBLIC_URL
 
 export type ReconcileReport = { checked: number; published: number; unpublished: number; purgeFailed: number; nextCursor: string | null };
 
-/**
- * Brings the public bucket in line with the listings of a page of images (by id), for images
- * whose rows changed since `updatedSince` or all of them: publishes missing public copies of
- * listed images and removes those of unlisted ones (keeping a private copy first). The hourly
- * maintenance runs it over the last two hours (a sync that failed after its commit); after this
- * change was deployed, `POST /v1/admin/renditions/reconcile` run page by page fixes everything
- * written before it.
- */
-export async function reconcileRenditions(deps: RenditionDeps, options: { updatedSince?: Date; after?: string; limit: number }): Promise<ReconcileReport> {
-  const rows = await deps.db
-    .select(listingColumns)
-    .from(images)
-    .where(
-      and(
-        isNotNull(images.derivativeKeys),
-        sql`${images.derivativeKeys} <> '{}'::jsonb`,
-        options.updatedSince ? gte(images.updatedAt, options.updatedSince) : undefined,
-        options.after ? gt(images.id, options.after) : undefined,
-      ),
-    )
-    .orderBy(asc(images.id))
-    .limit(options.limit + 1);
-  const page = rows.slice(0, options.limit);
-  const report: ReconcileReport = { checked: page.length, published: 0, unpublished: 0, purgeFailed: 0, nextCursor: rows.length > options.limit ? (page.at(-1)?.id ?? null) : null };
+/** How many of the keys have a public copy: one list request (an image's renditions share a folder). */
+async function publicCopies(buckets: RenditionBuckets, keys: string[]): Promise<number> {
+  const folder = keys[0]?.slice(0, keys[0].lastIndexOf("/") + 1);
+  if (!folder) return 0;
+  const listed = await buckets.DERIVATIVES.list({ prefix: folder, limit: 100 });
+  const present = new Set(listed.objects.map((object) => object.key));
+  return keys.filter((key) => present.has(key)).length;
+}
+
+async function reconcileImages(deps: RenditionDeps, page: ListingState[], report: Omit<ReconcileReport, "nextCursor">) {
   for (const image of page) {
+    const keys = keysOf(image.derivativeKeys);
+    const present = await publicCopies(deps.env, keys);
+    // Already as it should be: nothing but the one list request.
+    if (isListed(image) ? present === keys.length : present === 0) continue;
     const synced = await syncListing(deps, image, { onlyMissing: true });
     report.published += synced.published.length;
     report.unpublished += synced.unpublished.length;
     if (synced.purge === "failed") report.purgeFailed += 1;
   }
+}
+
+const hasRenditions = and(isNotNull(images.derivativeKeys), sql`${images.derivativeKeys} <> '{}'::jsonb`);
+
+/**
+ * Brings the public bucket in line with the listings of a page of images (by id): publishes
+ * missing public copies of listed images and removes those of unlisted ones (keeping a private
+ * copy first). After this change is deployed, `POST /v1/admin/renditions/reconcile` run page by
+ * page until `nextCursor` is null fixes everything written before it.
+ */
+export async function reconcileRenditions(deps: RenditionDeps, options: { after?: string; limit: number }): Promise<ReconcileReport> {
+  const rows = await deps.db
+    .select(listingColumns)
+    .from(images)
+    .where(and(hasRenditions, options.after ? gt(images.id, options.after) : undefined))
+    .orderBy(asc(images.id))
+    .limit(options.limit + 1);
+  const page = rows.slice(0, options.limit);
+  const report = { checked: page.length, published: 0, unpublished: 0, purgeFailed: 0 };
+  await reconcileImages(deps, page, report);
+  return { ...report, nextCursor: rows.length > options.limit ? (page.at(-1)?.id ?? null) : null };
+}
+
+/** The hourly maintenance looks at images whose rows changed in the last two hours, newest first, at most this many. */
+export const RECENT_RECONCILE = { windowMs: 2 * 60 * 60 * 1000, maxImages: 200 };
+
+/**
+ * The hourly repair: a listing change whose sync failed after its commit (an R2 error, a Worker
+ * killed mid-request) or a worker that crashed between its public copies and its commit leaves
+ * the public bucket wrong until this runs. Costs one list request per recently changed image.
+ */
+export async function reconcileRecentRenditions(deps: RenditionDeps, now = new Date()): Promise<Omit<ReconcileReport, "nextCursor">> {
+  const page = await deps.db
+    .select(listingColumns)
+    .from(images)
+    .where(and(hasRenditions, gte(images.updatedAt, new Date(now.getTime() - RECENT_RECONCILE.windowMs))))
+    .orderBy(desc(images.updatedAt))
+    .limit(RECENT_RECONCILE.maxImages);
+  const report = { checked: page.length, published: 0, unpublished: 0, purgeFailed: 0 };
+  await reconcileImages(deps, page, report);
   return report;
 }

@@ -82,11 +82,13 @@ describe("GET /v1/admin/moderation/queue", () => {
       nsfwScore: expect.closeTo(0.42, 5),
       duplicateOf: null,
       editorial: false,
-      thumbnailUrl: `${DERIVATIVES}/images/q/thumb-450.webp`,
-      previewUrl: `${DERIVATIVES}/images/q/preview-1200.webp`,
+      // Not listed: presigned GETs of the private copies, never the public URL.
+      thumbnailUrl: expect.stringMatching(/\/renditions\/images\/q\/thumb-450\.webp\?.*X-Amz-Signature=/),
+      previewUrl: expect.stringMatching(/\/renditions\/images\/q\/preview-1200\.webp\?.*X-Amz-Signature=/),
       createdAt: "2001-01-01T00:00:00.000Z",
     });
     expect(seen[1]).toMatchObject({ duplicateOf: original, editorial: true, statusReason: "near duplicate", thumbnailUrl: null });
+    expect(seen[0]?.thumbnailUrl?.startsWith(DERIVATIVES)).toBe(false);
   });
 });
 

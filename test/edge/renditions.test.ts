@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DERIVATIVE_CACHE_CONTROL, derivativeKey, PRIVATE_RENDITION_CACHE_CONTROL, privateRenditionKey, RENDITIONS, type RenditionName } from "../../common/images";
 import { cartItems, carts, images } from "../../db/schema";
 import { readConfig } from "../../edge/config";
-import { purgeFromCdn } from "../../edge/services/renditions";
+import { purgeFromCdn, reconcileRecentRenditions } from "../../edge/services/renditions";
 import { api, expectProblem, signUp, testDb } from "./support";
 
 /**
@@ -186,11 +186,18 @@ describe("authenticated URLs for unlisted images", () => {
   });
 
   it("the admin review queue gives presigned thumbnails and previews", async () => {
-    // Older than anything else in the queue, so it is on the first page.
-    const pending = await makeImage({ status: "pending_review", createdAt: new Date("1999-01-01T00:00:00Z") }, { private: true });
-    const res = await api("/v1/admin/moderation/queue?limit=100", { token: admin.accessToken });
-    expect(res.status).toBe(200);
-    const item = ((await res.json()) as { items: { id: string; thumbnailUrl: string | null; previewUrl: string | null }[] }).items.find((i) => i.id === pending.id);
+    const pending = await makeImage({ status: "pending_review" }, { private: true });
+    type QueuePage = { items: { id: string; thumbnailUrl: string | null; previewUrl: string | null }[]; nextCursor: string | null };
+    let item: QueuePage["items"][number] | undefined;
+    let cursor: string | null = null;
+    for (let pages = 0; pages < 50 && !item; pages++) {
+      const res = await api(`/v1/admin/moderation/queue?limit=100${cursor ? `&cursor=${cursor}` : ""}`, { token: admin.accessToken });
+      expect(res.status).toBe(200);
+      const page = (await res.json()) as QueuePage;
+      item = page.items.find((i) => i.id === pending.id);
+      cursor = page.nextCursor;
+      if (!cursor) break;
+    }
     await expectPrivateUrl(item?.thumbnailUrl, pending.keys.thumb450);
     await expectPrivateUrl(item?.previewUrl, pending.keys.preview);
     await expectNotPublic(pending.keys);
@@ -227,6 +234,28 @@ describe("POST /v1/admin/renditions/reconcile", () => {
     const again = await api("/v1/admin/renditions/reconcile", { method: "POST", token: admin.accessToken, json: { limit: 1, cursor: missingPublic.id } });
     expect(again.status).toBe(200);
     await expectProblem(await api("/v1/admin/renditions/reconcile", { method: "POST", token: owner.accessToken, json: {} }), 403, "forbidden");
+  });
+});
+
+describe("the hourly maintenance", () => {
+  it("puts right the images changed in the last two hours whose sync never ran, and leaves older rows to the admin reconcile", async () => {
+    const now = new Date();
+    const unlistedRecently = await makeImage({ status: "rejected", statusReason: "DMCA", takenDownAt: now, updatedAt: now }, { private: true, public: true });
+    const approvedRecently = await makeImage({ publishedAt: now, updatedAt: now }, { private: true });
+    const unlistedLongAgo = await makeImage({ status: "pending_review", updatedAt: new Date(now.getTime() - 3 * 3600_000) }, { private: true, public: true });
+    const report = await reconcileRecentRenditions({ db, env, config }, now);
+    expect(report.checked).toBeGreaterThanOrEqual(2);
+    await expectNotPublic(unlistedRecently.keys);
+    await expectPublic(approvedRecently.keys);
+    expect(await publicObjects(unlistedLongAgo.keys)).toBe(4);
+  });
+
+  it("a repeated takedown (409) still removes public copies a failed sync left behind", async () => {
+    const { id, keys } = await makeImage({ publishedAt: new Date() }, { private: true, public: true });
+    expect((await api(`/v1/admin/images/${id}/takedown`, { method: "POST", token: admin.accessToken, json: { reason: "DMCA notice 2026-9" } })).status).toBe(200);
+    await env.DERIVATIVES.put(keys.preview, bytesOf(keys.preview));
+    await expectProblem(await api(`/v1/admin/images/${id}/takedown`, { method: "POST", token: admin.accessToken, json: { reason: "DMCA notice 2026-9" } }), 409, "conflict");
+    await expectNotPublic(keys);
   });
 });
 
