@@ -12,7 +12,7 @@ import { S3Client } from "../../common/s3";
 import { connectDatabase } from "../../db/connect";
 import { createHash } from "node:crypto";
 import exifReader from "exif-reader";
-import { uploadKeyOf } from "../../common/images";
+import { privateRenditionKey, uploadKeyOf } from "../../common/images";
 import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, jobs, licenses } from "../../db/schema";
 import { writeTestClipModel } from "../../scripts/models/make-test-clip";
 import { detectWatermark } from "../../gpu-worker/pipeline/invisible-watermark";
@@ -277,7 +277,24 @@ describe("the image pipeline on the local stack", () => {
     expect(near).toMatchObject({ status: "rejected", duplicateOf: original });
     expect(near.reason).toMatch(/near-identical, \d+ of 64 hash bits differ/);
     const again = await upload(token, jpeg);
-    expect(await finished(token, again)).toMatchObject({ status: "pending_review", duplicateOf: original });
+    const pending = await finished(token, again);
+    expect(pending).toMatchObject({ status: "pending_review", duplicateOf: original });
+    // Not listed: the renditions are private. Nothing in the public bucket, the public URL is a 404,
+    // and the contributor sees them through presigned URLs of the private copies.
+    expect(Object.keys(pending.derivatives).sort()).toEqual(["preview", "thumb1000", "thumb150", "thumb450"]);
+    for (const file of ["thumb-150.webp", "thumb-450.webp", "thumb-1000.webp", "preview-1200.webp"]) {
+      expect(await s3.headObject("edgestock-derivatives", `images/${again}/${file}`), file).toBeNull();
+      expect(await s3.headObject("edgestock-originals", privateRenditionKey(`images/${again}/${file}`)), file).not.toBeNull();
+      expect((await call(`/v1/derivatives/images/${again}/${file}`)).status, file).toBe(404);
+    }
+    for (const [name, url] of Object.entries(pending.derivatives)) {
+      expect(url, name).toContain("X-Amz-Signature=");
+      const res = await fetchRetrying(url);
+      expect(res.status, name).toBe(200);
+      expect(res.headers.get("content-type"), name).toBe("image/webp");
+    }
+    // The listed original's renditions are public.
+    expect(await s3.headObject("edgestock-derivatives", `images/${original}/thumb-450.webp`)).not.toBeNull();
   });
 
   it("refuses bad files with a clear reason and leaves no partial state", async () => {
