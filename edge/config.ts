@@ -57,11 +57,17 @@ const ConfigSchema = v.object({
   /** Cloudflare zone of DERIVATIVES_PUBLIC_URL and an API token with Cache Purge on it: takedowns and withdrawals purge the renditions' URLs. Empty: the operator purges (README). */
   CLOUDFLARE_ZONE_ID: optional,
   CLOUDFLARE_API_TOKEN: optional,
+  /**
+   * Whether CF-Connecting-IP names the client: "true" only behind Cloudflare, which sets it and
+   * overwrites a client's own. Unset: true in production, false elsewhere (per-IP limits then
+   * count every client as one).
+   */
+  TRUST_CF_CONNECTING_IP: v.optional(v.picklist(["", "true", "false"], "TRUST_CF_CONNECTING_IP must be true or false"), ""),
   /** Development only: bearer token of the local Queues pull-consumer stand-in (/_local/queues). */
   LOCAL_QUEUES_TOKEN: optional,
 });
 
-export type Config = v.InferOutput<typeof ConfigSchema> & { s3Endpoint: string; revenueShare: Record<string, number> };
+export type Config = v.InferOutput<typeof ConfigSchema> & { s3Endpoint: string; revenueShare: Record<string, number>; trustCfConnectingIp: boolean };
 
 /** `standard:2500,gold:3500` → { standard: 2500, gold: 3500 }; a `standard` tier is required. */
 function parseRevenueShare(value: string): Record<string, number> {
@@ -104,7 +110,8 @@ export function readConfig(env: Env): Config {
     throw new ConfigError("invalid edge configuration: STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are required in production");
   }
   const revenueShare = parseRevenueShare(result.output.REVENUE_SHARE_BPS);
-  const config = { ...result.output, revenueShare, s3Endpoint: (R2_S3_ENDPOINT || `https://${R2_ACCOUNT_ID}.r2.cloudflarestorage.com`).replace(/\/+$/, "") };
+  const trustCfConnectingIp = result.output.TRUST_CF_CONNECTING_IP ? result.output.TRUST_CF_CONNECTING_IP === "true" : result.output.ENVIRONMENT === "production";
+  const config = { ...result.output, revenueShare, trustCfConnectingIp, s3Endpoint: (R2_S3_ENDPOINT || `https://${R2_ACCOUNT_ID}.r2.cloudflarestorage.com`).replace(/\/+$/, "") };
   cache.set(env, config);
   return config;
 }

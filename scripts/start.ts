@@ -141,6 +141,8 @@ const vars: Record<string, string> = {
   ...(local ? { R2_S3_ENDPOINT: `${url}/_local/s3` } : {}),
   // The worker's query-embedding service, on EMBED_PORT or a port the OS says is free.
   EMBED_SERVICE_URL: `http://127.0.0.1:${embedPort}`,
+  // Checkout return pages and the OpenAPI document's server name this address (never a request's Host).
+  PUBLIC_APP_URL: process.env.PUBLIC_APP_URL ?? url,
   ...(stripeStandin ? { STRIPE_API_BASE: stripeStandin.url, STRIPE_SECRET_KEY: STANDIN_KEY } : {}),
 };
 for (const name of PASS_THROUGH) if (process.env[name]) vars[name] = process.env[name] as string;

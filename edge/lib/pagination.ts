@@ -3,9 +3,10 @@ import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import * as v from "valibot";
 import { base64url, fromBase64url } from "./crypto";
 import { ApiError } from "./problem";
+import { instantInRange } from "./schemas";
 
 /** Keyset cursor over (created_at desc, id desc): stable under inserts, no OFFSET scans. */
-const Cursor = v.object({ t: v.pipe(v.string(), v.isoTimestamp()), id: v.pipe(v.string(), v.uuid()) });
+const Cursor = v.object({ t: v.pipe(v.string(), v.isoTimestamp(), v.check(instantInRange)), id: v.pipe(v.string(), v.uuid()) });
 export type CursorPosition = { createdAt: Date; id: string };
 
 export function encodeCursor(position: CursorPosition): string {

@@ -12,8 +12,14 @@ export type RateLimitRule = {
   key: (c: Context<AppEnv>) => string | null | Promise<string | null>;
 };
 
-/** Cloudflare sets CF-Connecting-IP on every request it forwards (clients cannot forge it); locally it is absent. */
-export function clientIp(c: Context): string {
+/**
+ * The client's address for per-IP limits. Behind Cloudflare (production) CF-Connecting-IP is set
+ * by Cloudflare on every request and a client's own value is overwritten, so it is trusted there;
+ * anywhere else (npm start, a server without Cloudflare in front) a client could send any value
+ * and pick a fresh limit per request, so it is ignored unless TRUST_CF_CONNECTING_IP says otherwise.
+ */
+export function clientIp(c: Context<AppEnv>): string {
+  if (!c.var.config.trustCfConnectingIp) return "local";
   return c.req.header("cf-connecting-ip") ?? "local";
 }
 

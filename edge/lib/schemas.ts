@@ -49,6 +49,28 @@ export const passwordAttempt = v.pipe(
 
 export const uuid = v.pipe(v.string(), v.uuid("must be a UUID"));
 
+/** The range every date input must fall in: Postgres and JavaScript both hold it, with room for a day's arithmetic. */
+export const EARLIEST_INSTANT = Date.UTC(1900, 0, 1);
+export const LATEST_INSTANT = Date.UTC(2999, 11, 31, 23, 59, 59, 999);
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** True when an ISO date or timestamp string names a real instant between 1900 and 2999. */
+export function instantInRange(text: string): boolean {
+  const time = Date.parse(text);
+  return !Number.isNaN(time) && time >= EARLIEST_INSTANT && time <= LATEST_INSTANT;
+}
+
+/**
+ * A date (`2024-05-01`) or an ISO 8601 timestamp, between 1900 and 2999: every date input uses
+ * it, so no date reaches SQL that Postgres cannot hold.
+ */
+export const instant = v.pipe(
+  v.string(),
+  v.check((t) => DATE_ONLY.test(t) || v.is(v.pipe(v.string(), v.isoTimestamp()), t), "must be a date (YYYY-MM-DD) or an ISO 8601 timestamp"),
+  v.check((t) => !Number.isNaN(Date.parse(t)), "must be a real date"),
+  v.check(instantInRange, "must be between 1900-01-01 and 2999-12-31"),
+);
+
 /** Cursor pagination query: `?limit=&cursor=`; the cursor is opaque to clients. */
 export const pageQuery = {
   limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,3}$/, "must be 1-100"), v.transform(Number), v.minValue(1), v.maxValue(100)), "20"),

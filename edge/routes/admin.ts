@@ -10,6 +10,19 @@ import { decodeAuditCursor, listAuditLog } from "../services/audit-log";
 import { type ModerationAction, moderate, moderationQueue } from "../services/moderation";
 import { listPrices, setPrice } from "../services/price-list";
 import { type RenditionDeps, reconcileRenditions, syncRenditions } from "../services/renditions";
+import { openStore } from "../lib/store";
+import { catalogueChanged } from "../services/search";
+import { listRememberedQueries, setQueryBlocked } from "../services/search-queries";
+import { POPULAR_QUERY_MIN_SEARCHERS } from "../services/search-sql";
+
+const RememberedQuerySchema = v.object({
+  query: v.string(),
+  searches: v.number(),
+  searchers: v.number(),
+  blocked: v.boolean(),
+  suggested: v.boolean(),
+  lastSeenAt: v.string(),
+});
 
 const QueueItemSchema = v.object({
   id: s.uuid,
@@ -88,6 +101,10 @@ async function decideAndSync(c: Context<AppEnv>, imageId: string, action: Modera
     if (error instanceof ApiError && error.type === "conflict") await syncRenditions(renditions(c), imageId, { onlyMissing: true });
     throw error;
   }
+  await catalogueChanged(openStore(c.var.config));
+  const synced = await syncRenditions(renditions(c), image.id);
+  return { image, renditions: { published: synced.published.length, unpublished: synced.unpublished.length, cdnPurge: synced.purge } };
+}
 
 /** Admin moderation, takedowns, prices and the audit log. Every change is audited in its own transaction. */
 export const adminRoutes = new Hono<AppEnv>()
@@ -223,4 +240,41 @@ export const adminRoutes = new Hono<AppEnv>()
     }),
     input("json", PriceBody),
     async (c) => c.json(await setPrice(c.var.db, c.req.valid("json"), { actorId: caller(c).userId, requestId: c.var.requestId })),
+  )
+  .get(
+    "/search-queries",
+    spec({
+      summary: "Remembered searches behind the popular-search suggestions, most searchers first",
+      description: `A search is suggested to everyone once ${POPULAR_QUERY_MIN_SEARCHERS} distinct searchers ran it and found something, unless it is blocked.`,
+      tags: ["admin"],
+      access,
+      responses: { 200: { description: "Up to limit remembered searches", schema: v.object({ items: v.array(RememberedQuerySchema) }) } },
+    }),
+    input("query", v.strictObject({ q: v.optional(s.text(100, 0), ""), blocked: v.optional(v.picklist(["true", "false"])), limit: v.optional(s.pageQuery.limit, "50") })),
+    async (c) => {
+      const { q, blocked, limit } = c.req.valid("query");
+      return c.json({ items: await listRememberedQueries(c.var.db, { prefix: q, blocked: blocked === undefined ? undefined : blocked === "true", limit }) });
+    },
+  )
+  .post(
+    "/search-queries/block",
+    spec({
+      summary: "Never suggest a search (normalised as the search route records it), audited",
+      tags: ["admin"],
+      access,
+      responses: { 200: { description: "The search as now remembered", schema: RememberedQuerySchema } },
+    }),
+    input("json", v.strictObject({ query: s.text(200) })),
+    async (c) => c.json(await setQueryBlocked(c.var.db, c.req.valid("json").query, true, { actorId: caller(c).userId, requestId: c.var.requestId })),
+  )
+  .post(
+    "/search-queries/unblock",
+    spec({
+      summary: "Let a blocked search be suggested again once enough people run it, audited",
+      tags: ["admin"],
+      access,
+      responses: { 200: { description: "The search as now remembered", schema: RememberedQuerySchema } },
+    }),
+    input("json", v.strictObject({ query: s.text(200) })),
+    async (c) => c.json(await setQueryBlocked(c.var.db, c.req.valid("json").query, false, { actorId: caller(c).userId, requestId: c.var.requestId })),
   );

@@ -27,6 +27,7 @@ const CreateBody = v.strictObject({
     v.pipe(
       v.string(),
       v.isoTimestamp("must be an ISO 8601 timestamp"),
+      v.check(s.instantInRange, "must be before 3000"),
       v.transform((t) => new Date(t)),
       v.check((d) => d.getTime() > Date.now(), "must be in the future"),
     ),

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { html, raw } from "hono/html";
 import type { RouterRoute } from "hono/types";
+import type { Config } from "../config";
 import type { AppEnv } from "../env";
 import { buildOpenApi } from "../lib/openapi";
 import { spec } from "../lib/route";
@@ -33,17 +34,20 @@ ${sections}
 </body></html>`;
 }
 
+/** The configured public origin, never the request's Host header (a client could name any host there). */
+const publicOrigin = (config: Config) => new URL(config.PUBLIC_APP_URL).origin;
+
 /** `/v1/openapi.json` and a readable reference page, both built from the live route table. */
 export function docsRoutesFor(routes: () => RouterRoute[]) {
   return new Hono<AppEnv>()
     .get(
       "/openapi.json",
       spec({ summary: "This API's OpenAPI 3.1 document", tags: ["docs"], access: "public", responses: { 200: { description: "OpenAPI document" } } }),
-      (c) => c.json(buildOpenApi(routes(), new URL(c.req.url).origin)),
+      (c) => c.json(buildOpenApi(routes(), publicOrigin(c.var.config))),
     )
     .get(
       "/docs",
       spec({ summary: "Readable API reference", tags: ["docs"], access: "public", responses: { 200: { description: "HTML page" } } }),
-      (c) => c.html(referencePage(buildOpenApi(routes(), new URL(c.req.url).origin))),
+      (c) => c.html(referencePage(buildOpenApi(routes(), publicOrigin(c.var.config)))),
     );
 }

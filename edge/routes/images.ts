@@ -11,6 +11,8 @@ import { findSimilarImages, loadImagePage, recordImageView } from "../services/i
 import { renditionUrlsFor, syncRenditions } from "../services/renditions";
 import { assertCategoriesExist, ownImage, writeContributorLabels } from "../services/uploads";
 import { ListingFields } from "./uploads";
+import { openStore } from "../lib/store";
+import { catalogueChanged } from "../services/search";
 
 /** URLs of an image's renditions, by name (thumb150, thumb450, thumb1000, preview). */
 const Derivatives = v.record(v.string(), v.string());
@@ -214,6 +216,7 @@ export const imageRoutes = new Hono<AppEnv>()
         }
         return row;
       });
+      await catalogueChanged(openStore(c.var.config));
       return c.json(updated);
     },
   )
@@ -238,6 +241,7 @@ export const imageRoutes = new Hono<AppEnv>()
           await audit(c.var.db, { actorId: actor.userId, action: "image.withdraw", targetType: "image", targetId: image.id, requestId: c.var.requestId });
         }
       }
+      await catalogueChanged(openStore(c.var.config));
       // Also when it was withdrawn already: a repeat finishes a sync that failed after the commit.
       await syncRenditions({ db: c.var.db, env: c.env, config: c.var.config }, image.id);
       return c.json({ imageId: image.id, withdrawnAt: withdrawnAt.toISOString() });

@@ -38,12 +38,6 @@ const DAY_MS = 86_400_000;
 const count = (max: number) =>
   v.pipe(v.string(), v.regex(/^\d{1,6}$/, `must be a whole number from 1 to ${max}`), v.transform(Number), v.minValue(1), v.maxValue(max));
 
-/** A date (`2024-05-01`) or an ISO 8601 timestamp. */
-const instant = v.pipe(
-  v.string(),
-  v.check((t) => DATE.test(t) || v.is(v.pipe(v.string(), v.isoTimestamp()), t), "must be a date (YYYY-MM-DD) or an ISO 8601 timestamp"),
-  v.check((t) => !Number.isNaN(Date.parse(t)), "must be a real date"),
-);
 
 /** The search parameters, also used (in part) by search by image. */
 const SearchQueryFields = {
@@ -64,9 +58,9 @@ const SearchQueryFields = {
     minWidth: v.optional(count(100_000)),
     minHeight: v.optional(count(100_000)),
     /** Published on or after (a date means its start, UTC). */
-    from: v.optional(v.pipe(instant, v.transform((t) => new Date(t)))),
+    from: v.optional(v.pipe(s.instant, v.transform((t) => new Date(t)))),
     /** Published on or before (a date includes the whole day, UTC). */
-    to: v.optional(v.pipe(instant, v.transform((t) => new Date(Date.parse(t) + (DATE.test(t) ? DAY_MS : 1))))),
+    to: v.optional(v.pipe(s.instant, v.transform((t) => new Date(Date.parse(t) + (DATE.test(t) ? DAY_MS : 1))))),
     safe: v.optional(v.pipe(v.picklist(["true", "false"]), v.transform((b) => b === "true")), "true"),
     sort: v.optional(v.picklist(["relevance", "newest", "popular"]), "relevance"),
     perPage: v.optional(count(100), "24"),
@@ -193,9 +187,10 @@ export const searchRoutes = new Hono<AppEnv>()
         },
         { ...request, offset },
       );
-      // Popular-query suggestions learn from searches that found something (not from cache hits).
-      if (cache !== "hit" && request.q.trim() && response.total > 0) {
-        const recording = recordQuery(c.var.dbHttp, request.q);
+      // Popular-query suggestions learn from searches that found something, counting each searcher once.
+      if (request.q.trim() && response.total > 0) {
+        const searcher = principal ? (principal.kind === "api_key" ? `key:${principal.apiKeyId}` : `user:${principal.userId}`) : `ip:${clientIp(c)}`;
+        const recording = recordQuery({ db: c.var.dbHttp, store, secret: config.JWT_PRIVATE_KEY }, request.q, searcher);
         try {
           c.executionCtx.waitUntil(recording);
         } catch {

@@ -9,11 +9,13 @@ import { verifyAccessToken } from "../lib/tokens";
 
 export const API_KEY_HEADER = "x-api-key";
 
+const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
 /**
  * Resolves the caller from `Authorization: Bearer <access token>` or `X-Api-Key: <key>` and
  * stores it in `c.var.principal`. A bad credential is always a 401, even on public routes, so a
- * client never silently runs as anonymous. Access tokens are checked without the database;
- * API keys cost one indexed lookup.
+ * client never silently runs as anonymous. Access tokens are checked without the database on
+ * reads and against the account on writes; API keys cost one indexed lookup (disabled owners refused).
  */
 export async function authenticate(c: Context<AppEnv>, required: boolean): Promise<Principal | null> {
   const authorization = c.req.header("authorization");
@@ -24,6 +26,13 @@ export async function authenticate(c: Context<AppEnv>, required: boolean): Promi
     if (!match?.[1]) throw new ApiError("invalid-token", "expected Authorization: Bearer <access token>");
     const claims = await verifyAccessToken(c.var.config, match[1]);
     principal = { kind: "user", userId: claims.userId, role: claims.role, sessionId: claims.sessionId };
+    // Reads trust the 15-minute token; a write checks the account as it is now, so a disabled or
+    // deleted user (or a changed role) takes effect on every write at once.
+    if (!READ_METHODS.has(c.req.method)) {
+      const [account] = await c.var.db.select({ role: users.role, disabledAt: users.disabledAt }).from(users).where(eq(users.id, claims.userId));
+      if (!account || account.disabledAt) throw new ApiError("invalid-token", "this account is disabled or no longer exists");
+      principal.role = account.role;
+    }
   } else if (apiKey) {
     principal = await authenticateApiKey(c, apiKey);
   } else if (required) {

@@ -416,7 +416,7 @@ select
  * (pg_trgm `%`, threshold 0.3, served by the trigram index on image_tags.tag), preferring an exact
  * match and then the tag on most images. A word with an exact tag keeps itself.
  */
-export function suggestionStatement(words: readonly string[]): SQL {
+export function suggestionStatement(words: readonly string[], safe: boolean): SQL {
   const list = sql.join(
     words.map((word) => sql`${word}`),
     sql`, `,
@@ -426,7 +426,7 @@ from unnest(array[${list}]::text[]) with ordinality as w(word, ord)
 left join lateral (
   select t.tag
   from image_tags t
-  join images i on i.id = t.image_id and i.status = 'approved' and i.withdrawn_at is null
+  join images i on i.id = t.image_id and i.status = 'approved' and i.withdrawn_at is null${safe ? sql` and i.nsfw_score < ${SAFE_NSFW_BELOW}` : sql``}
   where t.tag % w.word
   group by t.tag
   order by t.tag = w.word desc, similarity(t.tag, w.word) desc, count(*) desc, t.tag
@@ -465,14 +465,31 @@ order by similarity(t.tag, ${text.toLowerCase()}) desc, count(*) desc, t.tag
 limit ${limit}`;
 }
 
-/** Popular searches that start with `prefix` (search_queries, written by the search route), most run first. */
+/**
+ * A popular search becomes a suggestion only once this many distinct people ran it and found
+ * something: one searcher (or one script) cannot plant a suggestion for everyone.
+ */
+export const POPULAR_QUERY_MIN_SEARCHERS = 3;
+
+/** Popular searches that start with `prefix` (search_queries, written by the search route), asked by enough people and not blocked, most asked first. */
 export function popularQuerySuggestionStatement(prefix: string, limit: number): SQL {
   const pattern = `${prefix.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-  return sql`select query, count::int as searches from search_queries where query like ${pattern} order by count desc, query limit ${limit}`;
+  return sql`select query, searchers::int as searches from search_queries
+where query like ${pattern} and searchers >= ${POPULAR_QUERY_MIN_SEARCHERS} and not blocked
+order by searchers desc, count desc, query limit ${limit}`;
 }
 
-/** Counts a search that found something, under its normalised text. */
+/** Counts a search that found something, under its normalised text; a blocked query is no longer counted. Returns the row when counted. */
 export function recordQueryStatement(normalised: string): SQL {
   return sql`insert into search_queries (query, count, last_seen_at) values (${normalised}, 1, now())
-on conflict (query) do update set count = search_queries.count + 1, last_seen_at = now()`;
+on conflict (query) do update set count = search_queries.count + 1, last_seen_at = now() where not search_queries.blocked
+returning query`;
+}
+
+/** Counts the searcher behind a recorded query once: the first time this (query, searcher) pair is seen. */
+export function recordSearcherStatement(normalised: string, searcher: string): SQL {
+  return sql`with added as (
+  insert into search_query_searchers (query, searcher) values (${normalised}, ${searcher}) on conflict do nothing returning query
+)
+update search_queries q set searchers = q.searchers + 1 from added where q.query = added.query`;
 }

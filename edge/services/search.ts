@@ -16,6 +16,7 @@ import {
   fuzzyTagSuggestionStatement,
   popularQuerySuggestionStatement,
   recordQueryStatement,
+  recordSearcherStatement,
 } from "./search-sql";
 
 export type SearchMode = "keyword" | "semantic" | "hybrid";
@@ -129,8 +130,26 @@ export async function decodeSearchCursor(request: Omit<SearchRequest, "offset">,
 }
 
 /** Store key of a search response: the model (semantic results depend on it) and the whole request. */
-export async function searchCacheKey(request: SearchRequest, modelId: string): Promise<string> {
-  return `search:v1:${modelId || "none"}:${await sha256Hex(`${canonicalQuery(request)}|${request.offset}`)}`;
+export async function searchCacheKey(request: SearchRequest, modelId: string, catalogueVersion = "0"): Promise<string> {
+  return `search:v1:${modelId || "none"}:${catalogueVersion}:${await sha256Hex(`${canonicalQuery(request)}|${request.offset}`)}`;
+}
+
+/** The store key of the catalogue version: part of every cached search's key, so a bump retires them all. */
+const CATALOGUE_VERSION_KEY = "catalogue:version";
+/** Cached searches live 60 s; the version only has to outlive them (a reset after 30 idle days is harmless). */
+const CATALOGUE_VERSION_TTL_MS = 30 * 86_400_000;
+
+/**
+ * Retires every cached search at once: called whenever an image enters or leaves the catalogue
+ * (approval, rejection, takedown, withdrawal, an edit of its listing). A store failure is logged,
+ * never thrown: the change itself has committed, and cached entries expire within 60 s anyway.
+ */
+export async function catalogueChanged(store: Pick<Store, "incrementAndGet">): Promise<void> {
+  try {
+    await store.incrementAndGet(CATALOGUE_VERSION_KEY, CATALOGUE_VERSION_TTL_MS, CATALOGUE_VERSION_KEY);
+  } catch (error) {
+    console.error(JSON.stringify({ level: "error", msg: "could not retire cached searches", error: (error as Error).message }));
+  }
 }
 
 /**
@@ -182,11 +201,11 @@ function suggestableWords(q: string): string[] {
   return [...q.toLowerCase().matchAll(/(^|\s)([\p{L}\p{N}]{3,})(?=\s|$)/gu)].map((m) => m[2] ?? "").slice(0, 8);
 }
 
-/** The query with each word replaced by its closest visible tag, or null when nothing changes. */
-async function didYouMean(db: HttpDatabase, q: string): Promise<string | null> {
+/** The query with each word replaced by its closest tag of an image the search could show (safe search's too), or null when nothing changes. */
+async function didYouMean(db: HttpDatabase, q: string, safe: boolean): Promise<string | null> {
   const words = suggestableWords(q.replace(/"[^"]*"/g, " "));
   if (words.length === 0) return null;
-  const { rows } = await db.execute<{ word: string; tag: string | null }>(suggestionStatement(words));
+  const { rows } = await db.execute<{ word: string; tag: string | null }>(suggestionStatement(words, safe));
   let changed = false;
   const corrected = rows.map((row) => {
     if (row.tag && row.tag !== row.word) changed = true;
@@ -231,7 +250,7 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
   const hasMore = row.results.length > request.perPage;
   const page = row.results.slice(0, request.perPage);
   const nextOffset = request.offset + request.perPage;
-  const suggestion = text && retrieval.kind !== "semantic" && row.total < SUGGEST_BELOW ? await query(() => didYouMean(deps.db, text)) : null;
+  const suggestion = text && retrieval.kind !== "semantic" && row.total < SUGGEST_BELOW ? await query(() => didYouMean(deps.db, text, request.filters.safe)) : null;
   const url = (key: string | undefined) => (key ? deps.publicUrl(key) : null);
   return {
     total: row.total,
@@ -257,7 +276,7 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
 
 /**
  * {@link searchImages} behind the store: a response is kept for 60 s (10 s when degraded) under
- * the normalised request and the model id. A failing store never fails the search: the response is
+ * the normalised request, the model id and the catalogue version ({@link catalogueChanged}). A failing store never fails the search: the response is
  * computed uncached and says `degraded: ["cache"]`. A request with `Cache-Control: no-cache` skips
  * the read (as HTTP intends) and stores what it computed.
  */
@@ -265,8 +284,16 @@ export async function cachedSearch(
   deps: SearchDeps & { store: Pick<Store, "get" | "set">; modelId: string; storeDegraded?: boolean; fresh?: boolean },
   request: SearchRequest,
 ): Promise<{ response: SearchResponse; cache: "hit" | "miss" | "unavailable" }> {
-  const key = await searchCacheKey(request, deps.modelId);
   let storeOk = !deps.storeDegraded;
+  let version = "0";
+  if (storeOk) {
+    try {
+      version = (await deps.store.get(CATALOGUE_VERSION_KEY)) ?? "0";
+    } catch {
+      storeOk = false;
+    }
+  }
+  const key = await searchCacheKey(request, deps.modelId, version);
   // `fresh` (the client sent Cache-Control: no-cache): compute anew, then refresh the entry.
   if (storeOk && !deps.fresh) {
     try {
@@ -309,14 +336,45 @@ export async function suggestTags(db: HttpDatabase, prefix: string, limit: numbe
 export type Suggestions = { suggestions: { tag: string; images: number }[]; queries: { query: string; searches: number }[] };
 
 /**
- * Counts a text search that found results, for popular-query suggestions. Best effort: the caller
- * starts it before answering and hands it to waitUntil; a failure is logged, never surfaced.
+ * The text a search is remembered (and offered to others) under: NFKC, lower case, excluded words
+ * (`-boat`) dropped, and of the rest only letters, digits, inner hyphens and apostrophes, single
+ * spaces; at most 10 words and 100 characters. Null when nothing suggestible is left. Markup,
+ * operators and quotes never reach a suggestion.
  */
-export function recordQuery(db: HttpDatabase, text: string): Promise<void> {
-  const normalised = normaliseQuery(text);
-  if (!normalised || normalised.length > 100) return Promise.resolve();
-  return db
-    .execute(recordQueryStatement(normalised))
-    .then(() => undefined)
-    .catch((error: Error) => console.error(JSON.stringify({ level: "error", msg: "recording a search query failed", error: error.message })));
+export function suggestionText(q: string): string | null {
+  const words = q
+    .normalize("NFKC")
+    .toLowerCase()
+    .split(/\s+/)
+    .filter((word) => word && !word.startsWith("-"))
+    .flatMap((word) => word.replace(/[^\p{L}\p{N}'-]+/gu, " ").split(" "))
+    .map((word) => word.replace(/^['-]+|['-]+$/g, ""))
+    .filter(Boolean);
+  if (words.length === 0 || words.length > 10) return null;
+  const text = words.join(" ");
+  return text.length <= 100 ? text : null;
+}
+
+/** How long one searcher's repeats of one query are counted once (the store remembers the pair). */
+const SEARCHER_DEDUP_MS = 86_400_000;
+
+/**
+ * Counts a text search that found results, for popular-query suggestions, once per searcher and
+ * day: the store remembers (query, searcher) so cache hits cost no database write, and the
+ * database counts distinct searchers (a keyed hash of the user or API key, else the client IP).
+ * Best effort: the caller hands it to waitUntil; a failure is logged, never surfaced.
+ */
+export async function recordQuery(deps: { db: HttpDatabase; store: Pick<Store, "incrementAndGet">; secret: string }, text: string, searcherId: string): Promise<void> {
+  const normalised = suggestionText(text);
+  if (!normalised) return;
+  try {
+    const searcher = await sha256Hex(`${deps.secret}|searcher|${searcherId}`);
+    const pair = await sha256Hex(`${normalised}|${searcher}`);
+    const { value } = await deps.store.incrementAndGet(`sq:${pair}`, SEARCHER_DEDUP_MS, `sq:${pair}`);
+    if (value > 1) return;
+    const { rows } = await deps.db.execute(recordQueryStatement(normalised));
+    if (rows.length > 0) await deps.db.execute(recordSearcherStatement(normalised, searcher));
+  } catch (error) {
+    console.error(JSON.stringify({ level: "error", msg: "recording a search query failed", error: (error as Error).message }));
+  }
 }

@@ -1,5 +1,9 @@
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { api, signUp, uniqueEmail } from "./support";
+import { apiKeys, images, users } from "../../db/schema";
+import worker from "../../edge/index";
+import { api, signUp, testDb, uniqueEmail, type WorkerTarget } from "./support";
 
 type Problem = { type: string; status: number; requestId: string; errors?: Array<{ path: string }> };
 
@@ -109,5 +113,70 @@ describe("register with Idempotency-Key", () => {
     const replayBody = (await replay.json()) as { user: { id: string }; tokens?: unknown };
     expect(replayBody.user.id).toBe(firstBody.user.id);
     expect(replayBody.tokens).toBeUndefined();
+  });
+});
+
+describe("an account disabled or deleted while its access token is still valid", () => {
+  const uploadBody = { contentType: "image/jpeg", bytes: 1000, title: "A title" };
+
+  it("is refused on every write at once (401), while nothing is written", async () => {
+    const { db, pool } = testDb();
+    try {
+      for (const fate of ["disabled", "deleted"] as const) {
+        const user = await signUp("contributor");
+        if (fate === "disabled") await db.update(users).set({ disabledAt: new Date() }).where(eq(users.id, user.userId));
+        else await db.delete(users).where(eq(users.id, user.userId));
+        for (const [path, json] of [
+          ["/v1/api-keys", { name: "late key", scopes: ["search:read"] }],
+          ["/v1/uploads", uploadBody],
+        ] as const) {
+          const res = await api(path, { method: "POST", token: user.accessToken, json });
+          expect(res.status, `${fate}: POST ${path} -> ${await res.clone().text()}`).toBe(401);
+          expect(((await res.json()) as Problem).type).toMatch(/invalid-token$/);
+        }
+        expect(await db.select().from(apiKeys).where(eq(apiKeys.userId, user.userId))).toHaveLength(0);
+        expect(await db.select().from(images).where(eq(images.contributorId, user.userId))).toHaveLength(0);
+      }
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("takes a role change into account on the next write", async () => {
+    const { db, pool } = testDb();
+    try {
+      const user = await signUp("contributor");
+      await db.update(users).set({ role: "buyer" }).where(eq(users.id, user.userId));
+      const res = await api("/v1/uploads", { method: "POST", token: user.accessToken, json: uploadBody });
+      expect(res.status).toBe(403);
+    } finally {
+      await pool.end();
+    }
+  });
+});
+
+describe("per-IP limits and a client-sent CF-Connecting-IP", () => {
+  /** The same Worker where nothing in front sets CF-Connecting-IP (npm start, a plain server). */
+  const untrustedEnv = { ...env, TRUST_CF_CONNECTING_IP: "false" } as Env;
+  const untrusted: WorkerTarget = {
+    env: untrustedEnv,
+    async fetch(request) {
+      const ctx = createExecutionContext();
+      const response = await worker.fetch(request, untrustedEnv, ctx);
+      await waitOnExecutionContext(ctx);
+      return response;
+    },
+  };
+  const login = (target?: WorkerTarget) => api("/v1/auth/login", { method: "POST", json: { email: uniqueEmail(), password: "not the password" }, target });
+
+  it("counts every caller as one client unless Cloudflare is in front, so a forged header buys no fresh limit", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 31; i++) statuses.push((await login(untrusted)).status); // each from a fresh forged IP
+    expect(statuses.slice(0, 30).every((status) => status === 401)).toBe(true);
+    expect(statuses[30]).toBe(429);
+  });
+
+  it("trusts the header behind Cloudflare (the test harness plays its part): fresh addresses, fresh limits", async () => {
+    for (let i = 0; i < 31; i++) expect((await login()).status).toBe(401);
   });
 });

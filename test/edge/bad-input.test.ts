@@ -63,6 +63,9 @@ const VALID_INPUT: Record<string, Sample> = {
     },
   },
   "GET /v1/search/suggest": { query: { q: "sea", limit: "8" } },
+  "GET /v1/admin/search-queries": { query: { q: "sea", blocked: "false", limit: "10" } },
+  "POST /v1/admin/search-queries/block": { json: { query: "sea view" } },
+  "POST /v1/admin/search-queries/unblock": { json: { query: "sea view" } },
   "POST /v1/search/by-image": { query: { perPage: "12", safe: "true" } },
   "POST /v1/cart": { json: { imageId: crypto.randomUUID(), licenseType: "standard" } },
   "POST /v1/checkout": { json: {} },
@@ -97,8 +100,15 @@ const ROUTE_SPECIFIC: Record<string, Array<{ name: string; target: InputTarget; 
   "POST /v1/api-keys": [
     { name: "expiry in the past", target: "json", patch: { expiresAt: "2001-01-01T00:00:00Z" }, errorPath: "expiresAt" },
     { name: "expiry that is not a timestamp", target: "json", patch: { expiresAt: "next tuesday" }, errorPath: "expiresAt" },
+    { name: "expiry in the year 9999", target: "json", patch: { expiresAt: "9999-12-31T23:59:59Z" }, errorPath: "expiresAt" },
     { name: "unknown scope", target: "json", patch: { scopes: ["admin:everything"] }, errorPath: "scopes.0" },
     { name: "more scopes than exist", target: "json", patch: { scopes: Array(6).fill("account:read") }, errorPath: "scopes" },
+  ],
+  // Every date input has a range: the last day of year 9999 plus a day is a year Postgres cannot hold (was a 500).
+  "GET /v1/search": [
+    { name: "to: 9999-12-31", target: "query", patch: { to: "9999-12-31" }, errorPath: "to" },
+    { name: "from: 0001-01-01", target: "query", patch: { from: "0001-01-01" }, errorPath: "from" },
+    { name: "to: a timestamp in year 9999", target: "query", patch: { to: "9999-12-31T23:59:59Z" }, errorPath: "to" },
   ],
   "POST /v1/uploads": [
     { name: "a file over 200 MB", target: "json", patch: { bytes: 200 * 1024 * 1024 + 1 }, errorPath: "bytes" },

@@ -1,8 +1,10 @@
+import { env, SELF } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { PROBLEM_BASE_URI } from "../../common/problems";
 import { workerHeartbeats } from "../../db/schema";
 import { app } from "../../edge/app";
+import { readConfig } from "../../edge/config";
 import { collectOperations } from "../../edge/lib/openapi";
 import { api, signUp, testDb } from "./support";
 
@@ -106,6 +108,17 @@ describe("request ids", () => {
 });
 
 describe("API documentation", () => {
+  it("names the configured public URL as its server, whatever Host the request carries", async () => {
+    const expected = new URL(readConfig(env).PUBLIC_APP_URL).origin;
+    for (const path of ["/v1/openapi.json", "/v1/docs"]) {
+      const res = await SELF.fetch(new Request(`http://evil.example${path}`, { headers: { host: "evil.example", "x-forwarded-host": "evil.example" } }));
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(text, path).not.toContain("evil.example");
+      if (path.endsWith(".json")) expect((JSON.parse(text) as { servers: { url: string }[] }).servers).toEqual([{ url: expected }]);
+    }
+  });
+
   it("serves an OpenAPI 3.1 document listing every operation with its summary and access", async () => {
     const res = await api("/v1/openapi.json");
     expect(res.status).toBe(200);

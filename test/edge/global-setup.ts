@@ -25,6 +25,8 @@ export default async function setup(project: TestProject) {
   const stripe = await startStripeStandin({ webhookSecret: stripeWebhookSecret, apiKey: stripeKey });
   project.provide("edgeBindings", {
     ENVIRONMENT: "test",
+    // The tests play Cloudflare's part: each caller gets its own CF-Connecting-IP (support.ts freshIp).
+    TRUST_CF_CONNECTING_IP: "true",
     DATABASE_URL: database.url,
     DB_LOCAL_PROXY: database.proxy,
     ISOLATED_DATABASE_URL: isolated.url,
@@ -39,6 +41,11 @@ export default async function setup(project: TestProject) {
     STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
     STRIPE_API_BASE: stripe.url,
     STRIPE_STANDIN_URL: stripe.url,
+    // What `npm start` writes into .dev.vars (wrangler reads it next to the config) must not leak
+    // into the tests when a stack ran in this checkout: these are the tests' own values.
+    EMBED_SERVICE_URL: "",
+    WORKER_SHARED_SECRET: "",
+    PUBLIC_APP_URL: "http://127.0.0.1:8787",
   });
   return async () => {
     await stripe.stop();

@@ -214,6 +214,17 @@ describe("keyword ranking", () => {
     const found = await search({ q: "lighthouse", mode: "keyword" });
     expect(found.body.suggestion).toBe(null);
   });
+
+  it('never suggests a tag that only images hidden by safe search carry', async () => {
+    const tag = `${MARKER}quokka`;
+    await db.insert(imageTags).values({ imageId: id.nsfw ?? "", tag, source: "contributor" });
+    const safe = await search({ q: `${MARKER}quokkka`, mode: "keyword", safe: "true" });
+    expect(safe.body.total).toBe(0);
+    expect(safe.body.suggestion).not.toBe(tag);
+    // Without safe search the flagged image can be shown, so its tag can be suggested.
+    const unsafe = await search({ q: `${MARKER}quokkka`, mode: "keyword", safe: "false" });
+    expect(unsafe.body.suggestion).toBe(tag);
+  });
 });
 
 describe("semantic and hybrid ranking (fake embedder)", () => {
@@ -494,6 +505,34 @@ describe("caching, access and rate limits", () => {
     }
   });
 
+  it("retires cached searches when an image is taken down or withdrawn", async () => {
+    const owner = await signUp("contributor");
+    const admin = await signUp("admin");
+    const word = `${MARKER} retired`;
+    const listed = async () => {
+      const [row] = await db
+        .insert(images)
+        .values({ contributorId: owner.userId, title: `Retired harbour ${MARKER}`, status: "approved", stage: "done", nsfwScore: 0, width: 10, height: 10, publishedAt: new Date(Date.now() - 60_000) })
+        .returning({ id: images.id });
+      return row?.id ?? "";
+    };
+    const [a, b] = [await listed(), await listed()];
+    const first = await search({ q: word, mode: "keyword", contributor: owner.userId });
+    expect(first.body.total, JSON.stringify(first.body)).toBe(2);
+    expect((await search({ q: word, mode: "keyword", contributor: owner.userId })).res.headers.get("x-cache")).toBe("hit");
+
+    expect((await api(`/v1/admin/images/${a}/takedown`, { method: "POST", token: admin.accessToken, json: { reason: "Copyright claim" } })).status).toBe(200);
+    const afterTakedown = await search({ q: word, mode: "keyword", contributor: owner.userId });
+    expect(afterTakedown.res.headers.get("x-cache")).toBe("miss");
+    expect(afterTakedown.body.results.map((item) => item.id)).toEqual([b]);
+
+    expect((await search({ q: word, mode: "keyword", contributor: owner.userId })).res.headers.get("x-cache")).toBe("hit");
+    expect((await api(`/v1/images/${b}`, { method: "DELETE", token: owner.accessToken })).status).toBe(200);
+    const afterWithdrawal = await search({ q: word, mode: "keyword", contributor: owner.userId });
+    expect(afterWithdrawal.res.headers.get("x-cache")).toBe("miss");
+    expect(afterWithdrawal.body.total).toBe(0);
+  });
+
   it("is publicly cacheable for anonymous callers and private for signed-in ones", async () => {
     const keywordOnly = await search({ q: "fog", mode: "keyword" });
     expect(keywordOnly.res.headers.get("cache-control")).toBe("public, max-age=60");
@@ -608,15 +647,51 @@ describe("GET /v1/search/suggest", () => {
     expect(suggestions.map((s) => s.tag)).toContain(`${MARKER}harbour`);
   });
 
-  it("offers popular searches that found something, most run first", async () => {
-    const run = (q: string) => search({ q, mode: "keyword" }, { headers: { "cache-control": "no-cache" } });
-    for (let i = 0; i < 3; i++) await run(`${MARKER}  Lighthouse`);
+  /** Popular searches offered for a prefix, once the background recording of earlier searches has landed. */
+  async function popular(prefix: string, expectSome: boolean) {
+    let queries: { query: string; searches: number }[] = [];
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const res = await api(`/v1/search/suggest?q=${encodeURIComponent(prefix)}`);
+      queries = ((await res.json()) as { queries: typeof queries }).queries;
+      if (queries.length > 0 === expectSome) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return queries;
+  }
+
+  it("offers a search once three distinct people ran it and found something, most searchers first", async () => {
+    const run = (q: string, ip?: string) => search({ q, mode: "keyword" }, ip ? { ip } : {});
+    // One searcher, however often: never a suggestion.
+    const ip = `192.0.2.${Math.floor(Math.random() * 250)}`;
+    for (let i = 0; i < 5; i++) await run(`${MARKER}  Lighthouse`, ip);
     await run(`${MARKER} lighthouse nothing-matches-this-zzz`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const res = await api(`/v1/search/suggest?q=${encodeURIComponent(`${MARKER} ligh`)}`);
-    const { queries } = (await res.json()) as { queries: { query: string; searches: number }[] };
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await popular(`${MARKER} ligh`, false)).toEqual([]);
+    // Two more searchers (each call comes from a fresh IP), cache hits included.
+    await run(`${MARKER} lighthouse`);
+    await run(`${MARKER} LIGHTHOUSE`);
+    const queries = await popular(`${MARKER} ligh`, true);
     expect(queries[0]).toEqual({ query: `${MARKER} lighthouse`.toLowerCase(), searches: 3 });
     expect(queries.map((q) => q.query)).not.toContain(`${MARKER} lighthouse nothing-matches-this-zzz`.toLowerCase());
+  });
+
+  it("offers only normalised text, never markup, and never a search an admin blocked", async () => {
+    const hostile = `${MARKER} lighthouse or "<img src=x onerror=alert(1)>"`;
+    for (let i = 0; i < 3; i++) expect((await search({ q: hostile, mode: "keyword" })).body.total).toBeGreaterThan(0);
+    const expected = `${MARKER} lighthouse or img src x onerror alert 1`.toLowerCase();
+    const offered = await popular(`${MARKER} lighthouse or`, true);
+    expect(offered.map((q) => q.query)).toEqual([expected]);
+    for (const { query } of offered) expect(query).not.toMatch(/[<>"=()]/);
+
+    const admin = await signUp("admin");
+    const blocked = await api("/v1/admin/search-queries/block", { method: "POST", token: admin.accessToken, json: { query: hostile } });
+    expect(blocked.status).toBe(200);
+    expect(await blocked.json()).toMatchObject({ query: expected, blocked: true, suggested: false, searchers: 3 });
+    expect(await popular(`${MARKER} lighthouse or`, false)).toEqual([]);
+    const listed = await api(`/v1/admin/search-queries?q=${encodeURIComponent(`${MARKER} lighthouse or`)}&blocked=true`, { token: admin.accessToken });
+    expect(((await listed.json()) as { items: { query: string }[] }).items.map((q) => q.query)).toEqual([expected]);
+    const unblocked = await api("/v1/admin/search-queries/unblock", { method: "POST", token: admin.accessToken, json: { query: expected } });
+    expect(await unblocked.json()).toMatchObject({ blocked: false, suggested: true });
   });
 
   it("treats LIKE wildcards in the prefix as characters", async () => {

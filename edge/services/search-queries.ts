@@ -1,0 +1,55 @@
+import { and, asc, desc, eq, like, sql } from "drizzle-orm";
+import type { Database } from "../../db/connect";
+import { searchQueries } from "../../db/schema";
+import { ApiError } from "../lib/problem";
+import { audit } from "./audit";
+import { suggestionText } from "./search";
+import { POPULAR_QUERY_MIN_SEARCHERS } from "./search-sql";
+
+/** A remembered search as an admin reviews it: how often and by how many people it was run. */
+export type RememberedQuery = { query: string; searches: number; searchers: number; blocked: boolean; suggested: boolean; lastSeenAt: string };
+
+const shape = (row: typeof searchQueries.$inferSelect): RememberedQuery => ({
+  query: row.query,
+  searches: row.count,
+  searchers: row.searchers,
+  blocked: row.blocked,
+  suggested: !row.blocked && row.searchers >= POPULAR_QUERY_MIN_SEARCHERS,
+  lastSeenAt: row.lastSeenAt.toISOString(),
+});
+
+/** Remembered searches starting with `prefix` (all when empty), most searchers first; `blocked` narrows to blocked ones. */
+export async function listRememberedQueries(db: Database, options: { prefix: string; blocked?: boolean; limit: number }): Promise<RememberedQuery[]> {
+  const prefix = options.prefix ? (suggestionText(options.prefix) ?? "") : "";
+  const rows = await db
+    .select()
+    .from(searchQueries)
+    .where(
+      and(
+        prefix ? like(searchQueries.query, `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`) : undefined,
+        options.blocked === undefined ? undefined : eq(searchQueries.blocked, options.blocked),
+      ),
+    )
+    .orderBy(desc(searchQueries.searchers), desc(searchQueries.count), asc(searchQueries.query))
+    .limit(options.limit);
+  return rows.map(shape);
+}
+
+/**
+ * Blocks (or unblocks) a search from ever being suggested, under the same normalised text the
+ * search route records; a query nobody ran yet can be blocked ahead of time. Audited.
+ */
+export async function setQueryBlocked(db: Database, text: string, blocked: boolean, by: { actorId: string; requestId?: string }): Promise<RememberedQuery> {
+  const query = suggestionText(text);
+  if (!query) throw new ApiError("validation-failed", "nothing in this text could ever be suggested", { errors: [{ path: "query", message: "use letters or digits" }] });
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(searchQueries)
+      .values({ query, blocked })
+      .onConflictDoUpdate({ target: searchQueries.query, set: { blocked, lastSeenAt: sql`${searchQueries.lastSeenAt}` } })
+      .returning();
+    if (!row) throw new Error("the search query upsert returned no row");
+    await audit(tx, { actorId: by.actorId, action: blocked ? "search-query.block" : "search-query.unblock", targetType: "search_query", targetId: query, detail: { text }, requestId: by.requestId });
+    return shape(row);
+  });
+}
