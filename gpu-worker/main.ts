@@ -33,7 +33,12 @@ sharp.concurrency(Math.max(1, Math.floor(availableParallelism() / config.WORKER_
 const { db, pool } = connectDatabase(config.DATABASE_URL, { localProxy: config.DB_LOCAL_PROXY || undefined, max: config.WORKER_CONCURRENCY + 2 });
 const store = new S3Client({ endpoint: config.s3Endpoint, accessKeyId: config.R2_ACCESS_KEY_ID, secretAccessKey: config.R2_SECRET_ACCESS_KEY });
 
-const { nsfw, clip, tagger, clipUnavailable } = await loadModels(config, { maxBatch: config.CLIP_MAX_BATCH, maxWaitMs: config.CLIP_MAX_WAIT_MS }, log);
+// Liveness while the models load: a first start may spend minutes downloading the CLIP model.
+const loading = { jobTypes: [], nsfw: false, clip: null, clipUnavailable: { why: "the worker is loading its models (a first start downloads the CLIP model)", detail: "loading" }, embedService: false };
+const beatWhileLoading = () => void beat(db, config.WORKER_ID, loading).catch((error: Error) => log("error", "heartbeat failed", { error: error.message }));
+beatWhileLoading();
+const loadingBeats = setInterval(beatWhileLoading, config.HEARTBEAT_INTERVAL_MS);
+const { nsfw, clip, tagger, clipUnavailable } = await loadModels(config, { maxBatch: config.CLIP_MAX_BATCH, maxWaitMs: config.CLIP_MAX_WAIT_MS }, log).finally(() => clearInterval(loadingBeats));
 const embedServer = config.WORKER_SHARED_SECRET
   ? startEmbedServer({ port: config.EMBED_PORT, hostname: config.EMBED_HOST, secret: config.WORKER_SHARED_SECRET, clip, maxImagePixels: config.MAX_INPUT_PIXELS })
   : null;

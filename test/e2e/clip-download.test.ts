@@ -28,6 +28,8 @@ beforeAll(async () => {
   const source = join(dataDir, "hub-source");
   await writeTestClipModel(source, { layout: "immich", embedDim: 512, seed: 5 });
   await hub.addRepoFromDir("immich-app/ViT-B-32__openai", source, { "visual/fp16/model.onnx": Buffer.alloc(1024) });
+  // A slow CDN until the test has seen the worker report the download in progress.
+  hub.chunkDelayMs = 2000;
   ({ child: stack, url, output } = await runNpmStart(dataDir, {
     HF_ENDPOINT: hub.url,
     CLIP_MODEL: "ViT-B-32__openai",
@@ -52,11 +54,19 @@ afterAll(async () => {
 });
 
 describe("first start downloads the CLIP model", () => {
-  it("the worker fetches it from HF_ENDPOINT, reports it in /v1/health, and semantic search uses it", async () => {
+  it("the worker fetches it from HF_ENDPOINT (reporting the download in /v1/health meanwhile), then names it there, and semantic search uses it", async () => {
+    const workerCheck = async () => ((await (await fetchRetrying(`${url}/v1/health`)).json()) as { checks: Record<string, { detail?: string }> }).checks.worker?.detail ?? "";
+    // While it downloads, the worker beats and says so.
     let worker = "";
+    for (let i = 0; i < 240 && !worker.includes("loading its models"); i++) {
+      worker = await workerCheck();
+      if (!worker.includes("loading its models")) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(worker, output()).toContain("no CLIP model (semantic features off: the worker is loading its models (a first start downloads the CLIP model))");
+    hub.chunkDelayMs = 0;
+
     for (let i = 0; i < 240 && !worker.includes("CLIP ViT-B-32__openai"); i++) {
-      const body = (await (await fetchRetrying(`${url}/v1/health`)).json()) as { checks: Record<string, { detail?: string }> };
-      worker = body.checks.worker?.detail ?? "";
+      worker = await workerCheck();
       if (!worker.includes("CLIP ViT-B-32__openai")) await new Promise((r) => setTimeout(r, 500));
     }
     expect(worker, output()).toContain("CLIP ViT-B-32__openai");
