@@ -88,13 +88,13 @@ describe("the local stack from `npm start`", () => {
         child.on("close", (status) => resolve({ status, stdout, stderr }));
       });
     const first = await seed();
-    expect(first.status, first.stderr).toBe(0);
+    expect(first.status, `${first.stdout}\n${first.stderr}`).toBe(0);
     expect(first.stdout).toContain(`finished: ${DEMO_PHOTOS.length} listed, 0 duplicates, 0 failed`);
     expect(first.stdout).toContain("finished: 6 listed, 0 duplicates, 0 failed");
     const catalogue = /Catalogue: .*/.exec(first.stdout)?.[0];
     expect(catalogue).toMatch(/\d+ approved/);
     const second = await seed();
-    expect(second.status, second.stderr).toBe(0);
+    expect(second.status, `${second.stdout}\n${second.stderr}`).toBe(0);
     expect(second.stdout).toContain(`finished: 0 listed, 0 duplicates, 0 failed, ${DEMO_PHOTOS.length} skipped`);
     expect(second.stdout).toContain("finished: 0 listed, 0 duplicates, 0 failed, 6 skipped");
     expect(/Catalogue: .*/.exec(second.stdout)?.[0]).toBe(catalogue);
