@@ -36,16 +36,19 @@ async function listingOf(db: Database, imageId: string): Promise<ListingState | 
 
 /** Copies private → public, as public immutable objects; with onlyMissing, leaves existing public objects alone. Returns the keys written. */
 async function copyToPublic(buckets: RenditionBuckets, keys: string[], onlyMissing: boolean): Promise<string[]> {
-  const written: string[] = [];
-  for (const key of keys) {
-    if (onlyMissing && (await buckets.DERIVATIVES.head(key))) continue;
-    const source = await buckets.ORIGINALS.get(privateRenditionKey(key));
-    // Nothing private to publish (an image from before private copies whose public one is gone): the reconcile reports it.
-    if (!source) continue;
-    await buckets.DERIVATIVES.put(key, await source.arrayBuffer(), { httpMetadata: { contentType: source.httpMetadata?.contentType ?? "image/webp", cacheControl: DERIVATIVE_CACHE_CONTROL } });
-    written.push(key);
-  }
-  return written;
+  const copied = await Promise.all(
+    keys.map(async (key) => {
+      if (onlyMissing && (await buckets.DERIVATIVES.head(key))) return null;
+      const source = await buckets.ORIGINALS.get(privateRenditionKey(key));
+      // Nothing private to publish: an image from before private copies whose public copy is gone.
+      if (!source) return null;
+      await buckets.DERIVATIVES.put(key, await source.arrayBuffer(), {
+        httpMetadata: { contentType: source.httpMetadata?.contentType ?? "image/webp", cacheControl: DERIVATIVE_CACHE_CONTROL },
+      });
+      return key;
+    }),
+  );
+  return copied.filter((key): key is string => key !== null);
 }
 
 /**
@@ -54,20 +57,22 @@ async function copyToPublic(buckets: RenditionBuckets, keys: string[], onlyMissi
  * Returns the keys that were public.
  */
 async function removePublic(buckets: RenditionBuckets, keys: string[]): Promise<string[]> {
-  const removed: string[] = [];
-  for (const key of keys) {
-    const published = await buckets.DERIVATIVES.get(key);
-    if (!published) continue;
-    removed.push(key);
-    const privateKey = privateRenditionKey(key);
-    if (!(await buckets.ORIGINALS.head(privateKey))) {
-      await buckets.ORIGINALS.put(privateKey, await published.arrayBuffer(), {
-        httpMetadata: { contentType: published.httpMetadata?.contentType ?? "image/webp", cacheControl: PRIVATE_RENDITION_CACHE_CONTROL },
-      });
-    } else {
-      await published.body.cancel();
-    }
-  }
+  const found = await Promise.all(
+    keys.map(async (key) => {
+      const published = await buckets.DERIVATIVES.get(key);
+      if (!published) return null;
+      const privateKey = privateRenditionKey(key);
+      if (await buckets.ORIGINALS.head(privateKey)) {
+        await published.body.cancel();
+      } else {
+        await buckets.ORIGINALS.put(privateKey, await published.arrayBuffer(), {
+          httpMetadata: { contentType: published.httpMetadata?.contentType ?? "image/webp", cacheControl: PRIVATE_RENDITION_CACHE_CONTROL },
+        });
+      }
+      return key;
+    }),
+  );
+  const removed = found.filter((key): key is string => key !== null);
   if (removed.length > 0) await buckets.DERIVATIVES.delete(removed);
   return removed;
 }
@@ -81,7 +86,7 @@ export const publicRenditionUrls = (config: Pick<Config, "DERIVATIVES_PUBLIC_URL
 /**
  * Purges the URLs from Cloudflare's cache when CLOUDFLARE_ZONE_ID and CLOUDFLARE_API_TOKEN are set
  * (renditions are cached for a year, immutable: a takedown must purge them). Never throws: the
- * listing change has committed; a failed purge is logged for the operator (README, "Takedowns").
+ * listing change has committed; a failed purge is logged for the operator (README, "Renditions of unlisted images").
  */
 export async function purgeFromCdn(deps: Pick<RenditionDeps, "config" | "fetch">, urls: string[]): Promise<"purged" | "not-configured" | "failed"> {
   const { CLOUDFLARE_ZONE_ID: zone, CLOUDFLARE_API_TOKEN: token } = deps.config;
@@ -136,6 +141,7 @@ async function syncListing(deps: RenditionDeps, image: ListingState, options: { 
  */
 export async function renditionUrlsFor(deps: Pick<RenditionDeps, "config" | "env" | "ctx">, image: Omit<ListingState, "id">): Promise<Record<string, string>> {
   if (isListed(image)) return derivativeUrls(deps.config.DERIVATIVES_PUBLIC_URL, image.derivativeKeys);
+  // Presigning is local signing: the client never calls the bindings it is given.
   const s3 = s3Client({ config: deps.config, env: deps.env as Env, ctx: deps.ctx });
   const entries = await Promise.all(
     Object.entries(image.derivativeKeys ?? {}).map(async ([name, key]) => {
