@@ -561,8 +561,16 @@ describe("caching, access and rate limits", () => {
   it("limits requests per IP with a 429 problem and Retry-After", async () => {
     const ip = `203.0.113.${Math.floor(Math.random() * 250)}`;
     const path = `/v1/search?${new URLSearchParams({ contributor: contributorId, q: "fog", mode: "keyword" })}`;
-    for (let i = 0; i < 120; i++) expect((await api(path, { ip })).status).toBe(200);
-    const limited = await api(path, { ip });
+    // The sliding window's estimate weighs the previous minute by the share of it still inside the
+    // window, so when a minute turns during the loop a request or two more may pass: never fewer than 120.
+    let passed = 0;
+    let limited = await api(path, { ip });
+    while (limited.status === 200 && passed < 140) {
+      passed += 1;
+      limited = await api(path, { ip });
+    }
+    expect(passed).toBeGreaterThanOrEqual(120);
+    expect(passed).toBeLessThan(140);
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
     const problem = (await limited.json()) as Problem;
