@@ -285,7 +285,10 @@ async function downloadFile(snapshot: HubSnapshot, file: HubFile, dest: string, 
         clearTimeout(stallTimer);
       }
     }
-    if (((await sizeOf(partial)) ?? 0) < file.size) continue;
+    if (((await sizeOf(partial)) ?? 0) < file.size) {
+      lastError = new Error("the response ended before the file did");
+      continue;
+    }
     const problem = await verifyFile(partial, file);
     if (problem !== null) {
       await rm(partial, { force: true });
