@@ -258,6 +258,8 @@ function pngChunk(type: string, data: Buffer): Buffer {
 }
 
 const XMP_KEYWORD = "XML:com.adobe.xmp";
+/** Text-chunk keywords that name a position or an identifier (ImageMagick writes EXIF as "exif:GPSLatitude"...). */
+const IDENTIFYING_TEXT = /GPS|SerialNumber|OwnerName|ImageUniqueID|MakerNote/i;
 
 /** A PNG text chunk's keyword and text (inflated when compressed); null when malformed. */
 function pngText(type: string, data: Buffer): { keyword: string; text: Buffer; compressed: boolean; textAt: number } | null {
@@ -280,8 +282,8 @@ function pngText(type: string, data: Buffer): { keyword: string; text: Buffer; c
 
 /**
  * eXIf is cleaned in place (new CRC); XMP in a text chunk is cleaned (re-deflated when it was
- * compressed); other text chunks that mention GPS, and ImageMagick's hex "Raw profile type
- * exif/APP1/xmp" copies, are dropped. IDAT and every other chunk are copied as they are.
+ * compressed); other text chunks that mention GPS or are named after a position or identifier, and
+ * ImageMagick's hex "Raw profile type exif/APP1/xmp" copies, are dropped. IDAT and every other chunk are copied as they are.
  */
 function cleanPng(buf: Buffer, removed: string[]): Buffer {
   const kept: Buffer[] = [buf.subarray(0, 8)];
@@ -308,7 +310,7 @@ function cleanPng(buf: Buffer, removed: string[]): Buffer {
           const cleaned = text.compressed ? deflateSync(text.text) : text.text;
           chunk = pngChunk(type, Buffer.concat([data.subarray(0, text.textAt), cleaned]));
         }
-      } else if (text === null || /^Raw profile type (exif|APP1|xmp)$/i.test(text.keyword) || /GPS/i.test(text.text.toString("latin1"))) {
+      } else if (text === null || /^Raw profile type (exif|APP1|xmp)$/i.test(text.keyword) || IDENTIFYING_TEXT.test(text.keyword) || /GPS/i.test(text.text.toString("latin1"))) {
         chunk = null;
         removed.push(`PNG ${type} ${text?.keyword ?? "(unreadable)"}`);
       }
