@@ -1,4 +1,4 @@
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -82,4 +82,26 @@ describe("first start downloads the CLIP model", () => {
     expect(body.mode).toBe("semantic");
     expect(body.degraded).not.toContain("semantic");
   });
+
+  it("the seed lists the demo catalogue with that model's embeddings, and semantic search finds it", async () => {
+    const seeded = await new Promise<{ status: number | null; out: string }>((resolve) => {
+      const child = spawn("npm", ["run", "seed"], {
+        env: { ...process.env, EDGESTOCK_DATA_DIR: dataDir, SEED_GENERATED: "2", HF_ENDPOINT: hub.url, CLIP_MODEL: "ViT-B-32__openai", CLIP_MODEL_DIR: clipDir, CLIP_CACHE_DIR: join(dataDir, "clip-cache"), CLIP_EXECUTION_PROVIDERS: "cpu" },
+      });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (out += d));
+      child.on("close", (status) => resolve({ status, out }));
+    });
+    expect(seeded.status, seeded.out).toBe(0);
+    const search = await fetchRetrying(`${url}/v1/search?mode=semantic&perPage=50&q=${encodeURIComponent("a cheetah resting in the grass")}`);
+    const body = (await search.json()) as { mode: string; degraded: string[]; total: number; results: { id: string }[] };
+    expect(body.mode).toBe("semantic");
+    expect(body.degraded).toEqual([]);
+    // Every listed, scored image has an embedding now: semantic search reaches the seeded photographs.
+    expect(body.results.length).toBeGreaterThanOrEqual(40);
+    const similar = await fetchRetrying(`${url}/v1/images/${body.results[0]?.id}/similar`);
+    expect(similar.status).toBe(200);
+    expect(((await similar.json()) as { results: unknown[] }).results.length).toBeGreaterThan(0);
+  }, 300_000);
 });
