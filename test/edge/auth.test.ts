@@ -1,9 +1,7 @@
-import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { apiKeys, images, users } from "../../db/schema";
-import worker from "../../edge/index";
-import { api, signUp, testDb, uniqueEmail, type WorkerTarget } from "./support";
+import { api, signUp, testDb, uniqueEmail, type WorkerTarget, workerWith } from "./support";
 
 type Problem = { type: string; status: number; requestId: string; errors?: Array<{ path: string }> };
 
@@ -157,16 +155,7 @@ describe("an account disabled or deleted while its access token is still valid",
 
 describe("per-IP limits and a client-sent CF-Connecting-IP", () => {
   /** The same Worker where nothing in front sets CF-Connecting-IP (npm start, a plain server). */
-  const untrustedEnv = { ...env, TRUST_CF_CONNECTING_IP: "false" } as Env;
-  const untrusted: WorkerTarget = {
-    env: untrustedEnv,
-    async fetch(request) {
-      const ctx = createExecutionContext();
-      const response = await worker.fetch(request, untrustedEnv, ctx);
-      await waitOnExecutionContext(ctx);
-      return response;
-    },
-  };
+  const untrusted = workerWith({ TRUST_CF_CONNECTING_IP: "false" });
   const login = (target?: WorkerTarget) => api("/v1/auth/login", { method: "POST", json: { email: uniqueEmail(), password: "not the password" }, target });
 
   it("counts every caller as one client unless Cloudflare is in front, so a forged header buys no fresh limit", async () => {

@@ -1,14 +1,13 @@
-import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { PROBLEM_BASE_URI } from "../../common/problems";
 import { EMBEDDING_DIMENSIONS, imageCategories, imageTags, images, licensePrices } from "../../db/schema";
 import { colourBucket } from "../../common/colours";
-import worker from "../../edge/index";
 import { EmbeddingUnavailable } from "../../edge/services/embeddings";
 import { type SearchRequest, type SearchResponse, searchImages } from "../../edge/services/search";
 import { type SearchRow, searchStatement } from "../../edge/services/search-sql";
-import { api, signUp, testDb, type WorkerTarget } from "./support";
+import { api, signUp, testDb, type WorkerTarget, workerWith } from "./support";
 
 /**
  * GET /v1/search against a small labelled corpus inserted directly. Every image belongs to a
@@ -150,19 +149,6 @@ function serviceSearch(q: string, mode: SearchRequest["mode"], extra: Partial<Se
   );
 }
 
-/** The Worker with some bindings changed, run in this isolate (so a stubbed fetch reaches it). */
-function workerWith(overrides: Partial<Record<keyof Env, string>>): WorkerTarget {
-  const bindings = { ...env, ...overrides } as Env;
-  return {
-    env: bindings,
-    async fetch(request) {
-      const ctx = createExecutionContext();
-      const response = await worker.fetch(request, bindings, ctx);
-      await waitOnExecutionContext(ctx);
-      return response;
-    },
-  };
-}
 
 describe("keyword ranking", () => {
   it("finds title and tag matches and nothing unrelated", async () => {

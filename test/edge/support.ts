@@ -21,20 +21,23 @@ let isolated: WorkerTarget | undefined;
  * parallel, so the shared database changes under such a test. One file uses it: bad-input.
  */
 export function isolatedWorker(): WorkerTarget {
-  if (!isolated) {
-    const bindings = env as Env & { ISOLATED_DATABASE_URL: string; ISOLATED_DB_LOCAL_PROXY: string };
-    const isolatedEnv: Env = { ...env, DATABASE_URL: bindings.ISOLATED_DATABASE_URL, DB_LOCAL_PROXY: bindings.ISOLATED_DB_LOCAL_PROXY };
-    isolated = {
-      env: isolatedEnv,
-      async fetch(request) {
-        const ctx = createExecutionContext();
-        const response = await worker.fetch(request, isolatedEnv, ctx);
-        await waitOnExecutionContext(ctx);
-        return response;
-      },
-    };
-  }
+  const bindings = env as Env & { ISOLATED_DATABASE_URL: string; ISOLATED_DB_LOCAL_PROXY: string };
+  isolated ??= workerWith({ DATABASE_URL: bindings.ISOLATED_DATABASE_URL, DB_LOCAL_PROXY: bindings.ISOLATED_DB_LOCAL_PROXY });
   return isolated;
+}
+
+/** The Worker with some bindings changed, run in this isolate (so a stubbed fetch reaches it). */
+export function workerWith(overrides: Partial<Record<keyof Env, string>> & Record<string, string>): WorkerTarget {
+  const bindings = { ...env, ...overrides } as Env;
+  return {
+    env: bindings,
+    async fetch(request) {
+      const ctx = createExecutionContext();
+      const response = await worker.fetch(request, bindings, ctx);
+      await waitOnExecutionContext(ctx);
+      return response;
+    },
+  };
 }
 
 let ipCounter = 0;
