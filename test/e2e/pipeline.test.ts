@@ -61,7 +61,7 @@ afterAll(async () => {
 function startWorker(extra: Record<string, string> = {}) {
   let log = "";
   const child = spawn("node_modules/.bin/bun", ["gpu-worker/main.ts"], {
-    env: { ...process.env, ...info.workerEnv, POLL_INTERVAL_MS: "100", RETRY_BASE_SECONDS: "0", EMBED_PORT: "0", CLIP_MODEL_DIR: join(dataDir, "clip"), CLIP_CACHE_DIR: join(dataDir, "clip-cache"), CLIP_EXECUTION_PROVIDERS: "cpu", VISIBILITY_TIMEOUT_MS: "4000", MAX_INPUT_PIXELS: "40000000", ...extra },
+    env: { ...process.env, ...info.workerEnv, POLL_INTERVAL_MS: "100", RETRY_BASE_SECONDS: "0", EMBED_PORT: "0", CLIP_MODEL_DIR: join(dataDir, "clip"), CLIP_CACHE_DIR: join(dataDir, "clip-cache"), CLIP_EXECUTION_PROVIDERS: "cpu", HF_HUB_OFFLINE: "1", VISIBILITY_TIMEOUT_MS: "60000", MAX_INPUT_PIXELS: "40000000", ...extra },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout?.on("data", (d) => (log += d));
@@ -330,7 +330,9 @@ describe("crashes and poison", () => {
     const token = await contributor();
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) ids.push(await upload(token, await distinctJpeg(), "image/jpeg", `Crash ${i}`));
-    const doomed = startWorker({ WORKER_CONCURRENCY: "3", WORKER_BATCH_SIZE: "3" });
+    // Short leases for the worker that dies, so its messages come back soon; the others keep a minute,
+    // so a slow first job on a loaded machine is not delivered twice.
+    const doomed = startWorker({ WORKER_CONCURRENCY: "3", WORKER_BATCH_SIZE: "3", VISIBILITY_TIMEOUT_MS: "4000" });
     await until("a job to be running", async () => (await db.select().from(jobs).where(inArray(jobs.imageId, ids))).some((j) => j.status === "running"), 30_000);
     doomed.child.kill("SIGKILL");
     await doomed.exited;
