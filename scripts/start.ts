@@ -29,7 +29,13 @@ const port = Number(process.env.PORT ?? 8787);
 const PASS_THROUGH = ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "R2_ACCOUNT_ID", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY"];
 const quietWrangler = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" };
 
-const say = (msg: string) => console.log(`[start] ${msg}`);
+const say = (msg: string) => {
+  try {
+    console.log(`[start] ${msg}`);
+  } catch {
+    // stdout is gone (the terminal or the parent closed it): stopping must go on regardless.
+  }
+};
 mkdirSync(dataDir, { recursive: true });
 
 /** Development secrets, generated once per data folder and kept there (never used in production). */
@@ -78,6 +84,16 @@ async function shutdown(code: number) {
 }
 process.on("SIGINT", () => void shutdown(0));
 process.on("SIGTERM", () => void shutdown(0));
+// `kill <npm's pid>` (a service manager's stop, a test) ends npm and its shell but is not passed on
+// to this process, which would leave the edge and the worker (in their own process groups) running.
+// An orphan notices its parent is gone and stops everything as Ctrl-C does.
+const parentPid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parentPid) {
+    say("the process that started this one exited");
+    void shutdown(0);
+  }
+}, 1000).unref();
 
 function spawnGroup(cmd: string[], env: Record<string, string>, name: string) {
   // setsid gives the child its own process group, so shutdown can signal it and its descendants.

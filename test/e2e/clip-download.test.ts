@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTestClipModel } from "../../scripts/models/make-test-clip";
 import { startLocalHub, type LocalHub } from "../support/hub-server";
 import { fetchRetrying } from "../support/http";
-import { runNpmStart } from "../support/stack";
+import { runNpmStart, stopStack, survivorsNaming } from "../support/stack";
 
 /**
  * A new user's first `npm start` with CLIP: the worker finds no model folder, downloads
@@ -40,15 +40,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (stack && stack.exitCode === null) {
-    stack.kill("SIGTERM");
-    await new Promise((r) => setTimeout(r, 8000));
-    if (stack.pid) {
-      try {
-        process.kill(-stack.pid, "SIGKILL");
-      } catch {}
-    }
-  }
+  // Ctrl-C stops every process the stack started, the worker with a loaded CLIP model included.
+  if (stack) expect(await stopStack(stack, dataDir), output()).toBe("");
   await hub?.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
@@ -104,4 +97,19 @@ describe("first start downloads the CLIP model", () => {
     expect(similar.status).toBe(200);
     expect(((await similar.json()) as { results: unknown[] }).results.length).toBeGreaterThan(0);
   }, 300_000);
+
+  it("stops every process it started, the worker with its model included, when npm itself gets SIGTERM (a service manager's stop)", async () => {
+    const exited = new Promise((resolve) => stack.once("exit", resolve));
+    stack.kill("SIGTERM"); // npm's own pid: npm does not pass it on; start.ts notices it was orphaned
+    await exited;
+    let survivors = "";
+    for (let i = 0; i < 4; i++) {
+      survivors = await survivorsNaming(dataDir);
+      if (!survivors) break;
+    }
+    expect(survivors, output()).toBe("");
+    // Its last words may still be in the pipe when the processes are gone.
+    for (let i = 0; i < 40 && !output().includes("[start] stopped"); i++) await new Promise((r) => setTimeout(r, 250));
+    expect(output().slice(-3000)).toContain("[start] stopped");
+  }, 60_000);
 });

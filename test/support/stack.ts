@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { freePort } from "../../scripts/lib/free-port";
 
 export type StartedStack = { child: ChildProcess; url: string; output: () => string };
@@ -31,13 +32,52 @@ export async function runNpmStart(dataDir: string, env: Record<string, string> =
   return { child, url: /Edgestock is running at (\S+)/.exec(output)?.[1] ?? "", output: () => output };
 }
 
-/** Processes whose command line names `text` (a stack's data folder), after up to 5 s for them to exit. */
+/** Pids of processes whose environment names this data folder (the worker's command line does not). */
+function pidsWithDataDir(dataDir: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(`EDGESTOCK_DATA_DIR=${dataDir}`)) found.push(pid);
+    } catch {}
+  }
+  return found;
+}
+
+/**
+ * Processes started for `text` (a stack's data folder): those naming it on their command line
+ * (wrangler, workerd, Postgres) or in EDGESTOCK_DATA_DIR (the worker), after up to 5 s for them to exit.
+ */
 export async function survivorsNaming(text: string): Promise<string> {
   let survivors = "";
   for (let i = 0; i < 20; i++) {
-    survivors = spawnSync("pgrep", ["-f", text], { encoding: "utf8" }).stdout.trim();
+    const byCommand = spawnSync("pgrep", ["-f", text], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
+    survivors = [...new Set([...byCommand, ...pidsWithDataDir(text)])].filter((pid) => pid !== String(process.pid)).join(" ");
     if (!survivors) break;
     await new Promise((r) => setTimeout(r, 250));
+  }
+  return survivors;
+}
+
+/**
+ * Stops a stack as Ctrl-C does (SIGINT to its process group), waits for it, and returns what was
+ * left running (then kills it, so a failed test leaves no process behind).
+ */
+export async function stopStack(stack: ChildProcess, dataDir: string): Promise<string> {
+  if (stack.exitCode === null && stack.signalCode === null && stack.pid) {
+    const exited = new Promise((resolve) => stack.once("exit", resolve));
+    try {
+      process.kill(-stack.pid, "SIGINT");
+    } catch {}
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+    try {
+      process.kill(-stack.pid, "SIGKILL");
+    } catch {}
+  }
+  const survivors = await survivorsNaming(dataDir);
+  for (const pid of survivors.split(" ").filter(Boolean)) {
+    try {
+      process.kill(Number(pid), "SIGKILL");
+    } catch {}
   }
   return survivors;
 }
