@@ -142,6 +142,12 @@ async function request(url: string, init: RequestInit, options: HubClientOptions
  * The commit a revision points at and the files there, with sizes and hashes.
  * @example const { commit, files } = await getRepoSnapshot("immich-app/ViT-B-32__openai", { endpoint: "https://huggingface.co" });
  */
+/** A relative path of plain segments: no leading slash, no `.` or `..` segment, no backslash or NUL. */
+export function isRepoPath(path: string): boolean {
+  if (path.length === 0 || path.length > 1000 || path.startsWith("/") || /[\\\0]/.test(path)) return false;
+  return path.split("/").every((segment) => segment !== "" && segment !== "." && segment !== "..");
+}
+
 export async function getRepoSnapshot(repo: string, options: HubClientOptions): Promise<HubSnapshot> {
   const url = `${trimSlash(options.endpoint)}/api/models/${repo}/revision/${encodeURIComponent(options.revision ?? "main")}?blobs=true`;
   const res = await request(url, { headers: { accept: "application/json", ...authHeaders(options) } }, options);
@@ -149,6 +155,8 @@ export async function getRepoSnapshot(repo: string, options: HubClientOptions): 
   const parsed = v.safeParse(Revision, await res.json().catch(() => null));
   if (!parsed.success) throw new HubError("refused", `listing ${repo}: the answer is not the Hub's revision document (${v.summarize(parsed.issues).replaceAll("\n", "; ")})`);
   const files = parsed.output.siblings.map((s): HubFile => {
+    // A listing names paths inside the repository; one that could land outside the model folder is refused.
+    if (!isRepoPath(s.rfilename)) throw new HubError("refused", `listing ${repo}: ${JSON.stringify(s.rfilename)} is not a path inside the repository`);
     const size = s.lfs?.size ?? s.size;
     if (size === undefined) throw new HubError("refused", `listing ${repo}: no size for ${s.rfilename} (is ?blobs=true supported by ${options.endpoint}?)`);
     return { path: s.rfilename, size, ...(s.lfs ? { sha256: s.lfs.sha256 } : {}), ...(s.blobId ? { gitOid: s.blobId } : {}) };

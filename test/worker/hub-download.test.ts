@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_NSFW_MODEL_PATH } from "../../gpu-worker/config";
 import { loadClipModel } from "../../gpu-worker/ml/clip";
 import { type ClipSourceSettings, ensureClipModel } from "../../gpu-worker/ml/clip-models";
-import { progressReporter } from "../../gpu-worker/ml/hub-download";
+import { getRepoSnapshot, isRepoPath, progressReporter } from "../../gpu-worker/ml/hub-download";
 import { loadModels } from "../../gpu-worker/ml/models";
 import { writeTestClipModel } from "../../scripts/models/make-test-clip";
 import { type LocalHub, startLocalHub } from "../support/hub-server";
@@ -224,6 +224,18 @@ describe("interrupted, corrupted and concurrent downloads", () => {
     const clip = await loadClipModel(dir, { executionProviders: ["cpu"] });
     expect(clip.embedDim).toBe(512);
     await clip.close();
+  });
+});
+
+describe("a listing that names paths outside the repository", () => {
+  it("is refused before anything is written, and no file lands outside the model folder", async () => {
+    const src = join(work, "escape-src");
+    await writeTestClipModel(src, { layout: "immich", embedDim: 512, seed: 9 });
+    await hub.addRepoFromDir("evil/escape", src, { "../../escape/visual/model.onnx": Buffer.from("not a model") });
+    await expect(getRepoSnapshot("evil/escape", { endpoint: hub.url })).rejects.toMatchObject({ kind: "refused" });
+    expect(await readdir(work)).not.toContain("escape");
+    for (const path of ["a.onnx", "visual/model.onnx", "onnx/text_model.onnx"]) expect(isRepoPath(path), path).toBe(true);
+    for (const path of ["../x", "a/../../x", "/etc/passwd", "a//b", "./a", "a\\..\\b", "a\0b", ""]) expect(isRepoPath(path), JSON.stringify(path)).toBe(false);
   });
 });
 
