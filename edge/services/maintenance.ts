@@ -6,6 +6,7 @@ import { purgeExpiredIdempotencyKeys } from "../middleware/idempotency";
 import type { Config } from "../config";
 import { matureEarnings } from "./payouts";
 import { reconcileRecentRenditions } from "./renditions";
+import { purgeOldSearchers } from "./search-queries";
 import { refundRefusedItems } from "./settlement";
 import { purgeExpiredRefreshTokens } from "./sessions";
 
@@ -48,6 +49,7 @@ export async function runMaintenance(db: Database, env: Pick<Env, "JOBS" | "ORIG
   return {
     refreshTokensPurged: await purgeExpiredRefreshTokens(db, now),
     idempotencyKeysPurged: await purgeExpiredIdempotencyKeys(db, now),
+    searchersForgotten: await purgeOldSearchers(db, now),
     jobsResent: await resendStaleJobs(db, env.JOBS, now),
     earningsMatured: await matureEarnings(db, now),
     refundsMade: await refundRefusedItems({ db, config }),

@@ -1,6 +1,6 @@
-import { and, asc, desc, eq, like, sql } from "drizzle-orm";
+import { and, asc, desc, eq, like, lt, sql } from "drizzle-orm";
 import type { Database } from "../../db/connect";
-import { searchQueries } from "../../db/schema";
+import { searchQueries, searchQuerySearchers } from "../../db/schema";
 import { ApiError } from "../lib/problem";
 import { audit } from "./audit";
 import { suggestionText } from "./search";
@@ -52,4 +52,16 @@ export async function setQueryBlocked(db: Database, text: string, blocked: boole
     await audit(tx, { actorId: by.actorId, action: blocked ? "search-query.block" : "search-query.unblock", targetType: "search_query", targetId: query, detail: { text }, requestId: by.requestId });
     return shape(row);
   });
+}
+
+/** Who asked what is kept 30 days: enough to count distinct searchers, not a search history. */
+export const SEARCHER_RETENTION_MS = 30 * 86_400_000;
+
+/** Forgets (query, searcher) pairs older than {@link SEARCHER_RETENTION_MS}; the counts they made stay. */
+export async function purgeOldSearchers(db: Database, now = new Date()): Promise<number> {
+  const gone = await db
+    .delete(searchQuerySearchers)
+    .where(lt(searchQuerySearchers.firstSeenAt, new Date(now.getTime() - SEARCHER_RETENTION_MS)))
+    .returning({ query: searchQuerySearchers.query });
+  return gone.length;
 }

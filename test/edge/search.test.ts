@@ -1,11 +1,12 @@
 import { env } from "cloudflare:test";
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { PROBLEM_BASE_URI } from "../../common/problems";
-import { EMBEDDING_DIMENSIONS, imageCategories, imageTags, images, licensePrices } from "../../db/schema";
+import { EMBEDDING_DIMENSIONS, imageCategories, imageTags, images, licensePrices, searchQueries, searchQuerySearchers } from "../../db/schema";
 import { colourBucket } from "../../common/colours";
 import { EmbeddingUnavailable } from "../../edge/services/embeddings";
 import { type SearchRequest, type SearchResponse, searchImages } from "../../edge/services/search";
+import { purgeOldSearchers } from "../../edge/services/search-queries";
 import { type SearchRow, searchStatement } from "../../edge/services/search-sql";
 import { api, signUp, testDb, type WorkerTarget, workerWith } from "./support";
 
@@ -667,6 +668,18 @@ describe("GET /v1/search/suggest", () => {
     const queries = await popular(`${MARKER} ligh`, true);
     expect(queries[0]).toEqual({ query: `${MARKER} lighthouse`.toLowerCase(), searches: 3 });
     expect(queries.map((q) => q.query)).not.toContain(`${MARKER} lighthouse nothing-matches-this-zzz`.toLowerCase());
+  });
+
+  it("forgets who asked a search after 30 days, keeping the count they made", async () => {
+    const query = `${MARKER} forgotten harbour`.toLowerCase();
+    await db.insert(searchQueries).values({ query, count: 2, searchers: 2 });
+    await db.insert(searchQuerySearchers).values([
+      { query, searcher: "old", firstSeenAt: new Date(Date.now() - 31 * 86_400_000) },
+      { query, searcher: "recent", firstSeenAt: new Date(Date.now() - 86_400_000) },
+    ]);
+    expect(await purgeOldSearchers(db)).toBeGreaterThanOrEqual(1);
+    expect((await db.select().from(searchQuerySearchers).where(eq(searchQuerySearchers.query, query))).map((row) => row.searcher)).toEqual(["recent"]);
+    expect((await db.select().from(searchQueries).where(eq(searchQueries.query, query)))[0]?.searchers).toBe(2);
   });
 
   it("offers only normalised text, never markup, and never a search an admin blocked", async () => {
