@@ -73,9 +73,22 @@ export const derivativeKey = (imageId: string, name: RenditionName) => `images/$
  */
 export const privateRenditionKey = (publicKey: string) => `renditions/${publicKey}`;
 
-/** Whether buyers may see an image: approved, not withdrawn, not taken down. Only then are its renditions public. */
-export const isListed = (image: { status: string; withdrawnAt: Date | null; takenDownAt: Date | null }) =>
-  image.status === "approved" && image.withdrawnAt === null && image.takenDownAt === null;
+type ListingState = { status: string; withdrawnAt: Date | null; takenDownAt: Date | null };
+
+/**
+ * The marketplace's visibility rule, written once for the edge and the worker: an image is listed
+ * (seen by buyers, its renditions public, and for sale: a new license is issued only for a listed
+ * image) while it is approved, not withdrawn and not taken down. A license already held keeps
+ * working after a withdrawal, never after a takedown.
+ */
+export const isListed = (image: ListingState) => image.status === "approved" && image.withdrawnAt === null && image.takenDownAt === null;
+
+/** Why an image that exists is not listed (so not for sale), in the words a buyer sees. */
+export function notListedReason(image: ListingState): "taken-down" | "withdrawn" | "not-listed" {
+  if (image.takenDownAt) return "taken-down";
+  if (image.withdrawnAt) return "withdrawn";
+  return "not-listed";
+}
 
 /** Derivatives never change under a key, so browsers and the CDN may keep them for a year. */
 export const DERIVATIVE_CACHE_CONTROL = "public, max-age=31536000, immutable";

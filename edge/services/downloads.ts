@@ -4,7 +4,7 @@ import { downloadCredits, downloadEvents, images, type License, licenses, type L
 import type { Config } from "../config";
 import type { Principal } from "../lib/principal";
 import { ApiError } from "../lib/problem";
-import { isForSale, notForSaleReason } from "./listing";
+import { isListed, notListedReason } from "../../common/images";
 import { creditValueCents } from "./money";
 import { recordEarnings } from "./settlement";
 import { creditBalance, liveSubscription } from "./subscriptions";
@@ -59,12 +59,12 @@ async function licenseFromCredit(tx: Transaction, config: Config, buyerId: strin
   // A new license only for an image on sale now; the row lock holds off a takedown or withdrawal
   // until this credit is spent (or not).
   const [image] = await tx
-    .select({ forSale: isForSale, status: images.status, withdrawnAt: images.withdrawnAt, takenDownAt: images.takenDownAt })
+    .select({ status: images.status, withdrawnAt: images.withdrawnAt, takenDownAt: images.takenDownAt })
     .from(images)
     .where(eq(images.id, imageId))
     .for("share");
-  if (!image?.forSale) {
-    const reason = image ? notForSaleReason(image) : "not-listed";
+  if (!image || !isListed(image)) {
+    const reason = image ? notListedReason(image) : "not-listed";
     if (reason === "not-listed") throw new ApiError("not-found", "no such image");
     throw new ApiError("image-unavailable", `this image was ${reason === "withdrawn" ? "withdrawn by its contributor" : "taken down"}; no new licenses are issued for it`);
   }
@@ -92,7 +92,7 @@ async function licenseFromCredit(tx: Transaction, config: Config, buyerId: strin
  * Authorises a download of an image's original and returns a short-lived presigned GET for it.
  * `license` is either a license id the caller holds for this image, or a license type: then a held
  * license of that type is used, else one subscription credit is spent on a new license, only for
- * an image for sale right now (services/listing.ts). Revoked licenses, other buyers' licenses and
+ * an image for sale right now (isListed in common/images.ts). Revoked licenses, other buyers' licenses and
  * taken-down images are refused; a license held for a withdrawn image keeps working. Every
  * download is recorded; a buyer's repeated downloads of one license count once a day toward the
  * image's popularity.

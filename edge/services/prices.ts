@@ -2,7 +2,7 @@ import { and, eq, inArray, isNull, or } from "drizzle-orm";
 import type { Queryable } from "../../db/connect";
 import { images, licensePrices, type LicenseType } from "../../db/schema";
 import { CURRENCY_DEFAULT } from "../../db/schema/columns";
-import { isForSale } from "./listing";
+import { isListed } from "../../common/images";
 
 /** Why an image cannot be bought under a license type right now; null when it can. */
 export type Unavailable = "not-found" | "not-for-sale" | "editorial-only" | "no-price";
@@ -34,7 +34,9 @@ export async function quote(db: Queryable, wanted: { imageId: string; licenseTyp
       title: images.title,
       contributorId: images.contributorId,
       editorial: images.editorial,
-      forSale: isForSale,
+      status: images.status,
+      withdrawnAt: images.withdrawnAt,
+      takenDownAt: images.takenDownAt,
     })
     .from(images)
     .where(inArray(images.id, ids));
@@ -50,7 +52,7 @@ export async function quote(db: Queryable, wanted: { imageId: string; licenseTyp
     const image = byImage.get(imageId);
     const base = { imageId, licenseType, currency, title: image?.title ?? "", contributorId: image?.contributorId ?? "", editorial: image?.editorial ?? false };
     if (!image) return { ...base, amountCents: null, unavailable: "not-found" };
-    if (!image.forSale) return { ...base, amountCents: null, unavailable: "not-for-sale" };
+    if (!isListed(image)) return { ...base, amountCents: null, unavailable: "not-for-sale" };
     if (image.editorial && licenseType !== "editorial") return { ...base, amountCents: null, unavailable: "editorial-only" };
     const amountCents = priceOf(imageId, licenseType);
     return { ...base, amountCents, unavailable: amountCents === null ? "no-price" : null };

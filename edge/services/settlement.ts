@@ -1,8 +1,8 @@
 import { and, eq, gt, inArray, isNotNull, isNull, sql } from "drizzle-orm";
 import type { Database, Transaction } from "../../db/connect";
 import { contributorEarnings, images, licenses, orderItems, orders, paymentReversals, type ReversalKind, users } from "../../db/schema";
+import { isListed, notListedReason } from "../../common/images";
 import type { Config } from "../config";
-import { isForSale, notForSaleReason } from "./listing";
 import { shareBpsFor, splitShare } from "./money";
 import { stripeClient } from "./stripe";
 
@@ -112,7 +112,7 @@ export async function settleOrder(tx: Transaction, config: Config, input: Settle
   const items = await tx.select().from(orderItems).where(eq(orderItems.orderId, order.id));
   // Row locks: a takedown or withdrawal waits for this settlement, and so does another settlement of this buyer.
   const states = await tx
-    .select({ id: images.id, forSale: isForSale, status: images.status, withdrawnAt: images.withdrawnAt, takenDownAt: images.takenDownAt })
+    .select({ id: images.id, status: images.status, withdrawnAt: images.withdrawnAt, takenDownAt: images.takenDownAt })
     .from(images)
     .where(inArray(images.id, items.map((item) => item.imageId)))
     .for("share");
@@ -124,7 +124,7 @@ export async function settleOrder(tx: Transaction, config: Config, input: Settle
   const refusal = (item: (typeof items)[number]): string | null => {
     const image = states.find((state) => state.id === item.imageId);
     if (!image) return "not-listed";
-    if (!image.forSale) return notForSaleReason(image);
+    if (!isListed(image)) return notListedReason(image);
     return held.some((h) => h.imageId === item.imageId && h.licenseType === item.licenseType) ? "already-licensed" : null;
   };
   const refused = items.map((item) => ({ item, reason: refusal(item) })).filter((r): r is { item: (typeof items)[number]; reason: string } => r.reason !== null);
