@@ -1,5 +1,6 @@
 import { deflateSync, inflateSync } from "node:zlib";
 import { RejectedFile, type SniffedFormat } from "./validate";
+import { crc32 } from "./crc32";
 
 /**
  * The original buyers download, without what says where a photo was taken or which camera body,
@@ -235,18 +236,6 @@ function cleanJpeg(buf: Buffer, removed: string[]): Buffer {
 }
 
 // ----------------------------------------------------------------------------------------------- PNG
-
-const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const byte of bytes) c = (CRC_TABLE[(c ^ byte) & 0xff] as number) ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 function pngChunk(type: string, data: Buffer): Buffer {
   const chunk = Buffer.alloc(12 + data.length);

@@ -1,5 +1,6 @@
 import sharp from "sharp";
 import { seededRandom as mulberry32 } from "../../common/random";
+import { crc32 } from "./crc32";
 
 /**
  * Invisible watermark carrying an image's UUID, embedded in every watermarked preview and read back
@@ -392,22 +393,6 @@ function layoutFor(grid: Grid): Layout {
   const layout = { bit, direction, dither };
   layouts.set(key, layout);
   return layout;
-}
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 function payloadCheck(id: Uint8Array): number {

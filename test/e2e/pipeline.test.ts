@@ -16,6 +16,7 @@ import { privateRenditionKey, uploadKeyOf } from "../../common/images";
 import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, jobs, licenses } from "../../db/schema";
 import { writeTestClipModel } from "../../scripts/models/make-test-clip";
 import { detectWatermark } from "../../gpu-worker/pipeline/invisible-watermark";
+import { webpChunks } from "../support/webp";
 
 /**
  * The pipeline end to end on the local stack: `npm start` without its worker (EDGESTOCK_WORKER=0),
@@ -117,20 +118,6 @@ async function uploadTicket(token: string, bytes: Uint8Array, contentType = "ima
 }
 
 const upload = async (...args: Parameters<typeof uploadTicket>): Promise<string> => (await uploadTicket(...args)).imageId;
-
-/** A WebP's RIFF chunks by FourCC: metadata lives only in EXIF and "XMP " (compressed image data can hold any bytes). */
-function webpChunks(webp: Buffer): { type: string; data: Buffer }[] {
-  expect(webp.toString("latin1", 0, 4)).toBe("RIFF");
-  expect(webp.toString("latin1", 8, 12)).toBe("WEBP");
-  expect(webp.readUInt32LE(4) + 8).toBe(webp.length);
-  const chunks: { type: string; data: Buffer }[] = [];
-  for (let at = 12; at + 8 <= webp.length; ) {
-    const size = webp.readUInt32LE(at + 4);
-    chunks.push({ type: webp.toString("latin1", at, at + 4), data: webp.subarray(at + 8, at + 8 + size) });
-    at += 8 + size + (size % 2);
-  }
-  return chunks;
-}
 
 type Status = { status: string; stage: string; reason: string | null; duplicateOf: string | null; attempts: number; derivatives: Record<string, string> };
 const status = async (token: string, imageId: string) => (await (await call(`/v1/images/${imageId}/status`, { token })).json()) as Status;

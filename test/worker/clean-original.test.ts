@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { cleanOriginal } from "../../gpu-worker/pipeline/clean-original";
 import { analyseImage } from "../../gpu-worker/pipeline/index";
 import { parseIptc, parseXmp } from "../../gpu-worker/pipeline/metadata";
+import { webpChunks } from "../support/webp";
 
 /**
  * The delivered original (issue 16): a buyer's download carries no GPS position, camera or lens
@@ -91,16 +92,6 @@ function pngCrc(bytes: Uint8Array): number {
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
   }
   return (c ^ 0xffffffff) >>> 0;
-}
-
-function webpChunks(webp: Buffer): { type: string; data: Buffer }[] {
-  const chunks: { type: string; data: Buffer }[] = [];
-  for (let at = 12; at + 8 <= webp.length; ) {
-    const size = webp.readUInt32LE(at + 4);
-    chunks.push({ type: webp.toString("latin1", at, at + 4), data: webp.subarray(at + 8, at + 8 + size) });
-    at += 8 + size + (size % 2);
-  }
-  return chunks;
 }
 
 const has = (bytes: Uint8Array, text: string) => Buffer.from(bytes).includes(Buffer.from(text, "latin1"));
