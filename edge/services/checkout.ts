@@ -69,7 +69,6 @@ const sameItems = (a: OpenOrder["items"], b: OpenOrder["items"]) => {
  */
 export async function checkoutCart(deps: CheckoutDeps, buyerId: string): Promise<CheckoutStarted> {
   const { db, config } = deps;
-  const customer = await stripeCustomerFor(deps, buyerId);
   const { order, superseded } = await db.transaction(async (tx) => {
     await tx.select({ id: carts.id }).from(carts).where(eq(carts.buyerId, buyerId)).for("update");
     const items = await tx
@@ -116,7 +115,8 @@ export async function checkoutCart(deps: CheckoutDeps, buyerId: string): Promise
   if (superseded) await stripeClient(config).checkout.sessions.expire(superseded).catch(() => undefined);
 
   const session = order.sessionId ? await openSession(deps, order.sessionId) : null;
-  const started = session ?? (await createOrderSession(deps, order, customer));
+  // The Stripe customer only once the cart passed its checks: a refused checkout writes nothing.
+  const started = session ?? (await createOrderSession(deps, order, await stripeCustomerFor(deps, buyerId)));
   return {
     orderId: order.id,
     sessionId: started.id,

@@ -233,6 +233,8 @@ describe("buying: checkout → webhook → license → download", () => {
 
     const empty = await signUp("buyer");
     await expectProblem(await api("/v1/checkout", { method: "POST", token: empty.accessToken, json: {} }), 422, "validation-failed");
+    // A refused checkout writes nothing, not even a Stripe customer.
+    for (const refused of [buyer, empty]) expect(one(await db.select({ customer: users.stripeCustomerId }).from(users).where(eq(users.id, refused.userId))).customer).toBeNull();
   });
 
   it("answers a retried checkout with the same order and session (Idempotency-Key)", async () => {
