@@ -73,6 +73,20 @@ export const derivativeKey = (imageId: string, name: RenditionName) => `images/$
  */
 export const privateRenditionKey = (publicKey: string) => `renditions/${publicKey}`;
 
+/**
+ * The NSFW classifier's line, used twice: an upload scoring at or above it waits for an admin
+ * instead of being approved (the worker's NSFW_THRESHOLD default), and safe search shows only
+ * images scoring below it.
+ */
+export const NSFW_THRESHOLD = 0.1;
+
+/**
+ * Two perceptual hashes at most this many bits apart (of 64) are the same picture: the worker's
+ * duplicate check (PHASH_MAX_DISTANCE default) and the image page's "similar" list, which leaves
+ * such near-copies out.
+ */
+export const NEAR_DUPLICATE_MAX_DISTANCE = 6;
+
 type ListingState = { status: string; withdrawnAt: Date | null; takenDownAt: Date | null };
 
 /**
