@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import * as v from "valibot";
 import { describeConfigIssues } from "../common/config";
+import { NEAR_DUPLICATE_MAX_DISTANCE, NSFW_THRESHOLD } from "../common/images";
 import { CLIP_MODELS, clipFolderNameOf, DEFAULT_CLIP_MODEL, isClipModelName } from "./ml/clip-models";
 
 export const required = (name: string) => v.pipe(v.string(`${name} is not set`), v.trim(), v.nonEmpty(`${name} is not set`));
@@ -29,7 +30,7 @@ export const PipelineFields = {
   DERIVATIVES_BUCKET_NAME: v.optional(v.string(), "edgestock-derivatives"),
   // The pipeline.
   MAX_INPUT_PIXELS: int("MAX_INPUT_PIXELS", "150000000", 1_000_000),
-  NSFW_THRESHOLD: number("NSFW_THRESHOLD", "0.1", 0, 1),
+  NSFW_THRESHOLD: number("NSFW_THRESHOLD", String(NSFW_THRESHOLD), 0, 1),
   /** Default: the model in git (models/nsfw-mobilenet-v2/); unloadable: images wait for review. */
   NSFW_MODEL_PATH: v.optional(v.string(), DEFAULT_NSFW_MODEL_PATH),
   ORT_INTRA_OP_THREADS: int("ORT_INTRA_OP_THREADS", "0", 0, 256),
@@ -89,7 +90,7 @@ const Schema = v.object({
   /** How long SIGTERM waits for jobs in flight before releasing them back to the queue. */
   SHUTDOWN_GRACE_MS: int("SHUTDOWN_GRACE_MS", "20000", 0, 600_000),
   /** Two images whose perceptual hashes differ in at most this many of 64 bits are near duplicates. */
-  PHASH_MAX_DISTANCE: int("PHASH_MAX_DISTANCE", "6", 0, 32),
+  PHASH_MAX_DISTANCE: int("PHASH_MAX_DISTANCE", String(NEAR_DUPLICATE_MAX_DISTANCE), 0, 32),
   CLIP_MAX_BATCH: int("CLIP_MAX_BATCH", "32", 1, 64),
   CLIP_MAX_WAIT_MS: int("CLIP_MAX_WAIT_MS", "5", 0, 1000),
   // The query-embedding service the edge calls; off unless WORKER_SHARED_SECRET is set.

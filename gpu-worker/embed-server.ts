@@ -1,17 +1,10 @@
 import { timingSafeEqual } from "node:crypto";
-import { decodeWorking, type RawImage } from "./pipeline/index";
 import * as v from "valibot";
+import { EMBED_PATHS, type HealthResponse, type ImageResponse, MAX_QUERY_IMAGE_BYTES, TextRequest, type TextResponse } from "../common/embed-service";
+import { log } from "../common/log";
 import { PROBLEM_BASE_URI, PROBLEMS, type ProblemType } from "../common/problems";
 import type { ClipModel } from "./ml/clip";
-
-/** Longest query text accepted (characters); CLIP reads 77 tokens anyway. */
-export const MAX_TEXT_LENGTH = 500;
-/** Largest image accepted by /embed/image (search by image; it is not stored). */
-export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
-
-const TextBody = v.strictObject({
-  texts: v.pipe(v.array(v.pipe(v.string(), v.maxLength(MAX_TEXT_LENGTH, `each text is at most ${MAX_TEXT_LENGTH} characters`))), v.minLength(1), v.maxLength(64, "at most 64 texts per request")),
-});
+import { decodeWorking, type RawImage } from "./pipeline/index";
 
 function problem(type: ProblemType, detail: string, extra: Record<string, unknown> = {}): Response {
   const { status, title } = PROBLEMS[type];
@@ -45,17 +38,17 @@ export function startEmbedServer(options: EmbedServerOptions) {
   return Bun.serve({
     port: options.port,
     hostname: options.hostname ?? "127.0.0.1",
-    maxRequestBodySize: MAX_IMAGE_BYTES + 1024,
+    maxRequestBodySize: MAX_QUERY_IMAGE_BYTES + 1024,
     async fetch(request) {
       const { pathname } = new URL(request.url);
-      if (pathname === "/health") return Response.json({ model: clip?.modelId ?? null, version: clip?.version ?? null });
-      if (pathname !== "/embed/text" && pathname !== "/embed/image") return problem("not-found", "no route matches this path");
+      if (pathname === EMBED_PATHS.health) return Response.json({ model: clip?.modelId ?? null, version: clip?.version ?? null } satisfies HealthResponse);
+      if (pathname !== EMBED_PATHS.text && pathname !== EMBED_PATHS.image) return problem("not-found", "no route matches this path");
       if (request.method !== "POST") return problem("method-not-allowed", "use POST");
       if (!authorised(request, options.secret)) return problem("unauthenticated", "send the shared secret as a bearer token");
       if (!clip) return problem("service-unavailable", "no CLIP model is installed on this worker: semantic features are unavailable");
       const meta = { model: clip.modelId, version: clip.version, dimensions: clip.embedDim };
 
-      if (pathname === "/embed/text") {
+      if (pathname === EMBED_PATHS.text) {
         if (!request.headers.get("content-type")?.startsWith("application/json")) return problem("unsupported-media-type", "send { texts } as application/json");
         let body: unknown;
         try {
@@ -63,20 +56,20 @@ export function startEmbedServer(options: EmbedServerOptions) {
         } catch {
           return problem("invalid-json", "the body is not valid JSON");
         }
-        const parsed = v.safeParse(TextBody, body);
+        const parsed = v.safeParse(TextRequest, body);
         if (!parsed.success) {
           return problem("validation-failed", "invalid body", { errors: parsed.issues.map((i) => ({ path: v.getDotPath(i) ?? "", message: i.message })) });
         }
         const embeddings = await clip.embedTexts(parsed.output.texts);
-        return Response.json({ ...meta, embeddings: embeddings.map((e) => Array.from(e)) });
+        return Response.json({ ...meta, embeddings: embeddings.map((e) => Array.from(e)) } satisfies TextResponse);
       }
 
       const length = Number(request.headers.get("content-length") ?? "0");
-      if (length > MAX_IMAGE_BYTES) return problem("payload-too-large", `images are limited to ${MAX_IMAGE_BYTES} bytes`);
+      if (length > MAX_QUERY_IMAGE_BYTES) return problem("payload-too-large", `images are limited to ${MAX_QUERY_IMAGE_BYTES} bytes`);
       if (!request.headers.get("content-type")?.startsWith("image/")) return problem("unsupported-media-type", "send the image bytes with an image/* content type");
       const bytes = Buffer.from(await request.arrayBuffer());
       if (bytes.length === 0) return problem("validation-failed", "the body is empty", { errors: [{ path: "", message: "an image is required" }] });
-      if (bytes.length > MAX_IMAGE_BYTES) return problem("payload-too-large", `images are limited to ${MAX_IMAGE_BYTES} bytes`);
+      if (bytes.length > MAX_QUERY_IMAGE_BYTES) return problem("payload-too-large", `images are limited to ${MAX_QUERY_IMAGE_BYTES} bytes`);
       let raw: RawImage;
       try {
         raw = await decodeWorking(bytes, options.maxImagePixels);
@@ -84,10 +77,10 @@ export function startEmbedServer(options: EmbedServerOptions) {
         return problem("validation-failed", `the image could not be decoded: ${(error as Error).message.split("\n")[0]}`, { errors: [{ path: "", message: "not a readable image" }] });
       }
       const embedding = await clip.embedImage(raw);
-      return Response.json({ ...meta, embedding: Array.from(embedding) });
+      return Response.json({ ...meta, embedding: Array.from(embedding) } satisfies ImageResponse);
     },
     error(error) {
-      console.error(JSON.stringify({ level: "error", msg: "embed service error", error: error.message }));
+      log.error("embed service error", { error: error.message });
       return problem("internal", "the embedding failed");
     },
   });

@@ -114,11 +114,3 @@ export function listingFor(input: ListingInput): Listing {
     creditSource: manifest?.creditSource ?? null,
   };
 }
-
-/**
- * images.tag_text for a set of tags: sorted, space-joined, as db/schema tagTextFor builds it
- * (code-point order; Postgres orders by the database collation, which only matters for display).
- */
-export function tagTextOf(tags: readonly { tag: string }[]): string {
-  return [...new Set(tags.map((t) => t.tag))].sort().join(" ");
-}

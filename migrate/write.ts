@@ -1,10 +1,10 @@
 import { and, inArray, isNull, or } from "drizzle-orm";
 import { originalKey, type UploadContentType } from "../common/images";
 import type { Database, Queryable } from "../db/connect";
-import { type DerivativeKeys, imageCategories, images, imageTags, type MlStatus, type Palette } from "../db/schema";
+import { type DerivativeKeys, imageCategories, images, imageTags, type MlStatus, type Palette, tagTextFor } from "../db/schema";
 import type { TechnicalMetadata } from "../gpu-worker/pipeline/metadata";
 import { type CheckpointUpdate, updateCheckpoints } from "./checkpoint";
-import { type Listing, tagTextOf } from "./listing";
+import type { Listing } from "./listing";
 
 /**
  * A batch's database writes, in ONE transaction: the images rows (one multi-row insert), their tags
@@ -107,7 +107,6 @@ function imageRow(file: ReadyFile, contributorId: string) {
     embeddingModel: file.embeddingModel,
     embeddingVersion: file.embeddingVersion,
     mlStatus: file.mlStatus,
-    tagText: tagTextOf(file.listing.tags),
     publishedAt: file.decision.status === "approved" ? now : null,
   };
 }
@@ -151,7 +150,13 @@ export async function commitBatch(db: Database, contributorId: string, ready: re
     }
 
     const tags = listed.flatMap((file) => file.listing.tags.map((t) => ({ imageId: file.imageId, tag: t.tag, confidence: t.confidence, source: t.source })));
-    if (tags.length > 0) await tx.insert(imageTags).values(tags).onConflictDoNothing();
+    if (tags.length > 0) {
+      await tx.insert(imageTags).values(tags).onConflictDoNothing();
+      await tx
+        .update(images)
+        .set({ tagText: tagTextFor(images.id) })
+        .where(inArray(images.id, [...new Set(tags.map((t) => t.imageId))]));
+    }
     const categories = listed.flatMap((file) => file.listing.categories.map((c) => ({ imageId: file.imageId, categorySlug: c.slug, confidence: c.confidence, source: c.source })));
     if (categories.length > 0) await tx.insert(imageCategories).values(categories).onConflictDoNothing();
 

@@ -1,4 +1,4 @@
-import { type SQL, sql } from "drizzle-orm";
+import { type Column, type SQL, sql } from "drizzle-orm";
 import { index, pgEnum, pgTable, primaryKey, real, text, uuid } from "drizzle-orm/pg-core";
 import { images } from "./images";
 
@@ -26,7 +26,13 @@ export const imageTags = pgTable(
 
 export type ImageTag = typeof imageTags.$inferSelect;
 
-/** The value of images.tag_text for an image: its tags, space-joined in order (set it whenever they change). */
-export const tagTextFor = (imageId: string): SQL =>
+/**
+ * The value of images.tag_text for an image: its tags, space-joined in order (set it whenever they
+ * change). The one definition, for uploads and the worker (an id) and the importer (`images.id`,
+ * to set a whole batch in one update).
+ *
+ * @example db.update(images).set({ tagText: tagTextFor(images.id) }).where(inArray(images.id, ids))
+ */
+export const tagTextFor = (imageId: string | Column): SQL =>
   sql`coalesce((select string_agg(${imageTags.tag}, ' ' order by ${imageTags.tag}) from ${imageTags} where ${imageTags.imageId} = ${imageId}), '')`;
 export type TagSource = (typeof tagSource.enumValues)[number];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { listingFor, normaliseKeywords, tagTextOf, titleFromFileName, titleFromTags } from "../../migrate/listing";
+import { listingFor, normaliseKeywords, titleFromFileName, titleFromTags } from "../../migrate/listing";
 
 const known = new Set(["nature", "travel", "business"]);
 const ai = {
@@ -102,9 +102,5 @@ describe("what a migrated file's listing says", () => {
     expect(titleFromTags(["beach", "sea"])).toBe("Beach and sea");
     expect(titleFromFileName("/a/b/IMG_0042.tiff")).toBe("IMG 0042");
     expect(titleFromFileName("/a/b/___.jpg")).toBe("Untitled");
-  });
-
-  it("builds tag_text sorted and without repeats", () => {
-    expect(tagTextOf([{ tag: "sea" }, { tag: "beach" }, { tag: "sea" }])).toBe("beach sea");
   });
 });

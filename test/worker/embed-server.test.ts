@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_IMAGE_BYTES, startEmbedServer } from "../../gpu-worker/embed-server";
+import { MAX_QUERY_IMAGE_BYTES } from "../../common/embed-service";
+import { startEmbedServer } from "../../gpu-worker/embed-server";
 import { type ClipModel, loadClipModel } from "../../gpu-worker/ml/clip";
 import { writeTestClipModel } from "../../scripts/models/make-test-clip";
 
@@ -99,7 +100,7 @@ describe("the query-embedding service", () => {
       ["too long", post("/embed/text", JSON.stringify({ texts: ["x".repeat(501)] }), { "content-type": "application/json" }), 422, /validation-failed/],
       ["too many", post("/embed/text", JSON.stringify({ texts: Array(65).fill("a") }), { "content-type": "application/json" }), 422, /validation-failed/],
       ["not an image", post("/embed/image", Buffer.from("hello"), { "content-type": "image/jpeg" }), 422, /validation-failed/],
-      ["image too large", post("/embed/image", Buffer.alloc(MAX_IMAGE_BYTES + 1), { "content-type": "image/jpeg" }), 413, /payload-too-large/],
+      ["image too large", post("/embed/image", Buffer.alloc(MAX_QUERY_IMAGE_BYTES + 1), { "content-type": "image/jpeg" }), 413, /payload-too-large/],
       ["GET", fetch(`${server.url}/embed/text`), 405, /method-not-allowed/],
       ["unknown path", post("/embed/video", "{}"), 404, /not-found/],
     ];
