@@ -26,7 +26,15 @@ import { randomBytes } from "node:crypto";
 const root = resolve(import.meta.dir, "..");
 const dataDir = resolve(root, process.env.EDGESTOCK_DATA_DIR ?? ".data");
 const port = Number(process.env.PORT ?? 8787);
-const PASS_THROUGH = ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "R2_ACCOUNT_ID", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY"];
+const PASS_THROUGH = [
+  "STRIPE_SECRET_KEY",
+  "STRIPE_WEBHOOK_SECRET",
+  "UPSTASH_REDIS_REST_URL",
+  "UPSTASH_REDIS_REST_TOKEN",
+  "R2_ACCOUNT_ID",
+  "R2_ACCESS_KEY_ID",
+  "R2_SECRET_ACCESS_KEY",
+];
 const quietWrangler = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" };
 
 const say = (msg: string) => {
@@ -176,18 +184,18 @@ const edge = spawnGroup(
   "edge",
 );
 const workerEnv: Record<string, string> = {
-    DATABASE_URL: database.url,
-    DB_LOCAL_PROXY: database.proxy,
-    // The worker pulls from the local Queues stand-in and reads/writes R2 through the S3 stand-in.
-    QUEUES_API_URL: `${url}/_local/queues/client/v4`,
-    CF_ACCOUNT_ID: "local",
-    JOBS_QUEUE_ID: "edgestock-jobs",
-    QUEUES_API_TOKEN: secrets.LOCAL_QUEUES_TOKEN as string,
-    R2_S3_ENDPOINT: vars.R2_S3_ENDPOINT ?? "",
-    R2_ACCESS_KEY_ID: vars.R2_ACCESS_KEY_ID as string,
-    R2_SECRET_ACCESS_KEY: vars.R2_SECRET_ACCESS_KEY as string,
-    WORKER_SHARED_SECRET: secrets.WORKER_SHARED_SECRET as string,
-    EMBED_PORT: String(embedPort),
+  DATABASE_URL: database.url,
+  DB_LOCAL_PROXY: database.proxy,
+  // The worker pulls from the local Queues stand-in and reads/writes R2 through the S3 stand-in.
+  QUEUES_API_URL: `${url}/_local/queues/client/v4`,
+  CF_ACCOUNT_ID: "local",
+  JOBS_QUEUE_ID: "edgestock-jobs",
+  QUEUES_API_TOKEN: secrets.LOCAL_QUEUES_TOKEN as string,
+  R2_S3_ENDPOINT: vars.R2_S3_ENDPOINT ?? "",
+  R2_ACCESS_KEY_ID: vars.R2_ACCESS_KEY_ID as string,
+  R2_SECRET_ACCESS_KEY: vars.R2_SECRET_ACCESS_KEY as string,
+  WORKER_SHARED_SECRET: secrets.WORKER_SHARED_SECRET as string,
+  EMBED_PORT: String(embedPort),
 };
 // EDGESTOCK_WORKER=0 leaves the worker out (tests run their own, to stop and kill it at will).
 if (process.env.EDGESTOCK_WORKER !== "0") spawnGroup([process.execPath, "gpu-worker/main.ts"], workerEnv, "worker");
@@ -200,6 +208,12 @@ while (!edge.lines.some((l) => l.includes("Ready on"))) {
   }
   await Bun.sleep(200);
 }
-const health = await fetch(`${url}/v1/health`).then((r) => r.json() as Promise<{ status: string }>).catch(() => ({ status: "unreachable" }));
-writeFileSync(join(dataDir, "stack.json"), JSON.stringify({ url, databaseUrl: database.url, databaseProxy: database.proxy, pid: process.pid, workerEnv, stripeStandinUrl: stripeStandin?.url ?? null }, null, 2), { mode: 0o600 });
+const health = await fetch(`${url}/v1/health`)
+  .then((r) => r.json() as Promise<{ status: string }>)
+  .catch(() => ({ status: "unreachable" }));
+writeFileSync(
+  join(dataDir, "stack.json"),
+  JSON.stringify({ url, databaseUrl: database.url, databaseProxy: database.proxy, pid: process.pid, workerEnv, stripeStandinUrl: stripeStandin?.url ?? null }, null, 2),
+  { mode: 0o600 },
+);
 console.log(`\nEdgestock is running at ${url}  (health: ${health.status}; API reference ${url}/v1/docs)\nPress Ctrl-C to stop.\n`);

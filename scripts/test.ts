@@ -10,14 +10,11 @@ const root = resolve(import.meta.dir, "..");
 const report = resolve(root, ".tmp/vitest-report.json");
 mkdirSync(resolve(root, ".tmp"), { recursive: true });
 
-const child = Bun.spawn(
-  ["node", "node_modules/vitest/vitest.mjs", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...process.argv.slice(2)],
-  {
-    cwd: root,
-    stdio: ["inherit", "inherit", "inherit"],
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" },
-  },
-);
+const child = Bun.spawn(["node", "node_modules/vitest/vitest.mjs", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: ["inherit", "inherit", "inherit"],
+  env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" },
+});
 const code = await child.exited;
 
 let passed = 0;

@@ -19,7 +19,12 @@ import { findEvent, findOr404, newestFirst, type StoredEvent } from "./state";
 /** Whether an event's type matches a `type` filter, where `*` is a wildcard (`checkout.session.*`). */
 function typeMatches(type: string, filter: string | undefined): boolean {
   if (!filter) return true;
-  const pattern = new RegExp(`^${filter.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+  const pattern = new RegExp(
+    `^${filter
+      .split("*")
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")}$`,
+  );
   return pattern.test(type);
 }
 
@@ -127,9 +132,7 @@ export function stripeApiRoutes(ctx: StandinContext, apiKey: string | undefined)
     const params = await requestParams(c.req);
     const group = optionalString(params, "transfer_group");
     const destination = optionalString(params, "destination");
-    const transfers = newestFirst(state.transfers).filter(
-      (transfer) => (!group || transfer.transfer_group === group) && (!destination || transfer.destination === destination),
-    );
+    const transfers = newestFirst(state.transfers).filter((transfer) => (!group || transfer.transfer_group === group) && (!destination || transfer.destination === destination));
     return send(c, params, paginate(transfers, params, "/v1/transfers"));
   });
   api.get("/transfers/:id", async (c) => send(c, await requestParams(c.req), findOr404(state.transfers, c.req.param("id"), "transfer")));

@@ -24,9 +24,7 @@ function lineItemFrom(state: StandinState, value: unknown, index: number): LineI
   const priceData = optionalHash(params, "price_data", prefix);
   if (priceId && priceData) throw invalidParam(prefix, "You may only specify one of these parameters: price, price_data.", "parameters_exclusive");
   if (!priceId && !priceData) throw missingParam(paramName(prefix, "price_data"));
-  const price = priceId
-    ? findReferenced(state.prices, priceId, "price", paramName(prefix, "price"))
-    : priceFromParams(state, priceData ?? {}, paramName(prefix, "price_data"));
+  const price = priceId ? findReferenced(state.prices, priceId, "price", paramName(prefix, "price")) : priceFromParams(state, priceData ?? {}, paramName(prefix, "price_data"));
   const quantity = requiredInteger(params, "quantity", prefix);
   if (quantity < 1) throw invalidParam(paramName(prefix, "quantity"), "This value must be greater than or equal to 1.");
   const amount = price.unit_amount * quantity;

@@ -52,7 +52,10 @@ export function createAccountLink(state: StandinState, params: Params, baseUrl: 
   requiredEnum(params, "type", ["account_onboarding", "account_update"] as const);
   const returnUrl = requiredString(params, "return_url");
   const refreshUrl = optionalString(params, "refresh_url") ?? null;
-  for (const [name, url] of [["return_url", returnUrl], ["refresh_url", refreshUrl]] as const) {
+  for (const [name, url] of [
+    ["return_url", returnUrl],
+    ["refresh_url", refreshUrl],
+  ] as const) {
     if (url !== null && !URL.canParse(url)) throw invalidParam(name, "Not a valid URL", "url_invalid");
   }
   state.onboardingReturns[accountId] = { returnUrl, refreshUrl };

@@ -34,7 +34,12 @@ export function idempotentRequests(state: StandinState): MiddlewareHandler {
     }
     if (saved) return new Response(saved.body, { status: saved.status, headers: { "content-type": "application/json", "idempotent-replayed": "true" } });
     if (running.has(key)) {
-      throw new StripeApiError(409, "idempotency_error", "There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through). Please try again later.", "idempotency_key_in_use");
+      throw new StripeApiError(
+        409,
+        "idempotency_error",
+        "There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through). Please try again later.",
+        "idempotency_key_in_use",
+      );
     }
     running.add(key);
     try {

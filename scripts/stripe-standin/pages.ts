@@ -49,5 +49,8 @@ export function checkoutPage(session: CheckoutSession, lineItems: LineItem[]): s
 export function onboardingPage(account: Account, returnUrl: string | null): string {
   const action = `/connect/onboard/${account.id}/complete${returnUrl ? `?return_url=${encodeURIComponent(returnUrl)}` : ""}`;
   const status = account.details_submitted ? "<p>Onboarding is already complete.</p>" : "";
-  return page("Onboarding", `<h1>Set up payouts</h1><p>Account ${escapeHtml(account.id)}${account.email ? ` (${escapeHtml(account.email)})` : ""}</p>${status}${postButton(action, "Finish onboarding")}`);
+  return page(
+    "Onboarding",
+    `<h1>Set up payouts</h1><p>Account ${escapeHtml(account.id)}${account.email ? ` (${escapeHtml(account.email)})` : ""}</p>${status}${postButton(action, "Finish onboarding")}`,
+  );
 }

@@ -1,22 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { noSuchObject, noSuchReference } from "./errors";
-import type {
-  Account,
-  Charge,
-  CheckoutSession,
-  Customer,
-  Dispute,
-  Invoice,
-  LineItem,
-  Metadata,
-  PaymentIntent,
-  Price,
-  Product,
-  Refund,
-  Subscription,
-  Transfer,
-} from "./objects";
+import type { Account, Charge, CheckoutSession, Customer, Dispute, Invoice, LineItem, Metadata, PaymentIntent, Price, Product, Refund, Subscription, Transfer } from "./objects";
 
 /** An event as it was sent: `payload` is the exact JSON delivered and signed. */
 export type StoredEvent = { id: string; type: string; created: number; payload: string };

@@ -59,9 +59,16 @@ describe("the repository is self-contained", () => {
       `join("${UP}", "${SCRATCH}", "data")`,
       `cp ${UP}/${SCRATCH}/data/x .`,
     ];
-    for (const sample of samples) expect(OUTSIDE_THE_REPO.some((p) => p.test(sample)), sample).toBe(true);
+    for (const sample of samples)
+      expect(
+        OUTSIDE_THE_REPO.some((p) => p.test(sample)),
+        sample,
+      ).toBe(true);
     for (const fine of ["WORKER_SHARED_SECRET", `import { x } from "${UP}/common/${SCRATCH}"`, "test/fixtures/photos"]) {
-      expect(OUTSIDE_THE_REPO.some((p) => p.test(fine)), fine).toBe(false);
+      expect(
+        OUTSIDE_THE_REPO.some((p) => p.test(fine)),
+        fine,
+      ).toBe(false);
     }
   });
 });
