@@ -2,10 +2,10 @@ import { connectDatabase } from "../db/connect";
 import { app } from "./app";
 import { readConfig } from "./config";
 import { acceptLocalJobs } from "./dev/local-queue";
-import { recordDeadLetter } from "./services/dead-letters";
-import { handleUploadEvent, QUEUES } from "./services/uploads";
-import { runMaintenance } from "./services/maintenance";
-import { PAYOUT_CRON, runPayouts } from "./services/payouts";
+import { recordDeadLetter } from "./services/admin/dead-letters";
+import { handleUploadEvent, QUEUES } from "./services/catalogue/uploads";
+import { runMaintenance } from "./services/admin/maintenance";
+import { PAYOUT_CRON, runPayouts } from "./services/commerce/payouts";
 
 export { LocalPullQueue } from "./dev/local-queue";
 

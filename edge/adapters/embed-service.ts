@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import type { Config } from "../config";
-import type { Store } from "../lib/store";
+import type { Store } from "./store";
 
 /** Query embeddings are cached this long; a model change invalidates them through the key. */
 export const QUERY_EMBEDDING_TTL_MS = 24 * 60 * 60 * 1000;

@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { ApiError } from "./problem";
-import { openStore } from "./store";
+import { openStore } from "../adapters/store";
 
 export type RateLimitRule = {
   /** Short name used in the counter key and the problem detail. */

@@ -3,7 +3,7 @@ import { validator } from "hono/validator";
 import * as v from "valibot";
 import type { UserRole } from "../../db/schema";
 import type { AppEnv } from "../env";
-import { authenticate } from "../services/authenticate";
+import { authenticate } from "../services/accounts/authenticate";
 import type { ApiKeyScope, Principal } from "./principal";
 import { ApiError } from "./problem";
 

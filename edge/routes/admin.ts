@@ -6,14 +6,14 @@ import { decodeCursor } from "../lib/pagination";
 import { ApiError } from "../lib/problem";
 import { caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
-import { decodeAuditCursor, listAuditLog } from "../services/audit-log";
-import { type ModerationAction, moderate, moderationQueue } from "../services/moderation";
-import { listPrices, setPrice } from "../services/price-list";
-import { type RenditionDeps, reconcileRenditions, syncRenditions } from "../services/renditions";
-import { openStore } from "../lib/store";
-import { catalogueChanged } from "../services/search";
-import { listRememberedQueries, setQueryBlocked } from "../services/search-queries";
-import { POPULAR_QUERY_MIN_SEARCHERS } from "../services/search-sql";
+import { decodeAuditCursor, listAuditLog } from "../services/admin/audit";
+import { type ModerationAction, moderate, moderationQueue } from "../services/admin/moderation";
+import { listPrices, setPrice } from "../services/commerce/prices";
+import { type RenditionDeps, reconcileRenditions, syncRenditions } from "../services/catalogue/renditions";
+import { openStore } from "../adapters/store";
+import { catalogueChanged } from "../services/catalogue/search";
+import { listRememberedQueries, setQueryBlocked } from "../services/catalogue/search-queries";
+import { POPULAR_QUERY_MIN_SEARCHERS } from "../services/catalogue/search-sql";
 
 const RememberedQuerySchema = v.object({
   query: v.string(),

@@ -7,7 +7,7 @@ import { AUTH_LIMITS, rateLimit } from "../lib/rate-limit";
 import { ALL_ROLES, caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { idempotent } from "../middleware/idempotency";
-import { createApiKey, listApiKeys, publicApiKey, revokeApiKey } from "../services/api-keys";
+import { createApiKey, listApiKeys, publicApiKey, revokeApiKey } from "../services/accounts/api-keys";
 
 const ApiKeySchema = v.object({
   id: s.uuid,

@@ -5,8 +5,8 @@ import { AUTH_LIMITS, checkRateLimit, clientIp, rateLimit } from "../lib/rate-li
 import { ALL_ROLES, caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { idempotent } from "../middleware/idempotency";
-import { rotateRefreshToken, revokeSession, startSession } from "../services/sessions";
-import { checkCredentials, getUser, publicUser, registerUser } from "../services/users";
+import { rotateRefreshToken, revokeSession, startSession } from "../services/accounts/sessions";
+import { checkCredentials, getUser, publicUser, registerUser } from "../services/accounts/users";
 
 const RegisterBody = v.strictObject({
   email: s.email,

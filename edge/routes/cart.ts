@@ -4,7 +4,7 @@ import { licenseType } from "../../db/schema";
 import type { AppEnv } from "../env";
 import { caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
-import { addToCart, emptyCart, loadCart, MAX_CART_ITEMS, removeFromCart } from "../services/cart";
+import { addToCart, emptyCart, loadCart, MAX_CART_ITEMS, removeFromCart } from "../services/commerce/cart";
 
 const CartSchema = v.object({
   items: v.array(

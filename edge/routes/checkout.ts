@@ -3,7 +3,7 @@ import * as v from "valibot";
 import type { AppEnv } from "../env";
 import { caller, input, spec } from "../lib/route";
 import { idempotent } from "../middleware/idempotency";
-import { checkoutCart, checkoutSubscription } from "../services/checkout";
+import { checkoutCart, checkoutSubscription } from "../services/commerce/checkout";
 
 const StartedSchema = v.object({
   orderId: v.nullable(v.string()),

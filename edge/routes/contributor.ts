@@ -5,10 +5,10 @@ import type { AppEnv } from "../env";
 import { decodeCursor } from "../lib/pagination";
 import { caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
-import { earningsReport } from "../services/earnings-report";
-import { payoutSettings, startOnboarding } from "../services/connect";
-import { listContributorPayouts } from "../services/payout-history";
-import { listPortfolio } from "../services/portfolio";
+import { earningsReport } from "../services/commerce/earnings";
+import { payoutSettings, startOnboarding } from "../services/commerce/payout-accounts";
+import { listContributorPayouts } from "../services/commerce/payout-history";
+import { listPortfolio } from "../services/catalogue/portfolio";
 
 const PortfolioImageSchema = v.object({
   id: s.uuid,

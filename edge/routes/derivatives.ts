@@ -11,7 +11,7 @@ import { input, spec } from "../lib/route";
  * Thumbnails and watermarked previews from the public bucket. In production the bucket is served
  * from its own custom domain (DERIVATIVES_PUBLIC_URL) by R2 and the CDN; this route serves the
  * same objects through the Worker, which is what DERIVATIVES_PUBLIC_URL points at locally. The
- * bucket holds renditions of listed images only (edge/services/renditions.ts); the route also
+ * bucket holds renditions of listed images only (edge/services/catalogue/renditions.ts); the route also
  * checks the listing, so a rendition left behind by a failed sync is not served here either.
  */
 export const derivativeRoutes = new Hono<AppEnv>().get(

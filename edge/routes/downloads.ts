@@ -6,7 +6,7 @@ import type { AppEnv } from "../env";
 import { clientIp } from "../lib/rate-limit";
 import { caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
-import { authorizeDownload } from "../services/downloads";
+import { authorizeDownload } from "../services/commerce/downloads";
 
 const TicketSchema = v.object({
   url: v.string(),

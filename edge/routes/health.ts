@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import * as v from "valibot";
 import type { AppEnv } from "../env";
 import { spec } from "../lib/route";
-import { openStore } from "../lib/store";
+import { openStore } from "../adapters/store";
 
 /** A worker that has not written a heartbeat for this long is reported down. */
 export const WORKER_STALE_MS = 30_000;

@@ -6,13 +6,13 @@ import type { AppEnv } from "../env";
 import { ApiError } from "../lib/problem";
 import { caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
-import { audit } from "../services/audit";
-import { findSimilarImages, loadImagePage, recordImageView } from "../services/image-page";
-import { renditionUrlsFor, syncRenditions } from "../services/renditions";
-import { assertCategoriesExist, ownImage, writeContributorLabels } from "../services/uploads";
+import { audit } from "../services/admin/audit";
+import { findSimilarImages, loadImagePage, recordImageView } from "../services/catalogue/image-page";
+import { renditionUrlsFor, syncRenditions } from "../services/catalogue/renditions";
+import { assertCategoriesExist, ownImage, writeContributorLabels } from "../services/catalogue/uploads";
 import { ListingFields } from "./uploads";
-import { openStore } from "../lib/store";
-import { catalogueChanged } from "../services/search";
+import { openStore } from "../adapters/store";
+import { catalogueChanged } from "../services/catalogue/search";
 
 /** URLs of an image's renditions, by name (thumb150, thumb450, thumb1000, preview). */
 const Derivatives = v.record(v.string(), v.string());

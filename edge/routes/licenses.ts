@@ -5,8 +5,8 @@ import type { AppEnv } from "../env";
 import { decodeCursor } from "../lib/pagination";
 import { caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
-import { renderCertificate } from "../services/license-certificate";
-import { certificateFacts, getLicense, listLicenses } from "../services/licenses";
+import { renderCertificate } from "../services/commerce/license-certificate";
+import { certificateFacts, getLicense, listLicenses } from "../services/commerce/licenses";
 
 const TermsSchema = v.object({
   name: v.string(),

@@ -4,8 +4,8 @@ import * as v from "valibot";
 import { payouts } from "../../db/schema";
 import type { AppEnv } from "../env";
 import { caller, input, spec } from "../lib/route";
-import { audit } from "../services/audit";
-import { runPayouts } from "../services/payouts";
+import { audit } from "../services/admin/audit";
+import { runPayouts } from "../services/commerce/payouts";
 
 const Period = v.pipe(v.string(), v.regex(/^\d{4}-(0[1-9]|1[0-2])$/, "must be YYYY-MM"));
 

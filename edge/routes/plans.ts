@@ -4,7 +4,7 @@ import * as v from "valibot";
 import { subscriptionPlans } from "../../db/schema";
 import type { AppEnv } from "../env";
 import { caller, spec } from "../lib/route";
-import { creditBalance, liveSubscription } from "../services/subscriptions";
+import { creditBalance, liveSubscription } from "../services/commerce/subscriptions";
 
 const PlanSchema = v.object({ id: v.string(), name: v.string(), monthlyCredits: v.number(), priceCents: v.number(), currency: v.string() });
 

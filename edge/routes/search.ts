@@ -7,9 +7,9 @@ import { ApiError } from "../lib/problem";
 import { checkRateLimit, clientIp, type RateLimitRule } from "../lib/rate-limit";
 import { input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
-import { openStore } from "../lib/store";
-import { EmbeddingRefused, embedImageQuery, embedQuery } from "../services/embeddings";
-import { cachedSearch, decodeSearchCursor, MAX_OFFSET, recordQuery, type SearchRequest, searchImages, suggestTags } from "../services/search";
+import { openStore } from "../adapters/store";
+import { EmbeddingRefused, embedImageQuery, embedQuery } from "../adapters/embed-service";
+import { cachedSearch, decodeSearchCursor, MAX_OFFSET, recordQuery, type SearchRequest, searchImages, suggestTags } from "../services/catalogue/search";
 
 /** Search by image: what may be uploaded (it is decoded by the worker and not stored). */
 const BY_IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp", "image/avif", "image/tiff"] as const;

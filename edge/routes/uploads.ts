@@ -5,7 +5,7 @@ import type { AppEnv } from "../env";
 import { caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { idempotent } from "../middleware/idempotency";
-import { abortUpload, completeUpload, createUpload, signMoreParts, type UploadDeps } from "../services/uploads";
+import { abortUpload, completeUpload, createUpload, signMoreParts, type UploadDeps } from "../services/catalogue/uploads";
 
 const keyword = s.text(50);
 

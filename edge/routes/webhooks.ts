@@ -2,8 +2,8 @@ import { Hono } from "hono";
 import * as v from "valibot";
 import type { AppEnv } from "../env";
 import { spec } from "../lib/route";
-import { verifyWebhook } from "../services/stripe";
-import { handleStripeEvent } from "../services/webhooks";
+import { verifyWebhook } from "../adapters/stripe";
+import { handleStripeEvent } from "../services/commerce/stripe-events";
 
 const Received = v.object({ received: v.literal(true), eventId: v.string(), type: v.string(), duplicate: v.boolean(), outcome: v.string() });
 

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cartItems, carts, images, licensePrices, licenses, users } from "../../db/schema";
 import { readConfig } from "../../edge/config";
 import { ApiError } from "../../edge/lib/problem";
-import { addToCart, MAX_CART_ITEMS } from "../../edge/services/cart";
-import { quote } from "../../edge/services/prices";
+import { addToCart, MAX_CART_ITEMS } from "../../edge/services/commerce/cart";
+import { quote } from "../../edge/services/commerce/quotes";
 import { api, expectProblem, signUp, testDb } from "./support";
 
 /**

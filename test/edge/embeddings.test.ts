@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EmbeddingUnavailable, embedQuery, normaliseQuery } from "../../edge/services/embeddings";
+import { EmbeddingUnavailable, embedQuery, normaliseQuery } from "../../edge/adapters/embed-service";
 
 /**
  * The edge's query-embedding client, inside workerd: it calls the worker's /embed/text with the

@@ -3,7 +3,7 @@ import { eq, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EMBEDDING_DIMENSIONS, type ImageStatus, imageCategories, images, imageTags, licensePrices, users } from "../../db/schema";
 import { readConfig } from "../../edge/config";
-import { collapseNearDuplicates, type DuplicateKeys, hammingDistance, publicTechnicalMetadata } from "../../edge/services/image-page";
+import { collapseNearDuplicates, type DuplicateKeys, hammingDistance, publicTechnicalMetadata } from "../../edge/services/catalogue/image-page";
 import { api, expectProblem, signUp, testDb } from "./support";
 
 /**

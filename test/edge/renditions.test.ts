@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DERIVATIVE_CACHE_CONTROL, derivativeKey, PRIVATE_RENDITION_CACHE_CONTROL, privateRenditionKey, RENDITIONS, type RenditionName } from "../../common/images";
 import { cartItems, carts, images } from "../../db/schema";
 import { readConfig } from "../../edge/config";
-import { purgeFromCdn, reconcileRecentRenditions } from "../../edge/services/renditions";
+import { purgeFromCdn, reconcileRecentRenditions } from "../../edge/services/catalogue/renditions";
 import { api, expectProblem, signUp, testDb } from "./support";
 
 /**

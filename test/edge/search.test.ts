@@ -4,10 +4,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { PROBLEM_BASE_URI } from "../../common/problems";
 import { EMBEDDING_DIMENSIONS, imageCategories, imageTags, images, licensePrices, searchQueries, searchQuerySearchers } from "../../db/schema";
 import { colourBucket } from "../../common/colours";
-import { EmbeddingUnavailable } from "../../edge/services/embeddings";
-import { type SearchRequest, type SearchResponse, searchImages } from "../../edge/services/search";
-import { purgeOldSearchers } from "../../edge/services/search-queries";
-import { type SearchRow, searchStatement } from "../../edge/services/search-sql";
+import { EmbeddingUnavailable } from "../../edge/adapters/embed-service";
+import { type SearchRequest, type SearchResponse, searchImages } from "../../edge/services/catalogue/search";
+import { purgeOldSearchers } from "../../edge/services/catalogue/search-queries";
+import { type SearchRow, searchStatement } from "../../edge/services/catalogue/search-sql";
 import { api, signUp, testDb, type WorkerTarget, workerWith } from "./support";
 
 /**

@@ -6,7 +6,7 @@ import { parseJobMessage } from "../../common/jobs";
 import { imageTags, images, jobs } from "../../db/schema";
 import { LOCAL_PULL_QUEUE } from "../../edge/dev/local-queue";
 import worker from "../../edge/index";
-import { resendStaleJobs, STALE_JOB_MS } from "../../edge/services/maintenance";
+import { resendStaleJobs, STALE_JOB_MS } from "../../edge/services/admin/maintenance";
 import { createQueueClient } from "../../gpu-worker/queue-client";
 import { api, BASE, signUp, testDb } from "./support";
 

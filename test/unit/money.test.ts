@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../../common/random";
-import { creditValueCents, shareBpsFor, splitShare, sumCents } from "../../edge/services/money";
+import { creditValueCents, shareBpsFor, splitShare, sumCents } from "../../edge/services/commerce/money";
 
 describe("money rules", () => {
   it("rounds the contributor's share down to a cent and gives the platform the rest", () => {

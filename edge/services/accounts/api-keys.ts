@@ -1,10 +1,10 @@
 import { and, eq, isNull } from "drizzle-orm";
-import type { Database } from "../../db/connect";
-import { type ApiKey, apiKeys } from "../../db/schema";
-import { randomToken, sha256Hex } from "../lib/crypto";
-import { afterCursor, type CursorPosition, newestFirst, page } from "../lib/pagination";
-import { ApiError } from "../lib/problem";
-import { audit } from "./audit";
+import type { Database } from "../../../db/connect";
+import { type ApiKey, apiKeys } from "../../../db/schema";
+import { randomToken, sha256Hex } from "../../lib/crypto";
+import { afterCursor, type CursorPosition, newestFirst, page } from "../../lib/pagination";
+import { ApiError } from "../../lib/problem";
+import { audit } from "../admin/audit";
 
 export const MAX_ACTIVE_KEYS_PER_USER = 20;
 

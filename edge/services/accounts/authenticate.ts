@@ -1,11 +1,11 @@
 import { and, eq, isNull } from "drizzle-orm";
 import type { Context } from "hono";
-import { apiKeys, users } from "../../db/schema";
-import type { AppEnv } from "../env";
-import { sha256Hex } from "../lib/crypto";
-import type { Principal } from "../lib/principal";
-import { ApiError } from "../lib/problem";
-import { verifyAccessToken } from "../lib/tokens";
+import { apiKeys, users } from "../../../db/schema";
+import type { AppEnv } from "../../env";
+import { sha256Hex } from "../../lib/crypto";
+import type { Principal } from "../../lib/principal";
+import { ApiError } from "../../lib/problem";
+import { verifyAccessToken } from "../../lib/tokens";
 
 export const API_KEY_HEADER = "x-api-key";
 

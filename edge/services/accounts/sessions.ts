@@ -1,11 +1,11 @@
 import { and, eq, isNull, lt, or } from "drizzle-orm";
-import type { Database } from "../../db/connect";
-import { refreshTokens, type User, users } from "../../db/schema";
-import type { Config } from "../config";
-import { randomToken, sha256Hex } from "../lib/crypto";
-import { ApiError } from "../lib/problem";
-import { ACCESS_TOKEN_TTL_SECONDS, REFRESH_TOKEN_TTL_SECONDS, signAccessToken } from "../lib/tokens";
-import { audit } from "./audit";
+import type { Database } from "../../../db/connect";
+import { refreshTokens, type User, users } from "../../../db/schema";
+import type { Config } from "../../config";
+import { randomToken, sha256Hex } from "../../lib/crypto";
+import { ApiError } from "../../lib/problem";
+import { ACCESS_TOKEN_TTL_SECONDS, REFRESH_TOKEN_TTL_SECONDS, signAccessToken } from "../../lib/tokens";
+import { audit } from "../admin/audit";
 
 export type TokenPair = {
   accessToken: string;

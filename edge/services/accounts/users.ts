@@ -1,9 +1,9 @@
 import { eq } from "drizzle-orm";
-import type { Database } from "../../db/connect";
-import { type User, users } from "../../db/schema";
-import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from "../lib/password";
-import { ApiError } from "../lib/problem";
-import { audit } from "./audit";
+import type { Database } from "../../../db/connect";
+import { type User, users } from "../../../db/schema";
+import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from "../../lib/password";
+import { ApiError } from "../../lib/problem";
+import { audit } from "../admin/audit";
 
 /** What the API shows of a user; never the password hash. */
 export function publicUser(user: User) {

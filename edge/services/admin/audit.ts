@@ -1,6 +1,11 @@
-import type { Database } from "../../db/connect";
-import { auditLog } from "../../db/schema";
+import { and, desc, eq, lt } from "drizzle-orm";
+import * as v from "valibot";
+import type { Database } from "../../../db/connect";
+import { auditLog } from "../../../db/schema";
+import { base64url, fromBase64url } from "../../lib/crypto";
+import { ApiError } from "../../lib/problem";
 
+/** The audit log: who did what to which, appended by the services and read by admins. */
 export type AuditEntry = {
   actorId: string | null;
   action: string;
@@ -13,4 +18,52 @@ export type AuditEntry = {
 /** Appends to the audit log; pass the transaction when the action must commit together with it. */
 export async function audit(db: Pick<Database, "insert">, entry: AuditEntry): Promise<void> {
   await db.insert(auditLog).values(entry);
+}
+
+/** The audit log is append-only with a bigserial id, so its id alone orders and pages it. */
+const IdCursor = v.object({ id: v.pipe(v.number(), v.safeInteger(), v.minValue(1)) });
+
+export function encodeAuditCursor(id: number): string {
+  return base64url(new TextEncoder().encode(JSON.stringify({ id })));
+}
+
+export function decodeAuditCursor(cursor: string): number {
+  try {
+    return v.parse(IdCursor, JSON.parse(new TextDecoder().decode(fromBase64url(cursor)))).id;
+  } catch {
+    throw new ApiError("validation-failed", "cursor is not one this API returned", { errors: [{ path: "cursor", message: "invalid cursor" }] });
+  }
+}
+
+export type AuditFilter = { action?: string; actorId?: string; targetId?: string };
+
+export type AuditLogEntry = {
+  id: number;
+  actorId: string | null;
+  action: string;
+  targetType: string | null;
+  targetId: string | null;
+  detail: Record<string, unknown> | null;
+  requestId: string | null;
+  createdAt: string;
+};
+
+/** Audit entries, newest first, optionally only one action, actor or target. */
+export async function listAuditLog(db: Database, filter: AuditFilter, limit: number, beforeId: number | undefined) {
+  const rows = await db
+    .select()
+    .from(auditLog)
+    .where(
+      and(
+        filter.action ? eq(auditLog.action, filter.action) : undefined,
+        filter.actorId ? eq(auditLog.actorId, filter.actorId) : undefined,
+        filter.targetId ? eq(auditLog.targetId, filter.targetId) : undefined,
+        beforeId !== undefined ? lt(auditLog.id, beforeId) : undefined,
+      ),
+    )
+    .orderBy(desc(auditLog.id))
+    .limit(limit + 1);
+  const items = rows.slice(0, limit).map((row): AuditLogEntry => ({ ...row, createdAt: row.createdAt.toISOString() }));
+  const last = items.at(-1);
+  return { items, nextCursor: rows.length > limit && last ? encodeAuditCursor(last.id) : null };
 }

@@ -1,7 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
-import type { Database } from "../../db/connect";
-import { images, jobs } from "../../db/schema";
-import { type JobMessage, parseJobMessage } from "../../common/jobs";
+import type { Database } from "../../../db/connect";
+import { images, jobs } from "../../../db/schema";
+import { type JobMessage, parseJobMessage } from "../../../common/jobs";
 
 /**
  * A job that failed every attempt arrives on the dead-letter queue: record it as dead and, for

@@ -1,14 +1,14 @@
 import { and, eq, lt, or, sql } from "drizzle-orm";
-import type { Database } from "../../db/connect";
-import { images, jobs } from "../../db/schema";
-import { jobMessage } from "../../common/jobs";
-import { purgeExpiredIdempotencyKeys } from "../middleware/idempotency";
-import type { Config } from "../config";
-import { matureEarnings } from "./payouts";
-import { reconcileRecentRenditions } from "./renditions";
-import { purgeOldSearchers } from "./search-queries";
-import { refundRefusedItems } from "./settlement";
-import { purgeExpiredRefreshTokens } from "./sessions";
+import type { Database } from "../../../db/connect";
+import { images, jobs } from "../../../db/schema";
+import { jobMessage } from "../../../common/jobs";
+import { purgeExpiredIdempotencyKeys } from "../../middleware/idempotency";
+import type { Config } from "../../config";
+import { matureEarnings } from "../commerce/payouts";
+import { reconcileRecentRenditions } from "../catalogue/renditions";
+import { purgeOldSearchers } from "../catalogue/search-queries";
+import { refundRefusedItems } from "../commerce/settlement";
+import { purgeExpiredRefreshTokens } from "../accounts/sessions";
 
 /** A job queued (or running) this long without progress has lost its message; send it again. */
 export const STALE_JOB_MS = 30 * 60 * 1000;

@@ -1,11 +1,11 @@
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
-import type { Database } from "../../db/connect";
-import { type ImageStatus, images, users } from "../../db/schema";
-import { type CursorPosition, page } from "../lib/pagination";
-import { ApiError } from "../lib/problem";
+import type { Database } from "../../../db/connect";
+import { type ImageStatus, images, users } from "../../../db/schema";
+import { type CursorPosition, page } from "../../lib/pagination";
+import { ApiError } from "../../lib/problem";
 import { audit } from "./audit";
-import { type RenditionDeps, renditionUrlsFor } from "./renditions";
+import { type RenditionDeps, renditionUrlsFor } from "../catalogue/renditions";
 
 export type ModerationItem = {
   id: string;

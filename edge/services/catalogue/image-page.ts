@@ -1,7 +1,7 @@
 import { and, eq, isNotNull, isNull, notInArray, or, type SQLWrapper, sql } from "drizzle-orm";
-import type { Database } from "../../db/connect";
-import { categories, type DerivativeKeys, imageCategories, images, imageTags, licensePrices, type LicenseType, type Palette, type TagSource, users } from "../../db/schema";
-import { ApiError } from "../lib/problem";
+import type { Database } from "../../../db/connect";
+import { categories, type DerivativeKeys, imageCategories, images, imageTags, licensePrices, type LicenseType, type Palette, type TagSource, users } from "../../../db/schema";
+import { ApiError } from "../../lib/problem";
 
 /** What buyers may see: approved and not withdrawn. Anything else answers 404, so ids do not leak. */
 const publiclyListed = and(eq(images.status, "approved"), isNull(images.withdrawnAt));

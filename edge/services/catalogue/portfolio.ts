@@ -1,8 +1,8 @@
 import { and, eq, sql } from "drizzle-orm";
-import type { Database } from "../../db/connect";
-import { type ImageStage, type ImageStatus, images } from "../../db/schema";
-import { CURRENCY_DEFAULT } from "../../db/schema/columns";
-import { afterCursor, type CursorPosition, newestFirst, page } from "../lib/pagination";
+import type { Database } from "../../../db/connect";
+import { type ImageStage, type ImageStatus, images } from "../../../db/schema";
+import { CURRENCY_DEFAULT } from "../../../db/schema/columns";
+import { afterCursor, type CursorPosition, newestFirst, page } from "../../lib/pagination";
 import { type RenditionDeps, renditionUrlsFor } from "./renditions";
 
 export type PortfolioImage = {

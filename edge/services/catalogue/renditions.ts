@@ -1,8 +1,8 @@
 import { and, asc, desc, eq, gt, gte, isNotNull, sql } from "drizzle-orm";
-import type { Database } from "../../db/connect";
-import { type DerivativeKeys, type ImageStatus, images } from "../../db/schema";
-import { DERIVATIVE_CACHE_CONTROL, isListed, PRIVATE_RENDITION_CACHE_CONTROL, privateRenditionKey } from "../../common/images";
-import type { Config } from "../config";
+import type { Database } from "../../../db/connect";
+import { type DerivativeKeys, type ImageStatus, images } from "../../../db/schema";
+import { DERIVATIVE_CACHE_CONTROL, isListed, PRIVATE_RENDITION_CACHE_CONTROL, privateRenditionKey } from "../../../common/images";
+import type { Config } from "../../config";
 import { derivativeUrls } from "./image-page";
 import { s3Client } from "./uploads";
 

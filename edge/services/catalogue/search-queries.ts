@@ -1,8 +1,8 @@
 import { and, asc, desc, eq, like, lt, sql } from "drizzle-orm";
-import type { Database } from "../../db/connect";
-import { searchQueries, searchQuerySearchers } from "../../db/schema";
-import { ApiError } from "../lib/problem";
-import { audit } from "./audit";
+import type { Database } from "../../../db/connect";
+import { searchQueries, searchQuerySearchers } from "../../../db/schema";
+import { ApiError } from "../../lib/problem";
+import { audit } from "../admin/audit";
 import { suggestionText } from "./search";
 import { POPULAR_QUERY_MIN_SEARCHERS } from "./search-sql";
 

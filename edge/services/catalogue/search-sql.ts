@@ -1,8 +1,8 @@
 import { type SQL, sql } from "drizzle-orm";
-import { SYNONYM_GROUPS } from "../data/synonyms";
+import { SYNONYM_GROUPS } from "../../data/synonyms";
 
 /**
- * The SQL of image search, written once and shared by the route (edge/services/search.ts) and the
+ * The SQL of image search, written once and shared by the route (edge/services/catalogue/search.ts) and the
  * search benchmark (scripts/bench/search/). Every value a caller supplies is a bound parameter:
  * user text reaches Postgres only as an argument of websearch_to_tsquery / plainto_tsquery /
  * phraseto_tsquery, never as SQL or tsquery syntax.

@@ -1,10 +1,10 @@
 import * as v from "valibot";
-import type { HttpDatabase } from "../../db/connect";
-import { EMBEDDING_DIMENSIONS } from "../../db/schema";
-import { base64url, fromBase64url, sha256Hex } from "../lib/crypto";
-import { ApiError } from "../lib/problem";
-import type { Store } from "../lib/store";
-import { normaliseQuery } from "./embeddings";
+import type { HttpDatabase } from "../../../db/connect";
+import { EMBEDDING_DIMENSIONS } from "../../../db/schema";
+import { base64url, fromBase64url, sha256Hex } from "../../lib/crypto";
+import { ApiError } from "../../lib/problem";
+import type { Store } from "../../adapters/store";
+import { normaliseQuery } from "../../adapters/embed-service";
 import {
   type Retrieval,
   type SearchFilters,

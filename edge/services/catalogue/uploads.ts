@@ -1,7 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import * as v from "valibot";
-import type { Database, Queryable } from "../../db/connect";
-import { categories, imageCategories, images, imageTags, jobs, tagTextFor } from "../../db/schema";
+import type { Database, Queryable } from "../../../db/connect";
+import { categories, imageCategories, images, imageTags, jobs, tagTextFor } from "../../../db/schema";
 import {
   isUploadContentType,
   MULTIPART_PART_BYTES,
@@ -12,12 +12,12 @@ import {
   type UploadContentType,
   uploadKey,
   uploadKeyOf,
-} from "../../common/images";
-import { jobMessage } from "../../common/jobs";
-import { S3Client } from "../../common/s3";
-import type { Config } from "../config";
-import { localFetch } from "../dev/routes";
-import { ApiError } from "../lib/problem";
+} from "../../../common/images";
+import { jobMessage } from "../../../common/jobs";
+import { S3Client } from "../../../common/s3";
+import type { Config } from "../../config";
+import { localFetch } from "../../dev/routes";
+import { ApiError } from "../../lib/problem";
 
 /** Queue names as wrangler.toml declares them; `queue()` dispatches on them. */
 export const QUEUES = { jobs: "edgestock-jobs", uploads: "edgestock-uploads", deadLetters: "edgestock-jobs-dlq" } as const;

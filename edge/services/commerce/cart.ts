@@ -1,10 +1,10 @@
 import { and, asc, count, eq, inArray, isNull } from "drizzle-orm";
-import type { Database } from "../../db/connect";
-import { cartItems, carts, images, licenses, type LicenseType } from "../../db/schema";
-import { CURRENCY_DEFAULT } from "../../db/schema/columns";
-import { ApiError } from "../lib/problem";
-import { listedRenditionUrls } from "./renditions";
-import { type Unavailable, quote } from "./prices";
+import type { Database } from "../../../db/connect";
+import { cartItems, carts, images, licenses, type LicenseType } from "../../../db/schema";
+import { CURRENCY_DEFAULT } from "../../../db/schema/columns";
+import { ApiError } from "../../lib/problem";
+import { listedRenditionUrls } from "../catalogue/renditions";
+import { type Unavailable, quote } from "./quotes";
 import { sumCents } from "./money";
 
 /** A cart holds at most this many items (one checkout becomes one Stripe session). */

@@ -1,11 +1,11 @@
 import { and, eq, inArray, isNull } from "drizzle-orm";
-import type { Database } from "../../db/connect";
-import { cartItems, carts, images, licenses, orderItems, orders, subscriptionPlans, subscriptions, users } from "../../db/schema";
-import type { Config } from "../config";
-import { ApiError } from "../lib/problem";
-import { derivativeUrls } from "./image-page";
-import { quote } from "./prices";
-import { providerError, type Stripe, stripeClient } from "./stripe";
+import type { Database } from "../../../db/connect";
+import { cartItems, carts, images, licenses, orderItems, orders, subscriptionPlans, subscriptions, users } from "../../../db/schema";
+import type { Config } from "../../config";
+import { ApiError } from "../../lib/problem";
+import { derivativeUrls } from "../catalogue/image-page";
+import { quote } from "./quotes";
+import { providerError, type Stripe, stripeClient } from "../../adapters/stripe";
 import { LIVE_SUBSCRIPTION_STATUSES } from "./subscriptions";
 
 export type CheckoutDeps = { db: Database; config: Config };

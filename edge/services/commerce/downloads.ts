@@ -1,14 +1,14 @@
 import { and, desc, eq, gte, isNull, sql } from "drizzle-orm";
-import type { Database, Transaction } from "../../db/connect";
-import { downloadCredits, downloadEvents, images, type License, licenses, type LicenseType } from "../../db/schema";
-import type { Config } from "../config";
-import type { Principal } from "../lib/principal";
-import { ApiError } from "../lib/problem";
-import { isListed, notListedReason } from "../../common/images";
+import type { Database, Transaction } from "../../../db/connect";
+import { downloadCredits, downloadEvents, images, type License, licenses, type LicenseType } from "../../../db/schema";
+import type { Config } from "../../config";
+import type { Principal } from "../../lib/principal";
+import { ApiError } from "../../lib/problem";
+import { isListed, notListedReason } from "../../../common/images";
 import { creditValueCents } from "./money";
 import { recordEarnings } from "./settlement";
 import { creditBalance, liveSubscription } from "./subscriptions";
-import { s3Client } from "./uploads";
+import { s3Client } from "../catalogue/uploads";
 
 /** License types a subscription credit can pay for; enhanced licenses are bought one by one. */
 export const SUBSCRIPTION_LICENSE_TYPES: readonly LicenseType[] = ["standard", "editorial"];

@@ -1,7 +1,7 @@
 import { and, desc, eq, gte, lt, ne, type SQL, sql } from "drizzle-orm";
-import type { Database } from "../../db/connect";
-import { contributorEarnings, images } from "../../db/schema";
-import { CURRENCY_DEFAULT } from "../../db/schema/columns";
+import type { Database } from "../../../db/connect";
+import { contributorEarnings, images } from "../../../db/schema";
+import { CURRENCY_DEFAULT } from "../../../db/schema/columns";
 import { sumCents } from "./money";
 
 /** Calendar month `YYYY-MM`. */

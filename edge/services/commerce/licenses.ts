@@ -1,11 +1,11 @@
 import { and, eq, isNotNull, isNull, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
-import type { Database } from "../../db/connect";
-import { type DerivativeKeys, type ImageStatus, images, licenses, type LicenseType, orderItems, users } from "../../db/schema";
-import { type LicenseTerms, licenseTerms } from "../data/license-terms";
-import { afterCursor, type CursorPosition, encodeCursor, newestFirst } from "../lib/pagination";
-import { ApiError } from "../lib/problem";
-import { listedRenditionUrls } from "./renditions";
+import type { Database } from "../../../db/connect";
+import { type DerivativeKeys, type ImageStatus, images, licenses, type LicenseType, orderItems, users } from "../../../db/schema";
+import { type LicenseTerms, licenseTerms } from "../../data/license-terms";
+import { afterCursor, type CursorPosition, encodeCursor, newestFirst } from "../../lib/pagination";
+import { ApiError } from "../../lib/problem";
+import { listedRenditionUrls } from "../catalogue/renditions";
 
 export type LicenseView = {
   id: string;

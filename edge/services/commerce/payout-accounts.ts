@@ -1,9 +1,9 @@
 import { and, eq, isNull, sql } from "drizzle-orm";
-import type { Database, Transaction } from "../../db/connect";
-import { users } from "../../db/schema";
-import type { Config } from "../config";
-import { ApiError } from "../lib/problem";
-import { providerError, type Stripe, stripeClient } from "./stripe";
+import type { Database, Transaction } from "../../../db/connect";
+import { users } from "../../../db/schema";
+import type { Config } from "../../config";
+import { ApiError } from "../../lib/problem";
+import { providerError, type Stripe, stripeClient } from "../../adapters/stripe";
 
 /**
  * Stripe Connect Express for contributor payouts: one connected account per contributor, created

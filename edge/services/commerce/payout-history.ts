@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
-import type { Database } from "../../db/connect";
-import { type PayoutStatus, payouts } from "../../db/schema";
-import { afterCursor, type CursorPosition, newestFirst, page } from "../lib/pagination";
+import type { Database } from "../../../db/connect";
+import { type PayoutStatus, payouts } from "../../../db/schema";
+import { afterCursor, type CursorPosition, newestFirst, page } from "../../lib/pagination";
 
 export type PayoutView = {
   id: string;

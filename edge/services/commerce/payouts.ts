@@ -1,9 +1,9 @@
 import { and, eq, inArray, isNotNull, isNull, lte, sql } from "drizzle-orm";
-import type { Database } from "../../db/connect";
-import { contributorEarnings, type Payout, payouts, users } from "../../db/schema";
-import { CURRENCY_DEFAULT } from "../../db/schema/columns";
-import type { Config } from "../config";
-import { type Stripe, stripeClient } from "./stripe";
+import type { Database } from "../../../db/connect";
+import { contributorEarnings, type Payout, payouts, users } from "../../../db/schema";
+import { CURRENCY_DEFAULT } from "../../../db/schema/columns";
+import type { Config } from "../../config";
+import { type Stripe, stripeClient } from "../../adapters/stripe";
 
 /**
  * The monthly contributor payout run, exactly once per contributor and period however often it

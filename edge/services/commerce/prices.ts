@@ -1,10 +1,10 @@
 import { and, asc, eq, isNotNull, isNull } from "drizzle-orm";
-import type { Database } from "../../db/connect";
-import { images, licensePrices, type LicenseType } from "../../db/schema";
-import { CURRENCY_DEFAULT } from "../../db/schema/columns";
-import { afterCursor, type CursorPosition, newestFirst, page } from "../lib/pagination";
-import { ApiError } from "../lib/problem";
-import { audit } from "./audit";
+import type { Database } from "../../../db/connect";
+import { images, licensePrices, type LicenseType } from "../../../db/schema";
+import { CURRENCY_DEFAULT } from "../../../db/schema/columns";
+import { afterCursor, type CursorPosition, newestFirst, page } from "../../lib/pagination";
+import { ApiError } from "../../lib/problem";
+import { audit } from "../admin/audit";
 
 export type PriceView = {
   id: string;

@@ -1,8 +1,8 @@
 import { and, eq, inArray, isNull, or } from "drizzle-orm";
-import type { Queryable } from "../../db/connect";
-import { images, licensePrices, type LicenseType } from "../../db/schema";
-import { CURRENCY_DEFAULT } from "../../db/schema/columns";
-import { isListed } from "../../common/images";
+import type { Queryable } from "../../../db/connect";
+import { images, licensePrices, type LicenseType } from "../../../db/schema";
+import { CURRENCY_DEFAULT } from "../../../db/schema/columns";
+import { isListed } from "../../../common/images";
 
 /** Why an image cannot be bought under a license type right now; null when it can. */
 export type Unavailable = "not-found" | "not-for-sale" | "editorial-only" | "no-price";

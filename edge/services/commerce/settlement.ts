@@ -1,10 +1,10 @@
 import { and, eq, gt, inArray, isNotNull, isNull, sql } from "drizzle-orm";
-import type { Database, Transaction } from "../../db/connect";
-import { contributorEarnings, images, licenses, orderItems, orders, paymentReversals, type ReversalKind, users } from "../../db/schema";
-import { isListed, notListedReason } from "../../common/images";
-import type { Config } from "../config";
+import type { Database, Transaction } from "../../../db/connect";
+import { contributorEarnings, images, licenses, orderItems, orders, paymentReversals, type ReversalKind, users } from "../../../db/schema";
+import { isListed, notListedReason } from "../../../common/images";
+import type { Config } from "../../config";
 import { shareBpsFor, splitShare } from "./money";
-import { stripeClient } from "./stripe";
+import { stripeClient } from "../../adapters/stripe";
 
 /**
  * What happens to money once Stripe says so: an order is paid (licenses issued, contributor

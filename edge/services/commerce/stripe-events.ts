@@ -1,10 +1,10 @@
 import { and, eq } from "drizzle-orm";
-import type { Database, Transaction } from "../../db/connect";
-import { processedWebhookEvents } from "../../db/schema";
-import type { Config } from "../config";
-import { applyAccountUpdate } from "./connect";
+import type { Database, Transaction } from "../../../db/connect";
+import { processedWebhookEvents } from "../../../db/schema";
+import type { Config } from "../../config";
+import { applyAccountUpdate } from "./payout-accounts";
 import { closeUnpaidOrder, notePartialRefund, notePaymentIntent, refundRefusedItems, reversePayment, settleOrder } from "./settlement";
-import type { Stripe } from "./stripe";
+import type { Stripe } from "../../adapters/stripe";
 import { grantPeriodCredits, syncSubscription } from "./subscriptions";
 
 export type WebhookResult = { eventId: string; type: string; duplicate: boolean; outcome: string };

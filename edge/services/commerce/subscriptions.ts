@@ -1,7 +1,7 @@
 import { and, desc, eq, gt, inArray, sql } from "drizzle-orm";
-import type { Queryable, Transaction } from "../../db/connect";
-import { downloadCredits, subscriptionPlans, subscriptions, users } from "../../db/schema";
-import type { Stripe } from "./stripe";
+import type { Queryable, Transaction } from "../../../db/connect";
+import { downloadCredits, subscriptionPlans, subscriptions, users } from "../../../db/schema";
+import type { Stripe } from "../../adapters/stripe";
 
 /**
  * Subscriptions mirror Stripe: customer.subscription.* events write the row (an event older than

@@ -26,7 +26,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { type Retrieval, searchStatement } from "../../../edge/services/search-sql";
+import { type Retrieval, searchStatement } from "../../../edge/services/catalogue/search-sql";
 import { SearchCorpus } from "./corpus";
 import { assertSearchDefaults, benchDatabaseUrl, openBenchDatabase, percentile, readCorpusStamp, serverSettings } from "./db";
 
@@ -151,7 +151,7 @@ async function run(scenario: Scenario) {
   return { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), rps: (REQUESTS * 1000) / wall, failures, degraded };
 }
 
-// Bare SQL: the route's own statement (edge/services/search-sql.ts) for the same searches, through
+// Bare SQL: the route's own statement (edge/services/catalogue/search-sql.ts) for the same searches, through
 // the same driver and proxy, one at a time: what the API adds is the ratio.
 async function bareSql(scenario: Scenario): Promise<number> {
   const times: number[] = [];

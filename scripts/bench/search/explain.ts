@@ -1,5 +1,5 @@
 /**
- * EXPLAIN (ANALYZE, BUFFERS) of the search route's own statements (edge/services/search-sql.ts) on the
+ * EXPLAIN (ANALYZE, BUFFERS) of the search route's own statements (edge/services/catalogue/search-sql.ts) on the
  * benchmark corpus that load.ts filled: keyword, semantic and hybrid, without and with a selective
  * filter, run the way the route runs them (one statement each, on the database's pgvector defaults
  * from migration 0006: hnsw.ef_search 100, iterative scans). Writes scripts/bench/search/ROUTE-PLANS.md and prints each
@@ -10,7 +10,7 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { sql } from "drizzle-orm";
-import { type Retrieval, searchStatement } from "../../../edge/services/search-sql";
+import { type Retrieval, searchStatement } from "../../../edge/services/catalogue/search-sql";
 import { SearchCorpus } from "./corpus";
 import { assertSearchDefaults, benchDatabaseUrl, openBenchDatabase, readCorpusStamp } from "./db";
 
