@@ -4,7 +4,7 @@ import { EMBED_PATHS, type HealthResponse, type ImageResponse, MAX_QUERY_IMAGE_B
 import { log } from "../common/log";
 import { PROBLEM_BASE_URI, PROBLEMS, type ProblemType } from "../common/problems";
 import type { ClipModel } from "./ml/clip";
-import { decodeWorking, type RawImage } from "./pipeline/index";
+import { decodeWorking, type RawImage } from "./imaging";
 
 function problem(type: ProblemType, detail: string, extra: Record<string, unknown> = {}): Response {
   const { status, title } = PROBLEMS[type];

@@ -1,9 +1,9 @@
 import { availableParallelism } from "node:os";
-import sharp from "sharp";
 import { connectDatabase } from "../db/connect";
 import { S3Client } from "../common/s3";
 import { readWorkerConfig } from "./config";
 import { beat } from "./heartbeat";
+import { configureImaging, imagingThreads } from "./imaging";
 import { processImage, recordFailure } from "./jobs/image-process";
 import { startEmbedServer } from "./embed-server";
 import { loadModels } from "./ml/models";
@@ -28,7 +28,7 @@ try {
 }
 
 // Jobs run side by side; each gets its share of the cores for libvips (one decode per job).
-sharp.concurrency(Math.max(1, Math.floor(availableParallelism() / config.WORKER_CONCURRENCY)));
+configureImaging({ threads: Math.max(1, Math.floor(availableParallelism() / config.WORKER_CONCURRENCY)) });
 
 const { db, pool } = connectDatabase(config.DATABASE_URL, { localProxy: config.DB_LOCAL_PROXY || undefined, max: config.WORKER_CONCURRENCY + 2 });
 const store = new S3Client({ endpoint: config.s3Endpoint, accessKeyId: config.R2_ACCESS_KEY_ID, secretAccessKey: config.R2_SECRET_ACCESS_KEY });
@@ -102,7 +102,7 @@ async function stop(signal: string) {
 process.on("SIGTERM", () => void stop("SIGTERM"));
 process.on("SIGINT", () => void stop("SIGINT"));
 
-log("info", "worker started", { workerId: config.WORKER_ID, queue: config.JOBS_QUEUE_ID, concurrency: config.WORKER_CONCURRENCY, libvipsThreads: sharp.concurrency(), nsfw: nsfw !== null });
+log("info", "worker started", { workerId: config.WORKER_ID, queue: config.JOBS_QUEUE_ID, concurrency: config.WORKER_CONCURRENCY, libvipsThreads: imagingThreads(), nsfw: nsfw !== null });
 // clipUnavailable says why there is no CLIP (download refused, offline, a bad folder), for GET /v1/health.
 const capabilities = { jobTypes: Object.keys(handlers), nsfw: nsfw !== null, clip: clip?.modelId ?? null, clipUnavailable, embedService: embedServer !== null };
 while (!heartbeat.signal.aborted) {

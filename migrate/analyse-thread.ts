@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { parentPort, workerData } from "node:worker_threads";
-import sharp from "sharp";
 import type { UploadContentType } from "../common/images";
+import { configureImaging } from "../gpu-worker/imaging";
 import { analyseImage, RejectedFile, renderDerivatives } from "../gpu-worker/pipeline/index";
 import { imageIdFor } from "./ids";
 import type { AnalysedFile, AnalyseTask, ThreadMessage } from "./threads";
@@ -13,10 +13,9 @@ import type { AnalysedFile, AnalyseTask, ThreadMessage } from "./threads";
  * raster and the renditions go back to the main thread transferred, not copied.
  */
 
-// Each thread is one image at a time; parallelism comes from the number of threads.
-sharp.concurrency(1);
-// libvips' operation cache would hold decoded images between files: memory would grow with the run.
-sharp.cache(false);
+// Each thread is one image at a time; parallelism comes from the number of threads. libvips'
+// operation cache would hold decoded images between files: memory would grow with the run.
+configureImaging({ threads: 1, cache: false });
 
 const port = parentPort;
 if (!port) throw new Error("migrate/analyse-thread.ts runs as a worker thread (migrate/threads.ts)");

@@ -2,16 +2,15 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { InferenceSession, Tensor } from "onnxruntime-node";
-import sharp from "sharp";
 import * as v from "valibot";
-import type { RawImage } from "../pipeline/index";
+import { type RawImage, type ResizeKernel, resizeAndCrop } from "../imaging";
 import { type BatcherStats, createBatcher, MAX_BATCH_LIMIT } from "./batcher";
 import { DEFAULT_BPE_PATH, loadClipTokenizer, toBigInt64 } from "./clip-tokenizer";
+import { createSession, describeValues, type ExecutionProviderName, type InferenceSession, Tensor, withProviderFallback } from "./onnx";
 
 /**
- * CLIP adapter: the image and text encoders as two ONNX graphs run through onnxruntime-node, the image
- * preprocessing with sharp. The only module that touches onnxruntime for CLIP; callers hand it the
+ * CLIP adapter: the image and text encoders as two ONNX graphs run through onnxruntime (ml/onnx.ts), the image
+ * preprocessing through gpu-worker/imaging.ts. The only module that knows CLIP's graphs; callers hand it the
  * pipeline's working raster or query strings and get L2-normalised Float32Array embeddings back.
  *
  * Two folder layouts are read:
@@ -38,9 +37,9 @@ import { DEFAULT_BPE_PATH, loadClipTokenizer, toBigInt64 } from "./clip-tokenize
 export type Embedding = Float32Array;
 
 export type ClipLayout = "immich" | "hf";
-export type ExecutionProviderName = "cuda" | "cpu";
-/** sharp kernels the configs' interpolation names map to. */
-export type ResizeKernel = "nearest" | "linear" | "cubic" | "lanczos3";
+export type { ExecutionProviderName };
+/** libvips kernels the configs' interpolation names map to. */
+export type { ResizeKernel };
 type Rgb = readonly [number, number, number];
 
 /** How an image becomes the model's input. */
@@ -303,12 +302,7 @@ export async function preprocessImage(image: RawImage, config: ClipPreprocessCon
     [resizedW, resizedH] = width <= height ? [edge, long] : [long, edge];
   }
 
-  let pipeline = sharp(data, { raw: { width, height, channels: 3 } });
-  if (resizedW !== width || resizedH !== height) pipeline = pipeline.resize(resizedW, resizedH, { fit: "fill", kernel: config.kernel });
-  if (resizedW !== size || resizedH !== size) {
-    pipeline = pipeline.extract({ left: Math.floor((resizedW - size) / 2), top: Math.floor((resizedH - size) / 2), width: size, height: size });
-  }
-  const pixels = await pipeline.raw().toBuffer();
+  const pixels = await resizeAndCrop({ data, width, height, channels: 3 }, { width: resizedW, height: resizedH, kernel: config.kernel }, { width: size, height: size });
 
   const plane = size * size;
   const out = new Float32Array(3 * plane);
@@ -324,11 +318,6 @@ export async function preprocessImage(image: RawImage, config: ClipPreprocessCon
 // ---- sessions -------------------------------------------------------------------------------------
 
 type TensorMeta = InferenceSession.TensorValueMetadata;
-
-function describeValues(metas: readonly InferenceSession.ValueMetadata[]): string {
-  const parts = metas.map((m) => (m.isTensor ? `"${m.name}" ${m.type} [${m.shape.join(",")}]` : `"${m.name}" (not a tensor)`));
-  return parts.length > 0 ? parts.join(", ") : "none";
-}
 
 function tensorMeta(metas: readonly InferenceSession.ValueMetadata[], name: string): TensorMeta | undefined {
   const meta = metas.find((m) => m.name === name);
@@ -410,13 +399,11 @@ function checkGraphs(folder: ClipFolder, visual: InferenceSession, textual: Infe
 }
 
 async function createSessions(folder: ClipFolder, provider: ExecutionProviderName, options: ClipModelOptions): Promise<Graphs> {
-  const sessionOptions: InferenceSession.SessionOptions = { executionProviders: [provider], graphOptimizationLevel: "all" };
-  if (options.intraOpNumThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
-  if (options.interOpNumThreads !== undefined) sessionOptions.interOpNumThreads = options.interOpNumThreads;
-  const visual = await InferenceSession.create(folder.visualPath, sessionOptions);
+  const settings = { optimise: true, intraOpNumThreads: options.intraOpNumThreads, interOpNumThreads: options.interOpNumThreads };
+  const visual = await createSession(folder.visualPath, provider, settings);
   let textual: InferenceSession;
   try {
-    textual = await InferenceSession.create(folder.textualPath, sessionOptions);
+    textual = await createSession(folder.textualPath, provider, settings);
   } catch (error) {
     await visual.release();
     throw error;
@@ -431,20 +418,11 @@ async function createSessions(folder: ClipFolder, provider: ExecutionProviderNam
 
 /** Tries each provider in order; both sessions share the first that loads. */
 async function openSessions(folder: ClipFolder, options: ClipModelOptions): Promise<{ graphs: Graphs; provider: ExecutionProviderName; skipped: Record<string, string> }> {
-  const providers = options.executionProviders ?? ["cuda", "cpu"];
-  if (providers.length === 0) throw new Error("executionProviders must name at least one provider");
-  const skipped: Record<string, string> = {};
-  for (const provider of providers) {
-    try {
-      return { graphs: await createSessions(folder, provider, options), provider, skipped };
-    } catch (error) {
-      if (error instanceof ContractError) throw error;
-      const message = error instanceof Error ? error.message : String(error);
-      // onnxruntime's messages run to several lines of native detail; the first says what failed.
-      skipped[provider] = (message.split("\n")[0] ?? message).replace(/\u001b\[[0-9;]*m/g, "").slice(0, 300);
-    }
-  }
-  throw new Error(`cannot load the CLIP model in ${folder.dir} with ${providers.join(" or ")}: ${Object.entries(skipped).map(([p, why]) => `${p}: ${why}`).join("; ")}`);
+  const { value: graphs, provider, skipped } = await withProviderFallback(options.executionProviders ?? ["cuda", "cpu"], (p) => createSessions(folder, p, options), {
+    what: `the CLIP model in ${folder.dir}`,
+    isFinal: (error) => error instanceof ContractError,
+  });
+  return { graphs, provider, skipped };
 }
 
 /** sha256 over the files' bytes, streamed (the encoders are hundreds of MB). */

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { InferenceSession, Tensor } from "onnxruntime-node";
+import { createSession, describeValues, type ExecutionProviderName, type InferenceSession, Tensor, withProviderFallback } from "./onnx";
 
 /**
  * NSFW classifier adapter: the nsfwjs MobileNetV2 weights as ONNX (models/nsfw-mobilenet-v2/README.md),
- * run through onnxruntime-node. The only module that touches onnxruntime for this model; the pipeline
+ * run through onnxruntime (ml/onnx.ts opens its session). The only module that knows this model; the pipeline
  * hands it raw RGB rasters it already decoded and gets plain numbers back.
  *
  * Which raster to pass: nsfwjs resizes the full decoded image, and the scores follow that. Pre-downscaling
@@ -67,8 +67,8 @@ export interface NsfwModel {
 export interface NsfwModelOptions {
   /** onnxruntime intra-op threads; its default is one per physical core. */
   intraOpNumThreads?: number;
-  /** e.g. `["cuda", "cpu"]`; onnxruntime's default is CPU. */
-  executionProviders?: string[];
+  /** Tried in order, e.g. `["cuda", "cpu"]`; CPU alone by default (the model is small). */
+  executionProviders?: ExecutionProviderName[];
 }
 
 /**
@@ -82,16 +82,14 @@ export interface NsfwModelOptions {
  * if (scores.nsfw >= DEFAULT_NSFW_THRESHOLD) flagForReview();
  */
 export async function loadNsfwModel(modelPath: string, options: NsfwModelOptions = {}): Promise<NsfwModel> {
-  const sessionOptions: InferenceSession.SessionOptions = {};
-  if (options.intraOpNumThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpNumThreads;
-  if (options.executionProviders !== undefined) sessionOptions.executionProviders = options.executionProviders;
-
   // Read once: the same bytes are hashed and handed to onnxruntime (hashing 10.5 MB costs about 30 ms).
   let bytes: Buffer;
   let session: InferenceSession;
   try {
-    bytes = await readFile(modelPath);
-    session = await InferenceSession.create(bytes, sessionOptions);
+    const read = await readFile(modelPath);
+    bytes = read;
+    const providers = options.executionProviders ?? ["cpu"];
+    session = (await withProviderFallback(providers, (provider) => createSession(read, provider, { intraOpNumThreads: options.intraOpNumThreads }), { what: "the session" })).value;
   } catch (cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     throw new Error(`Cannot load NSFW model from ${modelPath}: ${reason}`, { cause });
@@ -264,9 +262,4 @@ function describeContractMismatch(session: InferenceSession): string | undefined
 function hasTensorShape(meta: InferenceSession.ValueMetadata, rest: readonly number[]): boolean {
   if (!meta.isTensor || meta.type !== "float32" || meta.shape.length !== rest.length + 1) return false;
   return rest.every((dim, i) => meta.shape[i + 1] === dim);
-}
-
-function describeValues(metas: readonly InferenceSession.ValueMetadata[]): string {
-  const parts = metas.map((m) => (m.isTensor ? `"${m.name}" ${m.type} [${m.shape.join(",")}]` : `"${m.name}" (not a tensor)`));
-  return parts.length > 0 ? parts.join(", ") : "none";
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import sharp, { type Sharp } from "sharp";
 import type { UploadContentType } from "../../common/images";
 import { RENDITIONS, type RenditionName } from "../../common/images";
+import { decodeWorking, encodeWebp, greyscaleSquare, type RawImage, readHeader, resizeInside } from "../imaging";
 import { cleanOriginal } from "./clean-original";
 import { colourBucket, dominantColours } from "./colours";
 import { embedWatermark } from "./invisible-watermark";
@@ -11,6 +11,7 @@ import { isTruncated, RejectedFile, validateFile } from "./validate";
 import { applyVisibleWatermark } from "./visible-watermark";
 
 export { RejectedFile } from "./validate";
+export { decodeWorking, type RawImage } from "../imaging";
 
 /**
  * libwebp effort (0-6): 0 encodes about twice as fast as the default 4 at a few percent more bytes
@@ -18,9 +19,6 @@ export { RejectedFile } from "./validate";
  * but the pipeline's speed budget is tight (see scripts/bench/pipeline.ts).
  */
 export const WEBP_EFFORT = Number(process.env.WEBP_EFFORT ?? 0);
-
-/** Long edge of the one decode everything else is derived from (the largest rendition). */
-const WORKING_SIZE = RENDITIONS.preview.size;
 
 export type PipelineOptions = {
   /** Decompression-bomb guard: images with more pixels are refused before decoding. */
@@ -56,8 +54,6 @@ async function all<T extends readonly (() => Promise<unknown>)[]>(sequential: bo
 
 export type Rendition = { name: RenditionName; body: Buffer; width: number; height: number; contentType: "image/webp" };
 
-export type RawImage = { data: Buffer; width: number; height: number; channels: 3 };
-
 export type AnalysedImage = {
   /**
    * The original as buyers get it: the upload without GPS, serial numbers and owner names
@@ -85,27 +81,6 @@ export type AnalysedImage = {
   sequential: boolean;
 };
 
-/**
- * The one decode: EXIF-oriented, long edge at most 1200 px (JPEG shrink-on-load makes that much cheaper
- * than a full decode), flattened on white, sRGB, RGB. Also what search by image embeds. Throws sharp's
- * error for a file it cannot read; `failOn: "warning"` is the strictest (libjpeg reports scrambled
- * entropy data only as a warning).
- */
-export async function decodeWorking(bytes: Uint8Array, maxInputPixels: number): Promise<RawImage> {
-  const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const { data, info } = await sharp(input, { limitInputPixels: maxInputPixels, failOn: "warning" })
-    .autoOrient()
-    .resize(WORKING_SIZE, WORKING_SIZE, { fit: "inside", withoutEnlargement: true })
-    .flatten({ background: "#ffffff" })
-    .toColourspace("srgb")
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height, channels: 3 };
-}
-
-const raw = (image: RawImage) => sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } });
-
 function decodeError(error: unknown, maxInputPixels: number, truncated = false): RejectedFile {
   const message = (error as Error).message ?? String(error);
   if (/pixel limit/i.test(message)) {
@@ -132,7 +107,7 @@ export async function analyseImage(upload: Uint8Array, declared: UploadContentTy
   const sha256 = await time("sha256", () => createHash("sha256").update(bytes).digest("hex"));
   const meta = await time("metadata", async () => {
     try {
-      return await sharp(bytes, { limitInputPixels: options.maxInputPixels }).metadata();
+      return await readHeader(bytes, options.maxInputPixels);
     } catch (error) {
       throw decodeError(error, options.maxInputPixels, isTruncated(bytes, format));
     }
@@ -152,12 +127,11 @@ export async function analyseImage(upload: Uint8Array, declared: UploadContentTy
   const [phash, palette] = await all(options.sequential, [
     () =>
       time("phash", async () => {
-        const gray = await raw(working).resize(PHASH_INPUT_SIZE, PHASH_INPUT_SIZE, { fit: "fill" }).greyscale().raw().toBuffer();
-        return perceptualHash(gray);
+        return perceptualHash(await greyscaleSquare(working, PHASH_INPUT_SIZE));
       }),
     () =>
       time("colours", async () => {
-        const small = await raw(working).resize(64, 64, { fit: "inside" }).raw().toBuffer();
+        const small = await resizeInside(working, 64);
         return dominantColours(small, 3, 5).map((c) => ({ hex: c.hex, share: Math.round(c.share * 1000) / 1000, bucket: c.bucket }));
       }),
   ] as const);
@@ -189,17 +163,13 @@ export async function analyseImage(upload: Uint8Array, declared: UploadContentTy
  */
 export async function renderDerivatives(image: AnalysedImage, imageId: string): Promise<Rendition[]> {
   const time = timer(image.timings, image.cpuTimings);
-  const webp = async (name: RenditionName, pipeline: Sharp, quality: number): Promise<Rendition> => {
-    const size = RENDITIONS[name].size;
-    const { data, info } = await pipeline
-      .resize(size, size, { fit: "inside", withoutEnlargement: true })
-      .webp({ quality, effort: WEBP_EFFORT })
-      .toBuffer({ resolveWithObject: true });
-    return { name, body: data, width: info.width, height: info.height, contentType: "image/webp" };
+  const webp = async (name: RenditionName, raster: RawImage, quality: number): Promise<Rendition> => {
+    const encoded = await encodeWebp(raster, RENDITIONS[name].size, { quality, effort: WEBP_EFFORT });
+    return { name, ...encoded, contentType: "image/webp" };
   };
 
   const sequential = image.sequential;
-  const plain = () => time("thumbnails", () => all(sequential, [() => webp("thumb150", raw(image.working), 80), () => webp("thumb450", raw(image.working), 80)] as const));
+  const plain = () => time("thumbnails", () => all(sequential, [() => webp("thumb150", image.working, 80), () => webp("thumb450", image.working, 80)] as const));
   const marked = () => time("watermark", async () => {
     const { width, height } = image.working;
     const overlaid = await applyVisibleWatermark(image.working.data, width, height);
@@ -207,7 +177,7 @@ export async function renderDerivatives(image: AnalysedImage, imageId: string): 
   });
   const previews = async () => {
     const wm = await marked();
-    return time("previews", () => all(sequential, [() => webp("thumb1000", raw(wm), 80), () => webp("preview", raw(wm), 82)] as const));
+    return time("previews", () => all(sequential, [() => webp("thumb1000", wm, 80), () => webp("preview", wm, 82)] as const));
   };
   const [thumbs, large] = await all(sequential, [plain, previews] as const);
   return [...thumbs, ...large];

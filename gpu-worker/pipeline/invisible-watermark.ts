@@ -1,4 +1,4 @@
-import sharp from "sharp";
+import { decodePixels } from "../imaging";
 import { seededRandom as mulberry32 } from "../../common/random";
 import { crc32 } from "./crc32";
 
@@ -554,6 +554,6 @@ export function detectWatermarkRaw(raw: Buffer | Uint8Array, info: { width: numb
  * @example const id = await detectWatermark(await readFile("suspect.jpg"));
  */
 export async function detectWatermark(input: Buffer | Uint8Array): Promise<string | null> {
-  const { data, info } = await sharp(input).rotate().toColourspace("srgb").raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
+  const { data, info } = await decodePixels(input);
   return detectWatermarkRaw(data, info);
 }

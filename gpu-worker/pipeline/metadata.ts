@@ -1,5 +1,5 @@
 import exifReader from "exif-reader";
-import type { Metadata } from "sharp";
+import type { ImageHeader as Metadata } from "../imaging";
 
 /**
  * Technical and descriptive metadata from what `sharp(buf).metadata()` already returned: its decoded

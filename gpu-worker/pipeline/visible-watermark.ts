@@ -1,4 +1,4 @@
-import sharp from "sharp";
+import { decodeRgba, rasteriseSvg } from "../imaging";
 
 /**
  * The visible watermark: the word EDGESTOCK in block letters drawn as SVG rectangles (no fonts
@@ -51,7 +51,7 @@ function render(size: number): Promise<Buffer> {
         <g fill="black" fill-opacity="0.18" transform="translate(2 2)">${rects}</g>
         <g fill="white" fill-opacity="0.42">${rects}</g>
       </g></svg>`;
-    return sharp(Buffer.from(svg)).png().toBuffer();
+    return rasteriseSvg(svg);
   }
 }
 
@@ -61,7 +61,7 @@ function rawTile(maxSize: number) {
   const size = Math.max(16, Math.min(360, Math.floor(maxSize)));
   let tile = rawTiles.get(size);
   if (!tile) {
-    tile = watermarkTile(size).then(async (png) => ({ data: await sharp(png).ensureAlpha().raw().toBuffer(), size }));
+    tile = watermarkTile(size).then(async (png) => ({ data: await decodeRgba(png), size }));
     rawTiles.set(size, tile);
   }
   return tile;
