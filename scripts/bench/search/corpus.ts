@@ -208,8 +208,25 @@ export function vectorLiteral(v: Float32Array): string {
 
 /** Relative popularity of the browse categories on a general stock site; shapes how many topics each gets. */
 const CATEGORY_WEIGHT: Record<string, number> = {
-  nature: 14, people: 14, business: 11, food: 8, animals: 7, architecture: 6, technology: 7, travel: 8, sports: 4,
-  abstract: 6, science: 3, transport: 3, health: 4, education: 3, fashion: 4, holidays: 3, interiors: 3, industry: 3, arts: 3,
+  nature: 14,
+  people: 14,
+  business: 11,
+  food: 8,
+  animals: 7,
+  architecture: 6,
+  technology: 7,
+  travel: 8,
+  sports: 4,
+  abstract: 6,
+  science: 3,
+  transport: 3,
+  health: 4,
+  education: 3,
+  fashion: 4,
+  holidays: 3,
+  interiors: 3,
+  industry: 3,
+  arts: 3,
 };
 
 /** Editorial share per category (news-like subjects are more often editorial). */
@@ -231,8 +248,18 @@ const DESCRIPTION_TAILS = [
 const REJECT_REASONS = ["low resolution", "out of focus", "watermark or logo visible", "duplicate of an existing image"];
 /** A representative sRGB value per colour bucket, for the palette column. */
 const BUCKET_HEX: Record<ColourBucket, string> = {
-  red: "#c0392b", orange: "#e67e22", yellow: "#f1c40f", green: "#27ae60", teal: "#16a085", blue: "#2e6bb0",
-  purple: "#7d3c98", pink: "#f5a3c7", brown: "#7b4a2a", black: "#111111", white: "#f7f7f5", gray: "#8a8a8a",
+  red: "#c0392b",
+  orange: "#e67e22",
+  yellow: "#f1c40f",
+  green: "#27ae60",
+  teal: "#16a085",
+  blue: "#2e6bb0",
+  purple: "#7d3c98",
+  pink: "#f5a3c7",
+  brown: "#7b4a2a",
+  black: "#111111",
+  white: "#f7f7f5",
+  gray: "#8a8a8a",
 };
 
 const capitalise = (s: string) => (s ? s[0]?.toUpperCase() + s.slice(1) : s);
@@ -266,7 +293,10 @@ export class SearchCorpus {
 
     const r = new Random(seed, 1);
     const generic = new Set(GENERIC_TAGS);
-    const words = r.sample(vocabulary.filter((w) => !generic.has(w)), vocabulary.length);
+    const words = r.sample(
+      vocabulary.filter((w) => !generic.has(w)),
+      vocabulary.length,
+    );
     if (words.length < topicCount * 3 + this.categorySlugs.length * 40) throw new Error(`vocabulary too small for ${topicCount} topics`);
     // Core keywords are exclusive to a topic; each category has a pool of 40 shared secondary keywords.
     let next = 0;
@@ -283,9 +313,14 @@ export class SearchCorpus {
     this.topics = [];
     for (let t = 0; t < topicCount; t++) {
       // Round-robin the first 19 so every category has a topic, then by weight.
-      const category =
-        t < this.categorySlugs.length ? (this.categorySlugs[t] as string) : (this.categorySlugs[lowerBound(categoryCumulative, r.next())] as string);
-      const centroid = normalise(combine([[0.35, shared], [0.55, categoryDirection[category] as Float32Array], [0.75, normalise(gaussianVector(r))]]));
+      const category = t < this.categorySlugs.length ? (this.categorySlugs[t] as string) : (this.categorySlugs[lowerBound(categoryCumulative, r.next())] as string);
+      const centroid = normalise(
+        combine([
+          [0.35, shared],
+          [0.55, categoryDirection[category] as Float32Array],
+          [0.75, normalise(gaussianVector(r))],
+        ]),
+      );
       const shots = Array.from({ length: SHOTS_PER_TOPIC }, () => normalise(gaussianVector(r)));
       this.topics.push({
         index: t,
@@ -298,10 +333,16 @@ export class SearchCorpus {
       });
     }
     // Topic popularity is Zipf-like: a few topics are large, most are small.
-    this.topicCumulative = cumulative(Array.from({ length: topicCount }, (_, i) => 1 / (1 + i) ** 0.6), r);
+    this.topicCumulative = cumulative(
+      Array.from({ length: topicCount }, (_, i) => 1 / (1 + i) ** 0.6),
+      r,
+    );
     const contributorCount = Math.max(10, Math.round(size / 50));
     this.contributorIds = Array.from({ length: contributorCount }, (_, i) => stableUuid(seed, 2, i));
-    this.contributorCumulative = cumulative(Array.from({ length: contributorCount }, (_, i) => 1 / (1 + i) ** 0.9), r);
+    this.contributorCumulative = cumulative(
+      Array.from({ length: contributorCount }, (_, i) => 1 / (1 + i) ** 0.9),
+      r,
+    );
   }
 
   /** Images 0..size-1, or a slice of them, one at a time. */
@@ -324,7 +365,8 @@ export class SearchCorpus {
     // Orientation mix of a stock library: mostly landscape.
     const shape = r.next();
     const long = 3000 + 500 * r.int(7);
-    const [width, height] = shape < 0.6 ? [long, Math.round(long / r.pick([1.5, 1.5, 1.333, 1.778]))] : shape < 0.9 ? [Math.round(long / r.pick([1.5, 1.333])), long] : [long, long];
+    const [width, height] =
+      shape < 0.6 ? [long, Math.round(long / r.pick([1.5, 1.5, 1.333, 1.778]))] : shape < 0.9 ? [Math.round(long / r.pick([1.5, 1.333])), long] : [long, long];
 
     const coreTags = topic.core.filter(() => r.chance(0.8));
     if (coreTags.length === 0) coreTags.push(r.pick(topic.core));
@@ -335,7 +377,9 @@ export class SearchCorpus {
     const [d1, d2, d3] = r.sample([...topic.core, ...topic.secondary], 3);
     const description = `${capitalise(prompt)} Shows ${d1} and ${d2}, with ${d3}. ${r.pick(DESCRIPTION_TAILS)}`;
     const aiTags = r.chance(0.7);
-    const tags = processed ? [...tagSet].map((tag) => ({ tag, confidence: aiTags ? Math.round(r.range(0.3, 0.99) * 1000) / 1000 : null, source: aiTags ? ("ai" as const) : ("contributor" as const) })) : [];
+    const tags = processed
+      ? [...tagSet].map((tag) => ({ tag, confidence: aiTags ? Math.round(r.range(0.3, 0.99) * 1000) / 1000 : null, source: aiTags ? ("ai" as const) : ("contributor" as const) }))
+      : [];
 
     const categories = processed ? [{ slug: topic.category, confidence: Math.round(r.range(0.55, 0.97) * 1000) / 1000, source: "ai" as const }] : [];
     if (processed && r.chance(0.2)) {
@@ -357,7 +401,13 @@ export class SearchCorpus {
     let embedding: Float32Array | null = null;
     if (processed) {
       const noise = r.range(0.7, 1.1);
-      embedding = normalise(combine([[1, topic.centroid], [0.45, topic.shots[r.int(SHOTS_PER_TOPIC)] as Float32Array], [noise, gaussianVector(r)]]));
+      embedding = normalise(
+        combine([
+          [1, topic.centroid],
+          [0.45, topic.shots[r.int(SHOTS_PER_TOPIC)] as Float32Array],
+          [noise, gaussianVector(r)],
+        ]),
+      );
     }
 
     // Popularity: heavy-tailed views; downloads and sales follow.
@@ -377,7 +427,14 @@ export class SearchCorpus {
       title,
       description,
       status,
-      statusReason: status === "rejected" ? r.pick(REJECT_REASONS) : status === "pending_review" ? "flagged by the NSFW check" : status === "processing_failed" ? "could not decode the file" : null,
+      statusReason:
+        status === "rejected"
+          ? r.pick(REJECT_REASONS)
+          : status === "pending_review"
+            ? "flagged by the NSFW check"
+            : status === "processing_failed"
+              ? "could not decode the file"
+              : null,
       editorial: r.chance(EDITORIAL_SHARE[topic.category] ?? 0.03),
       sha256: (hex8(r.uint32()) + hex8(r.uint32()) + hex8(r.uint32()) + hex8(r.uint32())).repeat(2),
       phash: BigInt.asIntN(64, (BigInt(r.uint32()) << 32n) | BigInt(r.uint32())),
@@ -408,7 +465,12 @@ export class SearchCorpus {
         text: `${topic.core[0]} ${topic.core[1]}`,
         broadText: topic.secondary[0] as string,
         genericText: GENERIC_TAGS[topic.index % GENERIC_TAGS.length] as string,
-        embedding: normalise(combine([[1, topic.centroid], [0.5, gaussianVector(r)]])),
+        embedding: normalise(
+          combine([
+            [1, topic.centroid],
+            [0.5, gaussianVector(r)],
+          ]),
+        ),
         filter: { category: topic.category, orientation: "portrait" as const },
       };
     });
@@ -473,11 +535,17 @@ if (import.meta.main) {
     if (image.editorial) editorial++;
     tags += image.tags.length;
     if (image.embedding) literalChars += vectorLiteral(image.embedding).length;
-    if (image.index < sample) console.log(JSON.stringify({ ...image, phash: String(image.phash), embedding: image.embedding ? `[${image.embedding.slice(0, 4).join(", ")}, ...]` : null }, null, 1));
+    if (image.index < sample)
+      process.stdout.write(
+        `${JSON.stringify({ ...image, phash: String(image.phash), embedding: image.embedding ? `[${image.embedding.slice(0, 4).join(", ")}, ...]` : null }, null, 1)}\n`,
+      );
   }
   const seconds = (performance.now() - started) / 1000;
   const pct = (m: Map<string, number>) => Object.fromEntries([...m].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, `${((100 * v) / options.size).toFixed(1)}%`]));
-  console.log(JSON.stringify({ options: { size: options.size, seed: options.seed, topics: options.topics }, contributors: corpus.contributorIds.length, status: pct(counts.status), withdrawn, editorial, tagsPerImage: +(tags / options.size).toFixed(2), orientation: pct(counts.orientation), category: pct(counts.category), vectorLiteralBytesPerImage: Math.round(literalChars / options.size) }, null, 1));
+  // The profile is the command's output (JSON to read or pipe), not a log line.
+  process.stdout.write(
+    `${JSON.stringify({ options: { size: options.size, seed: options.seed, topics: options.topics }, contributors: corpus.contributorIds.length, status: pct(counts.status), withdrawn, editorial, tagsPerImage: +(tags / options.size).toFixed(2), orientation: pct(counts.orientation), category: pct(counts.category), vectorLiteralBytesPerImage: Math.round(literalChars / options.size) }, null, 1)}\n`,
+  );
   console.log(`generated ${options.size} images (with vector literals) in ${seconds.toFixed(1)} s: ${Math.round(options.size / seconds)} images/s`);
   const q = corpus.queries()[0];
   if (q) console.log(`query 0: "${q.text}" (topic 0, ${corpus.topics[0]?.category}), filter ${JSON.stringify(q.filter)}`);
