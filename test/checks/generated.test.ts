@@ -1,5 +1,5 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -15,6 +15,29 @@ describe("generated files and builds are current", () => {
 
   it("committed migrations match the drizzle schema", () => {
     expect(run("node_modules/.bin/bun", ["scripts/check-migrations.ts", "--check"])).toContain("migrations are current");
+  });
+
+  it("docs/openapi.json is the document the routes produce (`npm run openapi` writes it)", () => {
+    expect(run("node_modules/.bin/bun", ["scripts/openapi.ts", "--check"])).toContain("openapi.json is current");
+  });
+
+  it("`npm run openapi -- --check` fails on a stale document and names the operations that changed", () => {
+    const dir = mkdtempSync(join(tmpdir(), "edgestock-openapi-"));
+    try {
+      const doc = JSON.parse(readFileSync("docs/openapi.json", "utf8")) as { paths: Record<string, unknown> };
+      const [first] = Object.keys(doc.paths);
+      delete doc.paths[first as string];
+      doc.paths["/v1/retired"] = { get: { summary: "gone" } };
+      const stale = join(dir, "openapi.json");
+      writeFileSync(stale, JSON.stringify(doc, null, 2));
+      const check = spawnSync("node_modules/.bin/bun", ["scripts/openapi.ts", "--check", stale], { env, encoding: "utf8" });
+      expect(check.status).toBe(1);
+      expect(check.stderr).toContain("is stale: run `npm run openapi`");
+      expect(check.stderr).toContain(` ${first} (new in the routes)`);
+      expect(check.stderr).toContain("- GET /v1/retired (no longer in the routes)");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("TypeScript compiles (worker, db, scripts, tests, and the edge with Workers types)", () => {
