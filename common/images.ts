@@ -1,3 +1,5 @@
+import { type SQL, sql } from "drizzle-orm";
+
 /**
  * What an upload may be and where its files live; shared by the edge (signing uploads, checking
  * completion) and the GPU worker (reading originals, writing derivatives).
@@ -96,6 +98,26 @@ type ListingState = { status: string; withdrawnAt: Date | null; takenDownAt: Dat
  * working after a withdrawal, never after a takedown.
  */
 export const isListed = (image: ListingState) => image.status === "approved" && image.withdrawnAt === null && image.takenDownAt === null;
+
+/**
+ * {@link isListed} in SQL, for a statement over `images` under the name `table` (drizzle's own
+ * queries name it "images"; hand-written statements use an alias such as "i"). The one SQL form of
+ * the rule: test/db/listing-rule.test.ts checks that it agrees with isListed over every state.
+ *
+ * @example db.select().from(images).where(and(eq(images.id, id), listedSql()))
+ */
+export function listedSql(table = "images"): SQL {
+  const t = sql.identifier(table);
+  return sql`(${t}.status = 'approved' and ${t}.withdrawn_at is null and ${t}.taken_down_at is null)`;
+}
+
+/**
+ * Safe search's SQL: the image's NSFW score is known and below {@link NSFW_THRESHOLD} (an unscored
+ * image never shows in safe search). `table` as in {@link listedSql}.
+ */
+export function safeForSearchSql(table = "images"): SQL {
+  return sql`${sql.identifier(table)}.nsfw_score < ${NSFW_THRESHOLD}`;
+}
 
 /** Why an image that exists is not listed (so not for sale), in the words a buyer sees. */
 export function notListedReason(image: ListingState): "taken-down" | "withdrawn" | "not-listed" {

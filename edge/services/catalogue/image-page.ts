@@ -1,16 +1,11 @@
 import { and, eq, isNotNull, isNull, notInArray, or, type SQLWrapper, sql } from "drizzle-orm";
+import { listedSql, NEAR_DUPLICATE_MAX_DISTANCE, safeForSearchSql } from "../../../common/images";
 import type { Database } from "../../../db/connect";
 import { categories, type DerivativeKeys, imageCategories, images, imageTags, licensePrices, type LicenseType, type Palette, type TagSource, users } from "../../../db/schema";
 import { ApiError } from "../../lib/problem";
 
-/** What buyers may see: approved and not withdrawn. Anything else answers 404, so ids do not leak. */
-const publiclyListed = and(eq(images.status, "approved"), isNull(images.withdrawnAt));
-
-/** Two perceptual hashes this close (bits of 64) are the same picture; the worker's PHASH_MAX_DISTANCE default. */
-export const NEAR_DUPLICATE_MAX_DISTANCE = 6;
-
-/** Safe search keeps images the NSFW classifier scored below the auto-approval threshold (NSFW_THRESHOLD). */
-export const SAFE_SEARCH_MAX_NSFW = 0.1;
+/** What buyers may see: listed images (common/images.ts). Anything else answers 404, so ids do not leak. */
+const publiclyListed = listedSql();
 
 /** Neighbours fetched per requested result, so collapsing near-identical ones still fills the page. */
 const CANDIDATES_PER_RESULT = 2;
@@ -314,7 +309,7 @@ async function nearestNeighbours(db: Database, origin: DuplicateKeys, { perPage,
     origin.phash === null
       ? undefined
       : sql`(${images.phash} is null or bit_count((${images.phash} # ${origin.phash}::bigint)::bit(64)) > ${NEAR_DUPLICATE_MAX_DISTANCE})`,
-    safe ? sql`${images.nsfwScore} < ${SAFE_SEARCH_MAX_NSFW}` : undefined,
+    safe ? safeForSearchSql() : undefined,
   ];
   return db.transaction(async (tx) => {
     await tx.execute(

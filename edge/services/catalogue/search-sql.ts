@@ -1,4 +1,5 @@
 import { type SQL, sql } from "drizzle-orm";
+import { listedSql, safeForSearchSql } from "../../../common/images";
 import { SYNONYM_GROUPS } from "../../data/synonyms";
 
 /**
@@ -23,8 +24,6 @@ export const HYBRID_CANDIDATES = 100;
 export const SEMANTIC_POOL = 200;
 /** Hybrid results scoring below this fraction of the best one are dropped (an unrelated tail). */
 export const HYBRID_CUTOFF = 0.3;
-/** Safe search keeps images whose NSFW score is known and below this (the pipeline's auto-approval threshold). */
-export const SAFE_NSFW_BELOW = 0.1;
 /** ts_rank weights for the tsvector's D, C, B, A labels (description C, tags B, title A). */
 export const RANK_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}";
 /**
@@ -54,7 +53,7 @@ export type SearchFilters = {
   publishedFrom?: Date;
   /** published_at < publishedBefore */
   publishedBefore?: Date;
-  /** Only images with a known NSFW score below {@link SAFE_NSFW_BELOW}; unscored images are left out. */
+  /** Only images with a known NSFW score below NSFW_THRESHOLD (common/images.ts); unscored images are left out. */
   safe: boolean;
 };
 
@@ -149,11 +148,10 @@ export function keywordTsquery(query: string): SQL {
   return tsquery;
 }
 
-/** What every search applies to `images i`: visible (approved, not withdrawn) and the caller's filters. */
+/** What every search applies to `images i`: listed (common/images.ts) and the caller's filters. */
 export function visibleAndFiltered(filters: SearchFilters): SQL {
-  const conditions: SQL[] = [sql`i.status = 'approved'`, sql`i.withdrawn_at is null`];
-  // A null score fails the comparison: unscored images never appear in safe search.
-  if (filters.safe) conditions.push(sql`i.nsfw_score < ${SAFE_NSFW_BELOW}`);
+  const conditions: SQL[] = [listedSql("i")];
+  if (filters.safe) conditions.push(safeForSearchSql("i"));
   if (filters.category) {
     conditions.push(sql`exists (select 1 from image_categories ic where ic.image_id = i.id and ic.category_slug = ${filters.category})`);
   }
@@ -333,6 +331,7 @@ function orderBy(sort: SearchSort): SQL {
  * keyword "ocean" (the tsquery after synonyms: 'ocean' | 'sea' | 'seascap'):
  *   CTE matched -> Seq Scan on images i (rows=600; Rows Removed by Filter: 2400)
  *     Filter: withdrawn_at IS NULL AND search_vector @@ '...'::tsquery AND nsfw_score < 0.1 AND status = 'approved'
+ *     (recorded before the listing rule gained `taken_down_at IS NULL`: one more check on the same rows)
  *     (20% selectivity: a seq scan is right; at low selectivity the GIN index images_search_vector_idx
  *     serves it, as test/db checks)
  *   page -> Sort (m.score DESC, m.id) over CTE Scan on matched, Limit 25; per result: Index Scan
@@ -426,7 +425,7 @@ from unnest(array[${list}]::text[]) with ordinality as w(word, ord)
 left join lateral (
   select t.tag
   from image_tags t
-  join images i on i.id = t.image_id and i.status = 'approved' and i.withdrawn_at is null${safe ? sql` and i.nsfw_score < ${SAFE_NSFW_BELOW}` : sql``}
+  join images i on i.id = t.image_id and ${listedSql("i")}${safe ? sql` and ${safeForSearchSql("i")}` : sql``}
   where t.tag % w.word
   group by t.tag
   order by t.tag = w.word desc, similarity(t.tag, w.word) desc, count(*) desc, t.tag
@@ -444,7 +443,7 @@ export function tagSuggestionStatement(prefix: string, limit: number): SQL {
   const pattern = `${prefix.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
   return sql`select t.tag, count(*)::int as images
 from image_tags t
-join images i on i.id = t.image_id and i.status = 'approved' and i.withdrawn_at is null and i.nsfw_score < ${SAFE_NSFW_BELOW}
+join images i on i.id = t.image_id and ${listedSql("i")} and ${safeForSearchSql("i")}
 where t.tag like ${pattern}
 group by t.tag
 order by count(*) desc, t.tag
@@ -458,7 +457,7 @@ limit ${limit}`;
 export function fuzzyTagSuggestionStatement(text: string, limit: number): SQL {
   return sql`select t.tag, count(*)::int as images
 from image_tags t
-join images i on i.id = t.image_id and i.status = 'approved' and i.withdrawn_at is null and i.nsfw_score < ${SAFE_NSFW_BELOW}
+join images i on i.id = t.image_id and ${listedSql("i")} and ${safeForSearchSql("i")}
 where t.tag % ${text.toLowerCase()}
 group by t.tag
 order by similarity(t.tag, ${text.toLowerCase()}) desc, count(*) desc, t.tag
