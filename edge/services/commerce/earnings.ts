@@ -1,20 +1,22 @@
+import * as v from "valibot";
 import { and, desc, eq, gte, lt, ne, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../../db/connect";
 import { contributorEarnings, images } from "../../../db/schema";
 import { CURRENCY_DEFAULT } from "../../../db/schema/columns";
+import * as s from "../../lib/schemas";
 import { sumCents } from "./money";
+import { type Month, monthStart } from "./months";
 
-/** Calendar month `YYYY-MM`. */
-export type Month = string;
+const Balances = { pendingCents: v.number(), availableCents: v.number(), paidCents: v.number() };
 
-export type Balances = { pendingCents: number; availableCents: number; paidCents: number };
-
-export type EarningsReport = {
-  currency: string;
-  totals: Balances;
-  periods: ({ period: Month } & Balances)[];
-  images: ({ imageId: string; title: string; sales: number } & Balances)[];
-};
+export const EarningsReportSchema = v.object({
+  currency: v.string(),
+  totals: v.object(Balances),
+  periods: v.array(v.object({ period: v.string(), ...Balances })),
+  images: v.array(v.object({ imageId: s.uuid, title: v.string(), sales: v.number(), ...Balances })),
+});
+export type EarningsReport = v.InferOutput<typeof EarningsReportSchema>;
+type BalanceName = keyof typeof Balances;
 
 const e = contributorEarnings;
 
@@ -30,12 +32,6 @@ const balanceColumns = {
   availableCents: sql<number>`coalesce(sum(${e.amountCents}) filter (where ${releasable}), 0)::bigint`.mapWith(Number),
   paidCents: sql<number>`coalesce(sum(${e.amountCents}) filter (where ${e.status} = 'paid'), 0)::bigint`.mapWith(Number),
 };
-
-/** The first instant of a month (UTC), or of the month after it. */
-export function monthStart(month: Month, offset = 0): Date {
-  const [year, mon] = month.split("-").map(Number) as [number, number];
-  return new Date(Date.UTC(year, mon - 1 + offset, 1));
-}
 
 /**
  * A contributor's earnings in the marketplace currency: totals, by month of the sale or reversal
@@ -70,7 +66,7 @@ export async function earningsReport(db: Database, contributorId: string, range:
     .where(where)
     .groupBy(e.imageId, images.title)
     .orderBy(desc(sql`sum(${e.amountCents})`), e.imageId);
-  const total = (key: keyof Balances) => sumCents(periods.map((row) => row[key]));
+  const total = (key: BalanceName) => sumCents(periods.map((row) => row[key]));
   return {
     currency: CURRENCY_DEFAULT,
     totals: { pendingCents: total("pendingCents"), availableCents: total("availableCents"), paidCents: total("paidCents") },

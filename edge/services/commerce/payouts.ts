@@ -1,9 +1,14 @@
-import { and, eq, inArray, isNotNull, isNull, lte, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNotNull, isNull, lte, sql } from "drizzle-orm";
+import * as v from "valibot";
+import { type Logger, log as rootLog } from "../../../common/log";
 import type { Database } from "../../../db/connect";
 import { contributorEarnings, type Payout, payouts, users } from "../../../db/schema";
 import { CURRENCY_DEFAULT } from "../../../db/schema/columns";
-import type { Config } from "../../config";
 import { type Stripe, stripeClient } from "../../adapters/stripe";
+import type { Config } from "../../config";
+import { audit } from "../admin/audit";
+import { sumCents } from "./money";
+import { type Month, monthStart, previousMonth } from "./months";
 
 /**
  * The monthly contributor payout run, exactly once per contributor and period however often it
@@ -29,28 +34,33 @@ export type PayoutRunOptions = {
   now?: Date;
 };
 
-export type PayoutRunReport = {
-  period: string;
-  matured: number;
-  created: number;
-  transferred: number;
-  adopted: number;
-  failed: { payoutId: string; reason: string }[];
-  payouts: { payoutId: string; contributorId: string; amountCents: number; status: string; stripeTransferId: string | null }[];
-  mismatches: { payoutId: string; payoutCents: number; earningsCents: number; transferCents: number | null }[];
-};
+export const PayoutRunReportSchema = v.object({
+  period: v.string(),
+  matured: v.number(),
+  created: v.number(),
+  transferred: v.number(),
+  adopted: v.number(),
+  failed: v.array(v.object({ payoutId: v.string(), reason: v.string() })),
+  payouts: v.array(v.object({ payoutId: v.string(), contributorId: v.string(), amountCents: v.number(), status: v.string(), stripeTransferId: v.nullable(v.string()) })),
+  mismatches: v.array(v.object({ payoutId: v.string(), payoutCents: v.number(), earningsCents: v.number(), transferCents: v.nullable(v.number()) })),
+});
+export type PayoutRunReport = v.InferOutput<typeof PayoutRunReportSchema>;
 
-/** The calendar month before `now`, `YYYY-MM` (UTC). */
-export function previousPeriod(now: Date): string {
-  const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
-  return `${month.getUTCFullYear()}-${String(month.getUTCMonth() + 1).padStart(2, "0")}`;
-}
-
-/** First instant after the period: earnings available by then are paid in it. */
-function periodEnd(period: string): Date {
-  const [year = 0, month = 0] = period.split("-").map(Number);
-  return new Date(Date.UTC(year, month, 1));
-}
+export const PeriodPayoutsSchema = v.object({
+  items: v.array(
+    v.object({
+      id: v.string(),
+      contributorId: v.string(),
+      period: v.string(),
+      amountCents: v.number(),
+      currency: v.string(),
+      status: v.string(),
+      stripeTransferId: v.nullable(v.string()),
+      failureReason: v.nullable(v.string()),
+    }),
+  ),
+});
+export type PeriodPayouts = v.InferOutput<typeof PeriodPayoutsSchema>;
 
 /** Pending earnings whose hold (refund window) has passed become available. */
 export async function matureEarnings(db: Database, now = new Date()): Promise<number> {
@@ -70,10 +80,11 @@ async function createPayout(db: Database, config: Config, contributorId: string,
       eq(contributorEarnings.status, "available"),
       isNull(contributorEarnings.payoutId),
       eq(contributorEarnings.currency, CURRENCY_DEFAULT),
-      lte(contributorEarnings.availableAt, periodEnd(period)),
+      // Earnings available by the end of the period are paid in it.
+      lte(contributorEarnings.availableAt, monthStart(period, 1)),
     );
     const rows = await tx.select({ id: contributorEarnings.id, amountCents: contributorEarnings.amountCents }).from(contributorEarnings).where(eligible).for("update");
-    const amountCents = rows.reduce((sum, row) => sum + row.amountCents, 0);
+    const amountCents = sumCents(rows.map((row) => row.amountCents));
     if (amountCents < config.PAYOUT_MINIMUM_CENTS) return null;
     const [payout] = await tx
       .insert(payouts)
@@ -81,7 +92,15 @@ async function createPayout(db: Database, config: Config, contributorId: string,
       .onConflictDoNothing()
       .returning({ id: payouts.id });
     if (!payout) return null;
-    await tx.update(contributorEarnings).set({ payoutId: payout.id }).where(inArray(contributorEarnings.id, rows.map((row) => row.id)));
+    await tx
+      .update(contributorEarnings)
+      .set({ payoutId: payout.id })
+      .where(
+        inArray(
+          contributorEarnings.id,
+          rows.map((row) => row.id),
+        ),
+      );
     return payout.id;
   });
 }
@@ -116,10 +135,11 @@ async function transferPayout(db: Database, config: Config, payout: Payout, dest
   return adopted ? "adopted" : "transferred";
 }
 
-export async function runPayouts(deps: { db: Database; config: Config }, options: PayoutRunOptions = {}): Promise<PayoutRunReport> {
+export async function runPayouts(deps: { db: Database; config: Config; log?: Logger }, options: PayoutRunOptions = {}): Promise<PayoutRunReport> {
   const { db, config } = deps;
+  const log = deps.log ?? rootLog;
   const now = options.now ?? new Date();
-  const period = options.period ?? previousPeriod(now);
+  const period = options.period ?? previousMonth(now);
   const report: PayoutRunReport = { period, matured: await matureEarnings(db, now), created: 0, transferred: 0, adopted: 0, failed: [], payouts: [], mismatches: [] };
 
   const ready = await db
@@ -144,13 +164,53 @@ export async function runPayouts(deps: { db: Database; config: Config }, options
       const reason = error instanceof Error ? error.message : String(error);
       report.failed.push({ payoutId: payout.id, reason });
       // The earnings stay attached: the next run retries this payout (same idempotency key).
-      await db.update(payouts).set({ status: "failed", failureReason: reason.slice(0, 500), updatedAt: new Date() }).where(and(eq(payouts.id, payout.id), isNull(payouts.stripeTransferId)));
+      await db
+        .update(payouts)
+        .set({ status: "failed", failureReason: reason.slice(0, 500), updatedAt: new Date() })
+        .where(and(eq(payouts.id, payout.id), isNull(payouts.stripeTransferId)));
     }
   }
 
   await reconcile(deps, period, report);
-  console.log(JSON.stringify({ level: report.mismatches.length > 0 ? "error" : "info", msg: "payout run", ...report, payouts: report.payouts.length }));
+  const summary = { ...report, payouts: report.payouts.length };
+  if (report.mismatches.length > 0) log.error("payout run", summary);
+  else log.info("payout run", summary);
   return report;
+}
+
+/** An admin's payout run (see {@link runPayouts}), written to the audit log with its figures. */
+export async function runPayoutsAsAdmin(
+  deps: { db: Database; config: Config; log?: Logger },
+  options: PayoutRunOptions,
+  by: { actorId: string; requestId?: string },
+): Promise<PayoutRunReport> {
+  const report = await runPayouts(deps, options);
+  await audit(deps.db, {
+    actorId: by.actorId,
+    action: "payout.run",
+    targetType: "payout_period",
+    targetId: report.period,
+    detail: { created: report.created, transferred: report.transferred, adopted: report.adopted, failed: report.failed.length, mismatches: report.mismatches.length },
+    requestId: by.requestId,
+  });
+  return report;
+}
+
+/** The payouts of a period, largest first (at most 1000). */
+export async function listPeriodPayouts(db: Database, period: Month): Promise<PeriodPayouts> {
+  const rows = await db.select().from(payouts).where(eq(payouts.period, period)).orderBy(desc(payouts.amountCents)).limit(1000);
+  return {
+    items: rows.map((p) => ({
+      id: p.id,
+      contributorId: p.contributorId,
+      period: p.period,
+      amountCents: p.amountCents,
+      currency: p.currency,
+      status: p.status,
+      stripeTransferId: p.stripeTransferId,
+      failureReason: p.failureReason,
+    })),
+  };
 }
 
 /** Step 4: every payout of the period against its earnings rows and its Stripe transfer. */
@@ -165,7 +225,13 @@ async function reconcile(deps: { db: Database; config: Config }, period: string,
     .where(eq(payouts.period, period));
   const stripe = stripeClient(deps.config);
   for (const { payout, earningsCents } of rows) {
-    report.payouts.push({ payoutId: payout.id, contributorId: payout.contributorId, amountCents: payout.amountCents, status: payout.status, stripeTransferId: payout.stripeTransferId });
+    report.payouts.push({
+      payoutId: payout.id,
+      contributorId: payout.contributorId,
+      amountCents: payout.amountCents,
+      status: payout.status,
+      stripeTransferId: payout.stripeTransferId,
+    });
     const transferCents = payout.stripeTransferId ? (await stripe.transfers.retrieve(payout.stripeTransferId)).amount : null;
     if (earningsCents !== payout.amountCents || (transferCents !== null && transferCents !== payout.amountCents)) {
       report.mismatches.push({ payoutId: payout.id, payoutCents: payout.amountCents, earningsCents, transferCents });

@@ -3,7 +3,7 @@ import type { Database, Transaction } from "../../../db/connect";
 import { contributorEarnings, images, licenses, orderItems, orders, paymentReversals, type ReversalKind, users } from "../../../db/schema";
 import { isListed, notListedReason } from "../../../common/images";
 import type { Config } from "../../config";
-import { shareBpsFor, splitShare } from "./money";
+import { shareBpsFor, splitShare, sumCents } from "./money";
 import { stripeClient } from "../../adapters/stripe";
 
 /**
@@ -35,6 +35,13 @@ async function findOrder(tx: Transaction, orderId: string | null, sessionId: str
     .for("update");
   return order;
 }
+
+/**
+ * Why a paid order item issued no license (order_items.refused_reason): the image is no longer for
+ * sale ({@link notListedReason}), or the buyer already holds that license.
+ */
+export const ITEM_REFUSALS = ["already-licensed", "taken-down", "withdrawn", "not-listed"] as const;
+export type ItemRefusal = (typeof ITEM_REFUSALS)[number];
 
 /** Whole days from now, as a Date. */
 const daysFromNow = (days: number) => new Date(Date.now() + days * 86_400_000);
@@ -114,48 +121,70 @@ export async function settleOrder(tx: Transaction, config: Config, input: Settle
   const states = await tx
     .select({ id: images.id, status: images.status, withdrawnAt: images.withdrawnAt, takenDownAt: images.takenDownAt })
     .from(images)
-    .where(inArray(images.id, items.map((item) => item.imageId)))
+    .where(
+      inArray(
+        images.id,
+        items.map((item) => item.imageId),
+      ),
+    )
     .for("share");
   await tx.select({ id: users.id }).from(users).where(eq(users.id, order.buyerId)).for("update");
   const held = await tx
     .select({ imageId: licenses.imageId, licenseType: licenses.licenseType })
     .from(licenses)
-    .where(and(eq(licenses.buyerId, order.buyerId), isNull(licenses.revokedAt), inArray(licenses.imageId, items.map((item) => item.imageId))));
-  const refusal = (item: (typeof items)[number]): string | null => {
+    .where(
+      and(
+        eq(licenses.buyerId, order.buyerId),
+        isNull(licenses.revokedAt),
+        inArray(
+          licenses.imageId,
+          items.map((item) => item.imageId),
+        ),
+      ),
+    );
+  const refusal = (item: (typeof items)[number]): ItemRefusal | null => {
     const image = states.find((state) => state.id === item.imageId);
     if (!image) return "not-listed";
     if (!isListed(image)) return notListedReason(image);
     return held.some((h) => h.imageId === item.imageId && h.licenseType === item.licenseType) ? "already-licensed" : null;
   };
-  const refused = items.map((item) => ({ item, reason: refusal(item) })).filter((r): r is { item: (typeof items)[number]; reason: string } => r.reason !== null);
+  const refused = items.map((item) => ({ item, reason: refusal(item) })).filter((r): r is { item: (typeof items)[number]; reason: ItemRefusal } => r.reason !== null);
   for (const { item, reason } of refused) await tx.update(orderItems).set({ refusedReason: reason }).where(eq(orderItems.id, item.id));
-  const refundDue = refused.reduce((sum, r) => sum + r.item.priceCents, 0);
+  const refundDue = sumCents(refused.map((r) => r.item.priceCents));
   if (refundDue > 0) await tx.update(orders).set({ refundDueCents: refundDue }).where(eq(orders.id, order.id));
   const licensable = items.filter((item) => !refused.some((r) => r.item.id === item.id));
 
-  const issued = licensable.length === 0 ? [] : await tx
-    .insert(licenses)
-    .values(
-      licensable.map((item) => ({
-        buyerId: order.buyerId,
-        imageId: item.imageId,
-        orderItemId: item.id,
-        licenseType: item.licenseType,
-        priceCents: item.priceCents,
-        currency: item.currency,
-        stripePaymentIntentId: input.paymentIntentId,
-        stripeChargeId: input.chargeId ?? null,
-      })),
-    )
-    .onConflictDoNothing()
-    .returning({ id: licenses.id, imageId: licenses.imageId, orderItemId: licenses.orderItemId, grossCents: licenses.priceCents, currency: licenses.currency });
+  const issued =
+    licensable.length === 0
+      ? []
+      : await tx
+          .insert(licenses)
+          .values(
+            licensable.map((item) => ({
+              buyerId: order.buyerId,
+              imageId: item.imageId,
+              orderItemId: item.id,
+              licenseType: item.licenseType,
+              priceCents: item.priceCents,
+              currency: item.currency,
+              stripePaymentIntentId: input.paymentIntentId,
+              stripeChargeId: input.chargeId ?? null,
+            })),
+          )
+          .onConflictDoNothing()
+          .returning({ id: licenses.id, imageId: licenses.imageId, orderItemId: licenses.orderItemId, grossCents: licenses.priceCents, currency: licenses.currency });
   await recordEarnings(tx, config, issued);
 
   if (issued.length > 0) {
     await tx
       .update(images)
       .set({ saleCount: sql`${images.saleCount} + 1` })
-      .where(inArray(images.id, issued.map((license) => license.imageId)));
+      .where(
+        inArray(
+          images.id,
+          issued.map((license) => license.imageId),
+        ),
+      );
   }
   await tx.execute(sql`
     delete from cart_items ci using carts c
@@ -178,10 +207,17 @@ export async function refundRefusedItems(deps: { db: Database; config: Config },
     .limit(100);
   for (const order of due) {
     const refund = await stripeClient(deps.config).refunds.create(
-      { payment_intent: order.paymentIntentId as string, amount: order.amount, metadata: { order_id: order.id, reason: "items that could not be licensed when the payment arrived" } },
+      {
+        payment_intent: order.paymentIntentId as string,
+        amount: order.amount,
+        metadata: { order_id: order.id, reason: "items that could not be licensed when the payment arrived" },
+      },
       { idempotencyKey: `auto-refund-${order.id}` },
     );
-    await deps.db.update(orders).set({ autoRefundId: refund.id, updatedAt: new Date() }).where(and(eq(orders.id, order.id), isNull(orders.autoRefundId)));
+    await deps.db
+      .update(orders)
+      .set({ autoRefundId: refund.id, updatedAt: new Date() })
+      .where(and(eq(orders.id, order.id), isNull(orders.autoRefundId)));
   }
   return due.length;
 }
@@ -224,7 +260,13 @@ export type ReversalInput = {
 export async function reversePayment(tx: Transaction, input: ReversalInput): Promise<{ outcome: string; revoked: number }> {
   await tx
     .insert(paymentReversals)
-    .values({ stripePaymentIntentId: input.paymentIntentId, kind: input.kind, stripeChargeId: input.chargeId, stripeObjectId: input.stripeObjectId, amountCents: input.amountCents })
+    .values({
+      stripePaymentIntentId: input.paymentIntentId,
+      kind: input.kind,
+      stripeChargeId: input.chargeId,
+      stripeObjectId: input.stripeObjectId,
+      amountCents: input.amountCents,
+    })
     .onConflictDoNothing();
   const [order] = await tx.select().from(orders).where(eq(orders.stripePaymentIntentId, input.paymentIntentId)).for("update");
   if (!order) return { outcome: "recorded-for-later", revoked: 0 };
