@@ -84,9 +84,11 @@ const Schema = v.object({
   WORKER_BATCH_SIZE: int("WORKER_BATCH_SIZE", "4", 1, 100),
   VISIBILITY_TIMEOUT_MS: int("VISIBILITY_TIMEOUT_MS", "120000", 1000, 43_200_000),
   POLL_INTERVAL_MS: int("POLL_INTERVAL_MS", "1000", 50, 60_000),
-  MAX_ATTEMPTS: int("MAX_ATTEMPTS", "3", 1, 100),
-  /** First retry delay in seconds, doubled per attempt (capped at 5 minutes). */
-  RETRY_BASE_SECONDS: int("RETRY_BASE_SECONDS", "10", 0, 300),
+  /**
+   * Replaces every job's first retry delay (seconds; tests set 0). Unset: each job's policy in
+   * common/jobs.ts, which also holds the attempts (they must match the queue's --message-retries).
+   */
+  RETRY_BASE_SECONDS: v.optional(v.pipe(v.string(), v.transform(Number), v.integer("RETRY_BASE_SECONDS must be an integer"), v.minValue(0, "RETRY_BASE_SECONDS must be at least 0"), v.maxValue(300, "RETRY_BASE_SECONDS must be at most 300"))),
   /** How long SIGTERM waits for jobs in flight before releasing them back to the queue. */
   SHUTDOWN_GRACE_MS: int("SHUTDOWN_GRACE_MS", "20000", 0, 600_000),
   /** Two images whose perceptual hashes differ in at most this many of 64 bits are near duplicates. */

@@ -4,7 +4,9 @@ import { S3Client } from "../common/s3";
 import { readWorkerConfig } from "./config";
 import { beat } from "./heartbeat";
 import { configureImaging, imagingThreads } from "./imaging";
-import { processImage, recordFailure } from "./jobs/image-process";
+import { log } from "../common/log";
+import { type ImageJobDeps, processImage, recordProcessFailure } from "./jobs/image-process";
+import { recordReprocessFailure, reprocessImage } from "./jobs/image-reprocess";
 import { startEmbedServer } from "./embed-server";
 import { loadModels } from "./ml/models";
 import { createQueueClient } from "./queue-client";
@@ -16,9 +18,6 @@ import { checkHandlers, type Handlers, startRunner } from "./runner";
  * a missing variable stops it with a message naming it. The first SIGTERM/SIGINT stops pulling,
  * lets jobs in flight finish (or releases them after SHUTDOWN_GRACE_MS); a second exits at once.
  */
-const log = (level: string, msg: string, extra: Record<string, unknown> = {}) =>
-  console.log(JSON.stringify({ level, msg, ...extra }, (_k, value) => (typeof value === "bigint" ? value.toString() : value)));
-
 let config: ReturnType<typeof readWorkerConfig>;
 try {
   config = readWorkerConfig(process.env);
@@ -35,47 +34,41 @@ const store = new S3Client({ endpoint: config.s3Endpoint, accessKeyId: config.R2
 
 // Liveness while the models load: a first start may spend minutes downloading the CLIP model.
 const loading = { jobTypes: [], nsfw: false, clip: null, clipUnavailable: { why: "the worker is loading its models (a first start downloads the CLIP model)", detail: "loading" }, embedService: false };
-const beatWhileLoading = () => void beat(db, config.WORKER_ID, loading).catch((error: Error) => log("error", "heartbeat failed", { error: error.message }));
+const beatWhileLoading = () => void beat(db, config.WORKER_ID, loading).catch((error: Error) => log.error("heartbeat failed", { error: error.message }));
 beatWhileLoading();
 const loadingBeats = setInterval(beatWhileLoading, config.HEARTBEAT_INTERVAL_MS);
-const { nsfw, clip, tagger, clipUnavailable } = await loadModels(config, { maxBatch: config.CLIP_MAX_BATCH, maxWaitMs: config.CLIP_MAX_WAIT_MS }, log).finally(() => clearInterval(loadingBeats));
+const { nsfw, clip, tagger, clipUnavailable } = await loadModels(config, { maxBatch: config.CLIP_MAX_BATCH, maxWaitMs: config.CLIP_MAX_WAIT_MS }, (level, msg, extra) => log[level](msg, extra)).finally(() => clearInterval(loadingBeats));
 const embedServer = config.WORKER_SHARED_SECRET
   ? startEmbedServer({ port: config.EMBED_PORT, hostname: config.EMBED_HOST, secret: config.WORKER_SHARED_SECRET, clip, maxImagePixels: config.MAX_INPUT_PIXELS })
   : null;
-if (embedServer) log("info", "embedding service listening", { url: `http://${config.EMBED_HOST}:${embedServer.port}`, model: clip?.modelId ?? null });
+if (embedServer) log.info("embedding service listening", { url: `http://${config.EMBED_HOST}:${embedServer.port}`, model: clip?.modelId ?? null });
 
+const jobDeps: ImageJobDeps = {
+  db,
+  store,
+  models: { nsfw, clip, tagger },
+  settings: {
+    originalsBucket: config.ORIGINALS_BUCKET_NAME,
+    derivativesBucket: config.DERIVATIVES_BUCKET_NAME,
+    maxInputPixels: config.MAX_INPUT_PIXELS,
+    phashMaxDistance: config.PHASH_MAX_DISTANCE,
+    nsfwThreshold: config.NSFW_THRESHOLD,
+  },
+};
+// One entry per job type of common/jobs.ts: what runs it, and how a failed attempt is recorded.
 const handlers: Handlers = {
-  "image.process": (message, attempt) =>
-    processImage(
-      {
-        db,
-        store,
-        nsfw,
-        clip,
-        tagger,
-        settings: {
-          originalsBucket: config.ORIGINALS_BUCKET_NAME,
-          derivativesBucket: config.DERIVATIVES_BUCKET_NAME,
-          maxInputPixels: config.MAX_INPUT_PIXELS,
-          phashMaxDistance: config.PHASH_MAX_DISTANCE,
-          nsfwThreshold: config.NSFW_THRESHOLD,
-        },
-      },
-      message,
-      attempt,
-    ),
+  "image.process": { run: (message, context) => processImage(jobDeps, message, context), recordFailure: recordProcessFailure(db) },
+  "image.reprocess": { run: (message, context) => reprocessImage(jobDeps, message, context), recordFailure: recordReprocessFailure(db) },
 };
 checkHandlers(handlers);
 
 const runner = startRunner({
   queue: createQueueClient({ apiUrl: config.QUEUES_API_URL, accountId: config.CF_ACCOUNT_ID, queueId: config.JOBS_QUEUE_ID, token: config.QUEUES_API_TOKEN }),
   handlers,
-  onFailure: (message, error, attempt) => recordFailure(db, message.payload.imageId, error, attempt, config.MAX_ATTEMPTS),
   concurrency: config.WORKER_CONCURRENCY,
   batchSize: config.WORKER_BATCH_SIZE,
   visibilityTimeoutMs: config.VISIBILITY_TIMEOUT_MS,
   pollIntervalMs: config.POLL_INTERVAL_MS,
-  maxAttempts: config.MAX_ATTEMPTS,
   retryBaseSeconds: config.RETRY_BASE_SECONDS,
   shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
   log,
@@ -85,31 +78,31 @@ const heartbeat = new AbortController();
 let stopping = false;
 async function stop(signal: string) {
   if (stopping) {
-    log("warn", "second signal: exiting now", { signal });
+    log.warn("second signal: exiting now", { signal });
     process.exit(1);
   }
   stopping = true;
-  log("info", "stopping: no new jobs; finishing the ones in flight", { signal, active: runner.active });
+  log.info("stopping: no new jobs; finishing the ones in flight", { signal, active: runner.active });
   heartbeat.abort();
   const result = await runner.stop();
   await embedServer?.stop();
   await nsfw?.close();
   await clip?.close();
   await pool.end();
-  log("info", "worker stopped", result);
+  log.info("worker stopped", result);
   process.exit(0);
 }
 process.on("SIGTERM", () => void stop("SIGTERM"));
 process.on("SIGINT", () => void stop("SIGINT"));
 
-log("info", "worker started", { workerId: config.WORKER_ID, queue: config.JOBS_QUEUE_ID, concurrency: config.WORKER_CONCURRENCY, libvipsThreads: imagingThreads(), nsfw: nsfw !== null });
+log.info("worker started", { workerId: config.WORKER_ID, queue: config.JOBS_QUEUE_ID, concurrency: config.WORKER_CONCURRENCY, libvipsThreads: imagingThreads(), nsfw: nsfw !== null });
 // clipUnavailable says why there is no CLIP (download refused, offline, a bad folder), for GET /v1/health.
 const capabilities = { jobTypes: Object.keys(handlers), nsfw: nsfw !== null, clip: clip?.modelId ?? null, clipUnavailable, embedService: embedServer !== null };
 while (!heartbeat.signal.aborted) {
   try {
     await beat(db, config.WORKER_ID, capabilities);
   } catch (error) {
-    log("error", "heartbeat failed", { error: (error as Error).message });
+    log.error("heartbeat failed", { error: (error as Error).message });
   }
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, config.HEARTBEAT_INTERVAL_MS);

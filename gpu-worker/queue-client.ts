@@ -67,17 +67,6 @@ export class QueueApiError extends Error {
   }
 }
 
-/**
- * How long a failed job waits before its next delivery: 10 s after the first attempt, doubling,
- * capped at 5 minutes.
- *
- * @example backoffSeconds(1) // 10; backoffSeconds(3) // 40; backoffSeconds(9) // 300
- */
-export function backoffSeconds(attempts: number, baseSeconds = 10): number {
-  const exponent = Math.max(0, Math.floor(attempts) - 1);
-  return Math.min(300, baseSeconds * 2 ** Math.min(exponent, 16));
-}
-
 const ErrorItem = v.looseObject({ code: v.optional(v.number(), 0), message: v.optional(v.string(), "") });
 const Envelope = v.looseObject({
   success: v.boolean(),

@@ -3,6 +3,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { UploadContentType } from "../common/images";
 import { configureImaging } from "../gpu-worker/imaging";
 import { analyseImage, RejectedFile, renderDerivatives } from "../gpu-worker/pipeline/index";
+import { analysisOf } from "../gpu-worker/pipeline/steps";
 import { imageIdFor } from "./ids";
 import type { AnalysedFile, AnalyseTask, ThreadMessage } from "./threads";
 
@@ -57,18 +58,9 @@ async function run(task: AnalyseTask) {
     if (!contentType) throw new Error(`unexpected format ${analysed.format}`);
     const transfer: ArrayBuffer[] = [];
     const file: AnalysedFile = {
+      analysis: analysisOf(analysed),
       imageId,
-      bytes: analysed.original.byteLength,
       contentType,
-      sha256: analysed.sha256,
-      phash: analysed.phash,
-      format: analysed.format,
-      width: analysed.width,
-      height: analysed.height,
-      aspectRatio: analysed.aspectRatio,
-      metadata: analysed.metadata,
-      palette: analysed.palette,
-      colourBucket: analysed.colourBucket,
       working: { data: transferable(analysed.working.data, transfer), width: analysed.working.width, height: analysed.working.height },
       renditions: renditions.map((r) => ({ name: r.name, body: transferable(r.body, transfer), contentType: r.contentType })),
     };

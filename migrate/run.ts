@@ -1,10 +1,12 @@
 import type { Database } from "../db/connect";
-import { decide, type ObjectStore } from "../gpu-worker/jobs/image-process";
+import type { ObjectStore } from "../gpu-worker/jobs/image-outputs";
 import type { LoadedModels } from "../gpu-worker/ml/models";
 import type { RawImage } from "../gpu-worker/pipeline/index";
+import { type Inference, inferBatch } from "../gpu-worker/pipeline/inference";
+import { moderationDecision } from "../gpu-worker/pipeline/moderation";
+import { processedImageFields } from "../gpu-worker/pipeline/steps";
 import { batchesOf } from "./batches";
 import { type Checkpoint, type CheckpointUpdate, readCheckpoints, registerFiles, updateCheckpoints } from "./checkpoint";
-import { type Inference, inferBatch } from "./inference";
 import type { Limit } from "./limit";
 import { listingFor } from "./listing";
 import { type ListingHints, manifestFor } from "./manifest-store";
@@ -49,7 +51,11 @@ export type RunDeps = {
 };
 
 type Prepared = { path: string; checkpoint: Checkpoint | undefined; manifest: ListingHints | undefined };
-type Worked = Prepared & { file: Omit<AnalysedFile, "working">; inference: Inference };
+/** `inference` is null with --no-ml. */
+type Worked = Prepared & { file: Omit<AnalysedFile, "working">; inference: Inference | null };
+
+/** What the checkpoints and the listing look-ups know a file by. */
+const identity = (file: Omit<AnalysedFile, "working">) => ({ imageId: file.imageId, sha256: file.analysis.sha256, bytes: file.analysis.bytes });
 
 const failure = (path: string, error: string, known?: { imageId: string; sha256: string; bytes: number }): CheckpointUpdate => ({
   sourcePath: path,
@@ -88,55 +94,44 @@ async function prepare(deps: RunDeps, paths: string[]): Promise<Prepared[]> {
 /** The renditions are in the bucket from an earlier run of this very content. */
 const uploadedBefore = (item: Prepared, sha256: string) => item.checkpoint?.stage === "uploaded" && item.checkpoint.sha256 === sha256;
 
+/** The moderation rule for an imported file: no duplicate here (the commit records those). */
+const decisionFor = (deps: RunDeps, inference: Inference | null) => moderationDecision(null, deps.settings.contributorId, inference?.nsfw ?? null, deps.settings.nsfwThreshold);
+
 function readyFile(deps: RunDeps, item: Worked): ReadyFile {
   const { file, inference } = item;
-  const clip = deps.models?.clip ?? null;
+  const { analysis } = file;
   return {
     path: item.path,
-    bytes: file.bytes,
-    imageId: file.imageId,
-    sha256: file.sha256,
+    ...identity(file),
     contentType: file.contentType,
-    phash: file.phash,
-    format: file.format,
-    width: file.width,
-    height: file.height,
-    aspectRatio: file.aspectRatio,
-    technical: file.metadata.technical,
-    palette: file.palette,
-    colourBucket: file.colourBucket,
-    derivativeKeys: derivativeKeysFor(file.imageId),
     listing: listingFor({
       path: item.path,
       manifest: item.manifest,
-      descriptive: file.metadata.descriptive,
-      aiTags: inference.tags,
-      aiCategories: inference.categories,
+      descriptive: analysis.metadata.descriptive,
+      aiTags: inference?.tags ?? [],
+      aiCategories: inference?.categories ?? [],
       knownCategories: deps.settings.knownCategories,
     }),
-    nsfwScore: inference.nsfw,
-    embedding: inference.embedding,
-    embeddingModel: inference.embedding ? (clip?.modelId ?? null) : null,
-    embeddingVersion: inference.embedding ? (clip?.version ?? null) : null,
-    mlStatus: deps.models === null ? "pending" : inference.embedding ? "done" : "unavailable",
-    decision: decide(null, deps.settings.contributorId, inference.nsfw, deps.settings.nsfwThreshold),
+    // The same row fields a live upload gets (gpu-worker/pipeline/steps.ts).
+    fields: processedImageFields({ analysis, derivativeKeys: derivativeKeysFor(file.imageId), inference }, decisionFor(deps, inference), null, new Date()),
   };
 }
 
 /** Uploads what is not in the buckets yet; returns the files that made it and the failures. */
 async function upload(deps: RunDeps, worked: Worked[]): Promise<{ kept: Worked[]; failed: CheckpointUpdate[] }> {
   const { db, clock, settings } = deps;
-  const listed = await clock.time("db", () => findListed(db, worked.map((w) => w.file)));
+  const listed = await clock.time("db", () => findListed(db, worked.map((w) => identity(w.file))));
   // One upload per content: later copies in the batch wait for the first's outcome.
   const first = new Map<string, Worked>();
-  for (const item of worked) if (!listed.has(item.file.sha256) && !first.has(item.file.sha256)) first.set(item.file.sha256, item);
+  for (const item of worked) if (!listed.has(item.file.analysis.sha256) && !first.has(item.file.analysis.sha256)) first.set(item.file.analysis.sha256, item);
   const errors = new Map<string, string>();
   const uploaded: Worked[] = [];
   await Promise.all(
     [...first.values()].map(async (item) => {
-      if (uploadedBefore(item, item.file.sha256)) return;
+      const { sha256 } = item.file.analysis;
+      if (uploadedBefore(item, sha256)) return;
       if (item.file.renditions.length === 0) {
-        errors.set(item.file.sha256, "the file changed since an earlier run uploaded it; --retry-failed runs it afresh");
+        errors.set(sha256, "the file changed since an earlier run uploaded it; --retry-failed runs it afresh");
         return;
       }
       try {
@@ -145,26 +140,26 @@ async function upload(deps: RunDeps, worked: Worked[]): Promise<{ kept: Worked[]
           deps.uploadLimit,
           clock,
           { originalsBucket: settings.originalsBucket, derivativesBucket: settings.derivativesBucket, contributorId: settings.contributorId },
-          { path: item.path, ...item.file, listed: decide(null, settings.contributorId, item.inference.nsfw, settings.nsfwThreshold).status === "approved" },
+          { path: item.path, imageId: item.file.imageId, sha256, contentType: item.file.contentType, renditions: item.file.renditions, listed: decisionFor(deps, item.inference).status === "approved" },
         );
         uploaded.push(item);
       } catch (error) {
-        errors.set(item.file.sha256, `upload failed: ${(error as Error).message}`);
+        errors.set(sha256, `upload failed: ${(error as Error).message}`);
       }
     }),
   );
   await clock.time("db", () =>
     updateCheckpoints(
       db,
-      uploaded.map((item) => ({ sourcePath: item.path, stage: "uploaded", imageId: item.file.imageId, sha256: item.file.sha256, bytes: item.file.bytes, duplicate: false, error: null, finished: false })),
+      uploaded.map((item) => ({ sourcePath: item.path, stage: "uploaded", ...identity(item.file), duplicate: false, error: null, finished: false })),
     ),
   );
   const kept: Worked[] = [];
   const failed: CheckpointUpdate[] = [];
   for (const item of worked) {
-    const error = errors.get(item.file.sha256);
+    const error = errors.get(item.file.analysis.sha256);
     if (error === undefined) kept.push(item);
-    else failed.push(failure(item.path, error, item.file));
+    else failed.push(failure(item.path, error, identity(item.file)));
   }
   return { kept, failed };
 }
@@ -181,10 +176,10 @@ async function finishBatch(deps: RunDeps, batch: Prepared[], analyses: Promise<A
     });
 
     const models = deps.models;
-    const inference = models ? await mlTurn.run(() => inferBatch(models, analysed.map((a) => raster(a.file)), clock)) : analysed.map(() => ({ nsfw: null, embedding: null, tags: [], categories: [] }));
+    const inference = models ? await mlTurn.run(() => inferBatch(models, analysed.map((a) => raster(a.file)), (step, work) => clock.time(step, work))) : analysed.map(() => null);
     mlTurn.release();
     // The working rasters (a few MB each) are not needed past the ML steps.
-    const worked: Worked[] = analysed.map(({ item, file: { working: _, ...file } }, i) => ({ ...item, file, inference: inference[i] as Inference }));
+    const worked: Worked[] = analysed.map(({ item, file: { working: _, ...file } }, i) => ({ ...item, file, inference: inference[i] ?? null }));
     // Let them go for real: the settled analyses (and the caller's array of them) still reach them.
     for (const { file } of analysed) file.working = { data: new Uint8Array(0), width: 0, height: 0 };
     analyses.length = 0;
@@ -194,7 +189,7 @@ async function finishBatch(deps: RunDeps, batch: Prepared[], analyses: Promise<A
       updateCheckpoints(
         db,
         // A file already uploaded by an earlier run stays at that stage.
-        worked.filter((w) => !uploadedBefore(w, w.file.sha256)).map((w) => ({ sourcePath: w.path, stage: "processed", imageId: w.file.imageId, sha256: w.file.sha256, bytes: w.file.bytes, duplicate: false, error: null, finished: false })),
+        worked.filter((w) => !uploadedBefore(w, w.file.analysis.sha256)).map((w) => ({ sourcePath: w.path, stage: "processed", ...identity(w.file), duplicate: false, error: null, finished: false })),
       ),
     );
     const { kept, failed: uploadFailures } = await upload(deps, worked);

@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import type { RenditionName, UploadContentType } from "../common/images";
-import type { AnalysedImage } from "../gpu-worker/pipeline/index";
+import type { Analysis } from "../gpu-worker/pipeline/steps";
 import type { StageClock } from "./stages";
 
 /**
@@ -11,10 +11,10 @@ import type { StageClock } from "./stages";
 
 export type AnalyseTask = { id: number; path: string; render: boolean };
 
-/** What a thread sends back for a file the pipeline accepted. */
-export type AnalysedFile = Pick<AnalysedImage, "sha256" | "phash" | "format" | "width" | "height" | "aspectRatio" | "metadata" | "palette" | "colourBucket"> & {
+/** What a thread sends back for a file the pipeline accepted: the whole analysis (every analysis step's result), and more. */
+export type AnalysedFile = {
+  analysis: Analysis;
   imageId: string;
-  bytes: number;
   contentType: UploadContentType;
   /** The working decode (RGB, long edge up to 1200 px) for the ML steps. */
   working: { data: Uint8Array; width: number; height: number };

@@ -11,7 +11,7 @@ import {
   type UploadContentType,
 } from "../common/images";
 import type { DerivativeKeys } from "../db/schema";
-import type { ObjectStore } from "../gpu-worker/jobs/image-process";
+import type { ObjectStore } from "../gpu-worker/jobs/image-outputs";
 import { cleanOriginal } from "../gpu-worker/pipeline/clean-original";
 import type { SniffedFormat } from "../gpu-worker/pipeline/validate";
 import type { Limit } from "./limit";

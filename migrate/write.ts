@@ -1,8 +1,8 @@
 import { and, inArray, isNull, or } from "drizzle-orm";
 import { originalKey, type UploadContentType } from "../common/images";
 import type { Database, Queryable } from "../db/connect";
-import { type DerivativeKeys, imageCategories, images, imageTags, type MlStatus, type Palette, tagTextFor } from "../db/schema";
-import type { TechnicalMetadata } from "../gpu-worker/pipeline/metadata";
+import { imageCategories, images, imageTags, tagTextFor } from "../db/schema";
+import type { processedImageFields } from "../gpu-worker/pipeline/steps";
 import { type CheckpointUpdate, updateCheckpoints } from "./checkpoint";
 import type { Listing } from "./listing";
 
@@ -22,22 +22,9 @@ export type ReadyFile = {
   imageId: string;
   sha256: string;
   contentType: UploadContentType;
-  phash: bigint;
-  format: string;
-  width: number;
-  height: number;
-  aspectRatio: number;
-  technical: TechnicalMetadata;
-  palette: Palette;
-  colourBucket: string | null;
-  derivativeKeys: DerivativeKeys;
   listing: Listing;
-  nsfwScore: number | null;
-  embedding: Float32Array | null;
-  embeddingModel: string | null;
-  embeddingVersion: string | null;
-  mlStatus: MlStatus;
-  decision: { status: "approved" | "pending_review" | "rejected"; reason: string | null };
+  /** The images columns the pipeline fills, as for a live upload (gpu-worker/pipeline/steps.ts processedImageFields). */
+  fields: ReturnType<typeof processedImageFields>;
 };
 
 export type CommitResult = { listed: ReadyFile[]; duplicates: ReadyFile[] };
@@ -74,8 +61,8 @@ export async function findListed(db: Queryable, files: readonly { imageId: strin
 }
 
 function imageRow(file: ReadyFile, contributorId: string) {
-  const now = new Date();
   return {
+    ...file.fields,
     id: file.imageId,
     contributorId,
     title: file.listing.title,
@@ -84,30 +71,10 @@ function imageRow(file: ReadyFile, contributorId: string) {
     credit: file.listing.credit,
     creditLicense: file.listing.creditLicense,
     creditSource: file.listing.creditSource,
-    status: file.decision.status,
-    statusReason: file.decision.reason,
-    stage: "done" as const,
-    sha256: file.sha256,
-    phash: file.phash,
-    width: file.width,
-    height: file.height,
-    aspectRatio: file.aspectRatio,
-    format: file.format,
-    bytes: file.bytes,
     declaredBytes: file.bytes,
     declaredContentType: file.contentType,
-    uploadedAt: now,
+    uploadedAt: new Date(),
     originalKey: originalKey(contributorId, file.imageId, file.contentType),
-    derivativeKeys: file.derivativeKeys,
-    metadata: { ...file.technical },
-    palette: file.palette,
-    colourBucket: file.colourBucket,
-    nsfwScore: file.nsfwScore,
-    embedding: file.embedding ? Array.from(file.embedding) : null,
-    embeddingModel: file.embeddingModel,
-    embeddingVersion: file.embeddingVersion,
-    mlStatus: file.mlStatus,
-    publishedAt: file.decision.status === "approved" ? now : null,
   };
 }
 

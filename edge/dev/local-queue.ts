@@ -1,6 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { type Context, Hono } from "hono";
 import * as v from "valibot";
+import { QUEUE_MAX_DELIVERIES } from "../../common/jobs";
+import { log } from "../../common/log";
 import type { AppEnv } from "../env";
 import { timingSafeEqual } from "../lib/crypto";
 
@@ -18,9 +20,10 @@ export const LOCAL_PULL_QUEUE = "edgestock-jobs";
 
 /**
  * Deliveries before a message that is retried, or whose lease runs out, goes to the dead-letter
- * queue: production's pull consumer is set up with `--message-retries 2` (one delivery + 2 retries).
+ * queue: the job table's (common/jobs.ts), as production's pull consumer is set up with
+ * `--message-retries` one less.
  */
-export const MAX_DELIVERIES = 3;
+export const MAX_DELIVERIES = QUEUE_MAX_DELIVERIES;
 
 /** Pull defaults and limits of the real API (developers.cloudflare.com/queues/configuration/pull-consumers). */
 export const PULL_LIMITS = {
@@ -276,7 +279,7 @@ export class LocalPullQueue extends DurableObject<LocalEnv> {
       }
       throw error;
     }
-    console.log(JSON.stringify({ level: "warn", msg: "local queue: dead-lettered", count: rows.length, ids: rows.map((r) => r.id) }));
+    log.warn("local queue: dead-lettered", { count: rows.length, ids: rows.map((r) => r.id) });
   }
 
   private async scheduleAlarm(): Promise<void> {
@@ -288,7 +291,7 @@ export class LocalPullQueue extends DurableObject<LocalEnv> {
 
 /** A dead-letter send that failed during a pull or ack: that call still answers; the alarm tries again. */
 function deferred(error: unknown): void {
-  console.error(JSON.stringify({ level: "error", msg: "local queue: dead-letter send failed, will retry", error: String(error) }));
+  log.error("local queue: dead-letter send failed, will retry", { error: String(error) });
 }
 
 function storedBody(body: unknown): Pick<LocalMessage, "body" | "contentType"> {

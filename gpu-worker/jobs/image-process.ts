@@ -1,41 +1,22 @@
-import { and, eq, inArray, ne, sql } from "drizzle-orm";
-import type { Database } from "../../db/connect";
-import { categories, imageCategories, images, imageTags, jobs, tagTextFor } from "../../db/schema";
-import {
-  DERIVATIVE_CACHE_CONTROL,
-  derivativeKey,
-  isListed,
-  isUploadContentType,
-  PRIVATE_RENDITION_CACHE_CONTROL,
-  privateRenditionKey,
-  type RenditionName,
-  uploadKeyOf,
-} from "../../common/images";
+import { and, eq, ne, sql } from "drizzle-orm";
+import { isListed, isUploadContentType, uploadKeyOf } from "../../common/images";
 import type { JobMessage } from "../../common/jobs";
-import type { NsfwModel } from "../ml/nsfw";
-import { type AnalysedImage, analyseImage, type RawImage, RejectedFile, renderDerivatives } from "../pipeline/index";
+import type { Database } from "../../db/connect";
+import { type Image, images, jobs } from "../../db/schema";
+import { type AnalysedImage, analyseImage, RejectedFile, renderDerivatives } from "../pipeline/index";
+import { inferBatch, type InferenceModels } from "../pipeline/inference";
+import { type Duplicate, moderationDecision } from "../pipeline/moderation";
+import { analysisOf, processedImageFields } from "../pipeline/steps";
+import type { FailureRecorder, JobContext } from "../runner";
+import { type ObjectStore, publishRenditions, storeAiLabels, storePrivateRenditions, unpublishRenditions } from "./image-outputs";
 
-/** The CLIP image encoder as the pipeline needs it (gpu-worker/ml/clip.ts). */
-export type ImageEmbedder = { modelId: string; version: string; embedImage(image: RawImage): Promise<Float32Array> };
-/** AI tags and categories from an image embedding (gpu-worker/ml/tagger.ts). */
-export type ImageTagger = {
-  tag(embedding: Float32Array): { tags: { tag: string; confidence: number }[]; categories: { slug: string; confidence: number }[] };
-};
-
-/** Where originals are read and derivatives written: R2's S3 API (common/s3.ts S3Client) in production and locally. */
-export type ObjectStore = {
-  getObject(bucket: string, key: string): Promise<Uint8Array | null>;
-  putObject(bucket: string, key: string, body: Uint8Array, options: { contentType: string; cacheControl?: string }): Promise<unknown>;
-  deleteObject(bucket: string, key: string): Promise<unknown>;
-};
+export type { ObjectStore } from "./image-outputs";
 
 export type ImageJobDeps = {
   db: Database;
   store: ObjectStore;
-  nsfw: NsfwModel | null;
-  /** Null when no CLIP model is installed: images then record ml_status "unavailable". */
-  clip: ImageEmbedder | null;
-  tagger: ImageTagger | null;
+  /** Each null when not installed: no NSFW score means review; no CLIP means ml_status "unavailable". */
+  models: InferenceModels;
   settings: {
     originalsBucket: string;
     derivativesBucket: string;
@@ -49,14 +30,12 @@ export type JobOutcome = { outcome: "done" | "skipped" | "rejected"; status?: st
 
 const JOB_TYPE = "image.process";
 
-type Duplicate = { id: string; contributorId: string; kind: "exact" | "near"; distance: number };
-
 /**
  * Exact duplicates by SHA-256, then near duplicates by perceptual hash (Hamming distance over the
  * 64 bits), across every contributor's live images. The near-duplicate query scans the phash
  * column; at millions of images it wants a BK-tree or multi-index hashing (see README limits).
  */
-async function findDuplicate(db: Database, imageId: string, image: AnalysedImage, maxDistance: number): Promise<Duplicate | null> {
+async function findDuplicate(db: Database, imageId: string, image: Pick<AnalysedImage, "sha256" | "phash">, maxDistance: number): Promise<Duplicate | null> {
   const live = sql`${images.id} <> ${imageId} and ${images.duplicateOf} is null and ${images.status} not in ('rejected', 'processing_failed')`;
   const [exact] = await db
     .select({ id: images.id, contributorId: images.contributorId })
@@ -75,28 +54,15 @@ async function findDuplicate(db: Database, imageId: string, image: AnalysedImage
 }
 
 /**
- * The moderation decision: auto-approve only a unique image the NSFW model scored clean. Also what
- * the batch migration (migrate/) decides for each file it lists.
+ * `image.process`: everything from an uploaded original to a moderated listing, as a short
+ * orchestration of the pipeline (gpu-worker/pipeline/steps.ts): load the image row, read the
+ * upload, run the pipeline, store, commit. Idempotent per image: a finished job is skipped; a
+ * re-run after a crash rewrites the same derivative keys with the same bytes and commits the image
+ * row once (the final update only applies while the image is still being processed). Throws to
+ * retry (missing original, database or R2 errors); a file the pipeline refuses is recorded and not
+ * retried.
  */
-export function decide(duplicate: Duplicate | null, contributorId: string, nsfw: number | null, threshold: number): { status: "approved" | "pending_review" | "rejected"; reason: string | null } {
-  if (duplicate && duplicate.contributorId !== contributorId) {
-    return { status: "rejected", reason: `duplicate of image ${duplicate.id} (${duplicate.kind === "exact" ? "identical file" : `near-identical, ${duplicate.distance} of 64 hash bits differ`})` };
-  }
-  const reasons: string[] = [];
-  if (duplicate) reasons.push(`looks like a re-upload of your image ${duplicate.id} (${duplicate.kind === "exact" ? "identical file" : "near-identical"})`);
-  if (nsfw === null) reasons.push("NSFW score unavailable (no classifier loaded)");
-  else if (nsfw >= threshold) reasons.push(`NSFW score ${nsfw.toFixed(3)} is at or above ${threshold}`);
-  return reasons.length > 0 ? { status: "pending_review", reason: reasons.join("; ") } : { status: "approved", reason: null };
-}
-
-/**
- * `image.process`: everything from an uploaded original to a moderated listing. Idempotent per
- * image: a finished job is skipped; a re-run after a crash rewrites the same derivative keys with
- * the same bytes and commits the image row once (the final update only applies while the image
- * is still being processed). Throws to retry (missing original, database or R2 errors); a file
- * the pipeline refuses is recorded and not retried.
- */
-export async function processImage(deps: ImageJobDeps, message: JobMessage<"image.process">, attempt: number): Promise<JobOutcome> {
+export async function processImage(deps: ImageJobDeps, message: JobMessage<"image.process">, context: Pick<JobContext, "attempt">): Promise<JobOutcome> {
   const { db, store, settings } = deps;
   const { imageId } = message.payload;
   const [image] = await db.select().from(images).where(eq(images.id, imageId));
@@ -112,8 +78,8 @@ export async function processImage(deps: ImageJobDeps, message: JobMessage<"imag
 
   await db
     .insert(jobs)
-    .values({ imageId, jobType: JOB_TYPE, status: "running", attempts: attempt, startedAt: new Date() })
-    .onConflictDoUpdate({ target: [jobs.imageId, jobs.jobType], set: { status: "running", attempts: attempt, startedAt: new Date(), updatedAt: new Date() } });
+    .values({ imageId, jobType: JOB_TYPE, status: "running", attempts: context.attempt, startedAt: new Date() })
+    .onConflictDoUpdate({ target: [jobs.imageId, jobs.jobType], set: { status: "running", attempts: context.attempt, startedAt: new Date(), updatedAt: new Date() } });
   await db.update(images).set({ stage: "processing", updatedAt: new Date() }).where(and(eq(images.id, imageId), eq(images.stage, "queued")));
 
   // The contributor's bytes are read from the upload key, once; buyers get only what this job
@@ -128,124 +94,57 @@ export async function processImage(deps: ImageJobDeps, message: JobMessage<"imag
     analysed = await analyseImage(bytes, declared, { maxInputPixels: settings.maxInputPixels });
   } catch (error) {
     if (!(error instanceof RejectedFile)) throw error;
+    await recordRefusedFile(db, imageId, error.message);
     // A refused file leaves nothing behind: no derivatives, no hashes, not the upload; just the reason.
-    await db.transaction(async (tx) => {
-      await tx
-        .update(images)
-        .set({ status: "processing_failed", stage: "failed", statusReason: error.message, updatedAt: new Date() })
-        .where(and(eq(images.id, imageId), ne(images.stage, "done")));
-      await tx
-        .update(jobs)
-        .set({ status: "failed", lastError: error.message, finishedAt: new Date(), updatedAt: new Date() })
-        .where(and(eq(jobs.imageId, imageId), eq(jobs.jobType, JOB_TYPE)));
-    });
     await store.deleteObject(settings.originalsBucket, uploaded);
     return { outcome: "rejected", status: "processing_failed", reason: error.message };
   }
   await store.putObject(settings.originalsBucket, image.originalKey, analysed.original, { contentType: image.declaredContentType as string });
 
+  const outcome = await runPipeline(deps, image, analysed);
+  await store.deleteObject(settings.originalsBucket, uploaded);
+  return outcome;
+}
+
+/**
+ * The pipeline past the analysis, for one image: duplicates, renditions (private first), inference,
+ * the moderation decision, then the public copies if it is listed and the one commit.
+ */
+async function runPipeline(deps: ImageJobDeps, image: Image, analysed: AnalysedImage): Promise<JobOutcome> {
+  const { db, store, settings } = deps;
+  const imageId = image.id;
   const timings = analysed.timings;
+  const timed = async <T>(step: string, work: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      timings[step] = performance.now() - started;
+    }
+  };
+
   const duplicate = await findDuplicate(db, imageId, analysed, settings.phashMaxDistance);
+  // A duplicate of someone else's image gets no renditions and no inference: it will never be shown.
   const rejectedDuplicate = duplicate !== null && duplicate.contributorId !== image.contributorId;
+  const renditions = rejectedDuplicate ? [] : await renderDerivatives(analysed, imageId);
+  const derivativeKeys = await timed("store", () => storePrivateRenditions(store, settings, imageId, renditions));
+  const [inference] = rejectedDuplicate ? [null] : await inferBatch(deps.models, [analysed.working], timed);
+  const decision = moderationDecision(duplicate, image.contributorId, inference?.nsfw ?? null, settings.nsfwThreshold);
 
-  // A duplicate of someone else's image gets no derivatives: it will never be shown. The others go
-  // to their private copies first; the public bucket gets them only if the image ends up listed.
-  const derivativeKeys: Partial<Record<RenditionName, string>> = {};
-  let renditions: Awaited<ReturnType<typeof renderDerivatives>> = [];
-  if (!rejectedDuplicate) {
-    renditions = await renderDerivatives(analysed, imageId);
-    const started = performance.now();
-    await Promise.all(
-      renditions.map(async (rendition) => {
-        const key = derivativeKey(imageId, rendition.name);
-        await store.putObject(settings.originalsBucket, privateRenditionKey(key), rendition.body, { contentType: rendition.contentType, cacheControl: PRIVATE_RENDITION_CACHE_CONTROL });
-        derivativeKeys[rendition.name] = key;
-      }),
-    );
-    timings.store = performance.now() - started;
-  }
-
-  let nsfw: number | null = null;
-  if (deps.nsfw && !rejectedDuplicate) {
-    const started = performance.now();
-    const [scores] = await deps.nsfw.score([analysed.working]);
-    nsfw = scores ? Math.round(scores.nsfw * 10_000) / 10_000 : null;
-    timings.nsfw = performance.now() - started;
-  }
-
-  let embedding: Float32Array | null = null;
-  let labels: ReturnType<ImageTagger["tag"]> = { tags: [], categories: [] };
-  if (deps.clip && !rejectedDuplicate) {
-    const started = performance.now();
-    embedding = await deps.clip.embedImage(analysed.working);
-    if (deps.tagger) labels = deps.tagger.tag(embedding);
-    timings.clip = performance.now() - started;
-  }
-
-  const decision = decide(duplicate, image.contributorId, nsfw, settings.nsfwThreshold);
   // An approved image is listed the moment the row commits, so its public copies go first (unless
   // the contributor withdrew it meanwhile); a crash before the commit leaves them for the retry or
   // the edge's reconcile.
   const [fresh] = await db.select({ withdrawnAt: images.withdrawnAt }).from(images).where(eq(images.id, imageId));
   const publish = decision.status === "approved" && fresh?.withdrawnAt === null;
-  if (publish) {
-    await Promise.all(
-      renditions.map((rendition) =>
-        store.putObject(settings.derivativesBucket, derivativeKey(imageId, rendition.name), rendition.body, { contentType: rendition.contentType, cacheControl: DERIVATIVE_CACHE_CONTROL }),
-      ),
-    );
-  }
+  if (publish) await publishRenditions(store, settings, imageId, renditions);
+  const fields = processedImageFields({ analysis: analysisOf(analysed), derivativeKeys, inference: inference ?? null }, decision, duplicate, new Date());
   const committed = await db.transaction(async (tx) => {
     const [row] = await tx
       .update(images)
-      .set({
-        status: decision.status,
-        statusReason: decision.reason,
-        stage: "done",
-        sha256: analysed.sha256,
-        bytes: analysed.original.byteLength,
-        phash: analysed.phash,
-        duplicateOf: duplicate?.id ?? null,
-        width: analysed.width,
-        height: analysed.height,
-        aspectRatio: analysed.aspectRatio,
-        format: analysed.format,
-        metadata: { ...analysed.metadata.technical },
-        palette: analysed.palette,
-        colourBucket: analysed.colourBucket,
-        derivativeKeys,
-        nsfwScore: nsfw,
-        embedding: embedding ? Array.from(embedding) : null,
-        embeddingModel: embedding ? (deps.clip?.modelId ?? null) : null,
-        embeddingVersion: embedding ? (deps.clip?.version ?? null) : null,
-        mlStatus: embedding ? "done" : rejectedDuplicate ? "pending" : "unavailable",
-        publishedAt: decision.status === "approved" ? new Date() : null,
-        updatedAt: new Date(),
-      })
+      .set({ ...fields, updatedAt: new Date() })
       .where(and(eq(images.id, imageId), ne(images.stage, "done")))
       .returning({ id: images.id });
-    if (row && labels.tags.length > 0) {
-      // AI tags never override the contributor's own keywords (same tag: the contributor's row stays).
-      await tx
-        .insert(imageTags)
-        .values(labels.tags.map((t) => ({ imageId, tag: t.tag, confidence: t.confidence, source: "ai" as const })))
-        .onConflictDoNothing();
-      await tx
-        .update(images)
-        .set({ tagText: tagTextFor(imageId) })
-        .where(eq(images.id, imageId));
-    }
-    // Only categories the marketplace has (an admin may have removed one the prompts still name).
-    const known = labels.categories.length
-      ? new Set((await tx.select({ slug: categories.slug }).from(categories).where(inArray(categories.slug, labels.categories.map((c) => c.slug)))).map((c) => c.slug))
-      : new Set<string>();
-    const filed = labels.categories.filter((c) => known.has(c.slug));
-    if (row && filed.length > 0) {
-      await tx
-        .insert(imageCategories)
-        .values(filed.map((c) => ({ imageId, categorySlug: c.slug, confidence: c.confidence, source: "ai" as const })))
-        .onConflictDoNothing();
-    }
+    if (row && inference) await storeAiLabels(tx, imageId, inference, { replace: false });
     await tx
       .update(jobs)
       .set({ status: "done", lastError: null, finishedAt: new Date(), updatedAt: new Date(), output: { status: decision.status, reason: decision.reason, timings } })
@@ -255,32 +154,47 @@ export async function processImage(deps: ImageJobDeps, message: JobMessage<"imag
   if (publish) {
     // Withdrawn between the check and the commit, or another delivery decided otherwise: not listed, not public.
     const [after] = await db.select({ status: images.status, withdrawnAt: images.withdrawnAt, takenDownAt: images.takenDownAt }).from(images).where(eq(images.id, imageId));
-    if (!after || !isListed(after)) await Promise.all(renditions.map((rendition) => store.deleteObject(settings.derivativesBucket, derivativeKey(imageId, rendition.name))));
+    if (!after || !isListed(after)) await unpublishRenditions(store, settings, imageId, renditions);
   }
-  await store.deleteObject(settings.originalsBucket, uploaded);
   if (!committed) return { outcome: "skipped", reason: "another delivery finished it first" };
   return { outcome: "done", status: decision.status, reason: decision.reason ?? undefined, timings };
+}
+
+/** A file the pipeline refused: the image fails with the reason, and the job with it (not retried). */
+async function recordRefusedFile(db: Database, imageId: string, reason: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx
+      .update(images)
+      .set({ status: "processing_failed", stage: "failed", statusReason: reason, updatedAt: new Date() })
+      .where(and(eq(images.id, imageId), ne(images.stage, "done")));
+    await tx
+      .update(jobs)
+      .set({ status: "failed", lastError: reason, finishedAt: new Date(), updatedAt: new Date() })
+      .where(and(eq(jobs.imageId, imageId), eq(jobs.jobType, JOB_TYPE)));
+  });
 }
 
 /**
  * Called when an attempt fails: keeps the reason on the job row so the contributor (status
  * route) and the dead-letter consumer can say why; on the last attempt the image is marked
- * processing_failed here too, so the outcome does not depend on the dead-letter queue.
+ * processing_failed here too (the job's final-failure rule in common/jobs.ts), so the outcome
+ * does not depend on the dead-letter queue.
  */
-export async function recordFailure(db: Database, imageId: string, error: Error, attempt: number, maxAttempts: number) {
-  const reason = `${error.message}`.slice(0, 1000);
-  const last = attempt >= maxAttempts;
-  await db.transaction(async (tx) => {
-    await tx
-      .update(jobs)
-      .set({ status: last ? "dead" : "failed", lastError: reason, attempts: attempt, updatedAt: new Date(), ...(last ? { finishedAt: new Date() } : {}) })
-      .where(and(eq(jobs.imageId, imageId), eq(jobs.jobType, JOB_TYPE)));
-    if (last) {
+export function recordProcessFailure(db: Database): FailureRecorder<"image.process"> {
+  return async (message, error, { attempt, final: last }) => {
+    const { imageId } = message.payload;
+    const reason = `${error.message}`.slice(0, 1000);
+    await db.transaction(async (tx) => {
       await tx
-        .update(images)
-        .set({ status: "processing_failed", stage: "failed", statusReason: `processing failed after ${attempt} attempts: ${reason}`, updatedAt: new Date() })
-        .where(and(eq(images.id, imageId), ne(images.stage, "done")));
-    }
-  });
+        .update(jobs)
+        .set({ status: last ? "dead" : "failed", lastError: reason, attempts: attempt, updatedAt: new Date(), ...(last ? { finishedAt: new Date() } : {}) })
+        .where(and(eq(jobs.imageId, imageId), eq(jobs.jobType, JOB_TYPE)));
+      if (last) {
+        await tx
+          .update(images)
+          .set({ status: "processing_failed", stage: "failed", statusReason: `processing failed after ${attempt} attempts: ${reason}`, updatedAt: new Date() })
+          .where(and(eq(images.id, imageId), ne(images.stage, "done")));
+      }
+    });
+  };
 }
-

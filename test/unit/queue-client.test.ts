@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { backoffSeconds, createQueueClient, QueueApiError } from "../../gpu-worker/queue-client";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { createQueueClient, QueueApiError } from "../../gpu-worker/queue-client";
 
 /**
  * The pull client against a tiny HTTP server that answers in Cloudflare's shapes: one canned
@@ -104,12 +104,26 @@ describe("queue pull client", () => {
   });
 
   it("waits as long as Retry-After says on a 429", async () => {
-    responses.push({ status: 429, headers: { "retry-after": "1" }, body: { success: false, errors: [{ code: 10250, message: "Queue is overloaded" }] } }, ok({ messages: [] }));
-    const started = Date.now();
-    await client().pull({ batchSize: 1, visibilityTimeoutMs: 1000 });
-    // The jittered backoff alone would wait at most 5 ms here.
-    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
-    expect(received).toHaveLength(2);
+    // The canned responses through the client's fetch option, so the clock can be faked end to end.
+    const canned: Canned[] = [{ status: 429, headers: { "retry-after": "1" }, body: { success: false, errors: [{ code: 10250, message: "Queue is overloaded" }] } }, ok({ messages: [] })];
+    let calls = 0;
+    const fakeFetch = (async () => {
+      calls++;
+      const next = canned.shift() as Canned;
+      return new Response(JSON.stringify(next.body), { status: next.status ?? 200, headers: { "content-type": "application/json", ...next.headers } });
+    }) as unknown as typeof fetch;
+    vi.useFakeTimers();
+    try {
+      const pulling = createQueueClient({ apiUrl, accountId: "acc123", queueId: "q456", token: "secret-token", baseDelayMs: 5, fetch: fakeFetch }).pull({ batchSize: 1, visibilityTimeoutMs: 1000 });
+      // The jittered backoff alone would wait at most 5 ms here.
+      await vi.advanceTimersByTimeAsync(999);
+      expect(calls).toBe(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await pulling).toEqual([]);
+      expect(calls).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("gives up after the last attempt with the API's error", async () => {
@@ -161,13 +175,5 @@ describe("queue pull client", () => {
     const pulling = client().pull({ batchSize: 1, visibilityTimeoutMs: 1000, signal: controller.signal });
     setTimeout(() => controller.abort(new Error("shutting down")), 50);
     await expect(pulling).rejects.toThrow("shutting down");
-  });
-});
-
-describe("job retry backoff", () => {
-  it("starts at 10 s, doubles, and stops at 5 minutes", () => {
-    expect([1, 2, 3, 4, 5, 6, 7, 20].map((n) => backoffSeconds(n))).toEqual([10, 20, 40, 80, 160, 300, 300, 300]);
-    expect(backoffSeconds(0)).toBe(10);
-    expect([1, 2, 3].map((n) => backoffSeconds(n, 1))).toEqual([1, 2, 4]);
   });
 });

@@ -1,5 +1,6 @@
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { NEAR_DUPLICATE_MAX_DISTANCE, NSFW_THRESHOLD } from "../../common/images";
 import { clipModelDirOf, readWorkerConfig } from "../../gpu-worker/config";
 import { selectClipFiles } from "../../gpu-worker/ml/clip-models";
 import { readMigrateConfig } from "../../migrate/config";
@@ -32,8 +33,11 @@ describe("GPU worker configuration", () => {
     const config = readWorkerConfig({ ...base, HEARTBEAT_INTERVAL_MS: "1000" });
     expect(config.HEARTBEAT_INTERVAL_MS).toBe(1000);
     expect(config.WORKER_ID).toMatch(/-\d+$/);
-    expect(config.MAX_ATTEMPTS).toBe(3);
-    expect(config.NSFW_THRESHOLD).toBe(0.1);
+    // Unset: the job policies' own backoff (common/jobs.ts); the rules' defaults from common/images.ts.
+    expect(config.RETRY_BASE_SECONDS).toBeUndefined();
+    expect(readWorkerConfig({ ...base, RETRY_BASE_SECONDS: "0" }).RETRY_BASE_SECONDS).toBe(0);
+    expect(config.NSFW_THRESHOLD).toBe(NSFW_THRESHOLD);
+    expect(config.PHASH_MAX_DISTANCE).toBe(NEAR_DUPLICATE_MAX_DISTANCE);
     expect(config.s3Endpoint).toBe("https://acc.r2.cloudflarestorage.com");
     expect(config.QUEUES_API_URL).toBe("https://api.cloudflare.com/client/v4");
   });
@@ -48,6 +52,7 @@ describe("GPU worker configuration", () => {
     expect(() => readWorkerConfig({ ...base, HEARTBEAT_INTERVAL_MS: "soon" })).toThrow(/HEARTBEAT_INTERVAL_MS/);
     expect(() => readWorkerConfig({ ...base, NSFW_THRESHOLD: "2" })).toThrow(/NSFW_THRESHOLD must be at most 1/);
     expect(() => readWorkerConfig({ ...base, WORKER_CONCURRENCY: "0" })).toThrow(/WORKER_CONCURRENCY/);
+    expect(() => readWorkerConfig({ ...base, RETRY_BASE_SECONDS: "-1" })).toThrow(/RETRY_BASE_SECONDS must be at least 0/);
   });
 
   it("reads the CLIP execution providers in order, and refuses unknown ones", () => {

@@ -1,0 +1,80 @@
+import { and, eq, inArray } from "drizzle-orm";
+import { DERIVATIVE_CACHE_CONTROL, derivativeKey, PRIVATE_RENDITION_CACHE_CONTROL, privateRenditionKey } from "../../common/images";
+import type { Database } from "../../db/connect";
+import { categories, type DerivativeKeys, imageCategories, images, imageTags, tagTextFor } from "../../db/schema";
+import type { Rendition } from "../pipeline/index";
+import type { Inference } from "../pipeline/inference";
+
+/**
+ * Where the image jobs (image-process.ts, image-reprocess.ts) put what the pipeline made: the
+ * renditions in the buckets, the AI tags and categories in their tables. One copy of the rules:
+ * every rendition has a private copy; the public bucket gets one only while the image is listed.
+ */
+
+/** Where originals are read and derivatives written: R2's S3 API (common/s3.ts S3Client) in production and locally. */
+export type ObjectStore = {
+  getObject(bucket: string, key: string): Promise<Uint8Array | null>;
+  putObject(bucket: string, key: string, body: Uint8Array, options: { contentType: string; cacheControl?: string }): Promise<unknown>;
+  deleteObject(bucket: string, key: string): Promise<unknown>;
+};
+
+export type Buckets = { originalsBucket: string; derivativesBucket: string };
+
+type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
+
+/** Writes the private copies (originals bucket, renditions/ prefix); returns the public keys they stand for. */
+export async function storePrivateRenditions(store: ObjectStore, buckets: Buckets, imageId: string, renditions: readonly Rendition[]): Promise<DerivativeKeys> {
+  const keys: DerivativeKeys = {};
+  await Promise.all(
+    renditions.map(async (rendition) => {
+      const key = derivativeKey(imageId, rendition.name);
+      await store.putObject(buckets.originalsBucket, privateRenditionKey(key), rendition.body, { contentType: rendition.contentType, cacheControl: PRIVATE_RENDITION_CACHE_CONTROL });
+      keys[rendition.name] = key;
+    }),
+  );
+  return keys;
+}
+
+/** Writes the public copies (derivatives bucket): only for an image that is, or is about to be, listed. */
+export async function publishRenditions(store: ObjectStore, buckets: Buckets, imageId: string, renditions: readonly Rendition[]): Promise<void> {
+  await Promise.all(
+    renditions.map((rendition) =>
+      store.putObject(buckets.derivativesBucket, derivativeKey(imageId, rendition.name), rendition.body, { contentType: rendition.contentType, cacheControl: DERIVATIVE_CACHE_CONTROL }),
+    ),
+  );
+}
+
+/** Removes the public copies (the image is not listed after all: withdrawn or taken down meanwhile). */
+export async function unpublishRenditions(store: ObjectStore, buckets: Buckets, imageId: string, renditions: readonly Rendition[]): Promise<void> {
+  await Promise.all(renditions.map((rendition) => store.deleteObject(buckets.derivativesBucket, derivativeKey(imageId, rendition.name))));
+}
+
+/**
+ * Stores the AI tags and categories of `labels` and refreshes tag_text. AI tags never override the
+ * contributor's own keywords (same tag: the contributor's row stays); only categories the
+ * marketplace has are filed (an admin may have removed one the prompts still name). With
+ * `replace`, the image's earlier AI tags and categories go first (a reprocess with a new model).
+ */
+export async function storeAiLabels(tx: Transaction, imageId: string, labels: Pick<Inference, "tags" | "categories">, options: { replace: boolean }): Promise<void> {
+  if (options.replace) {
+    await tx.delete(imageTags).where(and(eq(imageTags.imageId, imageId), eq(imageTags.source, "ai")));
+    await tx.delete(imageCategories).where(and(eq(imageCategories.imageId, imageId), eq(imageCategories.source, "ai")));
+  }
+  if (labels.tags.length > 0) {
+    await tx
+      .insert(imageTags)
+      .values(labels.tags.map((t) => ({ imageId, tag: t.tag, confidence: t.confidence, source: "ai" as const })))
+      .onConflictDoNothing();
+  }
+  if (options.replace || labels.tags.length > 0) await tx.update(images).set({ tagText: tagTextFor(imageId) }).where(eq(images.id, imageId));
+  const known = labels.categories.length
+    ? new Set((await tx.select({ slug: categories.slug }).from(categories).where(inArray(categories.slug, labels.categories.map((c) => c.slug)))).map((c) => c.slug))
+    : new Set<string>();
+  const filed = labels.categories.filter((c) => known.has(c.slug));
+  if (filed.length > 0) {
+    await tx
+      .insert(imageCategories)
+      .values(filed.map((c) => ({ imageId, categorySlug: c.slug, confidence: c.confidence, source: "ai" as const })))
+      .onConflictDoNothing();
+  }
+}
