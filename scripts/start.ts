@@ -10,6 +10,8 @@
  * Env: PORT (8787), EDGESTOCK_DATA_DIR (.data), EDGESTOCK_WORKER=0 (no worker), EMBED_PORT (free port), DATABASE_URL (a local PostgreSQL server instead of
  * the embedded one), EDGESTOCK_INSPECTOR_PORT and EDGESTOCK_EDGE=bundle (scripts/edge-dev.mjs), and any edge secret (UPSTASH_*, STRIPE_*, R2_*) to pass through to the Worker.
  */
+
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
@@ -21,7 +23,6 @@ import { generateJwtKeyPair } from "./lib/dev-keys";
 import { freePort } from "./lib/free-port";
 import { writeLocalWranglerConfig } from "./lib/local-wrangler";
 import { type StripeStandin, startStripeStandin } from "./stripe-standin/server";
-import { randomBytes } from "node:crypto";
 
 const root = resolve(import.meta.dir, "..");
 const dataDir = resolve(root, process.env.EDGESTOCK_DATA_DIR ?? ".data");

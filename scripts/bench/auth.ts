@@ -12,6 +12,9 @@ import { join, resolve } from "node:path";
 import { startLocalDatabase } from "../../db/local/server";
 import { hashPassword, PASSWORD_ITERATIONS } from "../../edge/lib/password";
 import { generateJwtKeyPair } from "../lib/dev-keys";
+import { recordFigures } from "./lib/figures";
+
+recordFigures("auth");
 
 const N = Number(process.argv[2] ?? 40);
 const root = resolve(import.meta.dir, "../..");
@@ -19,7 +22,8 @@ const port = 18000 + Math.floor(Math.random() * 2000);
 const url = `http://127.0.0.1:${port}`;
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
-const row = (name: string, xs: number[]) => console.log(`${name.padEnd(34)} p50 ${pct(xs, 50).toFixed(1).padStart(7)} ms   p95 ${pct(xs, 95).toFixed(1).padStart(7)} ms   (n=${xs.length})`);
+const row = (name: string, xs: number[]) =>
+  console.log(`${name.padEnd(34)} p50 ${pct(xs, 50).toFixed(1).padStart(7)} ms   p95 ${pct(xs, 95).toFixed(1).padStart(7)} ms   (n=${xs.length})`);
 
 // PBKDF2 in Bun (BoringSSL), for reference.
 const bunHash: number[] = [];
@@ -32,16 +36,47 @@ for (let i = 0; i < 10; i++) {
 const db = await startLocalDatabase({});
 const dir = mkdtempSync(join(tmpdir(), "edgestock-bench-"));
 const envFile = join(dir, ".env");
-const secrets = { DATABASE_URL: db.url, DB_LOCAL_PROXY: db.proxy, ...generateJwtKeyPair() };
-writeFileSync(envFile, Object.entries(secrets).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("\n"));
+// The edge's configuration requires R2 S3 credentials (it presigns uploads); auth never reaches R2.
+const secrets = { DATABASE_URL: db.url, DB_LOCAL_PROXY: db.proxy, R2_ACCOUNT_ID: "bench", R2_ACCESS_KEY_ID: "bench", R2_SECRET_ACCESS_KEY: "bench", ...generateJwtKeyPair() };
+writeFileSync(
+  envFile,
+  Object.entries(secrets)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join("\n"),
+);
 const wrangler = Bun.spawn(
-  ["setsid", "node_modules/.bin/wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--env-file", envFile, "--persist-to", join(dir, "state"), "--log-level", process.env.BENCH_LOG ?? "error"],
-  { cwd: root, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" }, stdout: process.env.BENCH_LOG ? "inherit" : "ignore", stderr: "inherit" },
+  [
+    "setsid",
+    "node_modules/.bin/wrangler",
+    "dev",
+    "--port",
+    String(port),
+    "--ip",
+    "127.0.0.1",
+    "--env-file",
+    envFile,
+    "--persist-to",
+    join(dir, "state"),
+    "--log-level",
+    process.env.BENCH_LOG ?? "error",
+  ],
+  {
+    cwd: root,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" },
+    stdout: process.env.BENCH_LOG ? "inherit" : "ignore",
+    stderr: "inherit",
+  },
 );
 try {
   for (let i = 0; ; i++) {
     if (i > 200) throw new Error("wrangler dev did not start");
-    if (await fetch(`${url}/v1/health`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${url}/v1/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     await Bun.sleep(200);
   }
   const post = (path: string, body: unknown, ip: string) =>

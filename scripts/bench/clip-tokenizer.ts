@@ -9,7 +9,10 @@
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { DEFAULT_BPE_PATH, loadClipTokenizer, type ClipTokenizer } from "../../gpu-worker/ml/clip-tokenizer";
+import { type ClipTokenizer, DEFAULT_BPE_PATH, loadClipTokenizer } from "../../gpu-worker/ml/clip-tokenizer";
+import { recordFigures } from "./lib/figures";
+
+recordFigures("clip-tokenizer");
 
 const runs = Number(process.env.BENCH_RUNS ?? 20);
 const tokenizerJson = process.env.BENCH_TOKENIZER_JSON ?? resolve("models/clip-tokenizer/tokenizer.json");
@@ -40,9 +43,7 @@ function queries(count: number, word: (next: () => number) => string): string[] 
 }
 
 const stockQueries = queries(1000, (next) => WORDS[Math.floor(next() * WORDS.length)] ?? "cat");
-const madeUpQueries = queries(1000, (next) =>
-  Array.from({ length: 4 + Math.floor(next() * 8) }, () => String.fromCharCode(97 + Math.floor(next() * 26))).join(""),
-);
+const madeUpQueries = queries(1000, (next) => Array.from({ length: 4 + Math.floor(next() * 8) }, () => String.fromCharCode(97 + Math.floor(next() * 26))).join(""));
 
 function time(run: () => void): number {
   const start = performance.now();
@@ -72,5 +73,5 @@ for (const [name, texts] of [
   const [fresh] = await load({ bpeGz: DEFAULT_BPE_PATH });
   const cold = time(() => fresh.tokenize(texts));
   const warm = median(Array.from({ length: runs }, () => time(() => tokenizer.tokenize(texts))));
-  console.log(`${name}: first pass ${cold.toFixed(1)} ms, warm ${warm.toFixed(1)} ms (median of ${runs}), ${(warm / texts.length * 1000).toFixed(1)} µs/query`);
+  console.log(`${name}: first pass ${cold.toFixed(1)} ms, warm ${warm.toFixed(1)} ms (median of ${runs}), ${((warm / texts.length) * 1000).toFixed(1)} µs/query`);
 }

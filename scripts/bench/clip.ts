@@ -15,6 +15,9 @@ import { join, resolve } from "node:path";
 import { startEmbedServer } from "../../gpu-worker/embed-server";
 import { loadClipModel } from "../../gpu-worker/ml/clip";
 import { writeTestClipModel } from "../models/make-test-clip";
+import { recordFigures } from "./lib/figures";
+
+recordFigures("clip");
 
 const root = resolve(import.meta.dirname, "../..");
 let dir = process.argv[2] ?? join(root, ".data/models/vit-b32-random");

@@ -13,6 +13,9 @@ import sharp from "sharp";
 import { DEFAULT_NSFW_MODEL_PATH } from "../../gpu-worker/config";
 import { loadNsfwModel } from "../../gpu-worker/ml/nsfw";
 import { analyseImage, renderDerivatives, WEBP_EFFORT } from "../../gpu-worker/pipeline/index";
+import { recordFigures } from "./lib/figures";
+
+recordFigures("pipeline");
 
 const runs = Number(process.env.BENCH_RUNS ?? 8);
 const megapixels = Number(process.env.BENCH_MP ?? 24);

@@ -10,6 +10,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTagger, type TaggerTextEncoder } from "../../gpu-worker/ml/tagger";
+import { recordFigures } from "./lib/figures";
+
+recordFigures("tagger");
 
 const N = Number(process.argv[2] ?? 500);
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? Number.NaN;

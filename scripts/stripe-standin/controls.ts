@@ -2,9 +2,9 @@ import { type Context, Hono } from "hono";
 import { renewSubscription } from "./billing";
 import { type CheckoutOutcome, completeCheckout, settleAsyncPayment, successRedirect } from "./checkout";
 import { completeOnboarding } from "./connect";
+import { checkoutPage, onboardingPage } from "./pages";
 import { optionalBoolean, optionalEnum, optionalString } from "./params";
 import { disputeCharge } from "./payments";
-import { checkoutPage, onboardingPage } from "./pages";
 import { prefersHtml, requestParams, type StandinContext } from "./request";
 import { findEvent, findOr404, type StoredEvent } from "./state";
 

@@ -1,5 +1,4 @@
-import type { Context } from "hono";
-import type { HonoRequest } from "hono";
+import type { Context, HonoRequest } from "hono";
 import { StripeApiError } from "./errors";
 import type { Announcer } from "./events";
 import { type Params, parseStripeForm } from "./form";

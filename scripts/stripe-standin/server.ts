@@ -11,10 +11,10 @@ import { devControlRoutes } from "./controls";
 import { createAnnouncer } from "./events";
 import { close, listen, serveFetch } from "./node-http";
 import { renderError, renderNotFound, type StandinContext } from "./request";
-import { loadState, saveState, type StoredEvent } from "./state";
+import { loadState, type StoredEvent, saveState } from "./state";
 
-export type { StoredEvent } from "./state";
 export type { AnnouncedEvent, Delivery } from "./events";
+export type { StoredEvent } from "./state";
 
 export type StripeStandinOptions = {
   /** Port to listen on; 0 (the default) takes a free one. */

@@ -23,7 +23,9 @@ function grainFor(width: number, height: number): Promise<Buffer> {
   const key = `${width}x${height}`;
   let grain = grains.get(key);
   if (!grain) {
-    grain = sharp({ create: { width, height, channels: 3, background: "#808080", noise: { type: "gaussian", mean: 128, sigma: 18 } } }).raw().toBuffer();
+    grain = sharp({ create: { width, height, channels: 3, background: "#808080", noise: { type: "gaussian", mean: 128, sigma: 18 } } })
+      .raw()
+      .toBuffer();
     grains.set(key, grain);
   }
   return grain;
@@ -45,7 +47,11 @@ export async function benchPhoto(seed: number, width: number, height: number, qu
 <rect width="100%" height="100%" fill="url(#g)"/>${shapes}</svg>`;
   const grain = await grainFor(width, height);
   // Soft edges from sharp's blur at the small size (an SVG blur filter costs seconds in librsvg).
-  const small = await sharp(Buffer.from(svg)).removeAlpha().blur(Math.max(0.3, w / 400)).png().toBuffer();
+  const small = await sharp(Buffer.from(svg))
+    .removeAlpha()
+    .blur(Math.max(0.3, w / 400))
+    .png()
+    .toBuffer();
   const scene = await sharp(small).resize(width, height, { kernel: "cubic" }).raw().toBuffer();
   return sharp(scene, { raw: { width, height, channels: 3 } })
     .composite([{ input: grain, raw: { width, height, channels: 3 }, blend: "soft-light" }])

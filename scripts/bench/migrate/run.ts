@@ -25,6 +25,9 @@ import { freePort } from "../../lib/free-port";
 import { writeTestClipModel } from "../../models/make-test-clip";
 import { openBenchDatabase } from "../search/db";
 import { makeBenchFolder } from "./make-folder";
+import { recordFigures } from "../lib/figures";
+
+recordFigures("migrate");
 
 const { values: args } = parseArgs({
   options: { files: { type: "string" }, memory: { type: "string" }, only: { type: "string" }, "gpu-cores": { type: "string" } },

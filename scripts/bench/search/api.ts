@@ -27,10 +27,15 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type Retrieval, searchStatement } from "../../../edge/services/catalogue/search-sql";
+import { recordFigures } from "../lib/figures";
 import { SearchCorpus } from "./corpus";
 import { assertSearchDefaults, benchDatabaseUrl, openBenchDatabase, percentile, readCorpusStamp, serverSettings } from "./db";
 
-const { values: args } = parseArgs({ options: { requests: { type: "string" }, clients: { type: "string" }, rate: { type: "string" }, only: { type: "string" }, cpu: { type: "boolean" } } });
+recordFigures("search-api");
+
+const { values: args } = parseArgs({
+  options: { requests: { type: "string" }, clients: { type: "string" }, rate: { type: "string" }, only: { type: "string" }, cpu: { type: "boolean" } },
+});
 const REQUESTS = Number(args.requests ?? 640);
 const CLIENTS = Number(args.clients ?? 32);
 const RATE = args.rate ? Number(args.rate) : null;
@@ -159,9 +164,17 @@ async function bareSql(scenario: Scenario): Promise<number> {
     const p = scenario.params(i);
     const q = p.q ?? "";
     const embedding = embeddings.get(q.toLowerCase()) ?? [];
-    const retrieval: Retrieval = p.mode === "keyword" ? { kind: "keyword", query: q } : p.mode === "semantic" ? { kind: "semantic", embedding } : { kind: "hybrid", query: q, embedding };
+    const retrieval: Retrieval =
+      p.mode === "keyword" ? { kind: "keyword", query: q } : p.mode === "semantic" ? { kind: "semantic", embedding } : { kind: "hybrid", query: q, embedding };
     const filters = { safe: true, ...(p.category ? { category: p.category } : {}), ...(p.orientation ? { orientation: p.orientation as "portrait" } : {}) };
-    const statement = searchStatement({ retrieval, filters: filters as Parameters<typeof searchStatement>[0]["filters"], sort: "relevance", limit: 25, offset: 0, now: new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000) });
+    const statement = searchStatement({
+      retrieval,
+      filters: filters as Parameters<typeof searchStatement>[0]["filters"],
+      sort: "relevance",
+      limit: 25,
+      offset: 0,
+      now: new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000),
+    });
     const t0 = performance.now();
     await bench.db.execute(statement);
     times.push(performance.now() - t0);
@@ -170,9 +183,7 @@ async function bareSql(scenario: Scenario): Promise<number> {
 }
 
 console.log(await serverSettings(bench.pool));
-console.log(
-  `corpus: ${stamp.size} images; ${RATE ? `open loop at ${RATE} requests/s` : `${CLIENTS} concurrent clients`}, ${REQUESTS} requests per row, cache bypassed\n`,
-);
+console.log(`corpus: ${stamp.size} images; ${RATE ? `open loop at ${RATE} requests/s` : `${CLIENTS} concurrent clients`}, ${REQUESTS} requests per row, cache bypassed\n`);
 console.log("mode                  p50 ms   p95 ms   p99 ms    req/s   bare SQL p50   API/SQL");
 for (const scenario of selected) {
   await run({ ...scenario, params: scenario.params }); // warm-up pass, discarded
@@ -182,7 +193,12 @@ for (const scenario of selected) {
     // Where the cores went during the measured pass, per process name, in core-ms per request.
     const after = cpuByCommand();
     const used = [...after].map(([name, s]) => [name, ((s - (before.get(name) ?? 0)) * 1000) / REQUESTS] as const).filter(([, ms]) => ms >= 0.1);
-    console.log(`  cpu per request: ${used.sort((a, b) => b[1] - a[1]).map(([n, ms]) => `${n} ${ms.toFixed(1)} ms`).join(", ")}`);
+    console.log(
+      `  cpu per request: ${used
+        .sort((a, b) => b[1] - a[1])
+        .map(([n, ms]) => `${n} ${ms.toFixed(1)} ms`)
+        .join(", ")}`,
+    );
   }
   const sqlP50 = await bareSql(scenario);
   const problems = r.failures || r.degraded ? `  (${r.failures} failed, ${r.degraded} degraded)` : "";

@@ -15,8 +15,8 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { COLOUR_BUCKETS, type ColourBucket } from "../../../gpu-worker/pipeline/colours";
 import type { ImageStatus } from "../../../db/schema/images";
+import { COLOUR_BUCKETS, type ColourBucket } from "../../../gpu-worker/pipeline/colours";
 
 export const EMBEDDING_DIMS = 512;
 export const DEFAULT_SIZE = 100_000;

@@ -11,8 +11,11 @@ import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { sql } from "drizzle-orm";
 import { type Retrieval, searchStatement } from "../../../edge/services/catalogue/search-sql";
+import { recordFigures } from "../lib/figures";
 import { SearchCorpus } from "./corpus";
 import { assertSearchDefaults, benchDatabaseUrl, openBenchDatabase, readCorpusStamp } from "./db";
+
+recordFigures("search-explain");
 
 const bench = await openBenchDatabase(benchDatabaseUrl(), 2);
 await assertSearchDefaults(bench.pool);

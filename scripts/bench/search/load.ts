@@ -13,20 +13,56 @@
  * (`--force` reloads) and recall.ts knows which queries belong to the data.
  * Env: BENCH_MAINTENANCE_WORK_MEM (default 4GB) for the index builds.
  */
-import { migrate } from "drizzle-orm/neon-serverless/migrator";
+
 import type { PoolClient } from "@neondatabase/serverless";
+import { migrate } from "drizzle-orm/neon-serverless/migrator";
 import { derivativeKey, originalKey } from "../../../common/images";
 import { MIGRATIONS_FOLDER } from "../../../db/migrations-folder";
-import { corpusOptionsFromArgs, type CorpusImage, SearchCorpus, vectorLiteral } from "./corpus";
+import { recordFigures } from "../lib/figures";
+import { type CorpusImage, corpusOptionsFromArgs, SearchCorpus, vectorLiteral } from "./corpus";
 import { benchDatabaseUrl, copyField, copyFrom, openBenchDatabase, readCorpusStamp, seconds } from "./db";
+
+recordFigures("search-load");
 
 /** Indexes whose per-row upkeep dominates a bulk load; rebuilt once at the end instead. */
 const REBUILT_INDEXES = ["images_search_vector_idx", "image_tags_tag_trgm_idx", "images_embedding_hnsw_idx"];
 const IMAGE_COLUMNS = [
-  "id", "contributor_id", "title", "description", "status", "status_reason", "editorial", "sha256", "phash", "width", "height",
-  "format", "bytes", "declared_bytes", "declared_content_type", "stage", "uploaded_at", "aspect_ratio", "colour_bucket", "ml_status",
-  "original_key", "derivative_keys", "nsfw_score", "palette", "metadata", "embedding", "embedding_model", "embedding_version", "tag_text",
-  "view_count", "download_count", "sale_count", "published_at", "withdrawn_at", "created_at", "updated_at",
+  "id",
+  "contributor_id",
+  "title",
+  "description",
+  "status",
+  "status_reason",
+  "editorial",
+  "sha256",
+  "phash",
+  "width",
+  "height",
+  "format",
+  "bytes",
+  "declared_bytes",
+  "declared_content_type",
+  "stage",
+  "uploaded_at",
+  "aspect_ratio",
+  "colour_bucket",
+  "ml_status",
+  "original_key",
+  "derivative_keys",
+  "nsfw_score",
+  "palette",
+  "metadata",
+  "embedding",
+  "embedding_model",
+  "embedding_version",
+  "tag_text",
+  "view_count",
+  "download_count",
+  "sale_count",
+  "published_at",
+  "withdrawn_at",
+  "created_at",
+  "updated_at",
 ];
 
 const options = corpusOptionsFromArgs();
@@ -78,14 +114,19 @@ async function load(c: PoolClient) {
   say(`PostgreSQL ${version}, pgvector ${pgvector}; ${settings.rows.map((s) => `${s.name}=${s.setting}${s.unit ?? ""}`).join(", ")}`);
   say(`corpus: ${options.size} images, ${options.topics} topics, seed ${options.seed}, ${corpus.contributorIds.length} contributors; batches of ${batchSize}`);
 
-  await c.query("comment on database " + databaseName + " is null");
+  await c.query(`comment on database ${databaseName} is null`);
   await c.query("truncate image_categories, image_tags, images, users cascade");
-  const definitions = await c.query<{ name: string; def: string }>("select indexname as name, indexdef as def from pg_indexes where schemaname = 'public' and indexname = any($1)", [REBUILT_INDEXES]);
+  const definitions = await c.query<{ name: string; def: string }>(
+    "select indexname as name, indexdef as def from pg_indexes where schemaname = 'public' and indexname = any($1)",
+    [REBUILT_INDEXES],
+  );
   const missing = REBUILT_INDEXES.filter((name) => !definitions.rows.some((d) => d.name === name));
   if (missing.length > 0) throw new Error(`expected the migrations' indexes ${missing.join(", ")}; is this the Edgestock schema?`);
   for (const { name } of definitions.rows) await c.query(`drop index ${name}`);
 
-  const users = corpus.contributorIds.map((id, i) => [id, `bench-contributor-${i}@bench.edgestock.test`, "pbkdf2-sha256$1$bench$not-a-real-hash", "contributor", `Bench contributor ${i}`].map(copyField).join("\t")).join("\n");
+  const users = corpus.contributorIds
+    .map((id, i) => [id, `bench-contributor-${i}@bench.edgestock.test`, "pbkdf2-sha256$1$bench$not-a-real-hash", "contributor", `Bench contributor ${i}`].map(copyField).join("\t"))
+    .join("\n");
   await copyFrom(c, "copy users (id, email, password_hash, role, display_name) from stdin", `${users}\n`);
 
   const started = performance.now();
@@ -166,16 +207,51 @@ function imageLine(image: CorpusImage): string {
   const processed = image.embedding !== null;
   const ts = (d: Date | null) => (d ? d.toISOString() : null);
   const derivatives = processed
-    ? JSON.stringify({ thumb150: derivativeKey(image.id, "thumb150"), thumb450: derivativeKey(image.id, "thumb450"), thumb1000: derivativeKey(image.id, "thumb1000"), preview: derivativeKey(image.id, "preview") })
+    ? JSON.stringify({
+        thumb150: derivativeKey(image.id, "thumb150"),
+        thumb450: derivativeKey(image.id, "thumb450"),
+        thumb1000: derivativeKey(image.id, "thumb1000"),
+        preview: derivativeKey(image.id, "preview"),
+      })
     : null;
   const stage = image.status === "processing" ? "processing" : image.status === "processing_failed" ? "failed" : "done";
   const values = [
-    image.id, image.contributorId, image.title, image.description, image.status, image.statusReason, image.editorial, image.sha256, image.phash, image.width, image.height,
-    "jpeg", image.bytes, image.bytes, "image/jpeg", stage, ts(image.createdAt), Math.round((image.width / image.height) * 1000) / 1000, processed ? image.colourBucket : null,
-    processed ? "done" : "pending", originalKey(image.contributorId, image.id, "image/jpeg"), derivatives, processed ? image.nsfwScore : null,
-    processed ? JSON.stringify(image.palette) : null, processed ? JSON.stringify({ camera: "Bench Cam", exposure: "1/250", benchTopic: image.topic }) : null,
-    image.embedding ? vectorLiteral(image.embedding) : null, processed ? "bench-synthetic" : null, processed ? "1" : null, image.tags.map((t) => t.tag).join(" "),
-    image.viewCount, image.downloadCount, image.saleCount, ts(image.publishedAt), ts(image.withdrawnAt), ts(image.createdAt), ts(image.withdrawnAt ?? image.publishedAt ?? image.createdAt),
+    image.id,
+    image.contributorId,
+    image.title,
+    image.description,
+    image.status,
+    image.statusReason,
+    image.editorial,
+    image.sha256,
+    image.phash,
+    image.width,
+    image.height,
+    "jpeg",
+    image.bytes,
+    image.bytes,
+    "image/jpeg",
+    stage,
+    ts(image.createdAt),
+    Math.round((image.width / image.height) * 1000) / 1000,
+    processed ? image.colourBucket : null,
+    processed ? "done" : "pending",
+    originalKey(image.contributorId, image.id, "image/jpeg"),
+    derivatives,
+    processed ? image.nsfwScore : null,
+    processed ? JSON.stringify(image.palette) : null,
+    processed ? JSON.stringify({ camera: "Bench Cam", exposure: "1/250", benchTopic: image.topic }) : null,
+    image.embedding ? vectorLiteral(image.embedding) : null,
+    processed ? "bench-synthetic" : null,
+    processed ? "1" : null,
+    image.tags.map((t) => t.tag).join(" "),
+    image.viewCount,
+    image.downloadCount,
+    image.saleCount,
+    ts(image.publishedAt),
+    ts(image.withdrawnAt),
+    ts(image.createdAt),
+    ts(image.withdrawnAt ?? image.publishedAt ?? image.createdAt),
   ];
   return values.map(copyField).join("\t");
 }

@@ -17,10 +17,13 @@
  */
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { parseArgs } from "node:util";
 import type { PoolClient } from "@neondatabase/serverless";
+import { recordFigures } from "../lib/figures";
 import { SearchCorpus, type TopicQuery, vectorLiteral } from "./corpus";
 import { benchDatabaseUrl, ms, openBenchDatabase, percentile, readCorpusStamp, seconds, serverSettings } from "./db";
-import { parseArgs } from "node:util";
+
+recordFigures("search-recall");
 
 const { values: args } = parseArgs({ options: { queries: { type: "string" }, ef: { type: "string" }, runs: { type: "string" }, plans: { type: "string" } } });
 const K = 20;
@@ -118,7 +121,9 @@ async function run(c: PoolClient) {
   }
   await c.query("commit");
   const exactShort = exact.filtered.filter((ids) => ids.length < K).length;
-  console.log(`exact top-${K} for ${queries.length} queries x 2 in ${seconds(started).toFixed(1)} s${exactShort ? ` (${exactShort} filtered queries have fewer than ${K} matches)` : ""}`);
+  console.log(
+    `exact top-${K} for ${queries.length} queries x 2 in ${seconds(started).toFixed(1)} s${exactShort ? ` (${exactShort} filtered queries have fewer than ${K} matches)` : ""}`,
+  );
 
   type Mode = { name: string; filtered: boolean; iterative: "off" | "relaxed_order" | "strict_order" };
   const modes: Mode[] = [
@@ -137,7 +142,9 @@ async function run(c: PoolClient) {
     await c.query(`set hnsw.iterative_scan = ${mode.iterative}`);
     for (const ef of EF_VALUES) {
       await c.query(`set hnsw.ef_search = ${ef}`);
-      const plan = (await c.query<{ "QUERY PLAN": string }>(`explain ${nearestSql(mode.filtered)}`, params(queries[0] as TopicQuery, mode.filtered))).rows.map((r) => r["QUERY PLAN"]).join("\n");
+      const plan = (await c.query<{ "QUERY PLAN": string }>(`explain ${nearestSql(mode.filtered)}`, params(queries[0] as TopicQuery, mode.filtered))).rows
+        .map((r) => r["QUERY PLAN"])
+        .join("\n");
       const times: number[] = [];
       let recallSum = 0;
       let returned = 0;
@@ -168,7 +175,9 @@ async function run(c: PoolClient) {
   await c.query("reset hnsw.iterative_scan");
 
   console.log(`\nrecall@${K} of the HNSW path vs exact (m=16, ef_construction=64); latency = client round trip\n`);
-  console.log(`${"mode".padEnd(28)} ${"ef_search".padStart(9)} ${"recall@20".padStart(9)} ${"rows".padStart(5)} ${"on-topic".padStart(8)} ${"p50".padStart(9)} ${"p95".padStart(9)}  plan (topic 0 query)`);
+  console.log(
+    `${"mode".padEnd(28)} ${"ef_search".padStart(9)} ${"recall@20".padStart(9)} ${"rows".padStart(5)} ${"on-topic".padStart(8)} ${"p50".padStart(9)} ${"p95".padStart(9)}  plan (topic 0 query)`,
+  );
   for (const mode of modes) {
     for (const ef of EF_VALUES) {
       const cell = table.get(`${mode.name}|${ef}`) as Cell;
@@ -197,10 +206,20 @@ async function run(c: PoolClient) {
     { name: "keyword, specific + filter", sql: SEARCH_SQL.keyword(true), params: (q) => [q.text, q.filter.category, q.filter.orientation], setup: [] },
     { name: "keyword, generic + filter", sql: SEARCH_SQL.keyword(true), params: (q) => [q.genericText, q.filter.category, q.filter.orientation], setup: [] },
     { name: "semantic", sql: SEARCH_SQL.semantic(false), params: (q) => [sem(q)], setup: [efFor(K), "set hnsw.iterative_scan = off"] },
-    { name: "semantic + filter (relaxed_order)", sql: SEARCH_SQL.semantic(true), params: (q) => [sem(q), q.filter.category, q.filter.orientation], setup: [efFor(K), "set hnsw.iterative_scan = relaxed_order"] },
+    {
+      name: "semantic + filter (relaxed_order)",
+      sql: SEARCH_SQL.semantic(true),
+      params: (q) => [sem(q), q.filter.category, q.filter.orientation],
+      setup: [efFor(K), "set hnsw.iterative_scan = relaxed_order"],
+    },
     { name: "hybrid RRF, specific text", sql: SEARCH_SQL.hybrid(false), params: (q) => [q.text, sem(q)], setup: [efFor(100), "set hnsw.iterative_scan = off"] },
     { name: "hybrid RRF, generic text", sql: SEARCH_SQL.hybrid(false), params: (q) => [q.genericText, sem(q)], setup: [efFor(100), "set hnsw.iterative_scan = off"] },
-    { name: "hybrid RRF, specific + filter", sql: SEARCH_SQL.hybrid(true), params: (q) => [q.text, sem(q), q.filter.category, q.filter.orientation], setup: [efFor(100), "set hnsw.iterative_scan = relaxed_order"] },
+    {
+      name: "hybrid RRF, specific + filter",
+      sql: SEARCH_SQL.hybrid(true),
+      params: (q) => [q.text, sem(q), q.filter.category, q.filter.orientation],
+      setup: [efFor(100), "set hnsw.iterative_scan = relaxed_order"],
+    },
   ];
   console.log(`\nSQL round-trip time per query at hnsw.ef_search = ${ef} (${Math.max(ef, 100)} where the semantic part takes 100), ${queries.length} topic queries each\n`);
   console.log(`${"query".padEnd(36)} ${"p50".padStart(9)} ${"p95".padStart(9)} ${"rows".padStart(5)}`);
@@ -219,9 +238,15 @@ async function run(c: PoolClient) {
       }
     }
     console.log(`${kind.name.padEnd(36)} ${ms(percentile(times, 50)).padStart(9)} ${ms(percentile(times, 95)).padStart(9)} ${(rows / times.length).toFixed(1).padStart(5)}`);
-    const plan = (await c.query<{ "QUERY PLAN": string }>(`explain (analyze, buffers) ${kind.sql}`, kind.params(planTopic))).rows.map((r) => r["QUERY PLAN"].replace(/'\[[-0-9.,e]+\]'::vector/g, "'<512-dim query embedding>'::vector")).join("\n");
-    const shown = kind.params(planTopic).map((p, i) => `$${i + 1} = ${typeof p === "string" && p.startsWith("[") ? `<topic ${planTopic.topic} query embedding, 512 dims>` : JSON.stringify(p)}`);
-    plans.push(`## ${kind.name}\n\np50 ${ms(percentile(times, 50))}, p95 ${ms(percentile(times, 95))} (round trip, ${times.length} queries). Settings: ${kind.setup.join("; ") || "defaults"}. Parameters: ${shown.join(", ")}.\n\n\`\`\`sql\n${kind.sql}\n\`\`\`\n\n\`\`\`\n${plan}\n\`\`\`\n`);
+    const plan = (await c.query<{ "QUERY PLAN": string }>(`explain (analyze, buffers) ${kind.sql}`, kind.params(planTopic))).rows
+      .map((r) => r["QUERY PLAN"].replace(/'\[[-0-9.,e]+\]'::vector/g, "'<512-dim query embedding>'::vector"))
+      .join("\n");
+    const shown = kind
+      .params(planTopic)
+      .map((p, i) => `$${i + 1} = ${typeof p === "string" && p.startsWith("[") ? `<topic ${planTopic.topic} query embedding, 512 dims>` : JSON.stringify(p)}`);
+    plans.push(
+      `## ${kind.name}\n\np50 ${ms(percentile(times, 50))}, p95 ${ms(percentile(times, 95))} (round trip, ${times.length} queries). Settings: ${kind.setup.join("; ") || "defaults"}. Parameters: ${shown.join(", ")}.\n\n\`\`\`sql\n${kind.sql}\n\`\`\`\n\n\`\`\`\n${plan}\n\`\`\`\n`,
+    );
   }
   await c.query("reset hnsw.ef_search");
   await c.query("reset hnsw.iterative_scan");
