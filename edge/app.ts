@@ -4,10 +4,9 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { ConfigError } from "./config";
-import type { AppEnv } from "./env";
+import type { AppEnv, Runtime } from "./env";
 import { allowedMethods } from "./lib/methods";
 import { ApiError, problemResponse } from "./lib/problem";
-import { localRoutes } from "./dev/routes";
 import { requestContext } from "./middleware/request-context";
 import { adminRoutes } from "./routes/admin";
 import { apiKeyRoutes } from "./routes/api-keys";
@@ -28,90 +27,89 @@ import { searchRoutes } from "./routes/search";
 import { uploadRoutes } from "./routes/uploads";
 import { webhookRoutes } from "./routes/webhooks";
 
-export const app = new Hono<AppEnv>();
+/**
+ * The HTTP API. Both entries build it: edge/index.ts (production) as it is, edge/local.ts with the
+ * local stand-ins injected through `runtime`, so the production bundle holds no edge/dev code.
+ */
+export function createApp(runtime: Runtime = {}): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
 
-app.use("*", requestId());
-app.use("*", secureHeaders({ crossOriginResourcePolicy: false }));
+  app.use("*", requestId());
+  app.use("*", secureHeaders({ crossOriginResourcePolicy: false }));
 
-// One structured JSON log line per request.
-app.use("*", async (c, next) => {
-  const started = Date.now();
-  await next();
-  const principal = c.get("principal");
-  console.log(
-    JSON.stringify({
-      level: c.res.status >= 500 ? "error" : "info",
-      msg: "request",
-      requestId: c.get("requestId"),
+  // One structured log line per request, through the request's logger (requestContext sets it first thing).
+  app.use("*", async (c, next) => {
+    const started = Date.now();
+    await next();
+    const principal = c.get("principal");
+    const fields = {
       method: c.req.method,
       path: new URL(c.req.url).pathname,
       status: c.res.status,
       durationMs: Date.now() - started,
       userId: principal?.userId ?? null,
       apiKeyId: principal?.kind === "api_key" ? principal.apiKeyId : null,
-    }),
+    };
+    if (c.res.status >= 500) c.var.log.error("request", fields);
+    else c.var.log.info("request", fields);
+  });
+
+  app.use("*", requestContext(runtime));
+
+  app.use("*", (c, next) =>
+    // Search by image takes an image body, with its own limit (edge/routes/search.ts).
+    c.req.path === "/v1/search/by-image"
+      ? next()
+      : bodyLimit({
+          maxSize: c.var.config.MAX_JSON_BODY_BYTES,
+          onError: () => {
+            throw new ApiError("payload-too-large", `bodies are limited to ${c.var.config.MAX_JSON_BODY_BYTES} bytes`, {
+              maxBytes: c.var.config.MAX_JSON_BODY_BYTES,
+            });
+          },
+        })(c, next),
   );
-});
 
-app.use("*", requestContext);
+  app.route("/v1", healthRoutes);
+  app.route("/v1/auth", authRoutes);
+  app.route("/v1/api-keys", apiKeyRoutes);
+  app.route("/v1/uploads", uploadRoutes);
+  app.route("/v1/images", imageRoutes);
+  app.route("/v1/images", downloadRoutes);
+  app.route("/v1/search", searchRoutes);
+  app.route("/v1/derivatives", derivativeRoutes);
+  app.route("/v1/cart", cartRoutes);
+  app.route("/v1/checkout", checkoutRoutes);
+  app.route("/v1/orders", orderRoutes);
+  app.route("/v1", planRoutes);
+  app.route("/v1/licenses", licenseRoutes);
+  app.route("/v1/webhooks", webhookRoutes);
+  app.route("/v1/contributor", contributorRoutes);
+  app.route("/v1/admin/payouts", payoutRoutes);
+  app.route("/v1/admin", adminRoutes);
+  app.route("/v1", docsRoutesFor(() => app.routes));
 
-// Before the JSON body limit: the local S3 stand-in takes uploads of up to 200 MB.
-app.route("/_local", localRoutes);
+  app.notFound((c) => {
+    const allowed = allowedMethods(app.routes, new URL(c.req.url).pathname);
+    if (allowed.length > 0) {
+      return problemResponse(c, new ApiError("method-not-allowed", `use ${allowed.join(", ")}`, { allowed }, { allow: allowed.join(", ") }));
+    }
+    return problemResponse(c, new ApiError("not-found", "no route matches this path"));
+  });
 
-app.use("*", (c, next) =>
-  // Search by image takes an image body, with its own limit (edge/routes/search.ts).
-  c.req.path === "/v1/search/by-image" ? next() : bodyLimit({
-    maxSize: c.var.config.MAX_JSON_BODY_BYTES,
-    onError: () => {
-      throw new ApiError("payload-too-large", `bodies are limited to ${c.var.config.MAX_JSON_BODY_BYTES} bytes`, {
-        maxBytes: c.var.config.MAX_JSON_BODY_BYTES,
-      });
-    },
-  })(c, next),
-);
+  app.onError((error, c) => {
+    if (error instanceof ApiError) return problemResponse(c, error);
+    if (error instanceof HTTPException) {
+      if (error.status === 400) return problemResponse(c, new ApiError("invalid-json", error.message));
+      if (error.status === 413) return problemResponse(c, new ApiError("payload-too-large"));
+    }
+    const isConfig = error instanceof ConfigError;
+    c.var.log.error(isConfig ? "configuration error" : "unhandled error", { error });
+    return problemResponse(c, new ApiError(isConfig ? "service-unavailable" : "internal", isConfig ? "the service is misconfigured" : undefined));
+  });
 
-app.route("/v1", healthRoutes);
-app.route("/v1/auth", authRoutes);
-app.route("/v1/api-keys", apiKeyRoutes);
-app.route("/v1/uploads", uploadRoutes);
-app.route("/v1/images", imageRoutes);
-app.route("/v1/images", downloadRoutes);
-app.route("/v1/search", searchRoutes);
-app.route("/v1/derivatives", derivativeRoutes);
-app.route("/v1/cart", cartRoutes);
-app.route("/v1/checkout", checkoutRoutes);
-app.route("/v1/orders", orderRoutes);
-app.route("/v1", planRoutes);
-app.route("/v1/licenses", licenseRoutes);
-app.route("/v1/webhooks", webhookRoutes);
-app.route("/v1/contributor", contributorRoutes);
-app.route("/v1/admin/payouts", payoutRoutes);
-app.route("/v1/admin", adminRoutes);
-app.route("/v1", docsRoutesFor(() => app.routes));
+  return app;
+}
 
-app.notFound((c) => {
-  const allowed = allowedMethods(app.routes, new URL(c.req.url).pathname);
-  if (allowed.length > 0) {
-    return problemResponse(c, new ApiError("method-not-allowed", `use ${allowed.join(", ")}`, { allowed }, { allow: allowed.join(", ") }));
-  }
-  return problemResponse(c, new ApiError("not-found", "no route matches this path"));
-});
-
-app.onError((error, c) => {
-  if (error instanceof ApiError) return problemResponse(c, error);
-  if (error instanceof HTTPException) {
-    if (error.status === 400) return problemResponse(c, new ApiError("invalid-json", error.message));
-    if (error.status === 413) return problemResponse(c, new ApiError("payload-too-large"));
-  }
-  const isConfig = error instanceof ConfigError;
-  console.error(
-    JSON.stringify({
-      level: "error",
-      msg: isConfig ? "configuration error" : "unhandled error",
-      requestId: c.get("requestId"),
-      error: error.message,
-      stack: error.stack,
-    }),
-  );
-  return problemResponse(c, new ApiError(isConfig ? "service-unavailable" : "internal", isConfig ? "the service is misconfigured" : undefined));
-});
+/** The production app: edge/index.ts serves it; scripts/openapi.ts and the tests read its route table. */
+export const app = createApp();

@@ -1,4 +1,8 @@
+import type { Logger } from "../common/log";
+import type { S3Client } from "../common/s3";
 import type { Database, HttpDatabase } from "../db/connect";
+import type { PublicUrls } from "./adapters/public-urls";
+import type { Store } from "./adapters/store";
 import type { Config } from "./config";
 import type { Principal } from "./lib/principal";
 
@@ -12,7 +16,29 @@ export type AppEnv = {
     db: Database;
     /** The same database over Neon's HTTP endpoint, for hot reads that are one statement. */
     dbHttp: HttpDatabase;
-    /** Who is calling; null when anonymous. Set by the access middleware. */
+    /** Who is calling; null when anonymous. Set by `authenticate` (spec() calls it). */
     principal: Principal | null;
+    /** R2's S3 API (presigning, multipart); locally the in-process stand-in. */
+    s3: S3Client;
+    /** Public URLs of renditions and of the app. */
+    urls: PublicUrls;
+    /** The cache and rate-limit store (Upstash, or the in-isolate stand-in). */
+    store: Store;
+    /** The logger, every line carrying this request's id. */
+    log: Logger;
+    /**
+     * Resolves the caller from this request's credentials and sets `principal`; `required` refuses
+     * an anonymous call. spec() calls it, so the HTTP plumbing (edge/lib) imports no service.
+     */
+    authenticate: (required: boolean) => Promise<Principal | null>;
   };
+};
+
+/**
+ * What an entry adds to the production app. edge/index.ts passes nothing; edge/local.ts passes the
+ * in-process S3 stand-in, so no edge/dev code is bundled into production.
+ */
+export type Runtime = {
+  /** The fetch R2's S3 client uses for this request, or undefined for the network. */
+  s3Fetch?: (config: Config, env: Env, ctx?: ExecutionContext) => typeof fetch | undefined;
 };

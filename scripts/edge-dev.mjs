@@ -9,7 +9,7 @@
 //   asked for. `wrangler dev` cannot turn it off, and with it on every runtime event of every request
 //   (each subrequest's network events among them) is relayed to wrangler's Node process: about 1.8 ms
 //   of CPU per search request on this machine.
-// - EDGESTOCK_EDGE=bundle: the bundle `wrangler deploy` would upload (built with `--dry-run`), run
+// - EDGESTOCK_EDGE=bundle: the bundle `wrangler deploy` would build from the config (`--dry-run`), run
 //   by Miniflare as the only Worker: no dev proxy Worker in front, no reloading, no request log from
 //   Miniflare (the Worker logs each request itself). What the search benchmark measures: a request
 //   costs what it costs deployed, not what wrangler's dev tooling adds (about 1.1 ms of CPU more).
@@ -17,8 +17,8 @@
 // Env: EDGESTOCK_INSPECTOR_PORT turns the inspector on at that port (attach chrome://inspect).
 // Prints "Ready on <url>" once requests are served; SIGINT or SIGTERM stops workerd and exits.
 import { spawnSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { mkdirSync, readFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_startWorker } from "wrangler";
@@ -69,6 +69,10 @@ async function startBundle() {
   const wrangler = fileURLToPath(new URL("../node_modules/.bin/wrangler", import.meta.url));
   const build = spawnSync(wrangler, ["deploy", "--dry-run", "--outdir", outdir, "-c", config], { encoding: "utf8" });
   if (build.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${build.stdout}\n${build.stderr}`);
+  // wrangler names the bundle after the entry: local.js for wrangler.local.toml's edge/local.ts.
+  const main = /^main = "(.+)"$/m.exec(readFileSync(config, "utf8"))?.[1];
+  if (!main) throw new Error(`${config} has no main = "..." line`);
+  const script = `${basename(main).replace(/\.[cm]?[jt]s$/, "")}.js`;
   // The bindings, compatibility settings, queues and Durable Objects of the config (and .dev.vars).
   const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
   const mf = new Miniflare({
@@ -83,7 +87,7 @@ async function startBundle() {
         name: "edgestock",
         modules: true,
         modulesRoot: outdir,
-        scriptPath: join(outdir, "index.js"),
+        scriptPath: join(outdir, script),
         bindings: { ...workerOptions.bindings, ...extraVars },
       },
     ],

@@ -1,6 +1,8 @@
 import { Hono } from "hono";
-import type { AppEnv } from "../env";
+import { requestId } from "hono/request-id";
+import { log } from "../../common/log";
 import { readConfig } from "../config";
+import type { AppEnv } from "../env";
 import { ApiError, problemResponse } from "../lib/problem";
 import { localQueues } from "./local-queue";
 import { localS3 } from "./s3";
@@ -20,17 +22,29 @@ localRoutes.use("*", async (c, next) => {
 localRoutes.route("/s3", localS3);
 localRoutes.route("/queues", localQueues);
 
-/** The stand-ins alone, for the edge's own S3 calls in development (a Worker cannot reach itself over the network in tests). */
-const direct = new Hono<AppEnv>()
+/**
+ * The stand-ins as their own app under /_local, served by edge/local.ts beside the API. They need
+ * the configuration only (no database, no caller), and take bodies beyond the API's JSON limit
+ * (uploads of up to 200 MB), so they skip the API's middleware.
+ */
+export const localStandIns = new Hono<AppEnv>()
+  .use("*", requestId())
   .use("*", async (c, next) => {
     c.set("config", readConfig(c.env));
     c.set("principal", null);
+    c.set("log", log);
     await next();
   })
   .route("/_local", localRoutes);
-direct.onError((error, c) => (error instanceof ApiError ? problemResponse(c, error) : c.text(String(error), 500)));
+localStandIns.notFound((c) => problemResponse(c, new ApiError("not-found", "no route matches this path")));
+localStandIns.onError((error, c) => {
+  if (error instanceof ApiError) return problemResponse(c, error);
+  log.error("local stand-in error", { error, path: new URL(c.req.url).pathname });
+  return problemResponse(c, new ApiError("internal"));
+});
 
+/** A fetch that calls the stand-ins in-process (a Worker cannot reach itself over the network in tests). */
 export const localFetch =
   (env: Env, ctx?: ExecutionContext): typeof fetch =>
   (input, init) =>
-    Promise.resolve(direct.fetch(new Request(input, init), env, ctx));
+    Promise.resolve(localStandIns.fetch(new Request(input, init), env, ctx));

@@ -3,7 +3,6 @@ import { validator } from "hono/validator";
 import * as v from "valibot";
 import type { UserRole } from "../../db/schema";
 import type { AppEnv } from "../env";
-import { authenticate } from "../services/accounts/authenticate";
 import type { ApiKeyScope, Principal } from "./principal";
 import { ApiError } from "./problem";
 
@@ -37,7 +36,7 @@ export type InputMiddleware = MiddlewareHandler & { [INPUT]: { target: keyof Val
  */
 export function spec(routeSpec: RouteSpec): SpecMiddleware {
   const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
-    const principal = await authenticate(c, routeSpec.access !== "public");
+    const principal = await c.var.authenticate(routeSpec.access !== "public");
     if (routeSpec.access !== "public") {
       if (!principal) throw new ApiError("unauthenticated");
       if (!routeSpec.access.includes(principal.role)) {

@@ -1,13 +1,20 @@
-import { and, eq, lt } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
 import type { Database } from "../../db/connect";
-import { idempotencyKeys } from "../../db/schema";
 import type { AppEnv } from "../env";
 import { sha256Hex } from "../lib/crypto";
 import { ApiError } from "../lib/problem";
-import { clientIp } from "../lib/rate-limit";
+import {
+  claimIdempotencyKey,
+  findIdempotencyRecord,
+  type IdempotencyScope,
+  releaseIdempotencyKey,
+  storeIdempotentResponse,
+} from "../services/accounts/idempotency-keys";
+import { clientIp } from "./rate-limit";
 
-const TTL_MS = 24 * 3600 * 1000;
+/** Kept for services/admin/maintenance.ts until it imports the service directly. */
+export { purgeExpiredIdempotencyKeys } from "../services/accounts/idempotency-keys";
+
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 const REPLAYED_HEADERS = ["content-type", "location"];
 
@@ -28,22 +35,16 @@ export function idempotent(options: { redact?: string[] } = {}): MiddlewareHandl
         errors: [{ path: "Idempotency-Key", message: "invalid" }],
       });
     }
-    const principal = c.var.principal ? `user:${c.var.principal.userId}` : `ip:${clientIp(c)}`;
+    const scope = { principal: c.var.principal ? `user:${c.var.principal.userId}` : `ip:${clientIp(c)}`, key };
     const method = c.req.method;
     const path = new URL(c.req.url).pathname;
     const requestHash = await sha256Hex(`${method} ${path}\n${await c.req.text()}`);
     const db = c.var.db;
-    const [claimed] = await db
-      .insert(idempotencyKeys)
-      .values({ principal, key, method, path, requestHash, expiresAt: new Date(Date.now() + TTL_MS) })
-      .onConflictDoNothing()
-      .returning({ key: idempotencyKeys.key });
-    if (!claimed) return replay(db, principal, key, requestHash);
+    if (!(await claimIdempotencyKey(db, scope, { method, path, requestHash }))) return replay(db, scope, requestHash);
 
     await next();
-    const where = and(eq(idempotencyKeys.principal, principal), eq(idempotencyKeys.key, key));
     if (c.res.status >= 500) {
-      await db.delete(idempotencyKeys).where(where);
+      await releaseIdempotencyKey(db, scope);
       return;
     }
     const headers: Record<string, string> = {};
@@ -51,25 +52,18 @@ export function idempotent(options: { redact?: string[] } = {}): MiddlewareHandl
       const value = c.res.headers.get(name);
       if (value) headers[name] = value;
     }
-    await db
-      .update(idempotencyKeys)
-      .set({ status: c.res.status, responseHeaders: headers, responseBody: redact(await c.res.clone().text(), options.redact ?? []) })
-      .where(where);
+    await storeIdempotentResponse(db, scope, { status: c.res.status, headers, body: redact(await c.res.clone().text(), options.redact ?? []) });
   };
 }
 
-async function replay(db: Database, principal: string, key: string, requestHash: string): Promise<Response> {
-  const [row] = await db
-    .select()
-    .from(idempotencyKeys)
-    .where(and(eq(idempotencyKeys.principal, principal), eq(idempotencyKeys.key, key)))
-    .limit(1);
+async function replay(db: Database, scope: IdempotencyScope, requestHash: string): Promise<Response> {
+  const row = await findIdempotencyRecord(db, scope);
   if (!row) throw new ApiError("idempotency-in-progress", "retry in a moment");
   if (row.requestHash !== requestHash) throw new ApiError("idempotency-key-reused");
   if (row.status === null) throw new ApiError("idempotency-in-progress", "the first request with this key has not finished", {}, { "retry-after": "1" });
-  return new Response(row.responseBody, {
+  return new Response(row.body, {
     status: row.status,
-    headers: { ...row.responseHeaders, "idempotency-replayed": "true" },
+    headers: { ...row.headers, "idempotency-replayed": "true" },
   });
 }
 
@@ -82,10 +76,4 @@ function redact(body: string, fields: string[]): string {
   } catch {
     return body;
   }
-}
-
-/** Deletes expired records (run by the hourly cron). */
-export async function purgeExpiredIdempotencyKeys(db: Database, now = new Date()): Promise<number> {
-  const deleted = await db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now)).returning({ key: idempotencyKeys.key });
-  return deleted.length;
 }

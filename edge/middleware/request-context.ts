@@ -1,29 +1,61 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { log } from "../../common/log";
 import { connectDatabase } from "../../db/connect";
+import { publicUrls } from "../adapters/public-urls";
+import { r2Client } from "../adapters/r2";
+import { openStore } from "../adapters/store";
 import { readConfig } from "../config";
-import type { AppEnv } from "../env";
+import type { AppEnv, Runtime } from "../env";
+import { API_KEY_HEADER, authenticate } from "../services/accounts/authenticate";
 
 /**
- * Sets what every handler reads: the configuration (parsed once per isolate), no principal yet,
- * and a database pool for this request, closed after the response (Workers cannot share a pool
- * across requests; it connects on first use), plus the HTTP one-statement path to the same database.
+ * Sets, once per request, what every handler and service reads: the configuration (parsed once
+ * per isolate), no principal yet and the `authenticate` that sets it, a database pool for this
+ * request, closed after the response (Workers cannot share a pool across requests; it connects on
+ * first use), the HTTP one-statement path to the same database, R2's S3 client, the public-URL
+ * builder, the store and a logger carrying the request id. `runtime` is what the entry injects
+ * (the local entry: the in-process S3 stand-in).
  */
-export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const config = readConfig(c.env);
-  c.set("config", config);
-  c.set("principal", null);
-  const { db, pool, dbHttp } = connectDatabase(config.DATABASE_URL, { localProxy: config.DB_LOCAL_PROXY || undefined });
-  c.set("db", db);
-  c.set("dbHttp", dbHttp);
-  try {
-    await next();
-  } finally {
-    const closing = pool.end().catch(() => undefined);
+export function requestContext(runtime: Runtime = {}): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    // The logger first: a configuration error below is still logged with the request id.
+    c.set("log", log.child({ requestId: c.get("requestId") }));
+    const config = readConfig(c.env);
+    c.set("config", config);
+    c.set("principal", null);
+    const { db, pool, dbHttp } = connectDatabase(config.DATABASE_URL, { localProxy: config.DB_LOCAL_PROXY || undefined });
+    c.set("db", db);
+    c.set("dbHttp", dbHttp);
+    c.set("s3", r2Client(config, runtime.s3Fetch?.(config, c.env, executionContext(c))));
+    c.set("urls", publicUrls(config));
+    c.set("store", openStore(config));
+    c.set("authenticate", async (required) => {
+      const principal = await authenticate(
+        { db, config },
+        { authorization: c.req.header("authorization"), apiKey: c.req.header(API_KEY_HEADER), method: c.req.method },
+        required,
+      );
+      c.set("principal", principal);
+      return principal;
+    });
     try {
-      c.executionCtx.waitUntil(closing);
-    } catch {
+      await next();
+    } finally {
+      const closing = pool.end().catch(() => undefined);
+      const ctx = executionContext(c);
+      if (ctx) ctx.waitUntil(closing);
       // No execution context (app.request() in a test): close before answering.
-      await closing;
+      else await closing;
     }
+  };
+}
+
+/** The request's ExecutionContext; undefined under app.request() in a test, where Hono's getter throws. */
+function executionContext(c: Context<AppEnv>): ExecutionContext | undefined {
+  try {
+    // Hono's own ExecutionContext type lacks the Workers type's optional members.
+    return c.executionCtx as ExecutionContext;
+  } catch {
+    return undefined;
   }
-};
+}

@@ -3,7 +3,7 @@ import * as v from "valibot";
 import type { AppEnv } from "../env";
 import { decodeCursor } from "../lib/pagination";
 import { API_KEY_SCOPES } from "../lib/principal";
-import { AUTH_LIMITS, rateLimit } from "../lib/rate-limit";
+import { AUTH_LIMITS, rateLimit } from "../middleware/rate-limit";
 import { ALL_ROLES, caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { idempotent } from "../middleware/idempotency";

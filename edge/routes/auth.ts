@@ -1,7 +1,7 @@
 import { type Context, Hono } from "hono";
 import * as v from "valibot";
 import type { AppEnv } from "../env";
-import { AUTH_LIMITS, checkRateLimit, clientIp, rateLimit } from "../lib/rate-limit";
+import { AUTH_LIMITS, checkRateLimit, clientIp, rateLimit } from "../middleware/rate-limit";
 import { ALL_ROLES, caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { idempotent } from "../middleware/idempotency";

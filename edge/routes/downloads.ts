@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import * as v from "valibot";
 import { licenseType } from "../../db/schema";
 import type { AppEnv } from "../env";
-import { clientIp } from "../lib/rate-limit";
+import { clientIp } from "../middleware/rate-limit";
 import { caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { authorizeDownload } from "../services/commerce/downloads";

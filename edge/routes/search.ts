@@ -4,7 +4,7 @@ import * as v from "valibot";
 import { COLOUR_BUCKETS, type ColourBucket, colourBucket } from "../../common/colours";
 import type { AppEnv } from "../env";
 import { ApiError } from "../lib/problem";
-import { checkRateLimit, clientIp, type RateLimitRule } from "../lib/rate-limit";
+import { checkRateLimit, clientIp, type RateLimitRule } from "../middleware/rate-limit";
 import { input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { openStore } from "../adapters/store";

@@ -136,7 +136,7 @@ describe("RBAC walk over every route", () => {
  */
 describe("spec() enforcement on a role-restricted route", () => {
   const probe = new Hono<AppEnv>()
-    .use(requestContext)
+    .use(requestContext())
     .get(
       "/admins-only",
       spec({ summary: "probe", tags: ["test"], access: ["admin"], apiKeyScope: "account:read", responses: { 200: { description: "ok" } } }),

@@ -1,7 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
-import { ApiError } from "./problem";
-import { openStore } from "../adapters/store";
+import { ApiError } from "../lib/problem";
 
 export type RateLimitRule = {
   /** Short name used in the counter key and the problem detail. */
@@ -34,7 +33,7 @@ export async function checkRateLimit(c: Context<AppEnv>, rule: RateLimitRule, no
   const windowMs = rule.windowSeconds * 1000;
   const index = Math.floor(now / windowMs);
   const prefix = `rl:${rule.name}:${subject}:`;
-  const { value, other } = await openStore(c.var.config).incrementAndGet(prefix + index, windowMs * 2, prefix + (index - 1));
+  const { value, other } = await c.var.store.incrementAndGet(prefix + index, windowMs * 2, prefix + (index - 1));
   const elapsed = (now % windowMs) / windowMs;
   const estimate = other * (1 - elapsed) + value;
   if (estimate > rule.limit) {
