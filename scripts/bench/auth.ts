@@ -37,7 +37,16 @@ const db = await startLocalDatabase({});
 const dir = mkdtempSync(join(tmpdir(), "edgestock-bench-"));
 const envFile = join(dir, ".env");
 // The edge's configuration requires R2 S3 credentials (it presigns uploads); auth never reaches R2.
-const secrets = { DATABASE_URL: db.url, DB_LOCAL_PROXY: db.proxy, R2_ACCOUNT_ID: "bench", R2_ACCESS_KEY_ID: "bench", R2_SECRET_ACCESS_KEY: "bench", ...generateJwtKeyPair() };
+// Each simulated user comes from its own address, as behind Cloudflare (the auth rate limits are per IP).
+const secrets = {
+  DATABASE_URL: db.url,
+  DB_LOCAL_PROXY: db.proxy,
+  R2_ACCOUNT_ID: "bench",
+  R2_ACCESS_KEY_ID: "bench",
+  R2_SECRET_ACCESS_KEY: "bench",
+  TRUST_CF_CONNECTING_IP: "true",
+  ...generateJwtKeyPair(),
+};
 writeFileSync(
   envFile,
   Object.entries(secrets)
