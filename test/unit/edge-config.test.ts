@@ -9,9 +9,7 @@ describe("edge configuration", () => {
   });
 
   it("refuses the local database proxy in production", () => {
-    expect(() => readConfig({ ...base, DATABASE_URL: "postgres://x", ENVIRONMENT: "production", DB_LOCAL_PROXY: "127.0.0.1:1" } as unknown as Env)).toThrow(
-      /DB_LOCAL_PROXY/,
-    );
+    expect(() => readConfig({ ...base, DATABASE_URL: "postgres://x", ENVIRONMENT: "production", DB_LOCAL_PROXY: "127.0.0.1:1" } as unknown as Env)).toThrow(/DB_LOCAL_PROXY/);
   });
 
   it("needs an R2 account or S3 endpoint, and derives the endpoint from the account", () => {

@@ -20,7 +20,12 @@ describe("money rules", () => {
       const bps = Math.floor(random() * 10_001);
       const { contributorCents, platformCents } = splitShare(gross, bps);
       const exact = (gross * bps) / 10_000;
-      const ok = Number.isSafeInteger(contributorCents) && Number.isSafeInteger(platformCents) && contributorCents + platformCents === gross && contributorCents <= exact && contributorCents > exact - 1;
+      const ok =
+        Number.isSafeInteger(contributorCents) &&
+        Number.isSafeInteger(platformCents) &&
+        contributorCents + platformCents === gross &&
+        contributorCents <= exact &&
+        contributorCents > exact - 1;
       if (!ok) broken.push(`${gross} at ${bps} bps -> ${contributorCents} + ${platformCents}`);
     }
     expect(broken).toEqual([]);

@@ -9,8 +9,8 @@ import {
   S3Error,
   sha256Hex,
   signRequest,
-  verifySignature,
   type VerifyResult,
+  verifySignature,
 } from "../../common/s3";
 
 // The example credentials and instant of AWS's S3 SigV4 documentation ("Signature Calculations for
@@ -168,7 +168,16 @@ describe("verifySignature", () => {
 
   it("accepts an Authorization-header request and holds it to its headers, query and clock", async () => {
     const url = `${ENDPOINT}/b/derivatives/i/1000.webp?uploadId=u%2B1`;
-    const headers = await signRequest({ ...KEY, region: "auto", service: "s3", method: "PUT", url, headers: { "content-type": "image/webp" }, payloadHash: EMPTY_PAYLOAD_SHA256, datetime: signedAt });
+    const headers = await signRequest({
+      ...KEY,
+      region: "auto",
+      service: "s3",
+      method: "PUT",
+      url,
+      headers: { "content-type": "image/webp" },
+      payloadHash: EMPTY_PAYLOAD_SHA256,
+      datetime: signedAt,
+    });
     const request = (init: { url?: string; contentType?: string } = {}) => {
       const sent = new Headers(headers);
       if (init.contentType) sent.set("content-type", init.contentType);
@@ -228,11 +237,15 @@ describe("S3Client against a signature-checking fake", () => {
     expect(new TextDecoder().decode((await s3.getObject("b", "k")) ?? new Uint8Array())).toBe("x");
 
     const denied = scriptedFetch([403]);
-    await expect(new S3Client({ endpoint: "https://acct.r2.example", ...KEY, fetch: denied.fetch, retryBaseDelayMs: 1 }).deleteObject("b", "k")).rejects.toMatchObject({ status: 403 });
+    await expect(new S3Client({ endpoint: "https://acct.r2.example", ...KEY, fetch: denied.fetch, retryBaseDelayMs: 1 }).deleteObject("b", "k")).rejects.toMatchObject({
+      status: 403,
+    });
     expect(denied.calls).toHaveLength(1);
 
     const busy = scriptedFetch([503]);
-    await expect(new S3Client({ endpoint: "https://acct.r2.example", ...KEY, fetch: busy.fetch, retryBaseDelayMs: 1 }).createMultipartUpload("b", "k", { contentType: "image/jpeg" })).rejects.toMatchObject({ status: 503 });
+    await expect(
+      new S3Client({ endpoint: "https://acct.r2.example", ...KEY, fetch: busy.fetch, retryBaseDelayMs: 1 }).createMultipartUpload("b", "k", { contentType: "image/jpeg" }),
+    ).rejects.toMatchObject({ status: 503 });
     expect(busy.calls).toHaveLength(1);
   });
 

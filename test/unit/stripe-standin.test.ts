@@ -89,13 +89,25 @@ describe("the Stripe API through the real SDK", () => {
 
     const session = await paymentSession({ customer: customer.id });
     expect(session.id).toMatch(/^cs_test_/);
-    expect(session).toMatchObject({ object: "checkout.session", status: "open", payment_status: "unpaid", mode: "payment", amount_total: 3500, currency: "usd", customer: customer.id, payment_intent: null });
+    expect(session).toMatchObject({
+      object: "checkout.session",
+      status: "open",
+      payment_status: "unpaid",
+      mode: "payment",
+      amount_total: 3500,
+      currency: "usd",
+      customer: customer.id,
+      payment_intent: null,
+    });
     expect(session.url).toBe(`${standin.url}/checkout/${session.id}`);
     expect(session.expires_at - session.created).toBe(24 * 60 * 60);
 
     const read = await stripe.checkout.sessions.retrieve(session.id, { expand: ["line_items", "customer"] });
     expect(read.id).toBe(session.id);
-    expect(read.line_items?.data.map((item) => [item.description, item.quantity, item.amount_total])).toEqual([["Sunset photo", 2, 3000], ["Sunset photo", 1, 500]]);
+    expect(read.line_items?.data.map((item) => [item.description, item.quantity, item.amount_total])).toEqual([
+      ["Sunset photo", 2, 3000],
+      ["Sunset photo", 1, 500],
+    ]);
     expect((read.customer as Stripe.Customer).email).toBe("buyer@test.dev");
 
     const page = await (await fetch(session.url as string)).text();
@@ -112,7 +124,11 @@ describe("the Stripe API through the real SDK", () => {
   });
 
   it("names the parameter that is missing or wrong", async () => {
-    const refusal = (promise: Promise<unknown>) => promise.then(() => expect.unreachable(), (error: unknown) => error as Stripe.errors.StripeError);
+    const refusal = (promise: Promise<unknown>) =>
+      promise.then(
+        () => expect.unreachable(),
+        (error: unknown) => error as Stripe.errors.StripeError,
+      );
     const noMode = await refusal(stripe.checkout.sessions.create({ line_items: [photo(100)], success_url: "https://app.test/ok" } as Stripe.Checkout.SessionCreateParams));
     expect(noMode).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(noMode).toMatchObject({ statusCode: 400, param: "mode", code: "parameter_missing" });
@@ -123,7 +139,9 @@ describe("the Stripe API through the real SDK", () => {
     });
     const recurring = { quantity: 1, price_data: { currency: "usd", unit_amount: 900, recurring: { interval: "month" as const }, product_data: { name: "Pro" } } };
     expect(await refusal(paymentSession({ line_items: [recurring] }))).toMatchObject({ param: "line_items[0]" });
-    expect(await refusal(stripe.checkout.sessions.create({ mode: "subscription", line_items: [photo(100)], success_url: "https://app.test/ok" }))).toMatchObject({ param: "line_items" });
+    expect(await refusal(stripe.checkout.sessions.create({ mode: "subscription", line_items: [photo(100)], success_url: "https://app.test/ok" }))).toMatchObject({
+      param: "line_items",
+    });
   });
 
   it("answers 404 resource_missing for an unknown id", async () => {
@@ -161,7 +179,15 @@ describe("checkout played through the dev controls", () => {
     const intent = await stripe.paymentIntents.retrieve(paid.payment_intent as string);
     expect(intent).toMatchObject({ status: "succeeded", amount: 3500, metadata: { order_id: "ord_1" } });
     const charge = await stripe.charges.retrieve(intent.latest_charge as string);
-    expect(charge).toMatchObject({ paid: true, status: "succeeded", amount: 3500, amount_refunded: 0, refunded: false, payment_intent: intent.id, metadata: { order_id: "ord_1" } });
+    expect(charge).toMatchObject({
+      paid: true,
+      status: "succeeded",
+      amount: 3500,
+      amount_refunded: 0,
+      refunded: false,
+      payment_intent: intent.id,
+      metadata: { order_id: "ord_1" },
+    });
 
     const twice = await fetch(`${standin.url}/checkout/${session.id}/complete`, { method: "POST" });
     expect(twice.status).toBe(400);
@@ -203,7 +229,11 @@ describe("checkout played through the dev controls", () => {
         success_url: "https://app.test/ok",
       });
       const answer = await control(`/checkout/${session.id}/complete`, {}, delivering.url);
-      expect(answer.events.map((event) => event.delivery)).toEqual([{ status: 200, ok: true }, { status: 200, ok: true }, { status: 200, ok: true }]);
+      expect(answer.events.map((event) => event.delivery)).toEqual([
+        { status: 200, ok: true },
+        { status: 200, ok: true },
+        { status: 200, ok: true },
+      ]);
       expect(received.map((delivery) => delivery.body)).toEqual(answer.events.map((event) => event.payload));
       const types = received.map((delivery) => stripe.webhooks.constructEvent(delivery.body, delivery.signature, SECRET).type);
       expect(types).toEqual(["customer.subscription.created", "checkout.session.completed", "invoice.paid"]);
@@ -298,7 +328,14 @@ describe("refunds and disputes", () => {
     const charge = await paidCharge();
     const [created] = verified(await control(`/_dev/charges/${charge.id}/dispute`));
     expect(created?.type).toBe("charge.dispute.created");
-    expect(created?.data.object).toMatchObject({ object: "dispute", charge: charge.id, payment_intent: charge.payment_intent, amount: 3500, reason: "fraudulent", status: "needs_response" });
+    expect(created?.data.object).toMatchObject({
+      object: "dispute",
+      charge: charge.id,
+      payment_intent: charge.payment_intent,
+      amount: 3500,
+      reason: "fraudulent",
+      status: "needs_response",
+    });
   });
 
   it("resends a stored event with the same payload and a fresh signature", async () => {
@@ -316,7 +353,12 @@ describe("Connect", () => {
     const account = await stripe.accounts.create({ type: "express", email: "seller@test.dev", metadata: { user_id: "s1" }, capabilities: { transfers: { requested: true } } });
     expect(account).toMatchObject({ object: "account", charges_enabled: false, payouts_enabled: false, details_submitted: false, capabilities: { transfers: "inactive" } });
 
-    const link = await stripe.accountLinks.create({ account: account.id, refresh_url: "https://app.test/connect/refresh", return_url: "https://app.test/connect/done", type: "account_onboarding" });
+    const link = await stripe.accountLinks.create({
+      account: account.id,
+      refresh_url: "https://app.test/connect/refresh",
+      return_url: "https://app.test/connect/done",
+      type: "account_onboarding",
+    });
     expect(link.url.startsWith(`${standin.url}/connect/onboard/${account.id}`)).toBe(true);
     expect(link.expires_at - link.created).toBe(300);
     expect(await (await fetch(link.url)).text()).toContain("Finish onboarding");
@@ -329,7 +371,10 @@ describe("Connect", () => {
     expect(onboarded.status).toBe(303);
     expect(onboarded.headers.get("location")).toBe("https://app.test/connect/done");
     const updated = await latestEvent("account.updated");
-    expect(updated.data).toMatchObject({ object: { id: account.id, payouts_enabled: true, details_submitted: true, capabilities: { transfers: "active" } }, previous_attributes: { payouts_enabled: false } });
+    expect(updated.data).toMatchObject({
+      object: { id: account.id, payouts_enabled: true, details_submitted: true, capabilities: { transfers: "active" } },
+      previous_attributes: { payouts_enabled: false },
+    });
 
     const made = await stripe.transfers.create(transfer, { idempotencyKey: "payout-ord_77" });
     const replayed = await stripe.transfers.create(transfer, { idempotencyKey: "payout-ord_77" });

@@ -20,7 +20,12 @@ describe("the proxy's Terminate detection", () => {
   it("finds Terminate after startup and queries, however the stream is split", () => {
     // A query whose text contains the bytes of a Terminate message must not count.
     const fakeTerminate = Buffer.from([0x58, 0, 0, 0, 4]);
-    const stream = Buffer.concat([sslRequest(), startup(), message("Q", Buffer.concat([Buffer.from("select '"), fakeTerminate, Buffer.from("'\0")])), message("X", Buffer.alloc(0))]);
+    const stream = Buffer.concat([
+      sslRequest(),
+      startup(),
+      message("Q", Buffer.concat([Buffer.from("select '"), fakeTerminate, Buffer.from("'\0")])),
+      message("X", Buffer.alloc(0)),
+    ]);
     for (const size of [1, 3, 7, stream.length]) {
       const scanner = new TerminateScanner();
       const seen: boolean[] = [];

@@ -2,7 +2,7 @@
  * Figures generated, not typed: a bench script calls `recordFigures(name)` once, first thing, and what it
  * prints with console.log is also written to docs/figures/<name>.md when it exits with status 0, under a
  * header that says how to reproduce it (the command, the date, the machine: CPU model and cores, memory,
- * Node or Bun version). The README links those files; rerunning the command is how a figure changes.
+ * Node or Bun version). docs/figures/README.md lists those files; rerunning the command is how a figure changes.
  *
  * @example
  * import { recordFigures } from "./lib/figures";
