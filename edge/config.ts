@@ -65,9 +65,20 @@ const ConfigSchema = v.object({
   TRUST_CF_CONNECTING_IP: v.optional(v.picklist(["", "true", "false"], "TRUST_CF_CONNECTING_IP must be true or false"), ""),
   /** Development only: bearer token of the local Queues pull-consumer stand-in (/_local/queues). */
   LOCAL_QUEUES_TOKEN: optional,
+  /**
+   * "true": every JSON response is checked against the schema its route declares, a mismatch
+   * answered as a 500 (lib/route.ts). The edge tests set it; it costs a parse per response, so
+   * production leaves it unset.
+   */
+  VALIDATE_RESPONSES: v.optional(v.picklist(["", "true", "false"], "VALIDATE_RESPONSES must be true or false"), ""),
 });
 
-export type Config = v.InferOutput<typeof ConfigSchema> & { s3Endpoint: string; revenueShare: Record<string, number>; trustCfConnectingIp: boolean };
+export type Config = v.InferOutput<typeof ConfigSchema> & {
+  s3Endpoint: string;
+  revenueShare: Record<string, number>;
+  trustCfConnectingIp: boolean;
+  validateResponses: boolean;
+};
 
 /** `standard:2500,gold:3500` → { standard: 2500, gold: 3500 }; a `standard` tier is required. */
 function parseRevenueShare(value: string): Record<string, number> {
@@ -111,7 +122,8 @@ export function readConfig(env: Env): Config {
   }
   const revenueShare = parseRevenueShare(result.output.REVENUE_SHARE_BPS);
   const trustCfConnectingIp = result.output.TRUST_CF_CONNECTING_IP ? result.output.TRUST_CF_CONNECTING_IP === "true" : result.output.ENVIRONMENT === "production";
-  const config = { ...result.output, revenueShare, trustCfConnectingIp, s3Endpoint: (R2_S3_ENDPOINT || `https://${R2_ACCOUNT_ID}.r2.cloudflarestorage.com`).replace(/\/+$/, "") };
+  const validateResponses = result.output.VALIDATE_RESPONSES === "true";
+  const config = { ...result.output, revenueShare, trustCfConnectingIp, validateResponses, s3Endpoint: (R2_S3_ENDPOINT || `https://${R2_ACCOUNT_ID}.r2.cloudflarestorage.com`).replace(/\/+$/, "") };
   cache.set(env, config);
   return config;
 }

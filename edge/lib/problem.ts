@@ -1,5 +1,22 @@
 import type { Context } from "hono";
+import * as v from "valibot";
 import { PROBLEM_BASE_URI, PROBLEMS, type ProblemType } from "../../common/problems";
+
+/**
+ * Every error response's body (RFC 9457). Loose: a problem may carry extension members
+ * (`errors`, `maxBytes`, `retryAfter`...), as the RFC allows.
+ */
+export const ProblemSchema = v.looseObject({
+  type: v.pipe(v.string(), v.startsWith(PROBLEM_BASE_URI)),
+  title: v.string(),
+  status: v.pipe(v.number(), v.integer()),
+  detail: v.optional(v.string()),
+  instance: v.optional(v.string()),
+  requestId: v.string(),
+  /** Validation failures: one entry per issue. */
+  errors: v.optional(v.array(v.object({ path: v.string(), message: v.string() }))),
+});
+export type Problem = v.InferOutput<typeof ProblemSchema>;
 
 /**
  * The one error type for expected failures. `app.onError` turns it into an RFC 9457

@@ -4,7 +4,8 @@ import * as v from "valibot";
 import type { UserRole } from "../../db/schema";
 import type { AppEnv } from "../env";
 import type { ApiKeyScope, Principal } from "./principal";
-import { ApiError } from "./problem";
+import { ApiError, problemResponse } from "./problem";
+import { type DeclaredResponses, describeContractIssues, responseContractIssues } from "./response-contract";
 
 /** Who may call a route: anyone, or signed-in users of the listed roles. */
 export type Access = "public" | readonly UserRole[];
@@ -18,7 +19,8 @@ export type RouteSpec = {
   apiKeyScope?: ApiKeyScope;
   /** Accepts `Idempotency-Key` (documented in OpenAPI). */
   idempotent?: boolean;
-  responses: Record<number, { description: string; schema?: v.GenericSchema }>;
+  /** Each status the route answers with and, for a JSON body, its schema (the OpenAPI document and, in tests, the response check use it). */
+  responses: DeclaredResponses;
 };
 
 export const SPEC = Symbol("route-spec");
@@ -30,7 +32,9 @@ export type InputMiddleware = MiddlewareHandler & { [INPUT]: { target: keyof Val
 /**
  * Declares a route's access rule and documentation, and enforces the rule. Every route starts
  * with one: the RBAC test walks `app.routes` and fails on a route without it, and the OpenAPI
- * document is generated from it.
+ * document is generated from it. With VALIDATE_RESPONSES (the edge tests), every JSON response is
+ * checked against the schema declared for its status: a mismatch becomes a 500 problem naming the
+ * route, status and issues, and an error log line, so the test that made the call fails.
  *
  * @example auth.get("/me", spec({ summary: "Current user", tags: ["auth"], access: ALL_ROLES, responses: {...} }), async (c) => ...)
  */
@@ -44,9 +48,20 @@ export function spec(routeSpec: RouteSpec): SpecMiddleware {
       }
     }
     if (principal?.kind === "api_key") checkApiKeyScope(routeSpec, principal.scopes);
+    // Read before next(): later handlers move Hono's route index on.
+    const operation = `${c.req.method} ${c.req.routePath}`;
     await next();
+    if (c.var.config.validateResponses) await enforceResponseContract(c, operation, routeSpec.responses);
   };
   return Object.assign(middleware, { [SPEC]: routeSpec });
+}
+
+async function enforceResponseContract(c: Context<AppEnv>, operation: string, declared: DeclaredResponses) {
+  const issues = await responseContractIssues(c.res, declared);
+  if (issues.length === 0) return;
+  const status = c.res.status;
+  c.var.log.error("response does not match its declared schema", { operation, status, issues });
+  c.res = problemResponse(c, new ApiError("internal", describeContractIssues(operation, status, issues), { contract: { operation, status, issues } }));
 }
 
 /**

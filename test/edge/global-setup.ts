@@ -46,6 +46,8 @@ export default async function setup(project: TestProject) {
     EMBED_SERVICE_URL: "",
     WORKER_SHARED_SECRET: "",
     PUBLIC_APP_URL: "http://127.0.0.1:8787",
+    // Every JSON response is checked against its route's declared schema (edge/lib/route.ts).
+    VALIDATE_RESPONSES: "true",
   });
   return async () => {
     await stripe.stop();

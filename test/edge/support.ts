@@ -4,14 +4,15 @@ import { PROBLEM_BASE_URI } from "../../common/problems";
 import { connectDatabase } from "../../db/connect";
 import { users } from "../../db/schema";
 import { hashPassword } from "../../edge/lib/password";
-import worker from "../../edge/index";
+import type { Problem } from "../../edge/lib/problem";
+import worker from "../../edge/local";
 
 export const BASE = "http://edgestock.test";
 
 /** The Worker under test and the bindings it runs with (its database in particular). */
 export type WorkerTarget = { env: Env; fetch(request: Request): Promise<Response> };
 
-/** The Worker as deployed (SELF), on the database every test file shares. */
+/** The Worker as `npm start` runs it (SELF: edge/local.ts, the production app plus the stand-ins), on the database every test file shares. */
 export const sharedWorker: WorkerTarget = { env, fetch: (request) => SELF.fetch(request) };
 
 let isolated: WorkerTarget | undefined;
@@ -91,7 +92,7 @@ export async function signUp(role: "buyer" | "contributor" | "admin" = "buyer", 
   return { email, password, userId: body.user.id, ...body.tokens };
 }
 
-export type ProblemBody = { type: string; title: string; status: number; detail?: string; requestId?: string; errors?: { path: string; message: string }[] } & Record<string, unknown>;
+export type ProblemBody = Problem & Record<string, unknown>;
 
 /** Asserts an RFC 9457 problem response of this status and type, and returns its body. */
 export async function expectProblem(res: Response, status: number, type: string): Promise<ProblemBody> {
