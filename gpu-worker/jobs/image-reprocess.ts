@@ -38,7 +38,7 @@ export async function reprocessImage(deps: ImageJobDeps, message: JobMessage<"im
 
   const needs = { nsfw: steps.has("nsfw"), clip: steps.has("embedding") || steps.has("tags"), tagger: steps.has("tags") };
   const missing = [needs.nsfw && !models.nsfw ? "the NSFW classifier" : "", needs.clip && !models.clip ? "a CLIP model" : "", needs.tagger && !models.tagger ? "the tagger" : ""].filter(Boolean);
-  if (missing.length > 0) throw new Error(`this worker has no ${missing.join(", ")}: cannot re-run ${[...steps].join(", ")}`);
+  if (missing.length > 0) throw new Error(`this worker lacks ${missing.join(" and ")}: cannot re-run ${[...steps].join(", ")}`);
 
   const original = await store.getObject(settings.originalsBucket, image.originalKey);
   if (!original) throw new Error(`the original ${image.originalKey} is not in the bucket`);
