@@ -32,16 +32,14 @@ export const MULTIPART_PART_BYTES = 16 * 1024 * 1024;
  * Key of a delivered original in the private bucket (images.original_key): the pipeline writes it
  * from the vetted, cleaned upload; downloads serve it. No presigned URL ever points here.
  */
-export const originalKey = (contributorId: string, imageId: string, contentType: UploadContentType) =>
-  `originals/${contributorId}/${imageId}.${UPLOAD_TYPES[contentType]}`;
+export const originalKey = (contributorId: string, imageId: string, contentType: UploadContentType) => `originals/${contributorId}/${imageId}.${UPLOAD_TYPES[contentType]}`;
 
 /**
  * Key the contributor's presigned PUT (or multipart upload) writes to, in the private bucket: only
  * the pipeline reads it, and deletes it once the original is written. A later PUT to the same URL
  * (valid an hour) lands here again and changes nothing buyers receive.
  */
-export const uploadKey = (contributorId: string, imageId: string, contentType: UploadContentType) =>
-  `uploads/${contributorId}/${imageId}.${UPLOAD_TYPES[contentType]}`;
+export const uploadKey = (contributorId: string, imageId: string, contentType: UploadContentType) => `uploads/${contributorId}/${imageId}.${UPLOAD_TYPES[contentType]}`;
 
 /** `uploads/{contributorId}/{imageId}.{ext}` → its parts, or null for any other key. */
 export function parseUploadKey(key: string): { contributorId: string; imageId: string; ext: string } | null {

@@ -1,63 +1,16 @@
 import { type Context, Hono } from "hono";
 import * as v from "valibot";
-import { imageStatus, licenseType } from "../../db/schema";
+import { licenseType } from "../../db/schema";
 import type { AppEnv } from "../env";
 import { decodeCursor } from "../lib/pagination";
-import { ApiError } from "../lib/problem";
 import { caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
-import { decodeAuditCursor, listAuditLog } from "../services/admin/audit";
-import { type ModerationAction, moderate, moderationQueue } from "../services/admin/moderation";
-import { listPrices, setPrice } from "../services/commerce/prices";
-import { type RenditionDeps, reconcileRenditions, syncRenditions } from "../services/catalogue/renditions";
-import { openStore } from "../adapters/store";
-import { catalogueChanged } from "../services/catalogue/search";
-import { listRememberedQueries, setQueryBlocked } from "../services/catalogue/search-queries";
+import { AuditLogPageSchema, decodeAuditCursor, listAuditLog } from "../services/admin/audit";
+import { type ModerationAction, ModerationOutcomeSchema, ModerationQueueSchema, moderateAndSync, moderationQueue } from "../services/admin/moderation";
+import { ReconcileReportSchema, reconcileRenditions } from "../services/catalogue/renditions";
+import { listRememberedQueries, RememberedQueriesSchema, RememberedQuerySchema, setQueryBlocked } from "../services/catalogue/search-queries";
 import { POPULAR_QUERY_MIN_SEARCHERS } from "../services/catalogue/search-sql";
-
-const RememberedQuerySchema = v.object({
-  query: v.string(),
-  searches: v.number(),
-  searchers: v.number(),
-  blocked: v.boolean(),
-  suggested: v.boolean(),
-  lastSeenAt: v.string(),
-});
-
-const QueueItemSchema = v.object({
-  id: s.uuid,
-  title: v.string(),
-  contributor: v.object({ id: s.uuid, displayName: v.string() }),
-  statusReason: v.nullable(v.string()),
-  nsfwScore: v.nullable(v.number()),
-  duplicateOf: v.nullable(s.uuid),
-  editorial: v.boolean(),
-  thumbnailUrl: v.nullable(v.string()),
-  previewUrl: v.nullable(v.string()),
-  createdAt: v.string(),
-});
-
-const ModeratedSchema = v.object({
-  image: v.object({
-    id: s.uuid,
-    status: v.picklist(imageStatus.enumValues),
-    statusReason: v.nullable(v.string()),
-    publishedAt: v.nullable(v.string()),
-    takenDownAt: v.nullable(v.string()),
-    updatedAt: v.string(),
-  }),
-});
-
-const AuditEntrySchema = v.object({
-  id: v.number(),
-  actorId: v.nullable(s.uuid),
-  action: v.string(),
-  targetType: v.nullable(v.string()),
-  targetId: v.nullable(v.string()),
-  detail: v.nullable(v.record(v.string(), v.unknown())),
-  requestId: v.nullable(v.string()),
-  createdAt: v.string(),
-});
+import { listPrices, setPrice } from "../services/commerce/prices";
 
 const PriceFields = {
   id: s.uuid,
@@ -81,30 +34,11 @@ const PriceBody = v.strictObject({
 
 const access = ["admin"] as const;
 
-const renditions = (c: Context<AppEnv>): RenditionDeps => ({ db: c.var.db, env: c.env, config: c.var.config });
+/** What syncing the public renditions bucket needs, from the request context. */
+const renditions = (c: Context<AppEnv>) => ({ db: c.var.db, env: c.env, config: c.var.config, urls: c.var.urls, log: c.var.log, store: c.var.store });
 
-/** What a moderation decision did to the public copies of the image's renditions. */
-const RenditionsSchema = v.object({ published: v.number(), unpublished: v.number(), cdnPurge: v.picklist(["purged", "not-configured", "failed", "none"]) });
-
-const ModeratedWithRenditions = v.object({ ...ModeratedSchema.entries, renditions: RenditionsSchema });
-
-/**
- * A moderation decision, then the public bucket made to follow the listing (approve publishes,
- * reject and takedown unpublish and purge). A decision refused as a conflict still syncs, so
- * repeating one whose sync failed after its commit finishes the job.
- */
-async function decideAndSync(c: Context<AppEnv>, imageId: string, action: ModerationAction, detail: { reason?: string; note?: string }) {
-  let image: Awaited<ReturnType<typeof moderate>>;
-  try {
-    image = await moderate(c.var.db, imageId, action, { actorId: caller(c).userId, requestId: c.var.requestId }, detail);
-  } catch (error) {
-    if (error instanceof ApiError && error.type === "conflict") await syncRenditions(renditions(c), imageId, { onlyMissing: true });
-    throw error;
-  }
-  await catalogueChanged(openStore(c.var.config));
-  const synced = await syncRenditions(renditions(c), image.id);
-  return { image, renditions: { published: synced.published.length, unpublished: synced.unpublished.length, cdnPurge: synced.purge } };
-}
+const moderation = (c: Context<AppEnv>, imageId: string, action: ModerationAction, detail: { reason?: string; note?: string }) =>
+  moderateAndSync(renditions(c), imageId, action, { actorId: caller(c).userId, requestId: c.var.requestId }, detail);
 
 /** Admin moderation, takedowns, prices and the audit log. Every change is audited in its own transaction. */
 export const adminRoutes = new Hono<AppEnv>()
@@ -114,12 +48,12 @@ export const adminRoutes = new Hono<AppEnv>()
       summary: "Images waiting for review, oldest first",
       tags: ["admin"],
       access,
-      responses: { 200: { description: "A page of images pending review", schema: v.object({ items: v.array(QueueItemSchema), nextCursor: v.nullable(v.string()) }) } },
+      responses: { 200: { description: "A page of images pending review", schema: ModerationQueueSchema } },
     }),
     input("query", v.strictObject(s.pageQuery)),
     async (c) => {
       const { limit, cursor } = c.req.valid("query");
-      return c.json(await moderationQueue(c.var.db, limit, cursor ? decodeCursor(cursor) : undefined, renditions(c)));
+      return c.json(await moderationQueue(c.var.db, limit, cursor ? decodeCursor(cursor) : undefined, { config: c.var.config, s3: c.var.s3, urls: c.var.urls }));
     },
   )
   .post(
@@ -129,13 +63,13 @@ export const adminRoutes = new Hono<AppEnv>()
       description: "Only from pending review (409 otherwise). Sets the publication date the first time.",
       tags: ["admin"],
       access,
-      responses: { 200: { description: "Approved; its renditions are now public", schema: ModeratedWithRenditions } },
+      responses: { 200: { description: "Approved; its renditions are now public", schema: ModerationOutcomeSchema } },
     }),
     input("param", ImageParam),
     input("json", v.strictObject({ note: v.optional(s.text(500)) })),
     async (c) => {
       const { note } = c.req.valid("json");
-      return c.json(await decideAndSync(c, c.req.valid("param").id, "approve", note ? { note } : {}));
+      return c.json(await moderation(c, c.req.valid("param").id, "approve", note ? { note } : {}));
     },
   )
   .post(
@@ -145,13 +79,11 @@ export const adminRoutes = new Hono<AppEnv>()
       description: "Only from pending review (409 otherwise).",
       tags: ["admin"],
       access,
-      responses: { 200: { description: "Rejected", schema: ModeratedWithRenditions } },
+      responses: { 200: { description: "Rejected", schema: ModerationOutcomeSchema } },
     }),
     input("param", ImageParam),
     input("json", v.strictObject({ reason })),
-    async (c) => {
-      return c.json(await decideAndSync(c, c.req.valid("param").id, "reject", c.req.valid("json")));
-    },
+    async (c) => c.json(await moderation(c, c.req.valid("param").id, "reject", c.req.valid("json"))),
   )
   .post(
     "/images/:id/takedown",
@@ -160,13 +92,11 @@ export const adminRoutes = new Hono<AppEnv>()
       description: "Only an approved image that is not taken down already (409 otherwise). Licenses already sold stay on record.",
       tags: ["admin"],
       access,
-      responses: { 200: { description: "Taken down; its public renditions are deleted and, with CLOUDFLARE_ZONE_ID set, purged from the CDN", schema: ModeratedWithRenditions } },
+      responses: { 200: { description: "Taken down; its public renditions are deleted and, with CLOUDFLARE_ZONE_ID set, purged from the CDN", schema: ModerationOutcomeSchema } },
     }),
     input("param", ImageParam),
     input("json", v.strictObject({ reason })),
-    async (c) => {
-      return c.json(await decideAndSync(c, c.req.valid("param").id, "takedown", c.req.valid("json")));
-    },
+    async (c) => c.json(await moderation(c, c.req.valid("param").id, "takedown", c.req.valid("json"))),
   )
   .post(
     "/renditions/reconcile",
@@ -179,11 +109,17 @@ export const adminRoutes = new Hono<AppEnv>()
       responses: {
         200: {
           description: "What this page changed",
-          schema: v.object({ checked: v.number(), published: v.number(), unpublished: v.number(), purgeFailed: v.number(), nextCursor: v.nullable(s.uuid) }),
+          schema: ReconcileReportSchema,
         },
       },
     }),
-    input("json", v.strictObject({ cursor: v.optional(s.uuid), limit: v.optional(v.pipe(v.number(), v.integer("must be 1-100"), v.minValue(1, "must be 1-100"), v.maxValue(100, "must be 1-100")), 50) })),
+    input(
+      "json",
+      v.strictObject({
+        cursor: v.optional(s.uuid),
+        limit: v.optional(v.pipe(v.number(), v.integer("must be 1-100"), v.minValue(1, "must be 1-100"), v.maxValue(100, "must be 1-100")), 50),
+      }),
+    ),
     async (c) => {
       const { cursor, limit } = c.req.valid("json");
       return c.json(await reconcileRenditions(renditions(c), { after: cursor, limit }));
@@ -196,7 +132,7 @@ export const adminRoutes = new Hono<AppEnv>()
       description: "Filter by action (e.g. moderation.approve), actor or target id.",
       tags: ["admin"],
       access,
-      responses: { 200: { description: "A page of audit entries", schema: v.object({ items: v.array(AuditEntrySchema), nextCursor: v.nullable(v.string()) }) } },
+      responses: { 200: { description: "A page of audit entries", schema: AuditLogPageSchema } },
     }),
     input("query", v.strictObject({ ...s.pageQuery, action: v.optional(s.text(100)), actorId: v.optional(s.uuid), targetId: v.optional(s.text(200)) })),
     async (c) => {
@@ -236,7 +172,9 @@ export const adminRoutes = new Hono<AppEnv>()
         "Without `imageId`, the marketplace default for the license type and currency; with it, that image's own price. Currency defaults to usd. Editorial images take editorial prices only (422).",
       tags: ["admin"],
       access,
-      responses: { 200: { description: "The price as stored, and the amount it replaced", schema: v.object({ price: v.object(PriceFields), previousAmountCents: v.nullable(v.number()) }) } },
+      responses: {
+        200: { description: "The price as stored, and the amount it replaced", schema: v.object({ price: v.object(PriceFields), previousAmountCents: v.nullable(v.number()) }) },
+      },
     }),
     input("json", PriceBody),
     async (c) => c.json(await setPrice(c.var.db, c.req.valid("json"), { actorId: caller(c).userId, requestId: c.var.requestId })),
@@ -248,12 +186,12 @@ export const adminRoutes = new Hono<AppEnv>()
       description: `A search is suggested to everyone once ${POPULAR_QUERY_MIN_SEARCHERS} distinct searchers ran it and found something, unless it is blocked.`,
       tags: ["admin"],
       access,
-      responses: { 200: { description: "Up to limit remembered searches", schema: v.object({ items: v.array(RememberedQuerySchema) }) } },
+      responses: { 200: { description: "Up to limit remembered searches", schema: RememberedQueriesSchema } },
     }),
     input("query", v.strictObject({ q: v.optional(s.text(100, 0), ""), blocked: v.optional(v.picklist(["true", "false"])), limit: v.optional(s.pageQuery.limit, "50") })),
     async (c) => {
       const { q, blocked, limit } = c.req.valid("query");
-      return c.json({ items: await listRememberedQueries(c.var.db, { prefix: q, blocked: blocked === undefined ? undefined : blocked === "true", limit }) });
+      return c.json(await listRememberedQueries(c.var.db, { prefix: q, blocked: blocked === undefined ? undefined : blocked === "true", limit }));
     },
   )
   .post(

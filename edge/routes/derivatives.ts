@@ -1,11 +1,8 @@
-import { eq } from "drizzle-orm";
 import { Hono } from "hono";
 import * as v from "valibot";
-import { isListed } from "../../common/images";
-import { images } from "../../db/schema";
 import type { AppEnv } from "../env";
-import { ApiError } from "../lib/problem";
 import { input, spec } from "../lib/route";
+import { publicRendition, RENDITION_FILES } from "../services/catalogue/renditions";
 
 /**
  * Thumbnails and watermarked previews from the public bucket. In production the bucket is served
@@ -22,13 +19,10 @@ export const derivativeRoutes = new Hono<AppEnv>().get(
     access: "public",
     responses: { 200: { description: "The image" } },
   }),
-  input("param", v.strictObject({ id: v.pipe(v.string(), v.uuid()), file: v.picklist(["thumb-150.webp", "thumb-450.webp", "thumb-1000.webp", "preview-1200.webp"]) })),
+  input("param", v.strictObject({ id: v.pipe(v.string(), v.uuid()), file: v.picklist(RENDITION_FILES) })),
   async (c) => {
     const { id, file } = c.req.valid("param");
-    const [image] = await c.var.db.select({ status: images.status, withdrawnAt: images.withdrawnAt, takenDownAt: images.takenDownAt }).from(images).where(eq(images.id, id));
-    if (!image || !isListed(image)) throw new ApiError("not-found", "no such rendition");
-    const object = await c.env.DERIVATIVES.get(`images/${id}/${file}`);
-    if (!object) throw new ApiError("not-found", "no such rendition");
+    const object = await publicRendition({ db: c.var.db, env: c.env }, id, file);
     const headers = new Headers();
     object.writeHttpMetadata(headers);
     headers.set("etag", object.httpEtag);

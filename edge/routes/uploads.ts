@@ -1,45 +1,21 @@
 import { type Context, Hono } from "hono";
 import * as v from "valibot";
-import { MAX_UPLOAD_BYTES, UPLOAD_CONTENT_TYPES } from "../../common/images";
+import { UPLOAD_CONTENT_TYPES } from "../../common/images";
 import type { AppEnv } from "../env";
 import { caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { idempotent } from "../middleware/idempotency";
-import { abortUpload, completeUpload, createUpload, signMoreParts, type UploadDeps } from "../services/catalogue/uploads";
-
-const keyword = s.text(50);
-
-/** Listing metadata a contributor gives with an upload (and may edit later with PATCH /v1/images/{id}). */
-export const ListingFields = {
-  title: s.text(200),
-  description: v.optional(s.text(5000, 0)),
-  keywords: v.optional(v.pipe(v.array(keyword), v.minLength(1, "omit keywords rather than sending none"), v.maxLength(50, "at most 50 keywords"))),
-  categories: v.optional(v.pipe(v.array(v.pipe(v.string(), v.regex(/^[a-z0-9-]{1,40}$/, "must be a category slug"))), v.maxLength(2, "at most 2 categories"))),
-  editorial: v.optional(v.boolean()),
-};
-
-const CreateBody = v.strictObject({
-  ...ListingFields,
-  // Checked by the service so an unaccepted type is a 415 naming the accepted ones, not a 422.
-  contentType: v.pipe(s.text(100), v.toLowerCase()),
-  bytes: v.pipe(v.number(), v.integer("must be a whole number of bytes"), v.minValue(1, "an empty file is not an image"), v.maxValue(MAX_UPLOAD_BYTES, `uploads are limited to ${MAX_UPLOAD_BYTES} bytes (200 MB)`)),
-  /** Force (or refuse) a multipart upload; by default files over 64 MiB use one. */
-  multipart: v.optional(v.boolean()),
-});
-
-const SignedPartSchema = v.object({ partNumber: v.number(), url: v.string(), method: v.literal("PUT"), headers: v.record(v.string(), v.string()), expiresAt: v.string() });
-
-const TicketSchema = v.object({
-  imageId: s.uuid,
-  key: v.string(),
-  method: v.literal("PUT"),
-  expiresAt: v.string(),
-  uploadUrl: v.optional(v.string()),
-  headers: v.optional(v.record(v.string(), v.string())),
-  multipart: v.optional(v.object({ uploadId: v.string(), partSize: v.number(), partCount: v.number(), parts: v.array(SignedPartSchema) })),
-});
-
-const StateSchema = v.object({ imageId: s.uuid, status: v.string(), stage: v.string(), enqueued: v.boolean() });
+import {
+  abortUpload,
+  completeUpload,
+  createUpload,
+  MorePartsSchema,
+  NewUploadSchema,
+  signMoreParts,
+  type UploadDeps,
+  UploadStateSchema,
+  UploadTicketSchema,
+} from "../services/catalogue/uploads";
 
 const Part = v.strictObject({ partNumber: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000)), etag: v.pipe(v.string(), v.minLength(1), v.maxLength(200)) });
 
@@ -55,7 +31,7 @@ const CompleteBody = v.strictObject({
   ),
 });
 
-const deps = (c: Context<AppEnv>): UploadDeps => ({ db: c.var.db, config: c.var.config, env: c.env, ctx: c.executionCtx as ExecutionContext });
+const deps = (c: Context<AppEnv>): UploadDeps => ({ db: c.var.db, config: c.var.config, env: c.env, s3: c.var.s3 });
 
 /**
  * Contributor uploads: the bytes go straight from the contributor to R2 (presigned), never
@@ -70,9 +46,9 @@ export const uploadRoutes = new Hono<AppEnv>()
       tags: ["uploads"],
       access: ["contributor", "admin"],
       idempotent: true,
-      responses: { 201: { description: "Upload ticket", schema: TicketSchema }, 415: { description: "Not an accepted image type" } },
+      responses: { 201: { description: "Upload ticket", schema: UploadTicketSchema }, 415: { description: "Not an accepted image type" } },
     }),
-    input("json", CreateBody),
+    input("json", NewUploadSchema),
     idempotent(),
     async (c) => {
       const ticket = await createUpload(deps(c), caller(c).userId, c.req.valid("json"));
@@ -85,14 +61,11 @@ export const uploadRoutes = new Hono<AppEnv>()
       summary: "Fresh presigned URLs for parts of a multipart upload (to resume after they expired)",
       tags: ["uploads"],
       access: ["contributor", "admin"],
-      responses: { 200: { description: "Part URLs", schema: v.object({ parts: v.array(SignedPartSchema) }) } },
+      responses: { 200: { description: "Part URLs", schema: MorePartsSchema } },
     }),
     input("param", v.strictObject({ id: s.uuid })),
     input("json", v.strictObject({ partNumbers: v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000))), v.minLength(1), v.maxLength(100)) })),
-    async (c) => {
-      const parts = await signMoreParts(deps(c), c.req.valid("param").id, caller(c), c.req.valid("json").partNumbers);
-      return c.json({ parts });
-    },
+    async (c) => c.json(await signMoreParts(deps(c), c.req.valid("param").id, caller(c), c.req.valid("json").partNumbers)),
   )
   .post(
     "/:id/complete",
@@ -102,7 +75,7 @@ export const uploadRoutes = new Hono<AppEnv>()
       tags: ["uploads"],
       access: ["contributor", "admin"],
       responses: {
-        200: { description: "The upload's state", schema: StateSchema },
+        200: { description: "The upload's state", schema: UploadStateSchema },
         409: { description: "Nothing uploaded yet, or the multipart upload could not be completed" },
         422: { description: "The uploaded size differs from the declared size (the upload is discarded)" },
       },

@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isListed, listedSql, NSFW_THRESHOLD, safeForSearchSql } from "../../common/images";
 import { openEmbeddedPostgres } from "../../db/local/pglite";
-import { images, imageStatus, users } from "../../db/schema";
+import { imageStatus, images, users } from "../../db/schema";
 
 type Embedded = Awaited<ReturnType<typeof openEmbeddedPostgres>>;
 let local: Embedded;

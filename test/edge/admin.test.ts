@@ -15,10 +15,19 @@ const DERIVATIVES = readConfig(env).DERIVATIVES_PUBLIC_URL.replace(/\/+$/, "");
 const CURRENCY = "xba";
 
 type Moderated = { image: { id: string; status: string; statusReason: string | null; publishedAt: string | null; takenDownAt: string | null } };
-type QueueItem = { id: string; title: string; contributor: { id: string; displayName: string }; nsfwScore: number | null; duplicateOf: string | null; editorial: boolean; thumbnailUrl: string | null; previewUrl: string | null; createdAt: string };
+type QueueItem = {
+  id: string;
+  title: string;
+  contributor: { id: string; displayName: string };
+  nsfwScore: number | null;
+  duplicateOf: string | null;
+  editorial: boolean;
+  thumbnailUrl: string | null;
+  previewUrl: string | null;
+  createdAt: string;
+};
 type AuditEntry = { id: number; actorId: string | null; action: string; targetType: string | null; targetId: string | null; detail: Record<string, unknown> | null };
 type Price = { id: string; imageId: string | null; licenseType: string; currency: string; amountCents: number; active: boolean };
-
 
 let admin: Awaited<ReturnType<typeof signUp>>;
 let secondAdmin: Awaited<ReturnType<typeof signUp>>;
@@ -54,7 +63,12 @@ describe("GET /v1/admin/moderation/queue", () => {
     // Older than anything other test files insert, so they lead the queue in this order.
     const ids = [
       await insertImage({ title: "Queued third", createdAt: new Date("2001-01-03T00:00:00Z") }),
-      await insertImage({ title: "Queued first", createdAt: new Date("2001-01-01T00:00:00Z"), nsfwScore: 0.42, derivativeKeys: { thumb450: "images/q/thumb-450.webp", preview: "images/q/preview-1200.webp" } }),
+      await insertImage({
+        title: "Queued first",
+        createdAt: new Date("2001-01-01T00:00:00Z"),
+        nsfwScore: 0.42,
+        derivativeKeys: { thumb450: "images/q/thumb-450.webp", preview: "images/q/preview-1200.webp" },
+      }),
       await insertImage({ title: "Queued second", createdAt: new Date("2001-01-02T00:00:00Z"), duplicateOf: original, editorial: true, statusReason: "near duplicate" }),
     ];
     await insertImage({ title: "Approved long ago", status: "approved", createdAt: new Date("2000-06-01T00:00:00Z") });
@@ -105,7 +119,12 @@ describe("moderation actions", () => {
     expect(row?.publishedAt?.getTime()).toBeGreaterThanOrEqual(before - 5000);
     const entries = await auditFor(id);
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ actorId: admin.userId, action: "moderation.approve", targetType: "image", detail: { from: "pending_review", to: "approved", note: "looks fine" } });
+    expect(entries[0]).toMatchObject({
+      actorId: admin.userId,
+      action: "moderation.approve",
+      targetType: "image",
+      detail: { from: "pending_review", to: "approved", note: "looks fine" },
+    });
   });
 
   it("keeps the first publication date when an image is approved again after review", async () => {
@@ -211,7 +230,9 @@ describe("GET /v1/admin/audit-log", () => {
     const seen: AuditEntry[] = [];
     let cursor: string | null = null;
     do {
-      const page: { items: AuditEntry[]; nextCursor: string | null } = await list(`actorId=${secondAdmin.userId}&action=moderation.approve&limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+      const page: { items: AuditEntry[]; nextCursor: string | null } = await list(
+        `actorId=${secondAdmin.userId}&action=moderation.approve&limit=2${cursor ? `&cursor=${cursor}` : ""}`,
+      );
       seen.push(...page.items);
       cursor = page.nextCursor;
     } while (cursor);
@@ -220,7 +241,10 @@ describe("GET /v1/admin/audit-log", () => {
     expect(entryIds).toEqual([...entryIds].sort((a, b) => b - a));
     expect(new Set(entryIds).size).toBe(entryIds.length);
     expect(seen.slice(0, 3).map((e) => e.targetId)).toEqual([...ids].reverse());
-    const direct = await db.select({ id: auditLog.id }).from(auditLog).where(and(eq(auditLog.actorId, secondAdmin.userId), eq(auditLog.action, "moderation.approve")));
+    const direct = await db
+      .select({ id: auditLog.id })
+      .from(auditLog)
+      .where(and(eq(auditLog.actorId, secondAdmin.userId), eq(auditLog.action, "moderation.approve")));
     expect(entryIds.length).toBe(direct.length);
   });
 
@@ -247,7 +271,9 @@ describe("prices", () => {
     expect(rows.map((r) => r.amountCents)).toEqual([3400]);
 
     const entries = await auditFor(first.price.id);
-    expect(entries.map((e) => [e.action, e.actorId, (e.detail as { oldAmountCents: number | null }).oldAmountCents, (e.detail as { newAmountCents: number }).newAmountCents])).toEqual([
+    expect(
+      entries.map((e) => [e.action, e.actorId, (e.detail as { oldAmountCents: number | null }).oldAmountCents, (e.detail as { newAmountCents: number }).newAmountCents]),
+    ).toEqual([
       ["price.update", admin.userId, null, 2900],
       ["price.update", admin.userId, 2900, 3400],
     ]);
@@ -289,7 +315,10 @@ describe("prices", () => {
       const problem = await expectProblem(await put(body), 422, "validation-failed");
       expect(problem.errors?.map((e) => e.path)).toContain(path);
     }
-    const [row] = await db.select().from(licensePrices).where(and(isNull(licensePrices.imageId), eq(licensePrices.licenseType, "standard"), eq(licensePrices.currency, CURRENCY)));
+    const [row] = await db
+      .select()
+      .from(licensePrices)
+      .where(and(isNull(licensePrices.imageId), eq(licensePrices.licenseType, "standard"), eq(licensePrices.currency, CURRENCY)));
     expect(row?.amountCents).toBe(3400);
   });
 });

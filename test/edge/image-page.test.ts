@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { eq, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EMBEDDING_DIMENSIONS, type ImageStatus, imageCategories, images, imageTags, licensePrices, users } from "../../db/schema";
+import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, licensePrices, users } from "../../db/schema";
 import { readConfig } from "../../edge/config";
 import { collapseNearDuplicates, type DuplicateKeys, hammingDistance, publicTechnicalMetadata } from "../../edge/services/catalogue/image-page";
 import { api, expectProblem, signUp, testDb } from "./support";
@@ -70,7 +70,6 @@ async function insertImage(values: Partial<Row> & { title: string }): Promise<st
 }
 
 const viewCount = async (id: string) => (await db.select({ n: images.viewCount }).from(images).where(eq(images.id, id)))[0]?.n;
-
 
 beforeAll(async () => {
   const [user] = await db
@@ -298,7 +297,12 @@ describe("GET /v1/images/:id/similar", () => {
   const ids: Record<string, string> = {};
   const similarity: Record<string, number> = {};
 
-  type Similar = { imageId: string; results: { id: string; title: string; similarity: number; derivatives: Record<string, string>; editorial: boolean }[]; degraded: string[]; notice?: string };
+  type Similar = {
+    imageId: string;
+    results: { id: string; title: string; similarity: number; derivatives: Record<string, string>; editorial: boolean }[];
+    degraded: string[];
+    notice?: string;
+  };
   const similar = async (query = "") => {
     const res = await api(`/v1/images/${ids.source}/similar${query}`);
     expect(res.status).toBe(200);
@@ -366,8 +370,22 @@ describe("GET /v1/images/:id/similar", () => {
   it("never returns the image itself, its duplicates, near-identical or unlisted images, or images without embeddings", async () => {
     const body = await similar("?perPage=48&safe=false");
     const excluded = [
-      "source", "original", "duplicateOfSource", "sibling", "sameFile", "nearHash", "rejectedCopy",
-      "pending", "rejected", "processing", "failed", "withdrawn", "firstTwin", "secondDuplicate", "thirdSameFile", "noEmbedding",
+      "source",
+      "original",
+      "duplicateOfSource",
+      "sibling",
+      "sameFile",
+      "nearHash",
+      "rejectedCopy",
+      "pending",
+      "rejected",
+      "processing",
+      "failed",
+      "withdrawn",
+      "firstTwin",
+      "secondDuplicate",
+      "thirdSameFile",
+      "noEmbedding",
     ];
     expect(resultNames(body).filter((name) => excluded.includes(name))).toEqual([]);
     expect(resultNames(body)).toContain("distant");
@@ -416,7 +434,10 @@ describe("GET /v1/images/:id/similar", () => {
     ];
     for (const [query, path] of cases) {
       const body = await expectProblem(await api(`/v1/images/${ids.source}/similar${query}`), 422, "validation-failed");
-      expect(body.errors?.map((e) => e.path), query).toContain(path);
+      expect(
+        body.errors?.map((e) => e.path),
+        query,
+      ).toContain(path);
     }
     const body = await expectProblem(await api("/v1/images/not-a-uuid/similar"), 422, "validation-failed");
     expect(body.errors?.map((e) => e.path)).toContain("id");
@@ -436,7 +457,7 @@ describe("near-duplicate rules", () => {
   it("keeps the first of each group: duplicate links, the same file, or hashes within 6 bits", () => {
     const ranked = [
       keys("a", { phash: 0b1111n }),
-      keys("a-near", { phash: 0b1111n ^ 0b111111n << 10n }),
+      keys("a-near", { phash: 0b1111n ^ (0b111111n << 10n) }),
       keys("b", { phash: 0xffffn << 32n, sha256: "s" }),
       keys("b-file", { sha256: "s" }),
       keys("c", { phash: -1n }),
@@ -444,7 +465,7 @@ describe("near-duplicate rules", () => {
       keys("e", { duplicateOf: "z" }),
       keys("e-sibling", { duplicateOf: "z" }),
       keys("f", { duplicateOf: "e" }),
-      keys("d", { phash: 0b1111n ^ 0b1111111n << 10n }),
+      keys("d", { phash: 0b1111n ^ (0b1111111n << 10n) }),
     ];
     expect(collapseNearDuplicates(ranked, 10).map((k) => k.id)).toEqual(["a", "b", "c", "e", "d"]);
     expect(collapseNearDuplicates(ranked, 2).map((k) => k.id)).toEqual(["a", "b"]);
@@ -452,6 +473,8 @@ describe("near-duplicate rules", () => {
 
   it("allow-lists technical metadata by name and type", () => {
     expect(publicTechnicalMetadata(null)).toEqual({});
-    expect(publicTechnicalMetadata({ camera: "X100V", iso: Number.NaN, lens: "", shutter: 250, GPSAltitude: 12, camera_serial: "1", capturedAt: "x".repeat(201) })).toEqual({ camera: "X100V" });
+    expect(publicTechnicalMetadata({ camera: "X100V", iso: Number.NaN, lens: "", shutter: 250, GPSAltitude: 12, camera_serial: "1", capturedAt: "x".repeat(201) })).toEqual({
+      camera: "X100V",
+    });
   });
 });

@@ -1,7 +1,9 @@
 import { env, SELF } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DERIVATIVE_CACHE_CONTROL, derivativeKey, PRIVATE_RENDITION_CACHE_CONTROL, privateRenditionKey, RENDITIONS, type RenditionName } from "../../common/images";
+import { createLogger, log } from "../../common/log";
 import { cartItems, carts, images } from "../../db/schema";
+import { publicUrls } from "../../edge/adapters/public-urls";
 import { readConfig } from "../../edge/config";
 import { purgeFromCdn, reconcileRecentRenditions } from "../../edge/services/catalogue/renditions";
 import { api, expectProblem, signUp, testDb } from "./support";
@@ -36,9 +38,12 @@ type Copies = { private?: boolean; public?: boolean };
 async function makeImage(values: Partial<typeof images.$inferInsert>, copies: Copies) {
   const id = crypto.randomUUID();
   const keys = Object.fromEntries(NAMES.map((name) => [name, derivativeKey(id, name)])) as Record<RenditionName, string>;
-  await db.insert(images).values({ id, contributorId: owner.userId, title: `Rendition test ${id.slice(0, 8)}`, status: "approved", stage: "done", derivativeKeys: keys, ...values });
+  await db
+    .insert(images)
+    .values({ id, contributorId: owner.userId, title: `Rendition test ${id.slice(0, 8)}`, status: "approved", stage: "done", derivativeKeys: keys, ...values });
   for (const key of Object.values(keys)) {
-    if (copies.private) await env.ORIGINALS.put(privateRenditionKey(key), bytesOf(key), { httpMetadata: { contentType: "image/webp", cacheControl: PRIVATE_RENDITION_CACHE_CONTROL } });
+    if (copies.private)
+      await env.ORIGINALS.put(privateRenditionKey(key), bytesOf(key), { httpMetadata: { contentType: "image/webp", cacheControl: PRIVATE_RENDITION_CACHE_CONTROL } });
     if (copies.public) await env.DERIVATIVES.put(key, bytesOf(key), { httpMetadata: { contentType: "image/webp", cacheControl: DERIVATIVE_CACHE_CONTROL } });
   }
   return { id, keys };
@@ -47,7 +52,8 @@ async function makeImage(values: Partial<typeof images.$inferInsert>, copies: Co
 /** Fetches a rendition at its public URL (locally the derivatives route stands in for the public bucket). */
 const fetchPublic = (key: string) => api(`/v1/derivatives/${key}`);
 const publicObjects = async (keys: Record<string, string>) => (await Promise.all(Object.values(keys).map((key) => env.DERIVATIVES.head(key)))).filter((o) => o !== null).length;
-const privateObjects = async (keys: Record<string, string>) => (await Promise.all(Object.values(keys).map((key) => env.ORIGINALS.head(privateRenditionKey(key))))).filter((o) => o !== null).length;
+const privateObjects = async (keys: Record<string, string>) =>
+  (await Promise.all(Object.values(keys).map((key) => env.ORIGINALS.head(privateRenditionKey(key))))).filter((o) => o !== null).length;
 
 async function expectPublic(keys: Record<string, string>) {
   expect(await publicObjects(keys)).toBe(4);
@@ -243,7 +249,7 @@ describe("the hourly maintenance", () => {
     const unlistedRecently = await makeImage({ status: "rejected", statusReason: "DMCA", takenDownAt: now, updatedAt: now }, { private: true, public: true });
     const approvedRecently = await makeImage({ publishedAt: now, updatedAt: now }, { private: true });
     const unlistedLongAgo = await makeImage({ status: "pending_review", updatedAt: new Date(now.getTime() - 3 * 3600_000) }, { private: true, public: true });
-    const report = await reconcileRecentRenditions({ db, env, config }, now);
+    const report = await reconcileRecentRenditions({ db, env, config, urls: publicUrls(config), log }, now);
     expect(report.checked).toBeGreaterThanOrEqual(2);
     await expectNotPublic(unlistedRecently.keys);
     await expectPublic(approvedRecently.keys);
@@ -266,17 +272,21 @@ describe("CDN purge", () => {
       calls.push({ url: String(url), init });
       return new Response(JSON.stringify({ success: true }), { status: 200 });
     }) as typeof fetch;
+    const lines: string[] = [];
+    const log = createLogger({}, { write: (_level, line) => lines.push(line) });
     const id = crypto.randomUUID();
     const urls = NAMES.map((name) => `https://img.example.com/${derivativeKey(id, name)}`);
-    expect(await purgeFromCdn({ config: { ...config, CLOUDFLARE_ZONE_ID: "", CLOUDFLARE_API_TOKEN: "" }, fetch: fakeFetch }, urls)).toBe("not-configured");
+    expect(await purgeFromCdn({ config: { ...config, CLOUDFLARE_ZONE_ID: "", CLOUDFLARE_API_TOKEN: "" }, log, fetch: fakeFetch }, urls)).toBe("not-configured");
     expect(calls).toHaveLength(0);
-    expect(await purgeFromCdn({ config: { ...config, CLOUDFLARE_ZONE_ID: "zone123", CLOUDFLARE_API_TOKEN: "token456" }, fetch: fakeFetch }, urls)).toBe("purged");
+    expect(await purgeFromCdn({ config: { ...config, CLOUDFLARE_ZONE_ID: "zone123", CLOUDFLARE_API_TOKEN: "token456" }, log, fetch: fakeFetch }, urls)).toBe("purged");
     expect(calls).toHaveLength(1);
     expect(calls[0]?.url).toBe("https://api.cloudflare.com/client/v4/zones/zone123/purge_cache");
     expect(new Headers(calls[0]?.init?.headers).get("authorization")).toBe("Bearer token456");
     expect(JSON.parse(String(calls[0]?.init?.body))).toEqual({ files: urls });
     const refusing = (async () => new Response("no", { status: 403 })) as typeof fetch;
-    expect(await purgeFromCdn({ config: { ...config, CLOUDFLARE_ZONE_ID: "zone123", CLOUDFLARE_API_TOKEN: "token456" }, fetch: refusing }, urls)).toBe("failed");
+    expect(await purgeFromCdn({ config: { ...config, CLOUDFLARE_ZONE_ID: "zone123", CLOUDFLARE_API_TOKEN: "token456" }, log, fetch: refusing }, urls)).toBe("failed");
+    // The operator learns of it from the log: the listing change itself has committed.
+    expect(lines.map((line) => JSON.parse(line))).toEqual([expect.objectContaining({ level: "error", msg: "CDN purge refused", status: 403, urls })]);
   });
 });
 

@@ -1,9 +1,10 @@
 import { env } from "cloudflare:test";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { PROBLEM_BASE_URI } from "../../common/problems";
-import { EMBEDDING_DIMENSIONS, imageCategories, imageTags, images, licensePrices, searchQueries, searchQuerySearchers } from "../../db/schema";
 import { colourBucket } from "../../common/colours";
+import { log } from "../../common/log";
+import { PROBLEM_BASE_URI } from "../../common/problems";
+import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, licensePrices, searchQueries, searchQuerySearchers } from "../../db/schema";
 import { EmbeddingUnavailable } from "../../edge/adapters/embed-service";
 import { type SearchRequest, type SearchResponse, searchImages } from "../../edge/services/catalogue/search";
 import { purgeOldSearchers } from "../../edge/services/catalogue/search-queries";
@@ -36,7 +37,17 @@ function embeddingNear(topic: Topic, own: number, weight = 0.9): number[] {
 }
 
 /** The fake CLIP text encoder: known words pull towards their topic centroid. */
-const WORD_TOPICS: Record<string, Topic> = { ocean: "ocean", sea: "ocean", wavy: "ocean", water: "ocean", car: "car", automobile: "car", forest: "forest", salad: "food", food: "food" };
+const WORD_TOPICS: Record<string, Topic> = {
+  ocean: "ocean",
+  sea: "ocean",
+  wavy: "ocean",
+  water: "ocean",
+  car: "car",
+  automobile: "car",
+  forest: "forest",
+  salad: "food",
+  food: "food",
+};
 async function fakeEmbed(query: string): Promise<number[]> {
   const vector = new Array<number>(EMBEDDING_DIMENSIONS).fill(0);
   for (const word of query.toLowerCase().split(/\W+/)) {
@@ -70,20 +81,99 @@ const CORPUS: Listing[] = [
   { key: "oceanWaves", title: "Ocean waves at sunset", tags: ["ocean", "waves", "sunset"], topic: "ocean", category: "nature", size: [1920, 1080], colour: "blue", sales: 5 },
   { key: "calmSea", title: "Calm sea below the cliff", tags: ["sea", "cliff"], topic: "ocean", weight: 0.85, category: "nature", size: [800, 1200], colour: "teal" },
   { key: "oceanBoat", title: "Fishing boat on the ocean", tags: ["boat", "ocean"], topic: "ocean", weight: 0.8, category: "transport", size: [1600, 900], colour: "blue" },
-  { key: "seaView", title: "Sea view from the terrace", tags: ["terrace"], topic: "ocean", weight: 0.7, category: "nature", size: [1200, 800], colour: "white", publishedDaysAgo: 400 },
-  { key: "viewOfSea", title: "A view over the quiet sea", tags: ["quiet"], topic: "ocean", weight: 0.7, category: "nature", size: [1200, 800], colour: "gray", publishedDaysAgo: 30 },
+  {
+    key: "seaView",
+    title: "Sea view from the terrace",
+    tags: ["terrace"],
+    topic: "ocean",
+    weight: 0.7,
+    category: "nature",
+    size: [1200, 800],
+    colour: "white",
+    publishedDaysAgo: 400,
+  },
+  {
+    key: "viewOfSea",
+    title: "A view over the quiet sea",
+    tags: ["quiet"],
+    topic: "ocean",
+    weight: 0.7,
+    category: "nature",
+    size: [1200, 800],
+    colour: "gray",
+    publishedDaysAgo: 30,
+  },
   { key: "lighthouse", title: "Lighthouse on a rocky point", tags: ["lighthouse", "rocks"], topic: "ocean", weight: 0.6, category: "nature", size: [1000, 1000], colour: "gray" },
   { key: "redCar", title: "Red sports car on a mountain road", tags: ["car", "road"], topic: "car", category: "transport", size: [1920, 1080], colour: "red", sales: 40 },
-  { key: "vintageAuto", title: "Vintage automobile in a garage", tags: ["automobile", "vintage"], topic: "car", category: "transport", size: [1000, 1000], colour: "brown", editorial: true },
+  {
+    key: "vintageAuto",
+    title: "Vintage automobile in a garage",
+    tags: ["automobile", "vintage"],
+    topic: "car",
+    category: "transport",
+    size: [1000, 1000],
+    colour: "brown",
+    editorial: true,
+  },
   { key: "pineForest", title: "Pine forest in fog", tags: ["forest", "fog"], topic: "forest", category: "nature", size: [800, 1200], colour: "green" },
   { key: "salad", title: "Fresh salad bowl", tags: ["salad", "food"], topic: "food", category: "food", size: [1000, 1000], colour: "green", publishedDaysAgo: 2 },
   // Never visible in safe search (or ever, for the first four), though they match everything.
-  { key: "pending", title: "Ocean car forest pending", tags: ["ocean", "car"], topic: "ocean", weight: 0.99, category: "nature", size: [1920, 1080], colour: "blue", hidden: "pending_review" },
-  { key: "rejected", title: "Ocean car forest rejected", tags: ["ocean", "car"], topic: "car", weight: 0.99, category: "transport", size: [1920, 1080], colour: "red", hidden: "rejected" },
-  { key: "processing", title: "Ocean car forest processing", tags: ["ocean"], topic: "forest", weight: 0.99, category: "nature", size: [800, 1200], colour: "green", hidden: "processing" },
-  { key: "withdrawn", title: "Ocean car forest withdrawn", tags: ["ocean", "sea"], topic: "ocean", weight: 0.99, category: "nature", size: [1920, 1080], colour: "blue", hidden: "withdrawn" },
+  {
+    key: "pending",
+    title: "Ocean car forest pending",
+    tags: ["ocean", "car"],
+    topic: "ocean",
+    weight: 0.99,
+    category: "nature",
+    size: [1920, 1080],
+    colour: "blue",
+    hidden: "pending_review",
+  },
+  {
+    key: "rejected",
+    title: "Ocean car forest rejected",
+    tags: ["ocean", "car"],
+    topic: "car",
+    weight: 0.99,
+    category: "transport",
+    size: [1920, 1080],
+    colour: "red",
+    hidden: "rejected",
+  },
+  {
+    key: "processing",
+    title: "Ocean car forest processing",
+    tags: ["ocean"],
+    topic: "forest",
+    weight: 0.99,
+    category: "nature",
+    size: [800, 1200],
+    colour: "green",
+    hidden: "processing",
+  },
+  {
+    key: "withdrawn",
+    title: "Ocean car forest withdrawn",
+    tags: ["ocean", "sea"],
+    topic: "ocean",
+    weight: 0.99,
+    category: "nature",
+    size: [1920, 1080],
+    colour: "blue",
+    hidden: "withdrawn",
+  },
   { key: "nsfw", title: "Ocean car forest flagged", tags: ["ocean"], topic: "ocean", weight: 0.99, category: "nature", size: [1920, 1080], colour: "blue", hidden: "nsfw" },
-  { key: "unscored", title: "Ocean car forest unscored", tags: ["ocean"], topic: "ocean", weight: 0.99, category: "nature", size: [1920, 1080], colour: "blue", hidden: "unscored" },
+  {
+    key: "unscored",
+    title: "Ocean car forest unscored",
+    tags: ["ocean"],
+    topic: "ocean",
+    weight: 0.99,
+    category: "nature",
+    size: [1920, 1080],
+    colour: "blue",
+    hidden: "unscored",
+  },
 ];
 
 const NEVER_VISIBLE = ["pending", "rejected", "processing", "withdrawn"];
@@ -145,11 +235,10 @@ const keys = (body: SearchResponse) => body.results.map((r) => keyOf[r.id] ?? r.
 /** The service with the fake embedder, on this file's connection (what the route runs, minus cache and HTTP). */
 function serviceSearch(q: string, mode: SearchRequest["mode"], extra: Partial<SearchRequest> = {}) {
   return searchImages(
-    { db: dbHttp, embed: fakeEmbed, publicUrl: (key) => `https://img.test/${key}` },
+    { db: dbHttp, embed: fakeEmbed, urls: { rendition: (key) => `https://img.test/${key}` }, log },
     { q, mode, sort: "relevance", perPage: 24, offset: 0, filters: { contributorId, safe: true }, ...extra },
   );
 }
-
 
 describe("keyword ranking", () => {
   it("finds title and tag matches and nothing unrelated", async () => {
@@ -202,7 +291,7 @@ describe("keyword ranking", () => {
     expect(found.body.suggestion).toBe(null);
   });
 
-  it('never suggests a tag that only images hidden by safe search carry', async () => {
+  it("never suggests a tag that only images hidden by safe search carry", async () => {
     const tag = `${MARKER}quokka`;
     await db.insert(imageTags).values({ imageId: id.nsfw ?? "", tag, source: "contributor" });
     const safe = await search({ q: `${MARKER}quokkka`, mode: "keyword", safe: "true" });
@@ -272,13 +361,13 @@ describe("semantic and hybrid ranking (fake embedder)", () => {
 
   it("degrades to keyword when the embedder fails or is slow", async () => {
     const failing = await searchImages(
-      { db: dbHttp, embed: () => Promise.reject(new EmbeddingUnavailable("down")), publicUrl: (k) => k },
+      { db: dbHttp, embed: () => Promise.reject(new EmbeddingUnavailable("down")), urls: { rendition: (k) => k }, log },
       { q: "ocean", mode: "hybrid", sort: "relevance", perPage: 24, offset: 0, filters: { contributorId, safe: true } },
     );
     expect(failing.mode).toBe("keyword");
     expect(failing.degraded).toEqual(["semantic"]);
     const slow = await searchImages(
-      { db: dbHttp, embed: () => new Promise((resolve) => setTimeout(() => resolve(embeddingNear("ocean", 0)), 1000)), publicUrl: (k) => k, embedBudgetMs: 50 },
+      { db: dbHttp, embed: () => new Promise((resolve) => setTimeout(() => resolve(embeddingNear("ocean", 0)), 1000)), urls: { rendition: (k) => k }, log, embedBudgetMs: 50 },
       { q: "ocean", mode: "semantic", sort: "relevance", perPage: 24, offset: 0, filters: { contributorId, safe: true } },
     );
     expect(slow.mode).toBe("keyword");
@@ -499,7 +588,16 @@ describe("caching, access and rate limits", () => {
     const listed = async () => {
       const [row] = await db
         .insert(images)
-        .values({ contributorId: owner.userId, title: `Retired harbour ${MARKER}`, status: "approved", stage: "done", nsfwScore: 0, width: 10, height: 10, publishedAt: new Date(Date.now() - 60_000) })
+        .values({
+          contributorId: owner.userId,
+          title: `Retired harbour ${MARKER}`,
+          status: "approved",
+          stage: "done",
+          nsfwScore: 0,
+          width: 10,
+          height: 10,
+          publishedAt: new Date(Date.now() - 60_000),
+        })
         .returning({ id: images.id });
       return row?.id ?? "";
     };
@@ -623,16 +721,21 @@ describe("graceful degradation", () => {
 describe("GET /v1/search/suggest", () => {
   it("completes a prefix with tags of visible, safe images only, most used first", async () => {
     const tag = (key: string, value: string) => ({ imageId: id[key] ?? "", tag: value, source: "contributor" as const });
-    await db.insert(imageTags).values([
-      tag("oceanWaves", `${MARKER}sky`),
-      tag("salad", `${MARKER}sky`),
-      tag("redCar", `${MARKER}street`),
-      ...["pending", "withdrawn", "nsfw", "unscored"].map((key) => tag(key, `${MARKER}secret`)),
-    ]);
+    await db
+      .insert(imageTags)
+      .values([
+        tag("oceanWaves", `${MARKER}sky`),
+        tag("salad", `${MARKER}sky`),
+        tag("redCar", `${MARKER}street`),
+        ...["pending", "withdrawn", "nsfw", "unscored"].map((key) => tag(key, `${MARKER}secret`)),
+      ]);
     const res = await api(`/v1/search/suggest?q=${MARKER}&limit=5`);
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("public, max-age=300");
-    expect(((await res.json()) as { suggestions: unknown }).suggestions).toEqual([{ tag: `${MARKER}sky`, images: 2 }, { tag: `${MARKER}street`, images: 1 }]);
+    expect(((await res.json()) as { suggestions: unknown }).suggestions).toEqual([
+      { tag: `${MARKER}sky`, images: 2 },
+      { tag: `${MARKER}street`, images: 1 },
+    ]);
   });
 
   it("is typo tolerant: when no tag starts with the text, the closest tags by trigram similarity", async () => {
@@ -711,7 +814,12 @@ describe("GET /v1/search/suggest", () => {
   });
 
   it("refuses a missing or overlong prefix and a bad limit with 422 problems", async () => {
-    for (const [query, path] of [["", "q"], [`q=${"a".repeat(51)}`, "q"], ["q=sea&limit=21", "limit"], ["q=sea&limit=0", "limit"]]) {
+    for (const [query, path] of [
+      ["", "q"],
+      [`q=${"a".repeat(51)}`, "q"],
+      ["q=sea&limit=21", "limit"],
+      ["q=sea&limit=0", "limit"],
+    ]) {
       const res = await api(`/v1/search/suggest?${query}`);
       expect(res.status).toBe(422);
       expect(((await res.json()) as Problem).errors?.map((e) => e.path)).toContain(path);

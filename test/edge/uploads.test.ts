@@ -3,7 +3,7 @@ import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MULTIPART_PART_BYTES } from "../../common/images";
 import { parseJobMessage } from "../../common/jobs";
-import { imageTags, images, jobs } from "../../db/schema";
+import { images, imageTags, jobs } from "../../db/schema";
 import { LOCAL_PULL_QUEUE } from "../../edge/dev/local-queue";
 import worker from "../../edge/index";
 import { resendStaleJobs, STALE_JOB_MS } from "../../edge/services/admin/maintenance";
@@ -41,7 +41,13 @@ async function drainJobs(waitMs = 1500): Promise<string[]> {
   return seen;
 }
 
-type Ticket = { imageId: string; key: string; uploadUrl?: string; headers?: Record<string, string>; multipart?: { uploadId: string; partCount: number; parts: { partNumber: number; url: string; headers: Record<string, string> }[] } };
+type Ticket = {
+  imageId: string;
+  key: string;
+  uploadUrl?: string;
+  headers?: Record<string, string>;
+  multipart?: { uploadId: string; partCount: number; parts: { partNumber: number; url: string; headers: Record<string, string> }[] };
+};
 
 let contributor: Awaited<ReturnType<typeof signUp>>;
 let other: Awaited<ReturnType<typeof signUp>>;
@@ -122,7 +128,12 @@ describe("completing an upload", () => {
     expect(await again.json()).toMatchObject({ stage: "queued", enqueued: false });
     // The production path arriving late changes nothing either.
     const batch = createMessageBatch("edgestock-uploads", [
-      { id: "evt-1", timestamp: new Date(), attempts: 1, body: { account: "a", bucket: "edgestock-originals", action: "PutObject", object: { key: ticket.key, size: 1000, eTag: "x" }, eventTime: new Date().toISOString() } },
+      {
+        id: "evt-1",
+        timestamp: new Date(),
+        attempts: 1,
+        body: { account: "a", bucket: "edgestock-originals", action: "PutObject", object: { key: ticket.key, size: 1000, eTag: "x" }, eventTime: new Date().toISOString() },
+      },
     ]);
     await worker.queue(batch, env);
     expect((await drainJobs()).filter((id) => id === ticket.imageId)).toEqual([ticket.imageId]);
@@ -134,7 +145,13 @@ describe("completing an upload", () => {
     const { ticket } = await start({});
     await SELF.fetch(ticket.uploadUrl as string, { method: "PUT", headers: ticket.headers, body: bytes(1000) });
     const event = { account: "a", bucket: "edgestock-originals", action: "PutObject", object: { key: ticket.key, size: 1000, eTag: "x" }, eventTime: new Date().toISOString() };
-    await worker.queue(createMessageBatch("edgestock-uploads", [{ id: "evt-2", timestamp: new Date(), attempts: 1, body: event }, { id: "evt-3", timestamp: new Date(), attempts: 1, body: event }]), env);
+    await worker.queue(
+      createMessageBatch("edgestock-uploads", [
+        { id: "evt-2", timestamp: new Date(), attempts: 1, body: event },
+        { id: "evt-3", timestamp: new Date(), attempts: 1, body: event },
+      ]),
+      env,
+    );
     expect((await drainJobs()).filter((id) => id === ticket.imageId)).toEqual([ticket.imageId]);
     const [row] = await db.select().from(images).where(eq(images.id, ticket.imageId));
     expect(row?.stage).toBe("queued");
@@ -171,7 +188,13 @@ describe("completing an upload", () => {
 });
 
 describe("the upload key is not the delivered original's (issue 16)", () => {
-  const uploadEvent = (key: string) => ({ account: "a", bucket: "edgestock-originals", action: "PutObject", object: { key, size: 1000, eTag: "x" }, eventTime: new Date().toISOString() });
+  const uploadEvent = (key: string) => ({
+    account: "a",
+    bucket: "edgestock-originals",
+    action: "PutObject",
+    object: { key, size: 1000, eTag: "x" },
+    eventTime: new Date().toISOString(),
+  });
   const deliver = (body: unknown) => worker.queue(createMessageBatch("edgestock-uploads", [{ id: `evt-${crypto.randomUUID()}`, timestamp: new Date(), attempts: 1, body }]), env);
   const read = async (key: string) => new Uint8Array(await ((await env.ORIGINALS.get(key)) as R2ObjectBody).arrayBuffer());
 
@@ -275,7 +298,11 @@ describe("a contributor's image", () => {
   it("edits metadata: contributor keywords are replaced, AI tags stay", async () => {
     const imageId = await processed();
     await db.insert(imageTags).values({ imageId, tag: "boat", source: "ai", confidence: 0.8 });
-    const res = await api(`/v1/images/${imageId}`, { method: "PATCH", token: contributor.accessToken, json: { title: "Sea at dusk", keywords: ["ocean", "dusk"], editorial: true } });
+    const res = await api(`/v1/images/${imageId}`, {
+      method: "PATCH",
+      token: contributor.accessToken,
+      json: { title: "Sea at dusk", keywords: ["ocean", "dusk"], editorial: true },
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ title: "Sea at dusk", editorial: true });
     const tags = await db.select({ tag: imageTags.tag, source: imageTags.source }).from(imageTags).where(eq(imageTags.imageId, imageId));
@@ -311,7 +338,10 @@ describe("the maintenance sweep", () => {
     expect(resent).toBeGreaterThanOrEqual(1);
     expect(await drainJobs()).toContain(ticket.imageId);
     await db.update(images).set({ stage: "done" }).where(eq(images.id, ticket.imageId));
-    await db.update(jobs).set({ updatedAt: new Date(0) }).where(and(eq(jobs.imageId, ticket.imageId)));
+    await db
+      .update(jobs)
+      .set({ updatedAt: new Date(0) })
+      .where(and(eq(jobs.imageId, ticket.imageId)));
     await resendStaleJobs(db, env.JOBS, later);
     expect(await drainJobs()).not.toContain(ticket.imageId);
   });

@@ -4,6 +4,7 @@ import type { Database } from "../../../db/connect";
 import { auditLog } from "../../../db/schema";
 import { base64url, fromBase64url } from "../../lib/crypto";
 import { ApiError } from "../../lib/problem";
+import * as s from "../../lib/schemas";
 
 /** The audit log: who did what to which, appended by the services and read by admins. */
 export type AuditEntry = {
@@ -37,19 +38,25 @@ export function decodeAuditCursor(cursor: string): number {
 
 export type AuditFilter = { action?: string; actorId?: string; targetId?: string };
 
-export type AuditLogEntry = {
-  id: number;
-  actorId: string | null;
-  action: string;
-  targetType: string | null;
-  targetId: string | null;
-  detail: Record<string, unknown> | null;
-  requestId: string | null;
-  createdAt: string;
-};
+/** One entry as admins read it. */
+export const AuditLogEntrySchema = v.object({
+  id: v.number(),
+  actorId: v.nullable(s.uuid),
+  action: v.string(),
+  targetType: v.nullable(v.string()),
+  targetId: v.nullable(v.string()),
+  detail: v.nullable(v.record(v.string(), v.unknown())),
+  requestId: v.nullable(v.string()),
+  createdAt: v.string(),
+});
+export type AuditLogEntry = v.InferOutput<typeof AuditLogEntrySchema>;
+
+/** `GET /v1/admin/audit-log`: a page of entries. */
+export const AuditLogPageSchema = v.object({ items: v.array(AuditLogEntrySchema), nextCursor: v.nullable(v.string()) });
+export type AuditLogPage = v.InferOutput<typeof AuditLogPageSchema>;
 
 /** Audit entries, newest first, optionally only one action, actor or target. */
-export async function listAuditLog(db: Database, filter: AuditFilter, limit: number, beforeId: number | undefined) {
+export async function listAuditLog(db: Database, filter: AuditFilter, limit: number, beforeId: number | undefined): Promise<AuditLogPage> {
   const rows = await db
     .select()
     .from(auditLog)

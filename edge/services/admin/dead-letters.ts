@@ -1,7 +1,8 @@
 import { and, eq, sql } from "drizzle-orm";
+import { type JobMessage, parseJobMessage } from "../../../common/jobs";
+import { log } from "../../../common/log";
 import type { Database } from "../../../db/connect";
 import { images, jobs } from "../../../db/schema";
-import { type JobMessage, parseJobMessage } from "../../../common/jobs";
 
 /**
  * A job that failed every attempt arrives on the dead-letter queue: record it as dead and, for
@@ -13,14 +14,14 @@ export async function recordDeadLetter(db: Database, body: unknown, reason: stri
   try {
     message = parseJobMessage(body);
   } catch (error) {
-    console.error(JSON.stringify({ level: "error", msg: "unparseable dead letter", error: String(error) }));
+    log.error("unparseable dead letter", { error: String(error) });
     return null;
   }
   const { imageId } = message.payload;
   const [image] = await db.select({ id: images.id }).from(images).where(eq(images.id, imageId));
   if (!image) {
     // Withdrawn before it was processed (an abandoned upload): nothing left to mark.
-    console.warn(JSON.stringify({ level: "warn", msg: "dead letter for an image that no longer exists", imageId, type: message.type }));
+    log.warn("dead letter for an image that no longer exists", { imageId, type: message.type });
     return message;
   }
   await db.transaction(async (tx) => {

@@ -1,14 +1,16 @@
 import { and, eq, lt, or, sql } from "drizzle-orm";
+import { jobMessage } from "../../../common/jobs";
+import { log } from "../../../common/log";
 import type { Database } from "../../../db/connect";
 import { images, jobs } from "../../../db/schema";
-import { jobMessage } from "../../../common/jobs";
-import { purgeExpiredIdempotencyKeys } from "../../middleware/idempotency";
+import { publicUrls } from "../../adapters/public-urls";
 import type { Config } from "../../config";
-import { matureEarnings } from "../commerce/payouts";
+import { purgeExpiredIdempotencyKeys } from "../accounts/idempotency-keys";
+import { purgeExpiredRefreshTokens } from "../accounts/sessions";
 import { reconcileRecentRenditions } from "../catalogue/renditions";
 import { purgeOldSearchers } from "../catalogue/search-queries";
+import { matureEarnings } from "../commerce/payouts";
 import { refundRefusedItems } from "../commerce/settlement";
-import { purgeExpiredRefreshTokens } from "../accounts/sessions";
 
 /** A job queued (or running) this long without progress has lost its message; send it again. */
 export const STALE_JOB_MS = 30 * 60 * 1000;
@@ -53,6 +55,7 @@ export async function runMaintenance(db: Database, env: Pick<Env, "JOBS" | "ORIG
     jobsResent: await resendStaleJobs(db, env.JOBS, now),
     earningsMatured: await matureEarnings(db, now),
     refundsMade: await refundRefusedItems({ db, config }),
-    renditions: await reconcileRecentRenditions({ db, env, config }, now),
+    // No request context on a cron run: the public URLs and the logger are built here.
+    renditions: await reconcileRecentRenditions({ db, env, config, urls: publicUrls(config), log }, now),
   };
 }

@@ -1,30 +1,40 @@
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
+import * as v from "valibot";
 import type { Database } from "../../../db/connect";
-import { type ImageStatus, images, users } from "../../../db/schema";
+import { type ImageStatus, imageStatus, images, users } from "../../../db/schema";
+import type { Store } from "../../adapters/store";
 import { type CursorPosition, page } from "../../lib/pagination";
 import { ApiError } from "../../lib/problem";
+import * as s from "../../lib/schemas";
+import { type RenditionDeps, type RenditionViewers, renditionUrlsFor, syncRenditions } from "../catalogue/renditions";
+import { catalogueChanged } from "../catalogue/search";
 import { audit } from "./audit";
-import { type RenditionDeps, renditionUrlsFor } from "../catalogue/renditions";
 
-export type ModerationItem = {
-  id: string;
-  title: string;
-  contributor: { id: string; displayName: string };
-  statusReason: string | null;
-  nsfwScore: number | null;
-  duplicateOf: string | null;
-  editorial: boolean;
-  thumbnailUrl: string | null;
-  previewUrl: string | null;
-  createdAt: string;
-};
+/** An image waiting for review, as a moderator sees it. */
+export const ModerationItemSchema = v.object({
+  id: s.uuid,
+  title: v.string(),
+  contributor: v.object({ id: s.uuid, displayName: v.string() }),
+  statusReason: v.nullable(v.string()),
+  nsfwScore: v.nullable(v.number()),
+  duplicateOf: v.nullable(s.uuid),
+  editorial: v.boolean(),
+  thumbnailUrl: v.nullable(v.string()),
+  previewUrl: v.nullable(v.string()),
+  createdAt: v.string(),
+});
+export type ModerationItem = v.InferOutput<typeof ModerationItemSchema>;
+
+/** `GET /v1/admin/moderation/queue`: a page of images pending review. */
+export const ModerationQueueSchema = v.object({ items: v.array(ModerationItemSchema), nextCursor: v.nullable(v.string()) });
+export type ModerationQueue = v.InferOutput<typeof ModerationQueueSchema>;
 
 /**
  * Images waiting for a moderator, oldest first (keyset over created_at, id ascending). They are
  * not listed, so their thumbnails and previews are presigned URLs of the private copies.
  */
-export async function moderationQueue(db: Database, limit: number, after: CursorPosition | undefined, renditions: Pick<RenditionDeps, "config" | "env" | "ctx">) {
+export async function moderationQueue(db: Database, limit: number, after: CursorPosition | undefined, renditions: RenditionViewers): Promise<ModerationQueue> {
   const rows = await db
     .select({
       id: images.id,
@@ -44,10 +54,7 @@ export async function moderationQueue(db: Database, limit: number, after: Cursor
     .from(images)
     .innerJoin(users, eq(users.id, images.contributorId))
     .where(
-      and(
-        eq(images.status, "pending_review"),
-        after ? sql`(${images.createdAt}, ${images.id}) > (${after.createdAt.toISOString()}::timestamptz, ${after.id}::uuid)` : undefined,
-      ),
+      and(eq(images.status, "pending_review"), after ? sql`(${images.createdAt}, ${images.id}) > (${after.createdAt.toISOString()}::timestamptz, ${after.id}::uuid)` : undefined),
     )
     .orderBy(asc(images.createdAt), asc(images.id))
     .limit(limit + 1);
@@ -76,7 +83,16 @@ export async function moderationQueue(db: Database, limit: number, after: Cursor
 
 export type ModerationAction = "approve" | "reject" | "takedown";
 
-export type ModeratedImage = { id: string; status: ImageStatus; statusReason: string | null; publishedAt: string | null; takenDownAt: string | null; updatedAt: string };
+/** The image as a moderation decision left it. */
+const ModeratedImageSchema = v.object({
+  id: s.uuid,
+  status: v.picklist(imageStatus.enumValues),
+  statusReason: v.nullable(v.string()),
+  publishedAt: v.nullable(v.string()),
+  takenDownAt: v.nullable(v.string()),
+  updatedAt: v.string(),
+});
+export type ModeratedImage = v.InferOutput<typeof ModeratedImageSchema>;
 
 type Transition = { from: ImageStatus; set: (reason: string | undefined) => PgUpdateSetSource<typeof images> };
 
@@ -139,4 +155,35 @@ export async function moderate(
       updatedAt: updated.updatedAt.toISOString(),
     };
   });
+}
+
+/** A moderation decision's answer: the image, and what the decision did to the public copies of its renditions. */
+export const ModerationOutcomeSchema = v.object({
+  image: ModeratedImageSchema,
+  renditions: v.object({ published: v.number(), unpublished: v.number(), cdnPurge: v.picklist(["purged", "not-configured", "failed", "none"]) }),
+});
+export type ModerationOutcome = v.InferOutput<typeof ModerationOutcomeSchema>;
+
+/**
+ * A moderation decision ({@link moderate}), then cached searches retired and the public bucket made
+ * to follow the listing (approve publishes, reject and takedown unpublish and purge). A decision
+ * refused as a conflict still syncs, so repeating one whose sync failed after its commit finishes the job.
+ */
+export async function moderateAndSync(
+  deps: RenditionDeps & { store: Pick<Store, "incrementAndGet"> },
+  imageId: string,
+  action: ModerationAction,
+  by: { actorId: string; requestId?: string },
+  detail: { reason?: string; note?: string },
+): Promise<ModerationOutcome> {
+  let image: ModeratedImage;
+  try {
+    image = await moderate(deps.db, imageId, action, by, detail);
+  } catch (error) {
+    if (error instanceof ApiError && error.type === "conflict") await syncRenditions(deps, imageId, { onlyMissing: true });
+    throw error;
+  }
+  await catalogueChanged(deps);
+  const synced = await syncRenditions(deps, image.id);
+  return { image, renditions: { published: synced.published.length, unpublished: synced.unpublished.length, cdnPurge: synced.purge } };
 }

@@ -1,8 +1,13 @@
 import { and, eq, isNotNull, isNull, notInArray, or, type SQLWrapper, sql } from "drizzle-orm";
+import * as v from "valibot";
 import { listedSql, NEAR_DUPLICATE_MAX_DISTANCE, safeForSearchSql } from "../../../common/images";
+import type { Logger } from "../../../common/log";
 import type { Database } from "../../../db/connect";
-import { categories, type DerivativeKeys, imageCategories, images, imageTags, licensePrices, type LicenseType, type Palette, type TagSource, users } from "../../../db/schema";
+import { categories, type DerivativeKeys, imageCategories, images, imageTags, licensePrices, licenseType, tagSource, users } from "../../../db/schema";
+import type { PublicUrls } from "../../adapters/public-urls";
 import { ApiError } from "../../lib/problem";
+import * as s from "../../lib/schemas";
+import { type Orientation, OrientationSchema, RenditionUrlsSchema } from "./schemas";
 
 /** What buyers may see: listed images (common/images.ts). Anything else answers 404, so ids do not leak. */
 const publiclyListed = listedSql();
@@ -10,28 +15,29 @@ const publiclyListed = listedSql();
 /** Neighbours fetched per requested result, so collapsing near-identical ones still fills the page. */
 const CANDIDATES_PER_RESULT = 2;
 
-/** Public URLs of an image's renditions, by rendition name. */
+/** Public URLs of an image's renditions; kept only until services/commerce/checkout.ts uses c.var.urls (PublicUrls.renditions). */
 export function derivativeUrls(baseUrl: string, keys: DerivativeKeys | null): Record<string, string> {
   const base = baseUrl.replace(/\/+$/, "");
   return Object.fromEntries(Object.entries(keys ?? {}).map(([name, key]) => [name, `${base}/${key}`]));
 }
 
 /** The technical metadata shown on an image page. */
-export type PublicTechnicalMetadata = Partial<{
-  camera: string;
-  lens: string;
-  iso: number;
-  aperture: number;
-  shutter: string;
-  exposureSeconds: number;
-  focalLength: number;
-  focalLength35mm: number;
-  capturedAt: string;
-  format: string;
-  colourSpace: string;
-  iccProfile: string;
-  bitDepth: number;
-}>;
+const TechnicalSchema = v.object({
+  camera: v.optional(v.string()),
+  lens: v.optional(v.string()),
+  iso: v.optional(v.number()),
+  aperture: v.optional(v.number()),
+  shutter: v.optional(v.string()),
+  exposureSeconds: v.optional(v.number()),
+  focalLength: v.optional(v.number()),
+  focalLength35mm: v.optional(v.number()),
+  capturedAt: v.optional(v.string()),
+  format: v.optional(v.string()),
+  colourSpace: v.optional(v.string()),
+  iccProfile: v.optional(v.string()),
+  bitDepth: v.optional(v.number()),
+});
+export type PublicTechnicalMetadata = v.InferOutput<typeof TechnicalSchema>;
 
 /**
  * The fields the page may show, with their types. The worker stores metadata by allow-list already;
@@ -73,26 +79,28 @@ export function publicTechnicalMetadata(metadata: Record<string, unknown> | null
   return out;
 }
 
-export type ImagePage = {
-  id: string;
-  title: string;
-  description: string | null;
-  contributor: { id: string; displayName: string };
-  tags: { tag: string; source: TagSource }[];
-  categories: { slug: string; name: string }[];
-  width: number | null;
-  height: number | null;
-  orientation: string | null;
-  aspectRatio: number | null;
-  colours: Palette;
-  technical: PublicTechnicalMetadata;
-  editorial: boolean;
-  /** Who to credit and under which licence, for work imported under someone else's licence (CC BY...). */
-  credit: { author: string; license: string | null; source: string | null } | null;
-  derivatives: Record<string, string>;
-  prices: { licenseType: LicenseType; currency: string; amountCents: number }[];
-  publishedAt: string | null;
-};
+/** `GET /v1/images/{id}`: everything a listed image's page shows. */
+export const ImagePageSchema = v.object({
+  id: s.uuid,
+  title: v.string(),
+  description: v.nullable(v.string()),
+  contributor: v.object({ id: s.uuid, displayName: v.string() }),
+  tags: v.array(v.object({ tag: v.string(), source: v.picklist(tagSource.enumValues) })),
+  categories: v.array(v.object({ slug: v.string(), name: v.string() })),
+  width: v.nullable(v.number()),
+  height: v.nullable(v.number()),
+  orientation: v.nullable(OrientationSchema),
+  aspectRatio: v.nullable(v.number()),
+  colours: v.array(v.object({ hex: v.string(), share: v.number(), bucket: v.string() })),
+  technical: TechnicalSchema,
+  editorial: v.boolean(),
+  /** Attribution the image's own licence requires (imported third-party work); null for contributors' own photos. */
+  credit: v.nullable(v.object({ author: v.string(), license: v.nullable(v.string()), source: v.nullable(v.string()) })),
+  derivatives: RenditionUrlsSchema,
+  prices: v.array(v.object({ licenseType: v.picklist(licenseType.enumValues), currency: v.string(), amountCents: v.number() })),
+  publishedAt: v.nullable(v.string()),
+});
+export type ImagePage = v.InferOutput<typeof ImagePageSchema>;
 
 // Human choices first (contributor, moderator), then the model's by confidence.
 const humanFirst = (source: SQLWrapper) => sql`case ${source} when 'contributor' then 0 when 'moderator' then 1 else 2 end`;
@@ -129,7 +137,7 @@ const pricesOfImage = sql<ImagePage["prices"]>`coalesce((
  * Everything an image page shows, in one statement (tags, categories and prices are aggregated
  * in subqueries, so a page costs one round trip). 404 unless the image is approved and listed.
  */
-export async function loadImagePage(db: Database, imageId: string, derivativesBaseUrl: string): Promise<ImagePage> {
+export async function loadImagePage(db: Database, imageId: string, urls: PublicUrls): Promise<ImagePage> {
   const [row] = await db
     .select({
       id: images.id,
@@ -166,16 +174,30 @@ export async function loadImagePage(db: Database, imageId: string, derivativesBa
     categories: row.categories,
     width: row.width,
     height: row.height,
-    orientation: row.orientation,
+    // The generated column only ever holds the three orientations (db/schema/images.ts).
+    orientation: row.orientation as Orientation | null,
     aspectRatio: row.aspectRatio,
     colours: (row.palette ?? []).map(({ hex, share, bucket }) => ({ hex, share, bucket })),
     technical: publicTechnicalMetadata(row.metadata),
     editorial: row.editorial,
     credit: row.credit ? { author: row.credit, license: row.creditLicense, source: row.creditSource } : null,
-    derivatives: derivativeUrls(derivativesBaseUrl, row.derivativeKeys),
+    derivatives: urls.renditions(row.derivativeKeys),
     prices: row.prices,
     publishedAt: row.publishedAt?.toISOString() ?? null,
   };
+}
+
+/**
+ * `GET /v1/images/{id}`: the page, counting a view. The count starts first and goes to
+ * `background` (waitUntil), so it holds a connection before the response and never fails it;
+ * without `background` (app.request() in a test) the request's pool still waits for it.
+ */
+export async function showImagePage(deps: { db: Database; urls: PublicUrls; log: Logger; background?: (work: Promise<void>) => void }, imageId: string): Promise<ImagePage> {
+  const viewed = recordImageView(deps.db, imageId).catch((error: unknown) => {
+    deps.log.error("view count not recorded", { imageId, error: String(error) });
+  });
+  deps.background?.(viewed);
+  return loadImagePage(deps.db, imageId, deps.urls);
 }
 
 /**
@@ -234,26 +256,28 @@ export function collapseNearDuplicates<T extends DuplicateKeys>(ranked: T[], lim
   return kept;
 }
 
-export type SimilarImage = {
-  id: string;
-  title: string;
-  width: number | null;
-  height: number | null;
-  orientation: string | null;
-  editorial: boolean;
-  derivatives: Record<string, string>;
-  /** Cosine similarity of the CLIP embeddings, 1 for the same direction. */
-  similarity: number;
-};
-
-export type SimilarImages = {
-  imageId: string;
-  results: SimilarImage[];
+/** `GET /v1/images/{id}/similar`. */
+export const SimilarImagesSchema = v.object({
+  imageId: s.uuid,
+  results: v.array(
+    v.object({
+      id: s.uuid,
+      title: v.string(),
+      width: v.nullable(v.number()),
+      height: v.nullable(v.number()),
+      orientation: v.nullable(v.string()),
+      editorial: v.boolean(),
+      derivatives: RenditionUrlsSchema,
+      /** Cosine similarity of the CLIP embeddings, 1 for the same direction. */
+      similarity: v.number(),
+    }),
+  ),
   /** Features that could not be used for this answer; "semantic": the image has no embedding yet. */
-  degraded: "semantic"[];
+  degraded: v.array(v.picklist(["semantic"])),
   /** Why the answer is degraded, for people; absent when it is not. */
-  notice?: string;
-};
+  notice: v.optional(v.string()),
+});
+export type SimilarImages = v.InferOutput<typeof SimilarImagesSchema>;
 
 export type SimilarOptions = { perPage: number; safe: boolean };
 
@@ -263,7 +287,7 @@ export type SimilarOptions = { perPage: number; safe: boolean };
  * the best-ranked one. 404 unless the image is approved and listed; an image without an embedding
  * gets no results and `degraded: ["semantic"]`.
  */
-export async function findSimilarImages(db: Database, imageId: string, options: SimilarOptions, derivativesBaseUrl: string): Promise<SimilarImages> {
+export async function findSimilarImages(db: Database, imageId: string, options: SimilarOptions, urls: PublicUrls): Promise<SimilarImages> {
   const [origin] = await db
     .select({ id: images.id, sha256: images.sha256, phash: images.phash, duplicateOf: images.duplicateOf, hasEmbedding: sql<boolean>`${images.embedding} is not null` })
     .from(images)
@@ -280,7 +304,7 @@ export async function findSimilarImages(db: Database, imageId: string, options: 
     height: c.height,
     orientation: c.orientation,
     editorial: c.editorial,
-    derivatives: derivativeUrls(derivativesBaseUrl, c.derivativeKeys),
+    derivatives: urls.renditions(c.derivativeKeys),
     similarity: c.similarity,
   }));
   return { imageId, results, degraded: [] };
@@ -306,33 +330,31 @@ async function nearestNeighbours(db: Database, origin: DuplicateKeys, { perPage,
     notInArray(images.id, linked),
     or(isNull(images.duplicateOf), notInArray(images.duplicateOf, linked)),
     origin.sha256 === null ? undefined : sql`${images.sha256} is distinct from ${origin.sha256}`,
-    origin.phash === null
-      ? undefined
-      : sql`(${images.phash} is null or bit_count((${images.phash} # ${origin.phash}::bigint)::bit(64)) > ${NEAR_DUPLICATE_MAX_DISTANCE})`,
+    origin.phash === null ? undefined : sql`(${images.phash} is null or bit_count((${images.phash} # ${origin.phash}::bigint)::bit(64)) > ${NEAR_DUPLICATE_MAX_DISTANCE})`,
     safe ? safeForSearchSql() : undefined,
   ];
   return db.transaction(async (tx) => {
-    await tx.execute(
-      sql`select set_config('hnsw.ef_search', ${String(Math.max(40, limit))}, true), set_config('hnsw.iterative_scan', 'strict_order', true)`,
+    await tx.execute(sql`select set_config('hnsw.ef_search', ${String(Math.max(40, limit))}, true), set_config('hnsw.iterative_scan', 'strict_order', true)`);
+    return (
+      tx
+        .select({
+          id: images.id,
+          title: images.title,
+          width: images.width,
+          height: images.height,
+          orientation: images.orientation,
+          editorial: images.editorial,
+          derivativeKeys: images.derivativeKeys,
+          sha256: images.sha256,
+          phash: images.phash,
+          duplicateOf: images.duplicateOf,
+          similarity: sql<number>`1 - (${distance})`.mapWith(Number),
+        })
+        .from(images)
+        .where(and(...filters))
+        // The distance alone: a second sort key would keep the index from serving the order.
+        .orderBy(distance)
+        .limit(limit)
     );
-    return tx
-      .select({
-        id: images.id,
-        title: images.title,
-        width: images.width,
-        height: images.height,
-        orientation: images.orientation,
-        editorial: images.editorial,
-        derivativeKeys: images.derivativeKeys,
-        sha256: images.sha256,
-        phash: images.phash,
-        duplicateOf: images.duplicateOf,
-        similarity: sql<number>`1 - (${distance})`.mapWith(Number),
-      })
-      .from(images)
-      .where(and(...filters))
-      // The distance alone: a second sort key would keep the index from serving the order.
-      .orderBy(distance)
-      .limit(limit);
   });
 }

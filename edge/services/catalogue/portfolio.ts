@@ -1,27 +1,35 @@
 import { and, eq, sql } from "drizzle-orm";
+import * as v from "valibot";
 import type { Database } from "../../../db/connect";
-import { type ImageStage, type ImageStatus, images } from "../../../db/schema";
+import { IMAGE_STAGES, type ImageStatus, imageStatus, images } from "../../../db/schema";
 import { CURRENCY_DEFAULT } from "../../../db/schema/columns";
 import { afterCursor, type CursorPosition, newestFirst, page } from "../../lib/pagination";
-import { type RenditionDeps, renditionUrlsFor } from "./renditions";
+import * as s from "../../lib/schemas";
+import { type RenditionViewers, renditionUrlsFor } from "./renditions";
 
-export type PortfolioImage = {
-  id: string;
-  title: string;
-  status: ImageStatus;
-  statusReason: string | null;
-  stage: ImageStage;
+/** One of a contributor's images, with its figures. */
+export const PortfolioImageSchema = v.object({
+  id: s.uuid,
+  title: v.string(),
+  status: v.picklist(imageStatus.enumValues),
+  statusReason: v.nullable(v.string()),
+  stage: v.picklist(IMAGE_STAGES),
   /** Public while listed; otherwise a presigned URL of the private copy (15 minutes). */
-  thumbnailUrl: string | null;
-  createdAt: string;
-  publishedAt: string | null;
-  withdrawnAt: string | null;
-  takenDownAt: string | null;
-  views: number;
-  downloads: number;
-  sales: number;
-  earnedCents: number;
-};
+  thumbnailUrl: v.nullable(v.string()),
+  createdAt: v.string(),
+  publishedAt: v.nullable(v.string()),
+  withdrawnAt: v.nullable(v.string()),
+  takenDownAt: v.nullable(v.string()),
+  views: v.number(),
+  downloads: v.number(),
+  sales: v.number(),
+  earnedCents: v.number(),
+});
+export type PortfolioImage = v.InferOutput<typeof PortfolioImageSchema>;
+
+/** `GET /v1/contributor/images`: a page of the contributor's images. */
+export const PortfolioPageSchema = v.object({ items: v.array(PortfolioImageSchema), nextCursor: v.nullable(v.string()) });
+export type PortfolioPage = v.InferOutput<typeof PortfolioPageSchema>;
 
 /**
  * A contributor's images, newest first, each with its figures: views, downloads handed out, sales
@@ -36,8 +44,8 @@ export async function listPortfolio(
   filter: { status?: ImageStatus },
   limit: number,
   after: CursorPosition | undefined,
-  renditions: Pick<RenditionDeps, "config" | "env" | "ctx">,
-) {
+  renditions: RenditionViewers,
+): Promise<PortfolioPage> {
   // Written out with aliases: drizzle leaves columns unqualified in a single-table select, and
   // the subqueries must point at the outer image row.
   const earnings = (aggregate: string) => sql`(

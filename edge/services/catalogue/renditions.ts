@@ -1,10 +1,16 @@
 import { and, asc, desc, eq, gt, gte, isNotNull, sql } from "drizzle-orm";
+import * as v from "valibot";
+import { DERIVATIVE_CACHE_CONTROL, isListed, PRIVATE_RENDITION_CACHE_CONTROL, privateRenditionKey } from "../../../common/images";
+import type { Logger } from "../../../common/log";
+import type { S3Client } from "../../../common/s3";
 import type { Database } from "../../../db/connect";
 import { type DerivativeKeys, type ImageStatus, images } from "../../../db/schema";
-import { DERIVATIVE_CACHE_CONTROL, isListed, PRIVATE_RENDITION_CACHE_CONTROL, privateRenditionKey } from "../../../common/images";
+import type { PublicUrls } from "../../adapters/public-urls";
 import type { Config } from "../../config";
+import { ApiError } from "../../lib/problem";
+import * as s from "../../lib/schemas";
 import { derivativeUrls } from "./image-page";
-import { s3Client } from "./uploads";
+import type { RenditionUrls } from "./schemas";
 
 /**
  * Where an image's renditions may be seen. Every rendition has a private copy in the originals
@@ -20,7 +26,11 @@ export const RENDITION_URL_TTL_SECONDS = 900;
 
 export type RenditionBuckets = Pick<Env, "ORIGINALS" | "DERIVATIVES">;
 
-export type RenditionDeps = { db: Database; env: RenditionBuckets; config: Config; ctx?: ExecutionContext; fetch?: typeof fetch };
+/** What syncing the public bucket needs: the buckets, the public URLs to purge, the CDN's credentials. */
+export type RenditionDeps = { db: Database; env: RenditionBuckets; config: Config; urls: PublicUrls; log: Logger; fetch?: typeof fetch };
+
+/** What showing an image's renditions to its contributor or an admin needs: public URLs, or presigned ones. */
+export type RenditionViewers = { config: Pick<Config, "ORIGINALS_BUCKET_NAME">; s3: S3Client; urls: PublicUrls };
 
 /** What decides where an image's renditions may be seen. */
 export type ListingState = { id: string; status: ImageStatus; withdrawnAt: Date | null; takenDownAt: Date | null; derivativeKeys: DerivativeKeys | null };
@@ -77,18 +87,12 @@ async function removePublic(buckets: RenditionBuckets, keys: string[]): Promise<
   return removed;
 }
 
-/** The public URLs of renditions (what the CDN caches under DERIVATIVES_PUBLIC_URL). */
-export const publicRenditionUrls = (config: Pick<Config, "DERIVATIVES_PUBLIC_URL">, keys: string[]) => {
-  const base = config.DERIVATIVES_PUBLIC_URL.replace(/\/+$/, "");
-  return keys.map((key) => `${base}/${key}`);
-};
-
 /**
  * Purges the URLs from Cloudflare's cache when CLOUDFLARE_ZONE_ID and CLOUDFLARE_API_TOKEN are set
  * (renditions are cached for a year, immutable: a takedown must purge them). Never throws: the
  * listing change has committed; a failed purge is logged for the operator (README, "Renditions of unlisted images").
  */
-export async function purgeFromCdn(deps: Pick<RenditionDeps, "config" | "fetch">, urls: string[]): Promise<"purged" | "not-configured" | "failed"> {
+export async function purgeFromCdn(deps: Pick<RenditionDeps, "config" | "log" | "fetch">, urls: string[]): Promise<"purged" | "not-configured" | "failed"> {
   const { CLOUDFLARE_ZONE_ID: zone, CLOUDFLARE_API_TOKEN: token } = deps.config;
   if (urls.length === 0) return "purged";
   if (!zone || !token) return "not-configured";
@@ -100,11 +104,30 @@ export async function purgeFromCdn(deps: Pick<RenditionDeps, "config" | "fetch">
       body: JSON.stringify({ files: urls }),
     });
     if (res.ok) return "purged";
-    console.error(JSON.stringify({ level: "error", msg: "CDN purge refused", status: res.status, body: (await res.text()).slice(0, 500), urls }));
+    deps.log.error("CDN purge refused", { status: res.status, body: (await res.text()).slice(0, 500), urls });
   } catch (error) {
-    console.error(JSON.stringify({ level: "error", msg: "CDN purge failed", error: String(error), urls }));
+    deps.log.error("CDN purge failed", { error: String(error), urls });
   }
   return "failed";
+}
+
+/** The files of the public bucket, by rendition (common/images.ts derivativeKey). */
+export const RENDITION_FILES = ["thumb-150.webp", "thumb-450.webp", "thumb-1000.webp", "preview-1200.webp"] as const;
+
+/**
+ * A listed image's rendition from the public bucket; 404 for an unlisted image, so a rendition
+ * left behind by a failed sync is not served either.
+ */
+export async function publicRendition(
+  deps: { db: Database; env: Pick<RenditionBuckets, "DERIVATIVES"> },
+  imageId: string,
+  file: (typeof RENDITION_FILES)[number],
+): Promise<R2ObjectBody> {
+  const image = await listingOf(deps.db, imageId);
+  if (!image || !isListed(image)) throw new ApiError("not-found", "no such rendition");
+  const object = await deps.env.DERIVATIVES.get(`images/${imageId}/${file}`);
+  if (!object) throw new ApiError("not-found", "no such rendition");
+  return object;
 }
 
 export type RenditionSync = { listed: boolean; published: string[]; unpublished: string[]; purge: "purged" | "not-configured" | "failed" | "none" };
@@ -130,7 +153,7 @@ async function syncListing(deps: RenditionDeps, image: ListingState, options: { 
     if (now && isListed(now)) return { listed: true, published, unpublished: [], purge: "none" };
   }
   const unpublished = await removePublic(deps.env, keys);
-  const purge = unpublished.length > 0 ? await purgeFromCdn(deps, publicRenditionUrls(deps.config, unpublished)) : "none";
+  const purge = unpublished.length > 0 ? await purgeFromCdn(deps, unpublished.map(deps.urls.rendition)) : "none";
   return { listed: false, published: [], unpublished, purge };
 }
 
@@ -139,13 +162,12 @@ async function syncListing(deps: RenditionDeps, image: ListingState, options: { 
  * otherwise presigned GETs of the private copies (RENDITION_URL_TTL_SECONDS). Only for callers
  * entitled to the image (its contributor, admins): never put these in a public response.
  */
-export async function renditionUrlsFor(deps: Pick<RenditionDeps, "config" | "env" | "ctx">, image: Omit<ListingState, "id">): Promise<Record<string, string>> {
-  if (isListed(image)) return derivativeUrls(deps.config.DERIVATIVES_PUBLIC_URL, image.derivativeKeys);
-  // Presigning is local signing: the client never calls the bindings it is given.
-  const s3 = s3Client({ config: deps.config, env: deps.env as Env, ctx: deps.ctx });
+export async function renditionUrlsFor(deps: RenditionViewers, image: Omit<ListingState, "id">): Promise<RenditionUrls> {
+  if (isListed(image)) return deps.urls.renditions(image.derivativeKeys);
+  // Presigning is local signing: no request leaves the Worker.
   const entries = await Promise.all(
     Object.entries(image.derivativeKeys ?? {}).map(async ([name, key]) => {
-      const signed = await s3.presign("GET", deps.config.ORIGINALS_BUCKET_NAME, privateRenditionKey(key), {
+      const signed = await deps.s3.presign("GET", deps.config.ORIGINALS_BUCKET_NAME, privateRenditionKey(key), {
         expiresIn: RENDITION_URL_TTL_SECONDS,
         query: { "response-cache-control": PRIVATE_RENDITION_CACHE_CONTROL },
       });
@@ -155,11 +177,20 @@ export async function renditionUrlsFor(deps: Pick<RenditionDeps, "config" | "env
   return Object.fromEntries(entries);
 }
 
-/** The public URLs of a listed image's renditions, or none for an unlisted one (carts, licenses: no entitlement to see it). */
+/**
+ * The public URLs of a listed image's renditions, or none for an unlisted one: what anyone without
+ * an entitlement to the image may be shown (carts, licenses, checkout). The one place that decides it.
+ */
+export const listedRenditions = (urls: PublicUrls, image: Pick<ListingState, "status" | "withdrawnAt" | "takenDownAt" | "derivativeKeys">) =>
+  isListed(image) ? urls.renditions(image.derivativeKeys) : {};
+
+/** The old form of {@link listedRenditions}, kept only until services/commerce passes c.var.urls (cart, licenses). */
 export const listedRenditionUrls = (config: Pick<Config, "DERIVATIVES_PUBLIC_URL">, image: Omit<ListingState, "id">) =>
   isListed(image) ? derivativeUrls(config.DERIVATIVES_PUBLIC_URL, image.derivativeKeys) : {};
 
-export type ReconcileReport = { checked: number; published: number; unpublished: number; purgeFailed: number; nextCursor: string | null };
+/** `POST /v1/admin/renditions/reconcile`: what one page changed, and where the next one starts. */
+export const ReconcileReportSchema = v.object({ checked: v.number(), published: v.number(), unpublished: v.number(), purgeFailed: v.number(), nextCursor: v.nullable(s.uuid) });
+export type ReconcileReport = v.InferOutput<typeof ReconcileReportSchema>;
 
 /** How many of the keys have a public copy: one list request (an image's renditions share a folder). */
 async function publicCopies(buckets: RenditionBuckets, keys: string[]): Promise<number> {

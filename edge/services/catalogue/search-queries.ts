@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, like, lt, sql } from "drizzle-orm";
+import * as v from "valibot";
 import type { Database } from "../../../db/connect";
 import { searchQueries, searchQuerySearchers } from "../../../db/schema";
 import { ApiError } from "../../lib/problem";
@@ -7,7 +8,19 @@ import { suggestionText } from "./search";
 import { POPULAR_QUERY_MIN_SEARCHERS } from "./search-sql";
 
 /** A remembered search as an admin reviews it: how often and by how many people it was run. */
-export type RememberedQuery = { query: string; searches: number; searchers: number; blocked: boolean; suggested: boolean; lastSeenAt: string };
+export const RememberedQuerySchema = v.object({
+  query: v.string(),
+  searches: v.number(),
+  searchers: v.number(),
+  blocked: v.boolean(),
+  suggested: v.boolean(),
+  lastSeenAt: v.string(),
+});
+export type RememberedQuery = v.InferOutput<typeof RememberedQuerySchema>;
+
+/** `GET /v1/admin/search-queries`. */
+export const RememberedQueriesSchema = v.object({ items: v.array(RememberedQuerySchema) });
+export type RememberedQueries = v.InferOutput<typeof RememberedQueriesSchema>;
 
 const shape = (row: typeof searchQueries.$inferSelect): RememberedQuery => ({
   query: row.query,
@@ -19,7 +32,7 @@ const shape = (row: typeof searchQueries.$inferSelect): RememberedQuery => ({
 });
 
 /** Remembered searches starting with `prefix` (all when empty), most searchers first; `blocked` narrows to blocked ones. */
-export async function listRememberedQueries(db: Database, options: { prefix: string; blocked?: boolean; limit: number }): Promise<RememberedQuery[]> {
+export async function listRememberedQueries(db: Database, options: { prefix: string; blocked?: boolean; limit: number }): Promise<RememberedQueries> {
   const prefix = options.prefix ? (suggestionText(options.prefix) ?? "") : "";
   const rows = await db
     .select()
@@ -32,7 +45,7 @@ export async function listRememberedQueries(db: Database, options: { prefix: str
     )
     .orderBy(desc(searchQueries.searchers), desc(searchQueries.count), asc(searchQueries.query))
     .limit(options.limit);
-  return rows.map(shape);
+  return { items: rows.map(shape) };
 }
 
 /**
@@ -49,7 +62,14 @@ export async function setQueryBlocked(db: Database, text: string, blocked: boole
       .onConflictDoUpdate({ target: searchQueries.query, set: { blocked, lastSeenAt: sql`${searchQueries.lastSeenAt}` } })
       .returning();
     if (!row) throw new Error("the search query upsert returned no row");
-    await audit(tx, { actorId: by.actorId, action: blocked ? "search-query.block" : "search-query.unblock", targetType: "search_query", targetId: query, detail: { text }, requestId: by.requestId });
+    await audit(tx, {
+      actorId: by.actorId,
+      action: blocked ? "search-query.block" : "search-query.unblock",
+      targetType: "search_query",
+      targetId: query,
+      detail: { text },
+      requestId: by.requestId,
+    });
     return shape(row);
   });
 }

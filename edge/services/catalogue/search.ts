@@ -1,25 +1,115 @@
 import * as v from "valibot";
+import { COLOUR_BUCKETS, type ColourBucket, colourBucket } from "../../../common/colours";
+import type { Logger } from "../../../common/log";
 import type { HttpDatabase } from "../../../db/connect";
-import { EMBEDDING_DIMENSIONS } from "../../../db/schema";
-import { base64url, fromBase64url, sha256Hex } from "../../lib/crypto";
-import { ApiError } from "../../lib/problem";
+import { EMBEDDING_DIMENSIONS, licenseType } from "../../../db/schema";
+import { EmbeddingRefused, embedImageQuery, embedQuery, normaliseQuery } from "../../adapters/embed-service";
+import type { PublicUrls } from "../../adapters/public-urls";
 import type { Store } from "../../adapters/store";
-import { normaliseQuery } from "../../adapters/embed-service";
+import type { Config } from "../../config";
+import { base64url, fromBase64url, sha256Hex } from "../../lib/crypto";
+import type { Principal } from "../../lib/principal";
+import { ApiError } from "../../lib/problem";
+import * as s from "../../lib/schemas";
 import {
+  fuzzyTagSuggestionStatement,
+  popularQuerySuggestionStatement,
   type Retrieval,
+  recordQueryStatement,
+  recordSearcherStatement,
   type SearchFilters,
   type SearchRow,
   type SearchSort,
   searchStatement,
   suggestionStatement,
   tagSuggestionStatement,
-  fuzzyTagSuggestionStatement,
-  popularQuerySuggestionStatement,
-  recordQueryStatement,
-  recordSearcherStatement,
 } from "./search-sql";
 
 export type SearchMode = "keyword" | "semantic" | "hybrid";
+
+/** Deepest result a page or cursor may reach: deep offsets cost a scan of everything before them. */
+export const MAX_OFFSET = 10_000;
+
+const HEX = /^#?[0-9a-f]{6}$/;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const DAY_MS = 86_400_000;
+
+const count = (max: number) => v.pipe(v.string(), v.regex(/^\d{1,6}$/, `must be a whole number from 1 to ${max}`), v.transform(Number), v.minValue(1), v.maxValue(max));
+
+/** The search parameters of `GET /v1/search`, also used (in part) by search by image. */
+const SearchQueryFields = {
+  q: v.optional(s.text(200, 0), ""),
+  mode: v.optional(v.picklist(["keyword", "semantic", "hybrid"]), "hybrid"),
+  category: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,59}$/, "must be a category slug"))),
+  orientation: v.optional(v.picklist(["landscape", "portrait", "square"])),
+  colour: v.optional(
+    v.pipe(
+      v.string(),
+      v.toLowerCase(),
+      v.check((c) => (COLOUR_BUCKETS as readonly string[]).includes(c) || HEX.test(c), `must be #rrggbb or one of ${COLOUR_BUCKETS.join(", ")}`),
+      v.transform((c): ColourBucket => (HEX.test(c) ? colourBucket(c) : (c as ColourBucket))),
+    ),
+  ),
+  contributor: v.optional(s.uuid),
+  license: v.optional(v.picklist(["standard", "enhanced", "editorial"])),
+  minWidth: v.optional(count(100_000)),
+  minHeight: v.optional(count(100_000)),
+  /** Published on or after (a date means its start, UTC). */
+  from: v.optional(
+    v.pipe(
+      s.instant,
+      v.transform((t) => new Date(t)),
+    ),
+  ),
+  /** Published on or before (a date includes the whole day, UTC). */
+  to: v.optional(
+    v.pipe(
+      s.instant,
+      v.transform((t) => new Date(Date.parse(t) + (DATE.test(t) ? DAY_MS : 1))),
+    ),
+  ),
+  safe: v.optional(
+    v.pipe(
+      v.picklist(["true", "false"]),
+      v.transform((b) => b === "true"),
+    ),
+    "true",
+  ),
+  sort: v.optional(v.picklist(["relevance", "newest", "popular"]), "relevance"),
+  perPage: v.optional(count(100), "24"),
+  page: v.optional(count(MAX_OFFSET)),
+  cursor: s.pageQuery.cursor,
+};
+
+/** `GET /v1/search`'s query string. */
+export const SearchQuerySchema = v.pipe(
+  v.strictObject(SearchQueryFields),
+  v.forward(
+    v.check((q) => q.page === undefined || q.cursor === undefined, "use page or cursor, not both"),
+    ["cursor"],
+  ),
+  v.forward(
+    v.check((q) => q.page === undefined || (q.page - 1) * q.perPage <= MAX_OFFSET, `pages reach at most result ${MAX_OFFSET}`),
+    ["page"],
+  ),
+  v.forward(
+    v.check((q) => !q.from || !q.to || q.from < q.to, "must not be before from"),
+    ["to"],
+  ),
+);
+export type SearchQuery = v.InferOutput<typeof SearchQuerySchema>;
+
+/** `POST /v1/search/by-image`'s query string: the filters that apply to a picture. */
+export const ByImageQuerySchema = v.strictObject({
+  category: SearchQueryFields.category,
+  orientation: SearchQueryFields.orientation,
+  safe: SearchQueryFields.safe,
+  perPage: SearchQueryFields.perPage,
+});
+export type ByImageQuery = v.InferOutput<typeof ByImageQuerySchema>;
+
+/** `GET /v1/search/suggest`'s query string. */
+export const SuggestQuerySchema = v.strictObject({ q: s.text(50), limit: v.optional(count(20), "8") });
 
 /** A validated search request (the route's query string, parsed). */
 export type SearchRequest = {
@@ -40,52 +130,49 @@ export type SearchDeps = {
   /** c.var.dbHttp in the route: each search is one statement, so one HTTP round trip. */
   db: HttpDatabase;
   embed: Embed;
-  /** Public URL of a derivative object key. */
-  publicUrl: (key: string) => string;
+  urls: Pick<PublicUrls, "rendition">;
+  log: Logger;
   now?: () => Date;
   /** Longest wait for the query embedding before falling back to keywords. */
   embedBudgetMs?: number;
 };
 
-export type SearchResult = {
-  id: string;
-  title: string;
-  thumbnailUrl: string | null;
-  previewUrl: string | null;
-  contributor: { id: string; displayName: string };
-  tags: string[];
-  width: number | null;
-  height: number | null;
-  prices: { licenseType: "standard" | "enhanced" | "editorial"; amountCents: number; currency: string }[];
-  score: number;
-};
+const LicenseTypeSchema = v.picklist(licenseType.enumValues);
+const Counts = v.record(v.string(), v.number());
 
-export type SearchResponse = {
-  total: number;
-  results: SearchResult[];
-  facets: {
-    categories: Record<string, number>;
-    orientations: Record<string, number>;
-    colours: Record<string, number>;
-    licenseTypes: Record<"standard" | "enhanced" | "editorial", number>;
-  };
+/** A search's answer (`GET /v1/search` and `POST /v1/search/by-image`). */
+export const SearchResponseSchema = v.object({
+  total: v.number(),
+  results: v.array(
+    v.object({
+      id: s.uuid,
+      title: v.string(),
+      thumbnailUrl: v.nullable(v.string()),
+      previewUrl: v.nullable(v.string()),
+      contributor: v.object({ id: s.uuid, displayName: v.string() }),
+      tags: v.array(v.string()),
+      width: v.nullable(v.number()),
+      height: v.nullable(v.number()),
+      prices: v.array(v.object({ licenseType: LicenseTypeSchema, amountCents: v.number(), currency: v.string() })),
+      score: v.number(),
+    }),
+  ),
+  facets: v.object({ categories: Counts, orientations: Counts, colours: Counts, licenseTypes: Counts }),
   /** The mode that produced the results: `browse` when there is no query text. */
-  mode: SearchMode | "browse";
+  mode: v.picklist(["keyword", "semantic", "hybrid", "browse"]),
   /** Dependencies that were unavailable: `semantic` (embedding service), `cache` (the store). */
-  degraded: ("semantic" | "cache")[];
-  suggestion: string | null;
-  nextCursor: string | null;
-};
+  degraded: v.array(v.picklist(["semantic", "cache"])),
+  suggestion: v.nullable(v.string()),
+  nextCursor: v.nullable(v.string()),
+});
+export type SearchResponse = v.InferOutput<typeof SearchResponseSchema>;
 
 /** Below this many results a keyword or hybrid search looks for a "did you mean" suggestion. */
 export const SUGGEST_BELOW = 5;
-/** Deepest result a page or cursor may reach: deep offsets cost a scan of everything before them. */
-export const MAX_OFFSET = 10_000;
 /** How long search responses are cached; degraded ones expire sooner so recovery shows quickly. */
 export const SEARCH_CACHE_TTL_MS = 60_000;
 export const DEGRADED_CACHE_TTL_MS = 10_000;
 const EMBED_BUDGET_MS = 200;
-const DAY_MS = 86_400_000;
 
 /** The request as the cache and cursors see it: the normalised query and every parameter but the position. */
 function canonicalQuery(request: SearchRequest): string {
@@ -144,11 +231,11 @@ const CATALOGUE_VERSION_TTL_MS = 30 * 86_400_000;
  * (approval, rejection, takedown, withdrawal, an edit of its listing). A store failure is logged,
  * never thrown: the change itself has committed, and cached entries expire within 60 s anyway.
  */
-export async function catalogueChanged(store: Pick<Store, "incrementAndGet">): Promise<void> {
+export async function catalogueChanged(deps: { store: Pick<Store, "incrementAndGet">; log: Logger }): Promise<void> {
   try {
-    await store.incrementAndGet(CATALOGUE_VERSION_KEY, CATALOGUE_VERSION_TTL_MS, CATALOGUE_VERSION_KEY);
+    await deps.store.incrementAndGet(CATALOGUE_VERSION_KEY, CATALOGUE_VERSION_TTL_MS, CATALOGUE_VERSION_KEY);
   } catch (error) {
-    console.error(JSON.stringify({ level: "error", msg: "could not retire cached searches", error: (error as Error).message }));
+    deps.log.error("could not retire cached searches", { error: (error as Error).message });
   }
 }
 
@@ -165,17 +252,17 @@ function isDatabaseUnavailable(error: unknown): boolean {
   return true;
 }
 
-async function query<T>(run: () => Promise<T>): Promise<T> {
+async function query<T>(log: Logger, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
     if (error instanceof ApiError || !isDatabaseUnavailable(error)) throw error;
-    console.error(JSON.stringify({ level: "error", msg: "search: database unavailable", error: error instanceof Error ? error.message : String(error) }));
+    log.error("search: database unavailable", { error: error instanceof Error ? error.message : String(error) });
     throw new ApiError("service-unavailable", "search is unavailable: the database cannot be reached");
   }
 }
 
-async function embedWithin(embed: Embed, text: string, budgetMs: number): Promise<number[] | null> {
+async function embedWithin(log: Logger, embed: Embed, text: string, budgetMs: number): Promise<number[] | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const embedding = await Promise.race([
@@ -189,7 +276,7 @@ async function embedWithin(embed: Embed, text: string, budgetMs: number): Promis
     }
     return embedding;
   } catch (error) {
-    console.warn(JSON.stringify({ level: "warn", msg: "search: semantic ranking unavailable", error: error instanceof Error ? error.message : String(error) }));
+    log.warn("search: semantic ranking unavailable", { error: error instanceof Error ? error.message : String(error) });
     return null;
   } finally {
     clearTimeout(timer);
@@ -227,7 +314,7 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
   let retrieval: Retrieval = text ? { kind: "keyword", query: text } : { kind: "browse" };
   if (request.embedding) retrieval = { kind: "semantic", embedding: request.embedding };
   else if (text && request.mode !== "keyword") {
-    const embedding = await embedWithin(deps.embed, text, deps.embedBudgetMs ?? EMBED_BUDGET_MS);
+    const embedding = await embedWithin(deps.log, deps.embed, text, deps.embedBudgetMs ?? EMBED_BUDGET_MS);
     if (embedding) retrieval = request.mode === "semantic" ? { kind: "semantic", embedding } : { kind: "hybrid", query: text, embedding };
     else degraded.push("semantic");
   }
@@ -244,14 +331,14 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
   });
   // One round trip in every mode: pgvector's settings for the vector kinds (ef_search, iterative
   // scans) are the database's defaults (migration 0006), so no transaction sets them.
-  const row = await query(async () => (await deps.db.execute<SearchRow>(statement)).rows[0]);
+  const row = await query(deps.log, async () => (await deps.db.execute<SearchRow>(statement)).rows[0]);
   if (!row) throw new Error("the search statement returned no row");
 
   const hasMore = row.results.length > request.perPage;
   const page = row.results.slice(0, request.perPage);
   const nextOffset = request.offset + request.perPage;
-  const suggestion = text && retrieval.kind !== "semantic" && row.total < SUGGEST_BELOW ? await query(() => didYouMean(deps.db, text, request.filters.safe)) : null;
-  const url = (key: string | undefined) => (key ? deps.publicUrl(key) : null);
+  const suggestion = text && retrieval.kind !== "semantic" && row.total < SUGGEST_BELOW ? await query(deps.log, () => didYouMean(deps.db, text, request.filters.safe)) : null;
+  const url = (key: string | undefined) => (key ? deps.urls.rendition(key) : null);
   return {
     total: row.total,
     results: page.map((r) => ({
@@ -317,8 +404,9 @@ export async function cachedSearch(
 }
 
 /** Tags of visible, safe images that start with `prefix`, most used first, for a search box's autocomplete. */
-export async function suggestTags(db: HttpDatabase, prefix: string, limit: number): Promise<Suggestions> {
-  const [tags, popular] = await query(() =>
+export async function suggestTags(deps: { db: HttpDatabase; log: Logger }, prefix: string, limit: number): Promise<Suggestions> {
+  const { db, log } = deps;
+  const [tags, popular] = await query(log, () =>
     Promise.all([
       db.execute<{ tag: string; images: number }>(tagSuggestionStatement(prefix, limit)),
       db.execute<{ query: string; searches: number }>(popularQuerySuggestionStatement(normaliseQuery(prefix), limit)),
@@ -327,13 +415,18 @@ export async function suggestTags(db: HttpDatabase, prefix: string, limit: numbe
   let suggestions = tags.rows.map((row) => ({ tag: row.tag, images: row.images }));
   // Nothing starts with it: probably a typo; offer the closest tags instead.
   if (suggestions.length === 0 && prefix.trim().length >= 3) {
-    const { rows } = await query(() => db.execute<{ tag: string; images: number }>(fuzzyTagSuggestionStatement(prefix.trim(), limit)));
+    const { rows } = await query(log, () => db.execute<{ tag: string; images: number }>(fuzzyTagSuggestionStatement(prefix.trim(), limit)));
     suggestions = rows.map((row) => ({ tag: row.tag, images: row.images }));
   }
   return { suggestions, queries: popular.rows.map((row) => ({ query: row.query, searches: row.searches })) };
 }
 
-export type Suggestions = { suggestions: { tag: string; images: number }[]; queries: { query: string; searches: number }[] };
+/** `GET /v1/search/suggest`: tags that start with what was typed, and popular searches. */
+export const SuggestionsSchema = v.object({
+  suggestions: v.array(v.object({ tag: v.string(), images: v.number() })),
+  queries: v.array(v.object({ query: v.string(), searches: v.number() })),
+});
+export type Suggestions = v.InferOutput<typeof SuggestionsSchema>;
 
 /**
  * The text a search is remembered (and offered to others) under: NFKC, lower case, excluded words
@@ -364,7 +457,7 @@ const SEARCHER_DEDUP_MS = 86_400_000;
  * database counts distinct searchers (a keyed hash of the user or API key, else the client IP).
  * Best effort: the caller hands it to waitUntil; a failure is logged, never surfaced.
  */
-export async function recordQuery(deps: { db: HttpDatabase; store: Pick<Store, "incrementAndGet">; secret: string }, text: string, searcherId: string): Promise<void> {
+export async function recordQuery(deps: { db: HttpDatabase; store: Pick<Store, "incrementAndGet">; secret: string; log: Logger }, text: string, searcherId: string): Promise<void> {
   const normalised = suggestionText(text);
   if (!normalised) return;
   try {
@@ -375,6 +468,117 @@ export async function recordQuery(deps: { db: HttpDatabase; store: Pick<Store, "
     const { rows } = await deps.db.execute(recordQueryStatement(normalised));
     if (rows.length > 0) await deps.db.execute(recordSearcherStatement(normalised, searcher));
   } catch (error) {
-    console.error(JSON.stringify({ level: "error", msg: "recording a search query failed", error: (error as Error).message }));
+    deps.log.error("recording a search query failed", { error: (error as Error).message });
   }
+}
+
+/** What a search from the API needs: the database, the embedding service, the store, the public URLs. */
+export type CatalogueSearchDeps = {
+  db: HttpDatabase;
+  config: Pick<Config, "CLIP_MODEL_ID" | "JWT_PRIVATE_KEY" | "EMBED_SERVICE_URL" | "WORKER_SHARED_SECRET">;
+  store: Store;
+  urls: Pick<PublicUrls, "rendition">;
+  log: Logger;
+  /** Hands work that may finish after the response to the runtime (waitUntil); without it, the work is awaited. */
+  background?: (work: Promise<void>) => void;
+};
+
+/**
+ * Who a search is counted for in the popular-search suggestions, so each searcher counts once: the
+ * API key, else the signed-in user, else the client's IP.
+ */
+export function searcherOf(principal: Principal | null, ip: string): string {
+  if (!principal) return `ip:${ip}`;
+  return principal.kind === "api_key" ? `key:${principal.apiKeyId}` : `user:${principal.userId}`;
+}
+
+/**
+ * `GET /v1/search`: the query string as a search request (a cursor must belong to the same search),
+ * answered through the cache ({@link cachedSearch}); a text search that found something is
+ * remembered for popular-search suggestions, after the response.
+ */
+export async function searchCatalogue(
+  deps: CatalogueSearchDeps,
+  query: SearchQuery,
+  options: { searcher: string; storeDegraded: boolean; fresh: boolean },
+): Promise<{ response: SearchResponse; cache: "hit" | "miss" | "unavailable" }> {
+  const { config, store } = deps;
+  const request: Omit<SearchRequest, "offset"> = {
+    q: query.q,
+    mode: query.mode,
+    sort: query.sort,
+    perPage: query.perPage,
+    filters: {
+      category: query.category,
+      orientation: query.orientation,
+      colour: query.colour,
+      contributorId: query.contributor,
+      license: query.license,
+      minWidth: query.minWidth,
+      minHeight: query.minHeight,
+      publishedFrom: query.from,
+      publishedBefore: query.to,
+      safe: query.safe,
+    },
+  };
+  const offset = query.cursor ? await decodeSearchCursor(request, query.cursor) : ((query.page ?? 1) - 1) * query.perPage;
+  const result = await cachedSearch(
+    {
+      db: deps.db,
+      embed: async (text) => (await embedQuery({ config, store }, text)).embedding,
+      urls: deps.urls,
+      log: deps.log,
+      store,
+      modelId: config.CLIP_MODEL_ID,
+      storeDegraded: options.storeDegraded,
+      fresh: options.fresh,
+    },
+    { ...request, offset },
+  );
+  // Popular-query suggestions learn from searches that found something, counting each searcher once.
+  if (request.q.trim() && result.response.total > 0) {
+    const recording = recordQuery({ db: deps.db, store, secret: config.JWT_PRIVATE_KEY, log: deps.log }, request.q, options.searcher);
+    if (deps.background) deps.background(recording);
+    else await recording;
+  }
+  return result;
+}
+
+/** Search by image: the picture types accepted (the embedding service decodes them; nothing is stored). */
+export const QUERY_IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp", "image/avif", "image/tiff"] as const;
+
+/**
+ * `POST /v1/search/by-image`: the picture's CLIP embedding from the embedding service, then a
+ * semantic search on it alone with the few filters that apply. 415 for another type, 422 for an
+ * empty or unreadable picture, 503 without an embedding service. Larger bodies than
+ * MAX_QUERY_IMAGE_BYTES are refused before this (the route's body limit).
+ */
+export async function searchByImage(
+  deps: Omit<CatalogueSearchDeps, "store" | "background">,
+  image: { bytes: ArrayBuffer; contentType: string },
+  query: ByImageQuery,
+): Promise<SearchResponse> {
+  if (!(QUERY_IMAGE_TYPES as readonly string[]).includes(image.contentType)) {
+    throw new ApiError("unsupported-media-type", `send the image as one of ${QUERY_IMAGE_TYPES.join(", ")}`, { accepted: QUERY_IMAGE_TYPES });
+  }
+  if (image.bytes.byteLength === 0) throw new ApiError("validation-failed", "the body is empty", { errors: [{ path: "", message: "send an image" }] });
+  let embedding: number[];
+  try {
+    embedding = await embedImageQuery({ config: deps.config }, image.bytes, image.contentType);
+  } catch (error) {
+    if (error instanceof EmbeddingRefused) throw new ApiError("validation-failed", error.message, { errors: [{ path: "", message: "not a readable image" }] });
+    throw new ApiError("service-unavailable", "image search is unavailable right now (no embedding service)");
+  }
+  return searchImages(
+    { db: deps.db, embed: async () => embedding, urls: deps.urls, log: deps.log },
+    {
+      q: "",
+      embedding,
+      mode: "semantic",
+      sort: "relevance",
+      perPage: query.perPage,
+      offset: 0,
+      filters: { safe: query.safe, ...(query.category ? { category: query.category } : {}), ...(query.orientation ? { orientation: query.orientation } : {}) },
+    },
+  );
 }

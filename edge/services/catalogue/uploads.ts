@@ -1,9 +1,8 @@
 import { and, eq, sql } from "drizzle-orm";
 import * as v from "valibot";
-import type { Database, Queryable } from "../../../db/connect";
-import { categories, imageCategories, images, imageTags, jobs, tagTextFor } from "../../../db/schema";
 import {
   isUploadContentType,
+  MAX_UPLOAD_BYTES,
   MULTIPART_PART_BYTES,
   MULTIPART_THRESHOLD_BYTES,
   originalKey,
@@ -15,9 +14,13 @@ import {
 } from "../../../common/images";
 import { jobMessage } from "../../../common/jobs";
 import { S3Client } from "../../../common/s3";
+import type { Database, Queryable } from "../../../db/connect";
+import { categories, imageCategories, images, imageTags, jobs, tagTextFor } from "../../../db/schema";
 import type { Config } from "../../config";
 import { localFetch } from "../../dev/routes";
 import { ApiError } from "../../lib/problem";
+import * as s from "../../lib/schemas";
+import { ListingFields } from "./schemas";
 
 /** Queue names as wrangler.toml declares them; `queue()` dispatches on them. */
 export const QUEUES = { jobs: "edgestock-jobs", uploads: "edgestock-uploads", deadLetters: "edgestock-jobs-dlq" } as const;
@@ -25,14 +28,16 @@ export const QUEUES = { jobs: "edgestock-jobs", uploads: "edgestock-uploads", de
 /** Presigned upload URLs live an hour: long enough for 200 MB on a slow line, short enough to leak little. */
 export const UPLOAD_URL_TTL_SECONDS = 3600;
 
-export type UploadDeps = { db: Database; config: Config; env: Env; ctx?: ExecutionContext };
+/** `s3`: R2's S3 API, for presigning and multipart uploads (c.var.s3 in a request). */
+export type UploadDeps = { db: Database; config: Config; env: Env; s3: S3Client };
 
 /**
+ * Kept only until services/commerce/downloads.ts uses c.var.s3 (edge/adapters/r2.ts builds it now).
  * The S3 client for R2. In production it calls R2's S3 endpoint; locally its endpoint is the
  * edge's own /_local/s3 stand-in, called in-process (a Worker cannot fetch itself over the network
  * in tests), so the same signing and verification run either way.
  */
-export function s3Client({ config, env, ctx }: Pick<UploadDeps, "config" | "env" | "ctx">): S3Client {
+export function s3Client({ config, env, ctx }: { config: Config; env: Env; ctx?: ExecutionContext }): S3Client {
   const local = config.ENVIRONMENT !== "production" && new URL(config.s3Endpoint).pathname.startsWith("/_local/s3");
   return new S3Client({
     endpoint: config.s3Endpoint,
@@ -42,31 +47,40 @@ export function s3Client({ config, env, ctx }: Pick<UploadDeps, "config" | "env"
   });
 }
 
-export type NewUpload = {
-  title: string;
-  description?: string;
-  keywords?: string[];
-  categories?: string[];
-  editorial?: boolean;
-  contentType: string;
-  bytes: number;
-  multipart?: boolean;
-};
+/** `POST /v1/uploads`: the listing, and the file to come. */
+export const NewUploadSchema = v.strictObject({
+  ...ListingFields,
+  // Checked by createUpload so an unaccepted type is a 415 naming the accepted ones, not a 422.
+  contentType: v.pipe(s.text(100), v.toLowerCase()),
+  bytes: v.pipe(
+    v.number(),
+    v.integer("must be a whole number of bytes"),
+    v.minValue(1, "an empty file is not an image"),
+    v.maxValue(MAX_UPLOAD_BYTES, `uploads are limited to ${MAX_UPLOAD_BYTES} bytes (200 MB)`),
+  ),
+  /** Force (or refuse) a multipart upload; by default files over 64 MiB use one. */
+  multipart: v.optional(v.boolean()),
+});
+export type NewUpload = v.InferOutput<typeof NewUploadSchema>;
 
-type SignedPart = { partNumber: number; url: string; method: "PUT"; headers: Record<string, string>; expiresAt: string };
+/** A presigned URL for one part of a multipart upload. */
+export const SignedPartSchema = v.object({ partNumber: v.number(), url: v.string(), method: v.literal("PUT"), headers: v.record(v.string(), v.string()), expiresAt: v.string() });
+type SignedPart = v.InferOutput<typeof SignedPartSchema>;
 
-export type UploadTicket = {
-  imageId: string;
+/** Where and how the contributor sends the file. */
+export const UploadTicketSchema = v.object({
+  imageId: s.uuid,
   /** Where the upload lands (`uploads/...`): never the key buyers download from. */
-  key: string;
-  method: "PUT";
-  expiresAt: string;
+  key: v.string(),
+  method: v.literal("PUT"),
+  expiresAt: v.string(),
   /** Single upload: PUT the whole file here with exactly `headers`. */
-  uploadUrl?: string;
-  headers?: Record<string, string>;
+  uploadUrl: v.optional(v.string()),
+  headers: v.optional(v.record(v.string(), v.string())),
   /** Multipart upload: PUT each part to its URL, then complete with the parts' ETags. */
-  multipart?: { uploadId: string; partSize: number; partCount: number; parts: SignedPart[] };
-};
+  multipart: v.optional(v.object({ uploadId: v.string(), partSize: v.number(), partCount: v.number(), parts: v.array(SignedPartSchema) })),
+});
+export type UploadTicket = v.InferOutput<typeof UploadTicketSchema>;
 
 /** 415 for anything but the accepted image types, naming them. */
 export function assertUploadType(contentType: string): asserts contentType is UploadContentType {
@@ -138,7 +152,7 @@ export async function createUpload(deps: UploadDeps, contributorId: string, uplo
   await assertCategoriesExist(db, upload.categories ?? []);
   const imageId = crypto.randomUUID();
   const key = uploadKey(contributorId, imageId, contentType);
-  const s3 = s3Client(deps);
+  const { s3 } = deps;
   const multipart = upload.multipart ?? upload.bytes > MULTIPART_THRESHOLD_BYTES;
   const uploadId = multipart ? await s3.createMultipartUpload(config.ORIGINALS_BUCKET_NAME, key, { contentType }) : null;
 
@@ -161,7 +175,14 @@ export async function createUpload(deps: UploadDeps, contributorId: string, uplo
 
   if (uploadId) {
     const partCount = Math.ceil(upload.bytes / MULTIPART_PART_BYTES);
-    const parts = await signParts(s3, config, key, uploadId, upload.bytes, Array.from({ length: partCount }, (_, i) => i + 1));
+    const parts = await signParts(
+      s3,
+      config,
+      key,
+      uploadId,
+      upload.bytes,
+      Array.from({ length: partCount }, (_, i) => i + 1),
+    );
     return {
       imageId,
       key,
@@ -181,8 +202,12 @@ export async function ownImage(db: Database, imageId: string, actor: { userId: s
   return image;
 }
 
+/** `POST /v1/uploads/{id}/parts`. */
+export const MorePartsSchema = v.object({ parts: v.array(SignedPartSchema) });
+export type MoreParts = v.InferOutput<typeof MorePartsSchema>;
+
 /** Fresh part URLs for a multipart upload still in flight (to resume after they expired). */
-export async function signMoreParts(deps: UploadDeps, imageId: string, actor: { userId: string; role: string }, partNumbers: number[]) {
+export async function signMoreParts(deps: UploadDeps, imageId: string, actor: { userId: string; role: string }, partNumbers: number[]): Promise<MoreParts> {
   const image = await ownImage(deps.db, imageId, actor);
   const key = uploadKeyOf(image);
   if (image.stage !== "awaiting_upload" || !image.multipartUploadId || !key || !image.declaredBytes) {
@@ -191,10 +216,12 @@ export async function signMoreParts(deps: UploadDeps, imageId: string, actor: { 
   const partCount = Math.ceil(image.declaredBytes / MULTIPART_PART_BYTES);
   const bad = partNumbers.filter((n) => n > partCount);
   if (bad.length > 0) throw new ApiError("validation-failed", `this upload has ${partCount} parts`, { errors: bad.map((n) => ({ path: "partNumbers", message: `no part ${n}` })) });
-  return signParts(s3Client(deps), deps.config, key, image.multipartUploadId, image.declaredBytes, partNumbers);
+  return { parts: await signParts(deps.s3, deps.config, key, image.multipartUploadId, image.declaredBytes, partNumbers) };
 }
 
-export type UploadState = { imageId: string; status: string; stage: string; enqueued: boolean };
+/** An upload's state after `complete`: whether this call enqueued its processing. */
+export const UploadStateSchema = v.object({ imageId: s.uuid, status: v.string(), stage: v.string(), enqueued: v.boolean() });
+export type UploadState = v.InferOutput<typeof UploadStateSchema>;
 
 /**
  * Marks the upload received and enqueues its one processing job. The conditional update from
@@ -243,7 +270,7 @@ export async function completeUpload(
   if (image.multipartUploadId) {
     if (!parts || parts.length === 0) throw new ApiError("validation-failed", "a multipart upload completes with its parts", { errors: [{ path: "parts", message: "required" }] });
     try {
-      await s3Client(deps).completeMultipartUpload(deps.config.ORIGINALS_BUCKET_NAME, key, image.multipartUploadId, parts);
+      await deps.s3.completeMultipartUpload(deps.config.ORIGINALS_BUCKET_NAME, key, image.multipartUploadId, parts);
     } catch (error) {
       throw new ApiError("conflict", `the multipart upload could not be completed: ${(error as Error).message}`);
     }
@@ -266,9 +293,7 @@ export async function abortUpload(deps: UploadDeps, imageId: string, actor: { us
   if (image.stage !== "awaiting_upload") throw new ApiError("conflict", "this upload is complete; withdraw the image instead (DELETE /v1/images/{id})");
   const key = uploadKeyOf(image);
   if (image.multipartUploadId && key) {
-    await s3Client(deps)
-      .abortMultipartUpload(deps.config.ORIGINALS_BUCKET_NAME, key, image.multipartUploadId)
-      .catch(() => undefined);
+    await deps.s3.abortMultipartUpload(deps.config.ORIGINALS_BUCKET_NAME, key, image.multipartUploadId).catch(() => undefined);
   }
   if (key) await deps.env.ORIGINALS.delete(key);
   await deps.db.delete(images).where(and(eq(images.id, imageId), eq(images.stage, "awaiting_upload")));
@@ -308,4 +333,4 @@ export async function handleUploadEvent(deps: UploadDeps, body: unknown): Promis
   return (await enqueueProcessing(deps, image.id, object.size)) ? "enqueued" : "ignored";
 }
 
-export { writeContributorLabels, assertCategoriesExist };
+export { assertCategoriesExist, writeContributorLabels };

@@ -1,0 +1,79 @@
+import { desc, sql } from "drizzle-orm";
+import * as v from "valibot";
+import type { Database } from "../../../db/connect";
+import { workerHeartbeats } from "../../../db/schema";
+import type { Store } from "../../adapters/store";
+
+/** A worker that has not written a heartbeat for this long is reported down. */
+export const WORKER_STALE_MS = 30_000;
+const CHECK_TIMEOUT_MS = 2_000;
+
+const CheckSchema = v.object({ state: v.picklist(["ok", "down"]), latencyMs: v.number(), detail: v.optional(v.string()) });
+type Check = v.InferOutput<typeof CheckSchema>;
+
+/** `GET /v1/health`: the overall state and each dependency's. */
+export const HealthSchema = v.object({ status: v.picklist(["ok", "degraded", "down"]), checks: v.record(v.string(), CheckSchema) });
+export type Health = v.InferOutput<typeof HealthSchema>;
+
+async function check(run: () => Promise<string | undefined>): Promise<Check> {
+  const started = Date.now();
+  try {
+    const detail = await Promise.race([run(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer in ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS))]);
+    return { state: "ok", latencyMs: Date.now() - started, ...(detail ? { detail } : {}) };
+  } catch (error) {
+    return { state: "down", latencyMs: Date.now() - started, detail: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** The newest heartbeat of a GPU worker, and what it can do, so an operator sees at once whether semantic features are on. */
+async function workerState(db: Database): Promise<string> {
+  const [row] = await db
+    .select({ workerId: workerHeartbeats.workerId, lastSeenAt: workerHeartbeats.lastSeenAt, capabilities: workerHeartbeats.capabilities })
+    .from(workerHeartbeats)
+    .orderBy(desc(workerHeartbeats.lastSeenAt))
+    .limit(1);
+  if (!row) throw new Error("no GPU worker has ever reported");
+  const age = Date.now() - row.lastSeenAt.getTime();
+  if (age > WORKER_STALE_MS) throw new Error(`last heartbeat from ${row.workerId} ${Math.round(age / 1000)} s ago`);
+  // Without CLIP, the worker's short reason (its log and heartbeat row hold the details).
+  const can = (row.capabilities ?? {}) as { clip?: string | null; clipUnavailable?: { why?: unknown } | null; nsfw?: boolean };
+  const why = typeof can.clipUnavailable?.why === "string" ? `: ${can.clipUnavailable.why}` : "";
+  const ml = `${can.clip ? `CLIP ${can.clip}` : `no CLIP model (semantic features off${why})`}, ${can.nsfw ? "NSFW classifier" : "no NSFW classifier (new images wait for review)"}`;
+  return `${row.workerId}, heartbeat ${Math.round(age / 1000)} s ago; ${ml}`;
+}
+
+/**
+ * Checks every dependency at once, each within 2 s: the database, R2 (both buckets), the jobs queue
+ * binding, the GPU worker's heartbeat and the cache. Down when the database is (nothing can be
+ * served), degraded when anything else is.
+ */
+export async function checkHealth(deps: { db: Database; env: Pick<Env, "ORIGINALS" | "DERIVATIVES" | "JOBS">; store: Pick<Store, "ping" | "kind"> }): Promise<Health> {
+  const { db, env, store } = deps;
+  const [database, originals, derivatives, queue, worker, cache] = await Promise.all([
+    check(async () => {
+      await db.execute(sql`select 1`);
+      return undefined;
+    }),
+    check(async () => {
+      await env.ORIGINALS.head("health/probe");
+      return undefined;
+    }),
+    check(async () => {
+      await env.DERIVATIVES.head("health/probe");
+      return undefined;
+    }),
+    check(async () => {
+      if (typeof env.JOBS?.send !== "function") throw new Error("JOBS queue binding missing");
+      return "producer bound";
+    }),
+    check(() => workerState(db)),
+    check(async () => {
+      await store.ping();
+      return store.kind === "memory" ? "in-isolate local store (no Upstash credentials)" : "upstash";
+    }),
+  ]);
+  const r2 = originals.state === "down" ? originals : derivatives;
+  const checks = { database, r2, queue, worker, cache };
+  if (database.state === "down") return { status: "down", checks };
+  return { status: Object.values(checks).every((x) => x.state === "ok") ? "ok" : "degraded", checks };
+}
