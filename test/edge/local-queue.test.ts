@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { jobMessage, type JobMessage } from "../../common/jobs";
 import { images, jobs, users } from "../../db/schema";
 import { LOCAL_PULL_QUEUE, type LocalPullQueue, MAX_DELIVERIES } from "../../edge/dev/local-queue";
+import { enqueueReprocess, SEND_BATCH_LIMIT } from "../../edge/services/admin/reprocess";
 import worker from "../../edge/index";
 import { createQueueClient, type PulledMessage } from "../../gpu-worker/queue-client";
 import { BASE, testDb } from "./support";
@@ -298,6 +299,31 @@ describe("local Queues pull stand-in", () => {
     for (const body of [{ acks: [{}] }, { acks: "x" }, { retries: [{ lease_id: "a", delay_seconds: -1 }] }, { retries: [{ lease_id: "a", delay_seconds: 43_201 }] }]) {
       await expectEnvelopeError(await raw(`${QUEUE_PATH}/ack`, { body: JSON.stringify(body) }), 400, 10207);
     }
+  });
+
+  it("carries reprocess jobs for processed images only, sent in batches the Queues limit allows", async () => {
+    const [contributor] = await db
+      .insert(users)
+      .values({ email: `reprocess-${crypto.randomUUID()}@example.test`, passwordHash: "x", role: "contributor", displayName: "Reprocess test" })
+      .returning({ id: users.id });
+    const contributorId = contributor?.id ?? "";
+    // More processed images than one sendBatch takes, and one still being processed.
+    const processed = await db
+      .insert(images)
+      .values(Array.from({ length: SEND_BATCH_LIMIT + 1 }, (_, i) => ({ contributorId, title: `processed ${i}`, status: "approved" as const, stage: "done" as const })))
+      .returning({ id: images.id });
+    const [pending] = await db.insert(images).values({ contributorId, title: "still processing", status: "processing", stage: "processing" as const }).returning({ id: images.id });
+    const ids = processed.map((r) => r.id);
+
+    const sent = await enqueueReprocess({ db, queue: env.JOBS }, { imageIds: [...ids, pending?.id ?? ""] }, ["embedding", "tags"]);
+    expect(sent).toBe(SEND_BATCH_LIMIT + 1);
+    await arrived(ids);
+    const pulled = await pullMineEventually([...ids, pending?.id ?? ""], ids.length);
+    expect(pulled.map(imageIdOf).sort()).toEqual([...ids].sort());
+    expect(new Set(pulled.map((m) => JSON.stringify({ type: (m.body as JobMessage).type, steps: (m.body as JobMessage<"image.reprocess">).payload.steps })))).toEqual(
+      new Set([JSON.stringify({ type: "image.reprocess", steps: ["embedding", "tags"] })]),
+    );
+    await queue.ack({ acks: pulled.map((m) => m.leaseId), retries: [] });
   });
 
   it("knows only the jobs queue", async () => {
