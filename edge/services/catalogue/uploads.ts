@@ -13,11 +13,11 @@ import {
   uploadKeyOf,
 } from "../../../common/images";
 import { jobMessage } from "../../../common/jobs";
-import { S3Client } from "../../../common/s3";
+import type { S3Client } from "../../../common/s3";
 import type { Database, Queryable } from "../../../db/connect";
 import { categories, imageCategories, images, imageTags, jobs, tagTextFor } from "../../../db/schema";
+import { r2Client } from "../../adapters/r2";
 import type { Config } from "../../config";
-import { localFetch } from "../../dev/routes";
 import { ApiError } from "../../lib/problem";
 import * as s from "../../lib/schemas";
 import { ListingFields } from "./schemas";
@@ -32,20 +32,10 @@ export const UPLOAD_URL_TTL_SECONDS = 3600;
 export type UploadDeps = { db: Database; config: Config; env: Env; s3: S3Client };
 
 /**
- * Kept only until services/commerce/downloads.ts uses c.var.s3 (edge/adapters/r2.ts builds it now).
- * The S3 client for R2. In production it calls R2's S3 endpoint; locally its endpoint is the
- * edge's own /_local/s3 stand-in, called in-process (a Worker cannot fetch itself over the network
- * in tests), so the same signing and verification run either way.
+ * Kept only until services/commerce/downloads.ts takes c.var.s3. It only presigns, which signs
+ * locally and never fetches, so it needs no local stand-in (and imports nothing from edge/dev).
  */
-export function s3Client({ config, env, ctx }: { config: Config; env: Env; ctx?: ExecutionContext }): S3Client {
-  const local = config.ENVIRONMENT !== "production" && new URL(config.s3Endpoint).pathname.startsWith("/_local/s3");
-  return new S3Client({
-    endpoint: config.s3Endpoint,
-    accessKeyId: config.R2_ACCESS_KEY_ID,
-    secretAccessKey: config.R2_SECRET_ACCESS_KEY,
-    ...(local ? { fetch: localFetch(env, ctx) } : {}),
-  });
-}
+export const s3Client = ({ config }: { config: Config }): S3Client => r2Client(config);
 
 /** `POST /v1/uploads`: the listing, and the file to come. */
 export const NewUploadSchema = v.strictObject({
