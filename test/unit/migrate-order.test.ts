@@ -1,9 +1,12 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { batchesOf } from "../../migrate/batches";
 import { createLimit } from "../../migrate/limit";
 import { takeTurns } from "../../migrate/turns";
 
+// Faked: the tasks "take" a few milliseconds without the tests waiting for them.
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+beforeEach(() => void vi.useFakeTimers());
+afterEach(() => void vi.useRealTimers());
 
 describe("batching, limits and turns in the migration", () => {
   it("cuts a stream into batches, pulling only what it yields", async () => {
@@ -27,7 +30,7 @@ describe("batching, limits and turns in the migration", () => {
     let running = 0;
     let peak = 0;
     const order: number[] = [];
-    await Promise.all(
+    const all = Promise.all(
       Array.from({ length: 6 }, (_, i) =>
         limit(async () => {
           running++;
@@ -38,6 +41,8 @@ describe("batching, limits and turns in the migration", () => {
         }),
       ),
     );
+    await vi.runAllTimersAsync();
+    await all;
     expect(peak).toBe(2);
     expect(order).toEqual([0, 1, 2, 3, 4, 5]);
   });
@@ -48,7 +53,7 @@ describe("batching, limits and turns in the migration", () => {
     const done: string[] = [];
     const c = third.run(async () => void done.push("third"));
     const b = second.run(async () => void done.push("second"));
-    await sleep(5);
+    await vi.advanceTimersByTimeAsync(5);
     expect(done).toEqual([]);
     await first.run(async () => void done.push("first"));
     await Promise.all([b, c]);
