@@ -21,18 +21,25 @@ const shown = relative(root, target);
 
 type Document = { paths?: Record<string, Record<string, unknown>> } & Record<string, unknown>;
 
+// The edge compiles in its own project (edge/tsconfig.json, with the Workers types); a literal import here
+// would pull it into the root project, which has Node's types instead. Bun loads it either way.
+const EDGE_APP = "../edge/app";
+const EDGE_OPENAPI = "../edge/lib/openapi";
+type RouteTable = { app: { routes: unknown[] } };
+type OpenApiBuilder = { buildOpenApi(routes: unknown[], serverUrl: string): Document };
+
 async function currentDocument(): Promise<Document> {
-  let app: { routes: import("hono/types").RouterRoute[] };
+  let app: RouteTable["app"];
   try {
-    ({ app } = await import("../edge/app"));
+    ({ app } = (await import(EDGE_APP)) as RouteTable);
   } catch (error) {
     throw new Error(`edge/app.ts could not be loaded outside workerd (it must not import cloudflare: modules; the local stand-ins belong in edge/local.ts): ${error}`);
   }
-  const { buildOpenApi } = await import("../edge/lib/openapi");
+  const { buildOpenApi } = (await import(EDGE_OPENAPI)) as OpenApiBuilder;
   const vars = (Bun.TOML.parse(readFileSync(resolve(root, "wrangler.toml"), "utf8")) as { vars?: Record<string, string> }).vars ?? {};
   if (!vars.PUBLIC_APP_URL) throw new Error("wrangler.toml has no PUBLIC_APP_URL in [vars]");
   // The route serves the configured origin, without a path (edge/routes/docs.ts).
-  return buildOpenApi(app.routes, new URL(vars.PUBLIC_APP_URL).origin) as Document;
+  return buildOpenApi(app.routes, new URL(vars.PUBLIC_APP_URL).origin);
 }
 
 /** What differs between two documents, one line per operation added, removed or changed, then other keys. */

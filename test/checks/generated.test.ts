@@ -6,7 +6,15 @@ import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" };
-const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+/** Runs a command; a failure's message carries its output (tsc prints its errors on stdout). */
+const run = (cmd: string, args: string[]) => {
+  try {
+    return execFileSync(cmd, args, { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (error) {
+    const { stdout = "", stderr = "" } = error as { stdout?: string; stderr?: string };
+    throw new Error(`${cmd} ${args.join(" ")} failed:\n${stdout}${stderr}`);
+  }
+};
 
 describe("generated files and builds are current", () => {
   it("edge/worker-configuration.d.ts matches `wrangler types` for wrangler.toml", () => {
