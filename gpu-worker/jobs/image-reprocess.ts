@@ -5,7 +5,7 @@ import type { Database } from "../../db/connect";
 import { images, jobs } from "../../db/schema";
 import { type AnalysedImage, analyseImage, RejectedFile, renderDerivatives } from "../pipeline/index";
 import { inferBatch } from "../pipeline/inference";
-import { analysisOf, stepFields } from "../pipeline/steps";
+import { analysisOf, requirementsOf, stepFields } from "../pipeline/steps";
 import type { FailureRecorder, JobContext } from "../runner";
 import type { ImageJobDeps, JobOutcome } from "./image-process";
 import { publishRenditions, storeAiLabels, storePrivateRenditions, unpublishRenditions } from "./image-outputs";
@@ -36,8 +36,9 @@ export async function reprocessImage(deps: ImageJobDeps, message: JobMessage<"im
     .values({ imageId, jobType: JOB_TYPE, status: "running", attempts: context.attempt, startedAt: new Date(), output: { steps: [...steps] } })
     .onConflictDoUpdate({ target: [jobs.imageId, jobs.jobType], set: { status: "running", attempts: context.attempt, startedAt: new Date(), output: { steps: [...steps] }, updatedAt: new Date() } });
 
-  const needs = { nsfw: steps.has("nsfw"), clip: steps.has("embedding") || steps.has("tags"), tagger: steps.has("tags") };
-  const missing = [needs.nsfw && !models.nsfw ? "the NSFW classifier" : "", needs.clip && !models.clip ? "a CLIP model" : "", needs.tagger && !models.tagger ? "the tagger" : ""].filter(Boolean);
+  const needs = requirementsOf([...steps]);
+  const names = { nsfw: "the NSFW classifier", clip: "a CLIP model", tagger: "the tagger" } as const;
+  const missing = [...needs.models].filter((model) => !models[model]).map((model) => names[model]);
   if (missing.length > 0) throw new Error(`this worker lacks ${missing.join(" and ")}: cannot re-run ${[...steps].join(", ")}`);
 
   const original = await store.getObject(settings.originalsBucket, image.originalKey);
@@ -49,20 +50,19 @@ export async function reprocessImage(deps: ImageJobDeps, message: JobMessage<"im
   } catch (error) {
     if (!(error instanceof RejectedFile)) throw error;
     // The stored original no longer passes (a stricter check since): the image stays as it is.
-    await finishJob(db, imageId, "failed", `the stored original was refused: ${error.message}`);
+    await failJob(db, imageId, `the stored original was refused: ${error.message}`);
     return { outcome: "rejected", reason: error.message };
   }
 
-  const renditions = steps.has("renditions") ? await renderDerivatives(analysed, imageId) : [];
-  const derivativeKeys = steps.has("renditions") ? await storePrivateRenditions(store, settings, imageId, renditions) : (image.derivativeKeys ?? {});
+  const renditions = needs.render ? await renderDerivatives(analysed, imageId) : [];
+  const derivativeKeys = needs.render ? await storePrivateRenditions(store, settings, imageId, renditions) : (image.derivativeKeys ?? {});
   // Public copies only for a listed image, checked again after the commit as the live job does.
   const publish = renditions.length > 0 && isListed(image);
   if (publish) await publishRenditions(store, settings, imageId, renditions);
 
-  const inferring = needs.nsfw || needs.clip;
-  const [inference] = inferring
-    ? await inferBatch({ nsfw: needs.nsfw ? models.nsfw : null, clip: needs.clip ? models.clip : null, tagger: needs.tagger ? models.tagger : null }, [analysed.working])
-    : [null];
+  // Only the models the steps need: a colours back-fill runs no CLIP.
+  const only = <K extends keyof typeof models>(model: K) => (needs.models.has(model) ? models[model] : null);
+  const [inference] = needs.models.size > 0 ? await inferBatch({ nsfw: only("nsfw"), clip: only("clip"), tagger: only("tagger") }, [analysed.working]) : [null];
   const fields = stepFields({ analysis: analysisOf(analysed), derivativeKeys, inference: inference ?? null }, [...steps]);
 
   await db.transaction(async (tx) => {
@@ -85,10 +85,10 @@ export async function reprocessImage(deps: ImageJobDeps, message: JobMessage<"im
   return { outcome: "done", status: image.status, reason: `re-ran ${[...steps].join(", ")}` };
 }
 
-async function finishJob(db: Database, imageId: string, status: "failed" | "dead", reason: string): Promise<void> {
+async function failJob(db: Database, imageId: string, reason: string): Promise<void> {
   await db
     .update(jobs)
-    .set({ status, lastError: reason, finishedAt: new Date(), updatedAt: new Date() })
+    .set({ status: "failed", lastError: reason, finishedAt: new Date(), updatedAt: new Date() })
     .where(and(eq(jobs.imageId, imageId), eq(jobs.jobType, JOB_TYPE)));
 }
 

@@ -52,6 +52,8 @@ type ImageFields = Partial<typeof images.$inferInsert>;
 export type PipelineStep = {
   name: string;
   runs: "analyse" | "render" | "infer";
+  /** The models an "infer" step needs (pipeline/inference.ts InferenceModels). */
+  models?: readonly ("nsfw" | "clip" | "tagger")[];
   /** Can be re-run on a processed image by image.reprocess (it never touches status or publishing). */
   reprocess: boolean;
   /** The images columns the step owns; a reprocess writes only these (and the tags step's tables). */
@@ -71,10 +73,11 @@ export const PIPELINE_STEPS = [
   { name: "phash", runs: "analyse", reprocess: true, fields: ({ analysis }) => ({ phash: analysis.phash }) },
   { name: "colours", runs: "analyse", reprocess: true, fields: ({ analysis }) => ({ palette: analysis.palette, colourBucket: analysis.colourBucket }) },
   { name: "renditions", runs: "render", reprocess: true, fields: ({ derivativeKeys }) => ({ derivativeKeys }) },
-  { name: "nsfw", runs: "infer", reprocess: true, fields: ({ inference }) => ({ nsfwScore: inference?.nsfw ?? null }) },
+  { name: "nsfw", runs: "infer", models: ["nsfw"], reprocess: true, fields: ({ inference }) => ({ nsfwScore: inference?.nsfw ?? null }) },
   {
     name: "embedding",
     runs: "infer",
+    models: ["clip"],
     reprocess: true,
     fields: ({ inference }) => ({
       embedding: inference?.embedding ? Array.from(inference.embedding) : null,
@@ -85,13 +88,19 @@ export const PIPELINE_STEPS = [
   },
   // AI tags and categories live in image_tags and image_categories (and tag_text): each caller
   // stores them with its own listing (the importer merges the contributor's keywords first).
-  { name: "tags", runs: "infer", reprocess: true, fields: () => ({}) },
+  { name: "tags", runs: "infer", models: ["clip", "tagger"], reprocess: true, fields: () => ({}) },
 ] as const satisfies readonly PipelineStep[];
 
 export type StepName = (typeof PIPELINE_STEPS)[number]["name"];
 
 /** The steps a reprocess may name (REPROCESS_STEPS in common/jobs.ts, checked against this list by test/unit/jobs.test.ts). */
 export const REPROCESSABLE: readonly ReprocessStep[] = PIPELINE_STEPS.filter((step) => step.reprocess).map((step) => step.name as ReprocessStep);
+
+/** What running the named steps takes: whether to render, and which models. */
+export function requirementsOf(names: readonly StepName[]): { render: boolean; models: Set<"nsfw" | "clip" | "tagger"> } {
+  const steps = (PIPELINE_STEPS as readonly PipelineStep[]).filter((step) => names.includes(step.name as StepName));
+  return { render: steps.some((step) => step.runs === "render"), models: new Set(steps.flatMap((step) => step.models ?? [])) };
+}
 
 /** The columns the named steps own, from their results. */
 export function stepFields(results: StepResults, names: readonly StepName[] = PIPELINE_STEPS.map((step) => step.name)): ImageFields {
