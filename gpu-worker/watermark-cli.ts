@@ -27,5 +27,6 @@ for (const file of files) {
     console.error(`${file}: ${(error as Error).message}`);
   }
 }
-if (json) console.log(JSON.stringify(results, null, 2));
-process.exit(failed ? 1 : 0);
+// The command's own output, not a log line: written as it is, and the process ends once it is flushed.
+if (json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+process.exitCode = failed ? 1 : 0;
