@@ -3,22 +3,11 @@ import * as v from "valibot";
 import type { AppEnv } from "../env";
 import { decodeCursor } from "../lib/pagination";
 import { API_KEY_SCOPES } from "../lib/principal";
-import { AUTH_LIMITS, rateLimit } from "../middleware/rate-limit";
 import { ALL_ROLES, caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { idempotent } from "../middleware/idempotency";
-import { createApiKey, listApiKeys, publicApiKey, revokeApiKey } from "../services/accounts/api-keys";
-
-const ApiKeySchema = v.object({
-  id: s.uuid,
-  name: v.string(),
-  prefix: v.string(),
-  scopes: v.array(v.string()),
-  createdAt: v.string(),
-  lastUsedAt: v.nullable(v.string()),
-  expiresAt: v.nullable(v.string()),
-  revokedAt: v.nullable(v.string()),
-});
+import { AUTH_LIMITS, rateLimit } from "../middleware/rate-limit";
+import { ApiKeyPageSchema, createApiKey, listApiKeys, NewApiKeySchema, RevokedApiKeySchema, revokeApiKey } from "../services/accounts/api-keys";
 
 const CreateBody = v.strictObject({
   name: s.text(80),
@@ -43,15 +32,14 @@ export const apiKeyRoutes = new Hono<AppEnv>()
       tags: ["api-keys"],
       access: ALL_ROLES,
       idempotent: true,
-      responses: { 201: { description: "Created", schema: v.object({ apiKey: ApiKeySchema, secret: v.string() }) } },
+      responses: { 201: { description: "Created", schema: NewApiKeySchema } },
     }),
     input("json", CreateBody),
     rateLimit(AUTH_LIMITS.perUser),
     idempotent({ redact: ["secret"] }),
     async (c) => {
-      const principal = caller(c);
-      const { key, secret } = await createApiKey(c.var.db, principal.userId, c.req.valid("json"), c.var.requestId);
-      return c.json({ apiKey: publicApiKey(key), secret }, 201, { location: `/v1/api-keys/${key.id}` });
+      const created = await createApiKey(c.var.db, caller(c).userId, c.req.valid("json"), c.var.requestId);
+      return c.json(created, 201, { location: `/v1/api-keys/${created.apiKey.id}` });
     },
   )
   .get(
@@ -60,14 +48,12 @@ export const apiKeyRoutes = new Hono<AppEnv>()
       summary: "List your API keys, newest first",
       tags: ["api-keys"],
       access: ALL_ROLES,
-      responses: { 200: { description: "A page of keys", schema: v.object({ items: v.array(ApiKeySchema), nextCursor: v.nullable(v.string()) }) } },
+      responses: { 200: { description: "A page of keys", schema: ApiKeyPageSchema } },
     }),
     input("query", v.strictObject(s.pageQuery)),
     async (c) => {
-      const principal = caller(c);
       const { limit, cursor } = c.req.valid("query");
-      const result = await listApiKeys(c.var.db, principal.userId, limit, cursor ? decodeCursor(cursor) : undefined);
-      return c.json({ items: result.items.map(publicApiKey), nextCursor: result.nextCursor });
+      return c.json(await listApiKeys(c.var.db, caller(c).userId, limit, cursor ? decodeCursor(cursor) : undefined));
     },
   )
   .delete(
@@ -76,13 +62,9 @@ export const apiKeyRoutes = new Hono<AppEnv>()
       summary: "Revoke an API key (idempotent)",
       tags: ["api-keys"],
       access: ALL_ROLES,
-      responses: { 200: { description: "The revoked key", schema: v.object({ apiKey: ApiKeySchema }) } },
+      responses: { 200: { description: "The revoked key", schema: RevokedApiKeySchema } },
     }),
     input("param", v.strictObject({ id: s.uuid })),
     rateLimit(AUTH_LIMITS.perUser),
-    async (c) => {
-      const principal = caller(c);
-      const key = await revokeApiKey(c.var.db, principal.userId, c.req.valid("param").id, c.var.requestId);
-      return c.json({ apiKey: publicApiKey(key) });
-    },
+    async (c) => c.json(await revokeApiKey(c.var.db, caller(c).userId, c.req.valid("param").id, c.var.requestId)),
   );

@@ -1,12 +1,12 @@
 import { type Context, Hono } from "hono";
 import * as v from "valibot";
 import type { AppEnv } from "../env";
-import { AUTH_LIMITS, checkRateLimit, clientIp, rateLimit } from "../middleware/rate-limit";
 import { ALL_ROLES, caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { idempotent } from "../middleware/idempotency";
-import { rotateRefreshToken, revokeSession, startSession } from "../services/accounts/sessions";
-import { checkCredentials, getUser, publicUser, registerUser } from "../services/accounts/users";
+import { AUTH_LIMITS, checkRateLimit, clientIp, rateLimit } from "../middleware/rate-limit";
+import { registerAndSignIn, revokeSession, rotateRefreshToken, SignedInSchema, signIn, TokenPairSchema } from "../services/accounts/sessions";
+import { CurrentUserSchema, currentUser } from "../services/accounts/users";
 
 const RegisterBody = v.strictObject({
   email: s.email,
@@ -16,21 +16,6 @@ const RegisterBody = v.strictObject({
 });
 const LoginBody = v.strictObject({ email: s.email, password: s.passwordAttempt });
 const RefreshBody = v.strictObject({ refreshToken: v.pipe(v.string(), v.regex(/^esr_[A-Za-z0-9_-]{43}$/, "not a refresh token")) });
-
-const UserSchema = v.object({
-  id: s.uuid,
-  email: v.string(),
-  role: v.picklist(["buyer", "contributor", "admin"]),
-  displayName: v.string(),
-  createdAt: v.string(),
-});
-const TokenPairSchema = v.object({
-  accessToken: v.string(),
-  tokenType: v.literal("Bearer"),
-  expiresIn: v.number(),
-  refreshToken: v.string(),
-  refreshExpiresAt: v.string(),
-});
 
 /** Brute-force guard on password checks: per target email, whoever is asking. */
 const LOGIN_PER_EMAIL = { name: "login-email", limit: 10, windowSeconds: 15 * 60 } as const;
@@ -48,16 +33,13 @@ export const authRoutes = new Hono<AppEnv>()
       tags: ["auth"],
       access: "public",
       idempotent: true,
-      responses: { 201: { description: "Account created", schema: v.object({ user: UserSchema, tokens: TokenPairSchema }) } },
+      responses: { 201: { description: "Account created", schema: SignedInSchema } },
     }),
     input("json", RegisterBody),
     rateLimit(AUTH_LIMITS.perIp),
     idempotent({ redact: ["tokens"] }),
     async (c) => {
-      const body = c.req.valid("json");
-      const user = await registerUser(c.var.db, body, c.var.requestId);
-      const tokens = await startSession(c.var.db, c.var.config, user, client(c));
-      return c.json({ user: publicUser(user), tokens }, 201, { location: "/v1/auth/me" });
+      return c.json(await registerAndSignIn(c.var.db, c.var.config, c.req.valid("json"), client(c)), 201, { location: "/v1/auth/me" });
     },
   )
   .post(
@@ -66,16 +48,14 @@ export const authRoutes = new Hono<AppEnv>()
       summary: "Exchange email and password for an access and a refresh token",
       tags: ["auth"],
       access: "public",
-      responses: { 200: { description: "Signed in", schema: v.object({ user: UserSchema, tokens: TokenPairSchema }) } },
+      responses: { 200: { description: "Signed in", schema: SignedInSchema } },
     }),
     input("json", LoginBody),
     rateLimit(AUTH_LIMITS.perIp),
     async (c) => {
-      const { email, password } = c.req.valid("json");
-      await checkRateLimit(c, { ...LOGIN_PER_EMAIL, key: () => email });
-      const user = await checkCredentials(c.var.db, email, password);
-      const tokens = await startSession(c.var.db, c.var.config, user, client(c));
-      return c.json({ user: publicUser(user), tokens });
+      const credentials = c.req.valid("json");
+      await checkRateLimit(c, { ...LOGIN_PER_EMAIL, key: () => credentials.email });
+      return c.json(await signIn(c.var.db, c.var.config, credentials, client(c)));
     },
   )
   .post(
@@ -115,11 +95,8 @@ export const authRoutes = new Hono<AppEnv>()
       tags: ["auth"],
       access: ALL_ROLES,
       apiKeyScope: "account:read",
-      responses: { 200: { description: "Current user", schema: v.object({ user: UserSchema }) } },
+      responses: { 200: { description: "Current user", schema: CurrentUserSchema } },
     }),
     rateLimit(AUTH_LIMITS.perUser),
-    async (c) => {
-      const principal = caller(c);
-      return c.json({ user: publicUser(await getUser(c.var.db, principal.userId)) });
-    },
+    async (c) => c.json(await currentUser(c.var.db, caller(c).userId)),
   );

@@ -4,24 +4,7 @@ import { licenseType } from "../../db/schema";
 import type { AppEnv } from "../env";
 import { caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
-import { addToCart, emptyCart, loadCart, MAX_CART_ITEMS, removeFromCart } from "../services/commerce/cart";
-
-const CartSchema = v.object({
-  items: v.array(
-    v.object({
-      imageId: s.uuid,
-      licenseType: v.picklist(licenseType.enumValues),
-      title: v.string(),
-      thumbnailUrl: v.nullable(v.string()),
-      amountCents: v.nullable(v.number()),
-      currency: v.string(),
-      unavailable: v.nullable(v.picklist(["not-found", "not-for-sale", "editorial-only", "no-price"])),
-    }),
-  ),
-  totalCents: v.number(),
-  currency: v.string(),
-  count: v.number(),
-});
+import { addToCartAndLoad, CartSchema, emptyCart, loadCart, MAX_CART_ITEMS, removeFromCart } from "../services/commerce/cart";
 
 const CartLine = v.strictObject({ imageId: s.uuid, licenseType: v.picklist(licenseType.enumValues, "must be standard, enhanced or editorial") });
 
@@ -38,7 +21,7 @@ export const cartRoutes = new Hono<AppEnv>()
       access,
       responses: { 200: { description: "The cart", schema: CartSchema } },
     }),
-    async (c) => c.json(await loadCart(c.var.db, caller(c).userId, c.var.config.DERIVATIVES_PUBLIC_URL)),
+    async (c) => c.json(await loadCart({ db: c.var.db, urls: c.var.urls }, caller(c).userId)),
   )
   .post(
     "/",
@@ -54,9 +37,8 @@ export const cartRoutes = new Hono<AppEnv>()
     }),
     input("json", CartLine),
     async (c) => {
-      const buyerId = caller(c).userId;
-      const { added } = await addToCart(c.var.db, buyerId, c.req.valid("json"));
-      return c.json(await loadCart(c.var.db, buyerId, c.var.config.DERIVATIVES_PUBLIC_URL), added ? 201 : 200);
+      const { added, cart } = await addToCartAndLoad({ db: c.var.db, urls: c.var.urls }, caller(c).userId, c.req.valid("json"));
+      return c.json(cart, added ? 201 : 200);
     },
   )
   .delete(

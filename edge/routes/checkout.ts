@@ -1,18 +1,11 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import * as v from "valibot";
 import type { AppEnv } from "../env";
 import { caller, input, spec } from "../lib/route";
 import { idempotent } from "../middleware/idempotency";
-import { checkoutCart, checkoutSubscription } from "../services/commerce/checkout";
+import { CheckoutStartedSchema, checkoutCart, checkoutSubscription } from "../services/commerce/checkout";
 
-const StartedSchema = v.object({
-  orderId: v.nullable(v.string()),
-  sessionId: v.string(),
-  checkoutUrl: v.string(),
-  totalCents: v.number(),
-  currency: v.string(),
-  expiresAt: v.string(),
-});
+const deps = (c: Context<AppEnv>) => ({ db: c.var.db, config: c.var.config, urls: c.var.urls });
 
 /**
  * Checkout: the buyer is sent to Stripe Checkout (locally, the Stripe stand-in's page). Nothing is
@@ -28,7 +21,7 @@ export const checkoutRoutes = new Hono<AppEnv>()
       access: ["buyer"],
       idempotent: true,
       responses: {
-        201: { description: "Redirect the buyer to checkoutUrl", schema: StartedSchema },
+        201: { description: "Redirect the buyer to checkoutUrl", schema: CheckoutStartedSchema },
         409: { description: "Some items can no longer be bought or are already licensed (listed in `items`)" },
         422: { description: "The cart is empty" },
         502: { description: "Stripe refused or did not answer; nothing was charged" },
@@ -36,7 +29,7 @@ export const checkoutRoutes = new Hono<AppEnv>()
     }),
     input("json", v.strictObject({})),
     idempotent(),
-    async (c) => c.json(await checkoutCart({ db: c.var.db, config: c.var.config }, caller(c).userId), 201),
+    async (c) => c.json(await checkoutCart(deps(c), caller(c).userId), 201),
   )
   .post(
     "/subscription",
@@ -47,12 +40,12 @@ export const checkoutRoutes = new Hono<AppEnv>()
       access: ["buyer"],
       idempotent: true,
       responses: {
-        201: { description: "Redirect the buyer to checkoutUrl", schema: StartedSchema },
+        201: { description: "Redirect the buyer to checkoutUrl", schema: CheckoutStartedSchema },
         404: { description: "No such plan on offer" },
         409: { description: "The buyer already has a live subscription" },
       },
     }),
     input("json", v.strictObject({ planId: v.pipe(v.string(), v.regex(/^[a-z0-9-]{1,64}$/, "must be a plan id")) })),
     idempotent(),
-    async (c) => c.json(await checkoutSubscription({ db: c.var.db, config: c.var.config }, caller(c).userId, c.req.valid("json").planId), 201),
+    async (c) => c.json(await checkoutSubscription(deps(c), caller(c).userId, c.req.valid("json").planId), 201),
   );

@@ -1,63 +1,18 @@
 import { Hono } from "hono";
 import * as v from "valibot";
-import { IMAGE_STAGES, imageStatus, PAYOUT_STATUSES } from "../../db/schema";
+import { imageStatus } from "../../db/schema";
 import type { AppEnv } from "../env";
 import { decodeCursor } from "../lib/pagination";
 import { caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
-import { earningsReport } from "../services/commerce/earnings";
-import { payoutSettings, startOnboarding } from "../services/commerce/payout-accounts";
-import { listContributorPayouts } from "../services/commerce/payout-history";
-import { listPortfolio } from "../services/catalogue/portfolio";
-
-const PortfolioImageSchema = v.object({
-  id: s.uuid,
-  title: v.string(),
-  status: v.picklist(imageStatus.enumValues),
-  statusReason: v.nullable(v.string()),
-  stage: v.picklist(IMAGE_STAGES),
-  thumbnailUrl: v.nullable(v.string()),
-  createdAt: v.string(),
-  publishedAt: v.nullable(v.string()),
-  withdrawnAt: v.nullable(v.string()),
-  takenDownAt: v.nullable(v.string()),
-  views: v.number(),
-  downloads: v.number(),
-  sales: v.number(),
-  earnedCents: v.number(),
-});
-
-const PayoutSettingsSchema = v.object({
-  accountId: v.nullable(v.string()),
-  payoutsEnabled: v.boolean(),
-  onboardingUrl: v.nullable(v.string()),
-  onboardingExpiresAt: v.nullable(v.string()),
-});
-
-const Balances = { pendingCents: v.number(), availableCents: v.number(), paidCents: v.number() };
-
-const EarningsSchema = v.object({
-  currency: v.string(),
-  totals: v.object(Balances),
-  periods: v.array(v.object({ period: v.string(), ...Balances })),
-  images: v.array(v.object({ imageId: s.uuid, title: v.string(), sales: v.number(), ...Balances })),
-});
-
-const PayoutSchema = v.object({
-  id: s.uuid,
-  period: v.string(),
-  amountCents: v.number(),
-  currency: v.string(),
-  status: v.picklist(PAYOUT_STATUSES),
-  stripeTransferId: v.nullable(v.string()),
-  failureReason: v.nullable(v.string()),
-  createdAt: v.string(),
-});
-
-const month = v.pipe(v.string(), v.regex(/^\d{4}-(0[1-9]|1[0-2])$/, "must be a month, YYYY-MM"));
+import { listPortfolio, PortfolioPageSchema } from "../services/catalogue/portfolio";
+import { EarningsReportSchema, earningsReport } from "../services/commerce/earnings";
+import { MonthSchema } from "../services/commerce/months";
+import { PayoutSettingsSchema, payoutSettings, startOnboarding } from "../services/commerce/payout-accounts";
+import { listContributorPayouts, PayoutPageSchema } from "../services/commerce/payout-history";
 
 const EarningsQuery = v.pipe(
-  v.strictObject({ from: v.optional(month), to: v.optional(month) }),
+  v.strictObject({ from: v.optional(MonthSchema), to: v.optional(MonthSchema) }),
   v.forward(
     v.check((range) => !range.from || !range.to || range.from <= range.to, "must not be before from"),
     ["to"],
@@ -72,15 +27,18 @@ export const contributorRoutes = new Hono<AppEnv>()
     "/portfolio",
     spec({
       summary: "Your images, newest first, with views, downloads, sales and earnings",
-      description: "Every image you uploaded, whatever its status (filter with `status`). Sales and earnings leave out sales reversed before payout. `thumbnailUrl` is public for a listed image and a presigned URL (15 minutes) for any other.",
+      description:
+        "Every image you uploaded, whatever its status (filter with `status`). Sales and earnings leave out sales reversed before payout. `thumbnailUrl` is public for a listed image and a presigned URL (15 minutes) for any other.",
       tags: ["contributor"],
       access,
-      responses: { 200: { description: "A page of images", schema: v.object({ items: v.array(PortfolioImageSchema), nextCursor: v.nullable(v.string()) }) } },
+      responses: { 200: { description: "A page of images", schema: PortfolioPageSchema } },
     }),
     input("query", v.strictObject({ ...s.pageQuery, status: v.optional(v.picklist(imageStatus.enumValues)) })),
     async (c) => {
       const { limit, cursor, status } = c.req.valid("query");
-      return c.json(await listPortfolio(c.var.db, caller(c).userId, { status }, limit, cursor ? decodeCursor(cursor) : undefined, { config: c.var.config, env: c.env }));
+      return c.json(
+        await listPortfolio(c.var.db, caller(c).userId, { status }, limit, cursor ? decodeCursor(cursor) : undefined, { config: c.var.config, s3: c.var.s3, urls: c.var.urls }),
+      );
     },
   )
   .get(
@@ -91,7 +49,7 @@ export const contributorRoutes = new Hono<AppEnv>()
         "In integer cents of the marketplace currency. Pending earnings are held for the refund window; once it ends they count as available, and paid once a payout includes them. Refunds add negative rows; a sale refunded before payout is left out with its reversal. `from` and `to` (months, inclusive, UTC) restrict every figure.",
       tags: ["contributor"],
       access,
-      responses: { 200: { description: "Earnings report", schema: EarningsSchema } },
+      responses: { 200: { description: "Earnings report", schema: EarningsReportSchema } },
     }),
     input("query", EarningsQuery),
     async (c) => c.json(await earningsReport(c.var.db, caller(c).userId, c.req.valid("query"))),
@@ -102,7 +60,7 @@ export const contributorRoutes = new Hono<AppEnv>()
       summary: "Your payouts, newest first",
       tags: ["contributor"],
       access,
-      responses: { 200: { description: "A page of payouts", schema: v.object({ items: v.array(PayoutSchema), nextCursor: v.nullable(v.string()) }) } },
+      responses: { 200: { description: "A page of payouts", schema: PayoutPageSchema } },
     }),
     input("query", v.strictObject(s.pageQuery)),
     async (c) => {
@@ -124,11 +82,12 @@ export const contributorRoutes = new Hono<AppEnv>()
     "/payout-settings",
     spec({
       summary: "Set up payouts: creates your Stripe Connect Express account (once) and returns a fresh onboarding link",
-      description: "Open onboardingUrl to give Stripe your payout details; payouts start once Stripe reports the account ready (account.updated webhook). Calling again gives a new link for the same account.",
+      description:
+        "Open onboardingUrl to give Stripe your payout details; payouts start once Stripe reports the account ready (account.updated webhook). Calling again gives a new link for the same account.",
       tags: ["contributor"],
       access,
       responses: { 200: { description: "Payout settings with an onboarding link", schema: PayoutSettingsSchema }, 502: { description: "Stripe refused or did not answer" } },
     }),
     input("json", v.strictObject({})),
-    async (c) => c.json(await startOnboarding({ db: c.var.db, config: c.var.config }, caller(c).userId)),
+    async (c) => c.json(await startOnboarding({ db: c.var.db, config: c.var.config, urls: c.var.urls }, caller(c).userId)),
   );

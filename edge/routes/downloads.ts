@@ -3,21 +3,12 @@ import { Hono } from "hono";
 import * as v from "valibot";
 import { licenseType } from "../../db/schema";
 import type { AppEnv } from "../env";
-import { clientIp } from "../middleware/rate-limit";
 import { caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
-import { authorizeDownload } from "../services/commerce/downloads";
+import { clientIp } from "../middleware/rate-limit";
+import { authorizeDownload, DownloadTicketSchema } from "../services/commerce/downloads";
 
-const TicketSchema = v.object({
-  url: v.string(),
-  expiresAt: v.string(),
-  licenseId: s.uuid,
-  licenseType: v.picklist(licenseType.enumValues),
-  usedCredit: v.boolean(),
-  filename: v.string(),
-});
-
-const deps = (c: Context<AppEnv>) => ({ db: c.var.db, config: c.var.config, env: c.env, ctx: c.executionCtx as ExecutionContext });
+const deps = (c: Context<AppEnv>) => ({ db: c.var.db, config: c.var.config, s3: c.var.s3 });
 
 /** Downloads of originals: only for the holder of a license, through a short-lived signed URL. */
 export const downloadRoutes = new Hono<AppEnv>().get(
@@ -32,7 +23,7 @@ export const downloadRoutes = new Hono<AppEnv>().get(
     access: ["buyer"],
     apiKeyScope: "downloads:create",
     responses: {
-      200: { description: "The signed URL", schema: TicketSchema },
+      200: { description: "The signed URL", schema: DownloadTicketSchema },
       403: { description: "No valid license and no subscription credit (license-required)" },
       404: { description: "No such image, or no such license of yours for it" },
       410: { description: "The image was taken down" },

@@ -1,41 +1,11 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import * as v from "valibot";
-import { licenseType } from "../../db/schema";
 import type { AppEnv } from "../env";
 import { decodeCursor } from "../lib/pagination";
 import { caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
-import { renderCertificate } from "../services/commerce/license-certificate";
-import { certificateFacts, getLicense, listLicenses } from "../services/commerce/licenses";
-
-const TermsSchema = v.object({
-  name: v.string(),
-  summary: v.string(),
-  permittedUses: v.array(v.string()),
-  prohibitedUses: v.array(v.string()),
-  printRunLimit: v.nullable(v.number()),
-  digitalViewLimit: v.nullable(v.number()),
-  merchandiseForResale: v.boolean(),
-  commercialUse: v.boolean(),
-});
-
-const LicenseSchema = v.object({
-  id: s.uuid,
-  imageId: s.uuid,
-  imageTitle: v.string(),
-  thumbnailUrl: v.nullable(v.string()),
-  licenseType: v.picklist(licenseType.enumValues),
-  terms: TermsSchema,
-  priceCents: v.number(),
-  currency: v.string(),
-  source: v.picklist(["order", "subscription"]),
-  orderId: v.nullable(s.uuid),
-  issuedAt: v.string(),
-  revokedAt: v.nullable(v.string()),
-  revokedReason: v.nullable(v.string()),
-  certificateUrl: v.string(),
-  downloadUrl: v.string(),
-});
+import { certificateOf } from "../services/commerce/license-certificate";
+import { getLicense, LicensePageSchema, LicenseSchema, listLicenses } from "../services/commerce/licenses";
 
 const ListQuery = v.strictObject({
   ...s.pageQuery,
@@ -44,6 +14,8 @@ const ListQuery = v.strictObject({
 });
 
 const access = ["buyer"] as const;
+
+const deps = (c: Context<AppEnv>) => ({ db: c.var.db, urls: c.var.urls });
 
 /** A buyer's licenses and their printable certificates. Licenses are issued by checkout and subscriptions. */
 export const licenseRoutes = new Hono<AppEnv>()
@@ -55,13 +27,12 @@ export const licenseRoutes = new Hono<AppEnv>()
       tags: ["licenses"],
       access,
       apiKeyScope: "licenses:read",
-      responses: { 200: { description: "A page of licenses", schema: v.object({ items: v.array(LicenseSchema), nextCursor: v.nullable(v.string()) }) } },
+      responses: { 200: { description: "A page of licenses", schema: LicensePageSchema } },
     }),
     input("query", ListQuery),
     async (c) => {
       const { limit, cursor, imageId, status } = c.req.valid("query");
-      const result = await listLicenses(c.var.db, caller(c).userId, { imageId, status }, limit, cursor ? decodeCursor(cursor) : undefined, c.var.config.DERIVATIVES_PUBLIC_URL);
-      return c.json(result);
+      return c.json(await listLicenses(deps(c), caller(c).userId, { imageId, status }, limit, cursor ? decodeCursor(cursor) : undefined));
     },
   )
   .get(
@@ -75,7 +46,7 @@ export const licenseRoutes = new Hono<AppEnv>()
       responses: { 200: { description: "The license", schema: LicenseSchema } },
     }),
     input("param", v.strictObject({ id: s.uuid })),
-    async (c) => c.json(await getLicense(c.var.db, caller(c).userId, c.req.valid("param").id, c.var.config.DERIVATIVES_PUBLIC_URL)),
+    async (c) => c.json(await getLicense(deps(c), caller(c).userId, c.req.valid("param").id)),
   )
   .get(
     "/:id/certificate",
@@ -90,8 +61,7 @@ export const licenseRoutes = new Hono<AppEnv>()
     input("param", v.strictObject({ id: s.uuid })),
     async (c) => {
       const { id } = c.req.valid("param");
-      const facts = await certificateFacts(c.var.db, caller(c).userId, id, c.var.config.DERIVATIVES_PUBLIC_URL);
-      const page = await renderCertificate(facts);
+      const page = await certificateOf(deps(c), caller(c).userId, id);
       return c.body(page.toString(), 200, {
         "content-type": "text/html; charset=utf-8",
         "content-disposition": `inline; filename="edgestock-license-${id}.html"`,

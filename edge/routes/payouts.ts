@@ -19,7 +19,7 @@ export const payoutRoutes = new Hono<AppEnv>()
     input("json", v.strictObject({ period: v.optional(MonthSchema) })),
     async (c) => {
       const by = { actorId: caller(c).userId, requestId: c.var.requestId };
-      return c.json(await runPayoutsAsAdmin({ db: c.var.db, config: c.var.config }, { period: c.req.valid("json").period }, by));
+      return c.json(await runPayoutsAsAdmin({ db: c.var.db, config: c.var.config, log: c.var.log }, { period: c.req.valid("json").period }, by));
     },
   )
   .get(

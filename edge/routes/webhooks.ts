@@ -1,11 +1,7 @@
 import { Hono } from "hono";
-import * as v from "valibot";
 import type { AppEnv } from "../env";
 import { spec } from "../lib/route";
-import { verifyWebhook } from "../adapters/stripe";
-import { handleStripeEvent } from "../services/commerce/stripe-events";
-
-const Received = v.object({ received: v.literal(true), eventId: v.string(), type: v.string(), duplicate: v.boolean(), outcome: v.string() });
+import { receiveStripeWebhook, WebhookReceiptSchema } from "../services/commerce/stripe-events";
 
 /** Stripe webhooks. The raw body is verified before anything is parsed or written. */
 export const webhookRoutes = new Hono<AppEnv>().post(
@@ -20,15 +16,12 @@ export const webhookRoutes = new Hono<AppEnv>().post(
     tags: ["webhooks"],
     access: "public",
     responses: {
-      200: { description: "Handled, or already handled (duplicate: true)", schema: Received },
+      200: { description: "Handled, or already handled (duplicate: true)", schema: WebhookReceiptSchema },
       400: { description: "The signature does not verify; nothing changed" },
     },
   }),
   async (c) => {
-    const raw = await c.req.text();
-    const event = await verifyWebhook(c.var.config, raw, c.req.header("stripe-signature"));
-    const result = await handleStripeEvent({ db: c.var.db, config: c.var.config }, event);
-    console.log(JSON.stringify({ level: "info", msg: "stripe event", requestId: c.get("requestId"), ...result }));
-    return c.json({ received: true as const, ...result });
+    const deps = { db: c.var.db, config: c.var.config, log: c.var.log };
+    return c.json(await receiveStripeWebhook(deps, await c.req.text(), c.req.header("stripe-signature")));
   },
 );

@@ -1,14 +1,39 @@
 import { and, eq, isNull } from "drizzle-orm";
+import * as v from "valibot";
 import type { Database } from "../../../db/connect";
 import { type ApiKey, apiKeys } from "../../../db/schema";
 import { randomToken, sha256Hex } from "../../lib/crypto";
 import { afterCursor, type CursorPosition, newestFirst, page } from "../../lib/pagination";
 import { ApiError } from "../../lib/problem";
+import * as s from "../../lib/schemas";
 import { audit } from "../admin/audit";
 
 export const MAX_ACTIVE_KEYS_PER_USER = 20;
 
-export function publicApiKey(key: ApiKey) {
+export const ApiKeySchema = v.object({
+  id: s.uuid,
+  name: v.string(),
+  prefix: v.string(),
+  scopes: v.array(v.string()),
+  createdAt: v.string(),
+  lastUsedAt: v.nullable(v.string()),
+  expiresAt: v.nullable(v.string()),
+  revokedAt: v.nullable(v.string()),
+});
+export type ApiKeyView = v.InferOutput<typeof ApiKeySchema>;
+
+/** A new key with its secret, which no later response shows. */
+export const NewApiKeySchema = v.object({ apiKey: ApiKeySchema, secret: v.string() });
+export type NewApiKey = v.InferOutput<typeof NewApiKeySchema>;
+
+export const ApiKeyPageSchema = v.object({ items: v.array(ApiKeySchema), nextCursor: v.nullable(v.string()) });
+export type ApiKeyPage = v.InferOutput<typeof ApiKeyPageSchema>;
+
+export const RevokedApiKeySchema = v.object({ apiKey: ApiKeySchema });
+export type RevokedApiKey = v.InferOutput<typeof RevokedApiKeySchema>;
+
+/** What the API shows of a key: never its hash. */
+function publicApiKey(key: ApiKey): ApiKeyView {
   return {
     id: key.id,
     name: key.name,
@@ -25,12 +50,7 @@ export function publicApiKey(key: ApiKey) {
  * Creates an API key: `esk_<random>`, shown once. Only its SHA-256 is stored (the key has 256
  * bits of entropy, so a fast hash is enough; a slow one would cost every API call).
  */
-export async function createApiKey(
-  db: Database,
-  userId: string,
-  input: { name: string; scopes: string[]; expiresAt?: Date },
-  requestId?: string,
-) {
+export async function createApiKey(db: Database, userId: string, input: { name: string; scopes: string[]; expiresAt?: Date }, requestId?: string): Promise<NewApiKey> {
   const secret = `esk_${randomToken(32)}`;
   return db.transaction(async (tx) => {
     const active = await tx
@@ -54,22 +74,24 @@ export async function createApiKey(
       .returning();
     if (!key) throw new Error("insert returned no row");
     await audit(tx, { actorId: userId, action: "api_key.create", targetType: "api_key", targetId: key.id, requestId });
-    return { key, secret };
+    return { apiKey: publicApiKey(key), secret };
   });
 }
 
-export async function listApiKeys(db: Database, userId: string, limit: number, after?: CursorPosition) {
+/** The user's keys, newest first, a page at a time. */
+export async function listApiKeys(db: Database, userId: string, limit: number, after?: CursorPosition): Promise<ApiKeyPage> {
   const rows = await db
     .select()
     .from(apiKeys)
     .where(and(eq(apiKeys.userId, userId), afterCursor(apiKeys.createdAt, apiKeys.id, after)))
     .orderBy(...newestFirst(apiKeys.createdAt, apiKeys.id))
     .limit(limit + 1);
-  return page(rows, limit);
+  const { items, nextCursor } = page(rows, limit);
+  return { items: items.map(publicApiKey), nextCursor };
 }
 
 /** Revokes one of the caller's keys; revoking twice is fine, someone else's key is a 404. */
-export async function revokeApiKey(db: Database, userId: string, id: string, requestId?: string): Promise<ApiKey> {
+export async function revokeApiKey(db: Database, userId: string, id: string, requestId?: string): Promise<RevokedApiKey> {
   return db.transaction(async (tx) => {
     const [key] = await tx
       .update(apiKeys)
@@ -78,10 +100,14 @@ export async function revokeApiKey(db: Database, userId: string, id: string, req
       .returning();
     if (key) {
       await audit(tx, { actorId: userId, action: "api_key.revoke", targetType: "api_key", targetId: id, requestId });
-      return key;
+      return { apiKey: publicApiKey(key) };
     }
-    const [existing] = await tx.select().from(apiKeys).where(and(eq(apiKeys.id, id), eq(apiKeys.userId, userId))).limit(1);
+    const [existing] = await tx
+      .select()
+      .from(apiKeys)
+      .where(and(eq(apiKeys.id, id), eq(apiKeys.userId, userId)))
+      .limit(1);
     if (!existing) throw new ApiError("not-found", "no API key with this id");
-    return existing;
+    return { apiKey: publicApiKey(existing) };
   });
 }

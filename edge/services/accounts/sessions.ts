@@ -1,4 +1,5 @@
 import { and, eq, isNull, lt, or } from "drizzle-orm";
+import * as v from "valibot";
 import type { Database } from "../../../db/connect";
 import { refreshTokens, type User, users } from "../../../db/schema";
 import type { Config } from "../../config";
@@ -6,25 +7,24 @@ import { randomToken, sha256Hex } from "../../lib/crypto";
 import { ApiError } from "../../lib/problem";
 import { ACCESS_TOKEN_TTL_SECONDS, REFRESH_TOKEN_TTL_SECONDS, signAccessToken } from "../../lib/tokens";
 import { audit } from "../admin/audit";
+import { checkCredentials, type NewAccount, PublicUserSchema, publicUser, registerUser } from "./users";
 
-export type TokenPair = {
-  accessToken: string;
-  tokenType: "Bearer";
-  expiresIn: number;
-  refreshToken: string;
-  refreshExpiresAt: string;
-};
+export const TokenPairSchema = v.object({
+  accessToken: v.string(),
+  tokenType: v.literal("Bearer"),
+  expiresIn: v.number(),
+  refreshToken: v.string(),
+  refreshExpiresAt: v.string(),
+});
+export type TokenPair = v.InferOutput<typeof TokenPairSchema>;
+
+/** A user who just signed in (or registered), with the tokens of the new session. */
+export const SignedInSchema = v.object({ user: PublicUserSchema, tokens: TokenPairSchema });
+export type SignedIn = v.InferOutput<typeof SignedInSchema>;
 
 type Client = { userAgent?: string; ip?: string; requestId?: string };
 
-async function issue(
-  db: Pick<Database, "insert">,
-  config: Config,
-  user: Pick<User, "id" | "role">,
-  familyId: string,
-  parentId: string | null,
-  client: Client,
-): Promise<TokenPair> {
+async function issue(db: Pick<Database, "insert">, config: Config, user: Pick<User, "id" | "role">, familyId: string, parentId: string | null, client: Client): Promise<TokenPair> {
   const refreshToken = `esr_${randomToken(32)}`;
   const expiresAt = new Date(Date.now() + REFRESH_TOKEN_TTL_SECONDS * 1000);
   await db.insert(refreshTokens).values({
@@ -43,6 +43,18 @@ async function issue(
 /** Starts a new session (refresh-token family) for a user who just proved who they are. */
 export function startSession(db: Database, config: Config, user: Pick<User, "id" | "role">, client: Client): Promise<TokenPair> {
   return issue(db, config, user, crypto.randomUUID(), null, client);
+}
+
+/** Creates an account (see {@link registerUser}) and starts its first session. */
+export async function registerAndSignIn(db: Database, config: Config, input: NewAccount, client: Client): Promise<SignedIn> {
+  const user = await registerUser(db, input, client.requestId);
+  return { user: publicUser(user), tokens: await startSession(db, config, user, client) };
+}
+
+/** Checks email and password (see {@link checkCredentials}) and starts a session. */
+export async function signIn(db: Database, config: Config, credentials: { email: string; password: string }, client: Client): Promise<SignedIn> {
+  const user = await checkCredentials(db, credentials.email, credentials.password);
+  return { user: publicUser(user), tokens: await startSession(db, config, user, client) };
 }
 
 /**
@@ -111,4 +123,3 @@ export async function purgeExpiredRefreshTokens(db: Database, now = new Date()):
     .returning({ id: refreshTokens.id });
   return deleted.length;
 }
-

@@ -1,12 +1,23 @@
 import { eq } from "drizzle-orm";
+import * as v from "valibot";
 import type { Database } from "../../../db/connect";
-import { type User, users } from "../../../db/schema";
+import { type User, userRole, users } from "../../../db/schema";
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from "../../lib/password";
 import { ApiError } from "../../lib/problem";
+import * as s from "../../lib/schemas";
 import { audit } from "../admin/audit";
 
+export const PublicUserSchema = v.object({
+  id: s.uuid,
+  email: v.string(),
+  role: v.picklist(userRole.enumValues),
+  displayName: v.string(),
+  createdAt: v.string(),
+});
+export type PublicUser = v.InferOutput<typeof PublicUserSchema>;
+
 /** What the API shows of a user; never the password hash. */
-export function publicUser(user: User) {
+export function publicUser(user: User): PublicUser {
   return {
     id: user.id,
     email: user.email,
@@ -16,16 +27,15 @@ export function publicUser(user: User) {
   };
 }
 
+/** What self-registration asks for. */
+export type NewAccount = { email: string; password: string; displayName: string; role: "buyer" | "contributor" };
+
 /**
  * Creates an account. Self-registration gives buyer or contributor; admins are made by an admin
  * or the seed script. A taken email is a 409 (the unique index decides, so two concurrent
  * registrations cannot both win).
  */
-export async function registerUser(
-  db: Database,
-  input: { email: string; password: string; displayName: string; role: "buyer" | "contributor" },
-  requestId?: string,
-): Promise<User> {
+export async function registerUser(db: Database, input: NewAccount, requestId?: string): Promise<User> {
   const passwordHash = await hashPassword(input.password);
   return db.transaction(async (tx) => {
     const [user] = await tx
@@ -47,8 +57,12 @@ export async function checkCredentials(db: Database, email: string, password: st
   return user;
 }
 
-export async function getUser(db: Database, id: string): Promise<User> {
+export const CurrentUserSchema = v.object({ user: PublicUserSchema });
+export type CurrentUser = v.InferOutput<typeof CurrentUserSchema>;
+
+/** The signed-in user as the API shows it; a disabled or deleted account is a 404. */
+export async function currentUser(db: Database, id: string): Promise<CurrentUser> {
   const [user] = await db.select().from(users).where(eq(users.id, id)).limit(1);
   if (!user || user.disabledAt) throw new ApiError("not-found", "user not found");
-  return user;
+  return { user: publicUser(user) };
 }

@@ -1,38 +1,48 @@
 import { and, asc, count, eq, inArray, isNull } from "drizzle-orm";
+import * as v from "valibot";
 import type { Database } from "../../../db/connect";
-import { cartItems, carts, images, licenses, type LicenseType } from "../../../db/schema";
+import { cartItems, carts, images, type LicenseType, licenses, licenseType } from "../../../db/schema";
 import { CURRENCY_DEFAULT } from "../../../db/schema/columns";
+import type { PublicUrls } from "../../adapters/public-urls";
 import { ApiError } from "../../lib/problem";
-import { listedRenditionUrls } from "../catalogue/renditions";
-import { type Unavailable, quote } from "./quotes";
+import * as s from "../../lib/schemas";
+import { listedRenditions } from "../catalogue/renditions";
+import { EDITORIAL_ONLY } from "./license-types";
 import { sumCents } from "./money";
+import { quote, UNAVAILABLE_REASONS } from "./quotes";
 
 /** A cart holds at most this many items (one checkout becomes one Stripe session). */
 export const MAX_CART_ITEMS = 100;
 
 export type CartLine = { imageId: string; licenseType: LicenseType };
 
-export type CartView = {
-  items: {
-    imageId: string;
-    licenseType: LicenseType;
-    title: string;
-    thumbnailUrl: string | null;
-    amountCents: number | null;
-    currency: string;
-    unavailable: Unavailable | null;
-  }[];
+export type CartDeps = { db: Database; urls: PublicUrls };
+
+export const CartSchema = v.object({
+  items: v.array(
+    v.object({
+      imageId: s.uuid,
+      licenseType: v.picklist(licenseType.enumValues),
+      title: v.string(),
+      thumbnailUrl: v.nullable(v.string()),
+      amountCents: v.nullable(v.number()),
+      currency: v.string(),
+      unavailable: v.nullable(v.picklist(UNAVAILABLE_REASONS)),
+    }),
+  ),
   /** Sum over the items that can be bought now. */
-  totalCents: number;
-  currency: string;
-  count: number;
-};
+  totalCents: v.number(),
+  currency: v.string(),
+  count: v.number(),
+});
+export type CartView = v.InferOutput<typeof CartSchema>;
 
 /**
  * The buyer's cart priced now (prices are not frozen in the cart): each item with its current
  * price, or why it cannot be bought any more (withdrawn, taken down, no price).
  */
-export async function loadCart(db: Database, buyerId: string, derivativesBaseUrl: string, currency = CURRENCY_DEFAULT): Promise<CartView> {
+export async function loadCart(deps: CartDeps, buyerId: string, currency = CURRENCY_DEFAULT): Promise<CartView> {
+  const { db, urls } = deps;
   const rows = await db
     .select({
       imageId: cartItems.imageId,
@@ -56,7 +66,7 @@ export async function loadCart(db: Database, buyerId: string, derivativesBaseUrl
       licenseType: row.licenseType,
       title: row.title,
       // An item no longer listed has no public thumbnail any more.
-      thumbnailUrl: listedRenditionUrls({ DERIVATIVES_PUBLIC_URL: derivativesBaseUrl }, row).thumb450 ?? null,
+      thumbnailUrl: listedRenditions(urls, row).thumb450 ?? null,
       amountCents: priced?.amountCents ?? null,
       currency,
       unavailable: priced ? priced.unavailable : "not-found",
@@ -79,7 +89,7 @@ const refuseLicenseType = (message: string) => new ApiError("validation-failed",
 export async function addToCart(db: Database, buyerId: string, line: CartLine, currency = CURRENCY_DEFAULT): Promise<{ added: boolean }> {
   const [priced] = await quote(db, [line], currency);
   if (!priced || priced.unavailable === "not-found" || priced.unavailable === "not-for-sale") throw new ApiError("not-found", "no image for sale with this id");
-  if (priced.unavailable === "editorial-only") throw refuseLicenseType("editorial images are licensed under the editorial license only");
+  if (priced.unavailable === "editorial-only") throw refuseLicenseType(EDITORIAL_ONLY);
   if (priced.unavailable === "no-price") throw refuseLicenseType(`this image has no ${line.licenseType} price`);
 
   const [held] = await db
@@ -109,6 +119,12 @@ export async function addToCart(db: Database, buyerId: string, line: CartLine, c
     await tx.insert(cartItems).values({ cartId: cart.id, ...line });
     return { added: true };
   });
+}
+
+/** {@link addToCart}, then the cart as it is now; `added` tells a new item from one already there. */
+export async function addToCartAndLoad(deps: CartDeps, buyerId: string, line: CartLine): Promise<{ added: boolean; cart: CartView }> {
+  const { added } = await addToCart(deps.db, buyerId, line);
+  return { added, cart: await loadCart(deps, buyerId) };
 }
 
 /** Removes one item; 404 when it is not in the buyer's cart. */

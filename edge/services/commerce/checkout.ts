@@ -1,23 +1,37 @@
 import { and, eq, inArray, isNull } from "drizzle-orm";
+import * as v from "valibot";
 import type { Database } from "../../../db/connect";
 import { cartItems, carts, images, licenses, orderItems, orders, subscriptionPlans, subscriptions, users } from "../../../db/schema";
+import { CURRENCY_DEFAULT } from "../../../db/schema/columns";
+import type { PublicUrls } from "../../adapters/public-urls";
+import { providerError, type Stripe, stripeClient } from "../../adapters/stripe";
 import type { Config } from "../../config";
 import { ApiError } from "../../lib/problem";
-import { derivativeUrls } from "../catalogue/image-page";
+import { sumCents } from "./money";
 import { quote } from "./quotes";
-import { providerError, type Stripe, stripeClient } from "../../adapters/stripe";
 import { LIVE_SUBSCRIPTION_STATUSES } from "./subscriptions";
 
-export type CheckoutDeps = { db: Database; config: Config };
+export type CheckoutDeps = { db: Database; config: Config; urls: PublicUrls };
 
-export type CheckoutStarted = {
-  orderId: string | null;
-  sessionId: string;
-  checkoutUrl: string;
-  totalCents: number;
-  currency: string;
-  expiresAt: string;
-};
+export const CheckoutStartedSchema = v.object({
+  orderId: v.nullable(v.string()),
+  sessionId: v.string(),
+  checkoutUrl: v.string(),
+  totalCents: v.number(),
+  currency: v.string(),
+  expiresAt: v.string(),
+});
+export type CheckoutStarted = v.InferOutput<typeof CheckoutStartedSchema>;
+
+/** Where the buyer goes to pay: the session's page and when it expires, with what it charges. */
+const startedAt = (session: Stripe.Checkout.Session, charge: { orderId: string | null; totalCents: number; currency: string }): CheckoutStarted => ({
+  orderId: charge.orderId,
+  sessionId: session.id,
+  checkoutUrl: session.url ?? "",
+  totalCents: charge.totalCents,
+  currency: charge.currency,
+  expiresAt: new Date(session.expires_at * 1000).toISOString(),
+});
 
 /**
  * The buyer's Stripe customer, created once. The idempotency key makes two concurrent first
@@ -32,18 +46,19 @@ async function stripeCustomerFor(deps: CheckoutDeps, buyerId: string): Promise<s
     .catch((error) => {
       throw providerError(error);
     });
-  await deps.db.update(users).set({ stripeCustomerId: customer.id }).where(and(eq(users.id, buyerId), isNull(users.stripeCustomerId)));
+  await deps.db
+    .update(users)
+    .set({ stripeCustomerId: customer.id })
+    .where(and(eq(users.id, buyerId), isNull(users.stripeCustomerId)));
   const [stored] = await deps.db.select({ customer: users.stripeCustomerId }).from(users).where(eq(users.id, buyerId));
   return stored?.customer ?? customer.id;
 }
 
-const returnUrls = (config: Config, kind: string) => {
-  const base = config.PUBLIC_APP_URL.replace(/\/+$/, "");
-  return {
-    success_url: `${base}/checkout/${kind}/success?session_id={CHECKOUT_SESSION_ID}`,
-    cancel_url: `${base}/checkout/${kind}/canceled`,
-  };
-};
+/** Where Stripe sends the buyer back to, in the app. */
+const returnUrls = (urls: PublicUrls, kind: string) => ({
+  success_url: `${urls.app}/checkout/${kind}/success?session_id={CHECKOUT_SESSION_ID}`,
+  cancel_url: `${urls.app}/checkout/${kind}/canceled`,
+});
 
 /** Stripe keeps a Checkout Session open 24 hours; an open order older than this gets a new one. */
 const REUSE_OPEN_ORDER_MS = 23 * 3_600_000;
@@ -51,7 +66,11 @@ const REUSE_OPEN_ORDER_MS = 23 * 3_600_000;
 type OpenOrder = { id: string; totalCents: number; currency: string; sessionId: string | null; items: { imageId: string; licenseType: string; priceCents: number }[] };
 
 const sameItems = (a: OpenOrder["items"], b: OpenOrder["items"]) => {
-  const key = (items: OpenOrder["items"]) => items.map((i) => `${i.imageId}:${i.licenseType}:${i.priceCents}`).sort().join(",");
+  const key = (items: OpenOrder["items"]) =>
+    items
+      .map((i) => `${i.imageId}:${i.licenseType}:${i.priceCents}`)
+      .sort()
+      .join(",");
   return key(a) === key(b);
 };
 
@@ -83,27 +102,47 @@ export async function checkoutCart(deps: CheckoutDeps, buyerId: string): Promise
     const held = await tx
       .select({ imageId: licenses.imageId, licenseType: licenses.licenseType })
       .from(licenses)
-      .where(and(eq(licenses.buyerId, buyerId), isNull(licenses.revokedAt), inArray(licenses.imageId, items.map((item) => item.imageId))));
+      .where(
+        and(
+          eq(licenses.buyerId, buyerId),
+          isNull(licenses.revokedAt),
+          inArray(
+            licenses.imageId,
+            items.map((item) => item.imageId),
+          ),
+        ),
+      );
     const refused = quotes
-      .map((q) => ({ imageId: q.imageId, licenseType: q.licenseType, reason: q.unavailable ?? (held.some((h) => h.imageId === q.imageId && h.licenseType === q.licenseType) ? "already-licensed" : null) }))
+      .map((q) => ({
+        imageId: q.imageId,
+        licenseType: q.licenseType,
+        reason: q.unavailable ?? (held.some((h) => h.imageId === q.imageId && h.licenseType === q.licenseType) ? "already-licensed" : null),
+      }))
       .filter((item) => item.reason !== null);
     if (refused.length > 0) {
       throw new ApiError("conflict", "some cart items cannot be bought; remove them and try again", { items: refused });
     }
-    const currency = quotes[0]?.currency ?? "usd";
+    const currency = quotes[0]?.currency ?? CURRENCY_DEFAULT;
     const wanted = quotes.map((q) => ({ imageId: q.imageId, licenseType: q.licenseType as string, priceCents: q.amountCents ?? 0 }));
 
-    const [open] = await tx.select().from(orders).where(and(eq(orders.buyerId, buyerId), eq(orders.status, "pending"))).for("update");
+    const [open] = await tx
+      .select()
+      .from(orders)
+      .where(and(eq(orders.buyerId, buyerId), eq(orders.status, "pending")))
+      .for("update");
     let superseded: string | null = null;
     if (open) {
-      const openItems = await tx.select({ imageId: orderItems.imageId, licenseType: orderItems.licenseType, priceCents: orderItems.priceCents }).from(orderItems).where(eq(orderItems.orderId, open.id));
+      const openItems = await tx
+        .select({ imageId: orderItems.imageId, licenseType: orderItems.licenseType, priceCents: orderItems.priceCents })
+        .from(orderItems)
+        .where(eq(orderItems.orderId, open.id));
       if (open.currency === currency && sameItems(openItems, wanted) && Date.now() - open.createdAt.getTime() < REUSE_OPEN_ORDER_MS) {
         return { order: { id: open.id, totalCents: open.totalCents, currency: open.currency, sessionId: open.stripeCheckoutSessionId, items: openItems }, superseded };
       }
       await tx.update(orders).set({ status: "canceled", updatedAt: new Date() }).where(eq(orders.id, open.id));
       superseded = open.stripeCheckoutSessionId;
     }
-    const totalCents = wanted.reduce((sum, item) => sum + item.priceCents, 0);
+    const totalCents = sumCents(wanted.map((item) => item.priceCents));
     const [created] = await tx.insert(orders).values({ buyerId, totalCents, currency }).returning({ id: orders.id });
     if (!created) throw new Error("the order insert returned no row");
     await tx.insert(orderItems).values(quotes.map((q) => ({ orderId: created.id, imageId: q.imageId, licenseType: q.licenseType, priceCents: q.amountCents ?? 0, currency })));
@@ -112,19 +151,15 @@ export async function checkoutCart(deps: CheckoutDeps, buyerId: string): Promise
 
   // The superseded order's session can no longer be paid (best effort: a payment already under
   // way still settles, and the webhook refunds what it would license twice).
-  if (superseded) await stripeClient(config).checkout.sessions.expire(superseded).catch(() => undefined);
+  if (superseded)
+    await stripeClient(config)
+      .checkout.sessions.expire(superseded)
+      .catch(() => undefined);
 
   const session = order.sessionId ? await openSession(deps, order.sessionId) : null;
   // The Stripe customer only once the cart passed its checks: a refused checkout writes nothing.
   const started = session ?? (await createOrderSession(deps, order, await stripeCustomerFor(deps, buyerId)));
-  return {
-    orderId: order.id,
-    sessionId: started.id,
-    checkoutUrl: started.url ?? "",
-    totalCents: order.totalCents,
-    currency: order.currency,
-    expiresAt: new Date(started.expires_at * 1000).toISOString(),
-  };
+  return startedAt(started, { orderId: order.id, totalCents: order.totalCents, currency: order.currency });
 }
 
 /** The open order's session, when it can still be paid; a completed one means the payment is being settled. */
@@ -154,7 +189,7 @@ async function createOrderSession(deps: CheckoutDeps, order: OpenOrder, customer
         metadata: { order_id: order.id },
         payment_intent_data: { metadata: { order_id: order.id } },
         line_items: order.items.map((item) => {
-          const thumbnail = derivativeUrls(config.DERIVATIVES_PUBLIC_URL, imageOf(item.imageId)?.keys ?? null).thumb450;
+          const thumbnail = deps.urls.renditions(imageOf(item.imageId)?.keys ?? null).thumb450;
           return {
             quantity: 1,
             price_data: {
@@ -168,12 +203,15 @@ async function createOrderSession(deps: CheckoutDeps, order: OpenOrder, customer
             },
           };
         }),
-        ...returnUrls(config, "order"),
+        ...returnUrls(deps.urls, "order"),
       },
       { idempotencyKey: `checkout-${order.id}` },
     );
   } catch (error) {
-    await db.update(orders).set({ status: "canceled", updatedAt: new Date() }).where(and(eq(orders.id, order.id), eq(orders.status, "pending")));
+    await db
+      .update(orders)
+      .set({ status: "canceled", updatedAt: new Date() })
+      .where(and(eq(orders.id, order.id), eq(orders.status, "pending")));
     throw providerError(error);
   }
   await db.update(orders).set({ stripeCheckoutSessionId: session.id, updatedAt: new Date() }).where(eq(orders.id, order.id));
@@ -187,7 +225,10 @@ async function createOrderSession(deps: CheckoutDeps, order: OpenOrder, customer
  */
 export async function checkoutSubscription(deps: CheckoutDeps, buyerId: string, planId: string): Promise<CheckoutStarted> {
   const { db, config } = deps;
-  const [plan] = await db.select().from(subscriptionPlans).where(and(eq(subscriptionPlans.id, planId), eq(subscriptionPlans.active, true)));
+  const [plan] = await db
+    .select()
+    .from(subscriptionPlans)
+    .where(and(eq(subscriptionPlans.id, planId), eq(subscriptionPlans.active, true)));
   if (!plan) throw new ApiError("not-found", "no such plan on offer");
   const [live] = await db
     .select({ id: subscriptions.id })
@@ -216,16 +257,9 @@ export async function checkoutSubscription(deps: CheckoutDeps, buyerId: string, 
               },
             },
       ],
-      ...returnUrls(config, "subscription"),
+      ...returnUrls(deps.urls, "subscription"),
     });
-    return {
-      orderId: null,
-      sessionId: session.id,
-      checkoutUrl: session.url ?? "",
-      totalCents: plan.priceCents,
-      currency: plan.currency,
-      expiresAt: new Date(session.expires_at * 1000).toISOString(),
-    };
+    return startedAt(session, { orderId: null, totalCents: plan.priceCents, currency: plan.currency });
   } catch (error) {
     throw providerError(error);
   }

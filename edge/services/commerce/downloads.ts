@@ -1,36 +1,42 @@
 import { and, desc, eq, gte, isNull, sql } from "drizzle-orm";
+import * as v from "valibot";
+import { isListed, isUploadContentType, notListedReason, UPLOAD_TYPES } from "../../../common/images";
+import type { S3Client } from "../../../common/s3";
 import type { Database, Transaction } from "../../../db/connect";
-import { downloadCredits, downloadEvents, images, type License, licenses, type LicenseType } from "../../../db/schema";
+import { downloadCredits, downloadEvents, images, type License, type LicenseType, licenses, licenseType } from "../../../db/schema";
 import type { Config } from "../../config";
 import type { Principal } from "../../lib/principal";
 import { ApiError } from "../../lib/problem";
-import { isListed, notListedReason } from "../../../common/images";
+import * as s from "../../lib/schemas";
+import { EDITORIAL_ONLY, mayLicenseAs, SUBSCRIPTION_LICENSE_TYPES } from "./license-types";
 import { creditValueCents } from "./money";
 import { recordEarnings } from "./settlement";
 import { creditBalance, liveSubscription } from "./subscriptions";
-import { s3Client } from "../catalogue/uploads";
 
-/** License types a subscription credit can pay for; enhanced licenses are bought one by one. */
-export const SUBSCRIPTION_LICENSE_TYPES: readonly LicenseType[] = ["standard", "editorial"];
-
-export type DownloadTicket = {
-  url: string;
-  expiresAt: string;
-  licenseId: string;
-  licenseType: LicenseType;
+export const DownloadTicketSchema = v.object({
+  url: v.string(),
+  expiresAt: v.string(),
+  licenseId: s.uuid,
+  licenseType: v.picklist(licenseType.enumValues),
   /** True when this download spent a subscription credit (a new license was issued). */
-  usedCredit: boolean;
-  filename: string;
-};
+  usedCredit: v.boolean(),
+  filename: v.string(),
+});
+export type DownloadTicket = v.InferOutput<typeof DownloadTicketSchema>;
 
-export type DownloadDeps = { db: Database; config: Config; env: Env; ctx?: ExecutionContext };
+export type DownloadDeps = { db: Database; config: Config; s3: S3Client };
 
-const EXTENSIONS: Record<string, string> = { jpeg: "jpg", png: "png", webp: "webp", tiff: "tif", avif: "avif" };
-
-/** A filename for the attachment: the title's letters and digits, the image id, the format's extension. */
+/** A filename for the attachment: the title's letters and digits, the image id, the extension its original is stored under. */
 function attachmentName(title: string, imageId: string, format: string | null): string {
-  const stem = title.normalize("NFKD").replace(/[^A-Za-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60).toLowerCase() || "image";
-  return `${stem}-${imageId.slice(0, 8)}.${EXTENSIONS[format ?? ""] ?? "jpg"}`;
+  const stem =
+    title
+      .normalize("NFKD")
+      .replace(/[^A-Za-z0-9]+/g, "-")
+      .replace(/^-+|-+$/g, "")
+      .slice(0, 60)
+      .toLowerCase() || "image";
+  const type = `image/${format}`;
+  return `${stem}-${imageId.slice(0, 8)}.${isUploadContentType(type) ? UPLOAD_TYPES[type] : "jpg"}`;
 }
 
 /** The buyer's newest unrevoked license of this type for the image, if any. */
@@ -49,7 +55,13 @@ async function heldLicense(tx: Transaction, buyerId: string, imageId: string, li
  * the contributor's share of the credit's value. The subscription row is locked so two downloads
  * at once cannot spend the last credit twice.
  */
-async function licenseFromCredit(tx: Transaction, config: Config, buyerId: string, imageId: string, licenseType: LicenseType): Promise<{ license: License; spent: boolean } | null> {
+async function licenseFromCredit(
+  tx: Transaction,
+  config: Config,
+  buyerId: string,
+  imageId: string,
+  licenseType: LicenseType,
+): Promise<{ license: License; spent: boolean } | null> {
   if (!SUBSCRIPTION_LICENSE_TYPES.includes(licenseType)) return null;
   const live = await liveSubscription(tx, buyerId, { lock: true });
   if (!live) return null;
@@ -97,7 +109,13 @@ async function licenseFromCredit(tx: Transaction, config: Config, buyerId: strin
  * download is recorded; a buyer's repeated downloads of one license count once a day toward the
  * image's popularity.
  */
-export async function authorizeDownload(deps: DownloadDeps, principal: Principal, imageId: string, license: string, client: { ip: string | null; userAgent: string | null }): Promise<DownloadTicket> {
+export async function authorizeDownload(
+  deps: DownloadDeps,
+  principal: Principal,
+  imageId: string,
+  license: string,
+  client: { ip: string | null; userAgent: string | null },
+): Promise<DownloadTicket> {
   const { db, config } = deps;
   const [image] = await db
     .select({ id: images.id, title: images.title, editorial: images.editorial, originalKey: images.originalKey, format: images.format, takenDownAt: images.takenDownAt })
@@ -107,16 +125,19 @@ export async function authorizeDownload(deps: DownloadDeps, principal: Principal
   if (image.takenDownAt) throw new ApiError("image-unavailable", "this image was taken down and can no longer be downloaded");
   if (!image.originalKey) throw new ApiError("not-found", "no such image");
 
-  const byId = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(license);
-  if (!byId && image.editorial && license !== "editorial") {
-    throw new ApiError("validation-failed", "editorial images can only be licensed editorially", { errors: [{ path: "license", message: "use editorial" }] });
+  const byId = v.is(s.uuid, license);
+  if (!byId && !mayLicenseAs(image, license as LicenseType)) {
+    throw new ApiError("validation-failed", EDITORIAL_ONLY, { errors: [{ path: "license", message: "use editorial" }] });
   }
 
   const { chosen, usedCredit } = await db.transaction(async (tx) => {
     let chosen: License | undefined;
     let usedCredit = false;
     if (byId) {
-      [chosen] = await tx.select().from(licenses).where(and(eq(licenses.id, license), eq(licenses.buyerId, principal.userId), eq(licenses.imageId, imageId)));
+      [chosen] = await tx
+        .select()
+        .from(licenses)
+        .where(and(eq(licenses.id, license), eq(licenses.buyerId, principal.userId), eq(licenses.imageId, imageId)));
       // Someone else's license, or one for another image, is indistinguishable from none.
       if (!chosen) throw new ApiError("not-found", "you hold no such license for this image");
     } else {
@@ -137,7 +158,13 @@ export async function authorizeDownload(deps: DownloadDeps, principal: Principal
     const [earlierToday] = await tx
       .select({ id: downloadEvents.id })
       .from(downloadEvents)
-      .where(and(eq(downloadEvents.licenseId, chosen.id), eq(downloadEvents.userId, principal.userId), gte(downloadEvents.createdAt, sql`date_trunc('day', now() at time zone 'utc') at time zone 'utc'`)))
+      .where(
+        and(
+          eq(downloadEvents.licenseId, chosen.id),
+          eq(downloadEvents.userId, principal.userId),
+          gte(downloadEvents.createdAt, sql`date_trunc('day', now() at time zone 'utc') at time zone 'utc'`),
+        ),
+      )
       .limit(1);
     await tx.insert(downloadEvents).values({
       licenseId: chosen.id,
@@ -147,12 +174,16 @@ export async function authorizeDownload(deps: DownloadDeps, principal: Principal
       userAgent: client.userAgent?.slice(0, 500) ?? null,
       apiKeyId: principal.kind === "api_key" ? principal.apiKeyId : null,
     });
-    if (!earlierToday) await tx.update(images).set({ downloadCount: sql`${images.downloadCount} + 1` }).where(eq(images.id, imageId));
+    if (!earlierToday)
+      await tx
+        .update(images)
+        .set({ downloadCount: sql`${images.downloadCount} + 1` })
+        .where(eq(images.id, imageId));
     return { chosen, usedCredit };
   });
 
   const filename = attachmentName(image.title, image.id, image.format);
-  const signed = await s3Client(deps).presign("GET", config.ORIGINALS_BUCKET_NAME, image.originalKey, {
+  const signed = await deps.s3.presign("GET", config.ORIGINALS_BUCKET_NAME, image.originalKey, {
     expiresIn: config.DOWNLOAD_URL_TTL_SECONDS,
     query: { "response-content-disposition": `attachment; filename="${filename}"` },
   });

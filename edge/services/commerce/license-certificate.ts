@@ -1,20 +1,7 @@
 import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
-import type { CertificateFacts } from "./licenses";
-
-/**
- * An amount in minor units as people read it, with the currency's own number of decimals.
- *
- * @example formatMoney(2900, "usd") // "$29.00"
- */
-export function formatMoney(cents: number, currency: string): string {
-  try {
-    const format = new Intl.NumberFormat("en-US", { style: "currency", currency: currency.toUpperCase() });
-    return format.format(cents / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
-  } catch {
-    return `${(cents / 100).toFixed(2)} ${currency.toUpperCase()}`;
-  }
-}
+import { type CertificateFacts, certificateFacts, type LicenseDeps } from "./licenses";
+import { formatMoney } from "./money";
 
 const day = (iso: string) => new Date(iso).toLocaleDateString("en-GB", { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
 const limit = (value: number | null, unit: string) => (value === null ? "Unlimited" : `Up to ${value.toLocaleString("en-US")} ${unit}`);
@@ -71,4 +58,9 @@ ${revoked}
 <p>The license is non-exclusive, worldwide and perpetual unless revoked, and is not transferable. Copyright stays with the contributor.</p>
 <footer>Verify this license with the Edgestock API: GET /v1/licenses/${license.id}</footer>
 </body></html>`;
+}
+
+/** The certificate of one of the buyer's licenses; anyone else's is a 404. */
+export async function certificateOf(deps: LicenseDeps, buyerId: string, licenseId: string): Promise<HtmlEscapedString> {
+  return renderCertificate(await certificateFacts(deps, buyerId, licenseId));
 }

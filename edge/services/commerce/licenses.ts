@@ -1,29 +1,50 @@
 import { and, eq, isNotNull, isNull, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
+import * as v from "valibot";
 import type { Database } from "../../../db/connect";
-import { type DerivativeKeys, type ImageStatus, images, licenses, type LicenseType, orderItems, users } from "../../../db/schema";
-import { type LicenseTerms, licenseTerms } from "../../data/license-terms";
+import { type DerivativeKeys, type ImageStatus, images, type LicenseType, licenses, licenseType, orderItems, users } from "../../../db/schema";
+import type { PublicUrls } from "../../adapters/public-urls";
+import { licenseTerms } from "../../data/license-terms";
 import { afterCursor, type CursorPosition, encodeCursor, newestFirst } from "../../lib/pagination";
 import { ApiError } from "../../lib/problem";
-import { listedRenditionUrls } from "../catalogue/renditions";
+import * as s from "../../lib/schemas";
+import { listedRenditions } from "../catalogue/renditions";
 
-export type LicenseView = {
-  id: string;
-  imageId: string;
-  imageTitle: string;
-  thumbnailUrl: string | null;
-  licenseType: LicenseType;
-  terms: LicenseTerms;
-  priceCents: number;
-  currency: string;
-  source: "order" | "subscription";
-  orderId: string | null;
-  issuedAt: string;
-  revokedAt: string | null;
-  revokedReason: string | null;
-  certificateUrl: string;
-  downloadUrl: string;
-};
+export const LicenseTermsSchema = v.object({
+  name: v.string(),
+  summary: v.string(),
+  // Read-only: the terms are shared constants (edge/data/license-terms.ts).
+  permittedUses: v.pipe(v.array(v.string()), v.readonly()),
+  prohibitedUses: v.pipe(v.array(v.string()), v.readonly()),
+  printRunLimit: v.nullable(v.number()),
+  digitalViewLimit: v.nullable(v.number()),
+  merchandiseForResale: v.boolean(),
+  commercialUse: v.boolean(),
+});
+
+export const LicenseSchema = v.object({
+  id: s.uuid,
+  imageId: s.uuid,
+  imageTitle: v.string(),
+  thumbnailUrl: v.nullable(v.string()),
+  licenseType: v.picklist(licenseType.enumValues),
+  terms: LicenseTermsSchema,
+  priceCents: v.number(),
+  currency: v.string(),
+  source: v.picklist(["order", "subscription"]),
+  orderId: v.nullable(s.uuid),
+  issuedAt: v.string(),
+  revokedAt: v.nullable(v.string()),
+  revokedReason: v.nullable(v.string()),
+  certificateUrl: v.string(),
+  downloadUrl: v.string(),
+});
+export type LicenseView = v.InferOutput<typeof LicenseSchema>;
+
+export const LicensePageSchema = v.object({ items: v.array(LicenseSchema), nextCursor: v.nullable(v.string()) });
+export type LicensePage = v.InferOutput<typeof LicensePageSchema>;
+
+export type LicenseDeps = { db: Database; urls: PublicUrls };
 
 export type LicenseFilter = { imageId?: string; status?: "active" | "revoked" };
 
@@ -63,13 +84,13 @@ type Row = {
   revokedReason: string | null;
 };
 
-function toView(row: Row, derivativesBaseUrl: string): LicenseView {
+function toView(row: Row, urls: PublicUrls): LicenseView {
   return {
     id: row.id,
     imageId: row.imageId,
     imageTitle: row.imageTitle,
     // Public renditions exist only while the image is listed: a withdrawn or taken-down one has no thumbnail.
-    thumbnailUrl: listedRenditionUrls({ DERIVATIVES_PUBLIC_URL: derivativesBaseUrl }, row).thumb450 ?? null,
+    thumbnailUrl: listedRenditions(urls, row).thumb450 ?? null,
     licenseType: row.licenseType,
     terms: licenseTerms(row.licenseType),
     priceCents: row.priceCents,
@@ -90,7 +111,8 @@ const STATUS_FILTER: Record<NonNullable<LicenseFilter["status"]>, SQL> = {
 };
 
 /** The buyer's licenses, newest first, a page at a time (keyset over issued_at, id). */
-export async function listLicenses(db: Database, buyerId: string, filter: LicenseFilter, limit: number, after: CursorPosition | undefined, derivativesBaseUrl: string) {
+export async function listLicenses(deps: LicenseDeps, buyerId: string, filter: LicenseFilter, limit: number, after: CursorPosition | undefined): Promise<LicensePage> {
+  const { db, urls } = deps;
   const rows = await db
     .select(columns)
     .from(licenses)
@@ -109,21 +131,21 @@ export async function listLicenses(db: Database, buyerId: string, filter: Licens
   const items = rows.slice(0, limit);
   const last = items.at(-1);
   return {
-    items: items.map((row) => toView(row, derivativesBaseUrl)),
+    items: items.map((row) => toView(row, urls)),
     nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.issuedAt, id: last.id }) : null,
   };
 }
 
 /** One of the buyer's licenses; anyone else's is a 404 (never a 403), so license ids do not leak. */
-export async function getLicense(db: Database, buyerId: string, id: string, derivativesBaseUrl: string): Promise<LicenseView> {
-  const [row] = await db
+export async function getLicense(deps: LicenseDeps, buyerId: string, id: string): Promise<LicenseView> {
+  const [row] = await deps.db
     .select(columns)
     .from(licenses)
     .innerJoin(images, eq(images.id, licenses.imageId))
     .leftJoin(orderItems, eq(orderItems.id, licenses.orderItemId))
     .where(and(eq(licenses.id, id), eq(licenses.buyerId, buyerId)));
   if (!row) throw new ApiError("not-found", "no license with this id");
-  return toView(row, derivativesBaseUrl);
+  return toView(row, deps.urls);
 }
 
 export type CertificateFacts = LicenseView & {
@@ -134,8 +156,8 @@ export type CertificateFacts = LicenseView & {
 const contributors = alias(users, "contributor");
 
 /** Everything a license certificate states: the license, the licensee and the image's contributor. */
-export async function certificateFacts(db: Database, buyerId: string, id: string, derivativesBaseUrl: string): Promise<CertificateFacts> {
-  const [row] = await db
+export async function certificateFacts(deps: LicenseDeps, buyerId: string, id: string): Promise<CertificateFacts> {
+  const [row] = await deps.db
     .select({
       ...columns,
       licenseeName: users.displayName,
@@ -151,7 +173,7 @@ export async function certificateFacts(db: Database, buyerId: string, id: string
     .where(and(eq(licenses.id, id), eq(licenses.buyerId, buyerId)));
   if (!row) throw new ApiError("not-found", "no license with this id");
   return {
-    ...toView(row, derivativesBaseUrl),
+    ...toView(row, deps.urls),
     licensee: { name: row.licenseeName, email: row.licenseeEmail },
     contributor: { id: row.contributorId, name: row.contributorName },
   };

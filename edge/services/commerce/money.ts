@@ -38,3 +38,17 @@ export function sumCents(values: Iterable<number>): number {
   }
   return total;
 }
+
+/**
+ * An amount in minor units as people read it, with the currency's own number of decimals.
+ *
+ * @example formatMoney(2900, "usd") // "$29.00"
+ */
+export function formatMoney(cents: number, currency: string): string {
+  try {
+    const format = new Intl.NumberFormat("en-US", { style: "currency", currency: currency.toUpperCase() });
+    return format.format(cents / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
+  } catch {
+    return `${(cents / 100).toFixed(2)} ${currency.toUpperCase()}`;
+  }
+}

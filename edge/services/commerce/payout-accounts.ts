@@ -1,9 +1,11 @@
 import { and, eq, isNull, sql } from "drizzle-orm";
+import * as v from "valibot";
 import type { Database, Transaction } from "../../../db/connect";
 import { users } from "../../../db/schema";
+import type { PublicUrls } from "../../adapters/public-urls";
+import { providerError, type Stripe, stripeClient } from "../../adapters/stripe";
 import type { Config } from "../../config";
 import { ApiError } from "../../lib/problem";
-import { providerError, type Stripe, stripeClient } from "../../adapters/stripe";
 
 /**
  * Stripe Connect Express for contributor payouts: one connected account per contributor, created
@@ -11,12 +13,13 @@ import { providerError, type Stripe, stripeClient } from "../../adapters/stripe"
  * from account.updated webhooks. Payouts only go to accounts Stripe says can receive them.
  */
 
-export type PayoutSettings = {
-  accountId: string | null;
-  payoutsEnabled: boolean;
-  onboardingUrl: string | null;
-  onboardingExpiresAt: string | null;
-};
+export const PayoutSettingsSchema = v.object({
+  accountId: v.nullable(v.string()),
+  payoutsEnabled: v.boolean(),
+  onboardingUrl: v.nullable(v.string()),
+  onboardingExpiresAt: v.nullable(v.string()),
+});
+export type PayoutSettings = v.InferOutput<typeof PayoutSettingsSchema>;
 
 export async function payoutSettings(db: Database, contributorId: string): Promise<PayoutSettings> {
   const [user] = await db.select({ accountId: users.stripeConnectAccountId, payoutsEnabled: users.payoutsEnabled }).from(users).where(eq(users.id, contributorId));
@@ -25,7 +28,7 @@ export async function payoutSettings(db: Database, contributorId: string): Promi
 }
 
 /** Creates the contributor's Express account if needed and returns a fresh onboarding link. */
-export async function startOnboarding(deps: { db: Database; config: Config }, contributorId: string): Promise<PayoutSettings> {
+export async function startOnboarding(deps: { db: Database; config: Config; urls: PublicUrls }, contributorId: string): Promise<PayoutSettings> {
   const { db, config } = deps;
   const stripe = stripeClient(config);
   const [user] = await db.select().from(users).where(eq(users.id, contributorId));
@@ -37,16 +40,18 @@ export async function startOnboarding(deps: { db: Database; config: Config }, co
         { type: "express", email: user.email, metadata: { user_id: user.id }, capabilities: { transfers: { requested: true } } },
         { idempotencyKey: `connect-account-${user.id}` },
       );
-      await db.update(users).set({ stripeConnectAccountId: account.id, updatedAt: new Date() }).where(and(eq(users.id, user.id), isNull(users.stripeConnectAccountId)));
+      await db
+        .update(users)
+        .set({ stripeConnectAccountId: account.id, updatedAt: new Date() })
+        .where(and(eq(users.id, user.id), isNull(users.stripeConnectAccountId)));
       const [stored] = await db.select({ accountId: users.stripeConnectAccountId }).from(users).where(eq(users.id, user.id));
       accountId = stored?.accountId ?? account.id;
     }
-    const base = config.PUBLIC_APP_URL.replace(/\/+$/, "");
     const link = await stripe.accountLinks.create({
       account: accountId,
       type: "account_onboarding",
-      refresh_url: `${base}/contributor/payout-settings?refresh=1`,
-      return_url: `${base}/contributor/payout-settings?done=1`,
+      refresh_url: `${deps.urls.app}/contributor/payout-settings?refresh=1`,
+      return_url: `${deps.urls.app}/contributor/payout-settings?done=1`,
     });
     return { accountId, payoutsEnabled: user.payoutsEnabled, onboardingUrl: link.url, onboardingExpiresAt: new Date(link.expires_at * 1000).toISOString() };
   } catch (error) {

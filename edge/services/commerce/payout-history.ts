@@ -1,21 +1,27 @@
 import { and, eq } from "drizzle-orm";
+import * as v from "valibot";
 import type { Database } from "../../../db/connect";
-import { type PayoutStatus, payouts } from "../../../db/schema";
+import { PAYOUT_STATUSES, payouts } from "../../../db/schema";
 import { afterCursor, type CursorPosition, newestFirst, page } from "../../lib/pagination";
+import * as s from "../../lib/schemas";
 
-export type PayoutView = {
-  id: string;
-  period: string;
-  amountCents: number;
-  currency: string;
-  status: PayoutStatus;
-  stripeTransferId: string | null;
-  failureReason: string | null;
-  createdAt: string;
-};
+export const PayoutSchema = v.object({
+  id: s.uuid,
+  period: v.string(),
+  amountCents: v.number(),
+  currency: v.string(),
+  status: v.picklist(PAYOUT_STATUSES),
+  stripeTransferId: v.nullable(v.string()),
+  failureReason: v.nullable(v.string()),
+  createdAt: v.string(),
+});
+export type PayoutView = v.InferOutput<typeof PayoutSchema>;
+
+export const PayoutPageSchema = v.object({ items: v.array(PayoutSchema), nextCursor: v.nullable(v.string()) });
+export type PayoutPage = v.InferOutput<typeof PayoutPageSchema>;
 
 /** A contributor's payouts, newest first, a page at a time. */
-export async function listContributorPayouts(db: Database, contributorId: string, limit: number, after: CursorPosition | undefined) {
+export async function listContributorPayouts(db: Database, contributorId: string, limit: number, after: CursorPosition | undefined): Promise<PayoutPage> {
   const rows = await db
     .select({
       id: payouts.id,

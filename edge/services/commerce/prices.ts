@@ -1,20 +1,36 @@
 import { and, asc, eq, isNotNull, isNull } from "drizzle-orm";
+import * as v from "valibot";
 import type { Database } from "../../../db/connect";
-import { images, licensePrices, type LicenseType } from "../../../db/schema";
+import { images, type LicenseType, licensePrices, licenseType } from "../../../db/schema";
 import { CURRENCY_DEFAULT } from "../../../db/schema/columns";
 import { afterCursor, type CursorPosition, newestFirst, page } from "../../lib/pagination";
 import { ApiError } from "../../lib/problem";
+import * as s from "../../lib/schemas";
 import { audit } from "../admin/audit";
+import { EDITORIAL_ONLY, mayLicenseAs } from "./license-types";
 
-export type PriceView = {
-  id: string;
-  imageId: string | null;
-  licenseType: LicenseType;
-  currency: string;
-  amountCents: number;
-  active: boolean;
-  updatedAt: string;
-};
+export const PriceSchema = v.object({
+  id: s.uuid,
+  imageId: v.nullable(s.uuid),
+  licenseType: v.picklist(licenseType.enumValues),
+  currency: v.string(),
+  amountCents: v.number(),
+  active: v.boolean(),
+  updatedAt: v.string(),
+});
+export type PriceView = v.InferOutput<typeof PriceSchema>;
+
+/** The price list: every marketplace default and a page of per-image prices. */
+export const PriceListSchema = v.object({
+  defaults: v.array(PriceSchema),
+  overrides: v.array(v.object({ ...PriceSchema.entries, imageTitle: v.string() })),
+  nextCursor: v.nullable(v.string()),
+});
+export type PriceList = v.InferOutput<typeof PriceListSchema>;
+
+/** A price as stored after a change, and the amount it replaced (null for a new price). */
+export const PriceChangeResultSchema = v.object({ price: PriceSchema, previousAmountCents: v.nullable(v.number()) });
+export type PriceChangeResult = v.InferOutput<typeof PriceChangeResultSchema>;
 
 const columns = {
   id: licensePrices.id,
@@ -36,22 +52,14 @@ const view = ({ createdAt: _createdAt, ...row }: { createdAt: Date; updatedAt: D
  * The price list: every marketplace default (one per license type and currency, a short list) and
  * a page of per-image overrides, newest first, optionally for one image.
  */
-export async function listPrices(db: Database, filter: { imageId?: string }, limit: number, after: CursorPosition | undefined) {
-  const defaults = await db
-    .select(columns)
-    .from(licensePrices)
-    .where(isNull(licensePrices.imageId))
-    .orderBy(asc(licensePrices.currency), asc(licensePrices.licenseType));
+export async function listPrices(db: Database, filter: { imageId?: string }, limit: number, after: CursorPosition | undefined): Promise<PriceList> {
+  const defaults = await db.select(columns).from(licensePrices).where(isNull(licensePrices.imageId)).orderBy(asc(licensePrices.currency), asc(licensePrices.licenseType));
   const overrides = await db
     .select({ ...columns, imageTitle: images.title })
     .from(licensePrices)
     .innerJoin(images, eq(images.id, licensePrices.imageId))
     .where(
-      and(
-        isNotNull(licensePrices.imageId),
-        filter.imageId ? eq(licensePrices.imageId, filter.imageId) : undefined,
-        afterCursor(licensePrices.createdAt, licensePrices.id, after),
-      ),
+      and(isNotNull(licensePrices.imageId), filter.imageId ? eq(licensePrices.imageId, filter.imageId) : undefined, afterCursor(licensePrices.createdAt, licensePrices.id, after)),
     )
     .orderBy(...newestFirst(licensePrices.createdAt, licensePrices.id))
     .limit(limit + 1);
@@ -71,19 +79,14 @@ export type PriceChange = { licenseType: LicenseType; amountCents: number; curre
  * prices, so this never changes what was sold. Audited with the old and new amounts in the same
  * transaction.
  */
-export async function setPrice(
-  db: Database,
-  change: PriceChange,
-  by: { actorId: string; requestId?: string },
-): Promise<{ price: PriceView; previousAmountCents: number | null }> {
+export async function setPrice(db: Database, change: PriceChange, by: { actorId: string; requestId?: string }): Promise<PriceChangeResult> {
   const currency = change.currency ?? CURRENCY_DEFAULT;
   const imageId = change.imageId ?? null;
   if (imageId) {
     const [image] = await db.select({ editorial: images.editorial }).from(images).where(eq(images.id, imageId));
     if (!image) throw new ApiError("not-found", "no image with this id");
-    if (image.editorial && change.licenseType !== "editorial") {
-      const message = "editorial images are licensed under the editorial license only";
-      throw new ApiError("validation-failed", message, { errors: [{ path: "licenseType", message }] });
+    if (!mayLicenseAs(image, change.licenseType)) {
+      throw new ApiError("validation-failed", EDITORIAL_ONLY, { errors: [{ path: "licenseType", message: EDITORIAL_ONLY }] });
     }
   }
   return db.transaction(async (tx) => {
@@ -91,11 +94,7 @@ export async function setPrice(
       .select({ amountCents: licensePrices.amountCents })
       .from(licensePrices)
       .where(
-        and(
-          imageId ? eq(licensePrices.imageId, imageId) : isNull(licensePrices.imageId),
-          eq(licensePrices.licenseType, change.licenseType),
-          eq(licensePrices.currency, currency),
-        ),
+        and(imageId ? eq(licensePrices.imageId, imageId) : isNull(licensePrices.imageId), eq(licensePrices.licenseType, change.licenseType), eq(licensePrices.currency, currency)),
       )
       .for("update");
     const [price] = await tx

@@ -1,11 +1,13 @@
 import { and, eq, inArray, isNull, or } from "drizzle-orm";
-import type { Queryable } from "../../../db/connect";
-import { images, licensePrices, type LicenseType } from "../../../db/schema";
-import { CURRENCY_DEFAULT } from "../../../db/schema/columns";
 import { isListed } from "../../../common/images";
+import type { Queryable } from "../../../db/connect";
+import { images, type LicenseType, licensePrices } from "../../../db/schema";
+import { CURRENCY_DEFAULT } from "../../../db/schema/columns";
+import { mayLicenseAs } from "./license-types";
 
-/** Why an image cannot be bought under a license type right now; null when it can. */
-export type Unavailable = "not-found" | "not-for-sale" | "editorial-only" | "no-price";
+/** Why an image cannot be bought under a license type right now (null when it can). */
+export const UNAVAILABLE_REASONS = ["not-found", "not-for-sale", "editorial-only", "no-price"] as const;
+export type Unavailable = (typeof UNAVAILABLE_REASONS)[number];
 
 export type Quote = {
   imageId: string;
@@ -53,7 +55,7 @@ export async function quote(db: Queryable, wanted: { imageId: string; licenseTyp
     const base = { imageId, licenseType, currency, title: image?.title ?? "", contributorId: image?.contributorId ?? "", editorial: image?.editorial ?? false };
     if (!image) return { ...base, amountCents: null, unavailable: "not-found" };
     if (!isListed(image)) return { ...base, amountCents: null, unavailable: "not-for-sale" };
-    if (image.editorial && licenseType !== "editorial") return { ...base, amountCents: null, unavailable: "editorial-only" };
+    if (!mayLicenseAs(image, licenseType)) return { ...base, amountCents: null, unavailable: "editorial-only" };
     const amountCents = priceOf(imageId, licenseType);
     return { ...base, amountCents, unavailable: amountCents === null ? "no-price" : null };
   });

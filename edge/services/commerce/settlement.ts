@@ -1,10 +1,12 @@
 import { and, eq, gt, inArray, isNotNull, isNull, sql } from "drizzle-orm";
+import * as v from "valibot";
+import { isListed, notListedReason } from "../../../common/images";
 import type { Database, Transaction } from "../../../db/connect";
 import { contributorEarnings, images, licenses, orderItems, orders, paymentReversals, type ReversalKind, users } from "../../../db/schema";
-import { isListed, notListedReason } from "../../../common/images";
-import type { Config } from "../../config";
-import { shareBpsFor, splitShare, sumCents } from "./money";
 import { stripeClient } from "../../adapters/stripe";
+import type { Config } from "../../config";
+import * as s from "../../lib/schemas";
+import { shareBpsFor, splitShare, sumCents } from "./money";
 
 /**
  * What happens to money once Stripe says so: an order is paid (licenses issued, contributor
@@ -27,7 +29,8 @@ export type SettleInput = {
 export type SettleOutcome = "paid" | "already-settled" | "reversed-before-payment" | "unknown-order";
 
 async function findOrder(tx: Transaction, orderId: string | null, sessionId: string) {
-  const byId = orderId && /^[0-9a-f-]{36}$/.test(orderId) ? eq(orders.id, orderId) : undefined;
+  // Metadata comes from Stripe: only a UUID can be one of our order ids.
+  const byId = orderId && v.is(s.uuid, orderId) ? eq(orders.id, orderId) : undefined;
   const [order] = await tx
     .select()
     .from(orders)
@@ -225,7 +228,8 @@ export async function refundRefusedItems(deps: { db: Database; config: Config },
 /** An order whose payment failed (async payment methods) or whose session expired unpaid. */
 export async function closeUnpaidOrder(tx: Transaction, input: { orderId: string | null; sessionId: string; status: "failed" | "canceled"; paymentIntentId?: string | null }) {
   const order = await findOrder(tx, input.orderId, input.sessionId);
-  if (!order || order.status !== "pending") return order ? "already-settled" : "unknown-order";
+  if (!order) return "unknown-order";
+  if (order.status !== "pending") return "already-settled";
   await tx
     .update(orders)
     .set({ status: input.status, updatedAt: new Date(), ...(input.paymentIntentId ? { stripePaymentIntentId: input.paymentIntentId } : {}) })

@@ -1,13 +1,23 @@
 import { and, eq } from "drizzle-orm";
+import * as v from "valibot";
+import type { Logger } from "../../../common/log";
 import type { Database, Transaction } from "../../../db/connect";
 import { processedWebhookEvents } from "../../../db/schema";
+import { type Stripe, verifyWebhook } from "../../adapters/stripe";
 import type { Config } from "../../config";
+import * as s from "../../lib/schemas";
 import { applyAccountUpdate } from "./payout-accounts";
 import { closeUnpaidOrder, notePartialRefund, notePaymentIntent, refundRefusedItems, reversePayment, settleOrder } from "./settlement";
-import type { Stripe } from "../../adapters/stripe";
 import { grantPeriodCredits, syncSubscription } from "./subscriptions";
 
-export type WebhookResult = { eventId: string; type: string; duplicate: boolean; outcome: string };
+export const WebhookResultSchema = v.object({ eventId: v.string(), type: v.string(), duplicate: v.boolean(), outcome: v.string() });
+export type WebhookResult = v.InferOutput<typeof WebhookResultSchema>;
+
+/** What the webhook endpoint answers Stripe: the event was received, and what handling it did. */
+export const WebhookReceiptSchema = v.object({ received: v.literal(true), ...WebhookResultSchema.entries });
+export type WebhookReceipt = v.InferOutput<typeof WebhookReceiptSchema>;
+
+export type StripeEventDeps = { db: Database; config: Config; log: Logger };
 
 const idOf = (value: string | { id: string } | null | undefined) => (typeof value === "string" ? value : (value?.id ?? null));
 
@@ -18,20 +28,26 @@ const idOf = (value: string | { id: string } | null | undefined) => (typeof valu
  * handler that fails rolls the claim back with everything else, so Stripe's retry runs it again.
  * Unknown event types and objects that are not ours are acknowledged and ignored.
  */
-export async function handleStripeEvent(deps: { db: Database; config: Config }, event: Stripe.Event): Promise<WebhookResult> {
+async function handleStripeEvent(deps: StripeEventDeps, event: Stripe.Event): Promise<WebhookReceipt> {
   const result = await claimAndApply(deps, event);
   // What a settled payment could not license goes back at once; the hourly sweep retries a failure.
   if (!result.duplicate && result.outcome === "paid") {
     const session = event.data.object as Stripe.Checkout.Session;
     const orderId = sessionRef(session).orderId;
-    await refundRefusedItems(deps, orderId && /^[0-9a-f-]{36}$/.test(orderId) ? [orderId] : []).catch((error: Error) =>
-      console.error(JSON.stringify({ level: "error", msg: "automatic refund failed; the maintenance sweep retries it", eventId: event.id, error: error.message })),
+    await refundRefusedItems(deps, orderId && v.is(s.uuid, orderId) ? [orderId] : []).catch((error: Error) =>
+      deps.log.error("automatic refund failed; the maintenance sweep retries it", { eventId: event.id, error: error.message }),
     );
   }
-  return result;
+  deps.log.info("stripe event", result);
+  return { received: true, ...result };
 }
 
-async function claimAndApply(deps: { db: Database; config: Config }, event: Stripe.Event): Promise<WebhookResult> {
+/** Verifies a webhook delivery (raw body and Stripe-Signature header) and handles its event. */
+export async function receiveStripeWebhook(deps: StripeEventDeps, rawBody: string, signature: string | undefined): Promise<WebhookReceipt> {
+  return handleStripeEvent(deps, await verifyWebhook(deps.config, rawBody, signature));
+}
+
+async function claimAndApply(deps: StripeEventDeps, event: Stripe.Event): Promise<WebhookResult> {
   return deps.db.transaction(async (tx) => {
     const [claimed] = await tx
       .insert(processedWebhookEvents)
