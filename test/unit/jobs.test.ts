@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { JOB_TYPES, jobMessage, jobPolicy, parseJobMessage, QUEUE_MAX_DELIVERIES, REPROCESS_STEPS, retryDelaySeconds } from "../../common/jobs";
@@ -41,10 +41,11 @@ describe("job policies", () => {
     expect(QUEUE_MAX_DELIVERIES).toBe(Math.max(...JOB_TYPES.map((type) => jobPolicy(type).maxAttempts)));
   });
 
-  it("match the production pull consumer's --message-retries in the README's deploy steps", () => {
-    const readme = readFileSync(resolve(root, "README.md"), "utf8");
-    const retries = /wrangler queues consumer http add edgestock-jobs --message-retries (\d+)/.exec(readme)?.[1];
-    expect(Number(retries)).toBe(QUEUE_MAX_DELIVERIES - 1);
+  it("match the production pull consumer's --message-retries wherever the deploy steps give it", () => {
+    const docs = ["README.md", ...readdirSync(resolve(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+    const retries = docs.flatMap((path) => [...readFileSync(resolve(root, path), "utf8").matchAll(/consumer http add edgestock-jobs --message-retries (\d+)/g)].map((m) => Number(m[1])));
+    expect(retries.length).toBeGreaterThan(0);
+    expect(new Set(retries)).toEqual(new Set([QUEUE_MAX_DELIVERIES - 1]));
   });
 
   it("say what a final failure does, and only image.process fails the image", () => {
