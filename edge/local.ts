@@ -22,7 +22,7 @@ const worker = createWorker(runtime, createApp(runtime));
 
 export default {
   app: worker.app,
-  fetch(request, env, ctx) {
+  fetch(request: Request, env: Env, ctx: ExecutionContext) {
     if (new URL(request.url).pathname.startsWith("/_local/")) return localStandIns.fetch(request, env, ctx);
     return worker.fetch(request, env, ctx);
   },

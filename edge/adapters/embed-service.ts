@@ -1,23 +1,23 @@
 import * as v from "valibot";
+import { EMBED_PATHS, ImageResponse, TextResponse, type TextRequest } from "../../common/embed-service";
 import type { Config } from "../config";
+import { sha256Hex } from "../lib/crypto";
 import type { Store } from "./store";
 
 /** Query embeddings are cached this long; a model change invalidates them through the key. */
 export const QUERY_EMBEDDING_TTL_MS = 24 * 60 * 60 * 1000;
-
-const TextResponse = v.object({ model: v.string(), version: v.string(), dimensions: v.number(), embeddings: v.array(v.array(v.number())) });
 
 /** What makes two queries the same for the text encoder: NFC, case, surrounding and repeated spaces. */
 export function normaliseQuery(text: string): string {
   return text.normalize("NFC").toLowerCase().replace(/\s+/g, " ").trim();
 }
 
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 export class EmbeddingUnavailable extends Error {}
+
+/** The detail of the worker's 422 problem, when it sends one. */
+const RefusalDetail = v.fallback(v.object({ detail: v.optional(v.string()) }), {});
+
+const serviceUrl = (base: string, path: string) => `${base.replace(/\/+$/, "")}${path}`;
 
 export type EmbedDeps = {
   config: Pick<Config, "EMBED_SERVICE_URL" | "WORKER_SHARED_SECRET" | "CLIP_MODEL_ID">;
@@ -40,10 +40,10 @@ export async function embedQuery(deps: EmbedDeps, query: string, timeoutMs = 150
   if (hit) return { embedding: JSON.parse(hit) as number[], model: CLIP_MODEL_ID, cached: true };
   let response: Response;
   try {
-    response = await (deps.fetch ?? fetch)(`${EMBED_SERVICE_URL.replace(/\/+$/, "")}/embed/text`, {
+    response = await (deps.fetch ?? fetch)(serviceUrl(EMBED_SERVICE_URL, EMBED_PATHS.text), {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${WORKER_SHARED_SECRET}` },
-      body: JSON.stringify({ texts: [normalised] }),
+      body: JSON.stringify({ texts: [normalised] } satisfies TextRequest),
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
@@ -60,8 +60,6 @@ export async function embedQuery(deps: EmbedDeps, query: string, timeoutMs = 150
   return { embedding, model: body.output.model, cached: false };
 }
 
-const ImageResponse = v.object({ model: v.string(), version: v.string(), dimensions: v.number(), embedding: v.array(v.number()) });
-
 /**
  * The CLIP image embedding of an uploaded image (search by image), from the worker's /embed/image.
  * Not cached (images are not stored) and given more time than a text query: the worker decodes it.
@@ -71,7 +69,7 @@ export async function embedImageQuery(deps: Omit<EmbedDeps, "store">, bytes: Arr
   if (!EMBED_SERVICE_URL || !WORKER_SHARED_SECRET) throw new EmbeddingUnavailable("no embedding service is configured");
   let response: Response;
   try {
-    response = await (deps.fetch ?? fetch)(`${EMBED_SERVICE_URL.replace(/\/+$/, "")}/embed/image`, {
+    response = await (deps.fetch ?? fetch)(serviceUrl(EMBED_SERVICE_URL, EMBED_PATHS.image), {
       method: "POST",
       headers: { "content-type": contentType, authorization: `Bearer ${WORKER_SHARED_SECRET}` },
       body: bytes,
@@ -81,7 +79,7 @@ export async function embedImageQuery(deps: Omit<EmbedDeps, "store">, bytes: Arr
     throw new EmbeddingUnavailable(`the embedding service did not answer: ${(error as Error).message}`);
   }
   // The worker refuses what it cannot decode with a 422: that is the caller's image, not an outage.
-  if (response.status === 422) throw new EmbeddingRefused(((await response.json().catch(() => ({}))) as { detail?: string }).detail ?? "the image could not be read");
+  if (response.status === 422) throw new EmbeddingRefused(v.parse(RefusalDetail, await response.json().catch(() => ({}))).detail ?? "the image could not be read");
   if (!response.ok) throw new EmbeddingUnavailable(`the embedding service answered ${response.status}`);
   const body = v.safeParse(ImageResponse, await response.json().catch(() => null));
   if (!body.success) throw new EmbeddingUnavailable("the embedding service sent an unexpected body");

@@ -1,4 +1,5 @@
 import Stripe from "stripe";
+import { log } from "../../common/log";
 import type { Config } from "../config";
 import { ApiError } from "../lib/problem";
 
@@ -54,7 +55,7 @@ export async function verifyWebhook(config: Config, rawBody: string, signature: 
 /** Stripe refused or failed a call: a 502 problem with Stripe's message (never our secrets). */
 export function providerError(error: unknown): ApiError {
   const message = error instanceof Stripe.errors.StripeError ? error.message : "the payment provider did not answer";
-  console.error(JSON.stringify({ level: "error", msg: "stripe call failed", error: error instanceof Error ? error.message : String(error) }));
+  log.error("stripe call failed", { error: error instanceof Error ? error.message : String(error) });
   return new ApiError("payment-provider-error", message);
 }
 

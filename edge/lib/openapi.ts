@@ -1,10 +1,39 @@
 import { toJsonSchema } from "@valibot/to-json-schema";
 import type { RouterRoute } from "hono/types";
-import type * as v from "valibot";
+import * as v from "valibot";
 import { PROBLEM_BASE_URI, PROBLEMS } from "../../common/problems";
 import { INPUT, type InputMiddleware, SPEC, type SpecMiddleware } from "./route";
 
 type JsonSchema = Record<string, unknown>;
+
+/** A JSON Schema (generated from a valibot schema): open-ended, so any members. */
+const JsonSchemaSchema = v.record(v.string(), v.unknown());
+const ContentSchema = v.record(v.string(), v.object({ schema: JsonSchemaSchema }));
+
+const OperationDocSchema = v.object({
+  operationId: v.string(),
+  summary: v.string(),
+  description: v.string(),
+  tags: v.array(v.string()),
+  "x-access": v.union([v.literal("public"), v.array(v.string())]),
+  security: v.array(v.record(v.string(), v.array(v.string()))),
+  parameters: v.optional(
+    v.array(v.object({ name: v.string(), in: v.string(), required: v.boolean(), description: v.optional(v.string()), schema: JsonSchemaSchema })),
+  ),
+  requestBody: v.optional(v.object({ required: v.boolean(), content: ContentSchema })),
+  responses: v.record(v.string(), v.union([v.object({ description: v.string(), content: v.optional(ContentSchema) }), v.object({ $ref: v.string() })])),
+});
+export type OperationDoc = v.InferOutput<typeof OperationDocSchema>;
+
+/** The OpenAPI 3.1 document GET /v1/openapi.json serves (and docs/openapi.json holds). */
+export const OpenApiDocumentSchema = v.object({
+  openapi: v.literal("3.1.0"),
+  info: v.object({ title: v.string(), version: v.string(), description: v.string() }),
+  servers: v.array(v.object({ url: v.string() })),
+  paths: v.record(v.string(), v.record(v.string(), OperationDocSchema)),
+  components: v.object({ securitySchemes: v.record(v.string(), JsonSchemaSchema), responses: v.record(v.string(), JsonSchemaSchema) }),
+});
+export type OpenApiDocument = v.InferOutput<typeof OpenApiDocumentSchema>;
 
 function jsonSchema(schema: v.GenericSchema): JsonSchema {
   const { $schema: _ignored, ...rest } = toJsonSchema(schema, { target: "draft-2020-12", typeMode: "input", errorMode: "ignore" }) as JsonSchema;
@@ -37,13 +66,13 @@ export function collectOperations(routes: RouterRoute[]): Operation[] {
 const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
 
 /** The OpenAPI 3.1 document, generated from the same valibot schemas that validate requests. */
-export function buildOpenApi(routes: RouterRoute[], serverUrl: string) {
-  const paths: Record<string, Record<string, unknown>> = {};
+export function buildOpenApi(routes: RouterRoute[], serverUrl: string): OpenApiDocument {
+  const paths: Record<string, Record<string, OperationDoc>> = {};
   for (const op of collectOperations(routes)) {
     if (!op.spec) continue;
     const { spec } = op;
-    const parameters: unknown[] = [];
-    let requestBody: unknown;
+    const parameters: NonNullable<OperationDoc["parameters"]> = [];
+    let requestBody: OperationDoc["requestBody"];
     for (const { target, schema } of op.inputs) {
       const js = jsonSchema(schema);
       if (target === "json") {
@@ -66,7 +95,7 @@ export function buildOpenApi(routes: RouterRoute[], serverUrl: string) {
         schema: { type: "string", maxLength: 255 },
       });
     }
-    const responses: Record<string, unknown> = {};
+    const responses: OperationDoc["responses"] = {};
     for (const [status, response] of Object.entries(spec.responses)) {
       responses[status] = {
         description: response.description,
@@ -83,7 +112,7 @@ export function buildOpenApi(routes: RouterRoute[], serverUrl: string) {
         .filter(Boolean)
         .join(" "),
       tags: spec.tags,
-      "x-access": spec.access,
+      "x-access": spec.access === "public" ? "public" : [...spec.access],
       ...(spec.access === "public" ? { security: [] } : { security: [{ bearer: [] }, ...(spec.apiKeyScope ? [{ apiKey: [] }] : [])] }),
       ...(parameters.length ? { parameters } : {}),
       ...(requestBody ? { requestBody } : {}),

@@ -3,15 +3,12 @@ import { html, raw } from "hono/html";
 import type { RouterRoute } from "hono/types";
 import type { Config } from "../config";
 import type { AppEnv } from "../env";
-import { buildOpenApi } from "../lib/openapi";
+import { buildOpenApi, type OpenApiDocument, OpenApiDocumentSchema } from "../lib/openapi";
 import { spec } from "../lib/route";
 
-type Doc = ReturnType<typeof buildOpenApi>;
-type OperationDoc = { summary: string; description: string; parameters?: Array<{ name: string; in: string; required: boolean }>; requestBody?: unknown; responses: Record<string, { description?: string }> };
-
-function referencePage(doc: Doc) {
+function referencePage(doc: OpenApiDocument) {
   const sections = Object.entries(doc.paths).flatMap(([path, item]) =>
-    Object.entries(item as Record<string, OperationDoc>).map(
+    Object.entries(item).map(
       ([method, op]) => html`<section>
         <h2><code>${method.toUpperCase()} ${path}</code></h2>
         <p>${op.summary}</p>
@@ -19,7 +16,7 @@ function referencePage(doc: Doc) {
         ${op.parameters?.length ? html`<h3>Parameters</h3><ul>${op.parameters.map((p) => html`<li><code>${p.name}</code> (${p.in}${p.required ? ", required" : ""})</li>`)}</ul>` : ""}
         ${op.requestBody ? html`<h3>Body</h3><pre>${JSON.stringify(op.requestBody, null, 2)}</pre>` : ""}
         <h3>Responses</h3>
-        <ul>${Object.entries(op.responses).map(([status, r]) => html`<li><code>${status}</code> ${r.description ?? "problem+json"}</li>`)}</ul>
+        <ul>${Object.entries(op.responses).map(([status, r]) => html`<li><code>${status}</code> ${"description" in r ? r.description : "problem+json"}</li>`)}</ul>
       </section>`,
     ),
   );
@@ -42,7 +39,7 @@ export function docsRoutesFor(routes: () => RouterRoute[]) {
   return new Hono<AppEnv>()
     .get(
       "/openapi.json",
-      spec({ summary: "This API's OpenAPI 3.1 document", tags: ["docs"], access: "public", responses: { 200: { description: "OpenAPI document" } } }),
+      spec({ summary: "This API's OpenAPI 3.1 document", tags: ["docs"], access: "public", responses: { 200: { description: "OpenAPI document", schema: OpenApiDocumentSchema } } }),
       (c) => c.json(buildOpenApi(routes(), publicOrigin(c.var.config))),
     )
     .get(
