@@ -62,7 +62,7 @@ async function findDuplicate(db: Database, imageId: string, image: Pick<Analysed
  * retry (missing original, database or R2 errors); a file the pipeline refuses is recorded and not
  * retried.
  */
-export async function processImage(deps: ImageJobDeps, message: JobMessage<"image.process">, context: Pick<JobContext, "attempt">): Promise<JobOutcome> {
+export async function processImage(deps: ImageJobDeps, message: JobMessage<"image.process">, context: JobContext): Promise<JobOutcome> {
   const { db, store, settings } = deps;
   const { imageId } = message.payload;
   const [image] = await db.select().from(images).where(eq(images.id, imageId));
@@ -99,9 +99,10 @@ export async function processImage(deps: ImageJobDeps, message: JobMessage<"imag
     await store.deleteObject(settings.originalsBucket, uploaded);
     return { outcome: "rejected", status: "processing_failed", reason: error.message };
   }
+  if (analysed.removedMetadata.length > 0) context.log.info("identifying metadata removed from the original", { removed: analysed.removedMetadata });
   await store.putObject(settings.originalsBucket, image.originalKey, analysed.original, { contentType: image.declaredContentType as string });
 
-  const outcome = await runPipeline(deps, image, analysed);
+  const outcome = await runPipeline(deps, image, analysed, context.signal);
   await store.deleteObject(settings.originalsBucket, uploaded);
   return outcome;
 }
@@ -110,7 +111,7 @@ export async function processImage(deps: ImageJobDeps, message: JobMessage<"imag
  * The pipeline past the analysis, for one image: duplicates, renditions (private first), inference,
  * the moderation decision, then the public copies if it is listed and the one commit.
  */
-async function runPipeline(deps: ImageJobDeps, image: Image, analysed: AnalysedImage): Promise<JobOutcome> {
+async function runPipeline(deps: ImageJobDeps, image: Image, analysed: AnalysedImage, signal: AbortSignal): Promise<JobOutcome> {
   const { db, store, settings } = deps;
   const imageId = image.id;
   const timings = analysed.timings;
@@ -130,6 +131,8 @@ async function runPipeline(deps: ImageJobDeps, image: Image, analysed: AnalysedI
   const derivativeKeys = await timed("store", () => storePrivateRenditions(store, settings, imageId, renditions));
   const [inference] = rejectedDuplicate ? [null] : await inferBatch(deps.models, [analysed.working], timed);
   const decision = moderationDecision(duplicate, image.contributorId, inference?.nsfw ?? null, settings.nsfwThreshold);
+  // Stopping past the grace period: the job was released to another worker, which will commit it.
+  signal.throwIfAborted();
 
   // An approved image is listed the moment the row commits, so its public copies go first (unless
   // the contributor withdrew it meanwhile); a crash before the commit leaves them for the retry or

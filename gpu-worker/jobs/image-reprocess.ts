@@ -23,7 +23,7 @@ const JOB_TYPE = "image.reprocess";
  * A step whose model this worker lacks fails the attempt (retried, perhaps by a worker that has
  * it) instead of erasing what an earlier model stored.
  */
-export async function reprocessImage(deps: ImageJobDeps, message: JobMessage<"image.reprocess">, context: Pick<JobContext, "attempt">): Promise<JobOutcome> {
+export async function reprocessImage(deps: ImageJobDeps, message: JobMessage<"image.reprocess">, context: JobContext): Promise<JobOutcome> {
   const { db, store, settings, models } = deps;
   const { imageId } = message.payload;
   const steps = new Set<ReprocessStep>(message.payload.steps);
@@ -64,6 +64,8 @@ export async function reprocessImage(deps: ImageJobDeps, message: JobMessage<"im
   const only = <K extends keyof typeof models>(model: K) => (needs.models.has(model) ? models[model] : null);
   const [inference] = needs.models.size > 0 ? await inferBatch({ nsfw: only("nsfw"), clip: only("clip"), tagger: only("tagger") }, [analysed.working]) : [null];
   const fields = stepFields({ analysis: analysisOf(analysed), derivativeKeys, inference: inference ?? null }, [...steps]);
+  // Stopping past the grace period: the job was released to another worker, which will write it.
+  context.signal.throwIfAborted();
 
   await db.transaction(async (tx) => {
     if (Object.keys(fields).length > 0) {

@@ -7,6 +7,7 @@ import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { derivativeKey, NSFW_THRESHOLD, originalKey, privateRenditionKey, RENDITIONS, type RenditionName, uploadKey } from "../../common/images";
 import { jobMessage } from "../../common/jobs";
+import { createLogger } from "../../common/log";
 import { connectDatabase } from "../../db/connect";
 import { startLocalDatabase } from "../../db/local/server";
 import { EMBEDDING_DIMENSIONS, images, imageTags, jobs, users } from "../../db/schema";
@@ -17,6 +18,7 @@ import { recordReprocessFailure, reprocessImage } from "../../gpu-worker/jobs/im
 import { type ClipModel, loadClipModel } from "../../gpu-worker/ml/clip";
 import { loadNsfwModel, type NsfwModel } from "../../gpu-worker/ml/nsfw";
 import { createTagger } from "../../gpu-worker/ml/tagger";
+import type { JobContext } from "../../gpu-worker/runner";
 import { writeTestClipModel } from "../../scripts/models/make-test-clip";
 
 /**
@@ -41,6 +43,9 @@ function memoryStore() {
   };
   return { store, has: (bucket: string, key: string) => objects.has(`${bucket}/${key}`), delete: (bucket: string, key: string) => objects.delete(`${bucket}/${key}`) };
 }
+
+/** What the runner hands a job on its `attempt`th delivery (a worker that is not stopping). */
+const delivery = (attempt: number): JobContext => ({ attempt, signal: new AbortController().signal, log: createLogger({}, { write: () => {} }) });
 
 let stopDatabase: () => Promise<void>;
 let db: ReturnType<typeof connectDatabase>["db"];
@@ -119,7 +124,7 @@ const tagsOf = async (id: string) => (await db.select({ tag: imageTags.tag, sour
 describe("image.process", () => {
   it("stores every step's columns in one commit, renditions private (and public once approved), and skips a redelivery", async () => {
     const id = await uploaded(1);
-    const outcome = await processImage(deps, jobMessage("image.process", { imageId: id }), { attempt: 1 });
+    const outcome = await processImage(deps, jobMessage("image.process", { imageId: id }), delivery(1));
     expect(outcome.outcome).toBe("done");
 
     const image = await row(id);
@@ -139,7 +144,16 @@ describe("image.process", () => {
     expect(buckets.has(ORIGINALS, originalKey(contributorId, id, "image/jpeg"))).toBe(true);
     expect(await job(id, "image.process")).toMatchObject({ status: "done", attempts: 1 });
 
-    expect(await processImage(deps, jobMessage("image.process", { imageId: id }), { attempt: 2 })).toMatchObject({ outcome: "skipped" });
+    expect(await processImage(deps, jobMessage("image.process", { imageId: id }), delivery(2))).toMatchObject({ outcome: "skipped" });
+  });
+
+  it("commits nothing once its signal is aborted (released to another worker), which then finishes it", async () => {
+    const id = await uploaded(5);
+    const stopped = new AbortController();
+    stopped.abort(new Error("the worker is stopping"));
+    await expect(processImage(deps, jobMessage("image.process", { imageId: id }), { ...delivery(1), signal: stopped.signal })).rejects.toThrow(/stopping/);
+    expect(await row(id)).toMatchObject({ status: "processing", stage: "processing", sha256: null });
+    expect(await processImage(deps, jobMessage("image.process", { imageId: id }), delivery(2))).toMatchObject({ outcome: "done" });
   });
 
   it("marks the image processing_failed only on the job's last attempt", async () => {
@@ -162,7 +176,7 @@ describe("image.reprocess", () => {
 
   beforeAll(async () => {
     id = await uploaded(3);
-    await processImage(deps, jobMessage("image.process", { imageId: id }), { attempt: 1 });
+    await processImage(deps, jobMessage("image.process", { imageId: id }), delivery(1));
     // Taken down since, and its stored columns out of date (or wiped) as before a back-fill.
     await db
       .update(images)
@@ -180,7 +194,7 @@ describe("image.reprocess", () => {
   });
 
   it("re-runs the named steps from the stored original and writes only their columns", async () => {
-    const outcome = await reprocessImage(deps, jobMessage("image.reprocess", { imageId: id, steps: ["colours", "embedding", "tags"] }), { attempt: 1 });
+    const outcome = await reprocessImage(deps, jobMessage("image.reprocess", { imageId: id, steps: ["colours", "embedding", "tags"] }), delivery(1));
     expect(outcome.outcome).toBe("done");
     const after = await row(id);
     // Named: recomputed.
@@ -201,7 +215,7 @@ describe("image.reprocess", () => {
     const steps = ["colours", "embedding", "tags"] as const;
     const before = await row(id);
     const tagsBefore = await tagsOf(id);
-    await reprocessImage(deps, jobMessage("image.reprocess", { imageId: id, steps: [...steps] }), { attempt: 1 });
+    await reprocessImage(deps, jobMessage("image.reprocess", { imageId: id, steps: [...steps] }), delivery(1));
     const { updatedAt: _a, ...again } = await row(id);
     const { updatedAt: _b, ...first } = before;
     expect(again).toEqual(first);
@@ -209,7 +223,7 @@ describe("image.reprocess", () => {
   });
 
   it("renders renditions of an image that is not listed privately only", async () => {
-    await reprocessImage(deps, jobMessage("image.reprocess", { imageId: id, steps: ["renditions"] }), { attempt: 1 });
+    await reprocessImage(deps, jobMessage("image.reprocess", { imageId: id, steps: ["renditions"] }), delivery(1));
     for (const name of RENDITION_NAMES) {
       expect(buckets.has(ORIGINALS, privateRenditionKey(derivativeKey(id, name)))).toBe(true);
       expect(buckets.has(DERIVATIVES, derivativeKey(id, name))).toBe(false);
@@ -219,7 +233,7 @@ describe("image.reprocess", () => {
 
   it("refuses a step whose model the worker lacks instead of erasing what is stored", async () => {
     const withoutNsfw = { ...deps, models: { ...deps.models, nsfw: null } };
-    await expect(reprocessImage(withoutNsfw, jobMessage("image.reprocess", { imageId: id, steps: ["nsfw"] }), { attempt: 1 })).rejects.toThrow(/NSFW classifier/);
+    await expect(reprocessImage(withoutNsfw, jobMessage("image.reprocess", { imageId: id, steps: ["nsfw"] }), delivery(1))).rejects.toThrow(/NSFW classifier/);
     expect((await row(id)).nsfwScore).toBe(0.99);
   });
 
@@ -231,7 +245,7 @@ describe("image.reprocess", () => {
 
   it("skips an image that is not processed yet", async () => {
     const pending = await uploaded(4);
-    expect(await reprocessImage(deps, jobMessage("image.reprocess", { imageId: pending, steps: ["colours"] }), { attempt: 1 })).toMatchObject({ outcome: "skipped" });
+    expect(await reprocessImage(deps, jobMessage("image.reprocess", { imageId: pending, steps: ["colours"] }), delivery(1))).toMatchObject({ outcome: "skipped" });
     expect((await row(pending)).stage).toBe("queued");
   });
 });
