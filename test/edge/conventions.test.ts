@@ -5,14 +5,10 @@ import { PROBLEM_BASE_URI } from "../../common/problems";
 import { workerHeartbeats } from "../../db/schema";
 import { app } from "../../edge/app";
 import { readConfig } from "../../edge/config";
-import { collectOperations } from "../../edge/lib/openapi";
+import { collectOperations, type OpenApiDocument } from "../../edge/lib/openapi";
+import type { Problem } from "../../edge/lib/problem";
+import type { Health } from "../../edge/services/admin/health";
 import { api, signUp, testDb } from "./support";
-
-type Problem = { type: string; status: number; requestId: string; allowed?: string[] };
-type Check = { state: "ok" | "down"; latencyMs: number; detail?: string };
-type Health = { status: "ok" | "degraded" | "down"; checks: Record<string, Check> };
-type OpenApiOperation = { summary?: string; "x-access"?: unknown };
-type OpenApi = { openapi: string; paths: Record<string, Record<string, OpenApiOperation>> };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const operations = collectOperations(app.routes);
@@ -21,10 +17,10 @@ const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
 const { db, pool } = testDb();
 afterAll(() => pool.end());
 
-async function expectProblem(res: Response, status: number, type: string): Promise<Problem> {
+async function expectProblem(res: Response, status: number, type: string): Promise<Problem & { allowed?: string[] }> {
   expect(res.status).toBe(status);
   expect(res.headers.get("content-type")).toBe("application/problem+json");
-  const body = (await res.json()) as Problem;
+  const body = (await res.json()) as Problem & { allowed?: string[] };
   expect(body.type).toBe(PROBLEM_BASE_URI + type);
   expect(body.requestId).toBe(res.headers.get("x-request-id"));
   return body;
@@ -122,7 +118,7 @@ describe("API documentation", () => {
   it("serves an OpenAPI 3.1 document listing every operation with its summary and access", async () => {
     const res = await api("/v1/openapi.json");
     expect(res.status).toBe(200);
-    const doc = (await res.json()) as OpenApi;
+    const doc = (await res.json()) as OpenApiDocument;
     expect(doc.openapi).toMatch(/^3\.1\.\d+$/);
 
     const documented = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));

@@ -7,7 +7,7 @@ import type { AppEnv } from "../../edge/env";
 import { requestContext } from "../../edge/middleware/request-context";
 import { collectOperations, type Operation } from "../../edge/lib/openapi";
 import { API_KEY_SCOPES, type ApiKeyScope } from "../../edge/lib/principal";
-import { ApiError, problemResponse } from "../../edge/lib/problem";
+import { ApiError, type Problem, problemResponse } from "../../edge/lib/problem";
 import { type RouteSpec, spec } from "../../edge/lib/route";
 import { api, signUp } from "./support";
 
@@ -20,7 +20,6 @@ import { api, signUp } from "./support";
 type Role = "buyer" | "contributor" | "admin";
 const CALLER_NAMES = ["anonymous", "buyer", "contributor", "admin", "buyer API key (all scopes)", "buyer API key without this route's scope"] as const;
 type Caller = { name: (typeof CALLER_NAMES)[number]; role: Role | null; apiKeyScopes?: readonly ApiKeyScope[]; headers: Record<string, string> };
-type Problem = { type: string; status: number };
 
 const operations = collectOperations(app.routes);
 const label = (op: Pick<Operation, "method" | "path">) => `${op.method} ${op.path}`;

@@ -1,7 +1,8 @@
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { S3Client, S3Error, sha256Hex } from "../../common/s3";
-import worker from "../../edge/index";
+import production from "../../edge/index";
+import local from "../../edge/local";
 
 /**
  * The local S3 stand-in (edge/dev/s3.ts) driven by the production S3 client (common/s3.ts), over
@@ -321,13 +322,15 @@ describe("browser access and environments", () => {
     expect(put.headers.get("access-control-expose-headers")).toBe("ETag");
   });
 
-  it("does not exist in production", async () => {
-    const production: Env = { ...env, ENVIRONMENT: "production", DB_LOCAL_PROXY: "", LOCAL_QUEUES_TOKEN: "", STRIPE_API_BASE: "" };
+  it("does not exist in production: not in the production entry, and refused by the local one", async () => {
+    const productionEnv: Env = { ...env, ENVIRONMENT: "production", DB_LOCAL_PROXY: "", LOCAL_QUEUES_TOKEN: "", STRIPE_API_BASE: "" };
     const signed = await s3.presign("GET", ORIGINALS, freshKey(), { expiresIn: 60 });
-    const ctx = createExecutionContext();
-    const response = await worker.fetch(new Request(signed.url), production, ctx);
-    await waitOnExecutionContext(ctx);
-    expect(response.status).toBe(404);
-    expect(response.headers.get("content-type")).toBe("application/problem+json");
+    for (const worker of [production, local]) {
+      const ctx = createExecutionContext();
+      const response = await worker.fetch(new Request(signed.url), productionEnv, ctx);
+      await waitOnExecutionContext(ctx);
+      expect(response.status).toBe(404);
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+    }
   });
 });

@@ -21,6 +21,14 @@ describe("edge configuration", () => {
     );
   });
 
+  it("checks responses against their schemas only when VALIDATE_RESPONSES is true", () => {
+    const read = (VALIDATE_RESPONSES?: string) => readConfig({ ...base, DATABASE_URL: "postgres://x", ...(VALIDATE_RESPONSES === undefined ? {} : { VALIDATE_RESPONSES }) } as unknown as Env);
+    expect(read().validateResponses).toBe(false);
+    expect(read("false").validateResponses).toBe(false);
+    expect(read("true").validateResponses).toBe(true);
+    expect(() => read("yes")).toThrow(/VALIDATE_RESPONSES must be true or false/);
+  });
+
   it("refuses the local queue stand-in token in production", () => {
     expect(() => readConfig({ ...base, DATABASE_URL: "postgres://x", ENVIRONMENT: "production", LOCAL_QUEUES_TOKEN: "t" } as unknown as Env)).toThrow(/LOCAL_QUEUES_TOKEN/);
   });
