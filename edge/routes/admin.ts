@@ -10,17 +10,7 @@ import { type ModerationAction, ModerationOutcomeSchema, ModerationQueueSchema, 
 import { ReconcileReportSchema, reconcileRenditions } from "../services/catalogue/renditions";
 import { listRememberedQueries, RememberedQueriesSchema, RememberedQuerySchema, setQueryBlocked } from "../services/catalogue/search-queries";
 import { POPULAR_QUERY_MIN_SEARCHERS } from "../services/catalogue/search-sql";
-import { listPrices, setPrice } from "../services/commerce/prices";
-
-const PriceFields = {
-  id: s.uuid,
-  imageId: v.nullable(s.uuid),
-  licenseType: v.picklist(licenseType.enumValues),
-  currency: v.string(),
-  amountCents: v.number(),
-  active: v.boolean(),
-  updatedAt: v.string(),
-};
+import { listPrices, PriceChangeResultSchema, PriceListSchema, setPrice } from "../services/commerce/prices";
 
 const reason = s.text(500, 3);
 const ImageParam = v.strictObject({ id: s.uuid });
@@ -34,11 +24,12 @@ const PriceBody = v.strictObject({
 
 const access = ["admin"] as const;
 
-/** What syncing the public renditions bucket needs, from the request context. */
-const renditions = (c: Context<AppEnv>) => ({ db: c.var.db, env: c.env, config: c.var.config, urls: c.var.urls, log: c.var.log, store: c.var.store });
+/** What a listing change needs to sync the public renditions bucket and retire cached searches. */
+const listingSyncDeps = (c: Context<AppEnv>) => ({ db: c.var.db, env: c.env, config: c.var.config, urls: c.var.urls, log: c.var.log, store: c.var.store });
 
-const moderation = (c: Context<AppEnv>, imageId: string, action: ModerationAction, detail: { reason?: string; note?: string }) =>
-  moderateAndSync(renditions(c), imageId, action, { actorId: caller(c).userId, requestId: c.var.requestId }, detail);
+/** One moderation decision by the calling admin, with the public bucket synced after it. */
+const moderateByCaller = (c: Context<AppEnv>, imageId: string, action: ModerationAction, detail: { reason?: string; note?: string }) =>
+  moderateAndSync(listingSyncDeps(c), imageId, action, { actorId: caller(c).userId, requestId: c.var.requestId }, detail);
 
 /** Admin moderation, takedowns, prices and the audit log. Every change is audited in its own transaction. */
 export const adminRoutes = new Hono<AppEnv>()
@@ -69,7 +60,7 @@ export const adminRoutes = new Hono<AppEnv>()
     input("json", v.strictObject({ note: v.optional(s.text(500)) })),
     async (c) => {
       const { note } = c.req.valid("json");
-      return c.json(await moderation(c, c.req.valid("param").id, "approve", note ? { note } : {}));
+      return c.json(await moderateByCaller(c, c.req.valid("param").id, "approve", note ? { note } : {}));
     },
   )
   .post(
@@ -83,7 +74,7 @@ export const adminRoutes = new Hono<AppEnv>()
     }),
     input("param", ImageParam),
     input("json", v.strictObject({ reason })),
-    async (c) => c.json(await moderation(c, c.req.valid("param").id, "reject", c.req.valid("json"))),
+    async (c) => c.json(await moderateByCaller(c, c.req.valid("param").id, "reject", c.req.valid("json"))),
   )
   .post(
     "/images/:id/takedown",
@@ -96,7 +87,7 @@ export const adminRoutes = new Hono<AppEnv>()
     }),
     input("param", ImageParam),
     input("json", v.strictObject({ reason })),
-    async (c) => c.json(await moderation(c, c.req.valid("param").id, "takedown", c.req.valid("json"))),
+    async (c) => c.json(await moderateByCaller(c, c.req.valid("param").id, "takedown", c.req.valid("json"))),
   )
   .post(
     "/renditions/reconcile",
@@ -122,7 +113,7 @@ export const adminRoutes = new Hono<AppEnv>()
     ),
     async (c) => {
       const { cursor, limit } = c.req.valid("json");
-      return c.json(await reconcileRenditions(renditions(c), { after: cursor, limit }));
+      return c.json(await reconcileRenditions(listingSyncDeps(c), { after: cursor, limit }));
     },
   )
   .get(
@@ -150,11 +141,7 @@ export const adminRoutes = new Hono<AppEnv>()
       responses: {
         200: {
           description: "Defaults and a page of image prices",
-          schema: v.object({
-            defaults: v.array(v.object(PriceFields)),
-            overrides: v.array(v.object({ ...PriceFields, imageTitle: v.string() })),
-            nextCursor: v.nullable(v.string()),
-          }),
+          schema: PriceListSchema,
         },
       },
     }),
@@ -173,7 +160,7 @@ export const adminRoutes = new Hono<AppEnv>()
       tags: ["admin"],
       access,
       responses: {
-        200: { description: "The price as stored, and the amount it replaced", schema: v.object({ price: v.object(PriceFields), previousAmountCents: v.nullable(v.number()) }) },
+        200: { description: "The price as stored, and the amount it replaced", schema: PriceChangeResultSchema },
       },
     }),
     input("json", PriceBody),

@@ -3,7 +3,7 @@ import * as v from "valibot";
 import { listedSql, NEAR_DUPLICATE_MAX_DISTANCE, safeForSearchSql } from "../../../common/images";
 import type { Logger } from "../../../common/log";
 import type { Database } from "../../../db/connect";
-import { categories, type DerivativeKeys, imageCategories, images, imageTags, licensePrices, licenseType, tagSource, users } from "../../../db/schema";
+import { categories, imageCategories, images, imageTags, licensePrices, licenseType, tagSource, users } from "../../../db/schema";
 import type { PublicUrls } from "../../adapters/public-urls";
 import { ApiError } from "../../lib/problem";
 import * as s from "../../lib/schemas";
@@ -14,12 +14,6 @@ const publiclyListed = listedSql();
 
 /** Neighbours fetched per requested result, so collapsing near-identical ones still fills the page. */
 const CANDIDATES_PER_RESULT = 2;
-
-/** Public URLs of an image's renditions; kept only until services/commerce/checkout.ts uses c.var.urls (PublicUrls.renditions). */
-export function derivativeUrls(baseUrl: string, keys: DerivativeKeys | null): Record<string, string> {
-  const base = baseUrl.replace(/\/+$/, "");
-  return Object.fromEntries(Object.entries(keys ?? {}).map(([name, key]) => [name, `${base}/${key}`]));
-}
 
 /** The technical metadata shown on an image page. */
 const TechnicalSchema = v.object({

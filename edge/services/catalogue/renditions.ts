@@ -9,7 +9,6 @@ import type { PublicUrls } from "../../adapters/public-urls";
 import type { Config } from "../../config";
 import { ApiError } from "../../lib/problem";
 import * as s from "../../lib/schemas";
-import { derivativeUrls } from "./image-page";
 import type { RenditionUrls } from "./schemas";
 
 /**
@@ -183,10 +182,6 @@ export async function renditionUrlsFor(deps: RenditionViewers, image: Omit<Listi
  */
 export const listedRenditions = (urls: PublicUrls, image: Pick<ListingState, "status" | "withdrawnAt" | "takenDownAt" | "derivativeKeys">) =>
   isListed(image) ? urls.renditions(image.derivativeKeys) : {};
-
-/** The old form of {@link listedRenditions}, kept only until services/commerce passes c.var.urls (cart, licenses). */
-export const listedRenditionUrls = (config: Pick<Config, "DERIVATIVES_PUBLIC_URL">, image: Omit<ListingState, "id">) =>
-  isListed(image) ? derivativeUrls(config.DERIVATIVES_PUBLIC_URL, image.derivativeKeys) : {};
 
 /** `POST /v1/admin/renditions/reconcile`: what one page changed, and where the next one starts. */
 export const ReconcileReportSchema = v.object({ checked: v.number(), published: v.number(), unpublished: v.number(), purgeFailed: v.number(), nextCursor: v.nullable(s.uuid) });

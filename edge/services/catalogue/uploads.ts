@@ -16,7 +16,6 @@ import { jobMessage } from "../../../common/jobs";
 import type { S3Client } from "../../../common/s3";
 import type { Database, Queryable } from "../../../db/connect";
 import { categories, imageCategories, images, imageTags, jobs, tagTextFor } from "../../../db/schema";
-import { r2Client } from "../../adapters/r2";
 import type { Config } from "../../config";
 import { ApiError } from "../../lib/problem";
 import * as s from "../../lib/schemas";
@@ -30,12 +29,6 @@ export const UPLOAD_URL_TTL_SECONDS = 3600;
 
 /** `s3`: R2's S3 API, for presigning and multipart uploads (c.var.s3 in a request). */
 export type UploadDeps = { db: Database; config: Config; env: Env; s3: S3Client };
-
-/**
- * Kept only until services/commerce/downloads.ts takes c.var.s3. It only presigns, which signs
- * locally and never fetches, so it needs no local stand-in (and imports nothing from edge/dev).
- */
-export const s3Client = ({ config }: { config: Config }): S3Client => r2Client(config);
 
 /** `POST /v1/uploads`: the listing, and the file to come. */
 export const NewUploadSchema = v.strictObject({
