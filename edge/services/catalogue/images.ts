@@ -1,5 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import * as v from "valibot";
+import type { Logger } from "../../../common/log";
 import type { Database } from "../../../db/connect";
 import { images, jobs } from "../../../db/schema";
 import type { Store } from "../../adapters/store";
@@ -78,7 +79,7 @@ export type EditedListing = v.InferOutput<typeof EditedListingSchema>;
 
 /** Edits a listing in one transaction (fields, contributor keywords and categories), then retires cached searches. */
 export async function editListing(
-  deps: { db: Database; store: Pick<Store, "incrementAndGet">; log: RenditionDeps["log"] },
+  deps: { db: Database; store: Pick<Store, "incrementAndGet">; log: Logger },
   imageId: string,
   actor: Actor,
   edit: ListingEdit,
