@@ -14,8 +14,8 @@ import { authRoutes } from "./routes/auth";
 import { cartRoutes } from "./routes/cart";
 import { checkoutRoutes } from "./routes/checkout";
 import { contributorRoutes } from "./routes/contributor";
-import { docsRoutesFor } from "./routes/docs";
 import { derivativeRoutes } from "./routes/derivatives";
+import { docsRoutesFor } from "./routes/docs";
 import { downloadRoutes } from "./routes/downloads";
 import { healthRoutes } from "./routes/health";
 import { imageRoutes } from "./routes/images";
@@ -87,7 +87,10 @@ export function createApp(runtime: Runtime = {}): Hono<AppEnv> {
   app.route("/v1/contributor", contributorRoutes);
   app.route("/v1/admin/payouts", payoutRoutes);
   app.route("/v1/admin", adminRoutes);
-  app.route("/v1", docsRoutesFor(() => app.routes));
+  app.route(
+    "/v1",
+    docsRoutesFor(() => app.routes),
+  );
 
   app.notFound((c) => {
     const allowed = allowedMethods(app.routes, new URL(c.req.url).pathname);

@@ -83,7 +83,10 @@ export type Config = v.InferOutput<typeof ConfigSchema> & {
 /** `standard:2500,gold:3500` → { standard: 2500, gold: 3500 }; a `standard` tier is required. */
 function parseRevenueShare(value: string): Record<string, number> {
   const tiers: Record<string, number> = {};
-  for (const entry of value.split(",").map((part) => part.trim()).filter(Boolean)) {
+  for (const entry of value
+    .split(",")
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     const [, tier, digits] = /^([a-z0-9_-]+):(\d{1,5})$/.exec(entry) ?? [];
     const bps = Number(digits);
     if (!tier || !digits || bps > 10_000) throw new ConfigError(`invalid edge configuration: REVENUE_SHARE_BPS entry "${entry}" is not tier:bps (0-10000)`);
@@ -123,7 +126,13 @@ export function readConfig(env: Env): Config {
   const revenueShare = parseRevenueShare(result.output.REVENUE_SHARE_BPS);
   const trustCfConnectingIp = result.output.TRUST_CF_CONNECTING_IP ? result.output.TRUST_CF_CONNECTING_IP === "true" : result.output.ENVIRONMENT === "production";
   const validateResponses = result.output.VALIDATE_RESPONSES === "true";
-  const config = { ...result.output, revenueShare, trustCfConnectingIp, validateResponses, s3Endpoint: (R2_S3_ENDPOINT || `https://${R2_ACCOUNT_ID}.r2.cloudflarestorage.com`).replace(/\/+$/, "") };
+  const config = {
+    ...result.output,
+    revenueShare,
+    trustCfConnectingIp,
+    validateResponses,
+    s3Endpoint: (R2_S3_ENDPOINT || `https://${R2_ACCOUNT_ID}.r2.cloudflarestorage.com`).replace(/\/+$/, ""),
+  };
   cache.set(env, config);
   return config;
 }

@@ -15,8 +15,7 @@ export { LocalPullQueue } from "./dev/local-queue";
  */
 const runtime: Runtime = {
   // In-process only when the endpoint is the stand-in: a local run against real R2 uses the network.
-  s3Fetch: (config, env, ctx) =>
-    config.ENVIRONMENT !== "production" && new URL(config.s3Endpoint).pathname.startsWith("/_local/s3") ? localFetch(env, ctx) : undefined,
+  s3Fetch: (config, env, ctx) => (config.ENVIRONMENT !== "production" && new URL(config.s3Endpoint).pathname.startsWith("/_local/s3") ? localFetch(env, ctx) : undefined),
 };
 const worker = createWorker(runtime, createApp(runtime));
 

@@ -1,8 +1,8 @@
+import type { Hono } from "hono";
 import { log } from "../common/log";
 import { connectDatabase } from "../db/connect";
 import { publicUrls } from "./adapters/public-urls";
 import { r2Client } from "./adapters/r2";
-import type { Hono } from "hono";
 import { readConfig } from "./config";
 import type { AppEnv, Runtime } from "./env";
 import { recordDeadLetter } from "./services/admin/dead-letters";

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { EMBED_PATHS, ImageResponse, TextResponse, type TextRequest } from "../../common/embed-service";
+import { EMBED_PATHS, ImageResponse, type TextRequest, TextResponse } from "../../common/embed-service";
 import type { Config } from "../config";
 import { sha256Hex } from "../lib/crypto";
 import type { Store } from "./store";

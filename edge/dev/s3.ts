@@ -1,4 +1,4 @@
-import { Hono, type Context } from "hono";
+import { type Context, Hono } from "hono";
 import { escapeXml, sha256Hex, UNSIGNED_PAYLOAD, verifySignature, xmlElementTexts } from "../../common/s3";
 import type { AppEnv } from "../env";
 
@@ -178,7 +178,8 @@ localS3.on(["GET", "PUT", "POST", "DELETE"], "/:bucket/:key{.+}", async (c) => {
       if (!read.ok) return read.response;
       if (uploadId !== null) {
         const partNumber = Number(query.get("partNumber"));
-        if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) return s3Error(400, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive");
+        if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000)
+          return s3Error(400, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive");
         const part = await bucket.resumeMultipartUpload(key, uploadId).uploadPart(partNumber, read.body);
         return c.body(null, 200, { etag: `"${part.etag}"` });
       }

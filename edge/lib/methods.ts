@@ -10,7 +10,12 @@ function compile(routes: RouterRoute[]) {
       .map((r) => ({
         method: r.method,
         // Exact match, trailing slash included: the router is strict, so "/me/" is not "/me".
-        regex: new RegExp(`^${r.path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*")}$`),
+        regex: new RegExp(
+          `^${r.path
+            .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
+            .replace(/:[^/]+/g, "[^/]+")
+            .replace(/\*/g, ".*")}$`,
+        ),
       }));
     patterns.set(routes, compiled);
   }
@@ -19,7 +24,11 @@ function compile(routes: RouterRoute[]) {
 
 /** Methods some route accepts at this path: a non-empty answer turns a 404 into a 405. */
 export function allowedMethods(routes: RouterRoute[], path: string): string[] {
-  const methods = new Set(compile(routes).filter((r) => r.regex.test(path)).map((r) => r.method));
+  const methods = new Set(
+    compile(routes)
+      .filter((r) => r.regex.test(path))
+      .map((r) => r.method),
+  );
   if (methods.has("GET")) methods.add("HEAD");
   return [...methods].sort();
 }

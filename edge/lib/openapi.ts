@@ -17,9 +17,7 @@ const OperationDocSchema = v.object({
   tags: v.array(v.string()),
   "x-access": v.union([v.literal("public"), v.array(v.string())]),
   security: v.array(v.record(v.string(), v.array(v.string()))),
-  parameters: v.optional(
-    v.array(v.object({ name: v.string(), in: v.string(), required: v.boolean(), description: v.optional(v.string()), schema: JsonSchemaSchema })),
-  ),
+  parameters: v.optional(v.array(v.object({ name: v.string(), in: v.string(), required: v.boolean(), description: v.optional(v.string()), schema: JsonSchemaSchema }))),
   requestBody: v.optional(v.object({ required: v.boolean(), content: ContentSchema })),
   responses: v.record(v.string(), v.union([v.object({ description: v.string(), content: v.optional(ContentSchema) }), v.object({ $ref: v.string() })])),
 });
@@ -108,9 +106,7 @@ export function buildOpenApi(routes: RouterRoute[], serverUrl: string): OpenApiD
     pathItem[op.method.toLowerCase()] = {
       operationId: `${op.method.toLowerCase()}${openApiPath(op.path).replace(/[^A-Za-z0-9]+(.)?/g, (_m, ch: string | undefined) => (ch ? ch.toUpperCase() : ""))}`,
       summary: spec.summary,
-      description: [spec.description, `Access: ${access}.`, spec.apiKeyScope ? `API keys need scope \`${spec.apiKeyScope}\`.` : ""]
-        .filter(Boolean)
-        .join(" "),
+      description: [spec.description, `Access: ${access}.`, spec.apiKeyScope ? `API keys need scope \`${spec.apiKeyScope}\`.` : ""].filter(Boolean).join(" "),
       tags: spec.tags,
       "x-access": spec.access === "public" ? "public" : [...spec.access],
       ...(spec.access === "public" ? { security: [] } : { security: [{ bearer: [] }, ...(spec.apiKeyScope ? [{ apiKey: [] }] : [])] }),

@@ -18,13 +18,7 @@ export const text = (max: number, min = 1) =>
     v.maxLength(max, `must be at most ${max} characters`),
   );
 
-export const email = v.pipe(
-  v.string(),
-  v.trim(),
-  v.toLowerCase(),
-  v.maxLength(254, "must be at most 254 characters"),
-  v.email("must be an email address"),
-);
+export const email = v.pipe(v.string(), v.trim(), v.toLowerCase(), v.maxLength(254, "must be at most 254 characters"), v.email("must be an email address"));
 
 /**
  * Passwords: 10 to 200 characters; no other composition rules (NIST SP 800-63B). Like all text,

@@ -3,13 +3,7 @@ import type { Database } from "../../db/connect";
 import type { AppEnv } from "../env";
 import { sha256Hex } from "../lib/crypto";
 import { ApiError } from "../lib/problem";
-import {
-  claimIdempotencyKey,
-  findIdempotencyRecord,
-  type IdempotencyScope,
-  releaseIdempotencyKey,
-  storeIdempotentResponse,
-} from "../services/accounts/idempotency-keys";
+import { claimIdempotencyKey, findIdempotencyRecord, type IdempotencyScope, releaseIdempotencyKey, storeIdempotentResponse } from "../services/accounts/idempotency-keys";
 import { clientIp } from "./rate-limit";
 
 /** Kept for services/admin/maintenance.ts until it imports the service directly. */

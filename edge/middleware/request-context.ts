@@ -30,11 +30,7 @@ export function requestContext(runtime: Runtime = {}): MiddlewareHandler<AppEnv>
     c.set("urls", publicUrls(config));
     c.set("store", openStore(config));
     c.set("authenticate", async (required) => {
-      const principal = await authenticate(
-        { db, config },
-        { authorization: c.req.header("authorization"), apiKey: c.req.header(API_KEY_HEADER), method: c.req.method },
-        required,
-      );
+      const principal = await authenticate({ db, config }, { authorization: c.req.header("authorization"), apiKey: c.req.header(API_KEY_HEADER), method: c.req.method }, required);
       c.set("principal", principal);
       return principal;
     });

@@ -39,12 +39,15 @@ export function docsRoutesFor(routes: () => RouterRoute[]) {
   return new Hono<AppEnv>()
     .get(
       "/openapi.json",
-      spec({ summary: "This API's OpenAPI 3.1 document", tags: ["docs"], access: "public", responses: { 200: { description: "OpenAPI document", schema: OpenApiDocumentSchema } } }),
+      spec({
+        summary: "This API's OpenAPI 3.1 document",
+        tags: ["docs"],
+        access: "public",
+        responses: { 200: { description: "OpenAPI document", schema: OpenApiDocumentSchema } },
+      }),
       (c) => c.json(buildOpenApi(routes(), publicOrigin(c.var.config))),
     )
-    .get(
-      "/docs",
-      spec({ summary: "Readable API reference", tags: ["docs"], access: "public", responses: { 200: { description: "HTML page" } } }),
-      (c) => c.html(referencePage(buildOpenApi(routes(), publicOrigin(c.var.config)))),
+    .get("/docs", spec({ summary: "Readable API reference", tags: ["docs"], access: "public", responses: { 200: { description: "HTML page" } } }), (c) =>
+      c.html(referencePage(buildOpenApi(routes(), publicOrigin(c.var.config)))),
     );
 }

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROBLEM_BASE_URI, PROBLEMS, type ProblemType } from "../../common/problems";
 import { apiKeys, users } from "../../db/schema";
 import { app } from "../../edge/app";
-import { collectOperations, type Operation } from "../../edge/lib/openapi";
 import { base64url } from "../../edge/lib/crypto";
+import { collectOperations, type Operation } from "../../edge/lib/openapi";
 import { encodeCursor } from "../../edge/lib/pagination";
 import { type ApiInit, api, isolatedWorker, signUp, testDb } from "./support";
 
@@ -77,7 +77,9 @@ const VALID_INPUT: Record<string, Sample> = {
   "GET /v1/admin/payouts": { query: { period: "2030-01" } },
   "PUT /v1/contributor/payout-settings": { json: {} },
   "DELETE /v1/cart/items/:imageId/:licenseType": { param: { imageId: crypto.randomUUID(), licenseType: "enhanced" } },
-  "GET /v1/licenses": { query: { limit: "10", cursor: encodeCursor({ createdAt: new Date("2030-01-01T00:00:00Z"), id: crypto.randomUUID() }), imageId: crypto.randomUUID(), status: "active" } },
+  "GET /v1/licenses": {
+    query: { limit: "10", cursor: encodeCursor({ createdAt: new Date("2030-01-01T00:00:00Z"), id: crypto.randomUUID() }), imageId: crypto.randomUUID(), status: "active" },
+  },
   "GET /v1/licenses/:id": { param: { id: crypto.randomUUID() } },
   "GET /v1/licenses/:id/certificate": { param: { id: crypto.randomUUID() } },
   "GET /v1/contributor/portfolio": { query: { limit: "10", cursor: encodeCursor({ createdAt: new Date("2030-01-01T00:00:00Z"), id: crypto.randomUUID() }), status: "approved" } },
@@ -192,7 +194,12 @@ function accepts(op: Operation, inputTarget: InputTarget, value: unknown): boole
 function urlFor(op: Operation, param: Record<string, string>, query: Record<string, string> | string | undefined): string {
   const path = op.path.replace(/:([A-Za-z0-9_]+)/g, (_m, name: string) => param[name] ?? "");
   if (query === undefined) return path;
-  const search = typeof query === "string" ? query : Object.entries(query).map(([k, value]) => `${k}=${value}`).join("&");
+  const search =
+    typeof query === "string"
+      ? query
+      : Object.entries(query)
+          .map(([k, value]) => `${k}=${value}`)
+          .join("&");
   return `${path}?${search}`;
 }
 
@@ -208,7 +215,14 @@ function badRequestsFor(op: Operation, sample: Sample, isProtected: boolean, ide
   const jsonRoute = sample.json !== undefined;
 
   const send =
-    (options: { body?: BodyInit; contentType?: string | null; param?: Record<string, string>; query?: Record<string, string> | string; headers?: Record<string, string>; auth?: boolean }) =>
+    (options: {
+      body?: BodyInit;
+      contentType?: string | null;
+      param?: Record<string, string>;
+      query?: Record<string, string> | string;
+      headers?: Record<string, string>;
+      auth?: boolean;
+    }) =>
     (auth: Record<string, string>) => {
       const headers: Record<string, string> = { ...(options.auth === false ? {} : auth), ...options.headers };
       const contentType = options.contentType === undefined && jsonRoute ? "application/json" : options.contentType;
@@ -299,7 +313,9 @@ function badRequestsFor(op: Operation, sample: Sample, isProtected: boolean, ide
         add(`${inputTarget} ${field}: ${name}`, invalid(field), inputTarget === "query" ? { query: patched } : { param: patched });
       }
       if (inputTarget === "query" && query) {
-        const search = Object.entries(query).map(([k, value]) => `${k}=${value}`).join("&");
+        const search = Object.entries(query)
+          .map(([k, value]) => `${k}=${value}`)
+          .join("&");
         add(`query ${field}: given twice`, invalid(field), { query: `${search}&${field}=${query[field]}` });
       }
     }
@@ -327,7 +343,11 @@ async function expectProblem(res: Response, expected: Expected, context: string)
   expect(body.requestId, where).toMatch(UUID);
   expect(body.requestId, where).toBe(res.headers.get("x-request-id"));
   expect(text, where).not.toMatch(STACK_TRACE);
-  if (expected.errorPath !== undefined) expect(body.errors?.map((e) => e.path), where).toContain(expected.errorPath);
+  if (expected.errorPath !== undefined)
+    expect(
+      body.errors?.map((e) => e.path),
+      where,
+    ).toContain(expected.errorPath);
 }
 
 const { db, pool } = testDb(target);

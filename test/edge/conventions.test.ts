@@ -170,7 +170,10 @@ describe("health", () => {
     expect(stale.checks.worker?.detail).toContain(workerId);
     expect(stale.status).toBe("degraded");
 
-    await db.update(workerHeartbeats).set({ lastSeenAt: new Date(), capabilities: { clip: null, nsfw: true } }).where(eq(workerHeartbeats.workerId, workerId));
+    await db
+      .update(workerHeartbeats)
+      .set({ lastSeenAt: new Date(), capabilities: { clip: null, nsfw: true } })
+      .where(eq(workerHeartbeats.workerId, workerId));
     const fresh = await health();
     expect(fresh.checks.worker?.state).toBe("ok");
     expect(fresh.checks.worker?.detail).toContain(workerId);
@@ -182,7 +185,10 @@ describe("health", () => {
 
     // And why there is none, when the worker says: its short phrase, not the details (paths, URLs) of its log.
     const clipUnavailable = { why: "the Hub is unreachable", detail: "immich-app/ViT-B-32__openai from https://huggingface.co: cannot reach it (ENOTFOUND) /srv/models" };
-    await db.update(workerHeartbeats).set({ lastSeenAt: new Date(), capabilities: { clip: null, clipUnavailable, nsfw: true } }).where(eq(workerHeartbeats.workerId, workerId));
+    await db
+      .update(workerHeartbeats)
+      .set({ lastSeenAt: new Date(), capabilities: { clip: null, clipUnavailable, nsfw: true } })
+      .where(eq(workerHeartbeats.workerId, workerId));
     const offline = await health();
     expect(offline.checks.worker?.detail).toContain("no CLIP model (semantic features off: the Hub is unreachable), NSFW classifier");
     expect(offline.checks.worker?.detail).not.toContain("/srv/models");

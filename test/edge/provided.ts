@@ -4,4 +4,5 @@ declare module "vitest" {
     edgeBindings: Record<string, string>;
   }
 }
+
 export {};

@@ -4,11 +4,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { PROBLEM_BASE_URI } from "../../common/problems";
 import { app } from "../../edge/app";
 import type { AppEnv } from "../../edge/env";
-import { requestContext } from "../../edge/middleware/request-context";
 import { collectOperations, type Operation } from "../../edge/lib/openapi";
 import { API_KEY_SCOPES, type ApiKeyScope } from "../../edge/lib/principal";
 import { ApiError, type Problem, problemResponse } from "../../edge/lib/problem";
 import { type RouteSpec, spec } from "../../edge/lib/route";
+import { requestContext } from "../../edge/middleware/request-context";
 import { api, signUp } from "./support";
 
 /**
@@ -136,16 +136,8 @@ describe("RBAC walk over every route", () => {
 describe("spec() enforcement on a role-restricted route", () => {
   const probe = new Hono<AppEnv>()
     .use(requestContext())
-    .get(
-      "/admins-only",
-      spec({ summary: "probe", tags: ["test"], access: ["admin"], apiKeyScope: "account:read", responses: { 200: { description: "ok" } } }),
-      (c) => c.text("ok"),
-    )
-    .get(
-      "/contributors-and-admins",
-      spec({ summary: "probe", tags: ["test"], access: ["contributor", "admin"], responses: { 200: { description: "ok" } } }),
-      (c) => c.text("ok"),
-    )
+    .get("/admins-only", spec({ summary: "probe", tags: ["test"], access: ["admin"], apiKeyScope: "account:read", responses: { 200: { description: "ok" } } }), (c) => c.text("ok"))
+    .get("/contributors-and-admins", spec({ summary: "probe", tags: ["test"], access: ["contributor", "admin"], responses: { 200: { description: "ok" } } }), (c) => c.text("ok"))
     .onError((error, c) => (error instanceof ApiError ? problemResponse(c, error) : c.text(String(error), 500)));
 
   const call = (path: string, headers: Record<string, string>) => probe.request(path, { headers }, env);

@@ -182,7 +182,11 @@ describe("listing (ListObjectsV2)", () => {
       pages.push(page);
       continuationToken = page.nextContinuationToken;
     } while (continuationToken);
-    expect(pages.map((page) => [page.keyCount, page.isTruncated])).toEqual([[2, true], [2, true], [1, false]]);
+    expect(pages.map((page) => [page.keyCount, page.isTruncated])).toEqual([
+      [2, true],
+      [2, true],
+      [1, false],
+    ]);
 
     const listed = pages.flatMap((page) => page.objects);
     expect(listed.map((object) => object.key)).toEqual([...etags.keys()].sort());
@@ -208,7 +212,11 @@ describe("listing (ListObjectsV2)", () => {
     expect(xml).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<ListBucketResult xmlns="http:\/\/s3.amazonaws.com\/doc\/2006-03-01\/">/);
     expect(xml).toContain(`<Name>${ORIGINALS}</Name><Prefix>${prefix}</Prefix><MaxKeys>1</MaxKeys><KeyCount>1</KeyCount><IsTruncated>true</IsTruncated><NextContinuationToken>`);
     const etag = etags.get(`${prefix}x.jpg`)!.replaceAll('"', "&quot;");
-    expect(xml).toMatch(new RegExp(`<Contents><Key>${prefix}x.jpg</Key><LastModified>\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z</LastModified><ETag>${etag}</ETag><Size>100</Size><StorageClass>STANDARD</StorageClass></Contents></ListBucketResult>$`));
+    expect(xml).toMatch(
+      new RegExp(
+        `<Contents><Key>${prefix}x.jpg</Key><LastModified>\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z</LastModified><ETag>${etag}</ETag><Size>100</Size><StorageClass>STANDARD</StorageClass></Contents></ListBucketResult>$`,
+      ),
+    );
   });
 
   it("rolls keys up at a delimiter into common prefixes, and starts after a given key", async () => {

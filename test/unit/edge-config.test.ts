@@ -22,7 +22,8 @@ describe("edge configuration", () => {
   });
 
   it("checks responses against their schemas only when VALIDATE_RESPONSES is true", () => {
-    const read = (VALIDATE_RESPONSES?: string) => readConfig({ ...base, DATABASE_URL: "postgres://x", ...(VALIDATE_RESPONSES === undefined ? {} : { VALIDATE_RESPONSES }) } as unknown as Env);
+    const read = (VALIDATE_RESPONSES?: string) =>
+      readConfig({ ...base, DATABASE_URL: "postgres://x", ...(VALIDATE_RESPONSES === undefined ? {} : { VALIDATE_RESPONSES }) } as unknown as Env);
     expect(read().validateResponses).toBe(false);
     expect(read("false").validateResponses).toBe(false);
     expect(read("true").validateResponses).toBe(true);

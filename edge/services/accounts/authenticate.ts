@@ -27,11 +27,7 @@ export type Credentials = {
  * anonymous. Access tokens are checked without the database on reads and against the account on
  * writes; API keys cost one indexed lookup (disabled owners refused).
  */
-export async function authenticate(
-  deps: { db: Database; config: Config },
-  credentials: Credentials,
-  required: boolean,
-): Promise<Principal | null> {
+export async function authenticate(deps: { db: Database; config: Config }, credentials: Credentials, required: boolean): Promise<Principal | null> {
   const { authorization, apiKey } = credentials;
   if (authorization) {
     const match = /^Bearer\s+([A-Za-z0-9_.-]{1,4096})$/.exec(authorization);
