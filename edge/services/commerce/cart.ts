@@ -1,13 +1,14 @@
-import { and, asc, count, eq, inArray, isNull } from "drizzle-orm";
+import { and, asc, count, eq, inArray } from "drizzle-orm";
 import * as v from "valibot";
 import type { Database } from "../../../db/connect";
-import { cartItems, carts, images, type LicenseType, licenses, licenseType } from "../../../db/schema";
+import { cartItems, carts, images, type LicenseType, licenseType } from "../../../db/schema";
 import { CURRENCY_DEFAULT } from "../../../db/schema/columns";
 import type { PublicUrls } from "../../adapters/public-urls";
 import { ApiError } from "../../lib/problem";
 import * as s from "../../lib/schemas";
 import { listedRenditions } from "../catalogue/renditions";
 import { EDITORIAL_ONLY } from "./license-types";
+import { heldLicenses, holding } from "./licenses";
 import { sumCents } from "./money";
 import { quote, UNAVAILABLE_REASONS } from "./quotes";
 
@@ -92,11 +93,7 @@ export async function addToCart(db: Database, buyerId: string, line: CartLine, c
   if (priced.unavailable === "editorial-only") throw refuseLicenseType(EDITORIAL_ONLY);
   if (priced.unavailable === "no-price") throw refuseLicenseType(`this image has no ${line.licenseType} price`);
 
-  const [held] = await db
-    .select({ id: licenses.id })
-    .from(licenses)
-    .where(and(eq(licenses.buyerId, buyerId), eq(licenses.imageId, line.imageId), eq(licenses.licenseType, line.licenseType), isNull(licenses.revokedAt)))
-    .limit(1);
+  const held = holding(await heldLicenses(db, buyerId, [line.imageId]), line);
   if (held) throw new ApiError("conflict", `you already hold a ${line.licenseType} license for this image`, { licenseId: held.id });
 
   return db.transaction(async (tx) => {

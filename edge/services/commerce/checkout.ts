@@ -1,12 +1,13 @@
 import { and, eq, inArray, isNull } from "drizzle-orm";
 import * as v from "valibot";
 import type { Database } from "../../../db/connect";
-import { cartItems, carts, images, licenses, orderItems, orders, subscriptionPlans, subscriptions, users } from "../../../db/schema";
+import { cartItems, carts, images, orderItems, orders, subscriptionPlans, subscriptions, users } from "../../../db/schema";
 import { CURRENCY_DEFAULT } from "../../../db/schema/columns";
 import type { PublicUrls } from "../../adapters/public-urls";
 import { providerError, type Stripe, stripeClient } from "../../adapters/stripe";
 import type { Config } from "../../config";
 import { ApiError } from "../../lib/problem";
+import { heldLicenses, holding } from "./licenses";
 import { sumCents } from "./money";
 import { quote } from "./quotes";
 import { LIVE_SUBSCRIPTION_STATUSES } from "./subscriptions";
@@ -99,24 +100,16 @@ export async function checkoutCart(deps: CheckoutDeps, buyerId: string): Promise
     if (items.length === 0) throw new ApiError("validation-failed", "the cart is empty", { errors: [{ path: "cart", message: "add images to the cart first" }] });
 
     const quotes = await quote(tx, items);
-    const held = await tx
-      .select({ imageId: licenses.imageId, licenseType: licenses.licenseType })
-      .from(licenses)
-      .where(
-        and(
-          eq(licenses.buyerId, buyerId),
-          isNull(licenses.revokedAt),
-          inArray(
-            licenses.imageId,
-            items.map((item) => item.imageId),
-          ),
-        ),
-      );
+    const held = await heldLicenses(
+      tx,
+      buyerId,
+      items.map((item) => item.imageId),
+    );
     const refused = quotes
       .map((q) => ({
         imageId: q.imageId,
         licenseType: q.licenseType,
-        reason: q.unavailable ?? (held.some((h) => h.imageId === q.imageId && h.licenseType === q.licenseType) ? "already-licensed" : null),
+        reason: q.unavailable ?? (holding(held, q) ? "already-licensed" : null),
       }))
       .filter((item) => item.reason !== null);
     if (refused.length > 0) {

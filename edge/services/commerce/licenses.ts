@@ -1,7 +1,7 @@
-import { and, eq, isNotNull, isNull, type SQL } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/pg-core";
 import * as v from "valibot";
-import type { Database } from "../../../db/connect";
+import type { Database, Queryable } from "../../../db/connect";
 import { type DerivativeKeys, type ImageStatus, images, type LicenseType, licenses, licenseType, orderItems, users } from "../../../db/schema";
 import type { PublicUrls } from "../../adapters/public-urls";
 import { licenseTerms } from "../../data/license-terms";
@@ -152,6 +152,23 @@ export type CertificateFacts = LicenseView & {
   licensee: { name: string; email: string };
   contributor: { id: string; name: string };
 };
+
+type LicenseLine = { imageId: string; licenseType: LicenseType };
+
+/**
+ * The buyer's unrevoked licenses for some images: what must not be sold to them again (the cart,
+ * checkout and settlement each refuse it). Look one up with {@link holding}.
+ */
+export async function heldLicenses(db: Queryable, buyerId: string, imageIds: string[]): Promise<({ id: string } & LicenseLine)[]> {
+  if (imageIds.length === 0) return [];
+  return db
+    .select({ id: licenses.id, imageId: licenses.imageId, licenseType: licenses.licenseType })
+    .from(licenses)
+    .where(and(eq(licenses.buyerId, buyerId), isNull(licenses.revokedAt), inArray(licenses.imageId, imageIds)));
+}
+
+/** The held license (from {@link heldLicenses}) for this image and license type, if any. */
+export const holding = <T extends LicenseLine>(held: T[], line: LicenseLine): T | undefined => held.find((h) => h.imageId === line.imageId && h.licenseType === line.licenseType);
 
 const contributors = alias(users, "contributor");
 

@@ -6,6 +6,7 @@ import { contributorEarnings, images, licenses, orderItems, orders, paymentRever
 import { stripeClient } from "../../adapters/stripe";
 import type { Config } from "../../config";
 import * as s from "../../lib/schemas";
+import { heldLicenses, holding } from "./licenses";
 import { shareBpsFor, splitShare, sumCents } from "./money";
 
 /**
@@ -132,24 +133,16 @@ export async function settleOrder(tx: Transaction, config: Config, input: Settle
     )
     .for("share");
   await tx.select({ id: users.id }).from(users).where(eq(users.id, order.buyerId)).for("update");
-  const held = await tx
-    .select({ imageId: licenses.imageId, licenseType: licenses.licenseType })
-    .from(licenses)
-    .where(
-      and(
-        eq(licenses.buyerId, order.buyerId),
-        isNull(licenses.revokedAt),
-        inArray(
-          licenses.imageId,
-          items.map((item) => item.imageId),
-        ),
-      ),
-    );
+  const held = await heldLicenses(
+    tx,
+    order.buyerId,
+    items.map((item) => item.imageId),
+  );
   const refusal = (item: (typeof items)[number]): ItemRefusal | null => {
     const image = states.find((state) => state.id === item.imageId);
     if (!image) return "not-listed";
     if (!isListed(image)) return notListedReason(image);
-    return held.some((h) => h.imageId === item.imageId && h.licenseType === item.licenseType) ? "already-licensed" : null;
+    return holding(held, item) ? "already-licensed" : null;
   };
   const refused = items.map((item) => ({ item, reason: refusal(item) })).filter((r): r is { item: (typeof items)[number]; reason: ItemRefusal } => r.reason !== null);
   for (const { item, reason } of refused) await tx.update(orderItems).set({ refusedReason: reason }).where(eq(orderItems.id, item.id));
