@@ -316,13 +316,36 @@ describe("local Queues pull stand-in", () => {
     const ids = processed.map((r) => r.id);
 
     const sent = await enqueueReprocess({ db, queue: env.JOBS }, { imageIds: [...ids, pending?.id ?? ""] }, ["embedding", "tags"]);
-    expect(sent).toBe(SEND_BATCH_LIMIT + 1);
+    expect(sent).toEqual({ enqueued: SEND_BATCH_LIMIT + 1, next: null });
     await arrived(ids);
     const pulled = await pullMineEventually([...ids, pending?.id ?? ""], ids.length);
     expect(pulled.map(imageIdOf).sort()).toEqual([...ids].sort());
     expect(new Set(pulled.map((m) => JSON.stringify({ type: (m.body as JobMessage).type, steps: (m.body as JobMessage<"image.reprocess">).payload.steps })))).toEqual(
       new Set([JSON.stringify({ type: "image.reprocess", steps: ["embedding", "tags"] })]),
     );
+    await queue.ack({ acks: pulled.map((m) => m.leaseId), retries: [] });
+  });
+
+  it("carries reprocess jobs for every processed image of the catalogue", async () => {
+    const [contributor] = await db
+      .insert(users)
+      .values({ email: `reprocess-all-${crypto.randomUUID()}@example.test`, passwordHash: "x", role: "contributor", displayName: "Reprocess all" })
+      .returning({ id: users.id });
+    const contributorId = contributor?.id ?? "";
+    const processed = await db
+      .insert(images)
+      .values([1, 2, 3].map((i) => ({ contributorId, title: `catalogue ${i}`, status: "rejected" as const, stage: "done" as const })))
+      .returning({ id: images.id });
+    const [pending] = await db.insert(images).values({ contributorId, title: "not yet", status: "processing", stage: "queued" as const }).returning({ id: images.id });
+    const ids = processed.map((r) => r.id);
+
+    let next: string | null = null;
+    do ({ next } = await enqueueReprocess({ db, queue: env.JOBS }, { all: true, after: next }, ["colours"]));
+    while (next !== null);
+    await arrived(ids);
+    expect(await storedMatching([pending?.id ?? ""])).toEqual([]);
+    const pulled = await pullMineEventually(ids, ids.length);
+    expect(pulled.map((m) => (m.body as JobMessage<"image.reprocess">).payload.steps)).toEqual(ids.map(() => ["colours"]));
     await queue.ack({ acks: pulled.map((m) => m.leaseId), retries: [] });
   });
 
