@@ -20,7 +20,6 @@ const runtime: Runtime = {
 const worker = createWorker(runtime, createApp(runtime));
 
 export default {
-  app: worker.app,
   fetch(request: Request, env: Env, ctx: ExecutionContext) {
     if (new URL(request.url).pathname.startsWith("/_local/")) return localStandIns.fetch(request, env, ctx);
     return worker.fetch(request, env, ctx);
@@ -30,4 +29,4 @@ export default {
     return worker.queue(batch, env);
   },
   scheduled: worker.scheduled,
-} satisfies ExportedHandler<Env> & { app: unknown };
+} satisfies ExportedHandler<Env>;

@@ -17,7 +17,6 @@ import { PAYOUT_CRON, runPayouts } from "./services/commerce/payouts";
  */
 export function createWorker(runtime: Runtime, app: Hono<AppEnv>) {
   return {
-    app,
     fetch: app.fetch,
 
     /**
@@ -52,5 +51,5 @@ export function createWorker(runtime: Runtime, app: Hono<AppEnv>) {
         await pool.end();
       }
     },
-  } satisfies ExportedHandler<Env> & { app: unknown };
+  } satisfies ExportedHandler<Env>;
 }
