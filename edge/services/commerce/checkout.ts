@@ -10,6 +10,7 @@ import { ApiError } from "../../lib/problem";
 import { heldLicenses, holding } from "./licenses";
 import { sumCents } from "./money";
 import { quote } from "./quotes";
+import { stripeTime } from "./stripe-objects";
 import { LIVE_SUBSCRIPTION_STATUSES } from "./subscriptions";
 
 export type CheckoutDeps = { db: Database; config: Config; urls: PublicUrls };
@@ -31,7 +32,7 @@ const startedAt = (session: Stripe.Checkout.Session, charge: { orderId: string |
   checkoutUrl: session.url ?? "",
   totalCents: charge.totalCents,
   currency: charge.currency,
-  expiresAt: new Date(session.expires_at * 1000).toISOString(),
+  expiresAt: stripeTime(session.expires_at).toISOString(),
 });
 
 /**

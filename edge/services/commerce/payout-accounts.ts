@@ -6,6 +6,7 @@ import type { PublicUrls } from "../../adapters/public-urls";
 import { providerError, type Stripe, stripeClient } from "../../adapters/stripe";
 import type { Config } from "../../config";
 import { ApiError } from "../../lib/problem";
+import { stripeTime } from "./stripe-objects";
 
 /**
  * Stripe Connect Express for contributor payouts: one connected account per contributor, created
@@ -53,7 +54,7 @@ export async function startOnboarding(deps: { db: Database; config: Config; urls
       refresh_url: `${deps.urls.app}/contributor/payout-settings?refresh=1`,
       return_url: `${deps.urls.app}/contributor/payout-settings?done=1`,
     });
-    return { accountId, payoutsEnabled: user.payoutsEnabled, onboardingUrl: link.url, onboardingExpiresAt: new Date(link.expires_at * 1000).toISOString() };
+    return { accountId, payoutsEnabled: user.payoutsEnabled, onboardingUrl: link.url, onboardingExpiresAt: stripeTime(link.expires_at).toISOString() };
   } catch (error) {
     if (error instanceof ApiError) throw error;
     throw providerError(error);

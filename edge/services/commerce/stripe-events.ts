@@ -8,6 +8,7 @@ import type { Config } from "../../config";
 import * as s from "../../lib/schemas";
 import { applyAccountUpdate } from "./payout-accounts";
 import { closeUnpaidOrder, notePartialRefund, notePaymentIntent, refundRefusedItems, reversePayment, settleOrder } from "./settlement";
+import { stripeId, stripeTime } from "./stripe-objects";
 import { grantPeriodCredits, syncSubscription } from "./subscriptions";
 
 export const WebhookResultSchema = v.object({ eventId: v.string(), type: v.string(), duplicate: v.boolean(), outcome: v.string() });
@@ -18,8 +19,6 @@ export const WebhookReceiptSchema = v.object({ received: v.literal(true), ...Web
 export type WebhookReceipt = v.InferOutput<typeof WebhookReceiptSchema>;
 
 export type StripeEventDeps = { db: Database; config: Config; log: Logger };
-
-const idOf = (value: string | { id: string } | null | undefined) => (typeof value === "string" ? value : (value?.id ?? null));
 
 /**
  * Handles one verified Stripe event exactly once. The event id is claimed in
@@ -65,11 +64,11 @@ async function claimAndApply(deps: StripeEventDeps, event: Stripe.Event): Promis
 }
 
 function sessionRef(session: Stripe.Checkout.Session) {
-  return { orderId: session.metadata?.order_id ?? session.client_reference_id ?? null, sessionId: session.id, paymentIntentId: idOf(session.payment_intent) };
+  return { orderId: session.metadata?.order_id ?? session.client_reference_id ?? null, sessionId: session.id, paymentIntentId: stripeId(session.payment_intent) };
 }
 
 async function dispatch(tx: Transaction, config: Config, event: Stripe.Event): Promise<string> {
-  const created = new Date(event.created * 1000);
+  const created = stripeTime(event.created);
   switch (event.type) {
     case "checkout.session.completed":
     case "checkout.session.async_payment_succeeded": {
@@ -88,7 +87,7 @@ async function dispatch(tx: Transaction, config: Config, event: Stripe.Event): P
     }
     case "charge.refunded": {
       const charge = event.data.object;
-      const paymentIntentId = idOf(charge.payment_intent);
+      const paymentIntentId = stripeId(charge.payment_intent);
       if (!paymentIntentId) return "ignored";
       if (!charge.refunded) return notePartialRefund(tx, paymentIntentId);
       const result = await reversePayment(tx, { kind: "refund", paymentIntentId, chargeId: charge.id, stripeObjectId: charge.id, amountCents: charge.amount_refunded });
@@ -96,9 +95,9 @@ async function dispatch(tx: Transaction, config: Config, event: Stripe.Event): P
     }
     case "charge.dispute.created": {
       const dispute = event.data.object;
-      const paymentIntentId = idOf(dispute.payment_intent);
+      const paymentIntentId = stripeId(dispute.payment_intent);
       if (!paymentIntentId) return "ignored";
-      const result = await reversePayment(tx, { kind: "dispute", paymentIntentId, chargeId: idOf(dispute.charge), stripeObjectId: dispute.id, amountCents: dispute.amount });
+      const result = await reversePayment(tx, { kind: "dispute", paymentIntentId, chargeId: stripeId(dispute.charge), stripeObjectId: dispute.id, amountCents: dispute.amount });
       return result.outcome;
     }
     case "customer.subscription.created":

@@ -2,6 +2,7 @@ import { and, desc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { Queryable, Transaction } from "../../../db/connect";
 import { downloadCredits, subscriptionPlans, subscriptions, users } from "../../../db/schema";
 import type { Stripe } from "../../adapters/stripe";
+import { stripeId, stripeTimeOrNull } from "./stripe-objects";
 
 /**
  * Subscriptions mirror Stripe: customer.subscription.* events write the row (an event older than
@@ -12,8 +13,6 @@ import type { Stripe } from "../../adapters/stripe";
 
 /** Statuses under which a Stripe subscription still grants downloads. */
 export const LIVE_SUBSCRIPTION_STATUSES = ["active", "trialing"] as const;
-
-const fromUnix = (seconds: number | null | undefined) => (typeof seconds === "number" ? new Date(seconds * 1000) : null);
 
 /** Plan and user of a Stripe subscription: from its metadata (set at checkout), else by customer and price. */
 async function resolveOwner(tx: Transaction, input: { metadata: Record<string, string> | null | undefined; customer: string | null; priceId: string | null }) {
@@ -33,12 +32,10 @@ async function resolveOwner(tx: Transaction, input: { metadata: Record<string, s
   return user && plan ? { userId, planId } : null;
 }
 
-const customerId = (customer: string | { id: string } | null | undefined) => (typeof customer === "string" ? customer : (customer?.id ?? null));
-
 /** Applies a customer.subscription.created/updated/deleted event. */
 export async function syncSubscription(tx: Transaction, subscription: Stripe.Subscription, eventCreated: Date): Promise<string> {
   const item = subscription.items?.data?.[0];
-  const owner = await resolveOwner(tx, { metadata: subscription.metadata, customer: customerId(subscription.customer), priceId: item?.price?.id ?? null });
+  const owner = await resolveOwner(tx, { metadata: subscription.metadata, customer: stripeId(subscription.customer), priceId: item?.price?.id ?? null });
   if (!owner) return "unknown-subscription";
   const legacy = subscription as unknown as { current_period_start?: number; current_period_end?: number };
   const values = {
@@ -46,8 +43,8 @@ export async function syncSubscription(tx: Transaction, subscription: Stripe.Sub
     planId: owner.planId,
     stripeSubscriptionId: subscription.id,
     status: subscription.status,
-    currentPeriodStart: fromUnix(item?.current_period_start ?? legacy.current_period_start),
-    currentPeriodEnd: fromUnix(item?.current_period_end ?? legacy.current_period_end),
+    currentPeriodStart: stripeTimeOrNull(item?.current_period_start ?? legacy.current_period_start),
+    currentPeriodEnd: stripeTimeOrNull(item?.current_period_end ?? legacy.current_period_end),
     cancelAtPeriodEnd: subscription.cancel_at_period_end ?? false,
     stripeEventAt: eventCreated,
     updatedAt: new Date(),
@@ -57,7 +54,15 @@ export async function syncSubscription(tx: Transaction, subscription: Stripe.Sub
     .values(values)
     .onConflictDoUpdate({
       target: subscriptions.stripeSubscriptionId,
-      set: { status: values.status, planId: values.planId, currentPeriodStart: values.currentPeriodStart, currentPeriodEnd: values.currentPeriodEnd, cancelAtPeriodEnd: values.cancelAtPeriodEnd, stripeEventAt: values.stripeEventAt, updatedAt: values.updatedAt },
+      set: {
+        status: values.status,
+        planId: values.planId,
+        currentPeriodStart: values.currentPeriodStart,
+        currentPeriodEnd: values.currentPeriodEnd,
+        cancelAtPeriodEnd: values.cancelAtPeriodEnd,
+        stripeEventAt: values.stripeEventAt,
+        updatedAt: values.updatedAt,
+      },
       setWhere: sql`${subscriptions.stripeEventAt} is null or ${subscriptions.stripeEventAt} <= ${eventCreated.toISOString()}::timestamptz`,
     })
     .returning({ id: subscriptions.id });
@@ -68,7 +73,7 @@ export async function syncSubscription(tx: Transaction, subscription: Stripe.Sub
 function invoiceSubscription(invoice: Stripe.Invoice): { id: string; metadata: Record<string, string> | null } | null {
   const details = invoice.parent?.subscription_details;
   const legacy = (invoice as unknown as { subscription?: string | { id: string } | null }).subscription;
-  const id = details ? customerId(details.subscription as string | { id: string }) : customerId(legacy ?? null);
+  const id = details ? stripeId(details.subscription as string | { id: string }) : stripeId(legacy ?? null);
   return id ? { id, metadata: (details?.metadata as Record<string, string> | null) ?? null } : null;
 }
 
@@ -81,13 +86,13 @@ export async function grantPeriodCredits(tx: Transaction, invoice: Stripe.Invoic
   const billed = invoiceSubscription(invoice);
   if (!billed) return "not-a-subscription-invoice";
   const line = invoice.lines?.data?.[0];
-  const periodStart = fromUnix(line?.period?.start ?? invoice.period_start);
-  const periodEnd = fromUnix(line?.period?.end ?? invoice.period_end);
+  const periodStart = stripeTimeOrNull(line?.period?.start ?? invoice.period_start);
+  const periodEnd = stripeTimeOrNull(line?.period?.end ?? invoice.period_end);
   if (!periodStart) return "no-period";
 
   let [row] = await tx.select().from(subscriptions).where(eq(subscriptions.stripeSubscriptionId, billed.id)).for("update");
   if (!row) {
-    const owner = await resolveOwner(tx, { metadata: billed.metadata, customer: customerId(invoice.customer as string | null), priceId: null });
+    const owner = await resolveOwner(tx, { metadata: billed.metadata, customer: stripeId(invoice.customer as string | null), priceId: null });
     if (!owner) return "unknown-subscription";
     await tx
       .insert(subscriptions)
