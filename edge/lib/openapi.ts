@@ -46,8 +46,6 @@ export function collectOperations(routes: RouterRoute[]): Operation[] {
   const byKey = new Map<string, Operation>();
   for (const route of routes) {
     if (route.method === "ALL") continue;
-    // Local stand-ins of Cloudflare APIs (edge/dev) are not part of Edgestock's API.
-    if (route.path.startsWith("/_local")) continue;
     const key = `${route.method} ${route.path}`;
     let op = byKey.get(key);
     if (!op) {

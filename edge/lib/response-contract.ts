@@ -6,10 +6,11 @@ export type ContractIssue = { path: string; message: string };
 
 export type DeclaredResponses = Record<number, { description: string; schema?: v.GenericSchema }>;
 
-const isJson = (contentType: string | null) => {
+/** application/json or any application/*+json (problem+json among them), parameters ignored. */
+export function isJsonMediaType(contentType: string | null | undefined): boolean {
   const type = contentType?.split(";")[0]?.trim().toLowerCase() ?? "";
   return type === "application/json" || (type.startsWith("application/") && type.endsWith("+json"));
-};
+}
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 
@@ -38,7 +39,7 @@ export async function responseContractIssues(response: Response, declared: Decla
   const contentType = response.headers.get("content-type");
   const problem = contentType?.split(";")[0]?.trim().toLowerCase() === "application/problem+json";
   const schema = problem ? ProblemSchema : declared[response.status]?.schema;
-  if (!isJson(contentType)) {
+  if (!isJsonMediaType(contentType)) {
     return schema && response.status !== 204 ? [{ path: "", message: `declared as JSON, sent as ${contentType ?? "no content type"}` }] : [];
   }
   if (!schema) {

@@ -5,7 +5,7 @@ import type { UserRole } from "../../db/schema";
 import type { AppEnv } from "../env";
 import type { ApiKeyScope, Principal } from "./principal";
 import { ApiError, problemResponse } from "./problem";
-import { type DeclaredResponses, describeContractIssues, responseContractIssues } from "./response-contract";
+import { type DeclaredResponses, describeContractIssues, isJsonMediaType, responseContractIssues } from "./response-contract";
 
 /** Who may call a route: anyone, or signed-in users of the listed roles. */
 export type Access = "public" | readonly UserRole[];
@@ -84,11 +84,6 @@ function issuesOf(issues: v.BaseIssue<unknown>[]) {
   return issues.map((issue) => ({ path: v.getDotPath(issue) ?? "", message: issue.message }));
 }
 
-function isJsonContentType(c: Context): boolean {
-  const type = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase();
-  return type === "application/json" || (type?.startsWith("application/") === true && type.endsWith("+json"));
-}
-
 /**
  * Parses one part of the request with a valibot schema; handlers read only `c.req.valid(target)`.
  * JSON bodies must say `application/json` (415 otherwise); malformed JSON is a 400 and a body that
@@ -96,7 +91,7 @@ function isJsonContentType(c: Context): boolean {
  */
 export function input<T extends keyof ValidationTargets, S extends v.GenericSchema>(target: T, schema: S) {
   const middleware = validator(target, (value, c) => {
-    if (target === "json" && !isJsonContentType(c)) {
+    if (target === "json" && !isJsonMediaType(c.req.header("content-type"))) {
       throw new ApiError("unsupported-media-type", "send the body as application/json", { accepted: ["application/json"] });
     }
     // Every JSON body is an object (valibot's object schemas would let an array through).

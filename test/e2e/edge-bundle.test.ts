@@ -59,7 +59,7 @@ describe("the edge as its deploy bundle (EDGESTOCK_EDGE=bundle)", () => {
     execFileSync("node_modules/.bin/wrangler", ["deploy", "--dry-run", "--outdir", out, "-c", "wrangler.toml"], { stdio: "pipe" });
     const bundle = readFileSync(join(out, "index.js"), "utf8");
     // The /_local routes and the Queues pull stand-in's Durable Object class.
-    expect(bundle).not.toContain("_local");
+    expect(bundle).not.toContain("/_local");
     expect(bundle).not.toContain("LocalPullQueue");
     // The bundle is minified; its source map names every module bundled.
     const { sources } = JSON.parse(readFileSync(join(out, "index.js.map"), "utf8")) as { sources: string[] };
