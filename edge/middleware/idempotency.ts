@@ -6,9 +6,6 @@ import { ApiError } from "../lib/problem";
 import { claimIdempotencyKey, findIdempotencyRecord, type IdempotencyScope, releaseIdempotencyKey, storeIdempotentResponse } from "../services/accounts/idempotency-keys";
 import { clientIp } from "./rate-limit";
 
-/** Kept for services/admin/maintenance.ts until it imports the service directly. */
-export { purgeExpiredIdempotencyKeys } from "../services/accounts/idempotency-keys";
-
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 const REPLAYED_HEADERS = ["content-type", "location"];
 
