@@ -63,8 +63,11 @@ export const RENDITIONS = {
 
 export type RenditionName = keyof typeof RENDITIONS;
 
+/** The file name of a rendition in its image's folder, e.g. `thumb-450.webp`. */
+export const renditionFile = (name: RenditionName) => `${name === "preview" ? "preview-1200" : `thumb-${RENDITIONS[name].size}`}.webp`;
+
 /** Deterministic key of a rendition in the public bucket: a re-run overwrites, never duplicates. */
-export const derivativeKey = (imageId: string, name: RenditionName) => `images/${imageId}/${name === "preview" ? "preview-1200" : `thumb-${RENDITIONS[name].size}`}.webp`;
+export const derivativeKey = (imageId: string, name: RenditionName) => `images/${imageId}/${renditionFile(name)}`;
 
 /**
  * Key of a rendition's private copy in the originals bucket, for the rendition's public key. Every

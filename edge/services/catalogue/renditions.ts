@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, gte, isNotNull, sql } from "drizzle-orm";
 import * as v from "valibot";
-import { DERIVATIVE_CACHE_CONTROL, isListed, PRIVATE_RENDITION_CACHE_CONTROL, privateRenditionKey } from "../../../common/images";
+import { DERIVATIVE_CACHE_CONTROL, isListed, PRIVATE_RENDITION_CACHE_CONTROL, privateRenditionKey, RENDITIONS, type RenditionName, renditionFile } from "../../../common/images";
 import type { Logger } from "../../../common/log";
 import type { S3Client } from "../../../common/s3";
 import type { Database } from "../../../db/connect";
@@ -110,18 +110,14 @@ export async function purgeFromCdn(deps: Pick<RenditionDeps, "config" | "log" | 
   return "failed";
 }
 
-/** The files of the public bucket, by rendition (common/images.ts derivativeKey). */
-export const RENDITION_FILES = ["thumb-150.webp", "thumb-450.webp", "thumb-1000.webp", "preview-1200.webp"] as const;
+/** The file names of an image's renditions in the public bucket (`images/{id}/{file}`). */
+export const RENDITION_FILES = (Object.keys(RENDITIONS) as RenditionName[]).map(renditionFile);
 
 /**
  * A listed image's rendition from the public bucket; 404 for an unlisted image, so a rendition
  * left behind by a failed sync is not served either.
  */
-export async function publicRendition(
-  deps: { db: Database; env: Pick<RenditionBuckets, "DERIVATIVES"> },
-  imageId: string,
-  file: (typeof RENDITION_FILES)[number],
-): Promise<R2ObjectBody> {
+export async function publicRendition(deps: { db: Database; env: Pick<RenditionBuckets, "DERIVATIVES"> }, imageId: string, file: string): Promise<R2ObjectBody> {
   const image = await listingOf(deps.db, imageId);
   if (!image || !isListed(image)) throw new ApiError("not-found", "no such rendition");
   const object = await deps.env.DERIVATIVES.get(`images/${imageId}/${file}`);
