@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { mayLicenseAs, SUBSCRIPTION_LICENSE_TYPES } from "../../edge/services/commerce/license-types";
 import { formatMoney } from "../../edge/services/commerce/money";
 import { MonthSchema, monthStart, previousMonth } from "../../edge/services/commerce/months";
+import { stripeId, stripeTime, stripeTimeOrNull } from "../../edge/services/commerce/stripe-objects";
 
 describe("calendar months (earnings and payout periods)", () => {
   it("accepts YYYY-MM with a real month and refuses anything else", () => {
@@ -42,5 +43,21 @@ describe("formatMoney", () => {
 
   it("falls back to two decimals and the code for a currency Intl does not know", () => {
     expect(formatMoney(1234, "zz1")).toBe("12.34 ZZ1");
+  });
+});
+
+describe("reading Stripe objects", () => {
+  it("takes the id of a reference whether Stripe sent the id or the expanded object", () => {
+    expect(stripeId("pi_123")).toBe("pi_123");
+    expect(stripeId({ id: "pi_123" })).toBe("pi_123");
+    expect(stripeId(null)).toBeNull();
+    expect(stripeId(undefined)).toBeNull();
+  });
+
+  it("reads Unix seconds as a Date, and a missing time as null", () => {
+    expect(stripeTime(1_700_000_000).toISOString()).toBe("2023-11-14T22:13:20.000Z");
+    expect(stripeTimeOrNull(0)?.toISOString()).toBe("1970-01-01T00:00:00.000Z");
+    expect(stripeTimeOrNull(null)).toBeNull();
+    expect(stripeTimeOrNull(undefined)).toBeNull();
   });
 });
