@@ -2,6 +2,15 @@ import type { Context } from "hono";
 import * as v from "valibot";
 import { PROBLEM_BASE_URI, PROBLEMS, type ProblemType } from "../../common/problems";
 
+/** One problem with one part of a document: where (a dot path, "" for the whole) and what. */
+export const FieldIssueSchema = v.object({ path: v.string(), message: v.string() });
+export type FieldIssue = v.InferOutput<typeof FieldIssueSchema>;
+
+/** Valibot's issues as {@link FieldIssue}s, for a 422's `errors` and the response check. */
+export function fieldIssues(issues: readonly v.BaseIssue<unknown>[]): FieldIssue[] {
+  return issues.map((issue) => ({ path: v.getDotPath(issue) ?? "", message: issue.message }));
+}
+
 /**
  * Every error response's body (RFC 9457). Loose: a problem may carry extension members
  * (`errors`, `maxBytes`, `retryAfter`...), as the RFC allows.
@@ -14,7 +23,7 @@ export const ProblemSchema = v.looseObject({
   instance: v.optional(v.string()),
   requestId: v.string(),
   /** Validation failures: one entry per issue. */
-  errors: v.optional(v.array(v.object({ path: v.string(), message: v.string() }))),
+  errors: v.optional(v.array(FieldIssueSchema)),
 });
 export type Problem = v.InferOutput<typeof ProblemSchema>;
 

@@ -1,8 +1,8 @@
 import * as v from "valibot";
-import { ProblemSchema } from "./problem";
+import { type FieldIssue, fieldIssues, ProblemSchema } from "./problem";
 
 /** One way a response differs from what its route declares. */
-export type ContractIssue = { path: string; message: string };
+export type ContractIssue = FieldIssue;
 
 export type DeclaredResponses = Record<number, { description: string; schema?: v.GenericSchema }>;
 
@@ -52,7 +52,7 @@ export async function responseContractIssues(response: Response, declared: Decla
     return [{ path: "", message: "the body is not JSON" }];
   }
   const result = v.safeParse(schema, body);
-  if (!result.success) return result.issues.map((issue) => ({ path: v.getDotPath(issue) ?? "", message: issue.message }));
+  if (!result.success) return fieldIssues(result.issues);
   const issues: ContractIssue[] = [];
   if (problem && isRecord(body) && body.status !== response.status) issues.push({ path: "status", message: `says ${String(body.status)}, sent as ${response.status}` });
   // Problems may carry extension members; every other body is checked for undeclared ones.

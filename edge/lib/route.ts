@@ -4,7 +4,7 @@ import * as v from "valibot";
 import type { UserRole } from "../../db/schema";
 import type { AppEnv } from "../env";
 import type { ApiKeyScope, Principal } from "./principal";
-import { ApiError, problemResponse } from "./problem";
+import { ApiError, fieldIssues, problemResponse } from "./problem";
 import { type DeclaredResponses, describeContractIssues, isJsonMediaType, responseContractIssues } from "./response-contract";
 
 /** Who may call a route: anyone, or signed-in users of the listed roles. */
@@ -80,10 +80,6 @@ function checkApiKeyScope(routeSpec: RouteSpec, scopes: readonly string[]) {
   }
 }
 
-function issuesOf(issues: v.BaseIssue<unknown>[]) {
-  return issues.map((issue) => ({ path: v.getDotPath(issue) ?? "", message: issue.message }));
-}
-
 /**
  * Parses one part of the request with a valibot schema; handlers read only `c.req.valid(target)`.
  * JSON bodies must say `application/json` (415 otherwise); malformed JSON is a 400 and a body that
@@ -100,7 +96,7 @@ export function input<T extends keyof ValidationTargets, S extends v.GenericSche
     }
     const result = v.safeParse(schema, value);
     if (!result.success) {
-      throw new ApiError("validation-failed", `invalid ${target === "json" ? "body" : target}`, { errors: issuesOf(result.issues) });
+      throw new ApiError("validation-failed", `invalid ${target === "json" ? "body" : target}`, { errors: fieldIssues(result.issues) });
     }
     return result.output as v.InferOutput<S>;
   });
