@@ -2,26 +2,11 @@ import { Hono } from "hono";
 import * as v from "valibot";
 import type { AppEnv } from "../env";
 import { decodeCursor } from "../lib/pagination";
-import { API_KEY_SCOPES } from "../lib/principal";
 import { ALL_ROLES, caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { idempotent } from "../middleware/idempotency";
 import { AUTH_LIMITS, rateLimit } from "../middleware/rate-limit";
-import { ApiKeyPageSchema, createApiKey, listApiKeys, NewApiKeySchema, RevokedApiKeySchema, revokeApiKey } from "../services/accounts/api-keys";
-
-const CreateBody = v.strictObject({
-  name: s.text(80),
-  scopes: v.pipe(v.array(v.picklist(API_KEY_SCOPES)), v.minLength(1, "name at least one scope"), v.maxLength(API_KEY_SCOPES.length)),
-  expiresAt: v.optional(
-    v.pipe(
-      v.string(),
-      v.isoTimestamp("must be an ISO 8601 timestamp"),
-      v.check(s.instantInRange, "must be before 3000"),
-      v.transform((t) => new Date(t)),
-      v.check((d) => d.getTime() > Date.now(), "must be in the future"),
-    ),
-  ),
-});
+import { ApiKeyPageSchema, ApiKeyRequestSchema, createApiKey, listApiKeys, NewApiKeySchema, RevokedApiKeySchema, revokeApiKey } from "../services/accounts/api-keys";
 
 /** Programmatic access for buyers' systems. Keys are managed with an access token, never with a key. */
 export const apiKeyRoutes = new Hono<AppEnv>()
@@ -34,7 +19,7 @@ export const apiKeyRoutes = new Hono<AppEnv>()
       idempotent: true,
       responses: { 201: { description: "Created", schema: NewApiKeySchema } },
     }),
-    input("json", CreateBody),
+    input("json", ApiKeyRequestSchema),
     rateLimit(AUTH_LIMITS.perUser),
     idempotent({ redact: ["secret"] }),
     async (c) => {

@@ -6,14 +6,8 @@ import * as s from "../lib/schemas";
 import { idempotent } from "../middleware/idempotency";
 import { AUTH_LIMITS, checkRateLimit, clientIp, rateLimit } from "../middleware/rate-limit";
 import { registerAndSignIn, revokeSession, rotateRefreshToken, SignedInSchema, signIn, TokenPairSchema } from "../services/accounts/sessions";
-import { CurrentUserSchema, currentUser } from "../services/accounts/users";
+import { CurrentUserSchema, currentUser, NewAccountSchema } from "../services/accounts/users";
 
-const RegisterBody = v.strictObject({
-  email: s.email,
-  password: s.password,
-  displayName: s.text(80),
-  role: v.optional(v.picklist(["buyer", "contributor"]), "buyer"),
-});
 const LoginBody = v.strictObject({ email: s.email, password: s.passwordAttempt });
 const RefreshBody = v.strictObject({ refreshToken: v.pipe(v.string(), v.regex(/^esr_[A-Za-z0-9_-]{43}$/, "not a refresh token")) });
 
@@ -35,7 +29,7 @@ export const authRoutes = new Hono<AppEnv>()
       idempotent: true,
       responses: { 201: { description: "Account created", schema: SignedInSchema } },
     }),
-    input("json", RegisterBody),
+    input("json", NewAccountSchema),
     rateLimit(AUTH_LIMITS.perIp),
     idempotent({ redact: ["tokens"] }),
     async (c) => {

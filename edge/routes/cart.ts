@@ -1,12 +1,7 @@
 import { Hono } from "hono";
-import * as v from "valibot";
-import { licenseType } from "../../db/schema";
 import type { AppEnv } from "../env";
 import { caller, input, spec } from "../lib/route";
-import * as s from "../lib/schemas";
-import { addToCartAndLoad, CartSchema, emptyCart, loadCart, MAX_CART_ITEMS, removeFromCart } from "../services/commerce/cart";
-
-const CartLine = v.strictObject({ imageId: s.uuid, licenseType: v.picklist(licenseType.enumValues, "must be standard, enhanced or editorial") });
+import { addToCartAndLoad, CartLineSchema, CartSchema, emptyCart, loadCart, MAX_CART_ITEMS, removeFromCart } from "../services/commerce/cart";
 
 const access = ["buyer"] as const;
 
@@ -35,7 +30,7 @@ export const cartRoutes = new Hono<AppEnv>()
         200: { description: "Already in the cart; the cart", schema: CartSchema },
       },
     }),
-    input("json", CartLine),
+    input("json", CartLineSchema),
     async (c) => {
       const { added, cart } = await addToCartAndLoad({ db: c.var.db, urls: c.var.urls }, caller(c).userId, c.req.valid("json"));
       return c.json(cart, added ? 201 : 200);
@@ -49,7 +44,7 @@ export const cartRoutes = new Hono<AppEnv>()
       access,
       responses: { 204: { description: "Removed" } },
     }),
-    input("param", CartLine),
+    input("param", CartLineSchema),
     async (c) => {
       await removeFromCart(c.var.db, caller(c).userId, c.req.valid("param"));
       return c.body(null, 204);

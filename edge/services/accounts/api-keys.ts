@@ -4,6 +4,7 @@ import type { Database } from "../../../db/connect";
 import { type ApiKey, apiKeys } from "../../../db/schema";
 import { randomToken, sha256Hex } from "../../lib/crypto";
 import { afterCursor, type CursorPosition, newestFirst, page } from "../../lib/pagination";
+import { API_KEY_SCOPES } from "../../lib/principal";
 import { ApiError } from "../../lib/problem";
 import * as s from "../../lib/schemas";
 import { audit } from "../admin/audit";
@@ -21,6 +22,22 @@ export const ApiKeySchema = v.object({
   revokedAt: v.nullable(v.string()),
 });
 export type ApiKeyView = v.InferOutput<typeof ApiKeySchema>;
+
+/** What a new key is asked for with: a name, its scopes, and optionally when it expires. */
+export const ApiKeyRequestSchema = v.strictObject({
+  name: s.text(80),
+  scopes: v.pipe(v.array(v.picklist(API_KEY_SCOPES)), v.minLength(1, "name at least one scope"), v.maxLength(API_KEY_SCOPES.length)),
+  expiresAt: v.optional(
+    v.pipe(
+      v.string(),
+      v.isoTimestamp("must be an ISO 8601 timestamp"),
+      v.check(s.instantInRange, "must be before 3000"),
+      v.transform((t) => new Date(t)),
+      v.check((d) => d.getTime() > Date.now(), "must be in the future"),
+    ),
+  ),
+});
+export type ApiKeyRequest = v.InferOutput<typeof ApiKeyRequestSchema>;
 
 /** A new key with its secret, which no later response shows. */
 export const NewApiKeySchema = v.object({ apiKey: ApiKeySchema, secret: v.string() });
@@ -50,7 +67,7 @@ function publicApiKey(key: ApiKey): ApiKeyView {
  * Creates an API key: `esk_<random>`, shown once. Only its SHA-256 is stored (the key has 256
  * bits of entropy, so a fast hash is enough; a slow one would cost every API call).
  */
-export async function createApiKey(db: Database, userId: string, input: { name: string; scopes: string[]; expiresAt?: Date }, requestId?: string): Promise<NewApiKey> {
+export async function createApiKey(db: Database, userId: string, input: ApiKeyRequest, requestId?: string): Promise<NewApiKey> {
   const secret = `esk_${randomToken(32)}`;
   return db.transaction(async (tx) => {
     const active = await tx

@@ -27,8 +27,14 @@ export function publicUser(user: User): PublicUser {
   };
 }
 
-/** What self-registration asks for. */
-export type NewAccount = { email: string; password: string; displayName: string; role: "buyer" | "contributor" };
+/** What self-registration asks for: buyer or contributor, never admin. */
+export const NewAccountSchema = v.strictObject({
+  email: s.email,
+  password: s.password,
+  displayName: s.text(80),
+  role: v.optional(v.picklist(["buyer", "contributor"]), "buyer"),
+});
+export type NewAccount = v.InferOutput<typeof NewAccountSchema>;
 
 /**
  * Creates an account. Self-registration gives buyer or contributor; admins are made by an admin

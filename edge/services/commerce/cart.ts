@@ -1,7 +1,7 @@
 import { and, asc, count, eq, inArray } from "drizzle-orm";
 import * as v from "valibot";
 import type { Database } from "../../../db/connect";
-import { cartItems, carts, images, type LicenseType, licenseType } from "../../../db/schema";
+import { cartItems, carts, images, licenseType } from "../../../db/schema";
 import { CURRENCY_DEFAULT } from "../../../db/schema/columns";
 import type { PublicUrls } from "../../adapters/public-urls";
 import { ApiError } from "../../lib/problem";
@@ -15,7 +15,9 @@ import { quote, UNAVAILABLE_REASONS } from "./quotes";
 /** A cart holds at most this many items (one checkout becomes one Stripe session). */
 export const MAX_CART_ITEMS = 100;
 
-export type CartLine = { imageId: string; licenseType: LicenseType };
+/** One line of a cart: an image under a license type (the body of an add, the path of a removal). */
+export const CartLineSchema = v.strictObject({ imageId: s.uuid, licenseType: v.picklist(licenseType.enumValues, "must be standard, enhanced or editorial") });
+export type CartLine = v.InferOutput<typeof CartLineSchema>;
 
 export type CartDeps = { db: Database; urls: PublicUrls };
 

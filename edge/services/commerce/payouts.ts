@@ -30,7 +30,7 @@ export const PAYOUT_CRON = "0 6 1 * *";
 
 export type PayoutRunOptions = {
   /** `YYYY-MM`; default: the month before `now`. */
-  period?: string;
+  period?: Month;
   now?: Date;
 };
 
