@@ -11,7 +11,7 @@ export const healthRoutes = new Hono<AppEnv>().get(
     access: "public",
     responses: {
       200: { description: "Serving (status ok, or degraded when the worker or cache is down)", schema: HealthSchema },
-      503: { description: "The database is down: nothing can be served" },
+      503: { description: "The database is down: nothing can be served", schema: HealthSchema },
     },
   }),
   async (c) => {

@@ -3,7 +3,11 @@ import { and, eq, isNull } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditLog, images, licensePrices, licenses, users } from "../../db/schema";
 import { readConfig } from "../../edge/config";
-import { api, expectProblem, signUp, testDb } from "./support";
+import type { AuditLogPage } from "../../edge/services/admin/audit";
+import type { Health } from "../../edge/services/admin/health";
+import type { ModerationItem, ModerationOutcome } from "../../edge/services/admin/moderation";
+import type { PriceChangeResult, PriceList } from "../../edge/services/commerce/prices";
+import { api, expectProblem, signUp, testDb, workerWith } from "./support";
 
 /** Moderation, takedowns, the audit log and the price list, on rows written straight to the database. */
 
@@ -13,21 +17,6 @@ afterAll(() => pool.end());
 const DERIVATIVES = readConfig(env).DERIVATIVES_PUBLIC_URL.replace(/\/+$/, "");
 // Defaults are set in a currency no other test file prices in, so the marketplace's usd defaults stay as they are.
 const CURRENCY = "xba";
-
-type Moderated = { image: { id: string; status: string; statusReason: string | null; publishedAt: string | null; takenDownAt: string | null } };
-type QueueItem = {
-  id: string;
-  title: string;
-  contributor: { id: string; displayName: string };
-  nsfwScore: number | null;
-  duplicateOf: string | null;
-  editorial: boolean;
-  thumbnailUrl: string | null;
-  previewUrl: string | null;
-  createdAt: string;
-};
-type AuditEntry = { id: number; actorId: string | null; action: string; targetType: string | null; targetId: string | null; detail: Record<string, unknown> | null };
-type Price = { id: string; imageId: string | null; licenseType: string; currency: string; amountCents: number; active: boolean };
 
 let admin: Awaited<ReturnType<typeof signUp>>;
 let secondAdmin: Awaited<ReturnType<typeof signUp>>;
@@ -73,12 +62,12 @@ describe("GET /v1/admin/moderation/queue", () => {
     ];
     await insertImage({ title: "Approved long ago", status: "approved", createdAt: new Date("2000-06-01T00:00:00Z") });
 
-    const seen: QueueItem[] = [];
+    const seen: ModerationItem[] = [];
     let cursor: string | null = null;
     for (let pages = 0; pages < 100; pages++) {
       const res = await api(`/v1/admin/moderation/queue?limit=2${cursor ? `&cursor=${cursor}` : ""}`, { token: admin.accessToken });
       expect(res.status).toBe(200);
-      const page = (await res.json()) as { items: QueueItem[]; nextCursor: string | null };
+      const page = (await res.json()) as { items: ModerationItem[]; nextCursor: string | null };
       seen.push(...page.items);
       cursor = page.nextCursor;
       if (!cursor) break;
@@ -112,7 +101,7 @@ describe("moderation actions", () => {
     const before = Date.now();
     const res = await post(`/v1/admin/moderation/${id}/approve`, { note: "looks fine" });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as Moderated;
+    const body = (await res.json()) as ModerationOutcome;
     expect(body.image).toMatchObject({ id, status: "approved", statusReason: null, takenDownAt: null });
     const row = await imageRow(id);
     expect(row).toMatchObject({ status: "approved", statusReason: null });
@@ -138,7 +127,7 @@ describe("moderation actions", () => {
     const id = await insertImage();
     const res = await post(`/v1/admin/moderation/${id}/reject`, { reason: "Visible watermark of another agency" }, secondAdmin.accessToken);
     expect(res.status).toBe(200);
-    expect(((await res.json()) as Moderated).image).toMatchObject({ status: "rejected", statusReason: "Visible watermark of another agency" });
+    expect(((await res.json()) as ModerationOutcome).image).toMatchObject({ status: "rejected", statusReason: "Visible watermark of another agency" });
     expect(await imageRow(id)).toMatchObject({ status: "rejected", statusReason: "Visible watermark of another agency", takenDownAt: null });
     const entries = await auditFor(id);
     expect(entries.map((e) => [e.action, e.actorId])).toEqual([["moderation.reject", secondAdmin.userId]]);
@@ -189,7 +178,7 @@ describe("moderation actions", () => {
     await db.insert(licenses).values({ buyerId: buyer.userId, imageId: id, licenseType: "standard", priceCents: 1000 });
     const res = await post(`/v1/admin/images/${id}/takedown`, { reason: "DMCA notice 2026-114" });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as Moderated;
+    const body = (await res.json()) as ModerationOutcome;
     expect(body.image).toMatchObject({ status: "rejected", statusReason: "DMCA notice 2026-114", takenDownAt: expect.stringMatching(/^\d{4}-/) });
     const row = await imageRow(id);
     expect(row?.takenDownAt).toBeInstanceOf(Date);
@@ -222,17 +211,15 @@ describe("GET /v1/admin/audit-log", () => {
     const list = async (query: string) => {
       const res = await api(`/v1/admin/audit-log?${query}`, { token: admin.accessToken });
       expect(res.status).toBe(200);
-      return (await res.json()) as { items: AuditEntry[]; nextCursor: string | null };
+      return (await res.json()) as AuditLogPage;
     };
     const byTarget = await list(`targetId=${ids[1]}`);
     expect(byTarget.items.map((e) => [e.action, e.actorId, e.targetId])).toEqual([["moderation.approve", secondAdmin.userId, ids[1]]]);
 
-    const seen: AuditEntry[] = [];
+    const seen: AuditLogPage["items"] = [];
     let cursor: string | null = null;
     do {
-      const page: { items: AuditEntry[]; nextCursor: string | null } = await list(
-        `actorId=${secondAdmin.userId}&action=moderation.approve&limit=2${cursor ? `&cursor=${cursor}` : ""}`,
-      );
+      const page: AuditLogPage = await list(`actorId=${secondAdmin.userId}&action=moderation.approve&limit=2${cursor ? `&cursor=${cursor}` : ""}`);
       seen.push(...page.items);
       cursor = page.nextCursor;
     } while (cursor);
@@ -259,10 +246,10 @@ describe("prices", () => {
   it("creates, then updates, the one default per license type and currency, audited with old and new amounts", async () => {
     const created = await put({ licenseType: "standard", amountCents: 2900, currency: CURRENCY });
     expect(created.status).toBe(200);
-    const first = (await created.json()) as { price: Price; previousAmountCents: number | null };
+    const first = (await created.json()) as PriceChangeResult;
     expect(first).toMatchObject({ price: { imageId: null, licenseType: "standard", currency: CURRENCY, amountCents: 2900, active: true }, previousAmountCents: null });
 
-    const updated = (await (await put({ licenseType: "standard", amountCents: 3400, currency: CURRENCY })).json()) as { price: Price; previousAmountCents: number | null };
+    const updated = (await (await put({ licenseType: "standard", amountCents: 3400, currency: CURRENCY })).json()) as PriceChangeResult;
     expect(updated).toMatchObject({ price: { id: first.price.id, amountCents: 3400 }, previousAmountCents: 2900 });
     const rows = await db
       .select()
@@ -284,11 +271,11 @@ describe("prices", () => {
     await db.insert(licensePrices).values({ imageId: id, licenseType: "enhanced", amountCents: 100, active: false });
     const res = await put({ licenseType: "enhanced", amountCents: 12_900, imageId: id });
     expect(res.status).toBe(200);
-    expect((await res.json()) as { price: Price }).toMatchObject({ price: { imageId: id, currency: "usd", amountCents: 12_900, active: true }, previousAmountCents: 100 });
+    expect((await res.json()) as PriceChangeResult).toMatchObject({ price: { imageId: id, currency: "usd", amountCents: 12_900, active: true }, previousAmountCents: 100 });
 
     const list = await api(`/v1/admin/prices?imageId=${id}`, { token: admin.accessToken });
     expect(list.status).toBe(200);
-    const body = (await list.json()) as { defaults: Price[]; overrides: (Price & { imageTitle: string })[]; nextCursor: string | null };
+    const body = (await list.json()) as PriceList;
     expect(body.overrides).toEqual([expect.objectContaining({ imageId: id, imageTitle: "Priced image", licenseType: "enhanced", amountCents: 12_900, active: true })]);
     expect(body.defaults.every((p) => p.imageId === null)).toBe(true);
     expect(body.defaults.filter((p) => p.currency === CURRENCY).map((p) => [p.licenseType, p.amountCents])).toEqual([["standard", 3400]]);
@@ -337,5 +324,20 @@ describe("access", () => {
       await expectProblem(await api("/v1/admin/prices", { method: "PUT", token: user.accessToken, json: { licenseType: "standard", amountCents: 1 } }), 403, "forbidden");
     }
     expect((await imageRow(id))?.status).toBe("pending_review");
+  });
+});
+
+describe("GET /v1/health", () => {
+  it("answers 503 with every dependency's state when the database cannot be reached", async () => {
+    // Nothing listens on port 9: the database check fails at once, and so does the worker's (its heartbeat is a row).
+    const target = workerWith({ DATABASE_URL: "postgres://nobody:nothing@127.0.0.1:9/none" });
+    const res = await api("/v1/health", { target });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const body = (await res.json()) as Health;
+    expect(body.status).toBe("down");
+    expect(Object.keys(body.checks)).toEqual(["database", "r2", "queue", "worker", "cache"]);
+    expect(body.checks.database).toMatchObject({ state: "down" });
+    expect(body.checks.r2).toMatchObject({ state: "ok" });
   });
 });

@@ -3,7 +3,7 @@ import { eq, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, licensePrices, users } from "../../db/schema";
 import { readConfig } from "../../edge/config";
-import { collapseNearDuplicates, type DuplicateKeys, hammingDistance, publicTechnicalMetadata } from "../../edge/services/catalogue/image-page";
+import { collapseNearDuplicates, type DuplicateKeys, hammingDistance, publicTechnicalMetadata, type SimilarImages } from "../../edge/services/catalogue/image-page";
 import { api, expectProblem, signUp, testDb } from "./support";
 
 /**
@@ -297,20 +297,14 @@ describe("GET /v1/images/:id/similar", () => {
   const ids: Record<string, string> = {};
   const similarity: Record<string, number> = {};
 
-  type Similar = {
-    imageId: string;
-    results: { id: string; title: string; similarity: number; derivatives: Record<string, string>; editorial: boolean }[];
-    degraded: string[];
-    notice?: string;
-  };
   const similar = async (query = "") => {
     const res = await api(`/v1/images/${ids.source}/similar${query}`);
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("public, max-age=60");
-    return (await res.json()) as Similar;
+    return (await res.json()) as SimilarImages;
   };
   /** Results by the name each was inserted under ("other" for other test files' images). */
-  const resultNames = (body: Similar) => body.results.map((r) => Object.keys(ids).find((name) => ids[name] === r.id) ?? "other");
+  const resultNames = (body: SimilarImages) => body.results.map((r) => Object.keys(ids).find((name) => ids[name] === r.id) ?? "other");
 
   beforeAll(async () => {
     const add = async (name: string, cosine: number | null, values: Partial<Row> = {}) => {
@@ -409,7 +403,7 @@ describe("GET /v1/images/:id/similar", () => {
   it("answers an image without an embedding with no results and says why", async () => {
     const res = await api(`/v1/images/${ids.noEmbedding}/similar`);
     expect(res.status).toBe(200);
-    const body = (await res.json()) as Similar;
+    const body = (await res.json()) as SimilarImages;
     expect(body).toMatchObject({ imageId: ids.noEmbedding, results: [], degraded: ["semantic"] });
     expect(body.notice).toMatch(/embedding/);
   });

@@ -5,7 +5,8 @@ import { createLogger, log } from "../../common/log";
 import { cartItems, carts, images } from "../../db/schema";
 import { publicUrls } from "../../edge/adapters/public-urls";
 import { readConfig } from "../../edge/config";
-import { purgeFromCdn, reconcileRecentRenditions } from "../../edge/services/catalogue/renditions";
+import type { PortfolioPage } from "../../edge/services/catalogue/portfolio";
+import { purgeFromCdn, type ReconcileReport, reconcileRecentRenditions } from "../../edge/services/catalogue/renditions";
 import { api, expectProblem, signUp, testDb } from "./support";
 
 /**
@@ -130,15 +131,13 @@ describe("listing changes move the public copies", () => {
   });
 });
 
-type Portfolio = { items: { id: string; thumbnailUrl: string | null }[]; nextCursor: string | null };
-
 async function portfolioOf(token: string) {
-  const items: Portfolio["items"] = [];
+  const items: PortfolioPage["items"] = [];
   let cursor: string | null = null;
   for (let pages = 0; pages < 20; pages++) {
     const res = await api(`/v1/contributor/portfolio?limit=100${cursor ? `&cursor=${cursor}` : ""}`, { token });
     expect(res.status).toBe(200);
-    const page = (await res.json()) as Portfolio;
+    const page = (await res.json()) as PortfolioPage;
     items.push(...page.items);
     cursor = page.nextCursor;
     if (!cursor) break;
@@ -210,8 +209,6 @@ describe("authenticated URLs for unlisted images", () => {
   });
 });
 
-type Reconciled = { checked: number; published: number; unpublished: number; purgeFailed: number; nextCursor: string | null };
-
 describe("POST /v1/admin/renditions/reconcile", () => {
   it("fixes what was written before private renditions: unlisted images lose their public copies (kept privately), listed ones get missing copies back", async () => {
     const legacyUnlisted = await Promise.all(unlistedStates.map(([, values]) => makeImage(values, { public: true })));
@@ -224,7 +221,7 @@ describe("POST /v1/admin/renditions/reconcile", () => {
     for (let pages = 0; pages < 200; pages++) {
       const res = await api("/v1/admin/renditions/reconcile", { method: "POST", token: admin.accessToken, json: { limit: 100, ...(cursor ? { cursor } : {}) } });
       expect(res.status, await res.clone().text()).toBe(200);
-      const report = (await res.json()) as Reconciled;
+      const report = (await res.json()) as ReconcileReport;
       total += report.checked;
       if (!report.nextCursor) break;
       cursor = report.nextCursor;
