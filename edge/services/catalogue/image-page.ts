@@ -113,7 +113,7 @@ const categoriesOfImage = sql<ImagePage["categories"]>`coalesce((
 /**
  * One active price per license type and currency: the image's own row over the marketplace default
  * (`image_id` null). Editorial images are sold under the editorial license only: the SQL form of
- * mayLicenseAs (services/commerce/license-types.ts), which checkout applies to the same prices.
+ * mayLicenseAs (services/commerce/license-types.ts), which commerce applies when it sells.
  */
 const pricesOfImage = sql<ImagePage["prices"]>`coalesce((
   select json_agg(json_build_object('licenseType', p.license_type, 'currency', p.currency, 'amountCents', p.amount_cents)
