@@ -1,17 +1,8 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import {
-  DERIVATIVE_CACHE_CONTROL,
-  derivativeKey,
-  originalKey,
-  PRIVATE_RENDITION_CACHE_CONTROL,
-  privateRenditionKey,
-  RENDITIONS,
-  type RenditionName,
-  type UploadContentType,
-} from "../common/images";
+import { derivativeKey, originalKey, RENDITIONS, type RenditionName, type UploadContentType } from "../common/images";
 import type { DerivativeKeys } from "../db/schema";
-import type { ObjectStore } from "../gpu-worker/jobs/image-outputs";
+import { type ObjectStore, publishRenditions, settleAll, type StoredRendition, storePrivateRenditions } from "../gpu-worker/jobs/image-outputs";
 import { cleanOriginal } from "../gpu-worker/pipeline/clean-original";
 import type { SniffedFormat } from "../gpu-worker/pipeline/validate";
 import type { Limit } from "./limit";
@@ -35,7 +26,7 @@ export type UploadableFile = {
   imageId: string;
   sha256: string;
   contentType: UploadContentType;
-  renditions: { name: RenditionName; body: Uint8Array; contentType: string }[];
+  renditions: StoredRendition[];
   /** Listed by this run (approved): the renditions are public too. Anything else waits for a moderator's approval. */
   listed: boolean;
 };
@@ -59,16 +50,11 @@ export async function uploadFile(store: ObjectStore, limit: Limit, clock: StageC
     const key = originalKey(target.contributorId, file.imageId, file.contentType);
     await store.putObject(target.originalsBucket, key, bytes, { contentType: file.contentType });
   });
-  const putRenditions = file.renditions.flatMap((rendition) => {
-    const key = derivativeKey(file.imageId, rendition.name);
-    const copies = [
-      slot(() => store.putObject(target.originalsBucket, privateRenditionKey(key), rendition.body, { contentType: rendition.contentType, cacheControl: PRIVATE_RENDITION_CACHE_CONTROL })),
-    ];
-    if (file.listed) copies.push(slot(() => store.putObject(target.derivativesBucket, key, rendition.body, { contentType: rendition.contentType, cacheControl: DERIVATIVE_CACHE_CONTROL })));
-    return copies;
-  });
-  // allSettled first: no request may still be running when the caller decides the file failed.
-  const results = await Promise.allSettled([putOriginal, ...putRenditions]);
-  const failure = results.find((r) => r.status === "rejected");
-  if (failure) throw (failure as PromiseRejectedResult).reason;
+  // Each write takes an upload slot; the private and public copies follow the live job's rules.
+  const limited: Pick<ObjectStore, "putObject"> = { putObject: (bucket, key, body, options) => slot(() => store.putObject(bucket, key, body, options)) };
+  await settleAll([
+    putOriginal,
+    storePrivateRenditions(limited, target, file.imageId, file.renditions),
+    file.listed ? publishRenditions(limited, target, file.imageId, file.renditions) : Promise.resolve(),
+  ]);
 }

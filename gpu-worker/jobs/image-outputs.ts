@@ -1,12 +1,11 @@
 import { and, eq, inArray } from "drizzle-orm";
-import { DERIVATIVE_CACHE_CONTROL, derivativeKey, PRIVATE_RENDITION_CACHE_CONTROL, privateRenditionKey } from "../../common/images";
+import { DERIVATIVE_CACHE_CONTROL, derivativeKey, PRIVATE_RENDITION_CACHE_CONTROL, privateRenditionKey, type RenditionName } from "../../common/images";
 import type { Database } from "../../db/connect";
 import { categories, type DerivativeKeys, imageCategories, images, imageTags, tagTextFor } from "../../db/schema";
-import type { Rendition } from "../pipeline/index";
 import type { Inference } from "../pipeline/inference";
 
 /**
- * Where the image jobs (image-process.ts, image-reprocess.ts) put what the pipeline made: the
+ * Where the pipeline's callers (the image jobs, and the importer's uploads) put what it made: the
  * renditions in the buckets, the AI tags and categories in their tables. One copy of the rules:
  * every rendition has a private copy; the public bucket gets one only while the image is listed.
  */
@@ -22,10 +21,23 @@ export type Buckets = { originalsBucket: string; derivativesBucket: string };
 
 type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
 
+/** A rendition as stored (pipeline/index.ts Rendition, or one sent back by an importer thread). */
+export type StoredRendition = { name: RenditionName; body: Uint8Array; contentType: string };
+
+/**
+ * Waits for every write, then throws the first failure: no request may still be running when the
+ * caller decides the image failed (and, say, retries it).
+ */
+export async function settleAll(writes: readonly Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(writes);
+  const failure = results.find((r) => r.status === "rejected");
+  if (failure) throw (failure as PromiseRejectedResult).reason;
+}
+
 /** Writes the private copies (originals bucket, renditions/ prefix); returns the public keys they stand for. */
-export async function storePrivateRenditions(store: ObjectStore, buckets: Buckets, imageId: string, renditions: readonly Rendition[]): Promise<DerivativeKeys> {
+export async function storePrivateRenditions(store: Pick<ObjectStore, "putObject">, buckets: Pick<Buckets, "originalsBucket">, imageId: string, renditions: readonly StoredRendition[]): Promise<DerivativeKeys> {
   const keys: DerivativeKeys = {};
-  await Promise.all(
+  await settleAll(
     renditions.map(async (rendition) => {
       const key = derivativeKey(imageId, rendition.name);
       await store.putObject(buckets.originalsBucket, privateRenditionKey(key), rendition.body, { contentType: rendition.contentType, cacheControl: PRIVATE_RENDITION_CACHE_CONTROL });
@@ -36,8 +48,8 @@ export async function storePrivateRenditions(store: ObjectStore, buckets: Bucket
 }
 
 /** Writes the public copies (derivatives bucket): only for an image that is, or is about to be, listed. */
-export async function publishRenditions(store: ObjectStore, buckets: Buckets, imageId: string, renditions: readonly Rendition[]): Promise<void> {
-  await Promise.all(
+export async function publishRenditions(store: Pick<ObjectStore, "putObject">, buckets: Pick<Buckets, "derivativesBucket">, imageId: string, renditions: readonly StoredRendition[]): Promise<void> {
+  await settleAll(
     renditions.map((rendition) =>
       store.putObject(buckets.derivativesBucket, derivativeKey(imageId, rendition.name), rendition.body, { contentType: rendition.contentType, cacheControl: DERIVATIVE_CACHE_CONTROL }),
     ),
@@ -45,8 +57,8 @@ export async function publishRenditions(store: ObjectStore, buckets: Buckets, im
 }
 
 /** Removes the public copies (the image is not listed after all: withdrawn or taken down meanwhile). */
-export async function unpublishRenditions(store: ObjectStore, buckets: Buckets, imageId: string, renditions: readonly Rendition[]): Promise<void> {
-  await Promise.all(renditions.map((rendition) => store.deleteObject(buckets.derivativesBucket, derivativeKey(imageId, rendition.name))));
+export async function unpublishRenditions(store: ObjectStore, buckets: Pick<Buckets, "derivativesBucket">, imageId: string, renditions: readonly StoredRendition[]): Promise<void> {
+  await settleAll(renditions.map((rendition) => store.deleteObject(buckets.derivativesBucket, derivativeKey(imageId, rendition.name))));
 }
 
 /**
