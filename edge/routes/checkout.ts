@@ -5,7 +5,7 @@ import { caller, input, spec } from "../lib/route";
 import { idempotent } from "../middleware/idempotency";
 import { CheckoutStartedSchema, checkoutCart, checkoutSubscription } from "../services/commerce/checkout";
 
-const deps = (c: Context<AppEnv>) => ({ db: c.var.db, config: c.var.config, urls: c.var.urls });
+const deps = (c: Context<AppEnv>) => ({ db: c.var.db, config: c.var.config, urls: c.var.urls, log: c.var.log });
 
 /**
  * Checkout: the buyer is sent to Stripe Checkout (locally, the Stripe stand-in's page). Nothing is

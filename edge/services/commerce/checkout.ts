@@ -1,5 +1,6 @@
 import { and, eq, inArray, isNull } from "drizzle-orm";
 import * as v from "valibot";
+import type { Logger } from "../../../common/log";
 import type { Database } from "../../../db/connect";
 import { cartItems, carts, images, orderItems, orders, subscriptionPlans, subscriptions, users } from "../../../db/schema";
 import { CURRENCY_DEFAULT } from "../../../db/schema/columns";
@@ -13,7 +14,7 @@ import { quote } from "./quotes";
 import { stripeTime } from "./stripe-objects";
 import { LIVE_SUBSCRIPTION_STATUSES } from "./subscriptions";
 
-export type CheckoutDeps = { db: Database; config: Config; urls: PublicUrls };
+export type CheckoutDeps = { db: Database; config: Config; urls: PublicUrls; log: Logger };
 
 export const CheckoutStartedSchema = v.object({
   orderId: v.nullable(v.string()),
@@ -148,7 +149,7 @@ export async function checkoutCart(deps: CheckoutDeps, buyerId: string): Promise
   if (superseded)
     await stripeClient(config)
       .checkout.sessions.expire(superseded)
-      .catch(() => undefined);
+      .catch((error: Error) => deps.log.warn("could not expire a superseded checkout session", { sessionId: superseded, error: error.message }));
 
   const session = order.sessionId ? await openSession(deps, order.sessionId) : null;
   // The Stripe customer only once the cart passed its checks: a refused checkout writes nothing.
