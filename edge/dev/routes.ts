@@ -32,14 +32,14 @@ export const localStandIns = new Hono<AppEnv>()
   .use("*", async (c, next) => {
     c.set("config", readConfig(c.env));
     c.set("principal", null);
-    c.set("log", log);
+    c.set("log", log.child({ requestId: c.get("requestId") }));
     await next();
   })
   .route("/_local", localRoutes);
 localStandIns.notFound((c) => problemResponse(c, new ApiError("not-found", "no route matches this path")));
 localStandIns.onError((error, c) => {
   if (error instanceof ApiError) return problemResponse(c, error);
-  log.error("local stand-in error", { error, path: new URL(c.req.url).pathname });
+  (c.var.log ?? log).error("local stand-in error", { error, path: new URL(c.req.url).pathname });
   return problemResponse(c, new ApiError("internal"));
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EmbeddingUnavailable, embedQuery, normaliseQuery } from "../../edge/adapters/embed-service";
+import { EmbeddingRefused, EmbeddingUnavailable, embedImageQuery, embedQuery, normaliseQuery } from "../../edge/adapters/embed-service";
 
 /**
  * The edge's query-embedding client, inside workerd: it calls the worker's /embed/text with the
@@ -64,5 +64,33 @@ describe("embedQuery", () => {
     await expect(embedQuery({ config, store, fetch: failing }, "x")).rejects.toThrow(/answered 503/);
     await expect(embedQuery({ config, store, fetch: service("other-model").fetch }, "x")).rejects.toThrow(/runs other-model/);
     expect(store.entries.size).toBe(0);
+  });
+});
+
+describe("embedImageQuery", () => {
+  const image = new Uint8Array([0xff, 0xd8, 0xff, 0xe0]).buffer;
+  const answering = (response: () => Response) => {
+    const calls: { url: string; auth: string | null; type: string | null; bytes: number }[] = [];
+    const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = new Request(input, init);
+      calls.push({ url: request.url, auth: request.headers.get("authorization"), type: request.headers.get("content-type"), bytes: (await request.arrayBuffer()).byteLength });
+      return response();
+    }) as typeof globalThis.fetch;
+    return { calls, fetch };
+  };
+
+  it("posts the image bytes with their type and the secret to /embed/image and returns the embedding", async () => {
+    const { calls, fetch } = answering(() => Response.json({ model: "ViT-B-32__openai", version: "v1", dimensions: 2, embedding: [0.6, 0.8] }));
+    await expect(embedImageQuery({ config, fetch }, image, "image/jpeg")).resolves.toEqual([0.6, 0.8]);
+    expect(calls).toEqual([{ url: "http://worker.test:8788/embed/image", auth: "Bearer s3cret", type: "image/jpeg", bytes: 4 }]);
+  });
+
+  it("passes on the worker's reason when it cannot read the image, and is unavailable on any other failure", async () => {
+    const refused = answering(() => Response.json({ status: 422, detail: "not a JPEG, PNG or WebP image" }, { status: 422 }));
+    await expect(embedImageQuery({ config, fetch: refused.fetch }, image, "image/jpeg")).rejects.toThrow(new EmbeddingRefused("not a JPEG, PNG or WebP image"));
+    const bare = answering(() => new Response("?", { status: 422 }));
+    await expect(embedImageQuery({ config, fetch: bare.fetch }, image, "image/jpeg")).rejects.toThrow(new EmbeddingRefused("the image could not be read"));
+    const odd = answering(() => Response.json({ model: "m", embeddings: [[1]] }));
+    await expect(embedImageQuery({ config, fetch: odd.fetch }, image, "image/jpeg")).rejects.toBeInstanceOf(EmbeddingUnavailable);
   });
 });
