@@ -2,6 +2,7 @@ import { neon, neonConfig, Pool, types } from "@neondatabase/serverless";
 import type { SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/neon-serverless";
 import { PgDialect } from "drizzle-orm/pg-core";
+import { log } from "../common/log";
 
 export type ConnectOptions = {
   /**
@@ -37,7 +38,7 @@ export function connectDatabase(url: string, options: ConnectOptions = {}) {
   pool.on("error", (error: Error) => {
     // Closing the pool after a request hangs up its sockets; errors from that are expected.
     if ((pool as unknown as { ending?: boolean }).ending) return;
-    console.error(JSON.stringify({ level: "error", msg: "idle database connection failed", error: error.message }));
+    log.error("idle database connection failed", { error: error.message });
   });
   // No `schema`: Edgestock queries with the query builder and sql templates, not drizzle's
   // relational API, and handing drizzle the schema costs every request (a Worker builds its db per
