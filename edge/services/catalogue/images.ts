@@ -7,10 +7,10 @@ import type { Store } from "../../adapters/store";
 import { ApiError } from "../../lib/problem";
 import * as s from "../../lib/schemas";
 import { audit } from "../admin/audit";
+import { assertCategoriesExist, ownImage, writeContributorLabels } from "./listings";
 import { type RenditionDeps, type RenditionViewers, renditionUrlsFor, syncRenditions } from "./renditions";
 import { ListingFields, RenditionUrlsSchema } from "./schemas";
 import { catalogueChanged } from "./search";
-import { assertCategoriesExist, ownImage, writeContributorLabels } from "./uploads";
 
 /**
  * An image as its contributor (or an admin) manages it: where its processing is, edits of its

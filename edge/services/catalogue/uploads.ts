@@ -1,4 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import * as v from "valibot";
 import {
   isUploadContentType,
@@ -14,11 +14,12 @@ import {
 } from "../../../common/images";
 import { jobMessage } from "../../../common/jobs";
 import type { S3Client } from "../../../common/s3";
-import type { Database, Queryable } from "../../../db/connect";
-import { categories, imageCategories, images, imageTags, jobs, tagTextFor } from "../../../db/schema";
+import type { Database } from "../../../db/connect";
+import { images, jobs } from "../../../db/schema";
 import type { Config } from "../../config";
 import { ApiError } from "../../lib/problem";
 import * as s from "../../lib/schemas";
+import { assertCategoriesExist, ownImage, writeContributorLabels } from "./listings";
 import { ListingFields } from "./schemas";
 
 /** Queue names as wrangler.toml declares them; `queue()` dispatches on them. */
@@ -71,42 +72,6 @@ export function assertUploadType(contentType: string): asserts contentType is Up
     throw new ApiError("unsupported-media-type", `${contentType} is not accepted; upload one of ${UPLOAD_CONTENT_TYPES.join(", ")}`, {
       accepted: UPLOAD_CONTENT_TYPES,
     });
-  }
-}
-
-async function assertCategoriesExist(db: Database, slugs: string[]) {
-  if (slugs.length === 0) return;
-  const found = await db.select({ slug: categories.slug }).from(categories).where(sql`${categories.slug} in ${slugs}`);
-  const missing = slugs.filter((slug) => !found.some((row) => row.slug === slug));
-  if (missing.length > 0) {
-    throw new ApiError("validation-failed", "unknown categories", { errors: missing.map((slug) => ({ path: "categories", message: `no category ${slug}` })) });
-  }
-}
-
-/** Writes the contributor's keywords and categories (replacing earlier contributor ones; AI tags stay). */
-async function writeContributorLabels(tx: Queryable, imageId: string, keywords: string[] | undefined, slugs: string[] | undefined) {
-  if (keywords) {
-    await tx.delete(imageTags).where(and(eq(imageTags.imageId, imageId), eq(imageTags.source, "contributor")));
-    const unique = [...new Set(keywords.map((k) => k.toLowerCase()))];
-    if (unique.length > 0) {
-      await tx
-        .insert(imageTags)
-        .values(unique.map((tag) => ({ imageId, tag, source: "contributor" as const })))
-        .onConflictDoUpdate({ target: [imageTags.imageId, imageTags.tag], set: { source: "contributor", confidence: null } });
-    }
-    await tx
-      .update(images)
-      .set({ tagText: tagTextFor(imageId) })
-      .where(eq(images.id, imageId));
-  }
-  if (slugs) {
-    await tx.delete(imageCategories).where(and(eq(imageCategories.imageId, imageId), eq(imageCategories.source, "contributor")));
-    if (slugs.length > 0) {
-      await tx
-        .insert(imageCategories)
-        .values(slugs.map((categorySlug) => ({ imageId, categorySlug, source: "contributor" as const })))
-        .onConflictDoUpdate({ target: [imageCategories.imageId, imageCategories.categorySlug], set: { source: "contributor", confidence: null } });
-    }
   }
 }
 
@@ -176,13 +141,6 @@ export async function createUpload(deps: UploadDeps, contributorId: string, uplo
   }
   const signed = await s3.presign("PUT", config.ORIGINALS_BUCKET_NAME, key, { expiresIn: UPLOAD_URL_TTL_SECONDS, contentType, contentLength: upload.bytes });
   return { imageId, key, method: "PUT", uploadUrl: signed.url, headers: signed.headers, expiresAt: signed.expiresAt.toISOString() };
-}
-
-/** The contributor's own image (admins may act on any); 404 for anyone else's, so ids do not leak. */
-export async function ownImage(db: Database, imageId: string, actor: { userId: string; role: string }) {
-  const [image] = await db.select().from(images).where(eq(images.id, imageId));
-  if (!image || (image.contributorId !== actor.userId && actor.role !== "admin")) throw new ApiError("not-found", "no such image");
-  return image;
 }
 
 /** `POST /v1/uploads/{id}/parts`. */
@@ -315,5 +273,3 @@ export async function handleUploadEvent(deps: UploadDeps, body: unknown): Promis
   }
   return (await enqueueProcessing(deps, image.id, object.size)) ? "enqueued" : "ignored";
 }
-
-export { assertCategoriesExist, writeContributorLabels };
