@@ -25,7 +25,7 @@ interface Rule {
 
 const RULES: Rule[] = [
   {
-    name: "db/ imports only db/ (and the logger, common/log.ts)",
+    name: "db/ imports only db/ and the logger",
     why: "the schema and the one connection helper are shared by every runtime; they depend on nothing above them. The logger is a leaf every room writes through",
     from: ["db/"],
     allowOnly: ["db/", "common/log"],
