@@ -1,11 +1,12 @@
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { apiKeys } from "../../db/schema";
+import type { ApiKeyPage, ApiKeyView, NewApiKey } from "../../edge/services/accounts/api-keys";
 import { api, signUp, testDb } from "./support";
 
-type ApiKey = { id: string; name: string; prefix: string; scopes: string[]; createdAt: string; lastUsedAt: string | null; revokedAt: string | null };
-type Created = { apiKey: ApiKey; secret: string };
-type Page = { items: ApiKey[]; nextCursor: string | null };
+type ApiKey = ApiKeyView;
+type Created = NewApiKey;
+type Page = ApiKeyPage;
 type Problem = { type: string; status: number };
 
 const PUBLIC_FIELDS = ["createdAt", "expiresAt", "id", "lastUsedAt", "name", "prefix", "revokedAt", "scopes"];
@@ -127,7 +128,10 @@ describe("API keys", () => {
   it("refuses unknown, malformed and expired keys with 401", async () => {
     const user = await signUp();
     const { apiKey, secret } = await createdKey(user.accessToken, "soon expired");
-    await db.update(apiKeys).set({ expiresAt: new Date(Date.now() - 60_000) }).where(eq(apiKeys.id, apiKey.id));
+    await db
+      .update(apiKeys)
+      .set({ expiresAt: new Date(Date.now() - 60_000) })
+      .where(eq(apiKeys.id, apiKey.id));
     for (const key of [secret, `esk_${"A".repeat(43)}`, "esk_short", "not-a-key"]) {
       const res = await api("/v1/auth/me", { apiKey: key });
       expect(res.status, key).toBe(401);
@@ -225,7 +229,10 @@ describe("API key creation with Idempotency-Key", () => {
     expect(fromBob.headers.get("idempotency-replayed")).toBeNull();
     expect(((await fromBob.json()) as Created).secret).toMatch(/^esk_/);
     expect(await keyRows(bob.userId)).toHaveLength(1);
-    const [aliceRow] = await db.select().from(apiKeys).where(and(eq(apiKeys.userId, alice.userId), eq(apiKeys.name, "same")));
+    const [aliceRow] = await db
+      .select()
+      .from(apiKeys)
+      .where(and(eq(apiKeys.userId, alice.userId), eq(apiKeys.name, "same")));
     expect(aliceRow).toBeDefined();
   });
 });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cartItems, carts, images, licensePrices, licenses, users } from "../../db/schema";
 import { readConfig } from "../../edge/config";
 import { ApiError } from "../../edge/lib/problem";
-import { addToCart, MAX_CART_ITEMS } from "../../edge/services/commerce/cart";
+import { addToCart, type CartView, MAX_CART_ITEMS } from "../../edge/services/commerce/cart";
 import { quote } from "../../edge/services/commerce/quotes";
 import { api, expectProblem, signUp, testDb } from "./support";
 
@@ -18,12 +18,7 @@ afterAll(() => pool.end());
 
 const DERIVATIVES = readConfig(env).DERIVATIVES_PUBLIC_URL.replace(/\/+$/, "");
 
-type Cart = {
-  items: { imageId: string; licenseType: string; title: string; thumbnailUrl: string | null; amountCents: number | null; currency: string; unavailable: string | null }[];
-  totalCents: number;
-  currency: string;
-  count: number;
-};
+type Cart = CartView;
 
 let contributorId: string;
 
@@ -38,15 +33,8 @@ async function insertImage(values: Partial<typeof images.$inferInsert> = {}, pri
   return row.id;
 }
 
-
 const itemsOf = async (buyerId: string) =>
-  (
-    await db
-      .select({ n: count() })
-      .from(cartItems)
-      .innerJoin(carts, eq(carts.id, cartItems.cartId))
-      .where(eq(carts.buyerId, buyerId))
-  )[0]?.n ?? 0;
+  (await db.select({ n: count() }).from(cartItems).innerJoin(carts, eq(carts.id, cartItems.cartId)).where(eq(carts.buyerId, buyerId)))[0]?.n ?? 0;
 
 beforeAll(async () => {
   const [user] = await db
@@ -69,7 +57,10 @@ describe("cart", () => {
 
   beforeAll(async () => {
     buyer = await signUp("buyer");
-    ids.harbour = await insertImage({ title: "Harbour at dawn", derivativeKeys: { thumb450: "images/h/thumb-450.webp", preview: "images/h/preview-1200.webp" } }, { standard: 1500, enhanced: 4000 });
+    ids.harbour = await insertImage(
+      { title: "Harbour at dawn", derivativeKeys: { thumb450: "images/h/thumb-450.webp", preview: "images/h/preview-1200.webp" } },
+      { standard: 1500, enhanced: 4000 },
+    );
     ids.forest = await insertImage({ title: "Forest path" }, { standard: 2500 });
     ids.protest = await insertImage({ title: "Protest on the square", editorial: true }, { editorial: 900, standard: 100 });
     ids.pending = await insertImage({ status: "pending_review" }, { standard: 1000 });

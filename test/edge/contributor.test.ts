@@ -3,6 +3,8 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contributorEarnings, downloadEvents, images, licenses, payouts } from "../../db/schema";
 import { readConfig } from "../../edge/config";
+import type { PortfolioPage } from "../../edge/services/catalogue/portfolio";
+import type { EarningsReport } from "../../edge/services/commerce/earnings";
 import { api, expectProblem, signUp, testDb } from "./support";
 
 /**
@@ -17,13 +19,9 @@ afterAll(() => pool.end());
 const DERIVATIVES = readConfig(env).DERIVATIVES_PUBLIC_URL.replace(/\/+$/, "");
 const DAY = 86_400_000;
 
-type Portfolio = {
-  items: { id: string; title: string; status: string; stage: string; thumbnailUrl: string | null; views: number; downloads: number; sales: number; earnedCents: number; createdAt: string; publishedAt: string | null }[];
-  nextCursor: string | null;
-};
-type Balances = { pendingCents: number; availableCents: number; paidCents: number };
-type Earnings = { currency: string; totals: Balances; periods: ({ period: string } & Balances)[]; images: ({ imageId: string; title: string; sales: number } & Balances)[] };
-
+type Portfolio = PortfolioPage;
+type Earnings = EarningsReport;
+type Balances = Earnings["totals"];
 
 let me: Awaited<ReturnType<typeof signUp>>;
 let rival: Awaited<ReturnType<typeof signUp>>;
@@ -69,7 +67,15 @@ beforeAll(async () => {
     { contributorId: rival.userId, period: "2026-01", amountCents: 99_999, status: "paid" },
   ]);
 
-  type Entry = { name: string; imageId: string; amountCents: number; status: "pending" | "available" | "paid" | "reversed"; at: string; availableAt?: Date; reversal?: Omit<Entry, "name" | "imageId" | "reversal"> };
+  type Entry = {
+    name: string;
+    imageId: string;
+    amountCents: number;
+    status: "pending" | "available" | "paid" | "reversed";
+    at: string;
+    availableAt?: Date;
+    reversal?: Omit<Entry, "name" | "imageId" | "reversal">;
+  };
   const future = new Date(Date.now() + 20 * DAY);
   const past = new Date(Date.now() - DAY);
   const entries: Entry[] = [

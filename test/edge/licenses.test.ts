@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { images, licenses, orderItems, orders, users } from "../../db/schema";
 import { readConfig } from "../../edge/config";
 import { LICENSE_TERMS } from "../../edge/data/license-terms";
+import type { LicensePage, LicenseView } from "../../edge/services/commerce/licenses";
 import { api, expectProblem, signUp, testDb } from "./support";
 
 /** A buyer's licenses and certificates, on license rows written straight to the database. */
@@ -15,28 +16,11 @@ const DERIVATIVES = readConfig(env).DERIVATIVES_PUBLIC_URL.replace(/\/+$/, "");
 const HOSTILE_TITLE = `<script>alert("pwned")</script> & 'quotes'`;
 const HOSTILE_NAME = `<img src=x onerror=alert(1)>`;
 
-type License = {
-  id: string;
-  imageId: string;
-  imageTitle: string;
-  thumbnailUrl: string | null;
-  licenseType: "standard" | "enhanced" | "editorial";
-  terms: unknown;
-  priceCents: number;
-  currency: string;
-  source: string;
-  orderId: string | null;
-  issuedAt: string;
-  revokedAt: string | null;
-  revokedReason: string | null;
-  certificateUrl: string;
-  downloadUrl: string;
-};
-type Page = { items: License[]; nextCursor: string | null };
+type License = LicenseView;
+type Page = LicensePage;
 
 /** What hono's html helper writes for a piece of text. */
 const escaped = (text: string) => text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;").replaceAll("'", "&#39;");
-
 
 let buyer: Awaited<ReturnType<typeof signUp>>;
 let other: Awaited<ReturnType<typeof signUp>>;
@@ -54,7 +38,10 @@ beforeAll(async () => {
     .returning({ id: users.id });
   if (!contributor) throw new Error("no contributor");
   const insertImage = async (title: string, values: Partial<typeof images.$inferInsert> = {}) => {
-    const [row] = await db.insert(images).values({ contributorId: contributor.id, title, status: "approved", stage: "done", ...values }).returning({ id: images.id });
+    const [row] = await db
+      .insert(images)
+      .values({ contributorId: contributor.id, title, status: "approved", stage: "done", ...values })
+      .returning({ id: images.id });
     if (!row) throw new Error("insert failed");
     return row.id;
   };
@@ -62,7 +49,10 @@ beforeAll(async () => {
   image.hostile = await insertImage(HOSTILE_TITLE);
   image.protest = await insertImage("Protest on the square", { editorial: true });
 
-  const [order] = await db.insert(orders).values({ buyerId: buyer.userId, status: "paid", totalCents: 1200 + 9900, paidAt: new Date() }).returning({ id: orders.id });
+  const [order] = await db
+    .insert(orders)
+    .values({ buyerId: buyer.userId, status: "paid", totalCents: 1200 + 9900, paidAt: new Date() })
+    .returning({ id: orders.id });
   if (!order) throw new Error("no order");
   orderId = order.id;
   const items = await db
@@ -80,13 +70,32 @@ beforeAll(async () => {
     { name: "harbourStandard", buyerId: buyer.userId, imageId: image.harbour, licenseType: "standard", priceCents: 1200, orderItemId: itemFor(image.harbour) },
     { name: "hostileEnhanced", buyerId: buyer.userId, imageId: image.hostile, licenseType: "enhanced", priceCents: 9900, orderItemId: itemFor(image.hostile) },
     { name: "protestSubscription", buyerId: buyer.userId, imageId: image.protest, licenseType: "editorial", priceCents: 0 },
-    { name: "harbourRevoked", buyerId: buyer.userId, imageId: image.harbour, licenseType: "enhanced", priceCents: 4000, revokedAt: new Date(base + 30 * 60_000), revokedReason: "refund" },
-    { name: "hostileRevoked", buyerId: buyer.userId, imageId: image.hostile, licenseType: "standard", priceCents: 1000, revokedAt: new Date(base + 40 * 60_000), revokedReason: `dispute <b>fraudulent</b>` },
+    {
+      name: "harbourRevoked",
+      buyerId: buyer.userId,
+      imageId: image.harbour,
+      licenseType: "enhanced",
+      priceCents: 4000,
+      revokedAt: new Date(base + 30 * 60_000),
+      revokedReason: "refund",
+    },
+    {
+      name: "hostileRevoked",
+      buyerId: buyer.userId,
+      imageId: image.hostile,
+      licenseType: "standard",
+      priceCents: 1000,
+      revokedAt: new Date(base + 40 * 60_000),
+      revokedReason: `dispute <b>fraudulent</b>`,
+    },
     { name: "harbourSubscription", buyerId: buyer.userId, imageId: image.harbour, licenseType: "standard", priceCents: 0 },
     { name: "othersHarbour", buyerId: other.userId, imageId: image.harbour, licenseType: "standard", priceCents: 1200 },
   ];
   for (const [i, { name, ...row }] of rows.entries()) {
-    const [inserted] = await db.insert(licenses).values({ ...row, issuedAt: new Date(base + i * 60_000) }).returning({ id: licenses.id });
+    const [inserted] = await db
+      .insert(licenses)
+      .values({ ...row, issuedAt: new Date(base + i * 60_000) })
+      .returning({ id: licenses.id });
     if (!inserted) throw new Error("insert failed");
     license[name] = inserted.id;
   }
@@ -221,7 +230,10 @@ describe("GET /v1/licenses/:id/certificate", () => {
 
   it("shows a revoked license as REVOKED with the reason and date", async () => {
     const html = await certificate(license.harbourRevoked);
-    const [row] = await db.select({ revokedAt: licenses.revokedAt }).from(licenses).where(eq(licenses.id, license.harbourRevoked as string));
+    const [row] = await db
+      .select({ revokedAt: licenses.revokedAt })
+      .from(licenses)
+      .where(eq(licenses.id, license.harbourRevoked as string));
     expect(html).toContain("REVOKED");
     expect(html).toContain("Reason: refund");
     expect(html).toContain(row?.revokedAt?.toISOString());
