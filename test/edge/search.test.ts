@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { colourBucket } from "../../common/colours";
+import { listedSql, safeForSearchSql } from "../../common/images";
 import { log } from "../../common/log";
 import { PROBLEM_BASE_URI } from "../../common/problems";
 import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, licensePrices, searchQueries, searchQuerySearchers } from "../../db/schema";
@@ -429,9 +430,9 @@ describe("filters and facets", () => {
       const where = sql.join(
         [
           sql`i.contributor_id = ${contributorId}`,
-          sql`i.status = 'approved'`,
-          sql`i.withdrawn_at is null`,
-          sql`i.nsfw_score < 0.1`,
+          // The listing and safe-search rules are checked on their own (test/db/listing-rule.test.ts).
+          listedSql("i"),
+          safeForSearchSql("i"),
           ...(tsquery ? [sql`i.search_vector @@ ${tsquery}`] : []),
           ...(params.orientation ? [sql`i.orientation = ${params.orientation}`] : []),
           ...(params.colour ? [sql`i.colour_bucket = ${params.colour}`] : []),
