@@ -28,7 +28,7 @@ export function createWorker(runtime: Runtime, app: Hono<AppEnv>) {
       const config = readConfig(env);
       const { db, pool } = connectDatabase(config.DATABASE_URL, { localProxy: config.DB_LOCAL_PROXY || undefined });
       // The same dependencies a request gets from the request context.
-      const deps = { db, config, env, s3: r2Client(config, runtime.s3Fetch?.(config, env)), urls: publicUrls(config), log };
+      const deps = { db, config, env, s3: r2Client(config, runtime.s3Fetch?.(config, env)), urls: publicUrls(config), log: log.child({ queue: batch.queue }) };
       try {
         for (const message of batch.messages) {
           if (batch.queue === QUEUES.uploads) await handleUploadEvent(deps, message.body);

@@ -6,6 +6,7 @@ import { users } from "../../db/schema";
 import { hashPassword } from "../../edge/lib/password";
 import type { Problem } from "../../edge/lib/problem";
 import worker from "../../edge/local";
+import type { SignedIn } from "../../edge/services/accounts/sessions";
 
 export const BASE = "http://edgestock.test";
 
@@ -71,8 +72,6 @@ export function testDb(target: WorkerTarget = sharedWorker) {
 
 export const uniqueEmail = (tag = "user") => `${tag}-${crypto.randomUUID()}@example.test`;
 
-type Tokens = { accessToken: string; refreshToken: string };
-
 /** Registers a buyer or contributor through the API; admins are inserted directly (no self-service). */
 export async function signUp(role: "buyer" | "contributor" | "admin" = "buyer", target: WorkerTarget = sharedWorker) {
   const email = uniqueEmail(role);
@@ -83,12 +82,12 @@ export async function signUp(role: "buyer" | "contributor" | "admin" = "buyer", 
     await pool.end();
     const res = await api("/v1/auth/login", { method: "POST", json: { email, password }, target });
     if (res.status !== 200) throw new Error(`admin login failed: ${res.status} ${await res.text()}`);
-    const body = (await res.json()) as { user: { id: string }; tokens: Tokens };
+    const body = (await res.json()) as SignedIn;
     return { email, password, userId: body.user.id, ...body.tokens };
   }
   const res = await api("/v1/auth/register", { method: "POST", json: { email, password, displayName: `Test ${role}`, role }, target });
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${await res.text()}`);
-  const body = (await res.json()) as { user: { id: string }; tokens: Tokens };
+  const body = (await res.json()) as SignedIn;
   return { email, password, userId: body.user.id, ...body.tokens };
 }
 
