@@ -24,6 +24,9 @@ export type SignedIn = v.InferOutput<typeof SignedInSchema>;
 
 type Client = { userAgent?: string; ip?: string; requestId?: string };
 
+/** A refresh token as {@link issue} mints it: `esr_` and 32 random bytes in base64url (43 characters). */
+export const RefreshTokenSchema = v.pipe(v.string(), v.regex(/^esr_[A-Za-z0-9_-]{43}$/, "not a refresh token"));
+
 async function issue(db: Pick<Database, "insert">, config: Config, user: Pick<User, "id" | "role">, familyId: string, parentId: string | null, client: Client): Promise<TokenPair> {
   const refreshToken = `esr_${randomToken(32)}`;
   const expiresAt = new Date(Date.now() + REFRESH_TOKEN_TTL_SECONDS * 1000);
