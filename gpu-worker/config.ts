@@ -34,7 +34,7 @@ export const PipelineFields = {
   /** Default: the model in git (models/nsfw-mobilenet-v2/); unloadable: images wait for review. */
   NSFW_MODEL_PATH: v.optional(v.string(), DEFAULT_NSFW_MODEL_PATH),
   ORT_INTRA_OP_THREADS: int("ORT_INTRA_OP_THREADS", "0", 0, 256),
-  // CLIP (README "CLIP models"): a missing folder is downloaded from the Hub on first start; if that fails,
+  // CLIP (docs/clip.md): a missing folder is downloaded from the Hub on first start; if that fails,
   // semantic features are off, with a warning and the reason in the heartbeat.
   /** An Immich model name (gpu-worker/ml/clip-models.ts) or an `owner/repo` on the Hub. */
   CLIP_MODEL: v.pipe(

@@ -23,7 +23,7 @@ import { walkImages } from "./walk";
 
 /**
  * `bun run migrate <folder> --contributor <id|email> [options]`: lists a folder of existing images
- * through the live pipeline, resumably (README "Migrating an existing library"). Exit codes: 0 when
+ * through the live pipeline, resumably (docs/migrate.md). Exit codes: 0 when
  * every file is listed or a duplicate, 1 when some failed (see the report) or the run broke off,
  * 2 for usage or configuration errors, 130/143 when stopped by SIGINT/SIGTERM. The first signal
  * stops reading new files and lets the batches in flight finish; a second exits at once.

@@ -10,7 +10,7 @@ import { createTagger, type Tagger } from "./tagger";
  * migration (migrate/main.ts) both use: the NSFW classifier, then CLIP and its tagger. A missing
  * CLIP folder is first downloaded from the Hub (clip-models.ts). A model that cannot be had is logged
  * as a warning and left null: images then wait for review (no NSFW score) or go without embeddings
- * and AI tags (no CLIP, with the reason in `clipUnavailable`), as the README describes.
+ * and AI tags (no CLIP, with the reason in `clipUnavailable`), as docs/clip.md describes.
  */
 
 export type ModelSettings = {
@@ -55,7 +55,7 @@ export async function loadModels(settings: ModelSettings, batching: { maxBatch: 
   const clipDir = clipModelDirOf(settings);
   const missing = await ensureClipModel({ ...settings, clipModelDir: clipDir }, log);
   if (missing !== null) {
-    log("warn", "no CLIP model: embeddings, AI tags and semantic search are unavailable (see README, CLIP models)", { model: settings.CLIP_MODEL, dir: clipDir, reason: missing.detail });
+    log("warn", "no CLIP model: embeddings, AI tags and semantic search are unavailable (see docs/clip.md)", { model: settings.CLIP_MODEL, dir: clipDir, reason: missing.detail });
     return { nsfw, clip, tagger, clipUnavailable: missing };
   }
   try {
@@ -75,7 +75,7 @@ export async function loadModels(settings: ModelSettings, batching: { maxBatch: 
     log("info", "CLIP model loaded", { model: clip.modelId, version: clip.version, provider: clip.provider, dimensions: clip.embedDim });
     tagger = await createTagger(clip, { cacheDir: settings.CLIP_CACHE_DIR });
   } catch (error) {
-    log("warn", "no CLIP model: embeddings, AI tags and semantic search are unavailable (see README, CLIP models)", {
+    log("warn", "no CLIP model: embeddings, AI tags and semantic search are unavailable (see docs/clip.md)", {
       model: settings.CLIP_MODEL,
       dir: clipDir,
       error: (error as Error).message,
