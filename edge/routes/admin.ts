@@ -7,6 +7,7 @@ import { caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { AuditLogPageSchema, decodeAuditCursor, listAuditLog } from "../services/admin/audit";
 import { type ModerationAction, ModerationOutcomeSchema, ModerationQueueSchema, moderateAndSync, moderationQueue } from "../services/admin/moderation";
+import { ReprocessEnqueuedSchema, ReprocessRequestSchema, reprocessByAdmin } from "../services/admin/reprocess";
 import { ReconcileReportSchema, reconcileRenditions } from "../services/catalogue/renditions";
 import { listRememberedQueries, RememberedQueriesSchema, RememberedQuerySchema, setQueryBlocked } from "../services/catalogue/search-queries";
 import { POPULAR_QUERY_MIN_SEARCHERS } from "../services/catalogue/search-sql";
@@ -88,6 +89,19 @@ export const adminRoutes = new Hono<AppEnv>()
     input("param", ImageParam),
     input("json", v.strictObject({ reason })),
     async (c) => c.json(await moderateByCaller(c, c.req.valid("param").id, "takedown", c.req.valid("json"))),
+  )
+  .post(
+    "/reprocess",
+    spec({
+      summary: "Re-run pipeline steps over processed images (back-fill a new or changed step)",
+      description:
+        "Queues `image.reprocess` for the named images, or for every processed image (`all: true`, at most 5000 per call: follow `next` until it is null). The GPU worker re-runs the steps from each stored original and writes only what those steps own: no status, listing or publication changes, and renditions of unlisted images stay private. Sending the same request twice is harmless.",
+      tags: ["admin"],
+      access,
+      responses: { 202: { description: "Queued; `next` is where the following call for `all` starts", schema: ReprocessEnqueuedSchema } },
+    }),
+    input("json", ReprocessRequestSchema),
+    async (c) => c.json(await reprocessByAdmin({ db: c.var.db, queue: c.env.JOBS }, c.req.valid("json"), { actorId: caller(c).userId, requestId: c.var.requestId }), 202),
   )
   .post(
     "/renditions/reconcile",

@@ -6,7 +6,10 @@ import { readConfig } from "../../edge/config";
 import type { AuditLogPage } from "../../edge/services/admin/audit";
 import type { Health } from "../../edge/services/admin/health";
 import type { ModerationItem, ModerationOutcome } from "../../edge/services/admin/moderation";
+import { recordDeadLetter } from "../../edge/services/admin/dead-letters";
+import type { ReprocessEnqueued } from "../../edge/services/admin/reprocess";
 import type { PriceChangeResult, PriceList } from "../../edge/services/commerce/prices";
+import { jobMessage } from "../../common/jobs";
 import { api, expectProblem, signUp, testDb, workerWith } from "./support";
 
 /** Moderation, takedowns, the audit log and the price list, on rows written straight to the database. */
@@ -307,6 +310,43 @@ describe("prices", () => {
       .from(licensePrices)
       .where(and(isNull(licensePrices.imageId), eq(licensePrices.licenseType, "standard"), eq(licensePrices.currency, CURRENCY)));
     expect(row?.amountCents).toBe(3400);
+  });
+});
+
+describe("POST /v1/admin/reprocess", () => {
+  it("queues the steps for processed images only, and audits who asked", async () => {
+    const processed = await insertImage({ status: "approved" });
+    const rejected = await insertImage({ status: "rejected" });
+    const unprocessed = await insertImage({ stage: "awaiting_upload", status: "processing" });
+    const res = await post("/v1/admin/reprocess", { steps: ["embedding", "tags"], imageIds: [processed, rejected, unprocessed] });
+    expect(res.status).toBe(202);
+    expect((await res.json()) as ReprocessEnqueued).toEqual({ enqueued: 2, next: null });
+    const [entry] = await db.select().from(auditLog).where(and(eq(auditLog.action, "images.reprocess"), eq(auditLog.actorId, admin.userId)));
+    expect(entry?.detail).toMatchObject({ steps: ["embedding", "tags"], selection: { imageIds: 3 }, enqueued: 2 });
+    // Queuing changes no listing.
+    expect((await imageRow(rejected))?.status).toBe("rejected");
+    expect((await imageRow(unprocessed))?.stage).toBe("awaiting_upload");
+  });
+
+  it("refuses a request without steps, with an unknown step, or naming both images and all", async () => {
+    const id = await insertImage({ status: "approved" });
+    await expectProblem(await post("/v1/admin/reprocess", { imageIds: [id] }), 422, "validation-failed");
+    await expectProblem(await post("/v1/admin/reprocess", { steps: [], imageIds: [id] }), 422, "validation-failed");
+    await expectProblem(await post("/v1/admin/reprocess", { steps: ["status"], imageIds: [id] }), 422, "validation-failed");
+    await expectProblem(await post("/v1/admin/reprocess", { steps: ["colours"], imageIds: [id], all: true }), 422, "validation-failed");
+    await expectProblem(await post("/v1/admin/reprocess", { steps: ["colours"], imageIds: ["not-a-uuid"] }), 422, "validation-failed");
+    await expectProblem(await post("/v1/admin/reprocess", { steps: ["colours"], all: false }), 422, "validation-failed");
+    const contributor = await signUp("contributor");
+    await expectProblem(await post("/v1/admin/reprocess", { steps: ["colours"], all: true }, contributor.accessToken), 403, "forbidden");
+  });
+
+  it("a dead reprocess job is recorded without failing the image, a dead upload job fails it", async () => {
+    const listed = await insertImage({ status: "approved" });
+    await recordDeadLetter(db, jobMessage("image.reprocess", { imageId: listed, steps: ["colours"] }), "gave up after 3 attempt(s)");
+    expect((await imageRow(listed))?.status).toBe("approved");
+    const processing = await insertImage({ status: "processing", stage: "processing" });
+    await recordDeadLetter(db, jobMessage("image.process", { imageId: processing }), "gave up after 3 attempt(s)");
+    expect(await imageRow(processing)).toMatchObject({ status: "processing_failed", stage: "failed" });
   });
 });
 

@@ -90,6 +90,7 @@ const VALID_INPUT: Record<string, Sample> = {
   "POST /v1/admin/moderation/:id/reject": { param: { id: crypto.randomUUID() }, json: { reason: "Out of focus" } },
   "POST /v1/admin/images/:id/takedown": { param: { id: crypto.randomUUID() }, json: { reason: "Copyright claim" } },
   "POST /v1/admin/renditions/reconcile": { json: { cursor: "ffffffff-ffff-4fff-bfff-ffffffffffff", limit: 10 } },
+  "POST /v1/admin/reprocess": { json: { steps: ["colours"], imageIds: ["ffffffff-ffff-4fff-bfff-ffffffffffff"] } },
   // The audit log's cursor is an id: base64url of {"id":1000}.
   "GET /v1/admin/audit-log": { query: { limit: "10", cursor: "eyJpZCI6MTAwMH0", action: "moderation.approve", actorId: crypto.randomUUID(), targetId: crypto.randomUUID() } },
   "GET /v1/admin/prices": { query: { limit: "10", cursor: encodeCursor({ createdAt: new Date("2030-01-01T00:00:00Z"), id: crypto.randomUUID() }), imageId: crypto.randomUUID() } },

@@ -1,12 +1,13 @@
 import { and, eq, sql } from "drizzle-orm";
-import { type JobMessage, parseJobMessage } from "../../../common/jobs";
+import { type JobMessage, jobPolicy, parseJobMessage } from "../../../common/jobs";
 import { log } from "../../../common/log";
 import type { Database } from "../../../db/connect";
 import { images, jobs } from "../../../db/schema";
 
 /**
- * A job that failed every attempt arrives on the dead-letter queue: record it as dead and, for
- * image processing, mark the image `processing_failed` so the contributor sees why. Messages
+ * A job that failed every attempt arrives on the dead-letter queue: record it as dead and do what
+ * the job's policy says (common/jobs.ts onFinalFailure): image processing marks the image
+ * `processing_failed` so the contributor sees why; a reprocess leaves the image as it is. Messages
  * that do not parse are acknowledged and logged (retrying them cannot help).
  */
 export async function recordDeadLetter(db: Database, body: unknown, reason: string): Promise<JobMessage | null> {
@@ -34,10 +35,12 @@ export async function recordDeadLetter(db: Database, body: unknown, reason: stri
         set: { status: "dead", lastError: sql`coalesce(${jobs.lastError}, ${reason})`, finishedAt: new Date(), updatedAt: sql`now()` },
       })
       .returning({ lastError: jobs.lastError });
-    await tx
-      .update(images)
-      .set({ status: "processing_failed", stage: "failed", statusReason: job?.lastError ?? reason, updatedAt: new Date() })
-      .where(and(eq(images.id, imageId), eq(images.status, "processing")));
+    if (jobPolicy(message.type).onFinalFailure === "mark-image-failed") {
+      await tx
+        .update(images)
+        .set({ status: "processing_failed", stage: "failed", statusReason: job?.lastError ?? reason, updatedAt: new Date() })
+        .where(and(eq(images.id, imageId), eq(images.status, "processing")));
+    }
   });
   return message;
 }
