@@ -6,20 +6,7 @@
  */
 
 /** Facet values, in display order. */
-export const COLOUR_BUCKETS = [
-  "red",
-  "orange",
-  "yellow",
-  "green",
-  "teal",
-  "blue",
-  "purple",
-  "pink",
-  "brown",
-  "black",
-  "white",
-  "gray",
-] as const;
+export const COLOUR_BUCKETS = ["red", "orange", "yellow", "green", "teal", "blue", "purple", "pink", "brown", "black", "white", "gray"] as const;
 
 export type ColourBucket = (typeof COLOUR_BUCKETS)[number];
 

@@ -40,10 +40,12 @@ const consoleWrite = (level: LogLevel, line: string) => (level === "error" || le
 export function createLogger(base: LogFields = {}, options: LoggerOptions = {}): Logger {
   const threshold = RANK[options.level ?? "info"];
   const write = options.write ?? consoleWrite;
-  const emit = (level: LogLevel) => (msg: string, fields: LogFields = {}) => {
-    if (RANK[level] < threshold) return;
-    write(level, JSON.stringify({ level, msg, ...plain(base), ...plain(fields) }));
-  };
+  const emit =
+    (level: LogLevel) =>
+    (msg: string, fields: LogFields = {}) => {
+      if (RANK[level] < threshold) return;
+      write(level, JSON.stringify({ level, msg, ...plain(base), ...plain(fields) }));
+    };
   return {
     debug: emit("debug"),
     info: emit("info"),

@@ -364,7 +364,8 @@ export async function verifySignature(request: Request, options: VerifyOptions):
   const authorization = request.headers.get("authorization");
   const queryParam = (name: string) => pairs.find(([key]) => key === name)?.[1];
   const presigned = queryParam("X-Amz-Algorithm") !== undefined || queryParam("X-Amz-Signature") !== undefined;
-  if (presigned && authorization) return fail(400, "InvalidArgument", "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified");
+  if (presigned && authorization)
+    return fail(400, "InvalidArgument", "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified");
 
   const parsed = presigned ? parsePresigned(pairs, options, now) : authorization ? parseAuthorizationHeader(authorization, request.headers, pairs, options, now) : undefined;
   if (!parsed) return fail(403, "AccessDenied", "Access Denied");
@@ -406,7 +407,7 @@ type ParseResult = { ok: true; claim: Claim } | (VerifyResult & { ok: false });
 /** Splits "AKID/20130524/auto/s3/aws4_request" and checks it names our region and service. */
 function parseCredential(credential: string, datetime: string, options: VerifyOptions): { accessKeyId: string; scope: Scope } | string {
   const parts = credential.split("/");
-  if (parts.length !== 5) return "the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\"";
+  if (parts.length !== 5) return 'the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request"';
   const [accessKeyId = "", date = "", region = "", service = "", terminator = ""] = parts;
   if (date !== datetime.slice(0, 8)) return `the credential date '${date}' does not match the request date '${datetime.slice(0, 8)}'`;
   if (region !== options.region) return `the region '${region}' is wrong; expecting '${options.region}'`;
@@ -432,7 +433,9 @@ function parsePresigned(pairs: [string, string][], options: VerifyOptions, now: 
     "X-Amz-Signature",
   ].map(get);
   if (!algorithm || !credential || !datetime || expires === undefined || !signedHeaders || !signature) {
-    return error("Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.");
+    return error(
+      "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.",
+    );
   }
   if (algorithm !== ALGORITHM) return error(`X-Amz-Algorithm only supports "${ALGORITHM}"`);
   const signedAt = parseAmzDate(datetime);
@@ -462,7 +465,12 @@ function parsePresigned(pairs: [string, string][], options: VerifyOptions, now: 
 }
 
 function parseAuthorizationHeader(authorization: string, headers: Headers, pairs: [string, string][], options: VerifyOptions, now: Date): ParseResult {
-  const malformed = (message: string): ParseResult => ({ ok: false, status: 400, code: "AuthorizationHeaderMalformed", message: `The authorization header is malformed; ${message}` });
+  const malformed = (message: string): ParseResult => ({
+    ok: false,
+    status: 400,
+    code: "AuthorizationHeaderMalformed",
+    message: `The authorization header is malformed; ${message}`,
+  });
   const space = authorization.indexOf(" ");
   if (space === -1 || authorization.slice(0, space) !== ALGORITHM) {
     return { ok: false, status: 400, code: "InvalidRequest", message: `The authorization mechanism you have provided is not supported. Please use ${ALGORITHM}.` };
@@ -877,5 +885,7 @@ async function s3ErrorFrom(response: Response): Promise<S3Error> {
 
 /** HEAD responses carry no body; name their failure from the status as the AWS SDKs do. */
 function defaultCode(status: number): string {
-  return { 400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "Conflict", 412: "PreconditionFailed", 429: "SlowDown", 503: "ServiceUnavailable" }[status] ?? `HTTP${status}`;
+  return (
+    { 400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "Conflict", 412: "PreconditionFailed", 429: "SlowDown", 503: "ServiceUnavailable" }[status] ?? `HTTP${status}`
+  );
 }

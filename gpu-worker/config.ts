@@ -7,9 +7,21 @@ import { CLIP_MODELS, clipFolderNameOf, DEFAULT_CLIP_MODEL, isClipModelName } fr
 
 export const required = (name: string) => v.pipe(v.string(`${name} is not set`), v.trim(), v.nonEmpty(`${name} is not set`));
 export const int = (name: string, fallback: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
-  v.pipe(v.optional(v.string(), fallback), v.transform(Number), v.integer(`${name} must be an integer`), v.minValue(min, `${name} must be at least ${min}`), v.maxValue(max, `${name} must be at most ${max}`));
+  v.pipe(
+    v.optional(v.string(), fallback),
+    v.transform(Number),
+    v.integer(`${name} must be an integer`),
+    v.minValue(min, `${name} must be at least ${min}`),
+    v.maxValue(max, `${name} must be at most ${max}`),
+  );
 const number = (name: string, fallback: string, min: number, max: number) =>
-  v.pipe(v.optional(v.string(), fallback), v.transform(Number), v.number(`${name} must be a number`), v.minValue(min, `${name} must be at least ${min}`), v.maxValue(max, `${name} must be at most ${max}`));
+  v.pipe(
+    v.optional(v.string(), fallback),
+    v.transform(Number),
+    v.number(`${name} must be a number`),
+    v.minValue(min, `${name} must be at least ${min}`),
+    v.maxValue(max, `${name} must be at most ${max}`),
+  );
 
 /** The NSFW classifier in git (models/nsfw-mobilenet-v2/model.onnx, 10.5 MB): NSFW_MODEL_PATH's default. */
 export const DEFAULT_NSFW_MODEL_PATH = resolve(import.meta.dirname, "../models/nsfw-mobilenet-v2/model.onnx");
@@ -48,12 +60,20 @@ export const PipelineFields = {
   HF_ENDPOINT: v.pipe(v.optional(v.string(), "https://huggingface.co"), v.trim(), v.url("HF_ENDPOINT must be a URL")),
   HF_TOKEN: v.optional(v.string(), ""),
   /** huggingface_hub's switch: never contact the Hub (a missing model stays missing). */
-  HF_HUB_OFFLINE: v.pipe(v.optional(v.string(), ""), v.transform((s) => ["1", "true", "yes", "on"].includes(s.trim().toLowerCase()))),
+  HF_HUB_OFFLINE: v.pipe(
+    v.optional(v.string(), ""),
+    v.transform((s) => ["1", "true", "yes", "on"].includes(s.trim().toLowerCase())),
+  ),
   CLIP_CACHE_DIR: v.optional(v.string(), resolve(import.meta.dirname, "../.data/clip-cache")),
   /** Execution providers tried in order; "cpu" alone skips the CUDA attempt (and its log line) on CPU hosts. */
   CLIP_EXECUTION_PROVIDERS: v.pipe(
     v.optional(v.string(), "cuda,cpu"),
-    v.transform((s) => s.split(",").map((p) => p.trim().toLowerCase()).filter(Boolean)),
+    v.transform((s) =>
+      s
+        .split(",")
+        .map((p) => p.trim().toLowerCase())
+        .filter(Boolean),
+    ),
     v.array(v.picklist(["cuda", "cpu"], "CLIP_EXECUTION_PROVIDERS lists cuda and/or cpu")),
     v.minLength(1, "CLIP_EXECUTION_PROVIDERS lists cuda and/or cpu"),
   ),
@@ -88,7 +108,15 @@ const Schema = v.object({
    * Replaces every job's first retry delay (seconds; tests set 0). Unset: each job's policy in
    * common/jobs.ts, which also holds the attempts (they must match the queue's --message-retries).
    */
-  RETRY_BASE_SECONDS: v.optional(v.pipe(v.string(), v.transform(Number), v.integer("RETRY_BASE_SECONDS must be an integer"), v.minValue(0, "RETRY_BASE_SECONDS must be at least 0"), v.maxValue(300, "RETRY_BASE_SECONDS must be at most 300"))),
+  RETRY_BASE_SECONDS: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform(Number),
+      v.integer("RETRY_BASE_SECONDS must be an integer"),
+      v.minValue(0, "RETRY_BASE_SECONDS must be at least 0"),
+      v.maxValue(300, "RETRY_BASE_SECONDS must be at most 300"),
+    ),
+  ),
   /** How long SIGTERM waits for jobs in flight before releasing them back to the queue. */
   SHUTDOWN_GRACE_MS: int("SHUTDOWN_GRACE_MS", "20000", 0, 600_000),
   /** Two images whose perceptual hashes differ in at most this many of 64 bits are near duplicates. */

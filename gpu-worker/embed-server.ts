@@ -3,8 +3,8 @@ import * as v from "valibot";
 import { EMBED_PATHS, type HealthResponse, type ImageResponse, MAX_QUERY_IMAGE_BYTES, TextRequest, type TextResponse } from "../common/embed-service";
 import { log } from "../common/log";
 import { PROBLEM_BASE_URI, PROBLEMS, type ProblemType } from "../common/problems";
-import type { ClipModel } from "./ml/clip";
 import { decodeWorking, type RawImage } from "./imaging";
+import type { ClipModel } from "./ml/clip";
 
 function problem(type: ProblemType, detail: string, extra: Record<string, unknown> = {}): Response {
   const { status, title } = PROBLEMS[type];
@@ -74,7 +74,9 @@ export function startEmbedServer(options: EmbedServerOptions) {
       try {
         raw = await decodeWorking(bytes, options.maxImagePixels);
       } catch (error) {
-        return problem("validation-failed", `the image could not be decoded: ${(error as Error).message.split("\n")[0]}`, { errors: [{ path: "", message: "not a readable image" }] });
+        return problem("validation-failed", `the image could not be decoded: ${(error as Error).message.split("\n")[0]}`, {
+          errors: [{ path: "", message: "not a readable image" }],
+        });
       }
       const embedding = await clip.embedImage(raw);
       return Response.json({ ...meta, embedding: Array.from(embedding) } satisfies ImageResponse);

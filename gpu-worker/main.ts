@@ -1,13 +1,13 @@
 import { availableParallelism } from "node:os";
-import { connectDatabase } from "../db/connect";
+import { log } from "../common/log";
 import { S3Client } from "../common/s3";
+import { connectDatabase } from "../db/connect";
 import { readWorkerConfig } from "./config";
+import { startEmbedServer } from "./embed-server";
 import { beat } from "./heartbeat";
 import { configureImaging, imagingThreads } from "./imaging";
-import { log } from "../common/log";
 import { type ImageJobDeps, processImage, recordProcessFailure } from "./jobs/image-process";
 import { recordReprocessFailure, reprocessImage } from "./jobs/image-reprocess";
-import { startEmbedServer } from "./embed-server";
 import { loadModels } from "./ml/models";
 import { createQueueClient } from "./queue-client";
 import { checkHandlers, type Handlers, startRunner } from "./runner";
@@ -33,11 +33,19 @@ const { db, pool } = connectDatabase(config.DATABASE_URL, { localProxy: config.D
 const store = new S3Client({ endpoint: config.s3Endpoint, accessKeyId: config.R2_ACCESS_KEY_ID, secretAccessKey: config.R2_SECRET_ACCESS_KEY });
 
 // Liveness while the models load: a first start may spend minutes downloading the CLIP model.
-const loading = { jobTypes: [], nsfw: false, clip: null, clipUnavailable: { why: "the worker is loading its models (a first start downloads the CLIP model)", detail: "loading" }, embedService: false };
+const loading = {
+  jobTypes: [],
+  nsfw: false,
+  clip: null,
+  clipUnavailable: { why: "the worker is loading its models (a first start downloads the CLIP model)", detail: "loading" },
+  embedService: false,
+};
 const beatWhileLoading = () => void beat(db, config.WORKER_ID, loading).catch((error: Error) => log.error("heartbeat failed", { error: error.message }));
 beatWhileLoading();
 const loadingBeats = setInterval(beatWhileLoading, config.HEARTBEAT_INTERVAL_MS);
-const { nsfw, clip, tagger, clipUnavailable } = await loadModels(config, { maxBatch: config.CLIP_MAX_BATCH, maxWaitMs: config.CLIP_MAX_WAIT_MS }, (level, msg, extra) => log[level](msg, extra)).finally(() => clearInterval(loadingBeats));
+const { nsfw, clip, tagger, clipUnavailable } = await loadModels(config, { maxBatch: config.CLIP_MAX_BATCH, maxWaitMs: config.CLIP_MAX_WAIT_MS }, (level, msg, extra) =>
+  log[level](msg, extra),
+).finally(() => clearInterval(loadingBeats));
 const embedServer = config.WORKER_SHARED_SECRET
   ? startEmbedServer({ port: config.EMBED_PORT, hostname: config.EMBED_HOST, secret: config.WORKER_SHARED_SECRET, clip, maxImagePixels: config.MAX_INPUT_PIXELS })
   : null;
@@ -95,7 +103,13 @@ async function stop(signal: string) {
 process.on("SIGTERM", () => void stop("SIGTERM"));
 process.on("SIGINT", () => void stop("SIGINT"));
 
-log.info("worker started", { workerId: config.WORKER_ID, queue: config.JOBS_QUEUE_ID, concurrency: config.WORKER_CONCURRENCY, libvipsThreads: imagingThreads(), nsfw: nsfw !== null });
+log.info("worker started", {
+  workerId: config.WORKER_ID,
+  queue: config.JOBS_QUEUE_ID,
+  concurrency: config.WORKER_CONCURRENCY,
+  libvipsThreads: imagingThreads(),
+  nsfw: nsfw !== null,
+});
 // clipUnavailable says why there is no CLIP (download refused, offline, a bad folder), for GET /v1/health.
 const capabilities = { jobTypes: Object.keys(handlers), nsfw: nsfw !== null, clip: clip?.modelId ?? null, clipUnavailable, embedService: embedServer !== null };
 while (!heartbeat.signal.aborted) {

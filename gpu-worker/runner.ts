@@ -1,4 +1,4 @@
-import { JOB_TYPES, type JobMessage, jobPolicy, type JobType, parseJobMessage, QUEUE_MAX_DELIVERIES, retryDelaySeconds } from "../common/jobs";
+import { JOB_TYPES, type JobMessage, type JobType, jobPolicy, parseJobMessage, QUEUE_MAX_DELIVERIES, retryDelaySeconds } from "../common/jobs";
 import type { Logger } from "../common/log";
 import type { PulledMessage, QueueClient } from "./queue-client";
 

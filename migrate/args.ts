@@ -26,7 +26,13 @@ export class UsageError extends Error {
 }
 
 const count = (name: string, fallback: string, min: number, max: number) =>
-  v.pipe(v.optional(v.string(), fallback), v.transform(Number), v.integer(`--${name} must be a whole number`), v.minValue(min, `--${name} must be at least ${min}`), v.maxValue(max, `--${name} must be at most ${max}`));
+  v.pipe(
+    v.optional(v.string(), fallback),
+    v.transform(Number),
+    v.integer(`--${name} must be a whole number`),
+    v.minValue(min, `--${name} must be at least ${min}`),
+    v.maxValue(max, `--${name} must be at most ${max}`),
+  );
 
 const Flags = v.object({
   folder: v.pipe(v.string("the folder to migrate is missing"), v.nonEmpty("the folder to migrate is missing")),
@@ -47,7 +53,7 @@ export type MigrateArgs = v.InferOutput<typeof Flags>;
 
 /** The options from `argv` (without the runtime and script), or null when --help was asked for. */
 export function parseMigrateArgs(argv: string[]): MigrateArgs | null {
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
       args: argv,

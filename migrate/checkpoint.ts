@@ -101,10 +101,6 @@ export async function* failedPaths(db: Queryable, folder: string, pageSize = 500
 
 /** How many files under `folder` are at each stage. */
 export async function countByStage(db: Queryable, folder: string): Promise<Partial<Record<MigrationStage, number>>> {
-  const rows = await db
-    .select({ stage: migrationFiles.stage, n: sql<number>`count(*)::int` })
-    .from(migrationFiles)
-    .where(underFolder(folder))
-    .groupBy(migrationFiles.stage);
+  const rows = await db.select({ stage: migrationFiles.stage, n: sql<number>`count(*)::int` }).from(migrationFiles).where(underFolder(folder)).groupBy(migrationFiles.stage);
   return Object.fromEntries(rows.map((row) => [row.stage, row.n]));
 }

@@ -2,10 +2,10 @@ import { open } from "node:fs/promises";
 import { TransactionRollbackError } from "drizzle-orm";
 import type { Database } from "../db/connect";
 import { sniffFormat } from "../gpu-worker/pipeline/validate";
+import { batchesOf } from "./batches";
 import { readCheckpoints } from "./checkpoint";
 import { readManifest } from "./manifest";
 import { loadManifest, manifestFor } from "./manifest-store";
-import { batchesOf } from "./batches";
 import { walkImages } from "./walk";
 
 /**

@@ -16,7 +16,10 @@ const NAMESPACE = "edgestock-migration:";
  */
 export function imageIdFor(sha256Hex: string): string {
   if (!/^[0-9a-f]{64}$/.test(sha256Hex)) throw new RangeError(`not a lower-case hex SHA-256: ${JSON.stringify(sha256Hex)}`);
-  const bytes = createHash("sha256").update(NAMESPACE + sha256Hex).digest().subarray(0, 16);
+  const bytes = createHash("sha256")
+    .update(NAMESPACE + sha256Hex)
+    .digest()
+    .subarray(0, 16);
   bytes[6] = ((bytes[6] as number) & 0x0f) | 0x80;
   bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
   const hex = bytes.toString("hex");

@@ -6,7 +6,7 @@ import { categories } from "../db/schema";
 import { loadModels } from "../gpu-worker/ml/models";
 import { type MigrateArgs, parseMigrateArgs, USAGE, type UsageError } from "./args";
 import { countByStage, failedPaths } from "./checkpoint";
-import { readMigrateConfig, withLocalStack, type MigrateConfig } from "./config";
+import { type MigrateConfig, readMigrateConfig, withLocalStack } from "./config";
 import { ContributorError, findContributor } from "./contributor";
 import { dryRun, formatDryRun } from "./dry-run";
 import { dropEmbeddingIndex, ensureEmbeddingIndex } from "./hnsw";
@@ -29,8 +29,7 @@ import { walkImages } from "./walk";
  * stops reading new files and lets the batches in flight finish; a second exits at once.
  */
 
-const log = (msg: string, extra: Record<string, unknown> = {}) =>
-  console.error(`[migrate] ${msg}${Object.keys(extra).length > 0 ? ` ${JSON.stringify(extra)}` : ""}`);
+const log = (msg: string, extra: Record<string, unknown> = {}) => console.error(`[migrate] ${msg}${Object.keys(extra).length > 0 ? ` ${JSON.stringify(extra)}` : ""}`);
 
 function fail(code: number, message: string): never {
   console.error(message);

@@ -13,7 +13,7 @@ import { type ListingHints, manifestFor } from "./manifest-store";
 import type { Counts } from "./progress";
 import type { StageClock } from "./stages";
 import type { AnalysedFile, AnalyseOutcome, AnalysisThreads } from "./threads";
-import { takeTurns, type Turn } from "./turns";
+import { type Turn, takeTurns } from "./turns";
 import { derivativeKeysFor, uploadFile } from "./upload";
 import { commitBatch, findListed, type ReadyFile } from "./write";
 
@@ -120,7 +120,12 @@ function readyFile(deps: RunDeps, item: Worked): ReadyFile {
 /** Uploads what is not in the buckets yet; returns the files that made it and the failures. */
 async function upload(deps: RunDeps, worked: Worked[]): Promise<{ kept: Worked[]; failed: CheckpointUpdate[] }> {
   const { db, clock, settings } = deps;
-  const listed = await clock.time("db", () => findListed(db, worked.map((w) => identity(w.file))));
+  const listed = await clock.time("db", () =>
+    findListed(
+      db,
+      worked.map((w) => identity(w.file)),
+    ),
+  );
   // One upload per content: later copies in the batch wait for the first's outcome.
   const first = new Map<string, Worked>();
   for (const item of worked) if (!listed.has(item.file.analysis.sha256) && !first.has(item.file.analysis.sha256)) first.set(item.file.analysis.sha256, item);
@@ -140,7 +145,14 @@ async function upload(deps: RunDeps, worked: Worked[]): Promise<{ kept: Worked[]
           deps.uploadLimit,
           clock,
           { originalsBucket: settings.originalsBucket, derivativesBucket: settings.derivativesBucket, contributorId: settings.contributorId },
-          { path: item.path, imageId: item.file.imageId, sha256, contentType: item.file.contentType, renditions: item.file.renditions, listed: decisionFor(deps, item.inference).status === "approved" },
+          {
+            path: item.path,
+            imageId: item.file.imageId,
+            sha256,
+            contentType: item.file.contentType,
+            renditions: item.file.renditions,
+            listed: decisionFor(deps, item.inference).status === "approved",
+          },
         );
         uploaded.push(item);
       } catch (error) {
@@ -176,7 +188,15 @@ async function finishBatch(deps: RunDeps, batch: Prepared[], analyses: Promise<A
     });
 
     const models = deps.models;
-    const inference = models ? await mlTurn.run(() => inferBatch(models, analysed.map((a) => raster(a.file)), (step, work) => clock.time(step, work))) : analysed.map(() => null);
+    const inference = models
+      ? await mlTurn.run(() =>
+          inferBatch(
+            models,
+            analysed.map((a) => raster(a.file)),
+            (step, work) => clock.time(step, work),
+          ),
+        )
+      : analysed.map(() => null);
     mlTurn.release();
     // The working rasters (a few MB each) are not needed past the ML steps.
     const worked: Worked[] = analysed.map(({ item, file: { working: _, ...file } }, i) => ({ ...item, file, inference: inference[i] ?? null }));
@@ -189,7 +209,9 @@ async function finishBatch(deps: RunDeps, batch: Prepared[], analyses: Promise<A
       updateCheckpoints(
         db,
         // A file already uploaded by an earlier run stays at that stage.
-        worked.filter((w) => !uploadedBefore(w, w.file.analysis.sha256)).map((w) => ({ sourcePath: w.path, stage: "processed", ...identity(w.file), duplicate: false, error: null, finished: false })),
+        worked
+          .filter((w) => !uploadedBefore(w, w.file.analysis.sha256))
+          .map((w) => ({ sourcePath: w.path, stage: "processed", ...identity(w.file), duplicate: false, error: null, finished: false })),
       ),
     );
     const { kept, failed: uploadFailures } = await upload(deps, worked);

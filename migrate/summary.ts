@@ -1,4 +1,4 @@
-import { formatDuration, type Counts } from "./progress";
+import { type Counts, formatDuration } from "./progress";
 import { STAGES, type StageTimes } from "./stages";
 
 /**

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { derivativeKey, originalKey, RENDITIONS, type RenditionName, type UploadContentType } from "../common/images";
 import type { DerivativeKeys } from "../db/schema";
-import { type ObjectStore, publishRenditions, settleAll, type StoredRendition, storePrivateRenditions } from "../gpu-worker/jobs/image-outputs";
+import { type ObjectStore, publishRenditions, type StoredRendition, settleAll, storePrivateRenditions } from "../gpu-worker/jobs/image-outputs";
 import { cleanOriginal } from "../gpu-worker/pipeline/clean-original";
 import type { SniffedFormat } from "../gpu-worker/pipeline/validate";
 import type { Limit } from "./limit";

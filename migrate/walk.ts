@@ -39,7 +39,7 @@ async function kindOf(entry: Dirent, path: string): Promise<"file" | "directory"
 }
 
 async function* walkFolder(dir: string, options: WalkOptions): AsyncGenerator<string> {
-  let handle;
+  let handle: Dir;
   try {
     handle = await opendir(dir, { bufferSize: 128 });
   } catch (error) {

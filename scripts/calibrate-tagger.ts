@@ -61,7 +61,9 @@ try {
   console.log(`model ${clip.modelId} (${clip.version}), ${result.images} images, ${tagger.vocabulary.length} tags, maxTags ${tagger.maxTags}`);
   console.log(`  zThreshold      ${result.zThreshold.toFixed(3)}   (default ${DEFAULT_Z_THRESHOLD}: F1 ${f1At(DEFAULT_Z_THRESHOLD).toFixed(3)})`);
   console.log(`  confidenceSlope ${result.confidenceSlope.toFixed(3)}`);
-  console.log(`  F1 ${result.f1.toFixed(3)}  precision ${result.precision.toFixed(3)}  recall ${result.recall.toFixed(3)}  (TP ${result.truePositives}, FP ${result.falsePositives}, FN ${result.falseNegatives})`);
+  console.log(
+    `  F1 ${result.f1.toFixed(3)}  precision ${result.precision.toFixed(3)}  recall ${result.recall.toFixed(3)}  (TP ${result.truePositives}, FP ${result.falsePositives}, FN ${result.falseNegatives})`,
+  );
   if (result.unknownTags.length > 0) console.log(`  not in the vocabulary (left out): ${result.unknownTags.join(", ")}`);
 } finally {
   await clip.close();

@@ -81,9 +81,20 @@ await db
 // checkpoint (by path) and content-derived ids recognise them on the next run.
 const generatedDir = join(dataDir, "seed", "generated");
 mkdirSync(generatedDir, { recursive: true });
-const PALETTES = [["#0b3d91", "#38bdf8", "ocean"], ["#14532d", "#86efac", "forest"], ["#7c2d12", "#fdba74", "sunset"], ["#4c1d95", "#f0abfc", "dream"], ["#111827", "#9ca3af", "mono"], ["#831843", "#fda4af", "bloom"]] as const;
+const PALETTES = [
+  ["#0b3d91", "#38bdf8", "ocean"],
+  ["#14532d", "#86efac", "forest"],
+  ["#7c2d12", "#fdba74", "sunset"],
+  ["#4c1d95", "#f0abfc", "dream"],
+  ["#111827", "#9ca3af", "mono"],
+  ["#831843", "#fda4af", "bloom"],
+] as const;
 const SHAPES = ["circles", "waves", "stripes", "grid"] as const;
-const ORIENTATIONS = [[1600, 1067, "landscape"], [1067, 1600, "portrait"], [1400, 1400, "square"]] as const;
+const ORIENTATIONS = [
+  [1600, 1067, "landscape"],
+  [1067, 1600, "portrait"],
+  [1400, 1400, "square"],
+] as const;
 const count = Number(process.env.SEED_GENERATED ?? 48);
 const csvField = (text: string) => (/[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text);
 const generatedManifest = ["path,title,description,keywords,category,credit"];
@@ -95,12 +106,26 @@ for (let i = 0; i < count; i++) {
   if (!existsSync(join(generatedDir, file))) {
     const motif =
       shape === "circles"
-        ? Array.from({ length: 6 }, (_, k) => `<circle cx="${(k * 37 + i * 13) % w}" cy="${(k * 53 + i * 29) % h}" r="${120 + k * 30}" fill="white" fill-opacity="0.${k + 1}"/>`).join("")
+        ? Array.from(
+            { length: 6 },
+            (_, k) => `<circle cx="${(k * 37 + i * 13) % w}" cy="${(k * 53 + i * 29) % h}" r="${120 + k * 30}" fill="white" fill-opacity="0.${k + 1}"/>`,
+          ).join("")
         : shape === "waves"
-          ? Array.from({ length: 8 }, (_, k) => `<path d="M0 ${k * 140 + 60} Q ${w / 2} ${k * 140 - 60 + (i % 5) * 20} ${w} ${k * 140 + 60}" stroke="white" stroke-opacity="0.35" stroke-width="18" fill="none"/>`).join("")
+          ? Array.from(
+              { length: 8 },
+              (_, k) =>
+                `<path d="M0 ${k * 140 + 60} Q ${w / 2} ${k * 140 - 60 + (i % 5) * 20} ${w} ${k * 140 + 60}" stroke="white" stroke-opacity="0.35" stroke-width="18" fill="none"/>`,
+            ).join("")
           : shape === "stripes"
-            ? Array.from({ length: 12 }, (_, k) => `<rect x="${k * 140}" y="0" width="60" height="${h}" fill="white" fill-opacity="0.${(k % 5) + 1}" transform="rotate(${(i % 7) * 5})"/>`).join("")
-            : Array.from({ length: 64 }, (_, k) => `<rect x="${(k % 8) * (w / 8) + 10}" y="${Math.floor(k / 8) * (h / 8) + 10}" width="${w / 8 - 20}" height="${h / 8 - 20}" rx="12" fill="white" fill-opacity="${((k * 7 + i) % 10) / 20}"/>`).join("");
+            ? Array.from(
+                { length: 12 },
+                (_, k) => `<rect x="${k * 140}" y="0" width="60" height="${h}" fill="white" fill-opacity="0.${(k % 5) + 1}" transform="rotate(${(i % 7) * 5})"/>`,
+              ).join("")
+            : Array.from(
+                { length: 64 },
+                (_, k) =>
+                  `<rect x="${(k % 8) * (w / 8) + 10}" y="${Math.floor(k / 8) * (h / 8) + 10}" width="${w / 8 - 20}" height="${h / 8 - 20}" rx="12" fill="white" fill-opacity="${((k * 7 + i) % 10) / 20}"/>`,
+              ).join("");
     const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="${from}"/><stop offset="1" stop-color="${to}"/></linearGradient></defs><rect width="100%" height="100%" fill="url(#g)"/>${motif}</svg>`;
     writeFileSync(join(generatedDir, file), await sharp(Buffer.from(svg)).jpeg({ quality: 85 }).toBuffer());
   }

@@ -17,12 +17,7 @@ export type LocalDatabase = {
  * a loopback TCP port, plus the proxy the Neon driver uses (WebSocket and SQL over HTTP). With `serverUrl` (a real
  * local PostgreSQL server) only the proxy is started and the embedded database is skipped.
  */
-export async function startLocalDatabase(options: {
-  dataDir?: string;
-  serverUrl?: string;
-  pgPort?: number;
-  proxyPort?: number;
-}): Promise<LocalDatabase> {
+export async function startLocalDatabase(options: { dataDir?: string; serverUrl?: string; pgPort?: number; proxyPort?: number }): Promise<LocalDatabase> {
   const stops: Array<() => Promise<void>> = [];
   let url = options.serverUrl;
   if (!url) {
@@ -48,7 +43,6 @@ export async function startLocalDatabase(options: {
     },
   };
 }
-
 
 /** Frontend messages that end a unit of work: Sync, a simple Query, Terminate. */
 const CYCLE_END = new Set(["S", "Q", "X"].map((c) => c.charCodeAt(0)));

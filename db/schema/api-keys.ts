@@ -15,10 +15,7 @@ export const apiKeys = pgTable(
     prefix: text("prefix").notNull(),
     keyHash: text("key_hash").notNull(),
     /** e.g. search:read, images:read, licenses:read, downloads:create, uploads:write */
-    scopes: text("scopes")
-      .array()
-      .notNull()
-      .default(sql`'{}'::text[]`),
+    scopes: text("scopes").array().notNull().default(sql`'{}'::text[]`),
     createdAt: tstz("created_at").notNull().defaultNow(),
     lastUsedAt: tstz("last_used_at"),
     expiresAt: tstz("expires_at"),

@@ -23,10 +23,7 @@ export const imageCategories = pgTable(
     confidence: real("confidence"),
     source: tagSource("source").notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.imageId, t.categorySlug] }),
-    index("image_categories_category_idx").on(t.categorySlug),
-  ],
+  (t) => [primaryKey({ columns: [t.imageId, t.categorySlug] }), index("image_categories_category_idx").on(t.categorySlug)],
 );
 
 export type Category = typeof categories.$inferSelect;

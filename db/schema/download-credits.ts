@@ -32,9 +32,7 @@ export const downloadCredits = pgTable(
   },
   (t) => [
     check("download_credits_reason_check", sql`reason in ('grant', 'consume', 'expire', 'adjust')`),
-    uniqueIndex("download_credits_grant_key")
-      .on(t.subscriptionId, t.periodStart)
-      .where(sql`reason = 'grant'`),
+    uniqueIndex("download_credits_grant_key").on(t.subscriptionId, t.periodStart).where(sql`reason = 'grant'`),
     index("download_credits_user_idx").on(t.userId, t.createdAt),
   ],
 );

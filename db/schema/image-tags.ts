@@ -18,10 +18,7 @@ export const imageTags = pgTable(
     confidence: real("confidence"),
     source: tagSource("source").notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.imageId, t.tag] }),
-    index("image_tags_tag_trgm_idx").using("gin", t.tag.op("gin_trgm_ops")),
-  ],
+  (t) => [primaryKey({ columns: [t.imageId, t.tag] }), index("image_tags_tag_trgm_idx").using("gin", t.tag.op("gin_trgm_ops"))],
 );
 
 export type ImageTag = typeof imageTags.$inferSelect;

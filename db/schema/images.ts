@@ -1,29 +1,9 @@
 import { sql } from "drizzle-orm";
-import {
-  bigint,
-  boolean,
-  check,
-  index,
-  integer,
-  jsonb,
-  pgEnum,
-  pgTable,
-  real,
-  text,
-  uniqueIndex,
-  uuid,
-  vector,
-} from "drizzle-orm/pg-core";
-import { id, timestamps, tsvector, tstz } from "./columns";
+import { bigint, boolean, check, index, integer, jsonb, pgEnum, pgTable, real, text, uniqueIndex, uuid, vector } from "drizzle-orm/pg-core";
+import { id, timestamps, tstz, tsvector } from "./columns";
 import { users } from "./users";
 
-export const imageStatus = pgEnum("image_status", [
-  "processing",
-  "approved",
-  "rejected",
-  "pending_review",
-  "processing_failed",
-]);
+export const imageStatus = pgEnum("image_status", ["processing", "approved", "rejected", "pending_review", "processing_failed"]);
 
 /** Object keys of the generated renditions in the public derivatives bucket, by rendition name. */
 export type DerivativeKeys = Partial<Record<"thumb150" | "thumb450" | "thumb1000" | "preview", string>>;
@@ -128,9 +108,7 @@ export const images = pgTable(
     ...timestamps,
   },
   (t) => [
-    index("images_embedding_hnsw_idx")
-      .using("hnsw", t.embedding.op("vector_cosine_ops"))
-      .with({ m: 16, ef_construction: 64 }),
+    index("images_embedding_hnsw_idx").using("hnsw", t.embedding.op("vector_cosine_ops")).with({ m: 16, ef_construction: 64 }),
     index("images_search_vector_idx").using("gin", t.searchVector),
     index("images_status_created_idx").on(t.status, t.createdAt),
     index("images_contributor_created_idx").on(t.contributorId, t.createdAt),

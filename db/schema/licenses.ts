@@ -36,11 +36,7 @@ export const licenses = pgTable(
     /** refund | dispute | fraud | admin */
     revokedReason: text("revoked_reason"),
   },
-  (t) => [
-    index("licenses_buyer_image_idx").on(t.buyerId, t.imageId),
-    index("licenses_image_idx").on(t.imageId),
-    index("licenses_payment_intent_idx").on(t.stripePaymentIntentId),
-  ],
+  (t) => [index("licenses_buyer_image_idx").on(t.buyerId, t.imageId), index("licenses_image_idx").on(t.imageId), index("licenses_payment_intent_idx").on(t.stripePaymentIntentId)],
 );
 
 export type License = typeof licenses.$inferSelect;

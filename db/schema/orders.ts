@@ -5,15 +5,7 @@ import { images } from "./images";
 import { licenseType } from "./license-prices";
 import { users } from "./users";
 
-export const orderStatus = pgEnum("order_status", [
-  "pending",
-  "paid",
-  "failed",
-  "refunded",
-  "partially_refunded",
-  "disputed",
-  "canceled",
-]);
+export const orderStatus = pgEnum("order_status", ["pending", "paid", "failed", "refunded", "partially_refunded", "disputed", "canceled"]);
 
 /**
  * A checkout. Idempotency: the Stripe Checkout Session and PaymentIntent ids are unique, so a
@@ -66,10 +58,7 @@ export const orderItems = pgTable(
     /** Why the paid item issued no license ("already-licensed", "taken-down", "withdrawn", "not-listed"); it is refunded. */
     refusedReason: text("refused_reason"),
   },
-  (t) => [
-    unique("order_items_order_image_type_key").on(t.orderId, t.imageId, t.licenseType),
-    index("order_items_image_idx").on(t.imageId),
-  ],
+  (t) => [unique("order_items_order_image_type_key").on(t.orderId, t.imageId, t.licenseType), index("order_items_image_idx").on(t.imageId)],
 );
 
 export type Order = typeof orders.$inferSelect;

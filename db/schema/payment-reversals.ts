@@ -22,10 +22,7 @@ export const paymentReversals = pgTable(
     amountCents: integer("amount_cents").notNull(),
     createdAt: tstz("created_at").notNull().defaultNow(),
   },
-  (t) => [
-    primaryKey({ columns: [t.stripePaymentIntentId, t.kind] }),
-    check("payment_reversals_kind_check", sql`kind in ('refund', 'dispute')`),
-  ],
+  (t) => [primaryKey({ columns: [t.stripePaymentIntentId, t.kind] }), check("payment_reversals_kind_check", sql`kind in ('refund', 'dispute')`)],
 );
 
 export type PaymentReversal = typeof paymentReversals.$inferSelect;

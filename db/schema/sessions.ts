@@ -27,11 +27,7 @@ export const refreshTokens = pgTable(
     userAgent: text("user_agent"),
     ip: text("ip"),
   },
-  (t) => [
-    uniqueIndex("refresh_tokens_hash_key").on(t.tokenHash),
-    index("refresh_tokens_family_idx").on(t.familyId),
-    index("refresh_tokens_user_idx").on(t.userId),
-  ],
+  (t) => [uniqueIndex("refresh_tokens_hash_key").on(t.tokenHash), index("refresh_tokens_family_idx").on(t.familyId), index("refresh_tokens_user_idx").on(t.userId)],
 );
 
 export type RefreshToken = typeof refreshTokens.$inferSelect;

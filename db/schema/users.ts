@@ -28,9 +28,7 @@ export const users = pgTable(
   (t) => [
     uniqueIndex("users_email_key").on(t.email),
     uniqueIndex("users_stripe_customer_key").on(t.stripeCustomerId).where(sql`stripe_customer_id is not null`),
-    uniqueIndex("users_stripe_connect_key")
-      .on(t.stripeConnectAccountId)
-      .where(sql`stripe_connect_account_id is not null`),
+    uniqueIndex("users_stripe_connect_key").on(t.stripeConnectAccountId).where(sql`stripe_connect_account_id is not null`),
   ],
 );
 

@@ -53,8 +53,7 @@ export const LICENSE_TERMS = {
   },
   enhanced: {
     name: "Enhanced License",
-    summary:
-      "Everything the Standard License allows, with unlimited printed copies and the right to use the image on merchandise and products for resale.",
+    summary: "Everything the Standard License allows, with unlimited printed copies and the right to use the image on merchandise and products for resale.",
     permittedUses: [
       "Every use the Standard License permits",
       "Unlimited printed copies",

@@ -152,14 +152,7 @@ export class LocalPullQueue extends DurableObject<LocalEnv> {
   async enqueue(messages: LocalMessage[]): Promise<void> {
     const now = Date.now();
     for (const m of messages) {
-      this.sql.exec(
-        "INSERT OR IGNORE INTO messages (id, body, content_type, visible_at, timestamp_ms) VALUES (?, ?, ?, ?, ?)",
-        m.id,
-        m.body,
-        m.contentType,
-        now,
-        m.timestampMs,
-      );
+      this.sql.exec("INSERT OR IGNORE INTO messages (id, body, content_type, visible_at, timestamp_ms) VALUES (?, ?, ?, ?, ?)", m.id, m.body, m.contentType, now, m.timestampMs);
     }
   }
 
@@ -167,20 +160,12 @@ export class LocalPullQueue extends DurableObject<LocalEnv> {
   async pull(batchSize: number, visibilityTimeoutMs: number): Promise<PullResult> {
     await this.sweep().catch(deferred);
     const now = Date.now();
-    const rows = this.sql
-      .exec<Row>("SELECT * FROM messages WHERE lease_id IS NULL AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?", now, batchSize)
-      .toArray();
+    const rows = this.sql.exec<Row>("SELECT * FROM messages WHERE lease_id IS NULL AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?", now, batchSize).toArray();
     const messages: PulledWireMessage[] = [];
     for (const row of rows) {
       const leaseId = `${row.id}.${randomHex(16)}`;
       const attempts = row.attempts + 1;
-      this.sql.exec(
-        "UPDATE messages SET attempts = ?, lease_id = ?, lease_expires_at = ? WHERE id = ?",
-        attempts,
-        leaseId,
-        now + visibilityTimeoutMs,
-        row.id,
-      );
+      this.sql.exec("UPDATE messages SET attempts = ?, lease_id = ?, lease_expires_at = ? WHERE id = ?", attempts, leaseId, now + visibilityTimeoutMs, row.id);
       messages.push({
         id: row.id,
         body: wireBody(row),
@@ -240,9 +225,7 @@ export class LocalPullQueue extends DurableObject<LocalEnv> {
   /** Leases that ran out: the message is visible again, or dead after its last allowed delivery. */
   private async sweep(): Promise<void> {
     const now = Date.now();
-    const dead = this.sql
-      .exec<Row>("SELECT * FROM messages WHERE lease_id IS NOT NULL AND lease_expires_at <= ? AND attempts >= ?", now, MAX_DELIVERIES)
-      .toArray();
+    const dead = this.sql.exec<Row>("SELECT * FROM messages WHERE lease_id IS NOT NULL AND lease_expires_at <= ? AND attempts >= ?", now, MAX_DELIVERIES).toArray();
     this.sql.exec(
       "UPDATE messages SET lease_id = NULL, visible_at = lease_expires_at, lease_expires_at = NULL WHERE lease_id IS NOT NULL AND lease_expires_at <= ? AND attempts < ?",
       now,
@@ -313,9 +296,7 @@ export async function acceptLocalJobs(batch: MessageBatch, env: Env): Promise<vo
   if (!isLocalEnv(env)) {
     throw new Error(`${batch.queue} reached the edge without the LOCAL_QUEUES binding: it is consumed here only with wrangler.local.toml`);
   }
-  await localQueue(env, batch.queue).enqueue(
-    batch.messages.map((m) => ({ id: m.id, timestampMs: m.timestamp.getTime(), ...storedBody(m.body) })),
-  );
+  await localQueue(env, batch.queue).enqueue(batch.messages.map((m) => ({ id: m.id, timestampMs: m.timestamp.getTime(), ...storedBody(m.body) })));
   batch.ackAll();
 }
 
@@ -345,14 +326,8 @@ async function parseBody<S extends v.GenericSchema>(c: Context<AppEnv>, schema: 
 }
 
 const PullBody = v.object({
-  batch_size: v.optional(
-    v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(PULL_LIMITS.maxBatchSize)),
-    PULL_LIMITS.defaultBatchSize,
-  ),
-  visibility_timeout_ms: v.optional(
-    v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(PULL_LIMITS.maxVisibilityTimeoutMs)),
-    PULL_LIMITS.defaultVisibilityTimeoutMs,
-  ),
+  batch_size: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(PULL_LIMITS.maxBatchSize)), PULL_LIMITS.defaultBatchSize),
+  visibility_timeout_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(PULL_LIMITS.maxVisibilityTimeoutMs)), PULL_LIMITS.defaultVisibilityTimeoutMs),
 });
 
 const LeaseId = v.pipe(v.string(), v.nonEmpty());

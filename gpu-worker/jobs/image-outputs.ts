@@ -35,12 +35,20 @@ export async function settleAll(writes: readonly Promise<unknown>[]): Promise<vo
 }
 
 /** Writes the private copies (originals bucket, renditions/ prefix); returns the public keys they stand for. */
-export async function storePrivateRenditions(store: Pick<ObjectStore, "putObject">, buckets: Pick<Buckets, "originalsBucket">, imageId: string, renditions: readonly StoredRendition[]): Promise<DerivativeKeys> {
+export async function storePrivateRenditions(
+  store: Pick<ObjectStore, "putObject">,
+  buckets: Pick<Buckets, "originalsBucket">,
+  imageId: string,
+  renditions: readonly StoredRendition[],
+): Promise<DerivativeKeys> {
   const keys: DerivativeKeys = {};
   await settleAll(
     renditions.map(async (rendition) => {
       const key = derivativeKey(imageId, rendition.name);
-      await store.putObject(buckets.originalsBucket, privateRenditionKey(key), rendition.body, { contentType: rendition.contentType, cacheControl: PRIVATE_RENDITION_CACHE_CONTROL });
+      await store.putObject(buckets.originalsBucket, privateRenditionKey(key), rendition.body, {
+        contentType: rendition.contentType,
+        cacheControl: PRIVATE_RENDITION_CACHE_CONTROL,
+      });
       keys[rendition.name] = key;
     }),
   );
@@ -48,10 +56,18 @@ export async function storePrivateRenditions(store: Pick<ObjectStore, "putObject
 }
 
 /** Writes the public copies (derivatives bucket): only for an image that is, or is about to be, listed. */
-export async function publishRenditions(store: Pick<ObjectStore, "putObject">, buckets: Pick<Buckets, "derivativesBucket">, imageId: string, renditions: readonly StoredRendition[]): Promise<void> {
+export async function publishRenditions(
+  store: Pick<ObjectStore, "putObject">,
+  buckets: Pick<Buckets, "derivativesBucket">,
+  imageId: string,
+  renditions: readonly StoredRendition[],
+): Promise<void> {
   await settleAll(
     renditions.map((rendition) =>
-      store.putObject(buckets.derivativesBucket, derivativeKey(imageId, rendition.name), rendition.body, { contentType: rendition.contentType, cacheControl: DERIVATIVE_CACHE_CONTROL }),
+      store.putObject(buckets.derivativesBucket, derivativeKey(imageId, rendition.name), rendition.body, {
+        contentType: rendition.contentType,
+        cacheControl: DERIVATIVE_CACHE_CONTROL,
+      }),
     ),
   );
 }
@@ -78,9 +94,25 @@ export async function storeAiLabels(tx: Transaction, imageId: string, labels: Pi
       .values(labels.tags.map((t) => ({ imageId, tag: t.tag, confidence: t.confidence, source: "ai" as const })))
       .onConflictDoNothing();
   }
-  if (options.replace || labels.tags.length > 0) await tx.update(images).set({ tagText: tagTextFor(imageId) }).where(eq(images.id, imageId));
+  if (options.replace || labels.tags.length > 0)
+    await tx
+      .update(images)
+      .set({ tagText: tagTextFor(imageId) })
+      .where(eq(images.id, imageId));
   const known = labels.categories.length
-    ? new Set((await tx.select({ slug: categories.slug }).from(categories).where(inArray(categories.slug, labels.categories.map((c) => c.slug)))).map((c) => c.slug))
+    ? new Set(
+        (
+          await tx
+            .select({ slug: categories.slug })
+            .from(categories)
+            .where(
+              inArray(
+                categories.slug,
+                labels.categories.map((c) => c.slug),
+              ),
+            )
+        ).map((c) => c.slug),
+      )
     : new Set<string>();
   const filed = labels.categories.filter((c) => known.has(c.slug));
   if (filed.length > 0) {

@@ -4,7 +4,7 @@ import type { JobMessage } from "../../common/jobs";
 import type { Database } from "../../db/connect";
 import { type Image, images, jobs } from "../../db/schema";
 import { type AnalysedImage, analyseImage, RejectedFile, renderDerivatives } from "../pipeline/index";
-import { inferBatch, type InferenceModels } from "../pipeline/inference";
+import { type InferenceModels, inferBatch } from "../pipeline/inference";
 import { type Duplicate, moderationDecision } from "../pipeline/moderation";
 import { analysisOf, processedImageFields } from "../pipeline/steps";
 import type { FailureRecorder, JobContext } from "../runner";
@@ -37,11 +37,7 @@ const JOB_TYPE = "image.process";
  */
 async function findDuplicate(db: Database, imageId: string, image: Pick<AnalysedImage, "sha256" | "phash">, maxDistance: number): Promise<Duplicate | null> {
   const live = sql`${images.id} <> ${imageId} and ${images.duplicateOf} is null and ${images.status} not in ('rejected', 'processing_failed')`;
-  const [exact] = await db
-    .select({ id: images.id, contributorId: images.contributorId })
-    .from(images)
-    .where(sql`${images.sha256} = ${image.sha256} and ${live}`)
-    .limit(1);
+  const [exact] = await db.select({ id: images.id, contributorId: images.contributorId }).from(images).where(sql`${images.sha256} = ${image.sha256} and ${live}`).limit(1);
   if (exact) return { ...exact, kind: "exact", distance: 0 };
   const distance = sql<number>`bit_count((${images.phash} # ${image.phash})::bit(64))::int`;
   const [near] = await db
@@ -67,7 +63,10 @@ export async function processImage(deps: ImageJobDeps, message: JobMessage<"imag
   const { imageId } = message.payload;
   const [image] = await db.select().from(images).where(eq(images.id, imageId));
   if (!image) return { outcome: "skipped", reason: "the image no longer exists" };
-  const [job] = await db.select().from(jobs).where(and(eq(jobs.imageId, imageId), eq(jobs.jobType, JOB_TYPE)));
+  const [job] = await db
+    .select()
+    .from(jobs)
+    .where(and(eq(jobs.imageId, imageId), eq(jobs.jobType, JOB_TYPE)));
   const uploaded = uploadKeyOf(image);
   if (job?.status === "done" || image.stage === "done" || image.stage === "failed") {
     // A crash between the commit and the clean-up below leaves the upload behind: this delivery removes it.
@@ -80,7 +79,10 @@ export async function processImage(deps: ImageJobDeps, message: JobMessage<"imag
     .insert(jobs)
     .values({ imageId, jobType: JOB_TYPE, status: "running", attempts: context.attempt, startedAt: new Date() })
     .onConflictDoUpdate({ target: [jobs.imageId, jobs.jobType], set: { status: "running", attempts: context.attempt, startedAt: new Date(), updatedAt: new Date() } });
-  await db.update(images).set({ stage: "processing", updatedAt: new Date() }).where(and(eq(images.id, imageId), eq(images.stage, "queued")));
+  await db
+    .update(images)
+    .set({ stage: "processing", updatedAt: new Date() })
+    .where(and(eq(images.id, imageId), eq(images.stage, "queued")));
 
   // The contributor's bytes are read from the upload key, once; buyers get only what this job
   // vetted and cleaned, written to the original key (which no presigned upload URL points at).

@@ -7,8 +7,8 @@ import { type AnalysedImage, analyseImage, RejectedFile, renderDerivatives } fro
 import { inferBatch } from "../pipeline/inference";
 import { analysisOf, requirementsOf, stepFields } from "../pipeline/steps";
 import type { FailureRecorder, JobContext } from "../runner";
-import type { ImageJobDeps, JobOutcome } from "./image-process";
 import { publishRenditions, storeAiLabels, storePrivateRenditions, unpublishRenditions } from "./image-outputs";
+import type { ImageJobDeps, JobOutcome } from "./image-process";
 
 const JOB_TYPE = "image.reprocess";
 
@@ -34,7 +34,10 @@ export async function reprocessImage(deps: ImageJobDeps, message: JobMessage<"im
   await db
     .insert(jobs)
     .values({ imageId, jobType: JOB_TYPE, status: "running", attempts: context.attempt, startedAt: new Date(), output: { steps: [...steps] } })
-    .onConflictDoUpdate({ target: [jobs.imageId, jobs.jobType], set: { status: "running", attempts: context.attempt, startedAt: new Date(), output: { steps: [...steps] }, updatedAt: new Date() } });
+    .onConflictDoUpdate({
+      target: [jobs.imageId, jobs.jobType],
+      set: { status: "running", attempts: context.attempt, startedAt: new Date(), output: { steps: [...steps] }, updatedAt: new Date() },
+    });
 
   const needs = requirementsOf([...steps]);
   const names = { nsfw: "the NSFW classifier", clip: "a CLIP model", tagger: "the tagger" } as const;

@@ -20,8 +20,8 @@ export const CLIP_MODELS = {
   "ViT-B-16__openai": { weights: "OpenAI CLIP", licence: "MIT (openai/CLIP)" },
   "ViT-B-16__laion400m_e31": { weights: "OpenCLIP, LAION-400M", licence: "MIT (mlfoundations/open_clip)" },
   "ViT-B-16__laion400m_e32": { weights: "OpenCLIP, LAION-400M", licence: "MIT (mlfoundations/open_clip)" },
-  "RN101__openai": { weights: "OpenAI CLIP", licence: "MIT (openai/CLIP)" },
-  "RN101__yfcc15m": { weights: "OpenCLIP, YFCC-15M", licence: "MIT (mlfoundations/open_clip)" },
+  RN101__openai: { weights: "OpenAI CLIP", licence: "MIT (openai/CLIP)" },
+  RN101__yfcc15m: { weights: "OpenCLIP, YFCC-15M", licence: "MIT (mlfoundations/open_clip)" },
 } as const;
 
 export type ClipModelName = keyof typeof CLIP_MODELS;
@@ -57,7 +57,10 @@ export function selectClipFiles(files: HubFile[]): HubFile[] {
   const byPath = new Map(files.map((f) => [f.path, f]));
   const layout = byPath.has("visual/model.onnx") ? IMMICH_FILES : byPath.has("onnx/vision_model.onnx") ? hfFiles("onnx/") : byPath.has("vision_model.onnx") ? hfFiles("") : null;
   if (layout === null) {
-    throw new HubError("unusable", `the repository holds no CLIP ONNX export this loader reads (visual/model.onnx, or vision_model.onnx at the root or in onnx/); it has ${files.length} files`);
+    throw new HubError(
+      "unusable",
+      `the repository holds no CLIP ONNX export this loader reads (visual/model.onnx, or vision_model.onnx at the root or in onnx/); it has ${files.length} files`,
+    );
   }
   const missing = layout.required.filter((p) => !byPath.has(p));
   if (missing.length > 0) throw new HubError("unusable", `the repository lacks ${missing.join(", ")}`);
@@ -101,10 +104,19 @@ export async function ensureClipModel(
   overrides: { stallTimeoutMs?: number; retryDelayMs?: number; attempts?: number } = {},
 ): Promise<ClipUnavailable | null> {
   const dir = settings.clipModelDir;
-  if (await stat(dir).then(() => true, () => false)) return null;
+  if (
+    await stat(dir).then(
+      () => true,
+      () => false,
+    )
+  )
+    return null;
   const repo = clipRepoOf(settings.CLIP_MODEL);
   if (settings.HF_HUB_OFFLINE) {
-    return { why: "the model is not installed and HF_HUB_OFFLINE is set", detail: `${dir} is missing and HF_HUB_OFFLINE is set, so ${repo} was not downloaded (run npm run models:pull where the Hub is reachable)` };
+    return {
+      why: "the model is not installed and HF_HUB_OFFLINE is set",
+      detail: `${dir} is missing and HF_HUB_OFFLINE is set, so ${repo} was not downloaded (run npm run models:pull where the Hub is reachable)`,
+    };
   }
   const bar = progressReporter(settings.CLIP_MODEL, { log: (msg, extra) => log("info", msg, extra) });
   try {

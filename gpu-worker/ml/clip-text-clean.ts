@@ -137,8 +137,28 @@ function ftfyUnescapeHtml(text: string): string {
 }
 
 const LIGATURES: Record<string, string> = {
-  Ĳ: "IJ", ĳ: "ij", ŉ: "ʼn", Ǳ: "DZ", ǲ: "Dz", ǳ: "dz", Ǆ: "DŽ", ǅ: "Dž", ǆ: "dž", Ǉ: "LJ", ǈ: "Lj", ǉ: "lj",
-  Ǌ: "NJ", ǋ: "Nj", ǌ: "nj", ﬀ: "ff", ﬁ: "fi", ﬂ: "fl", ﬃ: "ffi", ﬄ: "ffl", ﬅ: "ſt", ﬆ: "st",
+  Ĳ: "IJ",
+  ĳ: "ij",
+  ŉ: "ʼn",
+  Ǳ: "DZ",
+  ǲ: "Dz",
+  ǳ: "dz",
+  Ǆ: "DŽ",
+  ǅ: "Dž",
+  ǆ: "dž",
+  Ǉ: "LJ",
+  ǈ: "Lj",
+  ǉ: "lj",
+  Ǌ: "NJ",
+  ǋ: "Nj",
+  ǌ: "nj",
+  ﬀ: "ff",
+  ﬁ: "fi",
+  ﬂ: "fl",
+  ﬃ: "ffi",
+  ﬄ: "ffl",
+  ﬅ: "ſt",
+  ﬆ: "st",
 };
 const LIGATURE = new RegExp(`[${Object.keys(LIGATURES).join("")}]`, "g");
 const C1_CONTROL = /[\x80-\x9f]/g;

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import * as v from "valibot";
-import { PY_WHITESPACE, cleanClipText } from "./clip-text-clean";
+import { cleanClipText, PY_WHITESPACE } from "./clip-text-clean";
 
 /**
  * OpenAI CLIP's byte-level BPE tokenizer (openai/CLIP `clip/simple_tokenizer.py`, which HF `CLIPTokenizer`
@@ -88,7 +88,10 @@ interface Vocabulary {
 
 /** OpenAI's construction: 256 byte characters, the same with `</w>`, one token per merge, then the two specials. */
 function vocabularyFromBpe(text: string): Vocabulary {
-  const merges = text.split("\n").slice(1, OPENAI_MERGE_COUNT + 1).map((line) => line.split(/\s+/));
+  const merges = text
+    .split("\n")
+    .slice(1, OPENAI_MERGE_COUNT + 1)
+    .map((line) => line.split(/\s+/));
   if (merges.length !== OPENAI_MERGE_COUNT || merges.some((m) => m.length !== 2)) {
     throw new Error(`CLIP BPE file: expected ${OPENAI_MERGE_COUNT} "left right" merge lines after the header`);
   }

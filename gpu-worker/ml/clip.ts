@@ -37,9 +37,9 @@ import { createSession, describeValues, type ExecutionProviderName, type Inferen
 export type Embedding = Float32Array;
 
 export type ClipLayout = "immich" | "hf";
-export type { ExecutionProviderName };
 /** libvips kernels the configs' interpolation names map to. */
-export type { ResizeKernel };
+export type { ExecutionProviderName, ResizeKernel };
+
 type Rgb = readonly [number, number, number];
 
 /** How an image becomes the model's input. */
@@ -103,7 +103,13 @@ const OPENAI_STD: Rgb = [0.26862954, 0.26130258, 0.27577711];
 // ---- folder layouts and their configs -------------------------------------------------------------
 
 const Rgb = v.pipe(v.tuple([v.number(), v.number(), v.number()]), v.readonly());
-const SquareSize = v.union([v.pipe(v.number(), v.integer(), v.minValue(1)), v.pipe(v.tuple([v.number(), v.number()]), v.check(([h, w]) => h === w, "must be square"))]);
+const SquareSize = v.union([
+  v.pipe(v.number(), v.integer(), v.minValue(1)),
+  v.pipe(
+    v.tuple([v.number(), v.number()]),
+    v.check(([h, w]) => h === w, "must be square"),
+  ),
+]);
 
 const ImmichConfig = v.object({
   embed_dim: v.pipe(v.number(), v.integer(), v.minValue(1)),
@@ -158,7 +164,11 @@ interface ClipFolder {
   preprocess: ClipPreprocessConfig;
 }
 
-const exists = (path: string) => stat(path).then(() => true, () => false);
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 async function readJson<T extends v.GenericSchema>(path: string, schema: T): Promise<v.InferOutput<T>> {
   let parsed: unknown;
@@ -418,7 +428,11 @@ async function createSessions(folder: ClipFolder, provider: ExecutionProviderNam
 
 /** Tries each provider in order; both sessions share the first that loads. */
 async function openSessions(folder: ClipFolder, options: ClipModelOptions): Promise<{ graphs: Graphs; provider: ExecutionProviderName; skipped: Record<string, string> }> {
-  const { value: graphs, provider, skipped } = await withProviderFallback(options.executionProviders ?? ["cuda", "cpu"], (p) => createSessions(folder, p, options), {
+  const {
+    value: graphs,
+    provider,
+    skipped,
+  } = await withProviderFallback(options.executionProviders ?? ["cuda", "cpu"], (p) => createSessions(folder, p, options), {
     what: `the CLIP model in ${folder.dir}`,
     isFinal: (error) => error instanceof ContractError,
   });
@@ -516,7 +530,12 @@ export async function loadClipModel(dir: string, options: ClipModelOptions = {})
     if (closed) throw new Error(`CLIP ${modelId}: used after close()`);
   };
 
-  options.log?.(`CLIP ${modelId}: using the ${provider} execution provider`, { model: modelId, layout: folder.layout, provider, ...(Object.keys(skipped).length > 0 ? { skipped } : {}) });
+  options.log?.(`CLIP ${modelId}: using the ${provider} execution provider`, {
+    model: modelId,
+    layout: folder.layout,
+    provider,
+    ...(Object.keys(skipped).length > 0 ? { skipped } : {}),
+  });
 
   return {
     modelId,

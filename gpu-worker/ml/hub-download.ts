@@ -118,7 +118,8 @@ async function hubMessage(res: Response): Promise<string> {
 
 async function failureOf(res: Response, what: string): Promise<HubError> {
   const message = `${what}: HTTP ${res.status} ${await hubMessage(res)}`;
-  if (res.status === 401 || res.status === 403) return new HubError("unauthorized", `${message} (a private or gated repository needs HF_TOKEN; a wrong token is refused)`, res.status);
+  if (res.status === 401 || res.status === 403)
+    return new HubError("unauthorized", `${message} (a private or gated repository needs HF_TOKEN; a wrong token is refused)`, res.status);
   if (res.status === 404) return new HubError("not-found", message, res.status);
   return new HubError("refused", message, res.status);
 }
@@ -195,7 +196,10 @@ async function openFile(snapshot: HubSnapshot, file: HubFile, from: number, opti
 }
 
 async function sizeOf(path: string): Promise<number | null> {
-  return stat(path).then((s) => s.size, () => null);
+  return stat(path).then(
+    (s) => s.size,
+    () => null,
+  );
 }
 
 /** sha256 of the content, or git's blob sha1 (`blob <size>\0<content>`). */
@@ -250,8 +254,10 @@ async function downloadFile(snapshot: HubSnapshot, file: HubFile, dest: string, 
       try {
         armStall();
         const { res, linked } = await openFile(snapshot, file, have, options, stall.signal);
-        if (linked.size !== undefined && linked.size !== file.size) throw new HubError("corrupt", `${file.path}: X-Linked-Size ${linked.size} differs from the listed ${file.size}`);
-        if (linked.etag !== undefined && file.sha256 !== undefined && linked.etag !== file.sha256) throw new HubError("corrupt", `${file.path}: X-Linked-Etag ${linked.etag} differs from the listed sha256 ${file.sha256}`);
+        if (linked.size !== undefined && linked.size !== file.size)
+          throw new HubError("corrupt", `${file.path}: X-Linked-Size ${linked.size} differs from the listed ${file.size}`);
+        if (linked.etag !== undefined && file.sha256 !== undefined && linked.etag !== file.sha256)
+          throw new HubError("corrupt", `${file.path}: X-Linked-Etag ${linked.etag} differs from the listed sha256 ${file.sha256}`);
         if (res.status === 416) {
           // The server says our bytes reach past the file: start again.
           await res.body?.cancel();
@@ -306,7 +312,10 @@ async function downloadFile(snapshot: HubSnapshot, file: HubFile, dest: string, 
     return;
   }
   if (lastError instanceof HubError) throw lastError;
-  throw new HubError("offline", `${snapshot.repo}/${file.path}: download failed ${attempts} times (${lastError instanceof Error ? lastError.message : String(lastError)}); the next start resumes it`);
+  throw new HubError(
+    "offline",
+    `${snapshot.repo}/${file.path}: download failed ${attempts} times (${lastError instanceof Error ? lastError.message : String(lastError)}); the next start resumes it`,
+  );
 }
 
 // ---- the lock ---------------------------------------------------------------------------------------
@@ -408,7 +417,11 @@ export interface PullResult {
 }
 
 const MARKER = ".edgestock-pull.json";
-const exists = (path: string) => stat(path).then(() => true, () => false);
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 /**
  * Makes `dir` hold the selected files of `repo` at `revision`, or leaves it absent and throws a HubError.
@@ -427,7 +440,10 @@ export async function pullRepoFolder(options: PullOptions): Promise<PullResult> 
     const files = options.select ? options.select(snapshot.files) : snapshot.files;
     const partial = `${dir}.partial`;
     // Bytes left by an interrupted pull of the same commit are resumed; of another commit, discarded.
-    const marker = await readFile(join(partial, MARKER), "utf8").then((t) => JSON.parse(t) as { repo?: string; commit?: string }, () => null);
+    const marker = await readFile(join(partial, MARKER), "utf8").then(
+      (t) => JSON.parse(t) as { repo?: string; commit?: string },
+      () => null,
+    );
     if (marker === null || marker.repo !== repo || marker.commit !== snapshot.commit) {
       await rm(partial, { recursive: true, force: true });
       await mkdir(partial, { recursive: true });
@@ -493,7 +509,12 @@ export function progressReporter(
       } else if (now - last >= (options.intervalMs ?? 10_000)) {
         last = now;
         const { fraction, rate } = line(p);
-        options.log?.(`downloading ${label}: ${(fraction * 100).toFixed(0)}%`, { file: p.file, mb: Number(mb(p.doneBytes)), totalMb: Number(mb(p.totalBytes)), mbPerSecond: Number(mb(rate)) });
+        options.log?.(`downloading ${label}: ${(fraction * 100).toFixed(0)}%`, {
+          file: p.file,
+          mb: Number(mb(p.doneBytes)),
+          totalMb: Number(mb(p.totalBytes)),
+          mbPerSecond: Number(mb(rate)),
+        });
       }
     },
     done() {

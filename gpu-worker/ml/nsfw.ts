@@ -99,8 +99,7 @@ export async function loadNsfwModel(modelPath: string, options: NsfwModelOptions
   if (mismatch !== undefined) {
     await session.release();
     throw new Error(
-      `${modelPath} is not the ${MODEL_ID} model: expected input "${INPUT_NAME}" float32 [batch,224,224,3] ` +
-        `and output "${OUTPUT_NAME}" float32 [batch,5]; ${mismatch}`,
+      `${modelPath} is not the ${MODEL_ID} model: expected input "${INPUT_NAME}" float32 [batch,224,224,3] ` + `and output "${OUTPUT_NAME}" float32 [batch,5]; ${mismatch}`,
     );
   }
   const sha256 = createHash("sha256").update(bytes).digest("hex");
@@ -152,14 +151,7 @@ export async function loadNsfwModel(modelPath: string, options: NsfwModelOptions
  * // 3x2 RGB → 5x4: output corners equal input corners exactly
  * const rgb = resizeBilinearAlignCorners(raw, 3, 2, 3, 5, 4); // length 5 * 4 * 3
  */
-export function resizeBilinearAlignCorners(
-  src: Uint8Array,
-  srcW: number,
-  srcH: number,
-  channels: 3 | 4,
-  dstW: number,
-  dstH: number,
-): Float32Array {
+export function resizeBilinearAlignCorners(src: Uint8Array, srcW: number, srcH: number, channels: 3 | 4, dstW: number, dstH: number): Float32Array {
   assertRaster({ data: src, width: srcW, height: srcH, channels }, 0);
   if (!isPositiveInteger(dstW) || !isPositiveInteger(dstH)) {
     throw new RangeError(`resize target must be positive integers, got ${dstW}x${dstH}`);
@@ -169,16 +161,7 @@ export function resizeBilinearAlignCorners(
   return dst;
 }
 
-function resizeInto(
-  dst: Float32Array,
-  offset: number,
-  src: Uint8Array,
-  srcW: number,
-  srcH: number,
-  channels: number,
-  dstW: number,
-  dstH: number,
-): void {
+function resizeInto(dst: Float32Array, offset: number, src: Uint8Array, srcW: number, srcH: number, channels: number, dstW: number, dstH: number): void {
   // Column taps are the same for every row: compute them once.
   const x0 = new Int32Array(dstW);
   const x1 = new Int32Array(dstW);
@@ -229,9 +212,7 @@ function assertRaster(image: NsfwInput, index: number): void {
     throw new RangeError(`image ${index}: channels must be 3 (RGB) or 4 (RGBA), got ${String(channels)}`);
   }
   if (data.length !== width * height * channels) {
-    throw new RangeError(
-      `image ${index}: expected ${width}x${height}x${channels} = ${width * height * channels} bytes, got ${data.length}`,
-    );
+    throw new RangeError(`image ${index}: expected ${width}x${height}x${channels} = ${width * height * channels} bytes, got ${data.length}`);
   }
 }
 

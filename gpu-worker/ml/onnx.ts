@@ -8,8 +8,8 @@ import { InferenceSession, Tensor } from "onnxruntime-node";
  * enforces it).
  */
 
-export { Tensor };
 export type { InferenceSession };
+export { Tensor };
 
 export type ExecutionProviderName = "cuda" | "cpu";
 
@@ -54,7 +54,11 @@ export async function withProviderFallback<T>(
       skipped[provider] = (message.split("\n")[0] ?? message).replace(/\u001b\[[0-9;]*m/g, "").slice(0, 300);
     }
   }
-  throw new Error(`cannot load ${options.what} with ${providers.join(" or ")}: ${Object.entries(skipped).map(([p, why]) => `${p}: ${why}`).join("; ")}`);
+  throw new Error(
+    `cannot load ${options.what} with ${providers.join(" or ")}: ${Object.entries(skipped)
+      .map(([p, why]) => `${p}: ${why}`)
+      .join("; ")}`,
+  );
 }
 
 /** A graph's inputs or outputs as `"name" type [shape]`, for contract errors. */

@@ -352,9 +352,7 @@ export async function createTagger(clip: TaggerTextEncoder, options: TaggerOptio
         categoryLogits[c] = Math.exp((categoryLogits[c] as number) - best);
         total += categoryLogits[c] as number;
       }
-      const ranked = categorySlugs
-        .map((slug, c) => ({ slug, confidence: (categoryLogits[c] as number) / total }))
-        .sort((a, b) => b.confidence - a.confidence);
+      const ranked = categorySlugs.map((slug, c) => ({ slug, confidence: (categoryLogits[c] as number) / total })).sort((a, b) => b.confidence - a.confidence);
       const [first, second] = ranked as [CategoryScore, CategoryScore | undefined];
       const categories = second !== undefined && second.confidence >= secondCategoryRatio * first.confidence ? [first, second] : [first];
       return { tags, categories };
@@ -412,7 +410,8 @@ function dotRows(rows: Float32Array, count: number, dim: number, vector: Float32
 
 /** Adds the unit-length version of `source` into `target`, after checking it is a finite vector of `dim` floats. */
 function accumulate(target: Float64Array, source: Float32Array | undefined, dim: number, what: string): void {
-  if (!(source instanceof Float32Array) || source.length !== dim) throw new Error(`tagger: the text encoder returned ${source?.length ?? "no"} floats for ${what}, expected ${dim}`);
+  if (!(source instanceof Float32Array) || source.length !== dim)
+    throw new Error(`tagger: the text encoder returned ${source?.length ?? "no"} floats for ${what}, expected ${dim}`);
   let squares = 0;
   for (let i = 0; i < dim; i++) squares += (source[i] as number) * (source[i] as number);
   const norm = Math.sqrt(squares);
@@ -428,7 +427,11 @@ function writeNormalisedRow(matrix: Float32Array, row: number, sum: Float64Array
   for (let i = 0; i < sum.length; i++) matrix[row * sum.length + i] = (sum[i] as number) / norm;
 }
 
-async function embedMatrices(clip: TaggerTextEncoder, vocabulary: readonly string[], prompts: ReadonlyMap<string, readonly string[]>): Promise<{ tags: Float32Array; categories: Float32Array }> {
+async function embedMatrices(
+  clip: TaggerTextEncoder,
+  vocabulary: readonly string[],
+  prompts: ReadonlyMap<string, readonly string[]>,
+): Promise<{ tags: Float32Array; categories: Float32Array }> {
   const dim = clip.embedDim;
   // Each distinct text once, with the rows it contributes to (a category prompt can equal a keyword's prompt).
   const uses = new Map<string, { matrix: "tags" | "categories"; row: number }[]>();
@@ -466,7 +469,14 @@ type CacheMaterial = Omit<CacheHeader, "tagCount" | "categoryCount" | "dataSha25
 type Log = TaggerOptions["log"];
 
 /** The cached matrices when the header matches this model and data and the data file is intact; otherwise undefined. */
-async function readCache(files: { header: string; data: string }, material: CacheMaterial, tagCount: number, categoryCount: number, dim: number, log: Log): Promise<{ tags: Float32Array; categories: Float32Array } | undefined> {
+async function readCache(
+  files: { header: string; data: string },
+  material: CacheMaterial,
+  tagCount: number,
+  categoryCount: number,
+  dim: number,
+  log: Log,
+): Promise<{ tags: Float32Array; categories: Float32Array } | undefined> {
   let headerText: string;
   try {
     headerText = await readFile(files.header, "utf8");
@@ -510,7 +520,14 @@ function safeJson(text: string): unknown {
  * for data that is not complete, and concurrent workers writing the same key do not interleave. A failed
  * write only costs the next start an embedding pass.
  */
-async function writeCache(files: { header: string; data: string }, material: CacheMaterial, matrices: { tags: Float32Array; categories: Float32Array }, tagCount: number, categoryCount: number, log: Log): Promise<void> {
+async function writeCache(
+  files: { header: string; data: string },
+  material: CacheMaterial,
+  matrices: { tags: Float32Array; categories: Float32Array },
+  tagCount: number,
+  categoryCount: number,
+  log: Log,
+): Promise<void> {
   const data = new Uint8Array(matrices.tags.byteLength + matrices.categories.byteLength);
   data.set(new Uint8Array(matrices.tags.buffer, matrices.tags.byteOffset, matrices.tags.byteLength));
   data.set(new Uint8Array(matrices.categories.buffer, matrices.categories.byteOffset, matrices.categories.byteLength), matrices.tags.byteLength);

@@ -1,6 +1,6 @@
 import { deflateSync, inflateSync } from "node:zlib";
-import { RejectedFile, type SniffedFormat } from "./validate";
 import { crc32 } from "./crc32";
+import { RejectedFile, type SniffedFormat } from "./validate";
 
 /**
  * The original buyers download, without what says where a photo was taken or which camera body,

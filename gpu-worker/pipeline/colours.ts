@@ -118,8 +118,7 @@ export function dominantColours(rgb: Uint8Array | Buffer, channels: 3 | 4, count
     binLinear.fill(0, bin * 3, bin * 3 + 3);
   }
 
-  const { centres, clusterWeights } =
-    used <= count ? { centres: points, clusterWeights: weights } : kMeans(points, weights, counted, count);
+  const { centres, clusterWeights } = used <= count ? { centres: points, clusterWeights: weights } : kMeans(points, weights, counted, count);
 
   // Clusters whose centroids round to the same sRGB colour are reported once.
   const weightByHex = new Map<string, number>();
@@ -138,12 +137,7 @@ export function dominantColours(rgb: Uint8Array | Buffer, channels: 3 | 4, count
  * Weighted k-means (Lloyd) on OKLab points, seeded by k-means++ with a fixed-seed PRNG. Needs more
  * points than `count`. A cluster that empties keeps its centre and ends with weight 0.
  */
-function kMeans(
-  points: Float64Array,
-  weights: Float64Array,
-  totalWeight: number,
-  count: number,
-): { centres: Float64Array; clusterWeights: Float64Array } {
+function kMeans(points: Float64Array, weights: Float64Array, totalWeight: number, count: number): { centres: Float64Array; clusterWeights: Float64Array } {
   const n = weights.length;
   // k-means++ seeding, weighted by pixel count × squared distance to the nearest chosen centre.
   const random = seededRandom(KMEANS_SEED);

@@ -10,8 +10,8 @@ import { PHASH_INPUT_SIZE, perceptualHash } from "./phash";
 import { isTruncated, RejectedFile, validateFile } from "./validate";
 import { applyVisibleWatermark } from "./visible-watermark";
 
-export { RejectedFile } from "./validate";
 export { decodeWorking, type RawImage } from "../imaging";
+export { RejectedFile } from "./validate";
 
 /**
  * libwebp effort (0-6): 0 encodes about twice as fast as the default 4 at a few percent more bytes
@@ -170,11 +170,12 @@ export async function renderDerivatives(image: AnalysedImage, imageId: string): 
 
   const sequential = image.sequential;
   const plain = () => time("thumbnails", () => all(sequential, [() => webp("thumb150", image.working, 80), () => webp("thumb450", image.working, 80)] as const));
-  const marked = () => time("watermark", async () => {
-    const { width, height } = image.working;
-    const overlaid = await applyVisibleWatermark(image.working.data, width, height);
-    return { data: embedWatermark(overlaid, { width, height, channels: 3 }, imageId), width, height, channels: 3 as const };
-  });
+  const marked = () =>
+    time("watermark", async () => {
+      const { width, height } = image.working;
+      const overlaid = await applyVisibleWatermark(image.working.data, width, height);
+      return { data: embedWatermark(overlaid, { width, height, channels: 3 }, imageId), width, height, channels: 3 as const };
+    });
   const previews = async () => {
     const wm = await marked();
     return time("previews", () => all(sequential, [() => webp("thumb1000", wm, 80), () => webp("preview", wm, 82)] as const));

@@ -1,5 +1,5 @@
-import { decodePixels } from "../imaging";
 import { seededRandom as mulberry32 } from "../../common/random";
+import { decodePixels } from "../imaging";
 import { crc32 } from "./crc32";
 
 /**

@@ -169,9 +169,7 @@ export function readExif(raw: Uint8Array): ExifFields {
   const focal35 = number(photo.FocalLengthIn35mmFilm);
   if (isPositive(focal35) && focal35 < 1e5) out.focalLength35mm = round(focal35, 2);
 
-  const capturedAt =
-    captureTime(photo.DateTimeOriginal, photo.OffsetTimeOriginal) ??
-    captureTime(photo.DateTimeDigitized, photo.OffsetTimeDigitized);
+  const capturedAt = captureTime(photo.DateTimeOriginal, photo.OffsetTimeOriginal) ?? captureTime(photo.DateTimeDigitized, photo.OffsetTimeDigitized);
   if (capturedAt !== undefined) out.capturedAt = capturedAt;
   return out;
 }

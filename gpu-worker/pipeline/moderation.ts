@@ -17,7 +17,10 @@ export type ModerationDecision = { status: "approved" | "pending_review" | "reje
  */
 export function moderationDecision(duplicate: Duplicate | null, contributorId: string, nsfw: number | null, threshold: number): ModerationDecision {
   if (duplicate && duplicate.contributorId !== contributorId) {
-    return { status: "rejected", reason: `duplicate of image ${duplicate.id} (${duplicate.kind === "exact" ? "identical file" : `near-identical, ${duplicate.distance} of 64 hash bits differ`})` };
+    return {
+      status: "rejected",
+      reason: `duplicate of image ${duplicate.id} (${duplicate.kind === "exact" ? "identical file" : `near-identical, ${duplicate.distance} of 64 hash bits differ`})`,
+    };
   }
   const reasons: string[] = [];
   if (duplicate) reasons.push(`looks like a re-upload of your image ${duplicate.id} (${duplicate.kind === "exact" ? "identical file" : "near-identical"})`);

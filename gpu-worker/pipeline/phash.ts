@@ -60,9 +60,7 @@ export function perceptualHash(gray: Uint8Array | Uint8ClampedArray | Buffer, si
     throw new RangeError(`pHash raster side must be an integer above ${HASH_SIDE}, got ${size}`);
   }
   if (gray.length !== size * size) {
-    throw new RangeError(
-      `pHash expects ${size}x${size} = ${size * size} one-channel bytes, got ${gray.length} (drop alpha before greyscale)`,
-    );
+    throw new RangeError(`pHash expects ${size}x${size} = ${size * size} one-channel bytes, got ${gray.length} (drop alpha before greyscale)`);
   }
   const table = cosineTable(size);
   if (rowPass.length < HASH_SIDE * size) rowPass = new Float64Array(HASH_SIDE * size);

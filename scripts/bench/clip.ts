@@ -31,7 +31,16 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 4);
 const clients = Number(process.env.BENCH_CLIENTS ?? 20);
 const requests = Number(process.env.BENCH_REQUESTS ?? 400);
 
-const QUERIES = ["sunset over the sea", "business team meeting", "a dog running on the beach", "healthy breakfast flat lay", "city skyline at night", "mountain lake reflection", "doctor with a patient", "abstract blue background"];
+const QUERIES = [
+  "sunset over the sea",
+  "business team meeting",
+  "a dog running on the beach",
+  "healthy breakfast flat lay",
+  "city skyline at night",
+  "mountain lake reflection",
+  "doctor with a patient",
+  "abstract blue background",
+];
 const raster = (i: number) => {
   const data = Buffer.alloc(640 * 480 * 3);
   for (let p = 0; p < data.length; p++) data[p] = (p * (i + 7) + (p >> 9)) & 255;

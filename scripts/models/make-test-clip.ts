@@ -310,10 +310,7 @@ function buildTextGraph(o: ResolvedOptions, rng: () => number): ModelSpec {
   const inputs: ValueSpec[] = [{ name: input, elemType: idType, shape: [batch, sequence] }];
   if (o.attentionMask) {
     inputs.push({ name: "attention_mask", elemType: DataType.INT64, shape: [batch, sequence] });
-    nodes.push(
-      node("Cast", ["attention_mask"], ["attention_f"], [intAttr("to", DataType.FLOAT)]),
-      node("Mul", ["keep_f", "attention_f"], ["masked_keep"]),
-    );
+    nodes.push(node("Cast", ["attention_mask"], ["attention_f"], [intAttr("to", DataType.FLOAT)]), node("Mul", ["keep_f", "attention_f"], ["masked_keep"]));
     weights = "masked_keep";
   }
   nodes.push(
@@ -543,7 +540,9 @@ async function main(): Promise<void> {
   });
   const [dir] = positionals;
   if (dir === undefined || positionals.length !== 1) {
-    console.error("usage: bun scripts/models/make-test-clip.ts <dir> [--layout immich|hf] [--embed-dim N] [--image-size N] [--context-length N] [--seed N] [--fixed-batch] [--attention-mask]");
+    console.error(
+      "usage: bun scripts/models/make-test-clip.ts <dir> [--layout immich|hf] [--embed-dim N] [--image-size N] [--context-length N] [--seed N] [--fixed-batch] [--attention-mask]",
+    );
     process.exit(2);
   }
   const layout = v.parse(v.picklist(["immich", "hf"]), values.layout);

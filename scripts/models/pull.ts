@@ -39,7 +39,8 @@ async function main(): Promise<number> {
   }
   const settings = parsed.output;
   const dir = clipModelDirOf(settings);
-  const log = (level: "info" | "warn", msg: string, extra?: Record<string, unknown>) => console.error(`${level === "warn" ? "warning: " : ""}${msg}${extra && Object.keys(extra).length > 0 ? ` ${JSON.stringify(extra)}` : ""}`);
+  const log = (level: "info" | "warn", msg: string, extra?: Record<string, unknown>) =>
+    console.error(`${level === "warn" ? "warning: " : ""}${msg}${extra && Object.keys(extra).length > 0 ? ` ${JSON.stringify(extra)}` : ""}`);
   const reason = await ensureClipModel({ ...settings, clipModelDir: dir }, log);
   if (reason !== null) {
     console.error(`models:pull: ${reason.detail}`);

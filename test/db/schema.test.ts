@@ -62,10 +62,10 @@ function embedding(seed: number): string {
 }
 
 async function createUser(db: Backend, role = "buyer"): Promise<string> {
-  const [row] = await db.query(
-    "insert into users (email, password_hash, display_name, role) values ($1, 'x', 'Test user', $2) returning id",
-    [`${randomUUID()}@example.test`, role],
-  );
+  const [row] = await db.query("insert into users (email, password_hash, display_name, role) values ($1, 'x', 'Test user', $2) returning id", [
+    `${randomUUID()}@example.test`,
+    role,
+  ]);
   return String(row?.id);
 }
 
@@ -77,15 +77,7 @@ async function createImage(
   const [row] = await db.query(
     `insert into images (contributor_id, title, description, tag_text, width, height, embedding)
      values ($1, $2, $3, $4, $5, $6, $7::vector) returning id`,
-    [
-      contributorId,
-      fields.title ?? "Untitled",
-      fields.description ?? null,
-      fields.tagText ?? "",
-      fields.width ?? null,
-      fields.height ?? null,
-      fields.embedding ?? null,
-    ],
+    [contributorId, fields.title ?? "Untitled", fields.description ?? null, fields.tagText ?? "", fields.width ?? null, fields.height ?? null, fields.embedding ?? null],
   );
   return String(row?.id);
 }
@@ -122,8 +114,7 @@ describe.each(backends)("schema on $name", ({ open }) => {
     const portrait = await createImage(db, contributorId, { width: 800, height: 1200 });
     const square = await createImage(db, contributorId, { width: 500, height: 500 });
     const unknown = await createImage(db, contributorId, { width: 500 });
-    const orientationOf = async (id: string) =>
-      (await db.query("select orientation from images where id = $1", [id]))[0]?.orientation;
+    const orientationOf = async (id: string) => (await db.query("select orientation from images where id = $1", [id]))[0]?.orientation;
 
     expect(await orientationOf(landscape)).toBe("landscape");
     expect(await orientationOf(portrait)).toBe("portrait");
@@ -155,10 +146,7 @@ describe.each(backends)("schema on $name", ({ open }) => {
 
   it("stems search words so 'running' is found by 'run'", async () => {
     const id = await createImage(db, contributorId, { title: "Dog running on the beach" });
-    const rows = await db.query(
-      "select id from images where search_vector @@ websearch_to_tsquery('english', 'run') and id = $1",
-      [id],
-    );
+    const rows = await db.query("select id from images where search_vector @@ websearch_to_tsquery('english', 'run') and id = $1", [id]);
     expect(rows).toEqual([{ id }]);
   });
 
@@ -200,18 +188,12 @@ describe.each(backends)("schema on $name", ({ open }) => {
 
   it("serves fuzzy tag look-ups (tag % 'ocen') from the trigram index", async () => {
     const imageId = await createImage(db, contributorId, { title: "Waves" });
-    await db.query(
-      "insert into image_tags (image_id, tag, confidence, source) values ($1, 'ocean', 0.9, 'ai'), ($1, 'mountain', 0.4, 'ai')",
-      [imageId],
-    );
+    await db.query("insert into image_tags (image_id, tag, confidence, source) values ($1, 'ocean', 0.9, 'ai'), ($1, 'mountain', 0.4, 'ai')", [imageId]);
     // A vocabulary of a few thousand tags, vacuumed and analysed, so the plan is the one a real
     // catalogue gets: on a near-empty table a full scan of the primary key is cheaper than any index,
     // and until VACUUM merges GIN's pending list (fastupdate) the planner prices the index as a full scan.
     const vocabulary = await createImage(db, contributorId, { title: "Vocabulary" });
-    await db.query(
-      "insert into image_tags (image_id, tag, source) select $1, md5(g::text), 'ai' from generate_series(1, 3000) g",
-      [vocabulary],
-    );
+    await db.query("insert into image_tags (image_id, tag, source) select $1, md5(g::text), 'ai' from generate_series(1, 3000) g", [vocabulary]);
     await db.query("vacuum analyze image_tags");
     const fuzzy = "select image_id, tag from image_tags where tag % 'ocen'";
 
@@ -253,18 +235,13 @@ describe.each(backends)("schema on $name", ({ open }) => {
   it("refuses to delete a license, its image or its buyer while the license is referenced", async () => {
     const buyerId = await createUser(db);
     const imageId = await createImage(db, contributorId);
-    const [order] = await db.query(
-      "insert into orders (buyer_id, status, total_cents) values ($1, 'paid', 1500) returning id",
-      [buyerId],
-    );
-    const [item] = await db.query(
-      "insert into order_items (order_id, image_id, license_type, price_cents) values ($1, $2, 'standard', 1500) returning id",
-      [order?.id, imageId],
-    );
-    const [license] = await db.query(
-      "insert into licenses (buyer_id, image_id, order_item_id, license_type, price_cents) values ($1, $2, $3, 'standard', 1500) returning id",
-      [buyerId, imageId, item?.id],
-    );
+    const [order] = await db.query("insert into orders (buyer_id, status, total_cents) values ($1, 'paid', 1500) returning id", [buyerId]);
+    const [item] = await db.query("insert into order_items (order_id, image_id, license_type, price_cents) values ($1, $2, 'standard', 1500) returning id", [order?.id, imageId]);
+    const [license] = await db.query("insert into licenses (buyer_id, image_id, order_item_id, license_type, price_cents) values ($1, $2, $3, 'standard', 1500) returning id", [
+      buyerId,
+      imageId,
+      item?.id,
+    ]);
     await db.query(
       `insert into contributor_earnings (contributor_id, license_id, order_item_id, image_id, gross_cents, share_bps, amount_cents)
        values ($1, $2, $3, $4, 1500, 5000, 750)`,

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeTestClipModel } from "../../scripts/models/make-test-clip";
-import { startLocalHub, type LocalHub } from "../support/hub-server";
 import { fetchRetrying } from "../support/http";
+import { type LocalHub, startLocalHub } from "../support/hub-server";
 import { runNpmStart, stopStack, survivorsNaming } from "../support/stack";
 
 /**
@@ -30,7 +30,11 @@ beforeAll(async () => {
   await hub.addRepoFromDir("immich-app/ViT-B-32__openai", source, { "visual/fp16/model.onnx": Buffer.alloc(1024) });
   // A slow CDN until the test has seen the worker report the download in progress.
   hub.chunkDelayMs = 2000;
-  ({ child: stack, url, output } = await runNpmStart(dataDir, {
+  ({
+    child: stack,
+    url,
+    output,
+  } = await runNpmStart(dataDir, {
     HF_ENDPOINT: hub.url,
     CLIP_MODEL: "ViT-B-32__openai",
     CLIP_MODEL_DIR: clipDir,
@@ -66,7 +70,15 @@ describe("first start downloads the CLIP model", () => {
 
     expect(hub.requests.map((r) => r.path)).toContain("/api/models/immich-app/ViT-B-32__openai/revision/main");
     expect(hub.requests.some((r) => r.path.includes("fp16"))).toBe(false);
-    expect((await readdir(clipDir, { recursive: true })).sort()).toEqual(["config.json", "textual", "textual/model.onnx", "textual/tokenizer.json", "visual", "visual/model.onnx", "visual/preprocess_cfg.json"]);
+    expect((await readdir(clipDir, { recursive: true })).sort()).toEqual([
+      "config.json",
+      "textual",
+      "textual/model.onnx",
+      "textual/tokenizer.json",
+      "visual",
+      "visual/model.onnx",
+      "visual/preprocess_cfg.json",
+    ]);
     expect(output()).toMatch(/downloaded immich-app\/ViT-B-32__openai/);
 
     const search = await fetchRetrying(`${url}/v1/search?mode=semantic&q=${encodeURIComponent("a lighthouse at dusk")}`);
@@ -79,7 +91,16 @@ describe("first start downloads the CLIP model", () => {
   it("the seed lists the demo catalogue with that model's embeddings, and semantic search finds it", async () => {
     const seeded = await new Promise<{ status: number | null; out: string }>((resolve) => {
       const child = spawn("npm", ["run", "seed"], {
-        env: { ...process.env, EDGESTOCK_DATA_DIR: dataDir, SEED_GENERATED: "2", HF_ENDPOINT: hub.url, CLIP_MODEL: "ViT-B-32__openai", CLIP_MODEL_DIR: clipDir, CLIP_CACHE_DIR: join(dataDir, "clip-cache"), CLIP_EXECUTION_PROVIDERS: "cpu" },
+        env: {
+          ...process.env,
+          EDGESTOCK_DATA_DIR: dataDir,
+          SEED_GENERATED: "2",
+          HF_ENDPOINT: hub.url,
+          CLIP_MODEL: "ViT-B-32__openai",
+          CLIP_MODEL_DIR: clipDir,
+          CLIP_CACHE_DIR: join(dataDir, "clip-cache"),
+          CLIP_EXECUTION_PROVIDERS: "cpu",
+        },
       });
       let out = "";
       child.stdout.on("data", (d) => (out += d));

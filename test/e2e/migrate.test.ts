@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { count, sql } from "drizzle-orm";
 import sharp from "sharp";
-import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { derivativeKey, originalKey, privateRenditionKey, RENDITIONS, type RenditionName } from "../../common/images";
 import { seededRandom } from "../../common/random";
 import { type ListedObject, S3Client } from "../../common/s3";
@@ -15,8 +15,8 @@ import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, migrationFile
 import { imageIdFor } from "../../migrate/ids";
 import { writeTestClipModel } from "../../scripts/models/make-test-clip";
 import { fetchRetrying } from "../support/http";
-import { runNpmStart } from "../support/stack";
 import { type ImageLibrary, writeImageLibrary } from "../support/image-library";
+import { runNpmStart } from "../support/stack";
 
 /**
  * The batch migration (`bun run migrate`) end to end: two local stacks (`npm start` without its
@@ -63,7 +63,11 @@ async function startStack(name: string): Promise<Stack> {
   // neonConfig (the proxy) is global to the process: the last stack's proxy serves both databases,
   // which it can, as it forwards to any loopback Postgres. Both stacks live until afterAll.
   const { db, pool } = connectDatabase(info.databaseUrl, { localProxy: info.databaseProxy, webSocket: WebSocket });
-  const s3 = new S3Client({ endpoint: info.workerEnv.R2_S3_ENDPOINT as string, accessKeyId: info.workerEnv.R2_ACCESS_KEY_ID as string, secretAccessKey: info.workerEnv.R2_SECRET_ACCESS_KEY as string });
+  const s3 = new S3Client({
+    endpoint: info.workerEnv.R2_S3_ENDPOINT as string,
+    accessKeyId: info.workerEnv.R2_ACCESS_KEY_ID as string,
+    secretAccessKey: info.workerEnv.R2_SECRET_ACCESS_KEY as string,
+  });
   const email = `migrator-${name}@example.test`;
   const registered = await fetchRetrying(`${info.url}/v1/auth/register`, {
     method: "POST",
@@ -127,7 +131,18 @@ function startMigrate(stack: Stack, args: string[]) {
   return { child, done, log: () => `${stdout}\n${stderr}` };
 }
 
-const baseArgs = (stack: Stack, extra: string[] = []) => [folder, "--contributor", stack.contributor.email, "--manifest", library.manifest.csv, "--batch", "8", "--concurrency", "2", ...extra];
+const baseArgs = (stack: Stack, extra: string[] = []) => [
+  folder,
+  "--contributor",
+  stack.contributor.email,
+  "--manifest",
+  library.manifest.csv,
+  "--batch",
+  "8",
+  "--concurrency",
+  "2",
+  ...extra,
+];
 
 async function migrate(stack: Stack, extra: string[] = [], args = baseArgs(stack, extra)): Promise<Finished> {
   return startMigrate(stack, args).done;
@@ -172,7 +187,11 @@ async function snapshot(stack: Stack) {
       .sort(([a], [b]) => a.localeCompare(b)),
   );
   const objects = async (bucket: string) =>
-    Object.fromEntries([...(await bucketListing(stack, bucket)).values()].map((o) => [anonymise(o.key) as string, { size: o.size, etag: o.etag }]).sort(([a], [b]) => String(a).localeCompare(String(b))));
+    Object.fromEntries(
+      [...(await bucketListing(stack, bucket)).values()]
+        .map((o) => [anonymise(o.key) as string, { size: o.size, etag: o.etag }])
+        .sort(([a], [b]) => String(a).localeCompare(String(b))),
+    );
   return {
     images: listed,
     floats,
@@ -303,7 +322,10 @@ describe("an uninterrupted migration (stack A)", () => {
     const derivatives = await bucketListing(a, DERIVATIVES);
     // Every image's renditions are kept privately beside its original; only listed (approved) images have public copies.
     expect([...originals.keys()].sort()).toEqual(
-      [...library.images.map((image) => originalKey(a.contributor.id, imageIdFor(image.sha256), image.contentType)), ...expectedIds.flatMap(renditionKeys).map(privateRenditionKey)].sort(),
+      [
+        ...library.images.map((image) => originalKey(a.contributor.id, imageIdFor(image.sha256), image.contentType)),
+        ...expectedIds.flatMap(renditionKeys).map(privateRenditionKey),
+      ].sort(),
     );
     const listedIds = rows.filter((row) => row.status === "approved").map((row) => row.id);
     expect(listedIds.length).toBeGreaterThan(0);
@@ -322,7 +344,14 @@ describe("an uninterrupted migration (stack A)", () => {
 
     const copies = new Set(library.duplicates.flatMap((d) => [d.path, d.originalPath]));
     for (const image of library.images.filter((i) => !copies.has(i.path))) {
-      expect(checkpoint.get(image.path), image.path).toMatchObject({ stage: "indexed", imageId: imageIdFor(image.sha256), sha256: image.sha256, duplicate: false, error: null, bytes: image.bytes });
+      expect(checkpoint.get(image.path), image.path).toMatchObject({
+        stage: "indexed",
+        imageId: imageIdFor(image.sha256),
+        sha256: image.sha256,
+        duplicate: false,
+        error: null,
+        bytes: image.bytes,
+      });
     }
     // Which of two identical files is listed depends on the walk's order; exactly one is, the other points at it.
     for (const { path, originalPath } of library.duplicates) {
@@ -349,7 +378,11 @@ describe("an uninterrupted migration (stack A)", () => {
     const byId = new Map((await a.db.select().from(images)).map((row) => [row.id, row]));
     const tags = await a.db.select().from(imageTags);
     const categories = await a.db.select().from(imageCategories);
-    const contributorTags = (id: string) => tags.filter((t) => t.imageId === id && t.source === "contributor").map((t) => t.tag).sort();
+    const contributorTags = (id: string) =>
+      tags
+        .filter((t) => t.imageId === id && t.source === "contributor")
+        .map((t) => t.tag)
+        .sort();
     const tagged = { manifest: 0, xmp: 0, iptc: 0 };
     for (const image of library.images) {
       const id = imageIdFor(image.sha256);
@@ -358,7 +391,11 @@ describe("an uninterrupted migration (stack A)", () => {
       if (image.manifest) {
         tagged.manifest++;
         expect(row, image.path).toMatchObject({ title: image.manifest.title, description: image.manifest.description ?? null, editorial: image.manifest.editorial });
-        if (image.manifest.category) expect(categories.filter((c) => c.imageId === id).map((c) => c.categorySlug), image.path).toContain(image.manifest.category);
+        if (image.manifest.category)
+          expect(
+            categories.filter((c) => c.imageId === id).map((c) => c.categorySlug),
+            image.path,
+          ).toContain(image.manifest.category);
       } else if (image.embedded) {
         tagged[image.embedded.via]++;
         expect(row?.title, image.path).toBe(image.embedded.title);
@@ -368,7 +405,12 @@ describe("an uninterrupted migration (stack A)", () => {
       }
       expect(contributorTags(id), image.path).toEqual((text?.keywords ?? []).map((k) => k.toLowerCase()).sort());
       // tag_text mirrors image_tags (search ranks on it).
-      expect(row?.tagText.split(" ").filter(Boolean).sort(), image.path).toEqual(tags.filter((t) => t.imageId === id).flatMap((t) => t.tag.split(" ")).sort());
+      expect(row?.tagText.split(" ").filter(Boolean).sort(), image.path).toEqual(
+        tags
+          .filter((t) => t.imageId === id)
+          .flatMap((t) => t.tag.split(" "))
+          .sort(),
+      );
     }
     // The library exercises every source, including manifest rows that override embedded text.
     expect(tagged.manifest).toBeGreaterThan(20);
@@ -383,7 +425,10 @@ describe("an uninterrupted migration (stack A)", () => {
     const objectsBefore = [...(await bucketListing(a, ORIGINALS)).values(), ...(await bucketListing(a, DERIVATIVES)).values()];
     const again = await migrate(a, ["--report", join(work, "report-a2.csv"), "--summary-json", join(work, "summary-a2.json")]);
     expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(1);
-    expect(summaryOf("summary-a2.json")).toMatchObject({ files: { done: 0, duplicates: 0, failed: 0, skipped: library.images.length + library.duplicates.length + library.corrupt.length }, failuresReported: library.corrupt.length });
+    expect(summaryOf("summary-a2.json")).toMatchObject({
+      files: { done: 0, duplicates: 0, failed: 0, skipped: library.images.length + library.duplicates.length + library.corrupt.length },
+      failuresReported: library.corrupt.length,
+    });
     expectSameContents(await snapshot(a), afterFirst, "second run");
     // Not rewritten either: the checkpoint and images rows keep their timestamps, objects their upload time.
     expect(await a.db.select().from(migrationFiles)).toEqual(rawBefore.files);
@@ -402,8 +447,7 @@ describe("a migration killed with SIGKILL three times, then finished (stack B)",
     // Kill points: a share of the files finished (early, middle, late; the last leaves a few dozen to
     // go, so the run cannot end by itself first), then a delay that lands anywhere in a batch.
     const points = [0, 1, 2].map((k) => ({ finished: Math.floor(total * (k * 0.27 + random() * 0.27)), delayMs: Math.floor(random() * 1000) }));
-    const finishedFiles = async () =>
-      Number((await b.db.select({ n: count() }).from(migrationFiles).where(sql`${migrationFiles.stage} in ('indexed', 'failed')`))[0]?.n ?? 0);
+    const finishedFiles = async () => Number((await b.db.select({ n: count() }).from(migrationFiles).where(sql`${migrationFiles.stage} in ('indexed', 'failed')`))[0]?.n ?? 0);
 
     const afterKills: Record<string, number>[] = [];
     for (const [k, point] of points.entries()) {
@@ -436,7 +480,9 @@ describe("a migration killed with SIGKILL three times, then finished (stack B)",
   it("--retry-failed re-runs only the failed files: a fixed one becomes listed, the others stay failed", async () => {
     const b = stacks[1] as Stack;
     const fixed = library.corrupt.find((c) => c.kind === "truncated jpeg")?.path as string;
-    const bytes = await sharp({ create: { width: 96, height: 80, channels: 3, background: "#2a6f4e", noise: { type: "gaussian", mean: 100, sigma: 40 } } }).jpeg().toBuffer();
+    const bytes = await sharp({ create: { width: 96, height: 80, channels: 3, background: "#2a6f4e", noise: { type: "gaussian", mean: 100, sigma: 40 } } })
+      .jpeg()
+      .toBuffer();
     writeFileSync(join(folder, fixed), bytes);
     const id = imageIdFor(createHash("sha256").update(bytes).digest("hex"));
     const before = new Map((await b.db.select().from(migrationFiles)).map((row) => [rel(row.sourcePath), row]));
@@ -444,7 +490,10 @@ describe("a migration killed with SIGKILL three times, then finished (stack B)",
 
     const retry = await migrate(b, ["--retry-failed", "--report", join(work, "report-b-retry.csv"), "--summary-json", join(work, "summary-b-retry.json")]);
     expect(retry.code, `${retry.stdout}\n${retry.stderr}`).toBe(1);
-    expect(summaryOf("summary-b-retry.json")).toMatchObject({ files: { done: 1, duplicates: 0, failed: library.corrupt.length - 1, skipped: 0 }, failuresReported: library.corrupt.length - 1 });
+    expect(summaryOf("summary-b-retry.json")).toMatchObject({
+      files: { done: 1, duplicates: 0, failed: library.corrupt.length - 1, skipped: 0 },
+      failuresReported: library.corrupt.length - 1,
+    });
 
     const after = new Map((await b.db.select().from(migrationFiles)).map((row) => [rel(row.sourcePath), row]));
     expect(after.get(fixed)).toMatchObject({ stage: "indexed", imageId: id, error: null, duplicate: false, attempts: 2 });
@@ -461,7 +510,12 @@ describe("a migration killed with SIGKILL three times, then finished (stack B)",
     expect(objects.filter((key) => key.startsWith(`images/${id}/`)).sort()).toEqual(renditionKeys(id).sort());
 
     const report = parseCsv(readFileSync(join(work, "report-b-retry.csv"), "utf8")).slice(1);
-    expect(report.map(([path]) => rel(path as string)).sort()).toEqual(library.corrupt.filter((c) => c.path !== fixed).map((c) => c.path).sort());
+    expect(report.map(([path]) => rel(path as string)).sort()).toEqual(
+      library.corrupt
+        .filter((c) => c.path !== fixed)
+        .map((c) => c.path)
+        .sort(),
+    );
   });
 });
 

@@ -1,21 +1,21 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { eq, inArray } from "drizzle-orm";
+import exifReader from "exif-reader";
 import sharp from "sharp";
-import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fetchRetrying } from "../support/http";
-import { runNpmStart } from "../support/stack";
+import WebSocket from "ws";
+import { privateRenditionKey, uploadKeyOf } from "../../common/images";
 import { S3Client } from "../../common/s3";
 import { connectDatabase } from "../../db/connect";
-import { createHash } from "node:crypto";
-import exifReader from "exif-reader";
-import { privateRenditionKey, uploadKeyOf } from "../../common/images";
 import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, jobs, licenses } from "../../db/schema";
-import { writeTestClipModel } from "../../scripts/models/make-test-clip";
 import { detectWatermark } from "../../gpu-worker/pipeline/invisible-watermark";
+import { writeTestClipModel } from "../../scripts/models/make-test-clip";
+import { fetchRetrying } from "../support/http";
+import { runNpmStart } from "../support/stack";
 import { webpChunks } from "../support/webp";
 
 /**
@@ -41,7 +41,11 @@ beforeAll(async () => {
   ({ db, pool } = connectDatabase(info.databaseUrl, { localProxy: info.databaseProxy, webSocket: WebSocket }));
   // A small generated CLIP model (right names and shapes, random weights) so the ML steps run for real.
   await writeTestClipModel(join(dataDir, "clip"), { layout: "immich", embedDim: EMBEDDING_DIMENSIONS });
-  s3 = new S3Client({ endpoint: info.workerEnv.R2_S3_ENDPOINT as string, accessKeyId: info.workerEnv.R2_ACCESS_KEY_ID as string, secretAccessKey: info.workerEnv.R2_SECRET_ACCESS_KEY as string });
+  s3 = new S3Client({
+    endpoint: info.workerEnv.R2_S3_ENDPOINT as string,
+    accessKeyId: info.workerEnv.R2_ACCESS_KEY_ID as string,
+    secretAccessKey: info.workerEnv.R2_SECRET_ACCESS_KEY as string,
+  });
 });
 
 afterAll(async () => {
@@ -62,7 +66,20 @@ afterAll(async () => {
 function startWorker(extra: Record<string, string> = {}) {
   let log = "";
   const child = spawn("node_modules/.bin/bun", ["gpu-worker/main.ts"], {
-    env: { ...process.env, ...info.workerEnv, POLL_INTERVAL_MS: "100", RETRY_BASE_SECONDS: "0", EMBED_PORT: "0", CLIP_MODEL_DIR: join(dataDir, "clip"), CLIP_CACHE_DIR: join(dataDir, "clip-cache"), CLIP_EXECUTION_PROVIDERS: "cpu", HF_HUB_OFFLINE: "1", VISIBILITY_TIMEOUT_MS: "60000", MAX_INPUT_PIXELS: "40000000", ...extra },
+    env: {
+      ...process.env,
+      ...info.workerEnv,
+      POLL_INTERVAL_MS: "100",
+      RETRY_BASE_SECONDS: "0",
+      EMBED_PORT: "0",
+      CLIP_MODEL_DIR: join(dataDir, "clip"),
+      CLIP_CACHE_DIR: join(dataDir, "clip-cache"),
+      CLIP_EXECUTION_PROVIDERS: "cpu",
+      HF_HUB_OFFLINE: "1",
+      VISIBILITY_TIMEOUT_MS: "60000",
+      MAX_INPUT_PIXELS: "40000000",
+      ...extra,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout?.on("data", (d) => (log += d));
@@ -95,7 +112,10 @@ const call = (path: string, init: RequestInit & { token?: string; json?: unknown
   });
 
 async function register(role: "contributor" | "buyer"): Promise<{ token: string; userId: string }> {
-  const res = await call("/v1/auth/register", { method: "POST", json: { email: `${role[0]}-${crypto.randomUUID()}@example.test`, password: "pipeline test 123", displayName: "C", role } });
+  const res = await call("/v1/auth/register", {
+    method: "POST",
+    json: { email: `${role[0]}-${crypto.randomUUID()}@example.test`, password: "pipeline test 123", displayName: "C", role },
+  });
   expect(res.status).toBe(201);
   const body = (await res.json()) as { user: { id: string }; tokens: { accessToken: string } };
   return { token: body.tokens.accessToken, userId: body.user.id };
@@ -122,10 +142,14 @@ const upload = async (...args: Parameters<typeof uploadTicket>): Promise<string>
 type Status = { status: string; stage: string; reason: string | null; duplicateOf: string | null; attempts: number; derivatives: Record<string, string> };
 const status = async (token: string, imageId: string) => (await (await call(`/v1/images/${imageId}/status`, { token })).json()) as Status;
 const finished = (token: string, imageId: string, timeoutMs = 60_000) =>
-  until(`image ${imageId} to finish`, async () => {
-    const s = await status(token, imageId);
-    return s.stage === "done" || s.stage === "failed" ? s : null;
-  }, timeoutMs);
+  until(
+    `image ${imageId} to finish`,
+    async () => {
+      const s = await status(token, imageId);
+      return s.stage === "done" || s.stage === "failed" ? s : null;
+    },
+    timeoutMs,
+  );
 
 /** A camera JPEG of a sample photo, with EXIF and a GPS position. */
 async function cameraJpeg(photo: string): Promise<Buffer> {
@@ -141,7 +165,9 @@ async function cameraJpeg(photo: string): Promise<Buffer> {
 
 /** A photo-sized JPEG unlike any other: random coarse noise blown up into soft blobs (its own pHash). */
 async function distinctJpeg(): Promise<Buffer> {
-  const small = await sharp({ create: { width: 24, height: 18, channels: 3, background: "#808080", noise: { type: "gaussian", mean: 128, sigma: 70 } } }).png().toBuffer();
+  const small = await sharp({ create: { width: 24, height: 18, channels: 3, background: "#808080", noise: { type: "gaussian", mean: 128, sigma: 70 } } })
+    .png()
+    .toBuffer();
   return sharp(small).resize(1600, 1200, { kernel: "cubic" }).jpeg({ quality: 88 }).toBuffer();
 }
 
@@ -172,12 +198,18 @@ describe("the image pipeline on the local stack", () => {
       expect(meta.exif, `${name} has EXIF`).toBeUndefined();
       // Only the metadata chunks can carry a position: the VP8 data holds "GPS" by chance now and then.
       const chunks = webpChunks(bytes);
-      expect(chunks.some((c) => ["VP8 ", "VP8L", "VP8X"].includes(c.type)), name).toBe(true);
+      expect(
+        chunks.some((c) => ["VP8 ", "VP8L", "VP8X"].includes(c.type)),
+        name,
+      ).toBe(true);
       for (const chunk of chunks.filter((c) => c.type === "EXIF" || c.type === "XMP ")) {
         expect(chunk.type === "EXIF" ? exifReader(chunk.data).GPSInfo : undefined, `${name} EXIF GPS IFD`).toBeUndefined();
         expect(chunk.data.includes(Buffer.from("GPS")), `${name} ${chunk.type} mentions GPS`).toBe(false);
       }
-      expect(chunks.filter((c) => c.type === "EXIF" || c.type === "XMP ").map((c) => c.type), name).toEqual([]);
+      expect(
+        chunks.filter((c) => c.type === "EXIF" || c.type === "XMP ").map((c) => c.type),
+        name,
+      ).toEqual([]);
       if (name === "preview") {
         // The invisible watermark carries the id through re-encoding and resizing.
         expect(await detectWatermark(await sharp(bytes).jpeg({ quality: 75 }).toBuffer())).toBe(imageId);
@@ -286,7 +318,9 @@ describe("the image pipeline on the local stack", () => {
 
   it("refuses bad files with a clear reason and leaves no partial state", async () => {
     const rocket = readFileSync(resolve(PHOTOS, "rocket.jpg"));
-    const bomb = await sharp({ create: { width: 8000, height: 6000, channels: 3, background: "#ffffff" } }).png({ compressionLevel: 9 }).toBuffer();
+    const bomb = await sharp({ create: { width: 8000, height: 6000, channels: 3, background: "#ffffff" } })
+      .png({ compressionLevel: 9 })
+      .toBuffer();
     const cases: [string, Uint8Array, string, RegExp][] = [
       ["a non-image renamed .jpg", Buffer.from("%!PS-Adobe-3.0\nnot an image at all\n".repeat(40)), "image/jpeg", /not a JPEG, PNG, TIFF, WebP or AVIF/],
       ["a truncated JPEG", rocket.subarray(0, Math.floor(rocket.length / 2)), "image/jpeg", /truncated|could not be decoded/],

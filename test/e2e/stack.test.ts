@@ -116,7 +116,9 @@ describe("the local stack from `npm start`", () => {
         expect(res.headers.get("content-type")).toBe("image/webp");
         await res.arrayBuffer();
       }
-      const page = await json<{ credit: { author: string; license: string | null } | null; derivatives: Record<string, string> }>(await fetchRetrying(`${url}/v1/images/${photo.id}`));
+      const page = await json<{ credit: { author: string; license: string | null } | null; derivatives: Record<string, string> }>(
+        await fetchRetrying(`${url}/v1/images/${photo.id}`),
+      );
       const row = DEMO_PHOTOS.find((p) => p.title === photo.title);
       expect(page.credit).toMatchObject({ author: row?.credit, license: row?.license });
       expect(Object.keys(page.derivatives).sort()).toEqual(["preview", "thumb1000", "thumb150", "thumb450"]);

@@ -1,15 +1,15 @@
 import { env } from "cloudflare:test";
 import { and, eq, isNull } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jobMessage } from "../../common/jobs";
 import { auditLog, images, licensePrices, licenses, users } from "../../db/schema";
 import { readConfig } from "../../edge/config";
 import type { AuditLogPage } from "../../edge/services/admin/audit";
+import { recordDeadLetter } from "../../edge/services/admin/dead-letters";
 import type { Health } from "../../edge/services/admin/health";
 import type { ModerationItem, ModerationOutcome } from "../../edge/services/admin/moderation";
-import { recordDeadLetter } from "../../edge/services/admin/dead-letters";
 import type { ReprocessEnqueued } from "../../edge/services/admin/reprocess";
 import type { PriceChangeResult, PriceList } from "../../edge/services/commerce/prices";
-import { jobMessage } from "../../common/jobs";
 import { api, expectProblem, signUp, testDb, workerWith } from "./support";
 
 /** Moderation, takedowns, the audit log and the price list, on rows written straight to the database. */
@@ -321,7 +321,10 @@ describe("POST /v1/admin/reprocess", () => {
     const res = await post("/v1/admin/reprocess", { steps: ["embedding", "tags"], imageIds: [processed, rejected, unprocessed] });
     expect(res.status).toBe(202);
     expect((await res.json()) as ReprocessEnqueued).toEqual({ enqueued: 2, next: null });
-    const [entry] = await db.select().from(auditLog).where(and(eq(auditLog.action, "images.reprocess"), eq(auditLog.actorId, admin.userId)));
+    const [entry] = await db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.action, "images.reprocess"), eq(auditLog.actorId, admin.userId)));
     expect(entry?.detail).toMatchObject({ steps: ["embedding", "tags"], selection: { imageIds: 3 }, enqueued: 2 });
     // Queuing changes no listing.
     expect((await imageRow(rejected))?.status).toBe("rejected");

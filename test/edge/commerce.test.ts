@@ -2,7 +2,23 @@ import { env, SELF } from "cloudflare:test";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cartItems, carts, contributorEarnings, downloadCredits, downloadEvents, images, licensePrices, licenses, orderItems, orders, payouts, processedWebhookEvents, subscriptionPlans, subscriptions, users } from "../../db/schema";
+import {
+  cartItems,
+  carts,
+  contributorEarnings,
+  downloadCredits,
+  downloadEvents,
+  images,
+  licensePrices,
+  licenses,
+  orderItems,
+  orders,
+  payouts,
+  processedWebhookEvents,
+  subscriptionPlans,
+  subscriptions,
+  users,
+} from "../../db/schema";
 import { readConfig } from "../../edge/config";
 import { api, expectProblem, signUp, testDb } from "./support";
 
@@ -56,7 +72,11 @@ async function sign(payload: string, secret = config.STRIPE_WEBHOOK_SECRET) {
 
 /** Delivers an event to the webhook route, freshly signed. */
 async function deliver(event: StandinEvent | { payload: string }) {
-  const res = await api("/v1/webhooks/stripe", { method: "POST", body: event.payload, headers: { "content-type": "application/json", "stripe-signature": await sign(event.payload) } });
+  const res = await api("/v1/webhooks/stripe", {
+    method: "POST",
+    body: event.payload,
+    headers: { "content-type": "application/json", "stripe-signature": await sign(event.payload) },
+  });
   const body = (await res.json()) as { duplicate: boolean; outcome: string; type: string };
   if (res.status !== 200) throw new Error(`webhook ${res.status}: ${JSON.stringify(body)}`);
   return body;
@@ -100,7 +120,13 @@ async function approvedImage(options: { editorial?: boolean; standardCents?: num
 }
 
 async function fillCart(buyerId: string, items: { imageId: string; licenseType: "standard" | "enhanced" | "editorial" }[]) {
-  const cart = one(await db.insert(carts).values({ buyerId }).onConflictDoUpdate({ target: carts.buyerId, set: { updatedAt: new Date() } }).returning());
+  const cart = one(
+    await db
+      .insert(carts)
+      .values({ buyerId })
+      .onConflictDoUpdate({ target: carts.buyerId, set: { updatedAt: new Date() } })
+      .returning(),
+  );
   await db.insert(cartItems).values(items.map((item) => ({ cartId: cart.id, ...item })));
 }
 
@@ -117,7 +143,6 @@ async function buy(buyer: { accessToken: string; userId: string }, items: { imag
 async function download(token: string, imageId: string, license: string) {
   return api(`/v1/images/${imageId}/download?license=${license}`, { token });
 }
-
 
 beforeAll(async () => {
   contributor = await signUp("contributor");
@@ -147,7 +172,15 @@ describe("buying: checkout → webhook → license → download", () => {
     expect(issued.reduce((sum, l) => sum + l.priceCents, 0)).toBe(order.totalCents);
 
     // Earnings: the standard tier's 25 %, rounded down; shares plus the platform's cut equal what was paid.
-    const earned = await db.select().from(contributorEarnings).where(inArray(contributorEarnings.licenseId, issued.map((l) => l.id)));
+    const earned = await db
+      .select()
+      .from(contributorEarnings)
+      .where(
+        inArray(
+          contributorEarnings.licenseId,
+          issued.map((l) => l.id),
+        ),
+      );
     expect(earned.map((e) => e.amountCents).sort((x, y) => x - y)).toEqual([324, 1749]);
     for (const e of earned) {
       expect(e.status).toBe("pending");
@@ -283,10 +316,18 @@ describe("one cart, one open order", () => {
     expect(await deliver(nth(firstEvents, 0))).toMatchObject({ outcome: "paid" });
     expect(await deliver(nth(secondEvents, 0))).toMatchObject({ outcome: "paid" });
 
-    const held = await db.select().from(licenses).where(and(eq(licenses.buyerId, buyer.userId), eq(licenses.imageId, x)));
+    const held = await db
+      .select()
+      .from(licenses)
+      .where(and(eq(licenses.buyerId, buyer.userId), eq(licenses.imageId, x)));
     expect(held).toHaveLength(1);
     expect(await db.select().from(contributorEarnings).where(eq(contributorEarnings.imageId, x))).toHaveLength(1);
-    expect(await db.select().from(licenses).where(and(eq(licenses.buyerId, buyer.userId), eq(licenses.imageId, y)))).toHaveLength(1);
+    expect(
+      await db
+        .select()
+        .from(licenses)
+        .where(and(eq(licenses.buyerId, buyer.userId), eq(licenses.imageId, y))),
+    ).toHaveLength(1);
 
     const order = (await (await api(`/v1/orders/${second.orderId}`, { token: buyer.accessToken })).json()) as {
       automaticRefund: { amountCents: number; refundId: string | null } | null;
@@ -321,11 +362,19 @@ describe("webhooks", () => {
     const { orderId, events } = await buy(buyer, [{ imageId: await approvedImage(), licenseType: "standard" }]);
     const before = await db.select({ n: sql<number>`count(*)::int` }).from(processedWebhookEvents);
     for (const signature of [await sign(nth(events, 0).payload, "whsec_wrong"), "t=1,v1=abc", ""]) {
-      const res = await api("/v1/webhooks/stripe", { method: "POST", body: nth(events, 0).payload, headers: { "content-type": "application/json", ...(signature ? { "stripe-signature": signature } : {}) } });
+      const res = await api("/v1/webhooks/stripe", {
+        method: "POST",
+        body: nth(events, 0).payload,
+        headers: { "content-type": "application/json", ...(signature ? { "stripe-signature": signature } : {}) },
+      });
       await expectProblem(res, 400, "webhook-signature-invalid");
     }
     // A correctly signed header for another body.
-    const res = await api("/v1/webhooks/stripe", { method: "POST", body: nth(events, 0).payload.replace('"paid"', '"unpaid"'), headers: { "stripe-signature": await sign(nth(events, 0).payload) } });
+    const res = await api("/v1/webhooks/stripe", {
+      method: "POST",
+      body: nth(events, 0).payload.replace('"paid"', '"unpaid"'),
+      headers: { "stripe-signature": await sign(nth(events, 0).payload) },
+    });
     await expectProblem(res, 400, "webhook-signature-invalid");
     expect(await db.select({ n: sql<number>`count(*)::int` }).from(processedWebhookEvents)).toEqual(before);
     expect(one(await db.select().from(orders).where(eq(orders.id, orderId))).status).toBe("pending");
@@ -333,14 +382,25 @@ describe("webhooks", () => {
 
   it("processes a replayed event once, and two concurrent deliveries issue one license", async () => {
     const buyer = await signUp("buyer");
-    const { events } = await buy(buyer, [{ imageId: await approvedImage(), licenseType: "standard" }, { imageId: await approvedImage(), licenseType: "standard" }]);
+    const { events } = await buy(buyer, [
+      { imageId: await approvedImage(), licenseType: "standard" },
+      { imageId: await approvedImage(), licenseType: "standard" },
+    ]);
     const results = await Promise.all([deliver(nth(events, 0)), deliver(nth(events, 0)), deliver(nth(events, 0))]);
     expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
     expect(results.filter((r) => r.duplicate)).toHaveLength(2);
     expect(await deliver(nth(events, 0))).toMatchObject({ duplicate: true });
     const issued = await db.select().from(licenses).where(eq(licenses.buyerId, buyer.userId));
     expect(issued).toHaveLength(2);
-    const earned = await db.select().from(contributorEarnings).where(inArray(contributorEarnings.licenseId, issued.map((l) => l.id)));
+    const earned = await db
+      .select()
+      .from(contributorEarnings)
+      .where(
+        inArray(
+          contributorEarnings.licenseId,
+          issued.map((l) => l.id),
+        ),
+      );
     expect(earned).toHaveLength(2);
   });
 
@@ -352,7 +412,18 @@ describe("webhooks", () => {
       object: "event",
       type: "checkout.session.completed",
       created: 1,
-      data: { object: { id: "cs_test_foreign", object: "checkout.session", mode: "payment", payment_status: "paid", payment_intent: "pi_foreign", amount_total: 100, currency: "usd", metadata: {} } },
+      data: {
+        object: {
+          id: "cs_test_foreign",
+          object: "checkout.session",
+          mode: "payment",
+          payment_status: "paid",
+          payment_intent: "pi_foreign",
+          amount_total: 100,
+          currency: "usd",
+          metadata: {},
+        },
+      },
     });
     expect(await deliver({ payload: foreignSession })).toMatchObject({ outcome: "unknown-order" });
   });
@@ -437,7 +508,8 @@ describe("subscriptions", () => {
     return control(`/checkout/${sessionId}/complete`);
   }
 
-  const creditsLeft = async (token: string) => ((await (await api("/v1/subscription", { token })).json()) as { subscription: { creditsLeft: number } | null }).subscription?.creditsLeft ?? null;
+  const creditsLeft = async (token: string) =>
+    ((await (await api("/v1/subscription", { token })).json()) as { subscription: { creditsLeft: number } | null }).subscription?.creditsLeft ?? null;
 
   it("grants monthly credits, spends one per new image, reuses the license on re-download, and resets each period", async () => {
     const buyer = await signUp("buyer");
@@ -564,7 +636,12 @@ describe("contributor payouts", () => {
     const imageId = await approvedImage();
     const buyer = await signUp("buyer");
     for (const amount of amounts) {
-      const license = one(await db.insert(licenses).values({ buyerId: buyer.userId, imageId, licenseType: "standard", priceCents: amount * 4 }).returning());
+      const license = one(
+        await db
+          .insert(licenses)
+          .values({ buyerId: buyer.userId, imageId, licenseType: "standard", priceCents: amount * 4 })
+          .returning(),
+      );
       await db.insert(contributorEarnings).values({
         contributorId,
         licenseId: license.id,
@@ -595,16 +672,27 @@ describe("contributor payouts", () => {
       expect(res.status).toBe(200);
       return (await res.json()) as { created: number; transferred: number; adopted: number; mismatches: unknown[]; failed: unknown[] };
     };
-    await db.update(users).set({ payoutsEnabled: false }).where(inArray(users.id, [alice.userId]));
+    await db
+      .update(users)
+      .set({ payoutsEnabled: false })
+      .where(inArray(users.id, [alice.userId]));
     const partial = await run(); // only Bob is ready: his payout is made and paid
     expect(partial).toMatchObject({ created: 1, transferred: 1, adopted: 0, failed: [] });
-    const bobPayout = one(await db.select().from(payouts).where(and(eq(payouts.contributorId, bob.userId), eq(payouts.period, period))));
+    const bobPayout = one(
+      await db
+        .select()
+        .from(payouts)
+        .where(and(eq(payouts.contributorId, bob.userId), eq(payouts.period, period))),
+    );
     expect(bobPayout).toMatchObject({ amountCents: 5500, status: "paid" });
 
     await db.update(users).set({ payoutsEnabled: true }).where(eq(users.id, alice.userId));
     // Alice's payout row is created, then "the process dies" after Stripe made the transfer.
     const alicePayout = one(await db.insert(payouts).values({ contributorId: alice.userId, period, amountCents: 5625, status: "pending" }).returning());
-    await db.update(contributorEarnings).set({ payoutId: alicePayout.id }).where(and(eq(contributorEarnings.contributorId, alice.userId), eq(contributorEarnings.status, "available")));
+    await db
+      .update(contributorEarnings)
+      .set({ payoutId: alicePayout.id })
+      .where(and(eq(contributorEarnings.contributorId, alice.userId), eq(contributorEarnings.status, "available")));
     await stripe.transfers.create({ amount: 5625, currency: "usd", destination: alice.accountId, transfer_group: alicePayout.id, metadata: { payout_id: alicePayout.id } });
 
     const again = await run();
@@ -612,7 +700,10 @@ describe("contributor payouts", () => {
     const third = await run();
     expect(third).toMatchObject({ created: 0, transferred: 0, adopted: 0, mismatches: [] });
 
-    for (const [person, amount] of [[alice, 5625], [bob, 5500]] as const) {
+    for (const [person, amount] of [
+      [alice, 5625],
+      [bob, 5500],
+    ] as const) {
       const transfers = await stripe.transfers.list({ destination: person.accountId, limit: 100 });
       expect(transfers.data).toHaveLength(1);
       expect(nth(transfers.data, 0).amount).toBe(amount);

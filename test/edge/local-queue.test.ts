@@ -1,11 +1,11 @@
 import { createExecutionContext, env, runInDurableObject, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { eq, inArray } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
-import { jobMessage, type JobMessage } from "../../common/jobs";
+import { type JobMessage, jobMessage } from "../../common/jobs";
 import { images, jobs, users } from "../../db/schema";
 import { LOCAL_PULL_QUEUE, type LocalPullQueue, MAX_DELIVERIES } from "../../edge/dev/local-queue";
-import { enqueueReprocess, SEND_BATCH_LIMIT } from "../../edge/services/admin/reprocess";
 import worker from "../../edge/index";
+import { enqueueReprocess, SEND_BATCH_LIMIT } from "../../edge/services/admin/reprocess";
 import { createQueueClient, type PulledMessage } from "../../gpu-worker/queue-client";
 import { BASE, testDb } from "./support";
 
@@ -56,9 +56,7 @@ async function sendJobs(imageIds: string[]): Promise<JobMessage[]> {
 function storedMatching(markers: string[]): Promise<{ id: string; attempts: number; leased: boolean }[]> {
   const stub = localEnv.LOCAL_QUEUES.get(localEnv.LOCAL_QUEUES.idFromName(LOCAL_PULL_QUEUE));
   return runInDurableObject(stub, (_instance, state) => {
-    const rows = state.storage.sql
-      .exec<{ id: string; body: string; attempts: number; lease_id: string | null }>("SELECT id, body, attempts, lease_id FROM messages")
-      .toArray();
+    const rows = state.storage.sql.exec<{ id: string; body: string; attempts: number; lease_id: string | null }>("SELECT id, body, attempts, lease_id FROM messages").toArray();
     return rows.filter((r) => markers.some((m) => r.body.includes(m))).map((r) => ({ id: r.id, attempts: r.attempts, leased: r.lease_id !== null }));
   });
 }
@@ -312,7 +310,10 @@ describe("local Queues pull stand-in", () => {
       .insert(images)
       .values(Array.from({ length: SEND_BATCH_LIMIT + 1 }, (_, i) => ({ contributorId, title: `processed ${i}`, status: "approved" as const, stage: "done" as const })))
       .returning({ id: images.id });
-    const [pending] = await db.insert(images).values({ contributorId, title: "still processing", status: "processing", stage: "processing" as const }).returning({ id: images.id });
+    const [pending] = await db
+      .insert(images)
+      .values({ contributorId, title: "still processing", status: "processing", stage: "processing" as const })
+      .returning({ id: images.id });
     const ids = processed.map((r) => r.id);
 
     const sent = await enqueueReprocess({ db, queue: env.JOBS }, { imageIds: [...ids, pending?.id ?? ""] }, ["embedding", "tags"]);
@@ -336,7 +337,10 @@ describe("local Queues pull stand-in", () => {
       .insert(images)
       .values([1, 2, 3].map((i) => ({ contributorId, title: `catalogue ${i}`, status: "rejected" as const, stage: "done" as const })))
       .returning({ id: images.id });
-    const [pending] = await db.insert(images).values({ contributorId, title: "not yet", status: "processing", stage: "queued" as const }).returning({ id: images.id });
+    const [pending] = await db
+      .insert(images)
+      .values({ contributorId, title: "not yet", status: "processing", stage: "queued" as const })
+      .returning({ id: images.id });
     const ids = processed.map((r) => r.id);
 
     let next: string | null = null;

@@ -162,7 +162,8 @@ export async function startLocalHub(): Promise<LocalHub> {
 
       const api = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(url.pathname);
       if (api) {
-        if (!authorised) return send(res, 401, JSON.stringify({ error: "Invalid credentials in Authorization header" }), { "x-error-message": "Invalid credentials in Authorization header" });
+        if (!authorised)
+          return send(res, 401, JSON.stringify({ error: "Invalid credentials in Authorization header" }), { "x-error-message": "Invalid credentials in Authorization header" });
         const repo = repos.get(api[1] as string);
         if (!repo) return send(res, 404, JSON.stringify({ error: "Repository not found" }), { "x-error-code": "RepoNotFound", "x-error-message": "Repository not found" });
         const rev = decodeURIComponent(api[2] as string);
@@ -170,7 +171,12 @@ export async function startLocalHub(): Promise<LocalHub> {
         const blobsWanted = url.searchParams.get("blobs") === "true";
         const siblings = [...repo.files].map(([path, f]) =>
           blobsWanted
-            ? { rfilename: path, size: f.content.length, blobId: f.lfs ? gitBlobSha1(Buffer.from(`pointer ${f.sha256}`)) : f.gitOid, ...(f.lfs ? { lfs: { sha256: f.sha256, size: f.content.length, pointerSize: 134 } } : {}) }
+            ? {
+                rfilename: path,
+                size: f.content.length,
+                blobId: f.lfs ? gitBlobSha1(Buffer.from(`pointer ${f.sha256}`)) : f.gitOid,
+                ...(f.lfs ? { lfs: { sha256: f.sha256, size: f.content.length, pointerSize: 134 } } : {}),
+              }
             : { rfilename: path },
         );
         return send(res, 200, JSON.stringify({ _id: "x", id: api[1], modelId: api[1], sha: repo.commit, private: false, siblings }));

@@ -144,11 +144,15 @@ function withIptc(jpeg: Buffer, { title, keywords }: Description): Buffer {
 async function encode(pixels: Buffer, width: number, height: number, format: LibraryFormat, xmp: string | undefined): Promise<Buffer> {
   let image = sharp(pixels, { raw: { width, height, channels: 3 } });
   image =
-    format === "jpeg" ? image.jpeg({ quality: 85 })
-    : format === "png" ? image.png({ compressionLevel: 3 })
-    : format === "tiff" ? image.tiff({ compression: "lzw" })
-    : format === "webp" ? image.webp({ quality: 80, effort: 0 })
-    : image.avif({ quality: 50, effort: 0 });
+    format === "jpeg"
+      ? image.jpeg({ quality: 85 })
+      : format === "png"
+        ? image.png({ compressionLevel: 3 })
+        : format === "tiff"
+          ? image.tiff({ compression: "lzw" })
+          : format === "webp"
+            ? image.webp({ quality: 80, effort: 0 })
+            : image.avif({ quality: 50, effort: 0 });
   if (xmp !== undefined) image = image.withXmp(xmp);
   return image.toBuffer();
 }
@@ -186,9 +190,11 @@ export async function writeImageLibrary(root: string, options: ImageLibraryOptio
     const words = [pick(WORDS), pick(WORDS), `set-${i % 7}`].filter((w, at, all) => all.indexOf(w) === at);
     // Every sixth image says what it is in XMP; a few other JPEGs say it in IPTC.
     const embedded: LibraryImage["embedded"] =
-      i % 6 === 0 ? { title: `Embedded ${words[0]} & ${words[1]} no. ${i}`, keywords: words, via: "xmp" }
-      : format === "jpeg" && i % 6 === 5 ? { title: `IPTC ${words[0]} no. ${i}`, keywords: words, via: "iptc" }
-      : undefined;
+      i % 6 === 0
+        ? { title: `Embedded ${words[0]} & ${words[1]} no. ${i}`, keywords: words, via: "xmp" }
+        : format === "jpeg" && i % 6 === 5
+          ? { title: `IPTC ${words[0]} no. ${i}`, keywords: words, via: "iptc" }
+          : undefined;
     let bytes = await encode(picture(random, width, height), width, height, format, embedded?.via === "xmp" ? xmpPacket(embedded) : undefined);
     if (embedded?.via === "iptc") bytes = withIptc(bytes, embedded);
     write(path, bytes);
@@ -198,7 +204,10 @@ export async function writeImageLibrary(root: string, options: ImageLibraryOptio
 
   // Copies keep their file name (so any title taken from it is the same) in another folder.
   const duplicates: ImageLibrary["duplicates"] = [];
-  const copied = images.filter((image) => image.embedded === undefined && !image.path.startsWith("Archive/")).filter((_, n) => n % 17 === 3).slice(0, 4);
+  const copied = images
+    .filter((image) => image.embedded === undefined && !image.path.startsWith("Archive/"))
+    .filter((_, n) => n % 17 === 3)
+    .slice(0, 4);
   for (const [n, original] of copied.entries()) {
     const path = `Archive/copies ${n}/${original.path.split("/").pop()}`;
     mkdirSync(dirname(join(root, path)), { recursive: true });

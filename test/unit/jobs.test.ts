@@ -42,8 +42,15 @@ describe("job policies", () => {
   });
 
   it("match the production pull consumer's --message-retries wherever the deploy steps give it", () => {
-    const docs = ["README.md", ...readdirSync(resolve(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
-    const retries = docs.flatMap((path) => [...readFileSync(resolve(root, path), "utf8").matchAll(/consumer http add edgestock-jobs --message-retries (\d+)/g)].map((m) => Number(m[1])));
+    const docs = [
+      "README.md",
+      ...readdirSync(resolve(root, "docs"))
+        .filter((f) => f.endsWith(".md"))
+        .map((f) => `docs/${f}`),
+    ];
+    const retries = docs.flatMap((path) =>
+      [...readFileSync(resolve(root, path), "utf8").matchAll(/consumer http add edgestock-jobs --message-retries (\d+)/g)].map((m) => Number(m[1])),
+    );
     expect(retries.length).toBeGreaterThan(0);
     expect(new Set(retries)).toEqual(new Set([QUEUE_MAX_DELIVERIES - 1]));
   });

@@ -17,7 +17,24 @@ describe("the migrate command line", () => {
       ml: true,
       deferIndex: false,
     });
-    expect(parseMigrateArgs(["/photos", "--contributor", "c", "--batch", "8", "--concurrency", "3", "--no-ml", "--defer-index", "--retry-failed", "--manifest", "m.csv", "--summary-json", "s.json"])).toMatchObject({
+    expect(
+      parseMigrateArgs([
+        "/photos",
+        "--contributor",
+        "c",
+        "--batch",
+        "8",
+        "--concurrency",
+        "3",
+        "--no-ml",
+        "--defer-index",
+        "--retry-failed",
+        "--manifest",
+        "m.csv",
+        "--summary-json",
+        "s.json",
+      ]),
+    ).toMatchObject({
       batch: 8,
       concurrency: 3,
       ml: false,
@@ -70,7 +87,12 @@ describe("the migrate configuration", () => {
       expect(withLocalStack({ EDGESTOCK_DATA_DIR: dataDir }).from).toBeNull();
       writeFileSync(
         join(dataDir, "stack.json"),
-        JSON.stringify({ url: "http://127.0.0.1:1", databaseUrl: "postgres://local/db", databaseProxy: "127.0.0.1:2", workerEnv: { R2_S3_ENDPOINT: "http://127.0.0.1:1/_local/s3", R2_ACCESS_KEY_ID: "lk", R2_SECRET_ACCESS_KEY: "ls", NSFW_THRESHOLD: "0.5" } }),
+        JSON.stringify({
+          url: "http://127.0.0.1:1",
+          databaseUrl: "postgres://local/db",
+          databaseProxy: "127.0.0.1:2",
+          workerEnv: { R2_S3_ENDPOINT: "http://127.0.0.1:1/_local/s3", R2_ACCESS_KEY_ID: "lk", R2_SECRET_ACCESS_KEY: "ls", NSFW_THRESHOLD: "0.5" },
+        }),
       );
       const { env, from } = withLocalStack({ EDGESTOCK_DATA_DIR: dataDir, NSFW_THRESHOLD: "0.2" });
       expect(from).toBe(join(dataDir, "stack.json"));

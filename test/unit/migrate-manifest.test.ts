@@ -30,12 +30,20 @@ describe("CSV manifests", () => {
   it("reads quoted fields with commas, quotes and line breaks, and resolves paths against the folder", async () => {
     const rows = await read(
       "csv",
-      'path,title,description,keywords,editorial,category\n' +
+      "path,title,description,keywords,editorial,category\n" +
         'beach/one.jpg,"Sunset, with ""quotes""","Two\nlines",beach; sea | sunset,yes,nature\n' +
         "/elsewhere/two.png,Plain,,,,\n",
     );
     expect(rows).toEqual([
-      { sourcePath: "/photos/beach/one.jpg", title: 'Sunset, with "quotes"', description: "Two\nlines", keywords: ["beach", "sea", "sunset"], editorial: true, category: "nature", line: 3 },
+      {
+        sourcePath: "/photos/beach/one.jpg",
+        title: 'Sunset, with "quotes"',
+        description: "Two\nlines",
+        keywords: ["beach", "sea", "sunset"],
+        editorial: true,
+        category: "nature",
+        line: 3,
+      },
       { sourcePath: "/elsewhere/two.png", title: "Plain", line: 4 },
     ]);
   });
@@ -67,9 +75,18 @@ describe("CSV manifests", () => {
   });
 
   it("reads the credit, its licence and source, and limits their length", async () => {
-    const rows = await read("csv", 'path,credit,credit_license,credit_source\nfig.jpg,"Trevor ""Freespace""",CC-BY-4.0,"Debian package lomiri-wallpapers-16.04, /usr/share/backgrounds/x.jpg"\nown.jpg,,,\n');
+    const rows = await read(
+      "csv",
+      'path,credit,credit_license,credit_source\nfig.jpg,"Trevor ""Freespace""",CC-BY-4.0,"Debian package lomiri-wallpapers-16.04, /usr/share/backgrounds/x.jpg"\nown.jpg,,,\n',
+    );
     expect(rows).toEqual([
-      { sourcePath: "/photos/fig.jpg", credit: 'Trevor "Freespace"', creditLicense: "CC-BY-4.0", creditSource: "Debian package lomiri-wallpapers-16.04, /usr/share/backgrounds/x.jpg", line: 2 },
+      {
+        sourcePath: "/photos/fig.jpg",
+        credit: 'Trevor "Freespace"',
+        creditLicense: "CC-BY-4.0",
+        creditSource: "Debian package lomiri-wallpapers-16.04, /usr/share/backgrounds/x.jpg",
+        line: 2,
+      },
       { sourcePath: "/photos/own.jpg", line: 3 },
     ]);
     expect(await failure("csv", `path,credit\na.jpg,${"c".repeat(301)}\n`)).toMatch(/:2: credit is longer than 300 characters/);

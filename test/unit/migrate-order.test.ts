@@ -67,9 +67,11 @@ describe("batching, limits and turns in the migration", () => {
     const c = third.run(async () => void done.push("third"));
     second.release();
     second.release();
-    await first.run(async () => {
-      throw new Error("a failing step still ends its turn");
-    }).catch(() => {});
+    await first
+      .run(async () => {
+        throw new Error("a failing step still ends its turn");
+      })
+      .catch(() => {});
     await c;
     expect(done).toEqual(["third"]);
   });

@@ -44,8 +44,7 @@ beforeEach(() => {
   received.length = 0;
 });
 
-const client = (extra: { maxAttempts?: number } = {}) =>
-  createQueueClient({ apiUrl, accountId: "acc123", queueId: "q456", token: "secret-token", baseDelayMs: 5, ...extra });
+const client = (extra: { maxAttempts?: number } = {}) => createQueueClient({ apiUrl, accountId: "acc123", queueId: "q456", token: "secret-token", baseDelayMs: 5, ...extra });
 
 const ok = (result: unknown): Canned => ({ body: { success: true, errors: [], messages: [], result } });
 const wire = (id: string, contentType: string, body: string, attempts = 1) => ({
@@ -77,7 +76,12 @@ describe("queue pull client", () => {
     const messages = await client().pull({ batchSize: 10, visibilityTimeoutMs: 60_000 });
 
     expect(received).toEqual([
-      { method: "POST", path: "/client/v4/accounts/acc123/queues/q456/messages/pull", authorization: "Bearer secret-token", body: { batch_size: 10, visibility_timeout_ms: 60_000 } },
+      {
+        method: "POST",
+        path: "/client/v4/accounts/acc123/queues/q456/messages/pull",
+        authorization: "Bearer secret-token",
+        body: { batch_size: 10, visibility_timeout_ms: 60_000 },
+      },
     ]);
     const [m1, m2, m3, m4, m5, m6] = messages;
     // json: base64 of the JSON text, as Cloudflare documents, and plain JSON text alike.
@@ -105,7 +109,10 @@ describe("queue pull client", () => {
 
   it("waits as long as Retry-After says on a 429", async () => {
     // The canned responses through the client's fetch option, so the clock can be faked end to end.
-    const canned: Canned[] = [{ status: 429, headers: { "retry-after": "1" }, body: { success: false, errors: [{ code: 10250, message: "Queue is overloaded" }] } }, ok({ messages: [] })];
+    const canned: Canned[] = [
+      { status: 429, headers: { "retry-after": "1" }, body: { success: false, errors: [{ code: 10250, message: "Queue is overloaded" }] } },
+      ok({ messages: [] }),
+    ];
     let calls = 0;
     const fakeFetch = (async () => {
       calls++;
@@ -114,7 +121,10 @@ describe("queue pull client", () => {
     }) as unknown as typeof fetch;
     vi.useFakeTimers();
     try {
-      const pulling = createQueueClient({ apiUrl, accountId: "acc123", queueId: "q456", token: "secret-token", baseDelayMs: 5, fetch: fakeFetch }).pull({ batchSize: 1, visibilityTimeoutMs: 1000 });
+      const pulling = createQueueClient({ apiUrl, accountId: "acc123", queueId: "q456", token: "secret-token", baseDelayMs: 5, fetch: fakeFetch }).pull({
+        batchSize: 1,
+        visibilityTimeoutMs: 1000,
+      });
       // The jittered backoff alone would wait at most 5 ms here.
       await vi.advanceTimersByTimeAsync(999);
       expect(calls).toBe(1);
@@ -128,7 +138,9 @@ describe("queue pull client", () => {
 
   it("gives up after the last attempt with the API's error", async () => {
     for (let i = 0; i < 3; i++) responses.push({ status: 502, body: { success: false, errors: [{ code: 15000, message: "Unknown error" }] } });
-    const error = await client({ maxAttempts: 3 }).pull({ batchSize: 1, visibilityTimeoutMs: 1000 }).catch((e: unknown) => e);
+    const error = await client({ maxAttempts: 3 })
+      .pull({ batchSize: 1, visibilityTimeoutMs: 1000 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(QueueApiError);
     expect(error).toMatchObject({ status: 502, errors: [{ code: 15000, message: "Unknown error" }] });
     expect(received).toHaveLength(3);
@@ -136,7 +148,9 @@ describe("queue pull client", () => {
 
   it("throws QueueApiError with the API's messages on a 401, without retrying", async () => {
     responses.push({ status: 401, body: { success: false, errors: [{ code: 10000, message: "Authentication error" }], messages: [], result: null } });
-    const error = await client().pull({ batchSize: 1, visibilityTimeoutMs: 1000 }).catch((e: unknown) => e);
+    const error = await client()
+      .pull({ batchSize: 1, visibilityTimeoutMs: 1000 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(QueueApiError);
     expect(error).toMatchObject({ status: 401, errors: [{ code: 10000, message: "Authentication error" }] });
     expect((error as Error).message).toMatch(/Authentication error/);

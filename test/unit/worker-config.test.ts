@@ -100,13 +100,45 @@ describe("CLIP_MODEL and where its folder goes", () => {
 describe("selectClipFiles: only what the loader reads", () => {
   const file = (path: string) => ({ path, size: 1 });
   it("Immich: the fp32 pair, configs and tokenizer.json; not fp16/, armnn, rknpu, vocab/merges", () => {
-    const listed = ["README.md", "config.json", "visual/model.onnx", "visual/preprocess_cfg.json", "visual/fp16/model.onnx", "visual/model.armnn", "visual/rknpu/rk3588/model.rknn", "textual/model.onnx", "textual/tokenizer.json", "textual/vocab.json", "textual/merges.txt"];
-    expect(selectClipFiles(listed.map(file)).map((f) => f.path)).toEqual(["config.json", "visual/model.onnx", "visual/preprocess_cfg.json", "textual/model.onnx", "textual/tokenizer.json"]);
+    const listed = [
+      "README.md",
+      "config.json",
+      "visual/model.onnx",
+      "visual/preprocess_cfg.json",
+      "visual/fp16/model.onnx",
+      "visual/model.armnn",
+      "visual/rknpu/rk3588/model.rknn",
+      "textual/model.onnx",
+      "textual/tokenizer.json",
+      "textual/vocab.json",
+      "textual/merges.txt",
+    ];
+    expect(selectClipFiles(listed.map(file)).map((f) => f.path)).toEqual([
+      "config.json",
+      "visual/model.onnx",
+      "visual/preprocess_cfg.json",
+      "textual/model.onnx",
+      "textual/tokenizer.json",
+    ]);
   });
 
   it("Hugging Face: the onnx/ pair and configs, not the quantised or fp16 variants; a repo with neither layout is unusable", () => {
-    const listed = ["config.json", "preprocessor_config.json", "tokenizer.json", "onnx/vision_model.onnx", "onnx/vision_model_quantized.onnx", "onnx/text_model.onnx", "onnx/text_model_fp16.onnx"];
-    expect(selectClipFiles(listed.map(file)).map((f) => f.path)).toEqual(["config.json", "onnx/vision_model.onnx", "onnx/text_model.onnx", "preprocessor_config.json", "tokenizer.json"]);
+    const listed = [
+      "config.json",
+      "preprocessor_config.json",
+      "tokenizer.json",
+      "onnx/vision_model.onnx",
+      "onnx/vision_model_quantized.onnx",
+      "onnx/text_model.onnx",
+      "onnx/text_model_fp16.onnx",
+    ];
+    expect(selectClipFiles(listed.map(file)).map((f) => f.path)).toEqual([
+      "config.json",
+      "onnx/vision_model.onnx",
+      "onnx/text_model.onnx",
+      "preprocessor_config.json",
+      "tokenizer.json",
+    ]);
     expect(() => selectClipFiles(["model.safetensors", "config.json"].map(file))).toThrow(/no CLIP ONNX export/);
     expect(() => selectClipFiles(["config.json", "visual/model.onnx"].map(file))).toThrow(/lacks visual\/preprocess_cfg.json, textual\/model.onnx/);
   });

@@ -137,14 +137,20 @@ async function expectClean(bytes: Uint8Array) {
 
 describe("cleanOriginal", () => {
   it("JPEG: GPS, serials, owner and maker note gone, copyright, artist and IPTC kept, entropy-coded data byte-identical", async () => {
-    const encoded = await sharp(await photo()).jpeg({ quality: 90 }).withExif(EXIF).withXmp(XMP).toBuffer();
+    const encoded = await sharp(await photo())
+      .jpeg({ quality: 90 })
+      .withExif(EXIF)
+      .withXmp(XMP)
+      .toBuffer();
     const upload = Buffer.concat([encoded.subarray(0, 2), app13(), encoded.subarray(2)]);
     await expectIdentifying(upload);
 
     const { bytes, removed } = cleanOriginal(upload, "jpeg");
     const delivered = Buffer.from(bytes);
     await expectClean(delivered);
-    expect(removed).toEqual(expect.arrayContaining(["GPS", "BodySerialNumber", "LensSerialNumber", "CameraOwnerName", "ImageUniqueID", "MakerNote", "XMP GPSLatitude", "XMP SerialNumber"]));
+    expect(removed).toEqual(
+      expect.arrayContaining(["GPS", "BodySerialNumber", "LensSerialNumber", "CameraOwnerName", "ImageUniqueID", "MakerNote", "XMP GPSLatitude", "XMP SerialNumber"]),
+    );
     // The pixels are the contributor's: the scans from SOS to EOI are the same bytes, and decode the same.
     expect(delivered.subarray(scanStart(delivered)).equals(upload.subarray(scanStart(upload)))).toBe(true);
     expect((await pixels(delivered)).equals(await pixels(upload))).toBe(true);
@@ -160,7 +166,9 @@ describe("cleanOriginal", () => {
   });
 
   it("JPEG: an EXIF block too broken to edit is dropped, not delivered", async () => {
-    const encoded = await sharp(await photo()).jpeg().toBuffer();
+    const encoded = await sharp(await photo())
+      .jpeg()
+      .toBuffer();
     const payload = Buffer.concat([Buffer.from("Exif\0\0MM\0*\0\0\0\x08\xff\xff", "latin1"), Buffer.from("GPS 47.6N SN-998877")]);
     const header = Buffer.from([0xff, 0xe1, 0, 0]);
     header.writeUInt16BE(payload.length + 2, 2);
@@ -172,7 +180,11 @@ describe("cleanOriginal", () => {
   });
 
   it("PNG: eXIf, XMP text and a GPS comment cleaned, IDAT identical, every CRC valid", async () => {
-    const encoded = await sharp(await photo()).png().withExif(EXIF).withXmp(XMP).toBuffer();
+    const encoded = await sharp(await photo())
+      .png()
+      .withExif(EXIF)
+      .withXmp(XMP)
+      .toBuffer();
     // A tEXt comment holding a position, as some geotaggers write it, and EXIF as ImageMagick copies it into tEXt.
     const tEXt = (keyword: string, value: string) => {
       const text = Buffer.from(`tEXt${keyword}\0${value}`, "latin1");
@@ -195,13 +207,22 @@ describe("cleanOriginal", () => {
     expect(pngChunks(delivered).some((c) => c.type === "tEXt")).toBe(false);
     expect(has(delivered, "SN-4711")).toBe(false);
     expect(pngChunks(delivered).every((c) => c.crcOk)).toBe(true);
-    const idat = (png: Buffer) => Buffer.concat(pngChunks(png).filter((c) => c.type === "IDAT").map((c) => c.data));
+    const idat = (png: Buffer) =>
+      Buffer.concat(
+        pngChunks(png)
+          .filter((c) => c.type === "IDAT")
+          .map((c) => c.data),
+      );
     expect(idat(delivered).equals(idat(upload))).toBe(true);
     expect((await pixels(delivered)).equals(await pixels(upload))).toBe(true);
   });
 
   it("WebP: EXIF and XMP chunks cleaned in place, image chunk and RIFF size unchanged", async () => {
-    const upload = await sharp(await photo()).webp({ quality: 80 }).withExif(EXIF).withXmp(XMP).toBuffer();
+    const upload = await sharp(await photo())
+      .webp({ quality: 80 })
+      .withExif(EXIF)
+      .withXmp(XMP)
+      .toBuffer();
     await expectIdentifying(upload);
     const delivered = Buffer.from(cleanOriginal(upload, "webp").bytes);
     await expectClean(delivered);
@@ -211,7 +232,12 @@ describe("cleanOriginal", () => {
   });
 
   it("AVIF: the EXIF and XMP items cleaned where they lie, nothing re-encoded", async () => {
-    const upload = await sharp(await photo()).resize(96).avif({ quality: 60 }).withExif(EXIF).withXmp(XMP).toBuffer();
+    const upload = await sharp(await photo())
+      .resize(96)
+      .avif({ quality: 60 })
+      .withExif(EXIF)
+      .withXmp(XMP)
+      .toBuffer();
     await expectIdentifying(upload);
     const delivered = Buffer.from(cleanOriginal(upload, "avif").bytes);
     await expectClean(delivered);
@@ -220,7 +246,10 @@ describe("cleanOriginal", () => {
   });
 
   it("the pipeline analyses and hashes the cleaned file: the sha256 is the delivered bytes'", async () => {
-    const upload = await sharp(await photo()).jpeg({ quality: 90 }).withExif(EXIF).toBuffer();
+    const upload = await sharp(await photo())
+      .jpeg({ quality: 90 })
+      .withExif(EXIF)
+      .toBuffer();
     const analysed = await analyseImage(upload, "image/jpeg", { maxInputPixels: 40_000_000 });
     expect(has(analysed.original, "SN-998877")).toBe(false);
     expect(analysed.removedMetadata).toContain("GPS");

@@ -5,15 +5,7 @@ import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cleanClipText, unescapeHtml } from "../../gpu-worker/ml/clip-text-clean";
-import {
-  CLIP_CONTEXT_LENGTH,
-  DEFAULT_BPE_PATH,
-  END_OF_TEXT_ID,
-  START_OF_TEXT_ID,
-  loadClipTokenizer,
-  toBigInt64,
-  type ClipTokenizer,
-} from "../../gpu-worker/ml/clip-tokenizer";
+import { CLIP_CONTEXT_LENGTH, type ClipTokenizer, DEFAULT_BPE_PATH, END_OF_TEXT_ID, loadClipTokenizer, START_OF_TEXT_ID, toBigInt64 } from "../../gpu-worker/ml/clip-tokenizer";
 
 // The Hugging Face tokenizer.json ships beside the merges; the published reference cases are a test fixture.
 const TOKENIZER_JSON = resolve("models/clip-tokenizer/tokenizer.json");
@@ -33,10 +25,7 @@ let fromJson: ClipTokenizer;
 let scratch: string;
 
 beforeAll(async () => {
-  [fromBpe, fromJson] = await Promise.all([
-    loadClipTokenizer({ bpeGz: DEFAULT_BPE_PATH }),
-    loadClipTokenizer({ tokenizerJson: TOKENIZER_JSON }),
-  ]);
+  [fromBpe, fromJson] = await Promise.all([loadClipTokenizer({ bpeGz: DEFAULT_BPE_PATH }), loadClipTokenizer({ tokenizerJson: TOKENIZER_JSON })]);
   scratch = await mkdtemp(join(tmpdir(), "clip-tokenizer-"));
 });
 
@@ -67,7 +56,10 @@ describe("published reference cases", () => {
 
 describe("vocabulary sources", () => {
   it("ships OpenAI's bpe_simple_vocab_16e6.txt.gz unchanged at DEFAULT_BPE_PATH, and tokenizer.json beside it", async () => {
-    const sha256 = async (path: string) => createHash("sha256").update(await readFile(path)).digest("hex");
+    const sha256 = async (path: string) =>
+      createHash("sha256")
+        .update(await readFile(path))
+        .digest("hex");
     expect(DEFAULT_BPE_PATH).toBe(resolve("models/clip-tokenizer/bpe_simple_vocab_16e6.txt.gz"));
     expect(await sha256(DEFAULT_BPE_PATH)).toBe("924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a");
     expect(await sha256(TOKENIZER_JSON)).toBe("eafd713b5c621447fa92db4d23139c0bc3edf326c890d95470e758f054ec147d");
@@ -177,9 +169,7 @@ describe("tokenize: truncation, padding and mask", () => {
     expect(row(ids, 0)).toEqual([...PHOTO_OF_A_CAT, ...Array<number>(70).fill(0)]);
     expect(row(ids, 1)).toEqual([START_OF_TEXT_ID, END_OF_TEXT_ID, ...Array<number>(75).fill(0)]);
     expect(row(ids, 2).slice(0, 6)).toEqual([START_OF_TEXT_ID, 647, 4091, 786, END_OF_TEXT_ID, 0]);
-    expect([0, 1, 2].map((r) => row(attentionMask, r).join(""))).toEqual(
-      [7, 2, 5].map((n) => "1".repeat(n) + "0".repeat(77 - n)),
-    );
+    expect([0, 1, 2].map((r) => row(attentionMask, r).join(""))).toEqual([7, 2, 5].map((n) => "1".repeat(n) + "0".repeat(77 - n)));
   });
 
   it("honours a custom context length and rejects one that cannot hold the two specials", () => {

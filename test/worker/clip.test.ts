@@ -43,7 +43,10 @@ describe("preprocessImage", () => {
   it("centre-crops a raster already at the input size and normalises each channel into its own plane (CHW)", async () => {
     // Shortest side 224 already, so no resampling: every output value is one source pixel, computed by hand.
     // 339 - 224 = 115 spare rows: the crop starts at floor(115 / 2) = 57, as Immich and transformers crop.
-    for (const [width, height] of [[224, 339], [339, 224]] as const) {
+    for (const [width, height] of [
+      [224, 339],
+      [339, 224],
+    ] as const) {
       const source = seededBytes(width * height * 3, width);
       const out = await preprocessImage({ data: source, width, height, channels: 3 }, CONFIG);
       expect(out).toHaveLength(3 * PLANE);
@@ -126,7 +129,11 @@ describe("createBatcher", () => {
     });
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => batcher.submit(i)));
     expect(results).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80, 90]);
-    expect(batches).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
+    expect(batches).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9],
+    ]);
     expect(batcher.stats()).toMatchObject({ submitted: 10, completed: 10, batches: 3, largestBatch: 4, pending: 0, inFlight: 0 });
   });
 
@@ -335,7 +342,10 @@ describe("loadClipModel", () => {
     await writeTestClipModel(masked, { layout: "hf", seed: 5, attentionMask: true });
     const texts = ["a lighthouse in a storm", "two cats"];
     // Same weights: with the mask fed as the tokenizer made it, the two graphs agree.
-    const [a, b] = await Promise.all([(await load(plain, { executionProviders: ["cpu"] })).embedTexts(texts), (await load(masked, { executionProviders: ["cpu"] })).embedTexts(texts)]);
+    const [a, b] = await Promise.all([
+      (await load(plain, { executionProviders: ["cpu"] })).embedTexts(texts),
+      (await load(masked, { executionProviders: ["cpu"] })).embedTexts(texts),
+    ]);
     for (const i of [0, 1]) expect(maxAbsDiff(a[i] as Float32Array, b[i] as Float32Array)).toBeLessThan(1e-5);
   });
 

@@ -13,11 +13,7 @@ function twoColours(pixels: number, firstCount: number, first: number[], second:
 }
 
 async function thumbnail(file: string): Promise<{ data: Buffer; channels: 3 | 4 }> {
-  const { data, info } = await sharp(path.join(REAL_IMAGES, file))
-    .resize(64, 64, { fit: "inside" })
-    .toColourspace("srgb")
-    .raw()
-    .toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(path.join(REAL_IMAGES, file)).resize(64, 64, { fit: "inside" }).toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
   return { data, channels: info.channels === 4 ? 4 : 3 };
 }
 

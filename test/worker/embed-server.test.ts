@@ -115,7 +115,11 @@ describe("the query-embedding service", () => {
   it("says semantic features are unavailable when no model is installed", async () => {
     const bare = await startInBun(null);
     try {
-      const res = await fetch(`${bare.url}/embed/text`, { method: "POST", headers: { authorization: "Bearer test-secret", "content-type": "application/json" }, body: JSON.stringify({ texts: ["a"] }) });
+      const res = await fetch(`${bare.url}/embed/text`, {
+        method: "POST",
+        headers: { authorization: "Bearer test-secret", "content-type": "application/json" },
+        body: JSON.stringify({ texts: ["a"] }),
+      });
       expect(res.status).toBe(503);
       expect(((await res.json()) as { detail: string }).detail).toMatch(/no CLIP model/);
     } finally {

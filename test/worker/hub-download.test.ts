@@ -36,12 +36,22 @@ const IMMICH_EXTRAS = {
 };
 const HF_EXTRAS = { "onnx/vision_model_quantized.onnx": Buffer.alloc(4096, 1), "onnx/text_model_fp16.onnx": Buffer.alloc(4096, 2), "README.md": Buffer.from("x") };
 
-const sha256 = async (path: string) => createHash("sha256").update(await readFile(path)).digest("hex");
-const exists = (path: string) => stat(path).then(() => true, () => false);
+const sha256 = async (path: string) =>
+  createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 async function listTree(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
 }
 
 function settings(model: string, dir: string, extra: Partial<ClipSourceSettings> = {}): ClipSourceSettings {
@@ -265,7 +275,11 @@ describe("no model to be had: one warning, CLIP off, the reason kept", () => {
   it("401 (a wrong token): loadModels returns null CLIP with the Hub's refusal as the reason and logs one CLIP warning", async () => {
     hub.token = "right";
     const dir = join(work, "unauthorised");
-    const loaded = await loadModels({ ...base, CLIP_MODEL: "ViT-B-32__openai", CLIP_MODEL_DIR: dir, HF_ENDPOINT: hub.url, HF_TOKEN: "wrong", CLIP_CACHE_DIR: join(work, "cc") }, { maxBatch: 4, maxWaitMs: 0 }, log);
+    const loaded = await loadModels(
+      { ...base, CLIP_MODEL: "ViT-B-32__openai", CLIP_MODEL_DIR: dir, HF_ENDPOINT: hub.url, HF_TOKEN: "wrong", CLIP_CACHE_DIR: join(work, "cc") },
+      { maxBatch: 4, maxWaitMs: 0 },
+      log,
+    );
     expect(loaded.clip).toBeNull();
     expect(loaded.tagger).toBeNull();
     expect(loaded.clipUnavailable?.why).toBe("the Hub refused the download (check HF_TOKEN)");

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { and, eq } from "drizzle-orm";
 import sharp from "sharp";
-import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { derivativeKey, NSFW_THRESHOLD, originalKey, privateRenditionKey, RENDITIONS, type RenditionName, uploadKey } from "../../common/images";
 import { jobMessage } from "../../common/jobs";
 import { createLogger } from "../../common/log";
@@ -98,7 +98,9 @@ async function photo(seed: number): Promise<Buffer> {
     data[i + 1] = (state >>> 16) & 0xff;
     data[i + 2] = 120 + (seed % 100);
   }
-  return sharp(data, { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+  return sharp(data, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 85 })
+    .toBuffer();
 }
 
 /** An image whose upload has landed and whose job is queued, as the edge leaves it. */
@@ -118,8 +120,15 @@ async function uploaded(seed: number): Promise<string> {
 }
 
 const row = async (id: string) => (await db.select().from(images).where(eq(images.id, id)))[0] as typeof images.$inferSelect;
-const job = async (id: string, type: string) => (await db.select().from(jobs).where(and(eq(jobs.imageId, id), eq(jobs.jobType, type))))[0];
-const tagsOf = async (id: string) => (await db.select({ tag: imageTags.tag, source: imageTags.source }).from(imageTags).where(eq(imageTags.imageId, id))).sort((a, b) => a.tag.localeCompare(b.tag));
+const job = async (id: string, type: string) =>
+  (
+    await db
+      .select()
+      .from(jobs)
+      .where(and(eq(jobs.imageId, id), eq(jobs.jobType, type)))
+  )[0];
+const tagsOf = async (id: string) =>
+  (await db.select({ tag: imageTags.tag, source: imageTags.source }).from(imageTags).where(eq(imageTags.imageId, id))).sort((a, b) => a.tag.localeCompare(b.tag));
 
 describe("image.process", () => {
   it("stores every step's columns in one commit, renditions private (and public once approved), and skips a redelivery", async () => {
@@ -129,7 +138,15 @@ describe("image.process", () => {
 
     const image = await row(id);
     const approved = (image.nsfwScore as number) < NSFW_THRESHOLD;
-    expect(image).toMatchObject({ stage: "done", status: approved ? "approved" : "pending_review", format: "jpeg", width: 640, height: 420, mlStatus: "done", embeddingModel: clip.modelId });
+    expect(image).toMatchObject({
+      stage: "done",
+      status: approved ? "approved" : "pending_review",
+      format: "jpeg",
+      width: 640,
+      height: 420,
+      mlStatus: "done",
+      embeddingModel: clip.modelId,
+    });
     expect(image.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(typeof image.phash).toBe("bigint");
     expect(image.palette?.length).toBeGreaterThan(0);
@@ -180,7 +197,19 @@ describe("image.reprocess", () => {
     // Taken down since, and its stored columns out of date (or wiped) as before a back-fill.
     await db
       .update(images)
-      .set({ status: "rejected", statusReason: "taken down", takenDownAt, palette: [], colourBucket: null, phash: 0n, metadata: {}, embedding: null, embeddingModel: null, mlStatus: "pending", nsfwScore: 0.99 })
+      .set({
+        status: "rejected",
+        statusReason: "taken down",
+        takenDownAt,
+        palette: [],
+        colourBucket: null,
+        phash: 0n,
+        metadata: {},
+        embedding: null,
+        embeddingModel: null,
+        mlStatus: "pending",
+        nsfwScore: 0.99,
+      })
       .where(eq(images.id, id));
     processed = await row(id);
     await db.insert(imageTags).values([
@@ -207,7 +236,16 @@ describe("image.reprocess", () => {
     expect(tags).toContainEqual({ tag: "harbour", source: "contributor" });
     expect(after.tagText).toBe(tags.map((t) => t.tag).join(" "));
     // Not named, or never a reprocess's: untouched.
-    expect(after).toMatchObject({ phash: 0n, metadata: {}, nsfwScore: 0.99, sha256: processed.sha256, status: "rejected", statusReason: "taken down", takenDownAt, publishedAt: processed.publishedAt });
+    expect(after).toMatchObject({
+      phash: 0n,
+      metadata: {},
+      nsfwScore: 0.99,
+      sha256: processed.sha256,
+      status: "rejected",
+      statusReason: "taken down",
+      takenDownAt,
+      publishedAt: processed.publishedAt,
+    });
     expect(await job(id, "image.reprocess")).toMatchObject({ status: "done" });
   });
 

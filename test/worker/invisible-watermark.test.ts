@@ -27,11 +27,7 @@ interface Preview {
 }
 
 async function preview(file: string): Promise<Preview> {
-  const { data, info } = await sharp(path.join(REAL_IMAGES, file))
-    .toColourspace("srgb")
-    .resize(1200, 1200, { fit: "inside" })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(path.join(REAL_IMAGES, file)).toColourspace("srgb").resize(1200, 1200, { fit: "inside" }).raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 3 && info.channels !== 4) throw new Error(`${file}: unexpected ${info.channels} channels`);
   return { data, width: info.width, height: info.height, channels: info.channels };
 }
@@ -83,7 +79,10 @@ describe.each(PHOTOS)("invisible watermark on %s", (file) => {
   });
 
   it("survives a 50% downscale of the preview followed by JPEG q75", async () => {
-    const small = await sharp(webp).resize(Math.round(original.width / 2)).jpeg({ quality: 75 }).toBuffer();
+    const small = await sharp(webp)
+      .resize(Math.round(original.width / 2))
+      .jpeg({ quality: 75 })
+      .toBuffer();
     expect(await detectWatermark(small)).toBe(imageId);
   });
 
@@ -91,7 +90,13 @@ describe.each(PHOTOS)("invisible watermark on %s", (file) => {
     const plain = await encode(original).webp({ quality: 82 }).toBuffer();
     expect(await detectWatermark(plain)).toBeNull();
     expect(await detectWatermark(await encode(original).jpeg({ quality: 75 }).toBuffer())).toBeNull();
-    expect(await detectWatermark(await sharp(plain).resize(Math.round(original.width / 2)).toBuffer())).toBeNull();
+    expect(
+      await detectWatermark(
+        await sharp(plain)
+          .resize(Math.round(original.width / 2))
+          .toBuffer(),
+      ),
+    ).toBeNull();
   });
 });
 
@@ -102,13 +107,15 @@ describe("invisible watermark beyond the sample previews", () => {
     const cases: Array<[number, number, (i: number, w: number) => number]> = [
       [1200, 800, () => random() * 256],
       [700, 700, () => 128],
-      [1200, 531, (i, w) => ((i / 3) % w) / w * 255 + random() * 12],
+      [1200, 531, (i, w) => (((i / 3) % w) / w) * 255 + random() * 12],
       [333, 1000, () => random() * 256],
     ];
     for (const [width, height, pixel] of cases) {
       const data = Buffer.alloc(width * height * 3);
       for (let i = 0; i < data.length; i++) data[i] = pixel(i, width);
-      const png = await sharp(data, { raw: { width, height, channels: 3 } }).png().toBuffer();
+      const png = await sharp(data, { raw: { width, height, channels: 3 } })
+        .png()
+        .toBuffer();
       expect(await detectWatermark(png)).toBeNull();
     }
   });
@@ -116,13 +123,22 @@ describe("invisible watermark beyond the sample previews", () => {
   it("keeps the grid in sync for sizes whose short edge rounds either way after a resize", async () => {
     const source = await sharp(path.join(REAL_IMAGES, "chelsea.png")).removeAlpha().toBuffer();
     // 32·806/1200 = 21.49 blocks: the half-size copy may round to 21 or 22; 1199 x 797 is odd.
-    for (const [width, height] of [[1200, 806], [806, 1200], [1199, 797]] as const) {
+    for (const [width, height] of [
+      [1200, 806],
+      [806, 1200],
+      [1199, 797],
+    ] as const) {
       const data = await sharp(source).resize(width, height, { fit: "fill" }).raw().toBuffer();
       const imageId = randomUUID();
       const marked = embedWatermark(data, { width, height, channels: 3 }, imageId);
-      const webp = await sharp(marked, { raw: { width, height, channels: 3 } }).webp({ quality: 82 }).toBuffer();
+      const webp = await sharp(marked, { raw: { width, height, channels: 3 } })
+        .webp({ quality: 82 })
+        .toBuffer();
       for (const scale of [0.5, 0.37]) {
-        const copy = await sharp(webp).resize(Math.round(width * scale)).jpeg({ quality: 75 }).toBuffer();
+        const copy = await sharp(webp)
+          .resize(Math.round(width * scale))
+          .jpeg({ quality: 75 })
+          .toBuffer();
         expect(await detectWatermark(copy)).toBe(imageId);
       }
     }
@@ -131,10 +147,14 @@ describe("invisible watermark beyond the sample previews", () => {
   it("undoes contrast and brightness edits, and returns null rather than a wrong id after a crop", async () => {
     const original = await preview("coffee.png");
     const imageId = randomUUID();
-    const webp = await encode(original, embedWatermark(original.data, original, imageId)).webp({ quality: 82 }).toBuffer();
+    const webp = await encode(original, embedWatermark(original.data, original, imageId))
+      .webp({ quality: 82 })
+      .toBuffer();
     expect(await detectWatermark(await sharp(webp).linear(1.1, -12.8).jpeg({ quality: 85 }).toBuffer())).toBe(imageId);
     expect(await detectWatermark(await sharp(webp).linear(1, 10).jpeg({ quality: 85 }).toBuffer())).toBe(imageId);
-    const cropped = await sharp(webp).extract({ left: 12, top: 12, width: original.width - 24, height: original.height - 24 }).toBuffer();
+    const cropped = await sharp(webp)
+      .extract({ left: 12, top: 12, width: original.width - 24, height: original.height - 24 })
+      .toBuffer();
     expect(await detectWatermark(cropped)).toBeNull();
   });
 
@@ -157,7 +177,12 @@ describe("watermark CLI", () => {
     const imageId = randomUUID();
     const markedFile = path.join(dir, "marked.webp");
     const plainFile = path.join(dir, "plain.jpg");
-    await writeFile(markedFile, await encode(original, embedWatermark(original.data, original, imageId)).webp({ quality: 82 }).toBuffer());
+    await writeFile(
+      markedFile,
+      await encode(original, embedWatermark(original.data, original, imageId))
+        .webp({ quality: 82 })
+        .toBuffer(),
+    );
     await writeFile(plainFile, await encode(original).jpeg({ quality: 75 }).toBuffer());
     const run = (...args: string[]) => spawnSync("node_modules/.bin/bun", ["gpu-worker/watermark-cli.ts", ...args], { encoding: "utf8" });
 

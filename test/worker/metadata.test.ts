@@ -80,15 +80,7 @@ function photoshopResources(iim: Buffer): Buffer {
   size.writeUInt32BE(iim.length);
   const padding = iim.length % 2 === 1 ? Buffer.from([0]) : Buffer.alloc(0);
   const otherResource = Buffer.concat([Buffer.from("8BIM"), Buffer.from([0x03, 0xed, 0, 0]), Buffer.from([0, 0, 0, 2, 1, 2])]);
-  return Buffer.concat([
-    Buffer.from("Photoshop 3.0\0", "latin1"),
-    otherResource,
-    Buffer.from("8BIM"),
-    Buffer.from([0x04, 0x04, 0, 0]),
-    size,
-    iim,
-    padding,
-  ]);
+  return Buffer.concat([Buffer.from("Photoshop 3.0\0", "latin1"), otherResource, Buffer.from("8BIM"), Buffer.from([0x04, 0x04, 0, 0]), size, iim, padding]);
 }
 
 /** Inserts an APP13 segment after SOI, as Photoshop and Lightroom write IPTC into JPEGs. */
@@ -157,12 +149,17 @@ describe("readMetadata technical fields", () => {
     expect(fields).toMatchObject({ camera: "NIKON D850", shutter: "0.5", exposureSeconds: 0.5, aperture: 4 });
     expect(fields.capturedAt).toBe("2023-12-31T23:59:58");
 
-    const sony = await sharp(jpeg).withExif({ IFD0: { Make: "SONY", Model: "ILCE-7M3" } }).jpeg().toBuffer();
+    const sony = await sharp(jpeg)
+      .withExif({ IFD0: { Make: "SONY", Model: "ILCE-7M3" } })
+      .jpeg()
+      .toBuffer();
     expect(readExif((await sharp(sony).metadata()).exif!).camera).toBe("SONY ILCE-7M3");
   });
 
   it("omits absent fields instead of setting them to null", async () => {
-    const png = await sharp({ create: { width: 30, height: 20, channels: 4, background: "#ff000080" } }).png().toBuffer();
+    const png = await sharp({ create: { width: 30, height: 20, channels: 4, background: "#ff000080" } })
+      .png()
+      .toBuffer();
     const { technical, descriptive } = readMetadata(await sharp(png).metadata());
     expect(technical).toEqual({ format: "png", width: 30, height: 20, hasAlpha: true, colourSpace: "srgb", bitDepth: 8 });
     expect(descriptive).toEqual({});
@@ -217,7 +214,9 @@ describe("readMetadata descriptive fields", () => {
   });
 
   it("reads IPTC from a JPEG's APP13 and lets XMP win field by field", async () => {
-    const plain = await sharp({ create: { width: 8, height: 8, channels: 3, background: "#888" } }).jpeg().toBuffer();
+    const plain = await sharp({ create: { width: 8, height: 8, channels: 3, background: "#888" } })
+      .jpeg()
+      .toBuffer();
     const iptcOnly = withApp13(plain, photoshopResources(iimBlock()));
     const meta = await sharp(iptcOnly).metadata();
     expect(meta.iptc).toBeDefined();
@@ -250,11 +249,7 @@ describe("parseIptc", () => {
   });
 
   it("decodes Latin-1 text that is not valid UTF-8 and joins several by-lines", () => {
-    const iim = Buffer.concat([
-      dataset(2, 5, Buffer.from("Caf\xe9 au lait", "latin1")),
-      dataset(2, 80, "Ann"),
-      dataset(2, 80, "Bo"),
-    ]);
+    const iim = Buffer.concat([dataset(2, 5, Buffer.from("Caf\xe9 au lait", "latin1")), dataset(2, 80, "Ann"), dataset(2, 80, "Bo")]);
     expect(parseIptc(iim)).toEqual({ title: "Café au lait", creator: "Ann, Bo" });
   });
 

@@ -4,16 +4,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  MODEL_ID,
-  MODEL_VERSION,
-  loadNsfwModel,
-  resizeBilinearAlignCorners,
-  type NsfwInput,
-  type NsfwModel,
-  type NsfwScores,
-} from "../../gpu-worker/ml/nsfw";
 import { DEFAULT_NSFW_MODEL_PATH } from "../../gpu-worker/config";
+import { loadNsfwModel, MODEL_ID, MODEL_VERSION, type NsfwInput, type NsfwModel, type NsfwScores, resizeBilinearAlignCorners } from "../../gpu-worker/ml/nsfw";
 
 // The weights ship in git; the workers load them from there unless NSFW_MODEL_PATH says otherwise.
 const MODEL_PATH = resolve("models/nsfw-mobilenet-v2/model.onnx");
@@ -79,7 +71,10 @@ describe("resizeBilinearAlignCorners", () => {
       }
     }
 
-    for (const [dstW, dstH] of [[4, 3], [11, 9]] as const) {
+    for (const [dstW, dstH] of [
+      [4, 3],
+      [11, 9],
+    ] as const) {
       const out = resizeBilinearAlignCorners(src, srcW, srcH, 4, dstW, dstH);
       expect(out).toHaveLength(dstW * dstH * 3);
       for (let y = 0; y < dstH; y++) {
@@ -114,7 +109,9 @@ describe("NSFW model", () => {
 
   it("ships the model file that MODEL_VERSION names, where the workers load it by default", async () => {
     expect(DEFAULT_NSFW_MODEL_PATH).toBe(MODEL_PATH);
-    const sha256 = createHash("sha256").update(await readFile(MODEL_PATH)).digest("hex");
+    const sha256 = createHash("sha256")
+      .update(await readFile(MODEL_PATH))
+      .digest("hex");
     expect(MODEL_VERSION).toContain(`sha256:${sha256.slice(0, 12)}`);
     expect(await readFile(resolve("models/nsfw-mobilenet-v2/README.md"), "utf8")).toContain(sha256);
     expect(model.modelId).toBe(MODEL_ID);
@@ -198,7 +195,9 @@ describe("loadNsfwModel on the wrong file", () => {
     // graph, but another sha256, as another export or a retrained model would be.
     const path = join(dir, "retrained.onnx");
     await writeFile(path, concat(await readFile(MODEL_PATH), stringField(6, "retrained")));
-    await expect(loadNsfwModel(path)).rejects.toThrow(/retrained\.onnx has the nsfwjs-mobilenet-v2 inputs and outputs but other weights \(sha256 [0-9a-f]{12}\.\.\., this code is calibrated for 5ffbc8e2ae1e/);
+    await expect(loadNsfwModel(path)).rejects.toThrow(
+      /retrained\.onnx has the nsfwjs-mobilenet-v2 inputs and outputs but other weights \(sha256 [0-9a-f]{12}\.\.\., this code is calibrated for 5ffbc8e2ae1e/,
+    );
   });
 });
 
@@ -209,8 +208,7 @@ describe("loadNsfwModel on the wrong file", () => {
 function identityModel(inputName: string, outputName: string, shape: ReadonlyArray<number | string>): Uint8Array {
   const dims = shape.map((d) => message(1, typeof d === "number" ? varintField(1, d) : stringField(2, d)));
   const tensorType = message(1, concat(varintField(1, 1 /* FLOAT */), message(2, concat(...dims))));
-  const valueInfo = (field: number, name: string): Uint8Array =>
-    message(field, concat(stringField(1, name), message(2, tensorType)));
+  const valueInfo = (field: number, name: string): Uint8Array => message(field, concat(stringField(1, name), message(2, tensorType)));
   const node = message(1, concat(stringField(1, inputName), stringField(2, outputName), stringField(4, "Identity")));
   const graph = message(7, concat(node, stringField(2, "g"), valueInfo(11, inputName), valueInfo(12, outputName)));
   const opset = message(8, concat(stringField(1, ""), varintField(2, 13)));

@@ -2,7 +2,7 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { hammingDistance, perceptualHash, PHASH_INPUT_SIZE } from "../../gpu-worker/pipeline/phash";
+import { hammingDistance, PHASH_INPUT_SIZE, perceptualHash } from "../../gpu-worker/pipeline/phash";
 
 const REAL_IMAGES = path.resolve("test/fixtures/photos");
 const photos = readdirSync(REAL_IMAGES)
@@ -12,12 +12,7 @@ const photos = readdirSync(REAL_IMAGES)
 
 /** The pipeline's pHash input: flattened, squashed to 32x32, one grey byte per pixel. */
 async function hashOf(input: string | Buffer): Promise<bigint> {
-  const gray = await sharp(input)
-    .flatten({ background: "#ffffff" })
-    .resize(PHASH_INPUT_SIZE, PHASH_INPUT_SIZE, { fit: "fill" })
-    .greyscale()
-    .raw()
-    .toBuffer();
+  const gray = await sharp(input).flatten({ background: "#ffffff" }).resize(PHASH_INPUT_SIZE, PHASH_INPUT_SIZE, { fit: "fill" }).greyscale().raw().toBuffer();
   return perceptualHash(gray);
 }
 
@@ -43,10 +38,7 @@ function referenceHash(gray: Uint8Array, size: number): bigint {
       let sum = 0;
       for (let y = 0; y < size; y++) {
         for (let x = 0; x < size; x++) {
-          sum +=
-            gray[y * size + x]! *
-            Math.cos(((2 * x + 1) * u * Math.PI) / (2 * size)) *
-            Math.cos(((2 * y + 1) * v * Math.PI) / (2 * size));
+          sum += gray[y * size + x]! * Math.cos(((2 * x + 1) * u * Math.PI) / (2 * size)) * Math.cos(((2 * y + 1) * v * Math.PI) / (2 * size));
         }
       }
       block.push(alpha(u) * alpha(v) * sum);
@@ -96,19 +88,19 @@ describe("perceptualHash", () => {
     expect(await hashOf(photo)).toBe(await hashOf(photo));
   });
 
-  it.each(photos.map((file) => [path.basename(file), file]))(
-    "keeps %s within distance 6 through JPEG q75, a 50%% resize and +10%% brightness",
-    async (_name, file) => {
-      const original = await hashOf(file);
-      const { width } = await sharp(file).metadata();
-      const jpeg = await sharp(file).flatten({ background: "#ffffff" }).jpeg({ quality: 75 }).toBuffer();
-      const half = await sharp(file).resize(Math.round(width / 2)).png().toBuffer();
-      const brighter = await sharp(file).modulate({ brightness: 1.1 }).png().toBuffer();
-      expect(hammingDistance(original, await hashOf(jpeg))).toBeLessThanOrEqual(6);
-      expect(hammingDistance(original, await hashOf(half))).toBeLessThanOrEqual(6);
-      expect(hammingDistance(original, await hashOf(brighter))).toBeLessThanOrEqual(6);
-    },
-  );
+  it.each(photos.map((file) => [path.basename(file), file]))("keeps %s within distance 6 through JPEG q75, a 50%% resize and +10%% brightness", async (_name, file) => {
+    const original = await hashOf(file);
+    const { width } = await sharp(file).metadata();
+    const jpeg = await sharp(file).flatten({ background: "#ffffff" }).jpeg({ quality: 75 }).toBuffer();
+    const half = await sharp(file)
+      .resize(Math.round(width / 2))
+      .png()
+      .toBuffer();
+    const brighter = await sharp(file).modulate({ brightness: 1.1 }).png().toBuffer();
+    expect(hammingDistance(original, await hashOf(jpeg))).toBeLessThanOrEqual(6);
+    expect(hammingDistance(original, await hashOf(half))).toBeLessThanOrEqual(6);
+    expect(hammingDistance(original, await hashOf(brighter))).toBeLessThanOrEqual(6);
+  });
 
   it("keeps different photos more than 20 bits apart", async () => {
     expect(photos.length).toBeGreaterThanOrEqual(8);

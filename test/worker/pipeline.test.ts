@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import { crc32 } from "node:zlib";
 import { resolve } from "node:path";
+import { crc32 } from "node:zlib";
 import exifReader from "exif-reader";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -157,7 +157,11 @@ describe("the image pipeline", () => {
     it("a truncated JPEG, with the same reason whatever else is decoding at the time", async () => {
       const truncated = jpeg.subarray(0, Math.floor(jpeg.length * 0.6));
       // libvips keeps one error buffer per process: the reason must come from the bytes, not from it.
-      const reasons = await Promise.all([rejection(truncated, "image/jpeg"), ...Array.from({ length: 4 }, () => analyseImage(jpeg, "image/jpeg", options).then(() => "decoded")), rejection(truncated, "image/jpeg")]);
+      const reasons = await Promise.all([
+        rejection(truncated, "image/jpeg"),
+        ...Array.from({ length: 4 }, () => analyseImage(jpeg, "image/jpeg", options).then(() => "decoded")),
+        rejection(truncated, "image/jpeg"),
+      ]);
       expect(reasons[0]).toBe("the image is truncated (it ends before its end-of-image marker)");
       expect(reasons.at(-1)).toBe(reasons[0]);
     });

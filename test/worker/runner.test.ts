@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { jobMessage, jobPolicy, type JobType, QUEUE_MAX_DELIVERIES, retryDelaySeconds } from "../../common/jobs";
+import { type JobType, jobMessage, jobPolicy, QUEUE_MAX_DELIVERIES, retryDelaySeconds } from "../../common/jobs";
 import { createLogger } from "../../common/log";
 import type { PulledMessage, QueueClient } from "../../gpu-worker/queue-client";
 import { checkHandlers, type Handlers, type JobContext, startRunner } from "../../gpu-worker/runner";

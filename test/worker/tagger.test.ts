@@ -11,10 +11,10 @@ import {
   DEFAULT_MAX_TAGS,
   DEFAULT_VOCABULARY_PATH,
   DEFAULT_Z_THRESHOLD,
+  type LabelledEmbedding,
   loadCategoryPrompts,
   loadVocabulary,
   TAG_PROMPT_TEMPLATES,
-  type LabelledEmbedding,
   type Tagger,
   type TaggerTextEncoder,
   TEXT_BATCH_SIZE,
@@ -112,7 +112,35 @@ describe("tag vocabulary and category prompts", () => {
 
   it("covers the kinds of keywords stock search needs", async () => {
     const tags = new Set(await loadVocabulary());
-    const expected = ["woman", "businessman", "golden retriever", "cherry blossom", "pizza", "laptop", "bicycle", "skyscraper", "beach", "hiking", "teamwork", "aerial view", "macro", "bokeh", "flat lay", "silhouette", "copy space", "close-up", "top view", "blue", "winter", "fog", "golden hour", "doctor", "classroom", "soccer", "passport"];
+    const expected = [
+      "woman",
+      "businessman",
+      "golden retriever",
+      "cherry blossom",
+      "pizza",
+      "laptop",
+      "bicycle",
+      "skyscraper",
+      "beach",
+      "hiking",
+      "teamwork",
+      "aerial view",
+      "macro",
+      "bokeh",
+      "flat lay",
+      "silhouette",
+      "copy space",
+      "close-up",
+      "top view",
+      "blue",
+      "winter",
+      "fog",
+      "golden hour",
+      "doctor",
+      "classroom",
+      "soccer",
+      "passport",
+    ];
     expect(expected.filter((tag) => !tags.has(tag))).toEqual([]);
   });
 
@@ -158,7 +186,10 @@ describe("createTagger: embedding once and the disk cache", () => {
     expect(tagger.categorySlugs).toEqual([...prompts.keys()]);
 
     // The keyword's row is the normalised mean of its templates' embeddings.
-    const expected = mix(TAG_PROMPT_TEMPLATES.map((t) => [hashEmbedding(t.replace("{}", "golden retriever"), 64), 1] as [Float32Array, number]), 64);
+    const expected = mix(
+      TAG_PROMPT_TEMPLATES.map((t) => [hashEmbedding(t.replace("{}", "golden retriever"), 64), 1] as [Float32Array, number]),
+      64,
+    );
     const row = tagger.tagEmbedding("golden retriever");
     expect(row).toBeDefined();
     for (let i = 0; i < 64; i++) expect(row?.[i]).toBeCloseTo(expected[i] as number, 6);
@@ -176,7 +207,12 @@ describe("createTagger: embedding once and the disk cache", () => {
     const [header, data] = [files.find((f) => f.endsWith(".json")), files.find((f) => f.endsWith(".f32"))];
     expect(header).toMatch(/^tagger-fake-clip-[0-9a-f]{16}\.json$/);
     expect((await stat(join(cacheDir, data as string))).size).toBe((a.vocabulary.length + a.categorySlugs.length) * 64 * 4);
-    expect(JSON.parse(await readFile(join(cacheDir, header as string), "utf8"))).toMatchObject({ modelId: "fake-clip", version: "v1", embedDim: 64, tagCount: a.vocabulary.length });
+    expect(JSON.parse(await readFile(join(cacheDir, header as string), "utf8"))).toMatchObject({
+      modelId: "fake-clip",
+      version: "v1",
+      embedDim: 64,
+      tagCount: a.vocabulary.length,
+    });
 
     const second = fakeEncoder();
     const b = await createTagger(second, { cacheDir });
@@ -252,7 +288,13 @@ describe("Tagger.tag", () => {
 
   it("ranks first the tag whose text embedding the image embedding was built near", () => {
     for (const [i, target] of ["golden retriever", "cherry blossom", "aerial view", "laptop", "sunset"].entries()) {
-      const image = mix([[tagger.tagEmbedding(target) as Float32Array, 1], [hashEmbedding(`noise ${i}`, dim), 0.5]], dim);
+      const image = mix(
+        [
+          [tagger.tagEmbedding(target) as Float32Array, 1],
+          [hashEmbedding(`noise ${i}`, dim), 0.5],
+        ],
+        dim,
+      );
       const { tags } = tagger.tag(image);
       expect(tags[0]?.tag, target).toBe(target);
       expect(tags[0]?.confidence).toBeGreaterThan(0.99);
@@ -281,7 +323,14 @@ describe("Tagger.tag", () => {
   });
 
   it("drops every tag below the threshold: a raised k returns a prefix, and confidence is 0.5 at z = k", () => {
-    const image = mix([[tagger.tagEmbedding("beach") as Float32Array, 1], [tagger.tagEmbedding("surfing") as Float32Array, 0.6], [hashEmbedding("noise", dim), 0.6]], dim);
+    const image = mix(
+      [
+        [tagger.tagEmbedding("beach") as Float32Array, 1],
+        [tagger.tagEmbedding("surfing") as Float32Array, 0.6],
+        [hashEmbedding("noise", dim), 0.6],
+      ],
+      dim,
+    );
     const loose = tagger.tag(image, { zThreshold: 2 }).tags;
     const strict = tagger.tag(image, { zThreshold: 5 }).tags;
     expect(strict.length).toBeGreaterThan(0);
@@ -357,7 +406,11 @@ describe("Tagger.tag categories", () => {
 
   it("only returns the allowed categorySlugs, and refuses slugs without prompts", async () => {
     const categoriesPath = join(work, "axes.json");
-    const overrides = new Map([["alpha prompt", unit(dim, 0)], ["beta prompt", unit(dim, 1)], ["gamma prompt", unit(dim, 2)]]);
+    const overrides = new Map([
+      ["alpha prompt", unit(dim, 0)],
+      ["beta prompt", unit(dim, 1)],
+      ["gamma prompt", unit(dim, 2)],
+    ]);
     const restricted = await createTagger(fakeEncoder({ dim, overrides }), { categoriesPath, categorySlugs: ["gamma", "beta"] });
     expect(restricted.categorySlugs).toEqual(["beta", "gamma"]);
     expect(restricted.tag(image(0.6, 0.2)).categories.map((c) => c.slug)).toEqual(["beta"]);
@@ -397,7 +450,11 @@ describe("Tagger.calibrateThreshold", () => {
       const chosen = [...new Set(Array.from({ length: 12 }, (_, k) => pick(k)))].slice(0, 7);
       const [planted, extra] = [chosen.slice(0, 4), chosen.slice(4)];
       const embedding = mix(
-        [...planted.map((tag) => [tagger.tagEmbedding(tag) as Float32Array, 1] as [Float32Array, number]), ...extra.map((tag) => [tagger.tagEmbedding(tag) as Float32Array, 0.35] as [Float32Array, number]), [hashEmbedding(`${seed} noise ${n}`, dim), 0.5]],
+        [
+          ...planted.map((tag) => [tagger.tagEmbedding(tag) as Float32Array, 1] as [Float32Array, number]),
+          ...extra.map((tag) => [tagger.tagEmbedding(tag) as Float32Array, 0.35] as [Float32Array, number]),
+          [hashEmbedding(`${seed} noise ${n}`, dim), 0.5],
+        ],
         dim,
       );
       pairs.push({ embedding, expectedTags: planted });
@@ -507,7 +564,9 @@ describe("createTagger with the real CLIP loader (tiny test model, Immich layout
     const [query] = await clip.embedTexts(["a photo of golden retriever."]);
     expect(tagger.tag(query as Float32Array, { zThreshold: 0 }).tags[0]?.tag).toBe("golden retriever");
 
-    const { data, info } = await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 30, g: 120, b: 200 } } }).raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 30, g: 120, b: 200 } } })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     const result = tagger.tag(await clip.embedImage({ data, width: info.width, height: info.height, channels: 3 }));
     expect(result.tags.length).toBeLessThanOrEqual(DEFAULT_MAX_TAGS);
     expect(result.categories.length).toBeGreaterThanOrEqual(1);

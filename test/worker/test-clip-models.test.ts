@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CLIP_BOS_ID,
   CLIP_EOS_ID,
+  type ClipLayout,
   OPENAI_CLIP_MEAN,
   OPENAI_CLIP_STD,
   TEST_TOKEN_WIDTH,
   TEST_VISION_WIDTH,
   testClipModelPaths,
   writeTestClipModel,
-  type ClipLayout,
 } from "../../scripts/models/make-test-clip";
 
 const EMBED_DIM = 32;
@@ -98,7 +98,9 @@ function expectAllDistinct(rows: number[][]): void {
 }
 
 function metadata(s: InferenceSession, side: "input" | "output"): { name: string; type: string; shape: readonly (number | string)[] }[] {
-  return (side === "input" ? s.inputMetadata : s.outputMetadata).map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: "non-tensor", shape: [] }));
+  return (side === "input" ? s.inputMetadata : s.outputMetadata).map((m) =>
+    m.isTensor ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: "non-tensor", shape: [] },
+  );
 }
 
 beforeAll(async () => {
@@ -211,7 +213,10 @@ describe("writeTestClipModel: the Hugging Face layout", () => {
 });
 
 describe.each(["immich", "hf"] as const)("the %s test models", (layout) => {
-  const names = layout === "immich" ? { image: "image", text: "text", imageOut: "embedding", textOut: "embedding" } : { image: "pixel_values", text: "input_ids", imageOut: "image_embeds", textOut: "text_embeds" };
+  const names =
+    layout === "immich"
+      ? { image: "image", text: "text", imageOut: "embedding", textOut: "embedding" }
+      : { image: "pixel_values", text: "input_ids", imageOut: "image_embeds", textOut: "text_embeds" };
   let visual: InferenceSession;
   let textual: InferenceSession;
 
@@ -298,6 +303,13 @@ describe("a fixed-batch Immich export (what Immich's exporter writes today)", ()
     const one = rowsOf((await visual.run({ image: new Tensor("float32", imageBatch([2]), [1, 3, IMAGE_SIZE, IMAGE_SIZE]) })).embedding);
     expect(one[0]).toHaveLength(EMBED_DIM);
     await expect(visual.run({ image: new Tensor("float32", imageBatch([0, 1, 2, 3, 4]), [5, 3, IMAGE_SIZE, IMAGE_SIZE]) })).rejects.toThrow(/invalid dimensions/i);
-    await expect(textual.run({ text: textTensor("immich", TEXTS.map((w) => tokenRow(w, CONTEXT, CLIP_EOS_ID))) })).rejects.toThrow(/invalid dimensions/i);
+    await expect(
+      textual.run({
+        text: textTensor(
+          "immich",
+          TEXTS.map((w) => tokenRow(w, CONTEXT, CLIP_EOS_ID)),
+        ),
+      }),
+    ).rejects.toThrow(/invalid dimensions/i);
   });
 });

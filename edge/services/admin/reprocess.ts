@@ -48,11 +48,7 @@ export const ReprocessEnqueuedSchema = v.object({ enqueued: v.number(), next: v.
 export type ReprocessEnqueued = v.InferOutput<typeof ReprocessEnqueuedSchema>;
 
 /** An admin's reprocess request: enqueued, then audited (what, how many, where the walk stopped). */
-export async function reprocessByAdmin(
-  deps: { db: Database; queue: Queue },
-  request: ReprocessRequest,
-  by: { actorId: string; requestId?: string },
-): Promise<ReprocessEnqueued> {
+export async function reprocessByAdmin(deps: { db: Database; queue: Queue }, request: ReprocessRequest, by: { actorId: string; requestId?: string }): Promise<ReprocessEnqueued> {
   const selection: ReprocessSelection = request.imageIds ? { imageIds: request.imageIds } : { all: true, after: request.after ?? null };
   const result = await enqueueReprocess(deps, selection, request.steps);
   await audit(deps.db, {

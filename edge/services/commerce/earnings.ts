@@ -1,5 +1,5 @@
-import * as v from "valibot";
 import { and, desc, eq, gte, lt, ne, type SQL, sql } from "drizzle-orm";
+import * as v from "valibot";
 import type { Database } from "../../../db/connect";
 import { contributorEarnings, images } from "../../../db/schema";
 import { CURRENCY_DEFAULT } from "../../../db/schema/columns";

@@ -1,7 +1,7 @@
 import { and, eq, inArray } from "drizzle-orm";
 import * as v from "valibot";
 import type { Database } from "../../../db/connect";
-import { images, licenses, type Order, orderItems, orders, orderStatus } from "../../../db/schema";
+import { images, licenses, type Order, orderItems, orderStatus, orders } from "../../../db/schema";
 import { afterCursor, type CursorPosition, newestFirst, page } from "../../lib/pagination";
 import { ApiError } from "../../lib/problem";
 import * as s from "../../lib/schemas";

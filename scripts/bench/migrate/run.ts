@@ -23,9 +23,9 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { freePort } from "../../lib/free-port";
 import { writeTestClipModel } from "../../models/make-test-clip";
+import { recordFigures } from "../lib/figures";
 import { openBenchDatabase } from "../search/db";
 import { makeBenchFolder } from "./make-folder";
-import { recordFigures } from "../lib/figures";
 
 recordFigures("migrate");
 
@@ -118,7 +118,14 @@ async function migrate(name: string, folder: string, options: { ml: boolean; cli
       ["migrate/main.ts", folder, "--contributor", stack.email, "--summary-json", summaryPath, "--report", join(stack.dataDir, "report.csv"), ...(options.ml ? [] : ["--no-ml"])],
       {
         cwd: root,
-        env: { ...process.env, EDGESTOCK_DATA_DIR: stack.dataDir, CLIP_MODEL_DIR: options.clipDir, CLIP_CACHE_DIR: join(stack.dataDir, "clip-cache"), CLIP_EXECUTION_PROVIDERS: "cpu", MIGRATE_PROGRESS_MS: "10000" },
+        env: {
+          ...process.env,
+          EDGESTOCK_DATA_DIR: stack.dataDir,
+          CLIP_MODEL_DIR: options.clipDir,
+          CLIP_CACHE_DIR: join(stack.dataDir, "clip-cache"),
+          CLIP_EXECUTION_PROVIDERS: "cpu",
+          MIGRATE_PROGRESS_MS: "10000",
+        },
         stdio: ["ignore", "inherit", "inherit"],
       },
     );
@@ -146,7 +153,9 @@ function stageTable(s: Summary) {
   const total = Object.values(s.stages).reduce((sum, t) => sum + t.cpuMs, 0);
   const done = Math.max(1, s.files.done);
   for (const [stage, t] of Object.entries(s.stages).sort((a, b) => b[1].cpuMs - a[1].cpuMs)) {
-    console.log(`  ${stage.padEnd(10)} ${(t.cpuMs / done).toFixed(1).padStart(8)} CPU ms/image  ${((100 * t.cpuMs) / Math.max(1, total)).toFixed(1).padStart(5)} %   wall ${(t.wallMs / done).toFixed(1)} ms/image`);
+    console.log(
+      `  ${stage.padEnd(10)} ${(t.cpuMs / done).toFixed(1).padStart(8)} CPU ms/image  ${((100 * t.cpuMs) / Math.max(1, total)).toFixed(1).padStart(5)} %   wall ${(t.wallMs / done).toFixed(1)} ms/image`,
+    );
   }
 }
 
