@@ -112,3 +112,13 @@ export function caller(c: Context<AppEnv>): Principal {
   if (!principal) throw new ApiError("unauthenticated");
   return principal;
 }
+
+/** Work that may finish after the response: the request's waitUntil, or none under app.request() in a test (Hono's getter throws there). */
+export function background(c: Context<AppEnv>): ((work: Promise<void>) => void) | undefined {
+  try {
+    const ctx = c.executionCtx;
+    return (work) => ctx.waitUntil(work);
+  } catch {
+    return undefined;
+  }
+}

@@ -70,3 +70,6 @@ export const pageQuery = {
   limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,3}$/, "must be 1-100"), v.transform(Number), v.minValue(1), v.maxValue(100)), "20"),
   cursor: v.optional(v.pipe(v.string(), v.maxLength(200), v.regex(/^[A-Za-z0-9_-]+$/, "must be a cursor returned by this API"))),
 };
+
+/** A page of a list, as every paged route answers it: the items, and the cursor of the next page (null on the last). */
+export const pageOf = <T extends v.GenericSchema>(item: T) => v.object({ items: v.array(item), nextCursor: v.nullable(v.string()) });

@@ -2,7 +2,7 @@ import { type Context, Hono } from "hono";
 import * as v from "valibot";
 import { NEAR_DUPLICATE_MAX_DISTANCE, NSFW_THRESHOLD } from "../../common/images";
 import type { AppEnv } from "../env";
-import { caller, input, spec } from "../lib/route";
+import { background, caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { findSimilarImages, ImagePageSchema, SimilarImagesSchema, showImagePage } from "../services/catalogue/image-page";
 import { EditedListingSchema, editListing, ListingEditSchema, ProcessingStatusSchema, processingStatus, WithdrawalSchema, withdrawImage } from "../services/catalogue/images";
@@ -25,16 +25,6 @@ const access = ["contributor", "admin"] as const;
 
 /** The caller, with this request's id for the audit log. */
 const actor = (c: Context<AppEnv>) => ({ ...caller(c), requestId: c.var.requestId });
-
-/** The request's waitUntil; none under app.request() in a test, where Hono's getter throws. */
-function background(c: Context<AppEnv>): ((work: Promise<void>) => void) | undefined {
-  try {
-    const ctx = c.executionCtx;
-    return (work) => ctx.waitUntil(work);
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Images: the public page and similar images of a listed image; for its contributor (and admins),

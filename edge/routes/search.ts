@@ -3,7 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { MAX_QUERY_IMAGE_BYTES } from "../../common/embed-service";
 import type { AppEnv } from "../env";
 import { ApiError } from "../lib/problem";
-import { input, spec } from "../lib/route";
+import { background, input, spec } from "../lib/route";
 import { checkRateLimit, clientIp, type RateLimitRule } from "../middleware/rate-limit";
 import {
   ByImageQuerySchema,
@@ -49,16 +49,6 @@ async function applySearchLimits(c: Context<AppEnv>): Promise<boolean> {
     }
   }
   return storeOk;
-}
-
-/** The request's waitUntil; none under app.request() in a test, where Hono's getter throws. */
-function background(c: Context<AppEnv>): ((work: Promise<void>) => void) | undefined {
-  try {
-    const ctx = c.executionCtx;
-    return (work) => ctx.waitUntil(work);
-  } catch {
-    return undefined;
-  }
 }
 
 /** Public image search: keyword, semantic (CLIP) or hybrid ranking with filters and facets; autocomplete. */

@@ -43,7 +43,7 @@ export type ApiKeyRequest = v.InferOutput<typeof ApiKeyRequestSchema>;
 export const NewApiKeySchema = v.object({ apiKey: ApiKeySchema, secret: v.string() });
 export type NewApiKey = v.InferOutput<typeof NewApiKeySchema>;
 
-export const ApiKeyPageSchema = v.object({ items: v.array(ApiKeySchema), nextCursor: v.nullable(v.string()) });
+export const ApiKeyPageSchema = s.pageOf(ApiKeySchema);
 export type ApiKeyPage = v.InferOutput<typeof ApiKeyPageSchema>;
 
 export const RevokedApiKeySchema = v.object({ apiKey: ApiKeySchema });

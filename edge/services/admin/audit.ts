@@ -52,7 +52,7 @@ export const AuditLogEntrySchema = v.object({
 export type AuditLogEntry = v.InferOutput<typeof AuditLogEntrySchema>;
 
 /** `GET /v1/admin/audit-log`: a page of entries. */
-export const AuditLogPageSchema = v.object({ items: v.array(AuditLogEntrySchema), nextCursor: v.nullable(v.string()) });
+export const AuditLogPageSchema = s.pageOf(AuditLogEntrySchema);
 export type AuditLogPage = v.InferOutput<typeof AuditLogPageSchema>;
 
 /** Audit entries, newest first, optionally only one action, actor or target. */

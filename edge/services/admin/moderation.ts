@@ -27,7 +27,7 @@ export const ModerationItemSchema = v.object({
 export type ModerationItem = v.InferOutput<typeof ModerationItemSchema>;
 
 /** `GET /v1/admin/moderation/queue`: a page of images pending review. */
-export const ModerationQueueSchema = v.object({ items: v.array(ModerationItemSchema), nextCursor: v.nullable(v.string()) });
+export const ModerationQueueSchema = s.pageOf(ModerationItemSchema);
 export type ModerationQueue = v.InferOutput<typeof ModerationQueueSchema>;
 
 /**

@@ -28,7 +28,7 @@ export const PortfolioImageSchema = v.object({
 export type PortfolioImage = v.InferOutput<typeof PortfolioImageSchema>;
 
 /** `GET /v1/contributor/images`: a page of the contributor's images. */
-export const PortfolioPageSchema = v.object({ items: v.array(PortfolioImageSchema), nextCursor: v.nullable(v.string()) });
+export const PortfolioPageSchema = s.pageOf(PortfolioImageSchema);
 export type PortfolioPage = v.InferOutput<typeof PortfolioPageSchema>;
 
 /**

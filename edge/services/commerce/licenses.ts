@@ -41,7 +41,7 @@ export const LicenseSchema = v.object({
 });
 export type LicenseView = v.InferOutput<typeof LicenseSchema>;
 
-export const LicensePageSchema = v.object({ items: v.array(LicenseSchema), nextCursor: v.nullable(v.string()) });
+export const LicensePageSchema = s.pageOf(LicenseSchema);
 export type LicensePage = v.InferOutput<typeof LicensePageSchema>;
 
 export type LicenseDeps = { db: Database; urls: PublicUrls };

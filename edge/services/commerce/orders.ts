@@ -35,7 +35,7 @@ export const OrderSchema = v.object({
 });
 export type OrderView = v.InferOutput<typeof OrderSchema>;
 
-export const OrderPageSchema = v.object({ items: v.array(OrderSchema), nextCursor: v.nullable(v.string()) });
+export const OrderPageSchema = s.pageOf(OrderSchema);
 export type OrderPage = v.InferOutput<typeof OrderPageSchema>;
 
 /** The orders with their items and the licenses those produced, in one query for the items. */

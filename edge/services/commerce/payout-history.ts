@@ -17,7 +17,7 @@ export const PayoutSchema = v.object({
 });
 export type PayoutView = v.InferOutput<typeof PayoutSchema>;
 
-export const PayoutPageSchema = v.object({ items: v.array(PayoutSchema), nextCursor: v.nullable(v.string()) });
+export const PayoutPageSchema = s.pageOf(PayoutSchema);
 export type PayoutPage = v.InferOutput<typeof PayoutPageSchema>;
 
 /** A contributor's payouts, newest first, a page at a time. */
