@@ -1,7 +1,7 @@
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createBatcher } from "../../gpu-worker/ml/batcher";
 import { type ClipModel, type ClipPreprocessConfig, loadClipModel, preprocessImage } from "../../gpu-worker/ml/clip";
 import type { RawImage } from "../../gpu-worker/pipeline/index";
@@ -138,14 +138,19 @@ describe("createBatcher", () => {
   });
 
   it("dispatches a partial batch maxWaitMs after its first item, not before", async () => {
-    const batcher = createBatcher<number, number>({ maxBatch: 8, maxWaitMs: 40, run: tenfold });
-    const started = performance.now();
-    const results = Promise.all([batcher.submit(1), batcher.submit(2), batcher.submit(3)]);
-    await new Promise((r) => setTimeout(r, 15));
-    expect(batcher.stats()).toMatchObject({ batches: 0, pending: 3 });
-    expect(await results).toEqual([10, 20, 30]);
-    expect(performance.now() - started).toBeGreaterThanOrEqual(38);
-    expect(batcher.stats()).toMatchObject({ batches: 1, largestBatch: 3 });
+    // The batcher's clock (setTimeout and performance.now) is faked: the test steps time, it does not wait for it.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
+    try {
+      const batcher = createBatcher<number, number>({ maxBatch: 8, maxWaitMs: 40, run: tenfold });
+      const results = Promise.all([batcher.submit(1), batcher.submit(2), batcher.submit(3)]);
+      await vi.advanceTimersByTimeAsync(39);
+      expect(batcher.stats()).toMatchObject({ batches: 0, pending: 3 });
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await results).toEqual([10, 20, 30]);
+      expect(batcher.stats()).toMatchObject({ batches: 1, largestBatch: 3 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("rejects every caller of a failed batch with its error, and only those", async () => {
@@ -182,14 +187,18 @@ describe("createBatcher", () => {
   });
 
   it("close() sends what is waiting at once, waits for it, then refuses new items", async () => {
-    const batcher = createBatcher<number, number>({ maxBatch: 64, maxWaitMs: 60_000, run: tenfold });
-    const started = performance.now();
-    const results = Promise.all([batcher.submit(1), batcher.submit(2), batcher.submit(3)]);
-    await batcher.close();
-    expect(await results).toEqual([10, 20, 30]);
-    expect(performance.now() - started).toBeLessThan(1000);
-    await expect(batcher.submit(4)).rejects.toThrow(/closed/);
-    expect(batcher.stats()).toMatchObject({ submitted: 3, completed: 3, pending: 0, inFlight: 0 });
+    // Time is frozen: the batch can only have gone out because close() sent it, not because a minute passed.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
+    try {
+      const batcher = createBatcher<number, number>({ maxBatch: 64, maxWaitMs: 60_000, run: tenfold });
+      const results = Promise.all([batcher.submit(1), batcher.submit(2), batcher.submit(3)]);
+      await batcher.close();
+      expect(await results).toEqual([10, 20, 30]);
+      await expect(batcher.submit(4)).rejects.toThrow(/closed/);
+      expect(batcher.stats()).toMatchObject({ submitted: 3, completed: 3, pending: 0, inFlight: 0 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("keeps a submitMany group together and runs up to `concurrency` batches at once", async () => {
