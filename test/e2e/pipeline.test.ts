@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { eq, inArray } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import exifReader from "exif-reader";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,7 +11,7 @@ import WebSocket from "ws";
 import { privateRenditionKey, uploadKeyOf } from "../../common/images";
 import { S3Client } from "../../common/s3";
 import { connectDatabase } from "../../db/connect";
-import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, jobs, licenses } from "../../db/schema";
+import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, jobs, licenses, users } from "../../db/schema";
 import { detectWatermark } from "../../gpu-worker/pipeline/invisible-watermark";
 import { writeTestClipModel } from "../../scripts/models/make-test-clip";
 import { fetchRetrying } from "../support/http";
@@ -122,6 +122,17 @@ async function register(role: "contributor" | "buyer"): Promise<{ token: string;
 }
 
 const contributor = async (): Promise<string> => (await register("contributor")).token;
+
+/** An admin: registered as a contributor, promoted in the database (no route makes admins), signed in again. */
+async function admin(): Promise<string> {
+  const email = `a-${crypto.randomUUID()}@example.test`;
+  const password = "pipeline test 123";
+  expect((await call("/v1/auth/register", { method: "POST", json: { email, password, displayName: "A", role: "contributor" } })).status).toBe(201);
+  await db.update(users).set({ role: "admin" }).where(eq(users.email, email));
+  const res = await call("/v1/auth/login", { method: "POST", json: { email, password } });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { tokens: { accessToken: string } }).tokens.accessToken;
+}
 
 type Ticket = { imageId: string; key: string; uploadUrl: string; headers: Record<string, string> };
 
@@ -239,6 +250,30 @@ describe("the image pipeline on the local stack", () => {
     expect(row?.metadata).toMatchObject({ camera: "Nikon Z 6II" });
     expect(JSON.stringify(row?.metadata)).not.toMatch(/GPS|latitude/i);
     expect(row?.publishedAt).not.toBeNull();
+  });
+
+  it("an admin's reprocess re-runs a step from the stored original and changes nothing else", async () => {
+    const imageId = await upload(token, await distinctJpeg());
+    expect(await finished(token, imageId), worker.log()).toMatchObject({ stage: "done" });
+    const [before] = await db.select().from(images).where(eq(images.id, imageId));
+    // As if the colours step were new: the catalogue has no colours yet.
+    await db.update(images).set({ palette: null, colourBucket: null }).where(eq(images.id, imageId));
+    const res = await call("/v1/admin/reprocess", { method: "POST", token: await admin(), json: { steps: ["colours"], imageIds: [imageId] } });
+    expect(res.status, await res.clone().text()).toBe(202);
+    expect(await res.json()).toEqual({ enqueued: 1, next: null });
+    const [job] = await until("the reprocess job to finish", async () => {
+      const rows = await db
+        .select()
+        .from(jobs)
+        .where(and(eq(jobs.imageId, imageId), eq(jobs.jobType, "image.reprocess")));
+      return rows[0]?.status === "done" ? rows : undefined;
+    });
+    expect(job?.attempts).toBe(1);
+    const [after] = await db.select().from(images).where(eq(images.id, imageId));
+    expect(after?.palette).toEqual(before?.palette);
+    expect(after?.colourBucket).toBe(before?.colourBucket);
+    // Only what the step owns was written.
+    expect({ ...after, palette: null, colourBucket: null, updatedAt: null }).toEqual({ ...before, palette: null, colourBucket: null, updatedAt: null });
   });
 
   it("buyers download the vetted, cleaned original: re-PUTting the upload URL after approval and a purchase changes nothing", async () => {
