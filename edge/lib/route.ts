@@ -113,12 +113,18 @@ export function caller(c: Context<AppEnv>): Principal {
   return principal;
 }
 
-/** Work that may finish after the response: the request's waitUntil, or none under app.request() in a test (Hono's getter throws there). */
-export function background(c: Context<AppEnv>): ((work: Promise<void>) => void) | undefined {
+/** The request's ExecutionContext; undefined under app.request() in a test, where Hono's getter throws. */
+export function executionContext(c: Context<AppEnv>): ExecutionContext | undefined {
   try {
-    const ctx = c.executionCtx;
-    return (work) => ctx.waitUntil(work);
+    // Hono's own ExecutionContext type lacks the Workers type's optional members.
+    return c.executionCtx as ExecutionContext;
   } catch {
     return undefined;
   }
+}
+
+/** Work that may finish after the response: the request's waitUntil, or none without an execution context. */
+export function background(c: Context<AppEnv>): ((work: Promise<void>) => void) | undefined {
+  const ctx = executionContext(c);
+  return ctx ? (work) => ctx.waitUntil(work) : undefined;
 }

@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { log } from "../../common/log";
 import { connectDatabase } from "../../db/connect";
 import { publicUrls } from "../adapters/public-urls";
@@ -6,6 +6,7 @@ import { r2Client } from "../adapters/r2";
 import { openStore } from "../adapters/store";
 import { readConfig } from "../config";
 import type { AppEnv, Runtime } from "../env";
+import { executionContext } from "../lib/route";
 import { API_KEY_HEADER, authenticate } from "../services/accounts/authenticate";
 
 /**
@@ -44,14 +45,4 @@ export function requestContext(runtime: Runtime = {}): MiddlewareHandler<AppEnv>
       else await closing;
     }
   };
-}
-
-/** The request's ExecutionContext; undefined under app.request() in a test, where Hono's getter throws. */
-function executionContext(c: Context<AppEnv>): ExecutionContext | undefined {
-  try {
-    // Hono's own ExecutionContext type lacks the Workers type's optional members.
-    return c.executionCtx as ExecutionContext;
-  } catch {
-    return undefined;
-  }
 }
