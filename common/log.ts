@@ -2,7 +2,7 @@
  * The one logger of every runtime (the Worker, the GPU worker, the importer, the scripts): one JSON
  * object per line, `{ level, msg, ...fields }`, which Workers Logs, journald and `jq` all read.
  * Errors and warnings go to stderr, the rest to stdout. `child` adds fields to every line (a
- * request id, a job id). `LOG_LEVEL` is read by the caller and passed as `level`.
+ * request id, a job id). `level` (default info) drops the lines below it.
  */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
@@ -17,8 +17,6 @@ export type Logger = {
 };
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-
-export const isLogLevel = (value: unknown): value is LogLevel => typeof value === "string" && value in RANK;
 
 /** An Error becomes its message (and stack); anything else is kept as it is. */
 function plain(fields: LogFields): LogFields {

@@ -69,11 +69,6 @@ export async function decodePixels(bytes: Uint8Array): Promise<{ data: Buffer; i
   return sharp(asBuffer(bytes)).rotate().toColourspace("srgb").raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
 }
 
-/** A raster resized to exactly `width` x `height` (stretched), raw RGB bytes. */
-export function resizeExact(image: RawImage, width: number, height: number): Promise<Buffer> {
-  return fromRaw(image).resize(width, height, { fit: "fill" }).raw().toBuffer();
-}
-
 /** A raster shrunk to fit inside `size` x `size`, raw RGB bytes. */
 export function resizeInside(image: RawImage, size: number): Promise<Buffer> {
   return fromRaw(image).resize(size, size, { fit: "inside" }).raw().toBuffer();
