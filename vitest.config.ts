@@ -4,7 +4,7 @@ import { writeLocalWranglerConfig } from "./scripts/lib/local-wrangler";
 import "./test/edge/provided";
 
 /**
- * Four suites: unit (pure code, Node), db (embedded PGlite and, with TEST_DATABASE_URL, a real
+ * Suites: unit (pure code, Node), db (embedded PGlite and, with TEST_DATABASE_URL, a real
  * server), edge (inside workerd with real local bindings and the Neon driver), and e2e (the
  * whole local stack started as a new user would, called over HTTP).
  */
@@ -39,6 +39,18 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts"],
           environment: "node",
           testTimeout: 180_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // The web app in headless Chromium against one running stack (test/web/global-setup.ts).
+        test: {
+          name: "web",
+          include: ["test/web/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/web/global-setup.ts"],
+          testTimeout: 120_000,
           hookTimeout: 180_000,
           fileParallelism: false,
         },

@@ -11,6 +11,7 @@ export const PROBLEMS = {
   "invalid-token": { status: 401, title: "The token is invalid or expired" },
   "refresh-token-reused": { status: 401, title: "Refresh token reuse detected; the session was revoked" },
   forbidden: { status: 403, title: "Your role does not allow this" },
+  "csrf-token-invalid": { status: 403, title: "The form or request lacks a valid CSRF token; reload the page and try again" },
   "insufficient-scope": { status: 403, title: "The API key lacks the scope this route needs" },
   "not-found": { status: 404, title: "Not found" },
   "method-not-allowed": { status: 405, title: "Method not allowed" },

@@ -26,9 +26,10 @@ import { planRoutes } from "./routes/plans";
 import { searchRoutes } from "./routes/search";
 import { uploadRoutes } from "./routes/uploads";
 import { webhookRoutes } from "./routes/webhooks";
+import { errorPage, wantsHtml, webRoutes } from "./web/app";
 
 /**
- * The HTTP API. Both entries build it: edge/index.ts (production) as it is, edge/local.ts with the
+ * The HTTP API under /v1 and the web app beside it. Both entries build it: edge/index.ts (production) as it is, edge/local.ts with the
  * local stand-ins injected through `runtime`, so the production bundle holds no edge/dev code.
  */
 export function createApp(runtime: Runtime = {}): Hono<AppEnv> {
@@ -91,8 +92,11 @@ export function createApp(runtime: Runtime = {}): Hono<AppEnv> {
     "/v1",
     docsRoutesFor(() => app.routes),
   );
+  // The web app for people: everything outside /v1 (edge/web/app.tsx).
+  app.route("/", webRoutes);
 
   app.notFound((c) => {
+    if (!c.req.path.startsWith("/v1/") && wantsHtml(c)) return errorPage(c, new ApiError("not-found", "There is no page at this address."));
     const allowed = allowedMethods(app.routes, new URL(c.req.url).pathname);
     if (allowed.length > 0) {
       return problemResponse(c, new ApiError("method-not-allowed", `use ${allowed.join(", ")}`, { allowed }, { allow: allowed.join(", ") }));

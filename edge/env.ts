@@ -31,6 +31,12 @@ export type AppEnv = {
      * an anonymous call. spec() calls it, so the HTTP plumbing (edge/lib) imports no service.
      */
     authenticate: (required: boolean) => Promise<Principal | null>;
+    /** The web app's CSRF cookie value, once read or set in this request (edge/lib/session-cookies.ts). */
+    csrfCookie?: string;
+    /** A session token set (string) or cleared (null) by this request; undefined: the cookie as sent. */
+    sessionToken?: string | null;
+    /** Set by a page's middleware once the form's CSRF token checked out (edge/web/page.ts). */
+    csrfVerified?: boolean;
   };
 };
 

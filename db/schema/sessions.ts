@@ -31,3 +31,28 @@ export const refreshTokens = pgTable(
 );
 
 export type RefreshToken = typeof refreshTokens.$inferSelect;
+
+/**
+ * Web sessions: the browser's sign-in, held in an HttpOnly cookie (edge/web/session.ts). The cookie
+ * carries an opaque token; only its SHA-256 is stored. Every request checks the row and the account
+ * as they are now (revoked, expired, disabled, current role). The CSRF secret is bound to the session.
+ */
+export const webSessions = pgTable(
+  "web_sessions",
+  {
+    id: id(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** SHA-256 of the cookie's token; the token itself is never stored. */
+    tokenHash: text("token_hash").notNull(),
+    createdAt: tstz("created_at").notNull().defaultNow(),
+    expiresAt: tstz("expires_at").notNull(),
+    revokedAt: tstz("revoked_at"),
+    userAgent: text("user_agent"),
+    ip: text("ip"),
+  },
+  (t) => [uniqueIndex("web_sessions_hash_key").on(t.tokenHash), index("web_sessions_user_idx").on(t.userId)],
+);
+
+export type WebSession = typeof webSessions.$inferSelect;

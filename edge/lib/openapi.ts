@@ -45,7 +45,8 @@ export type Operation = { method: string; path: string; spec: SpecMiddleware[typ
 export function collectOperations(routes: RouterRoute[]): Operation[] {
   const byKey = new Map<string, Operation>();
   for (const route of routes) {
-    if (route.method === "ALL") continue;
+    // The API is everything under /v1; the web app's pages have their own walk (test/edge/pages.test.ts).
+    if (route.method === "ALL" || !route.path.startsWith("/v1")) continue;
     const key = `${route.method} ${route.path}`;
     let op = byKey.get(key);
     if (!op) {

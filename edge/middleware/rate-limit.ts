@@ -55,7 +55,10 @@ export function rateLimit(...rules: RateLimitRule[]): MiddlewareHandler<AppEnv> 
   };
 }
 
-/** Limits shared by the auth routes. */
+/** Brute-force guard on password checks: per target email, whoever is asking (API and web sign-in). */
+export const LOGIN_PER_EMAIL = { name: "login-email", limit: 10, windowSeconds: 15 * 60 } as const;
+
+/** Limits shared by the auth routes (and the web app's sign-in forms). */
 export const AUTH_LIMITS = {
   perIp: { name: "auth-ip", limit: 30, windowSeconds: 60, key: (c) => clientIp(c) } satisfies RateLimitRule,
   perUser: { name: "auth-user", limit: 60, windowSeconds: 60, key: (c) => c.var.principal?.userId ?? null } satisfies RateLimitRule,

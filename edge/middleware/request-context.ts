@@ -7,6 +7,7 @@ import { openStore } from "../adapters/store";
 import { readConfig } from "../config";
 import type { AppEnv, Runtime } from "../env";
 import { executionContext } from "../lib/route";
+import { CSRF_HEADER, csrfMatches, sessionCookie } from "../lib/session-cookies";
 import { API_KEY_HEADER, authenticate } from "../services/accounts/authenticate";
 
 /**
@@ -31,7 +32,10 @@ export function requestContext(runtime: Runtime = {}): MiddlewareHandler<AppEnv>
     c.set("urls", publicUrls(config));
     c.set("store", openStore(config));
     c.set("authenticate", async (required) => {
-      const principal = await authenticate({ db, config }, { authorization: c.req.header("authorization"), apiKey: c.req.header(API_KEY_HEADER), method: c.req.method }, required);
+      const token = sessionCookie(c);
+      const webSession = token ? { token, csrfVerified: async () => c.get("csrfVerified") === true || (await csrfMatches(c, c.req.header(CSRF_HEADER))) } : undefined;
+      const credentials = { authorization: c.req.header("authorization"), apiKey: c.req.header(API_KEY_HEADER), method: c.req.method, webSession };
+      const principal = await authenticate({ db, config }, credentials, required);
       c.set("principal", principal);
       return principal;
     });

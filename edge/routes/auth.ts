@@ -4,15 +4,12 @@ import type { AppEnv } from "../env";
 import { ALL_ROLES, caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { idempotent } from "../middleware/idempotency";
-import { AUTH_LIMITS, checkRateLimit, clientIp, rateLimit } from "../middleware/rate-limit";
+import { AUTH_LIMITS, checkRateLimit, clientIp, LOGIN_PER_EMAIL, rateLimit } from "../middleware/rate-limit";
 import { RefreshTokenSchema, registerAndSignIn, revokeSession, rotateRefreshToken, SignedInSchema, signIn, TokenPairSchema } from "../services/accounts/sessions";
 import { CurrentUserSchema, currentUser, NewAccountSchema } from "../services/accounts/users";
 
 const LoginBody = v.strictObject({ email: s.email, password: s.passwordAttempt });
 const RefreshBody = v.strictObject({ refreshToken: RefreshTokenSchema });
-
-/** Brute-force guard on password checks: per target email, whoever is asking. */
-const LOGIN_PER_EMAIL = { name: "login-email", limit: 10, windowSeconds: 15 * 60 } as const;
 
 function client(c: Context<AppEnv>) {
   return { userAgent: c.req.header("user-agent"), ip: clientIp(c), requestId: c.var.requestId };

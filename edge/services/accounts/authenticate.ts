@@ -6,6 +6,7 @@ import { sha256Hex } from "../../lib/crypto";
 import type { Principal } from "../../lib/principal";
 import { ApiError } from "../../lib/problem";
 import { verifyAccessToken } from "../../lib/tokens";
+import { webSessionPrincipal } from "./web-sessions";
 
 export const API_KEY_HEADER = "x-api-key";
 
@@ -19,10 +20,16 @@ export type Credentials = {
   apiKey?: string;
   /** The request method: writes check the account, reads trust the token. */
   method: string;
+  /**
+   * The web app's session cookie, if any, and whether the request proved it comes from our own
+   * pages (a valid CSRF token): a write with a session cookie needs that proof.
+   */
+  webSession?: { token: string; csrfVerified: () => Promise<boolean> };
 };
 
 /**
- * Resolves the caller from `Authorization: Bearer <access token>` or `X-Api-Key: <key>`. A bad
+ * Resolves the caller from `Authorization: Bearer <access token>`, `X-Api-Key: <key>` or, for the
+ * web app, its session cookie. A bad
  * credential is always a 401, even on public routes, so a client never silently runs as
  * anonymous. Access tokens are checked without the database on reads and against the account on
  * writes; API keys cost one indexed lookup (disabled owners refused).
@@ -44,6 +51,17 @@ export async function authenticate(deps: { db: Database; config: Config }, crede
     return principal;
   }
   if (apiKey) return authenticateApiKey(deps.db, apiKey);
+  if (credentials.webSession) {
+    // A stale cookie (signed out elsewhere, expired, account disabled) is anonymous, not an error:
+    // browsers keep sending it, and public pages must still answer.
+    const principal = await webSessionPrincipal(deps.db, credentials.webSession.token);
+    if (principal) {
+      if (!READ_METHODS.has(credentials.method) && !(await credentials.webSession.csrfVerified())) {
+        throw new ApiError("csrf-token-invalid", "a request signed in by cookie must carry the page's CSRF token (X-CSRF-Token)");
+      }
+      return principal;
+    }
+  }
   if (required) throw new ApiError("unauthenticated", "send an access token (Authorization: Bearer) or an API key (X-Api-Key)");
   return null;
 }

@@ -7,6 +7,7 @@ import { publicUrls } from "../../adapters/public-urls";
 import type { Config } from "../../config";
 import { purgeExpiredIdempotencyKeys } from "../accounts/idempotency-keys";
 import { purgeExpiredRefreshTokens } from "../accounts/sessions";
+import { purgeExpiredWebSessions } from "../accounts/web-sessions";
 import { reconcileRecentRenditions } from "../catalogue/renditions";
 import { purgeOldSearchers } from "../catalogue/search-queries";
 import { matureEarnings } from "../commerce/payouts";
@@ -50,6 +51,7 @@ export async function resendStaleJobs(db: Database, queue: Queue, now = new Date
 export async function runMaintenance(db: Database, env: Pick<Env, "JOBS" | "ORIGINALS" | "DERIVATIVES">, config: Config, now = new Date()) {
   return {
     refreshTokensPurged: await purgeExpiredRefreshTokens(db, now),
+    webSessionsPurged: await purgeExpiredWebSessions(db, now),
     idempotencyKeysPurged: await purgeExpiredIdempotencyKeys(db, now),
     searchersForgotten: await purgeOldSearchers(db, now),
     jobsResent: await resendStaleJobs(db, env.JOBS, now),
