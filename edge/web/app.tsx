@@ -5,6 +5,7 @@ import type { AppEnv } from "../env";
 import { ApiError, problemResponse } from "../lib/problem";
 import { render } from "./layout";
 import { accountPages } from "./pages/account";
+import { cartPages } from "./pages/cart";
 import { consolePages } from "./pages/console";
 import { seoRoutes } from "./pages/seo";
 import { signInPages } from "./pages/sign-in";
@@ -22,6 +23,7 @@ import { studioPages } from "./pages/studio";
 export const webRoutes = new Hono<AppEnv>()
   .route("/", storefrontPages)
   .route("/", signInPages)
+  .route("/", cartPages)
   .route("/", accountPages)
   .route("/studio", studioPages)
   .route("/console", consolePages)

@@ -20,6 +20,8 @@ export type PageMeta = {
   head?: Child;
   /** Extra scripts under /static/ (besides app.js), e.g. "studio.js". */
   scripts?: string[];
+  /** Extra stylesheets under /static/ (besides app.css), e.g. "studio.css". */
+  styles?: string[];
   /** Keep the page out of search engines (account, studio, console, forms). */
   noindex?: boolean;
   /** The search box's initial text. */
@@ -53,6 +55,9 @@ function Layout({ meta, principal, csrf, children }: { meta: PageMeta; principal
         <meta name="csrf-token" content={csrf} />
         <link rel="icon" href="/static/favicon.svg" type="image/svg+xml" />
         <link rel="stylesheet" href="/static/app.css" />
+        {(meta.styles ?? []).map((name) => (
+          <link rel="stylesheet" href={`/static/${name}`} />
+        ))}
         {meta.head}
         <script src="/static/app.js" defer />
         {(meta.scripts ?? []).map((name) => (
