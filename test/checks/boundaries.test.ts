@@ -74,6 +74,19 @@ const RULES: Rule[] = [
     forbidPackages: ["drizzle-orm"],
   },
   {
+    name: "edge/web/ pages are thin too: no route file, no stand-in, no database connection, no drizzle",
+    why: "a page calls the same services as the API, so no business rule or query is written twice",
+    from: ["edge/web/"],
+    forbid: ["edge/routes/", "edge/dev/", "db/connect"],
+    forbidPackages: ["drizzle-orm"],
+  },
+  {
+    name: "the web app sits on top: no service, route, middleware, adapter or lib imports edge/web/",
+    why: "the API works without its pages; only the app that mounts both (edge/app.ts) knows them",
+    from: ["edge/services/", "edge/routes/", "edge/middleware/", "edge/adapters/", "edge/lib/"],
+    forbid: ["edge/web/"],
+  },
+  {
     name: "only edge/dev/ and edge/local.ts import edge/dev/",
     why: "the production entry (edge/index.ts) must bundle no local stand-in",
     from: ["edge/", "common/", "db/", "gpu-worker/", "migrate/", "scripts/"],
@@ -218,6 +231,8 @@ describe("import boundaries", () => {
       ["edge/services/commerce/cart.ts", 'import { idempotent } from "../../middleware/idempotency";'],
       ["edge/routes/images.ts", 'import { eq } from "drizzle-orm";\nimport { db } from "../../db/connect";\nimport { searchRoutes } from "./search";'],
       ["edge/index.ts", 'import { s3 } from "./dev/s3";'],
+      ["edge/web/pages/storefront.tsx", 'import { db } from "../../../db/connect";\nimport { searchRoutes } from "../../routes/search";'],
+      ["edge/services/catalogue/image-page.ts", 'import { render } from "../../web/layout";'],
       ["migrate/analyse-thread.ts", 'import sharp from "sharp";'],
       ["gpu-worker/ml/clip.ts", 'import * as ort from "onnxruntime-node";'],
       ["gpu-worker/runner.ts", `console.error(${"JSON"}.stringify({ msg: "x" }));`],
@@ -226,13 +241,15 @@ describe("import boundaries", () => {
     const broken = new Set(lines.map((line) => line.split(" → ")[2]?.replace(/ \(.*$/, "")));
     expect([...broken].sort()).toEqual([...RULES.map((r) => r.name), CONSOLE_JSON_RULE.name].sort());
     expect(lines).toContain(`edge/routes/images.ts → ./search → ${RULES[7]?.name} (${RULES[7]?.why})`);
-    expect(lines).toHaveLength(14);
+    expect(lines).toHaveLength(17);
 
     const allowed = new Map([
       ["db/schema/images.ts", 'import { pgTable } from "drizzle-orm/pg-core";\nimport { timestamps } from "./columns";'],
       ["db/connect.ts", 'import { log } from "../common/log";'],
       ["edge/local.ts", 'import { localRoutes } from "./dev/routes";\nimport app from "./app";'],
       ["edge/routes/images.ts", 'import { imagePage } from "../services/catalogue/image-page";\nimport { route } from "../lib/route";'],
+      ["edge/web/pages/storefront.tsx", 'import { imagePage } from "../../services/catalogue/image-page";\nimport { render } from "../layout";'],
+      ["edge/app.ts", 'import { webRoutes } from "./web/app";'],
       ["gpu-worker/imaging.ts", 'import sharp from "sharp";'],
       ["gpu-worker/ml/onnx.ts", 'import * as ort from "onnxruntime-node";'],
       ["test/worker/clean-original.test.ts", 'import sharp from "sharp";\nimport { s3 } from "../../edge/dev/s3";'],
