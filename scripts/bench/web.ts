@@ -62,6 +62,8 @@ try {
     `${"page".padEnd(8)} ${"perf".padStart(5)} ${"a11y".padStart(5)} ${"best".padStart(5)} ${"seo".padStart(5)} ${"LCP ms".padStart(8)} ${"TBT ms".padStart(7)} ${"CLS".padStart(6)} ${"JS B".padStart(7)} ${"CSS B".padStart(7)}`,
   );
   for (const p of pages) {
+    const status = (await fetch(stack.url + p.path)).status;
+    if (status !== 200) throw new Error(`${p.path} answered ${status}`);
     const runs: Result[] = [];
     for (let i = 0; i < RUNS; i++) runs.push(await measure(stack.url + p.path, chrome.port));
     const m = (key: keyof Result) => median(runs.map((r) => r[key]));
