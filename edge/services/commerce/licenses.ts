@@ -195,3 +195,16 @@ export async function certificateFacts(deps: LicenseDeps, buyerId: string, id: s
     contributor: { id: row.contributorId, name: row.contributorName },
   };
 }
+
+/**
+ * Which of these images were taken down: a license for one no longer grants a download (see
+ * authorizeDownload), so the licenses page says why instead of offering one.
+ */
+export async function takenDownImageIds(db: Queryable, imageIds: string[]): Promise<Set<string>> {
+  if (imageIds.length === 0) return new Set();
+  const rows = await db
+    .select({ id: images.id })
+    .from(images)
+    .where(and(inArray(images.id, [...new Set(imageIds)]), isNotNull(images.takenDownAt)));
+  return new Set(rows.map((row) => row.id));
+}

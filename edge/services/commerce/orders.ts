@@ -106,3 +106,17 @@ export async function getOrder(db: Database, buyerId: string, id: string): Promi
   if (!full) throw new ApiError("not-found", "no such order");
   return full;
 }
+
+/**
+ * The buyer's order paid through a Checkout Session (the `session_id` Stripe sends the buyer back
+ * with to the confirmation page); another buyer's session, or an unknown one, is a 404.
+ */
+export async function getOrderBySession(db: Database, buyerId: string, sessionId: string): Promise<OrderView> {
+  const [order] = await db
+    .select()
+    .from(orders)
+    .where(and(eq(orders.stripeCheckoutSessionId, sessionId), eq(orders.buyerId, buyerId)));
+  const [full] = order ? await withItems(db, [order]) : [];
+  if (!full) throw new ApiError("not-found", "no such order");
+  return full;
+}
