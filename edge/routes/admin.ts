@@ -1,27 +1,21 @@
 import { type Context, Hono } from "hono";
 import * as v from "valibot";
-import { licenseType } from "../../db/schema";
 import type { AppEnv } from "../env";
 import { decodeCursor } from "../lib/pagination";
 import { caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
-import { AuditLogPageSchema, decodeAuditCursor, listAuditLog } from "../services/admin/audit";
-import { type ModerationAction, ModerationOutcomeSchema, ModerationQueueSchema, moderateAndSync, moderationQueue } from "../services/admin/moderation";
+import { AuditLogPageSchema, AuditLogQuerySchema, decodeAuditCursor, listAuditLog } from "../services/admin/audit";
+import { type ModerationAction, ModerationOutcomeSchema, ModerationQueueSchema, ModerationReasonSchema, moderateAndSync, moderationQueue } from "../services/admin/moderation";
 import { ReprocessEnqueuedSchema, ReprocessRequestSchema, reprocessByAdmin } from "../services/admin/reprocess";
 import { ReconcileReportSchema, reconcileRenditions } from "../services/catalogue/renditions";
 import { listRememberedQueries, RememberedQueriesSchema, RememberedQuerySchema, setQueryBlocked } from "../services/catalogue/search-queries";
 import { POPULAR_QUERY_MIN_SEARCHERS } from "../services/catalogue/search-sql";
-import { listPrices, PriceChangeResultSchema, PriceListSchema, setPrice } from "../services/commerce/prices";
+import { listPrices, PriceChangeResultSchema, PriceChangeSchema, PriceListSchema, setPrice } from "../services/commerce/prices";
 
-const reason = s.text(500, 3);
+const reason = ModerationReasonSchema;
 const ImageParam = v.strictObject({ id: s.uuid });
 
-const PriceBody = v.strictObject({
-  licenseType: v.picklist(licenseType.enumValues, "must be standard, enhanced or editorial"),
-  amountCents: v.pipe(v.number(), v.safeInteger("must be a whole number of cents"), v.minValue(1, "must be 1-10000000"), v.maxValue(10_000_000, "must be 1-10000000")),
-  currency: v.optional(v.pipe(v.string(), v.regex(/^[a-z]{3}$/, "must be a lower-case ISO 4217 code, e.g. usd"))),
-  imageId: v.optional(s.uuid),
-});
+const PriceBody = PriceChangeSchema;
 
 const access = ["admin"] as const;
 
@@ -139,7 +133,7 @@ export const adminRoutes = new Hono<AppEnv>()
       access,
       responses: { 200: { description: "A page of audit entries", schema: AuditLogPageSchema } },
     }),
-    input("query", v.strictObject({ ...s.pageQuery, action: v.optional(s.text(100)), actorId: v.optional(s.uuid), targetId: v.optional(s.text(200)) })),
+    input("query", AuditLogQuerySchema),
     async (c) => {
       const { limit, cursor, ...filter } = c.req.valid("query");
       return c.json(await listAuditLog(c.var.db, filter, limit, cursor ? decodeAuditCursor(cursor) : undefined));

@@ -36,6 +36,9 @@ export function decodeAuditCursor(cursor: string): number {
   }
 }
 
+/** `GET /v1/admin/audit-log`'s query (the console's audit page reads the same): a page, optionally one action, actor or target. */
+export const AuditLogQuerySchema = v.strictObject({ ...s.pageQuery, action: v.optional(s.text(100)), actorId: v.optional(s.uuid), targetId: v.optional(s.text(200)) });
+
 export type AuditFilter = { action?: string; actorId?: string; targetId?: string };
 
 /** One entry as admins read it. */

@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, sql } from "drizzle-orm";
+import { and, asc, count, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
 import * as v from "valibot";
 import type { Database } from "../../../db/connect";
@@ -80,6 +80,47 @@ export async function moderationQueue(db: Database, limit: number, after: Cursor
     nextCursor,
   };
 }
+
+/** How many images wait for review (the console's dashboard). */
+export async function moderationQueueLength(db: Database): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(images).where(eq(images.status, "pending_review"));
+  return row?.n ?? 0;
+}
+
+/** The image a held one nearly duplicates, as a moderator compares them side by side. */
+export type DuplicateSide = { id: string; title: string; status: ImageStatus; contributor: string; thumbnailUrl: string | null };
+
+/**
+ * The images that queued images duplicate (by `duplicateOf`), keyed by id, with their thumbnails:
+ * public URLs when listed, presigned private ones otherwise, as {@link moderationQueue} gives.
+ */
+export async function duplicatesOf(db: Database, ids: string[], renditions: RenditionViewers): Promise<Map<string, DuplicateSide>> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return new Map();
+  const rows = await db
+    .select({
+      id: images.id,
+      title: images.title,
+      status: images.status,
+      contributor: users.displayName,
+      withdrawnAt: images.withdrawnAt,
+      takenDownAt: images.takenDownAt,
+      derivativeKeys: images.derivativeKeys,
+    })
+    .from(images)
+    .innerJoin(users, eq(users.id, images.contributorId))
+    .where(inArray(images.id, unique));
+  const sides = await Promise.all(
+    rows.map(async (row): Promise<DuplicateSide> => {
+      const urls = await renditionUrlsFor(renditions, row);
+      return { id: row.id, title: row.title, status: row.status, contributor: row.contributor, thumbnailUrl: urls.thumb450 ?? null };
+    }),
+  );
+  return new Map(sides.map((side) => [side.id, side]));
+}
+
+/** The reason a rejection or takedown must give (shown to the contributor). */
+export const ModerationReasonSchema = s.text(500, 3);
 
 export type ModerationAction = "approve" | "reject" | "takedown";
 

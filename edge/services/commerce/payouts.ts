@@ -213,6 +213,16 @@ export async function listPeriodPayouts(db: Database, period: Month): Promise<Pe
   };
 }
 
+/**
+ * A period's reconciliation report without running anything: its payouts, each against its
+ * earnings rows and its Stripe transfer (step 4 of {@link runPayouts}), for the admin console.
+ */
+export async function payoutReconciliation(deps: { db: Database; config: Config }, period: Month): Promise<Pick<PayoutRunReport, "period" | "payouts" | "mismatches">> {
+  const report: PayoutRunReport = { period, matured: 0, created: 0, transferred: 0, adopted: 0, failed: [], payouts: [], mismatches: [] };
+  await reconcile(deps, period, report);
+  return { period, payouts: report.payouts, mismatches: report.mismatches };
+}
+
 /** Step 4: every payout of the period against its earnings rows and its Stripe transfer. */
 async function reconcile(deps: { db: Database; config: Config }, period: string, report: PayoutRunReport) {
   const rows = await deps.db

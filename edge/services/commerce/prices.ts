@@ -71,6 +71,14 @@ export async function listPrices(db: Database, filter: { imageId?: string }, lim
   };
 }
 
+/** `PUT /v1/admin/prices`'s body (the console's price form validates the same). */
+export const PriceChangeSchema = v.strictObject({
+  licenseType: v.picklist(licenseType.enumValues, "must be standard, enhanced or editorial"),
+  amountCents: v.pipe(v.number(), v.safeInteger("must be a whole number of cents"), v.minValue(1, "must be 1-10000000"), v.maxValue(10_000_000, "must be 1-10000000")),
+  currency: v.optional(v.pipe(v.string(), v.regex(/^[a-z]{3}$/, "must be a lower-case ISO 4217 code, e.g. usd"))),
+  imageId: v.optional(s.uuid),
+});
+
 export type PriceChange = { licenseType: LicenseType; amountCents: number; currency?: string; imageId?: string };
 
 /**
