@@ -92,6 +92,8 @@ export type SearchResultRow = {
   width: number | null;
   height: number | null;
   derivativeKeys: Record<string, string> | null;
+  /** The dominant colour (`#rrggbb`), the tile's placeholder while its thumbnail loads. */
+  colour: string | null;
   contributorId: string;
   displayName: string;
   tags: string[];
@@ -374,6 +376,7 @@ select
   (select count(*) from matched)::int as total,
   (select coalesce(json_agg(r order by r.position), '[]'::json) from (
     select p.position, i.id, i.title, i.width, i.height, i.derivative_keys as "derivativeKeys",
+           i.palette->0->>'hex' as colour,
            i.contributor_id as "contributorId", u.display_name as "displayName", p.score,
            array(
              select t.tag from image_tags t where t.image_id = i.id

@@ -149,6 +149,8 @@ export const SearchResponseSchema = v.object({
       title: v.string(),
       thumbnailUrl: v.nullable(v.string()),
       previewUrl: v.nullable(v.string()),
+      /** The dominant colour (`#rrggbb`), a placeholder while the thumbnail loads; null when not analysed. */
+      colour: v.nullable(v.string()),
       contributor: v.object({ id: s.uuid, displayName: v.string() }),
       tags: v.array(v.string()),
       width: v.nullable(v.number()),
@@ -346,6 +348,7 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
       title: r.title,
       thumbnailUrl: url(r.derivativeKeys?.thumb450 ?? r.derivativeKeys?.thumb150),
       previewUrl: url(r.derivativeKeys?.preview),
+      colour: r.colour && /^#[0-9a-f]{6}$/i.test(r.colour) ? r.colour : null,
       contributor: { id: r.contributorId, displayName: r.displayName },
       tags: r.tags,
       width: r.width,
