@@ -1,14 +1,15 @@
-import { and, eq } from "drizzle-orm";
+import { and, desc, eq } from "drizzle-orm";
 import * as v from "valibot";
+import { isListed } from "../../../common/images";
 import type { Logger } from "../../../common/log";
 import type { Database } from "../../../db/connect";
-import { images, jobs } from "../../../db/schema";
+import { categories, imageCategories, images, imageTags, jobs } from "../../../db/schema";
 import type { Store } from "../../adapters/store";
 import { ApiError } from "../../lib/problem";
 import * as s from "../../lib/schemas";
 import { audit } from "../admin/audit";
 import { assertCategoriesExist, ownImage, writeContributorLabels } from "./listings";
-import { type RenditionDeps, type RenditionViewers, renditionUrlsFor, syncRenditions } from "./renditions";
+import { listedRenditions, type RenditionDeps, type RenditionViewers, renditionUrlsFor, syncRenditions } from "./renditions";
 import { ListingFields, RenditionUrlsSchema } from "./schemas";
 import { catalogueChanged } from "./search";
 
@@ -31,6 +32,10 @@ export const ProcessingStatusSchema = v.object({
   withdrawn: v.boolean(),
   attempts: v.number(),
   derivatives: RenditionUrlsSchema,
+  /** The listed image this one duplicates (to show beside it); null when none or it is not public. */
+  duplicate: v.nullable(v.object({ imageId: s.uuid, title: v.string(), thumbnailUrl: v.nullable(v.string()) })),
+  /** The tagging model's suggestions, most confident first (offered to the contributor to accept). */
+  aiTags: v.array(v.object({ tag: v.string(), confidence: v.nullable(v.number()) })),
   updatedAt: v.string(),
 });
 export type ProcessingStatus = v.InferOutput<typeof ProcessingStatusSchema>;
@@ -54,8 +59,24 @@ export async function processingStatus(deps: { db: Database } & RenditionViewers
     withdrawn: image.withdrawnAt !== null,
     attempts: job?.attempts ?? 0,
     derivatives: await renditionUrlsFor(deps, image),
+    duplicate: image.duplicateOf ? await listedDuplicate(deps, image.duplicateOf) : null,
+    aiTags: await deps.db
+      .select({ tag: imageTags.tag, confidence: imageTags.confidence })
+      .from(imageTags)
+      .where(and(eq(imageTags.imageId, image.id), eq(imageTags.source, "ai")))
+      .orderBy(desc(imageTags.confidence), imageTags.tag),
     updatedAt: image.updatedAt.toISOString(),
   };
+}
+
+/** The image an upload duplicates, as anyone may see it: only while it is listed (else null, so nothing leaks). */
+async function listedDuplicate(deps: { db: Database } & RenditionViewers, duplicateId: string): Promise<ProcessingStatus["duplicate"]> {
+  const [other] = await deps.db
+    .select({ id: images.id, title: images.title, status: images.status, withdrawnAt: images.withdrawnAt, takenDownAt: images.takenDownAt, derivativeKeys: images.derivativeKeys })
+    .from(images)
+    .where(eq(images.id, duplicateId));
+  if (!other || !isListed(other)) return null;
+  return { imageId: other.id, title: other.title, thumbnailUrl: listedRenditions(deps.urls, other).thumb450 ?? null };
 }
 
 /** `PATCH /v1/images/{id}`: the fields to change, at least one. */
@@ -131,4 +152,30 @@ export async function withdrawImage(deps: RenditionDeps & { store: Pick<Store, "
   // Also when it was withdrawn already: a repeat finishes a sync that failed after the commit.
   await syncRenditions(deps, image.id);
   return { imageId: image.id, withdrawnAt: withdrawnAt.toISOString() };
+}
+
+/** The categories a contributor may file a listing under, in browse order (for the studio's forms). */
+export async function categoryChoices(db: Database): Promise<{ slug: string; name: string }[]> {
+  return db.select({ slug: categories.slug, name: categories.name }).from(categories).orderBy(categories.sortOrder, categories.name);
+}
+
+/**
+ * A listing's fields as its edit form shows them: the contributor's own keywords and categories
+ * (AI tags are offered apart). Call after an ownership check (processingStatus, ownImage).
+ */
+export async function listingForEdit(db: Database, imageId: string) {
+  const [image] = await db.select({ title: images.title, description: images.description, editorial: images.editorial }).from(images).where(eq(images.id, imageId));
+  if (!image) throw new ApiError("not-found", "no such image");
+  const [tags, slugs] = await Promise.all([
+    db
+      .select({ tag: imageTags.tag })
+      .from(imageTags)
+      .where(and(eq(imageTags.imageId, imageId), eq(imageTags.source, "contributor")))
+      .orderBy(imageTags.tag),
+    db
+      .select({ slug: imageCategories.categorySlug })
+      .from(imageCategories)
+      .where(and(eq(imageCategories.imageId, imageId), eq(imageCategories.source, "contributor"))),
+  ]);
+  return { ...image, keywords: tags.map((t) => t.tag), categories: slugs.map((c) => c.slug) };
 }

@@ -1,4 +1,4 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, count, eq, sql } from "drizzle-orm";
 import * as v from "valibot";
 import type { Database } from "../../../db/connect";
 import { IMAGE_STAGES, type ImageStatus, imageStatus, images } from "../../../db/schema";
@@ -89,4 +89,12 @@ export async function listPortfolio(
     ),
     nextCursor,
   };
+}
+
+/** How many of a contributor's images are in each status (every status present, zero when none). */
+export async function portfolioCounts(db: Database, contributorId: string): Promise<Record<ImageStatus, number>> {
+  const rows = await db.select({ status: images.status, n: count() }).from(images).where(eq(images.contributorId, contributorId)).groupBy(images.status);
+  const counts = Object.fromEntries(imageStatus.enumValues.map((status) => [status, 0])) as Record<ImageStatus, number>;
+  for (const row of rows) counts[row.status] = Number(row.n);
+  return counts;
 }

@@ -28,8 +28,15 @@ export async function payoutSettings(db: Database, contributorId: string): Promi
   return { accountId: user.accountId, payoutsEnabled: user.payoutsEnabled, onboardingUrl: null, onboardingExpiresAt: null };
 }
 
-/** Creates the contributor's Express account if needed and returns a fresh onboarding link. */
-export async function startOnboarding(deps: { db: Database; config: Config; urls: PublicUrls }, contributorId: string): Promise<PayoutSettings> {
+/**
+ * Creates the contributor's Express account if needed and returns a fresh onboarding link. `back`:
+ * the app path Stripe returns the contributor to (the studio's payouts page passes its own).
+ */
+export async function startOnboarding(
+  deps: { db: Database; config: Config; urls: PublicUrls },
+  contributorId: string,
+  back = "/contributor/payout-settings",
+): Promise<PayoutSettings> {
   const { db, config } = deps;
   const stripe = stripeClient(config);
   const [user] = await db.select().from(users).where(eq(users.id, contributorId));
@@ -51,8 +58,8 @@ export async function startOnboarding(deps: { db: Database; config: Config; urls
     const link = await stripe.accountLinks.create({
       account: accountId,
       type: "account_onboarding",
-      refresh_url: `${deps.urls.app}/contributor/payout-settings?refresh=1`,
-      return_url: `${deps.urls.app}/contributor/payout-settings?done=1`,
+      refresh_url: `${deps.urls.app}${back}?refresh=1`,
+      return_url: `${deps.urls.app}${back}?done=1`,
     });
     return { accountId, payoutsEnabled: user.payoutsEnabled, onboardingUrl: link.url, onboardingExpiresAt: stripeTime(link.expires_at).toISOString() };
   } catch (error) {
