@@ -130,6 +130,8 @@ describe("the search page", () => {
     const html = await browser.page(`/search?q=${MARKER}`);
     expect(html).toContain('style="background:#1d4ed8"');
     expect(html).toMatch(/href="\/search\?q=[a-z]+&amp;category=nature"[^>]*>Nature[^<]*<span class="count"> \(3\)/);
+    // The contributor facet counts the whole result set, with the contributor's name.
+    expect(html).toContain(`contributor=${contributorId}">Test contributor<span class="count"> (4)</span>`);
     expect(html).toContain("data-drop-search");
     expect(html).toContain("data-drop-status");
   });

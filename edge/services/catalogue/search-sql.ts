@@ -84,7 +84,12 @@ export type SearchRow = {
   orientations: Record<string, number>;
   colours: Record<string, number>;
   license_types: Record<LicenseFilter, number>;
+  /** The contributors with most matches, at most {@link CONTRIBUTOR_FACET_SIZE}. */
+  contributors: { id: string; displayName: string; images: number }[];
 };
+
+/** How many contributors the contributor facet lists (those with most matching images). */
+export const CONTRIBUTOR_FACET_SIZE = 10;
 
 export type SearchResultRow = {
   id: string;
@@ -208,20 +213,20 @@ function keywordRank(query: string): SQL {
  * `images` again: the facet values, the sort keys and the business boost.
  */
 function carriedColumns(now: Date): SQL {
-  return sql`i.orientation, i.colour_bucket, i.editorial, i.published_at,
+  return sql`i.orientation, i.colour_bucket, i.editorial, i.published_at, i.contributor_id,
     (i.sale_count + 0.1 * i.download_count)::float8 as popularity, ${businessBoost(now)} as boost`;
 }
-const CARRIED = sql`orientation, colour_bucket, editorial, published_at, popularity`;
+const CARRIED = sql`orientation, colour_bucket, editorial, published_at, contributor_id, popularity`;
 /**
  * The raw columns {@link carriedColumns} reads, taken by each hybrid leg from the row it already
  * holds, so the fused rows need no second look-up in `images`.
  */
-const RAW = ["orientation", "colour_bucket", "editorial", "published_at", "sale_count", "download_count"] as const;
+const RAW = ["orientation", "colour_bucket", "editorial", "published_at", "contributor_id", "sale_count", "download_count"] as const;
 const RAW_COLUMNS = sql.raw(RAW.map((c) => `i.${c}`).join(", "));
 const FUSED_RAW_COLUMNS = sql.raw(RAW.map((c) => `coalesce(k.${c}, s.${c}) as ${c}`).join(", "));
 
 /**
- * The `matched (id, score, orientation, colour_bucket, editorial, published_at, popularity)` CTE
+ * The `matched (id, score, orientation, colour_bucket, editorial, published_at, contributor_id, popularity)` CTE
  * for each retrieval.
  *
  * Hybrid (one statement, RRF of the top {@link HYBRID_CANDIDATES} of each ranking):
@@ -410,7 +415,10 @@ select
       'standard', count(*) filter (where not editorial),
       'enhanced', count(*) filter (where not editorial),
       'editorial', count(*) filter (where editorial))
-    from matched) as license_types`;
+    from matched) as license_types,
+  (select coalesce(json_agg(json_build_object('id', c.contributor_id, 'displayName', u.display_name, 'images', c.n) order by c.n desc, c.contributor_id), '[]'::json) from (
+    select contributor_id, count(*)::int as n from matched group by contributor_id order by n desc, contributor_id limit ${CONTRIBUTOR_FACET_SIZE}
+  ) c join users u on u.id = c.contributor_id) as contributors`;
 }
 
 /**

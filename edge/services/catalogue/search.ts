@@ -159,7 +159,14 @@ export const SearchResponseSchema = v.object({
       score: v.number(),
     }),
   ),
-  facets: v.object({ categories: Counts, orientations: Counts, colours: Counts, licenseTypes: Counts }),
+  facets: v.object({
+    categories: Counts,
+    orientations: Counts,
+    colours: Counts,
+    licenseTypes: Counts,
+    /** The contributors with most matching images (at most 10), most first. */
+    contributors: v.array(v.object({ id: s.uuid, displayName: v.string(), images: v.number() })),
+  }),
   /** The mode that produced the results: `browse` when there is no query text. */
   mode: v.picklist(["keyword", "semantic", "hybrid", "browse"]),
   /** Dependencies that were unavailable: `semantic` (embedding service), `cache` (the store). */
@@ -356,7 +363,7 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
       prices: r.prices,
       score: r.score,
     })),
-    facets: { categories: row.categories, orientations: row.orientations, colours: row.colours, licenseTypes: row.license_types },
+    facets: { categories: row.categories, orientations: row.orientations, colours: row.colours, licenseTypes: row.license_types, contributors: row.contributors },
     mode: retrieval.kind === "browse" ? "browse" : retrieval.kind,
     degraded,
     suggestion,

@@ -142,15 +142,11 @@ export function Facets({ view }: { view: SearchView }) {
   const licenses = Object.entries(LICENSES)
     .filter(([key]) => (facets.licenseTypes[key] ?? 0) > 0 || params.license === key)
     .map(([value, label]) => ({ value, label, count: facets.licenseTypes[value] ?? 0 }));
-  // Contributors: the ones on this page of results (the search has no contributor counts).
-  const contributors = new Map<string, { name: string; count: number }>();
-  for (const result of response.results) {
-    const entry = contributors.get(result.contributor.id) ?? { name: result.contributor.displayName, count: 0 };
-    entry.count++;
-    contributors.set(result.contributor.id, entry);
+  // A response cached before the contributor facet existed has none.
+  const contributorOptions: FacetOption[] = (facets.contributors ?? []).map((c) => ({ value: c.id, label: c.displayName, count: c.images }));
+  if (params.contributor && !contributorOptions.some((o) => o.value === params.contributor)) {
+    contributorOptions.push({ value: params.contributor, label: view.contributorName ?? "This contributor" });
   }
-  if (params.contributor && !contributors.has(params.contributor)) contributors.set(params.contributor, { name: view.contributorName ?? "This contributor", count: 0 });
-  const contributorOptions = [...contributors].map(([id, { name, count }]) => ({ value: id, label: name, count: params.contributor === id ? undefined : count }));
   return (
     <aside class="facets" aria-label="Filters">
       <h2>Filters</h2>
