@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { auditLog, images, licensePrices, users } from "../../db/schema";
+import { auditLog, images, licensePrices, payouts, users } from "../../db/schema";
 import { testDb } from "./support";
 import { type Browser, signedInBrowser } from "./web-support";
 
@@ -261,5 +261,21 @@ describe("payout runs", () => {
     expect(entries).toHaveLength(1);
     expect(entries[0]?.targetId).toBe("1999-02");
     expect(await admin.page("/console")).toContain("1999-02");
+  });
+
+  it("lists the periods with payouts and reconciles a period's payouts against their earnings", async () => {
+    const [payout] = await db
+      .insert(payouts)
+      .values({ contributorId, period: "1998-03", amountCents: 4321, status: "failed", failureReason: "account closed" })
+      .returning({ id: payouts.id });
+    const html = await admin.page("/console/payouts?period=1998-03");
+    expect(html).toContain('<a href="/console/payouts?period=1998-03"');
+    expect(html).toContain("Reconciliation report for 1998-03");
+    expect(html).toContain("1 do not match their earnings or transfer.");
+    expect(html).toContain(payout?.id.slice(0, 8));
+    expect(html).toContain("failed: account closed");
+    expect(html).toMatch(/mismatch: earnings \$0\.00, transfer none/);
+    const bad = await admin.fetch("/console/payouts?period=1998-13");
+    expect(await bad.text()).toContain("The period must be a month, YYYY-MM.");
   });
 });

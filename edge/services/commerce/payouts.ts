@@ -213,6 +213,26 @@ export async function listPeriodPayouts(db: Database, period: Month): Promise<Pe
   };
 }
 
+/** A payout period as the admin console's history lists it: how many payouts, how much, and how they stand. */
+export type PayoutPeriodSummary = { period: string; payouts: number; amountCents: number; paid: number; failed: number; pending: number };
+
+/** The periods that have payouts, newest first (at most `limit`), whoever ran them (an admin or the Cron Trigger). */
+export async function listPayoutPeriods(db: Database, limit = 24): Promise<PayoutPeriodSummary[]> {
+  const rows = await db
+    .select({
+      period: payouts.period,
+      payouts: sql<number>`count(*)::int`,
+      amountCents: sql<number>`coalesce(sum(${payouts.amountCents}), 0)::bigint`,
+      paid: sql<number>`(count(*) filter (where ${payouts.status} = 'paid'))::int`,
+      failed: sql<number>`(count(*) filter (where ${payouts.status} = 'failed'))::int`,
+    })
+    .from(payouts)
+    .groupBy(payouts.period)
+    .orderBy(desc(payouts.period))
+    .limit(limit);
+  return rows.map((row) => ({ ...row, amountCents: Number(row.amountCents), pending: row.payouts - row.paid - row.failed }));
+}
+
 /**
  * A period's reconciliation report without running anything: its payouts, each against its
  * earnings rows and its Stripe transfer (step 4 of {@link runPayouts}), for the admin console.

@@ -10,7 +10,7 @@ import { csrfToken } from "../../lib/session-cookies";
 import { type AuditLogEntry, AuditLogQuerySchema, decodeAuditCursor, listAuditLog } from "../../services/admin/audit";
 import { duplicatesOf, type ModerationAction, ModerationReasonSchema, moderateAndSync, moderationQueue, moderationQueueLength } from "../../services/admin/moderation";
 import { MonthSchema, previousMonth } from "../../services/commerce/months";
-import { listPeriodPayouts, payoutReconciliation, runPayoutsAsAdmin } from "../../services/commerce/payouts";
+import { listPayoutPeriods, listPeriodPayouts, payoutReconciliation, runPayoutsAsAdmin } from "../../services/commerce/payouts";
 import { listPrices, PriceChangeSchema, setPrice } from "../../services/commerce/prices";
 import { day, money, Notice } from "../components";
 import { CsrfField, render } from "../layout";
@@ -158,7 +158,7 @@ async function reviewPage(c: Context<AppEnv>, problem?: Problem & { imageId?: st
       <p class="muted">{total === 1 ? "1 image waits" : `${total} images wait`} for review, oldest first.</p>
       {queue.items.length === 0 && <p class="empty">Nothing to review.</p>}
       <ol class="queue">
-        {queue.items.map((item) => {
+        {queue.items.map((item, index) => {
           const duplicate = item.duplicateOf ? duplicates.get(item.duplicateOf) : undefined;
           const image = item.previewUrl ?? item.thumbnailUrl;
           const mine = problem?.imageId === item.id;
@@ -167,13 +167,17 @@ async function reviewPage(c: Context<AppEnv>, problem?: Problem & { imageId?: st
               <h2>{item.title}</h2>
               <div class="sides">
                 <figure>
-                  {image ? <img src={image} alt={item.title} width={600} height={600} loading="lazy" decoding="async" /> : <span class="noimg">No preview yet</span>}
+                  {image ? (
+                    <img src={image} alt={item.title} width={600} height={600} loading={index === 0 ? "eager" : "lazy"} decoding="async" />
+                  ) : (
+                    <span class="noimg">No preview yet</span>
+                  )}
                   <figcaption>Held image</figcaption>
                 </figure>
                 {item.duplicateOf && (
                   <figure class="duplicate">
                     {duplicate?.thumbnailUrl ? (
-                      <img src={duplicate.thumbnailUrl} alt={duplicate.title} width={450} height={450} loading="lazy" decoding="async" />
+                      <img src={duplicate.thumbnailUrl} alt={duplicate.title} width={450} height={450} loading={index === 0 ? "eager" : "lazy"} decoding="async" />
                     ) : (
                       <span class="noimg">{duplicate?.title ?? "Image no longer exists"}</span>
                     )}
@@ -444,8 +448,8 @@ async function pricesPage(c: Context<AppEnv>, problem?: Problem, values: Record<
 async function payoutsPage(c: Context<AppEnv>, problem?: Problem) {
   const requested = c.req.query("period");
   const period = requested && v.is(MonthSchema, requested) ? requested : undefined;
-  const runs = await listAuditLog(c.var.db, { action: "payout.run" }, 24, undefined);
-  const shown = period ?? runs.items[0]?.targetId ?? undefined;
+  const [runs, periods] = await Promise.all([listAuditLog(c.var.db, { action: "payout.run" }, 24, undefined), listPayoutPeriods(c.var.db)]);
+  const shown = period ?? periods[0]?.period ?? runs.items[0]?.targetId ?? undefined;
   const csrf = await csrfToken(c);
   let report: Awaited<ReturnType<typeof payoutReconciliation>> | undefined;
   let payouts: Awaited<ReturnType<typeof listPeriodPayouts>>["items"] = [];
@@ -476,7 +480,49 @@ async function payoutsPage(c: Context<AppEnv>, problem?: Problem) {
         <button type="submit">Run payouts</button>
       </form>
       <p class="muted">A run is safe to repeat: it pays each contributor once per period. The monthly Cron Trigger runs it for the month before.</p>
-      <h2>Run history</h2>
+      <h2>Periods paid</h2>
+      <form method="get" action="/console/payouts" class="filters">
+        <label>
+          Show the report of period (YYYY-MM)
+          <input name="period" value={shown ?? ""} pattern="\d{4}-\d{2}" required />
+        </label>
+        <button type="submit">Show report</button>
+      </form>
+      {periods.length === 0 ? (
+        <p class="empty">No payouts yet.</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Period</th>
+                <th scope="col">Payouts</th>
+                <th scope="col">Total</th>
+                <th scope="col">Paid</th>
+                <th scope="col">Failed</th>
+                <th scope="col">Pending</th>
+              </tr>
+            </thead>
+            <tbody>
+              {periods.map((p) => (
+                <tr>
+                  <td>
+                    <a href={`/console/payouts?period=${p.period}`} aria-current={p.period === shown ? "true" : undefined}>
+                      {p.period}
+                    </a>
+                  </td>
+                  <td>{p.payouts}</td>
+                  <td>{money(p.amountCents)}</td>
+                  <td>{p.paid}</td>
+                  <td>{p.failed}</td>
+                  <td>{p.pending}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <h2>Runs by admins</h2>
       {runs.items.length === 0 ? (
         <p class="empty">No payout run by an admin yet.</p>
       ) : (
