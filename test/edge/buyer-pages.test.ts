@@ -124,6 +124,18 @@ describe("cart pages", () => {
     expect(res.status).toBe(422);
     expect(await res.text()).toContain("the cart is empty");
   });
+  it("names on the cart page an item checkout refuses because the buyer came to hold it meanwhile", async () => {
+    const { account, browser } = await signedInBrowser("buyer");
+    const imageId = await approvedImage(`Pier ${crypto.randomUUID().slice(0, 6)}`);
+    await browser.submit("/cart/items", { imageId, licenseType: "standard" });
+    // Licensed another way (a subscription credit) while it waited in the cart.
+    await db.insert(licenses).values({ buyerId: account.userId, imageId, licenseType: "standard", priceCents: 0 });
+    const res = await browser.submit("/checkout", {}, "/cart");
+    expect(res.status).toBe(409);
+    const html = await res.text();
+    expect(html).toContain("Checkout did not start");
+    expect(html).toContain("Cannot check out: you already hold this licence");
+  });
 });
 
 describe("checkout, confirmation, licences and orders", () => {

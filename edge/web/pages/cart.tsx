@@ -33,7 +33,12 @@ const UNAVAILABLE: Record<Unavailable, string> = {
 
 const checkoutDeps = (c: Context<AppEnv>) => ({ db: c.var.db, config: c.var.config, urls: c.var.urls, log: c.var.log });
 
-function CartLines({ cart, csrf }: { cart: CartView; csrf: string }) {
+/** An item checkout refused, as the checkout service lists them (reason: an unavailable reason or already-licensed). */
+type Refused = { imageId: string; licenseType: string; reason: string };
+
+const refusedReason = (reason: string) => (reason === "already-licensed" ? "you already hold this licence" : (UNAVAILABLE[reason as Unavailable] ?? reason));
+
+function CartLines({ cart, csrf, refused }: { cart: CartView; csrf: string; refused: Refused[] }) {
   return (
     <ul class="lines cart">
       {cart.items.map((item) => (
@@ -50,6 +55,14 @@ function CartLines({ cart, csrf }: { cart: CartView; csrf: string }) {
             ) : (
               item.amountCents !== null && money(item.amountCents, item.currency)
             )}
+            {refused
+              .filter((r) => r.imageId === item.imageId && r.licenseType === item.licenseType && !item.unavailable)
+              .map((r) => (
+                <>
+                  <br />
+                  <span class="badge failed">Cannot check out: {refusedReason(r.reason)}</span>
+                </>
+              ))}
           </span>
           <form method="post" action="/cart/remove" class="inline">
             <CsrfField token={csrf} />
@@ -69,7 +82,7 @@ function CartLines({ cart, csrf }: { cart: CartView; csrf: string }) {
   );
 }
 
-async function cartPage(c: Context<AppEnv>, error?: string, status: 200 | 409 | 422 | 502 = 200) {
+async function cartPage(c: Context<AppEnv>, error?: string, status: 200 | 409 | 422 = 200, refused: Refused[] = []) {
   const principal = visitor(c);
   const csrf = await csrfToken(c);
   if (principal.role !== "buyer") {
@@ -96,7 +109,7 @@ async function cartPage(c: Context<AppEnv>, error?: string, status: 200 | 409 | 
         </p>
       ) : (
         <>
-          <CartLines cart={cart} csrf={csrf} />
+          <CartLines cart={cart} csrf={csrf} refused={refused} />
           <p class="total">
             Total <strong>{money(cart.totalCents, cart.currency)}</strong>
           </p>
@@ -139,7 +152,8 @@ export const cartPages = new Hono<AppEnv>()
       // What the buyer can fix from the cart (an empty cart, items no longer for sale or already
       // held, a payment being settled) is said on the cart page itself.
       if (error instanceof ApiError && (error.type === "conflict" || error.type === "validation-failed")) {
-        return cartPage(c, `Checkout did not start: ${error.detail ?? error.message}.`, error.status as 409 | 422);
+        const refused = Array.isArray(error.extra.items) ? (error.extra.items as Refused[]) : [];
+        return cartPage(c, `Checkout did not start: ${error.detail ?? error.message}.`, error.status as 409 | 422, refused);
       }
       throw error;
     }
