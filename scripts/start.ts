@@ -217,4 +217,4 @@ writeFileSync(
   JSON.stringify({ url, databaseUrl: database.url, databaseProxy: database.proxy, pid: process.pid, workerEnv, stripeStandinUrl: stripeStandin?.url ?? null }, null, 2),
   { mode: 0o600 },
 );
-console.log(`\nEdgestock is running at ${url}  (health: ${health.status}; API reference ${url}/v1/docs)\nPress Ctrl-C to stop.\n`);
+console.log(`\nEdgestock is running at ${url}  (the web app; health: ${health.status}; API reference ${url}/v1/docs)\nPress Ctrl-C to stop.\n`);

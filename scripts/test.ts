@@ -1,5 +1,5 @@
 /**
- * `npm test`: every suite (unit, db, edge in workerd, checks, e2e) through vitest, then one
+ * `npm test`: every suite (unit, worker, db, edge in workerd, checks, e2e, web in Chromium) through vitest, then one
  * summary line `N passed, N failed` (CI reads it). Extra arguments go to vitest.
  * The db and edge suites also run against a PostgreSQL server when TEST_DATABASE_URL is set.
  */
