@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { imageCategories, images, imageTags, licensePrices } from "../../db/schema";
 import { readConfig } from "../../edge/config";
+import { imageSitemaps } from "../../edge/web/pages/seo";
 import { signUp, testDb } from "./support";
 import { Browser } from "./web-support";
 
@@ -261,5 +262,14 @@ describe("what crawlers read", () => {
     expect((await browser.fetch("/sitemaps/images-1.xml")).status).toBe(200);
     expect((await browser.fetch("/sitemaps/images-99.xml")).status).toBe(404);
     expect((await browser.fetch("/sitemaps/other.xml")).status).toBe(404);
+  });
+
+  it("splits more than 50,000 URLs into image sitemaps of 50,000 under a sitemap index", () => {
+    // The home, search and licence terms pages share the first file with the images.
+    expect(imageSitemaps(0)).toBe(1);
+    expect(imageSitemaps(49_997)).toBe(1);
+    expect(imageSitemaps(49_998)).toBe(2);
+    expect(imageSitemaps(149_997)).toBe(3);
+    expect(imageSitemaps(149_998)).toBe(4);
   });
 });

@@ -22,8 +22,8 @@ function urlset(entries: { loc: string; lastmod?: Date | null }[]): string {
   return `<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n${urls.join("\n")}\n</urlset>\n`;
 }
 
-/** How many image sitemaps `count` listed images need when one sitemap holds the static pages too. */
-const imageSitemaps = (count: number) => Math.max(1, Math.ceil((count + STATIC_PAGES.length) / SITEMAP_MAX_URLS));
+/** How many image sitemaps `count` listed images need when the first one holds the static pages too. */
+export const imageSitemaps = (count: number) => Math.max(1, Math.ceil((count + STATIC_PAGES.length) / SITEMAP_MAX_URLS));
 
 /** The URLs of image sitemap `n` (1-based): the static pages first in the first one, then the images by id. */
 async function sitemapEntries(c: Context<AppEnv>, n: number) {

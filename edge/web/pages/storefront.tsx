@@ -8,7 +8,8 @@ import { ApiError } from "../../lib/problem";
 import { background } from "../../lib/route";
 import * as s from "../../lib/schemas";
 import { csrfToken } from "../../lib/session-cookies";
-import { clientIp } from "../../middleware/rate-limit";
+import { checkRateLimit, clientIp } from "../../middleware/rate-limit";
+import { SEARCH_LIMITS } from "../../routes/search";
 import { findSimilarImages, type SimilarImages, showImagePage } from "../../services/catalogue/image-page";
 import { ByImageQuerySchema, QUERY_IMAGE_TYPES, SearchQuerySchema, type SearchResponse, searchByImage, searchCatalogue, searcherOf } from "../../services/catalogue/search";
 import { categoriesWithCounts, contributorProfile, homeImages } from "../../services/catalogue/storefront";
@@ -27,6 +28,20 @@ const canonical = (c: Context<AppEnv>, path: string) => `${c.var.urls.app}${path
 const ProfileQuery = v.object({
   page: v.optional(v.pipe(v.string(), v.regex(/^\d{1,4}$/, "must be a page number"), v.transform(Number), v.minValue(1, "must be a page number")), "1"),
 });
+
+/**
+ * The API's per-IP search limit (429 when over), shared with GET /v1/search. A failing store does
+ * not take the page with it: the limit is skipped and this returns false (the cache is down too).
+ */
+async function searchLimit(c: Context<AppEnv>): Promise<boolean> {
+  try {
+    await checkRateLimit(c, SEARCH_LIMITS.perIp);
+    return true;
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    return false;
+  }
+}
 
 /** Category slugs to names, for the category facet. */
 async function categoryNames(c: Context<AppEnv>): Promise<Map<string, string>> {
@@ -105,10 +120,11 @@ export const storefrontPages = new Hono<AppEnv>()
     const parsed = v.safeParse(SearchQuerySchema, params);
     if (!parsed.success) return badSearch(c, params, problemsOf(parsed.issues));
     const query = parsed.output;
+    const storeOk = await searchLimit(c);
     const [{ response }, names] = await Promise.all([
       searchCatalogue({ db: c.var.dbHttp, config: c.var.config, store: c.var.store, urls: c.var.urls, log: c.var.log, background: background(c) }, query, {
         searcher: searcherOf(c.var.principal, clientIp(c)),
-        storeDegraded: false,
+        storeDegraded: !storeOk,
         fresh: false,
       }),
       categoryNames(c),
@@ -143,6 +159,7 @@ export const storefrontPages = new Hono<AppEnv>()
     const params = rawSearchParams(c);
     const parsed = v.safeParse(ByImageQuerySchema, params);
     if (!parsed.success) throw new ApiError("validation-failed", problemsOf(parsed.issues).join("; "));
+    await searchLimit(c);
     const length = Number(c.req.header("content-length") ?? "0");
     if (length > MAX_QUERY_IMAGE_BYTES + 64 * 1024) throw new ApiError("payload-too-large", `images are limited to ${MAX_QUERY_IMAGE_BYTES} bytes`);
     const type = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
