@@ -20,6 +20,8 @@ let scratch: string;
 
 // Not near-duplicates of anything in demo/ (the seeded catalogue).
 const PHOTOS = ["horse.png", "motorcycle_right.png"].map((name) => resolve(import.meta.dirname, "../fixtures/photos", name));
+// An exact copy of a seeded, approved photograph (demo/manifest.csv: "Tabby cat face close-up").
+const DEMO_PHOTO = resolve(import.meta.dirname, "../../demo/photos/tabby-cat-face.jpg");
 const STUDIO_PAGES = ["/studio", "/studio/upload", "/studio/portfolio", "/studio/earnings", "/studio/payouts"];
 const PROCESSING_TIMEOUT = 120_000;
 
@@ -163,11 +165,21 @@ describe("the contributor's studio in a real browser", () => {
     await expectAccessible(page, "/studio/portfolio?status=rejected");
     await page.context().close();
 
+    // At phone size: a re-upload of a photograph already in the catalogue is refused, and the page
+    // shows the reason and the listed original (thumbnail and link) without reloading.
     const phone = await newPage(browser, "phone");
     await register(phone, url, "contributor");
     await phone.goto(`${url}/studio/upload`);
-    await phone.getByLabel("Choose files").setInputFiles(PHOTOS[0] as string);
-    await expect.poll(() => item(phone, "horse.png").getByRole("button", { name: "Save details" }).isEnabled(), { timeout: 30_000 }).toBe(true);
+    await phone.getByLabel("Choose files").setInputFiles(DEMO_PHOTO);
+    const name = "tabby-cat-face.jpg";
+    await expect.poll(() => stateOf(phone, name), { timeout: PROCESSING_TIMEOUT, interval: 1000 }).toBe("Refused");
+    const refused = item(phone, name);
+    expect(await refused.locator("[data-reason]").textContent()).toContain("duplicate");
+    const original = refused.locator("[data-duplicate] a");
+    expect(await original.isVisible()).toBe(true);
+    expect(await original.getAttribute("href")).toMatch(/^\/images\/[0-9a-f-]{36}$/);
+    expect(await original.locator("img").getAttribute("src")).toBeTruthy();
+    expect(await original.textContent()).toContain("Tabby cat");
     await expect.poll(() => horizontalOverflow(phone)).toBeLessThanOrEqual(0);
     await expectAccessible(phone, "/studio/upload (phone)");
     await phone.context().close();
