@@ -72,6 +72,15 @@ describe("the storefront in a real browser", () => {
     const ld = JSON.parse((await page.locator('script[type="application/ld+json"]').textContent()) ?? "{}");
     expect(ld).toMatchObject({ "@type": "ImageObject", name: title, acquireLicensePage: expect.stringContaining("/images/") });
     await checkPage(page, "/images/:id");
+
+    // The contributor's profile, from the image page, and the licence terms the JSON-LD points at.
+    await page.locator("main").getByRole("link", { name: /^By / }).or(page.locator('main a[href^="/contributors/"]')).first().click();
+    await page.waitForURL(/\/contributors\/[0-9a-f-]{36}$/);
+    expect(await page.locator("ul.grid li").count()).toBeGreaterThan(0);
+    await checkPage(page, "/contributors/:id");
+    await page.goto(`${url}/licenses/terms`);
+    expect(await page.getByRole("heading", { name: "Standard License" }).count()).toBe(1);
+    await checkPage(page, "/licenses/terms");
     await page.context().close();
   });
 

@@ -72,7 +72,10 @@ function badSearch(c: Context<AppEnv>, params: Record<string, string>, problems:
 /** The storefront: home, search, image pages, contributor profiles, licence terms. */
 export const storefrontPages = new Hono<AppEnv>()
   .get("/", page(PUBLIC), async (c) => {
-    const [cats, lists] = await Promise.all([categoriesWithCounts(c.var.db), homeImages(c.var.db, c.var.urls)]);
+    const [all, lists] = await Promise.all([categoriesWithCounts(c.var.db), homeImages(c.var.db, c.var.urls)]);
+    // Categories with something to show (all of them while the catalogue is empty).
+    const filled = all.filter((category) => category.images > 0);
+    const cats = filled.length > 0 ? filled : all;
     return render(
       c,
       {
