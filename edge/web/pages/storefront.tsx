@@ -16,7 +16,7 @@ import { categoriesWithCounts, contributorProfile, homeImages } from "../../serv
 import { ImageGrid, Notice } from "../components";
 import { render } from "../layout";
 import { page } from "../page";
-import { ImageBody, ImageHead } from "./storefront-image";
+import { describe, ImageBody, ImageHead } from "./storefront-image";
 import { DropSearch, Facets, problemsOf, Results, rawSearchParams, type SearchView } from "./storefront-search";
 
 const STYLES = ["storefront.css"];
@@ -207,7 +207,7 @@ export const storefrontPages = new Hono<AppEnv>()
       c,
       {
         title: image.title,
-        description: image.description?.slice(0, 300) || `${image.title}: a stock photograph by ${image.contributor.displayName}, licensable on Edgestock.`,
+        description: describe(image),
         canonical: canonical(c, `/images/${image.id}`),
         head: <ImageHead image={image} app={c.var.urls.app} />,
         styles: STYLES,
