@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Page, Route } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type BrowserDocument, expectAccessible, launchBrowser, newPage, register, scriptAndStyleBytes } from "../support/browser";
@@ -147,6 +147,37 @@ describe("the contributor's studio in a real browser", () => {
     expect(failed).toBe(1);
     expect(parts).toEqual(["1", "2"]);
     expect(await upload.locator("progress").getAttribute("value")).toBe("100");
+    await page.context().close();
+  });
+
+  it("offers a Retry button when storage keeps refusing, and finishes the upload when pressed", async () => {
+    const small = join(scratch, "retry-me.jpg");
+    writeFileSync(
+      small,
+      await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 30, g: 90, b: 160 } } })
+        .jpeg()
+        .toBuffer(),
+    );
+    const page = await newPage(browser);
+    await register(page, url, "contributor");
+    await page.goto(`${url}/studio/upload`);
+    let refused = 0;
+    const failAll = async (route: Route) => {
+      if (route.request().method() !== "PUT") return route.continue();
+      refused++;
+      await route.fulfill({ status: 503, body: "storage unavailable" });
+    };
+    await page.route(/\/_local\/s3\//, failAll);
+    await page.getByLabel("Choose files").setInputFiles(small);
+    const upload = item(page, "retry-me.jpg");
+    const retry = upload.getByRole("button", { name: "Retry" });
+    await expect.poll(() => retry.isVisible(), { timeout: 30_000, interval: 250 }).toBe(true);
+    expect(await stateOf(page, "retry-me.jpg")).toBe("Upload failed");
+    expect(refused).toBe(4);
+    await page.unroute(/\/_local\/s3\//, failAll);
+    await retry.click();
+    await expect.poll(() => stateOf(page, "retry-me.jpg"), { timeout: PROCESSING_TIMEOUT, interval: 500 }).toMatch(/^(Processing|Approved|In review|Refused)$/);
+    expect(await retry.isVisible()).toBe(false);
     await page.context().close();
   });
 
