@@ -1,9 +1,9 @@
 import { env } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { imageCategories, images, imageTags, licensePrices } from "../../db/schema";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, licensePrices } from "../../db/schema";
 import { readConfig } from "../../edge/config";
 import { imageSitemaps } from "../../edge/web/pages/seo";
-import { signUp, testDb } from "./support";
+import { signUp, testDb, workerWith } from "./support";
 import { Browser } from "./web-support";
 
 /**
@@ -14,6 +14,14 @@ import { Browser } from "./web-support";
 
 const { db, pool } = testDb();
 afterAll(() => pool.end());
+afterEach(() => vi.restoreAllMocks());
+
+/** A random direction no other test file's embeddings come near; every image here points (almost) along it. */
+const DIRECTION = (() => {
+  const v = Array.from({ length: EMBEDDING_DIMENSIONS }, () => Math.random() - 0.5);
+  const norm = Math.hypot(...v);
+  return v.map((x) => x / norm);
+})();
 
 const APP = readConfig(env).PUBLIC_APP_URL.replace(/\/+$/, "");
 // A word no other test file uses (consonants only, so the English stemmer leaves it alone).
@@ -63,6 +71,8 @@ beforeAll(async () => {
         // The first listed image is the most popular and the newest (a day ahead: no other file's image passes it).
         saleCount: index === 0 ? 1_000_000_000 : 0,
         metadata: { camera: "Fujifilm X-T5", iso: 200, GPSLatitude: 51.5 },
+        // The hidden images sit exactly on the direction a search by image asks for: nearest, yet never shown.
+        embedding: listing.hidden ? DIRECTION : DIRECTION.map((x, i) => (i === index ? x + 0.05 : x)),
         derivativeKeys: { thumb450: `images/${listing.key}/thumb-450.webp`, preview: `images/${listing.key}/preview-1200.webp` },
         publishedAt: new Date(Date.now() + 86_400_000 - index * 1000),
         withdrawnAt: listing.hidden === "withdrawn" ? new Date() : null,
@@ -145,6 +155,35 @@ describe("the search page", () => {
       expect(res.status, query).toBeLessThan(500);
       expect(res.headers.get("content-type"), query).toMatch(/^text\/html/);
     }
+  });
+
+  it("shows the images like a dropped or uploaded picture, never a hidden one", async () => {
+    const target = workerWith({ EMBED_SERVICE_URL: "http://embed.test", WORKER_SHARED_SECRET: "secret", CLIP_MODEL_ID: "fake-clip" });
+    const realFetch = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const request = new Request(input, init);
+      if (request.url !== "http://embed.test/embed/image") return realFetch(input, init);
+      return Response.json({ model: "fake-clip", version: "1", dimensions: EMBEDDING_DIMENSIONS, embedding: DIRECTION });
+    });
+    const visitor = new Browser(target);
+    await visitor.page("/search");
+    const jpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4]);
+    // As app.js sends a dropped file: the raw picture, the token in a header.
+    const dropped = await visitor.fetch("/search/by-image", { method: "POST", body: jpeg, headers: { "content-type": "image/jpeg", "x-csrf-token": visitor.csrf } });
+    const html = await dropped.text();
+    expect(dropped.status, html.slice(0, 500)).toBe(200);
+    expect(html).toContain("<h1>Images like yours</h1>");
+    for (const key of ["wide", "wider", "widest", "tall"]) expect(html).toContain(`href="/images/${id[key]}"`);
+    expectNoHidden(html, "search by image");
+    // Without JavaScript: the drop zone is a multipart form with the token in `_csrf`.
+    const form = new FormData();
+    form.set("_csrf", visitor.csrf);
+    form.set("image", new File([jpeg], "query.jpg", { type: "image/jpeg" }));
+    const uploaded = await visitor.fetch("/search/by-image", { method: "POST", body: form });
+    const page = await uploaded.text();
+    expect(uploaded.status, page.slice(0, 500)).toBe(200);
+    expect(page).toContain(`href="/images/${id.wide}"`);
+    expectNoHidden(page, "search by image (form)");
   });
 
   it("refuses a search by image it cannot run with a clear 4xx or 503 page", async () => {
