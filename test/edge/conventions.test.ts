@@ -27,8 +27,8 @@ async function expectProblem(res: Response, status: number, type: string): Promi
 }
 
 describe("routing conventions", () => {
-  it("answers an unknown route with a 404 problem", async () => {
-    for (const path of ["/v1/no-such-thing", "/", "/v2/auth/me", "/v1/api-keys/a/b"]) {
+  it("answers an unknown route with a 404 problem (a script outside /v1 too; browsers get a page)", async () => {
+    for (const path of ["/v1/no-such-thing", "/no-such-page", "/v2/auth/me", "/v1/api-keys/a/b"]) {
       await expectProblem(await api(path), 404, "not-found");
     }
   });

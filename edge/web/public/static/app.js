@@ -59,7 +59,12 @@
           document.write(await res.text());
           document.close();
           history.pushState(null, "", res.url);
-        } else if (status) status.textContent = "That image could not be searched. Try a JPEG, PNG or WebP under 5 MB.";
+        } else if (status) {
+          status.textContent =
+            res.status === 503
+              ? "Search by image is unavailable right now (no image model is loaded)."
+              : "That image could not be searched. Try a JPEG, PNG, WebP, AVIF or TIFF under 10 MB.";
+        }
       } catch {
         if (status) status.textContent = "Search by image is unavailable right now.";
       }
