@@ -29,14 +29,11 @@ export async function payoutSettings(db: Database, contributorId: string): Promi
 }
 
 /**
- * Creates the contributor's Express account if needed and returns a fresh onboarding link. `back`:
- * the app path Stripe returns the contributor to (the studio's payouts page passes its own).
+ * Creates the contributor's Express account if needed and returns a fresh onboarding link. Stripe
+ * returns the contributor to the studio's payouts page, where the status shows.
  */
-export async function startOnboarding(
-  deps: { db: Database; config: Config; urls: PublicUrls },
-  contributorId: string,
-  back = "/contributor/payout-settings",
-): Promise<PayoutSettings> {
+export async function startOnboarding(deps: { db: Database; config: Config; urls: PublicUrls }, contributorId: string): Promise<PayoutSettings> {
+  const back = "/studio/payouts";
   const { db, config } = deps;
   const stripe = stripeClient(config);
   const [user] = await db.select().from(users).where(eq(users.id, contributorId));

@@ -398,7 +398,7 @@ export const studioPages = new Hono<AppEnv>()
     );
   })
   .post("/payouts/onboarding", contributor, async (c) => {
-    const settings = await startOnboarding({ db: c.var.db, config: c.var.config, urls: c.var.urls }, visitor(c).userId, "/studio/payouts");
+    const settings = await startOnboarding({ db: c.var.db, config: c.var.config, urls: c.var.urls }, visitor(c).userId);
     if (!settings.onboardingUrl) throw new ApiError("service-unavailable", "Stripe gave no onboarding link");
     return c.redirect(settings.onboardingUrl, 303);
   });
