@@ -63,3 +63,19 @@ export const AUTH_LIMITS = {
   perIp: { name: "auth-ip", limit: 30, windowSeconds: 60, key: (c) => clientIp(c) } satisfies RateLimitRule,
   perUser: { name: "auth-user", limit: 60, windowSeconds: 60, key: (c) => c.var.principal?.userId ?? null } satisfies RateLimitRule,
 } as const;
+
+/** Search (the API and the search page): anonymous and signed-in callers are limited per IP; API-key clients per key (servers share IPs). */
+export const SEARCH_LIMITS = {
+  perIp: {
+    name: "search-ip",
+    limit: 120,
+    windowSeconds: 60,
+    key: (c) => (c.var.principal?.kind === "api_key" ? null : clientIp(c)),
+  } satisfies RateLimitRule,
+  perApiKey: {
+    name: "search-key",
+    limit: 600,
+    windowSeconds: 60,
+    key: (c) => (c.var.principal?.kind === "api_key" ? c.var.principal.apiKeyId : null),
+  } satisfies RateLimitRule,
+} as const;

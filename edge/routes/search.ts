@@ -4,7 +4,7 @@ import { MAX_QUERY_IMAGE_BYTES } from "../../common/embed-service";
 import type { AppEnv } from "../env";
 import { ApiError } from "../lib/problem";
 import { background, input, spec } from "../lib/route";
-import { checkRateLimit, clientIp, type RateLimitRule } from "../middleware/rate-limit";
+import { checkRateLimit, clientIp, SEARCH_LIMITS } from "../middleware/rate-limit";
 import {
   ByImageQuerySchema,
   QUERY_IMAGE_TYPES,
@@ -17,22 +17,6 @@ import {
   searcherOf,
   suggestTags,
 } from "../services/catalogue/search";
-
-/** Anonymous and signed-in callers are limited per IP; API-key clients per key (servers share IPs). */
-export const SEARCH_LIMITS = {
-  perIp: {
-    name: "search-ip",
-    limit: 120,
-    windowSeconds: 60,
-    key: (c) => (c.var.principal?.kind === "api_key" ? null : clientIp(c)),
-  } satisfies RateLimitRule,
-  perApiKey: {
-    name: "search-key",
-    limit: 600,
-    windowSeconds: 60,
-    key: (c) => (c.var.principal?.kind === "api_key" ? c.var.principal.apiKeyId : null),
-  } satisfies RateLimitRule,
-} as const;
 
 /**
  * Applies {@link SEARCH_LIMITS} (429 when over). A failing store (Upstash down) must not take search
