@@ -1,5 +1,4 @@
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
@@ -7,6 +6,7 @@ import { ConfigError } from "./config";
 import type { AppEnv, Runtime } from "./env";
 import { allowedMethods } from "./lib/methods";
 import { ApiError, problemResponse } from "./lib/problem";
+import { requestBodyLimit } from "./middleware/body-limit";
 import { requestContext } from "./middleware/request-context";
 import { adminRoutes } from "./routes/admin";
 import { apiKeyRoutes } from "./routes/api-keys";
@@ -57,19 +57,8 @@ export function createApp(runtime: Runtime = {}): Hono<AppEnv> {
 
   app.use("*", requestContext(runtime));
 
-  app.use("*", (c, next) =>
-    // Search by image takes an image body, with its own limit (edge/routes/search.ts).
-    c.req.path === "/v1/search/by-image"
-      ? next()
-      : bodyLimit({
-          maxSize: c.var.config.MAX_JSON_BODY_BYTES,
-          onError: () => {
-            throw new ApiError("payload-too-large", `bodies are limited to ${c.var.config.MAX_JSON_BODY_BYTES} bytes`, {
-              maxBytes: c.var.config.MAX_JSON_BODY_BYTES,
-            });
-          },
-        })(c, next),
-  );
+  // Bodies are small (JSON, forms), but for the pictures search by image takes (middleware/body-limit.ts).
+  app.use("*", requestBodyLimit);
 
   app.route("/v1", healthRoutes);
   app.route("/v1/auth", authRoutes);

@@ -1,9 +1,9 @@
 import { type Context, Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { MAX_QUERY_IMAGE_BYTES } from "../../common/embed-service";
 import type { AppEnv } from "../env";
 import { ApiError } from "../lib/problem";
 import { background, input, spec } from "../lib/route";
+import { queryImageBodyLimit } from "../middleware/body-limit";
 import { checkRateLimit, clientIp, SEARCH_LIMITS } from "../middleware/rate-limit";
 import {
   ByImageQuerySchema,
@@ -108,12 +108,7 @@ export const searchRoutes = new Hono<AppEnv>()
       },
     }),
     input("query", ByImageQuerySchema),
-    bodyLimit({
-      maxSize: MAX_QUERY_IMAGE_BYTES,
-      onError: () => {
-        throw new ApiError("payload-too-large", `images are limited to ${MAX_QUERY_IMAGE_BYTES} bytes`, { maxBytes: MAX_QUERY_IMAGE_BYTES });
-      },
-    }),
+    queryImageBodyLimit,
     async (c) => {
       await applySearchLimits(c);
       const contentType = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";

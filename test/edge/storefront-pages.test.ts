@@ -167,7 +167,9 @@ describe("the search page", () => {
     });
     const visitor = new Browser(target);
     await visitor.page("/search");
-    const jpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4]);
+    // A phone photo's size, well over the 64 KB every other body is held to (only the query-image limit applies).
+    const jpeg = new Uint8Array(3 * 1024 * 1024);
+    jpeg.set([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4]);
     // As app.js sends a dropped file: the raw picture, the token in a header.
     const dropped = await visitor.fetch("/search/by-image", { method: "POST", body: jpeg, headers: { "content-type": "image/jpeg", "x-csrf-token": visitor.csrf } });
     const html = await dropped.text();
@@ -199,6 +201,12 @@ describe("the search page", () => {
     expect(await png.text()).toMatch(/<h1>/);
     const forged = await browser.fetch("/search/by-image", { method: "POST", body: "x", headers: { "content-type": "image/png" } });
     expect(forged.status).toBe(403);
+    const huge = await browser.fetch("/search/by-image", {
+      method: "POST",
+      body: new Uint8Array(10 * 1024 * 1024 + 1),
+      headers: { "content-type": "image/png", "x-csrf-token": browser.csrf },
+    });
+    expect(huge.status).toBe(413);
   });
 });
 

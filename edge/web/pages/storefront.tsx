@@ -8,6 +8,7 @@ import { ApiError } from "../../lib/problem";
 import { background } from "../../lib/route";
 import * as s from "../../lib/schemas";
 import { csrfToken } from "../../lib/session-cookies";
+import { queryImageBodyLimit } from "../../middleware/body-limit";
 import { checkRateLimit, clientIp, SEARCH_LIMITS } from "../../middleware/rate-limit";
 import { findSimilarImages, type SimilarImages, showImagePage } from "../../services/catalogue/image-page";
 import { ByImageQuerySchema, QUERY_IMAGE_TYPES, SearchQuerySchema, type SearchResponse, searchByImage, searchCatalogue, searcherOf } from "../../services/catalogue/search";
@@ -157,7 +158,7 @@ export const storefrontPages = new Hono<AppEnv>()
       </>,
     );
   })
-  .post("/search/by-image", page(PUBLIC), async (c) => {
+  .post("/search/by-image", queryImageBodyLimit, page(PUBLIC), async (c) => {
     const params = rawSearchParams(c);
     const parsed = v.safeParse(ByImageQuerySchema, params);
     if (!parsed.success) throw new ApiError("validation-failed", problemsOf(parsed.issues).join("; "));
