@@ -48,10 +48,11 @@ try {
   const found = (await (await fetch(`${stack.url}/v1/search?perPage=1`)).json()) as { results: { id: string; title: string }[] };
   const image = found.results[0];
   if (!image) throw new Error("the seeded catalogue lists no image");
-  const word = image.title.split(/\s+/).find((w) => w.length > 3) ?? "photo";
+  // A query with a page of results: the demo catalogue's largest subject.
+  const word = "animal";
   const pages = [
     { name: "home", path: "/" },
-    { name: "search", path: `/search?q=${encodeURIComponent(word.toLowerCase())}` },
+    { name: "search", path: `/search?q=${encodeURIComponent(word)}` },
     { name: "image", path: `/images/${image.id}` },
   ];
   console.log(

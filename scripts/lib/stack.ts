@@ -10,8 +10,9 @@ export type SeededStack = { url: string; stop: () => Promise<void> };
 
 /**
  * `npm start` on a fresh data folder and a free port, then `npm run seed` (the demo catalogue and
- * accounts), offline (no model downloads). For scripts that measure or show the product as a new
- * user sees it (the web benchmark, the README screenshots). `stop()` ends everything it started.
+ * accounts), offline (no model downloads). For what measures, shows or tests the product as a new
+ * user sees it (the web benchmark, the README screenshots, the browser tests' global setup).
+ * `stop()` ends everything it started.
  */
 export async function startSeededStack(): Promise<SeededStack> {
   const dataDir = mkdtempSync(join(tmpdir(), "edgestock-stack-"));
@@ -41,13 +42,16 @@ export async function startSeededStack(): Promise<SeededStack> {
     await new Promise((r) => setTimeout(r, 250));
   }
   const url = /Edgestock is running at (\S+)/.exec(output)?.[1] ?? "";
-  const seeded = await new Promise<number | null>((done) => {
-    const seed = spawn("npm", ["run", "seed"], { cwd: root, env: { ...env, SEED_GENERATED: "6" }, stdio: "ignore" });
-    seed.on("close", done);
+  const seeded = await new Promise<{ status: number | null; log: string }>((done) => {
+    const seed = spawn("npm", ["run", "seed"], { cwd: root, env: { ...env, SEED_GENERATED: "6" }, stdio: ["ignore", "pipe", "pipe"] });
+    let log = "";
+    seed.stdout?.on("data", (d) => (log += d));
+    seed.stderr?.on("data", (d) => (log += d));
+    seed.on("close", (status) => done({ status, log }));
   });
-  if (seeded !== 0) {
+  if (seeded.status !== 0) {
     await stop();
-    throw new Error("npm run seed failed");
+    throw new Error(`npm run seed failed:\n${seeded.log}\n--- npm start ---\n${output}`);
   }
   return { url, stop };
 }

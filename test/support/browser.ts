@@ -76,6 +76,17 @@ export async function expectAccessible(page: Page, label = page.url()): Promise<
   expect(serious, `axe-core on ${label}`).toEqual([]);
 }
 
+/** What one page may load, uncompressed (the budget stated in edge/web/layout.tsx and docs/web.md). */
+export const BUDGET = { js: 20_000, css: 16_000 } as const;
+
+/** The byte budget, then axe-core (measured before axe's own script is added to the page). */
+export async function checkPage(page: Page, label: string = page.url()): Promise<void> {
+  const bytes = await scriptAndStyleBytes(page);
+  expect(bytes.js, `${label} JavaScript bytes`).toBeLessThanOrEqual(BUDGET.js);
+  expect(bytes.css, `${label} CSS bytes`).toBeLessThanOrEqual(BUDGET.css);
+  await expectAccessible(page, label);
+}
+
 /** Bytes of JavaScript and CSS the page downloaded (the budget in edge/web/layout.tsx). */
 export async function scriptAndStyleBytes(page: Page): Promise<{ js: number; css: number }> {
   return page.evaluate(async () => {

@@ -1,6 +1,6 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type BrowserDocument, DEMO, expectAccessible, launchBrowser, newPage, scriptAndStyleBytes, signIn } from "../support/browser";
+import { type BrowserDocument, BUDGET, DEMO, expectAccessible, launchBrowser, newPage, scriptAndStyleBytes, signIn } from "../support/browser";
 
 const url = inject("webUrl");
 let browser: Browser;
@@ -53,8 +53,8 @@ describe("who may open what, in a real browser", () => {
     for (const path of ["/", "/login", "/register"]) {
       await page.goto(url + path);
       const bytes = await scriptAndStyleBytes(page);
-      expect(bytes.js, `${path} JavaScript bytes`).toBeLessThanOrEqual(20_000);
-      expect(bytes.css, `${path} CSS bytes`).toBeLessThanOrEqual(16_000);
+      expect(bytes.js, `${path} JavaScript bytes`).toBeLessThanOrEqual(BUDGET.js);
+      expect(bytes.css, `${path} CSS bytes`).toBeLessThanOrEqual(BUDGET.css);
       expect(bytes.css, `${path} has its stylesheet (Workers Static Assets)`).toBeGreaterThan(1000);
       await expectAccessible(page, path);
     }

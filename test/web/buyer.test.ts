@@ -1,6 +1,6 @@
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { expectAccessible, launchBrowser, newPage, register, scriptAndStyleBytes, signIn } from "../support/browser";
+import { checkPage, launchBrowser, newPage, register, signIn } from "../support/browser";
 
 /**
  * A buyer in a real browser on the seeded stack: finds an image by text, adds it to the cart on
@@ -18,13 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
 });
-
-async function checkPage(page: Page, label: string) {
-  const bytes = await scriptAndStyleBytes(page);
-  expect(bytes.js, `${label} JavaScript bytes`).toBeLessThanOrEqual(20_000);
-  expect(bytes.css, `${label} CSS bytes`).toBeLessThanOrEqual(16_000);
-  await expectAccessible(page, label);
-}
 
 describe("a buyer buys an image and downloads it", () => {
   it("searches, adds to the cart, pays on the stand-in, and downloads the original", async () => {

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type BrowserDocument, DEMO, expectAccessible, launchBrowser, newPage, scriptAndStyleBytes, signIn } from "../support/browser";
+import { type BrowserDocument, BUDGET, DEMO, expectAccessible, launchBrowser, newPage, scriptAndStyleBytes, signIn } from "../support/browser";
 
 /**
  * The admin console in a real browser against the seeded stack: a contributor's re-upload of one of
@@ -144,8 +144,8 @@ describe("the admin console, in a real browser", () => {
       const res = await page.goto(url + path);
       expect(res?.status(), path).toBe(200);
       const bytes = await scriptAndStyleBytes(page);
-      expect(bytes.js, `${path} JavaScript bytes`).toBeLessThanOrEqual(20_000);
-      expect(bytes.css, `${path} CSS bytes`).toBeLessThanOrEqual(16_000);
+      expect(bytes.js, `${path} JavaScript bytes`).toBeLessThanOrEqual(BUDGET.js);
+      expect(bytes.css, `${path} CSS bytes`).toBeLessThanOrEqual(BUDGET.css);
       await expectAccessible(page, path);
     }
     await page.context().close();

@@ -1,6 +1,6 @@
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { expectAccessible, launchBrowser, newPage, scriptAndStyleBytes } from "../support/browser";
+import { checkPage, launchBrowser, newPage } from "../support/browser";
 
 /**
  * The storefront in Chromium on the seeded stack: a buyer finds images by text, narrows them by a
@@ -18,13 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
 });
-
-async function checkPage(page: Page, label: string) {
-  const bytes = await scriptAndStyleBytes(page);
-  expect(bytes.js, `${label} JavaScript bytes`).toBeLessThanOrEqual(20_000);
-  expect(bytes.css, `${label} CSS bytes`).toBeLessThanOrEqual(16_000);
-  await expectAccessible(page, label);
-}
 
 describe("the storefront in a real browser", () => {
   it("finds images by text, narrows by a facet, goes back, and opens an image page with its licences", async () => {

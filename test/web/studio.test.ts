@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import type { Browser, Page, Route } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type BrowserDocument, expectAccessible, launchBrowser, newPage, register, scriptAndStyleBytes } from "../support/browser";
+import { type BrowserDocument, BUDGET, expectAccessible, launchBrowser, newPage, register, scriptAndStyleBytes } from "../support/browser";
 
 /**
  * The contributor's studio in a real browser against the seeded stack (the GPU worker processes
@@ -193,8 +193,8 @@ describe("the contributor's studio in a real browser", () => {
       const res = await page.goto(url + path);
       expect(res?.status(), path).toBe(200);
       const bytes = await scriptAndStyleBytes(page);
-      expect(bytes.js, `${path} JavaScript bytes`).toBeLessThanOrEqual(20_000);
-      expect(bytes.css, `${path} CSS bytes`).toBeLessThanOrEqual(16_000);
+      expect(bytes.js, `${path} JavaScript bytes`).toBeLessThanOrEqual(BUDGET.js);
+      expect(bytes.css, `${path} CSS bytes`).toBeLessThanOrEqual(BUDGET.css);
       await expectAccessible(page, path);
     }
     await page.goto(`${url}/studio/portfolio?status=rejected`);
