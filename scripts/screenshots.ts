@@ -1,7 +1,7 @@
 /**
  * The README's screenshots, taken from a freshly seeded stack (`npm start` + `npm run seed`) in
  * Debian's Chromium: the storefront (home, search, image page), the studio and the console, at a
- * desktop size, and the search page at a phone size. Written to docs/screenshots/*.png.
+ * desktop size, and the search page at a phone size. Written to docs/screenshots/*.jpg (JPEG, quality 80: small enough for git).
  * Run: `npm run screenshots` (CHROMIUM_PATH overrides /usr/bin/chromium).
  */
 import { mkdirSync } from "node:fs";
@@ -21,12 +21,13 @@ try {
   const found = (await (await fetch(`${stack.url}/v1/search?perPage=1`)).json()) as { results: { id: string; title: string }[] };
   const image = found.results[0];
   if (!image) throw new Error("the seeded catalogue lists no image");
-  const word = (image.title.split(/\s+/).find((w) => w.length > 3) ?? "photo").toLowerCase();
+  // A query with a page of results: the demo catalogue's largest subject.
+  const word = "animal";
 
   const shoot = async (page: Page, path: string, name: string) => {
     await page.goto(stack.url + path, { waitUntil: "networkidle" });
-    await page.screenshot({ path: resolve(out, `${name}.png`) });
-    console.log(`docs/screenshots/${name}.png  ${path}`);
+    await page.screenshot({ path: resolve(out, `${name}.jpg`), type: "jpeg", quality: 80 });
+    console.log(`docs/screenshots/${name}.jpg  ${path}`);
   };
   const signedIn = async (email: string) => {
     const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
