@@ -61,3 +61,43 @@ describe("who may open what, in a real browser", () => {
     await page.context().close();
   });
 });
+
+describe("with the keyboard alone", () => {
+  /** Presses Tab until the focused element matches `selector` (at most `limit` presses); fails otherwise. */
+  async function tabTo(page: import("playwright-core").Page, selector: string, limit = 60) {
+    for (let i = 0; i < limit; i++) {
+      await page.keyboard.press("Tab");
+      if (
+        await page.evaluate(
+          (s) => (globalThis as unknown as { document: { activeElement: { matches(s: string): boolean } | null } }).document.activeElement?.matches(s) ?? false,
+          selector,
+        )
+      )
+        return;
+    }
+    throw new Error(`Tab never reached ${selector}`);
+  }
+
+  it("skips to the content, searches, opens an image and adds it to the cart", async () => {
+    const page = await newPage(browser);
+    await signIn(page, url, DEMO.buyer);
+    await page.goto(url);
+    await page.keyboard.press("Tab");
+    await expect
+      .poll(() => page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } | null } }).document.activeElement?.textContent?.trim()))
+      .toBe("Skip to content");
+    await tabTo(page, "input#q");
+    await page.keyboard.type("animal");
+    await page.keyboard.press("Enter");
+    await page.waitForURL((u) => u.pathname === "/search" && u.searchParams.get("q") === "animal");
+    await tabTo(page, 'main a[href^="/images/"]');
+    await page.keyboard.press("Enter");
+    await page.waitForURL((u) => u.pathname.startsWith("/images/"));
+    const imageId = new URL(page.url()).pathname.split("/")[2];
+    await tabTo(page, 'form[action="/cart/items"] button');
+    await page.keyboard.press("Enter");
+    await page.waitForURL(`${url}/cart`);
+    expect(await page.locator(`main a[href="/images/${imageId}"]`).count()).toBeGreaterThan(0);
+    await page.context().close();
+  });
+});
