@@ -149,12 +149,17 @@ export function Facets({ view }: { view: SearchView }) {
   }
   return (
     <aside class="facets" aria-label="Filters">
-      <h2>Filters</h2>
-      <Facet title="Category" name="category" options={categories} params={params} />
-      <Facet title="Orientation" name="orientation" options={orientations} params={params} />
-      <Facet title="Colour" name="colour" options={colours} params={params} />
-      <Facet title="Licence type" name="license" options={licenses} params={params} />
-      <Facet title="Contributor" name="contributor" options={contributorOptions} params={params} />
+      {/* Open on wide screens; app.js folds it on a phone, where the results should come first. */}
+      <details open data-fold-narrow>
+        <summary>
+          <h2>Filters</h2>
+        </summary>
+        <Facet title="Category" name="category" options={categories} params={params} />
+        <Facet title="Orientation" name="orientation" options={orientations} params={params} />
+        <Facet title="Colour" name="colour" options={colours} params={params} />
+        <Facet title="Licence type" name="license" options={licenses} params={params} />
+        <Facet title="Contributor" name="contributor" options={contributorOptions} params={params} />
+      </details>
     </aside>
   );
 }
