@@ -104,9 +104,11 @@ describe("the storefront in a real browser", () => {
       return root.scrollWidth - root.clientWidth;
     });
     expect(overflow, "no horizontal scrolling at 390px").toBeLessThanOrEqual(1);
-    // On a phone the filters start folded, so the results come first; one tap opens them.
-    await expect.poll(() => page.getByRole("navigation", { name: "Orientation" }).isVisible()).toBe(false);
-    await page.getByText("Filters", { exact: true }).click();
+    // On a phone the results come first, the filters after them, one tap away.
+    const resultsTop = (await page.locator("ul.grid").boundingBox())?.y ?? Number.POSITIVE_INFINITY;
+    const filtersTop = (await page.locator("aside#filters").boundingBox())?.y ?? 0;
+    expect(resultsTop, "results above the filters").toBeLessThan(filtersTop);
+    await page.getByRole("link", { name: "Filters", exact: true }).click();
     await page.getByRole("navigation", { name: "Orientation" }).getByRole("link").first().click();
     await page.waitForURL((u) => u.searchParams.has("orientation"));
     expect(new URL(page.url()).searchParams.get("q")).toBe("abstract");

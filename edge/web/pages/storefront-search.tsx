@@ -148,18 +148,15 @@ export function Facets({ view }: { view: SearchView }) {
     contributorOptions.push({ value: params.contributor, label: view.contributorName ?? "This contributor" });
   }
   return (
-    <aside class="facets" aria-label="Filters">
-      {/* Open on wide screens; app.js folds it on a phone, where the results should come first. */}
-      <details open data-fold-narrow>
-        <summary>
-          <h2>Filters</h2>
-        </summary>
-        <Facet title="Category" name="category" options={categories} params={params} />
-        <Facet title="Orientation" name="orientation" options={orientations} params={params} />
-        <Facet title="Colour" name="colour" options={colours} params={params} />
-        <Facet title="Licence type" name="license" options={licenses} params={params} />
-        <Facet title="Contributor" name="contributor" options={contributorOptions} params={params} />
-      </details>
+    // On a phone-sized screen the stylesheet puts the filters after the results (reached by the
+    // "Filters" link above them): no script, so nothing moves once the page is shown.
+    <aside class="facets" id="filters" aria-label="Filters">
+      <h2>Filters</h2>
+      <Facet title="Category" name="category" options={categories} params={params} />
+      <Facet title="Orientation" name="orientation" options={orientations} params={params} />
+      <Facet title="Colour" name="colour" options={colours} params={params} />
+      <Facet title="Licence type" name="license" options={licenses} params={params} />
+      <Facet title="Contributor" name="contributor" options={contributorOptions} params={params} />
     </aside>
   );
 }
@@ -217,6 +214,9 @@ export function Results({ view }: { view: SearchView }) {
       <p class="count" role="status">
         {response.total === 1 ? "1 image" : `${response.total.toLocaleString("en-US")} images`}
         {q && ` for “${q}”`}
+        <a class="to-filters" href="#filters">
+          Filters
+        </a>
       </p>
       {response.degraded.includes("semantic") && q && <Notice kind="ok">Search by meaning is unavailable right now: these results match your words only.</Notice>}
       {response.suggestion && (

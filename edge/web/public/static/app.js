@@ -47,11 +47,6 @@
     }, 150);
   });
 
-  // Long side panels (search filters) start folded on a phone-sized screen.
-  if (window.matchMedia("(max-width: 760px)").matches) {
-    for (const details of document.querySelectorAll("details[data-fold-narrow]")) details.open = false;
-  }
-
   for (const zone of document.querySelectorAll("[data-drop-search]")) {
     const status = zone.querySelector("[data-drop-status]");
     const send = async (file) => {
