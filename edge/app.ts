@@ -7,6 +7,7 @@ import type { AppEnv, Runtime } from "./env";
 import { allowedMethods } from "./lib/methods";
 import { ApiError, problemResponse } from "./lib/problem";
 import { requestBodyLimit } from "./middleware/body-limit";
+import { apiCors } from "./middleware/cors";
 import { requestContext } from "./middleware/request-context";
 import { adminRoutes } from "./routes/admin";
 import { apiKeyRoutes } from "./routes/api-keys";
@@ -56,6 +57,8 @@ export function createApp(runtime: Runtime = {}): Hono<AppEnv> {
   });
 
   app.use("*", requestContext(runtime));
+  // Browsers on other origins may call the API (CORS_ORIGINS); the pages are same-origin only.
+  app.use("/v1/*", apiCors);
 
   // Bodies are small (JSON, forms), but for the pictures search by image takes (middleware/body-limit.ts).
   app.use("*", requestBodyLimit);

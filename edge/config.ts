@@ -44,6 +44,11 @@ const ConfigSchema = v.object({
   STRIPE_WEBHOOK_SECRET: optional,
   /** Development only: base URL of the local Stripe stand-in (http://127.0.0.1:12111); the SDK's host, port and protocol come from it. */
   STRIPE_API_BASE: optional,
+  /**
+   * Origins whose pages may call the API from a browser (CORS): `*` (any origin; the default) or a
+   * comma-separated list such as `https://shop.example.com,https://cms.example.org`. Never with credentials.
+   */
+  CORS_ORIGINS: v.optional(v.string(), "*"),
   /** Where buyers and contributors return after Stripe Checkout and Connect onboarding. */
   PUBLIC_APP_URL: v.optional(v.pipe(v.string(), v.url("PUBLIC_APP_URL must be a URL")), "http://127.0.0.1:8787"),
   /** Contributor share by tier in basis points, `tier:bps` comma-separated (2500 = 25 %). */
@@ -75,6 +80,8 @@ const ConfigSchema = v.object({
 
 export type Config = v.InferOutput<typeof ConfigSchema> & {
   s3Endpoint: string;
+  /** CORS_ORIGINS parsed: `*` or the exact origins allowed (middleware/cors.ts). */
+  corsOrigins: "*" | string[];
   revenueShare: Record<string, number>;
   trustCfConnectingIp: boolean;
   validateResponses: boolean;
@@ -94,6 +101,25 @@ function parseRevenueShare(value: string): Record<string, number> {
   }
   if (tiers.standard === undefined) throw new ConfigError("invalid edge configuration: REVENUE_SHARE_BPS needs a standard tier");
   return tiers;
+}
+
+/** `*`, or a list of origins (`scheme://host[:port]`, nothing after it); anything else is a configuration error. */
+function parseCorsOrigins(value: string): "*" | string[] {
+  if (value.trim() === "*") return "*";
+  const origins = value
+    .split(",")
+    .map((part) => part.trim())
+    .filter(Boolean);
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {}
+    if (!parsed || parsed.origin !== origin || !/^https?:$/.test(parsed.protocol)) {
+      throw new ConfigError(`invalid edge configuration: CORS_ORIGINS entry "${origin}" is not an origin such as https://shop.example.com (or use *)`);
+    }
+  }
+  return origins;
 }
 
 const cache = new WeakMap<object, Config>();
@@ -129,6 +155,7 @@ export function readConfig(env: Env): Config {
   const config = {
     ...result.output,
     revenueShare,
+    corsOrigins: parseCorsOrigins(result.output.CORS_ORIGINS),
     trustCfConnectingIp,
     validateResponses,
     s3Endpoint: (R2_S3_ENDPOINT || `https://${R2_ACCOUNT_ID}.r2.cloudflarestorage.com`).replace(/\/+$/, ""),
