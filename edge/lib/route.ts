@@ -20,8 +20,15 @@ export type RouteSpec = {
   /** Accepts `Idempotency-Key` (documented in OpenAPI). */
   idempotent?: boolean;
   /** Each status the route answers with and, for a JSON body, its schema (the OpenAPI document and, in tests, the response check use it). */
-  responses: DeclaredResponses;
+  responses: { [status: number]: DeclaredResponses[number] & { content?: MediaTypes } };
+  /** Documentation only: a body that `input("json", ...)` does not parse (an image, a webhook's raw JSON), by media type. */
+  requestBody?: { description: string; content: MediaTypes };
+  /** Documentation only: headers the handler reads itself (a webhook's signature). */
+  headers?: { name: string; description: string; required: boolean; schema: Record<string, unknown> }[];
 };
+
+/** Documentation only: a body other than the JSON a `schema` describes, by media type, each with its JSON Schema (an image is `{ type: "string", format: "binary" }`). */
+export type MediaTypes = Record<string, Record<string, unknown>>;
 
 export const SPEC = Symbol("route-spec");
 export const INPUT = Symbol("route-input");

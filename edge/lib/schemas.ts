@@ -60,6 +60,7 @@ export function instantInRange(text: string): boolean {
  */
 export const instant = v.pipe(
   v.string(),
+  v.description("A date (YYYY-MM-DD) or an ISO 8601 timestamp, between 1900-01-01 and 2999-12-31"),
   v.check((t) => DATE_ONLY.test(t) || v.is(v.pipe(v.string(), v.isoTimestamp()), t), "must be a date (YYYY-MM-DD) or an ISO 8601 timestamp"),
   v.check((t) => !Number.isNaN(Date.parse(t)), "must be a real date"),
   v.check(instantInRange, "must be between 1900-01-01 and 2999-12-31"),

@@ -17,7 +17,10 @@ export const derivativeRoutes = new Hono<AppEnv>().get(
     summary: "A thumbnail or watermarked preview (WebP, cached for a year)",
     tags: ["images"],
     access: "public",
-    responses: { 200: { description: "The image" } },
+    responses: {
+      200: { description: "The image (WebP)", content: { "image/webp": { type: "string", format: "binary" } } },
+      404: { description: "No such image, not listed, or no such rendition" },
+    },
   }),
   input("param", v.strictObject({ id: v.pipe(v.string(), v.uuid()), file: v.picklist(RENDITION_FILES) })),
   async (c) => {

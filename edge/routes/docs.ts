@@ -47,7 +47,9 @@ export function docsRoutesFor(routes: () => RouterRoute[]) {
       }),
       (c) => c.json(buildOpenApi(routes(), publicOrigin(c.var.config))),
     )
-    .get("/docs", spec({ summary: "Readable API reference", tags: ["docs"], access: "public", responses: { 200: { description: "HTML page" } } }), (c) =>
-      c.html(referencePage(buildOpenApi(routes(), publicOrigin(c.var.config)))),
+    .get(
+      "/docs",
+      spec({ summary: "Readable API reference", tags: ["docs"], access: "public", responses: { 200: { description: "HTML page", content: { "text/html": { type: "string" } } } } }),
+      (c) => c.html(referencePage(buildOpenApi(routes(), publicOrigin(c.var.config)))),
     );
 }

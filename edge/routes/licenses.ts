@@ -56,7 +56,7 @@ export const licenseRoutes = new Hono<AppEnv>()
       tags: ["licenses"],
       access,
       apiKeyScope: "licenses:read",
-      responses: { 200: { description: "text/html certificate, shown inline" } },
+      responses: { 200: { description: "text/html certificate, shown inline", content: { "text/html": { type: "string" } } } },
     }),
     input("param", v.strictObject({ id: s.uuid })),
     async (c) => {

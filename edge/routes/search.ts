@@ -99,6 +99,10 @@ export const searchRoutes = new Hono<AppEnv>()
       tags: ["search"],
       access: "public",
       apiKeyScope: "search:read",
+      requestBody: {
+        description: `The image, sent as the raw body with its own Content-Type (at most ${MAX_QUERY_IMAGE_BYTES} bytes)`,
+        content: Object.fromEntries(QUERY_IMAGE_TYPES.map((type) => [type, { type: "string", format: "binary", maxLength: MAX_QUERY_IMAGE_BYTES }])),
+      },
       responses: {
         200: { description: "A page of visually similar images with facets", schema: SearchResponseSchema },
         413: { description: "The image is too large" },
