@@ -14,6 +14,7 @@ import { expandParam, optionalString } from "./params";
 import { createRefund } from "./payments";
 import { priceFromParams } from "./prices";
 import { requestParams, type StandinContext } from "./request";
+import { checkParams, operationFor } from "./schema";
 import { findEvent, findOr404, newestFirst, type StoredEvent } from "./state";
 
 /** Whether an event's type matches a `type` filter, where `*` is a wildcard (`checkout.session.*`). */
@@ -48,6 +49,12 @@ export function stripeApiRoutes(ctx: StandinContext, apiKey: string | undefined)
   });
   api.use("*", requireApiKey(apiKey));
   api.use("*", idempotentRequests(state));
+  // Stripe refuses a parameter its API version does not know (`parameter_unknown`), before doing anything.
+  api.use("*", async (c, next) => {
+    const operation = operationFor(c.req.method, c.req.path);
+    if (operation) checkParams(operation, await requestParams(c.req));
+    await next();
+  });
 
   /** Answers with `object`, expanded as the request's `expand` asks. */
   const send = (c: Context, params: Params, object: unknown) => c.json(expandObject(state, object, expandParam(params)) as object);

@@ -31,7 +31,9 @@ function lineItemFrom(state: StandinState, value: unknown, index: number): LineI
   return {
     id: newId("li_"),
     object: "item",
+    amount_discount: 0,
     amount_subtotal: amount,
+    amount_tax: 0,
     amount_total: amount,
     currency: price.currency,
     description: state.products[price.product]?.name ?? "",
@@ -124,6 +126,13 @@ export function createCheckoutSession(state: StandinState, params: Params, baseU
     expires_at: expiresAt,
     payment_method_types: ["card"],
     total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
+    ui_mode: "hosted",
+    client_secret: null,
+    locale: null,
+    automatic_tax: { enabled: false, status: null },
+    custom_fields: [],
+    custom_text: { after_submit: null, shipping_address: null, submit: null, terms_of_service_acceptance: null },
+    shipping_options: [],
   };
   state.checkoutSessions[id] = session;
   state.sessionTerms[id] = terms;

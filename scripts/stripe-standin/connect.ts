@@ -1,7 +1,7 @@
 import { invalidParam } from "./errors";
 import { recordEvent } from "./events";
 import type { Params } from "./form";
-import { type Account, newId, nowSeconds, type Transfer } from "./objects";
+import { type Account, listOf, newId, nowSeconds, type Transfer } from "./objects";
 import { metadataParam, optionalEnum, optionalHash, optionalString, requiredEnum, requiredInteger, requiredString } from "./params";
 import { currencyParam } from "./prices";
 import { findReferenced, type StandinState, type StoredEvent } from "./state";
@@ -103,8 +103,9 @@ export function createTransfer(state: StandinState, params: Params): Transfer {
       "insufficient_capabilities_for_transfer",
     );
   }
+  const id = newId("tr_");
   const transfer: Transfer = {
-    id: newId("tr_"),
+    id,
     object: "transfer",
     created: nowSeconds(),
     livemode: false,
@@ -115,6 +116,7 @@ export function createTransfer(state: StandinState, params: Params): Transfer {
     destination: destination.id,
     metadata: metadataParam(params),
     reversed: false,
+    reversals: listOf([], `/v1/transfers/${id}/reversals`),
     transfer_group: optionalString(params, "transfer_group") ?? null,
     balance_transaction: null,
     source_transaction: null,

@@ -35,7 +35,8 @@ export type Price = {
   currency: string;
   unit_amount: number;
   product: string;
-  recurring: { interval: Interval; interval_count: number } | null;
+  billing_scheme: "per_unit";
+  recurring: { interval: Interval; interval_count: number; usage_type: "licensed"; aggregate_usage: null } | null;
   type: "one_time" | "recurring";
   metadata: Metadata;
 };
@@ -56,7 +57,9 @@ export type Product = {
 export type LineItem = {
   id: string;
   object: "item";
+  amount_discount: number;
   amount_subtotal: number;
+  amount_tax: number;
   amount_total: number;
   currency: string;
   description: string;
@@ -89,6 +92,14 @@ export type CheckoutSession = {
   expires_at: number;
   payment_method_types: string[];
   total_details: { amount_discount: number; amount_shipping: number; amount_tax: number };
+  /** Hosted Checkout: no client_secret (embedded mode only), the browser's locale, no tax, no custom fields. */
+  ui_mode: "hosted";
+  client_secret: null;
+  locale: null;
+  automatic_tax: { enabled: false; status: null };
+  custom_fields: [];
+  custom_text: { after_submit: null; shipping_address: null; submit: null; terms_of_service_acceptance: null };
+  shipping_options: [];
 };
 
 export type PaymentIntent = {
@@ -105,6 +116,7 @@ export type PaymentIntent = {
   metadata: Metadata;
   payment_method_types: string[];
   capture_method: "automatic";
+  confirmation_method: "automatic";
   status: "processing" | "succeeded" | "requires_payment_method";
 };
 
@@ -116,6 +128,7 @@ export type Charge = {
   amount: number;
   amount_captured: number;
   amount_refunded: number;
+  billing_details: { address: null; email: string | null; name: string | null; phone: null };
   captured: boolean;
   currency: string;
   customer: string | null;
@@ -154,6 +167,9 @@ export type Dispute = {
   status: "needs_response";
   is_charge_refundable: boolean;
   metadata: Metadata;
+  balance_transactions: [];
+  /** Nothing submitted yet: every evidence field null. */
+  evidence: Record<(typeof DISPUTE_EVIDENCE_FIELDS)[number], null>;
   evidence_details: { due_by: number; has_evidence: boolean; past_due: boolean; submission_count: number };
 };
 
@@ -183,6 +199,8 @@ export type Subscription = {
   start_date: number;
   currency: string;
   collection_method: "charge_automatically";
+  automatic_tax: { enabled: false };
+  billing_cycle_anchor: number;
   latest_invoice: string | null;
   items: StripeList<SubscriptionItem>;
   current_period_start: number;
@@ -195,9 +213,13 @@ export type InvoiceLine = {
   amount: number;
   currency: string;
   description: string;
+  discountable: boolean;
+  livemode: false;
+  proration: boolean;
   quantity: number;
   metadata: Metadata;
   period: { start: number; end: number };
+  type: "subscription";
 };
 
 export type Invoice = {
@@ -212,6 +234,19 @@ export type Invoice = {
   amount_due: number;
   amount_paid: number;
   amount_remaining: number;
+  amount_shipping: number;
+  attempt_count: number;
+  attempted: boolean;
+  automatic_tax: { enabled: false; status: null };
+  collection_method: "charge_automatically";
+  default_tax_rates: [];
+  paid: boolean;
+  paid_out_of_band: boolean;
+  payment_settings: { default_mandate: null; payment_method_options: null; payment_method_types: null };
+  post_payment_credit_notes_amount: number;
+  pre_payment_credit_notes_amount: number;
+  starting_balance: number;
+  total_tax_amounts: [];
   subtotal: number;
   total: number;
   metadata: Metadata;
@@ -254,10 +289,42 @@ export type Transfer = {
   destination: string;
   metadata: Metadata;
   reversed: boolean;
+  reversals: StripeList<never>;
   transfer_group: string | null;
   balance_transaction: null;
   source_transaction: null;
 };
+
+/** The fields of a dispute's `evidence` (https://docs.stripe.com/api/disputes/object#dispute_object-evidence). */
+export const DISPUTE_EVIDENCE_FIELDS = [
+  "access_activity_log",
+  "billing_address",
+  "cancellation_policy",
+  "cancellation_policy_disclosure",
+  "cancellation_rebuttal",
+  "customer_communication",
+  "customer_email_address",
+  "customer_name",
+  "customer_purchase_ip",
+  "customer_signature",
+  "duplicate_charge_documentation",
+  "duplicate_charge_explanation",
+  "duplicate_charge_id",
+  "product_description",
+  "receipt",
+  "refund_policy",
+  "refund_policy_disclosure",
+  "refund_refusal_explanation",
+  "service_date",
+  "service_documentation",
+  "shipping_address",
+  "shipping_carrier",
+  "shipping_date",
+  "shipping_documentation",
+  "shipping_tracking_number",
+  "uncategorized_file",
+  "uncategorized_text",
+] as const;
 
 const ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 

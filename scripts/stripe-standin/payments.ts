@@ -1,7 +1,7 @@
 import { invalidParam, invalidRequest, missingParam } from "./errors";
 import { recordEvent } from "./events";
 import type { Params } from "./form";
-import { type Charge, type Dispute, type Metadata, newId, nowSeconds, type PaymentIntent, type Refund } from "./objects";
+import { type Charge, DISPUTE_EVIDENCE_FIELDS, type Dispute, type Metadata, newId, nowSeconds, type PaymentIntent, type Refund } from "./objects";
 import { metadataParam, optionalEnum, optionalInteger, optionalString } from "./params";
 import { findReferenced, type StandinState, type StoredEvent } from "./state";
 
@@ -26,6 +26,7 @@ export function createPaymentIntent(
     metadata: { ...fields.metadata },
     payment_method_types: ["card"],
     capture_method: "automatic",
+    confirmation_method: "automatic",
     status: fields.status,
   };
   state.paymentIntents[intent.id] = intent;
@@ -42,6 +43,7 @@ export function chargePaymentIntent(state: StandinState, intent: PaymentIntent):
     amount: intent.amount,
     amount_captured: intent.amount,
     amount_refunded: 0,
+    billing_details: { address: null, email: null, name: null, phone: null },
     captured: true,
     currency: intent.currency,
     customer: intent.customer,
@@ -120,6 +122,8 @@ export function disputeCharge(state: StandinState, charge: Charge, reason: strin
     status: "needs_response",
     is_charge_refundable: false,
     metadata: {},
+    balance_transactions: [],
+    evidence: Object.fromEntries(DISPUTE_EVIDENCE_FIELDS.map((field) => [field, null])) as Dispute["evidence"],
     evidence_details: { due_by: created + DISPUTE_RESPONSE_DAYS * 86_400, has_evidence: false, past_due: false, submission_count: 0 },
   };
   state.disputes[dispute.id] = dispute;

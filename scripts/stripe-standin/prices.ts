@@ -48,6 +48,8 @@ export function priceFromParams(state: StandinState, params: Params, prefix = ""
     ? {
         interval: requiredEnum(recurringParams, "interval", INTERVALS, recurringPrefix),
         interval_count: optionalInteger(recurringParams, "interval_count", recurringPrefix) ?? 1,
+        usage_type: "licensed" as const,
+        aggregate_usage: null,
       }
     : null;
   return {
@@ -58,6 +60,7 @@ export function priceFromParams(state: StandinState, params: Params, prefix = ""
     livemode: false,
     currency,
     unit_amount: unitAmount,
+    billing_scheme: "per_unit",
     product: productFor(state, params, prefix).id,
     recurring,
     type: recurring ? "recurring" : "one_time",
