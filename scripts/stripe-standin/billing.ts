@@ -1,9 +1,49 @@
 import { invalidRequest } from "./errors";
 import { recordEvent } from "./events";
-import { addInterval, type Invoice, type LineItem, listOf, type Metadata, newId, nowSeconds, type Subscription, type SubscriptionItem } from "./objects";
+import {
+  addInterval,
+  INVOICE_LINE_UNMODELLED,
+  INVOICE_UNMODELLED,
+  type Invoice,
+  type LineItem,
+  listOf,
+  type Metadata,
+  newId,
+  nowSeconds,
+  type Price,
+  SUBSCRIPTION_ITEM_UNMODELLED,
+  SUBSCRIPTION_UNMODELLED,
+  type Subscription,
+  type SubscriptionItem,
+} from "./objects";
 import type { StandinState, StoredEvent } from "./state";
 
 type InvoiceCharge = { description: string; amount: number; quantity: number };
+
+/** A subscription item's legacy `plan`: its recurring price, in the Plan shape Stripe still sends. */
+function planOf(price: Price) {
+  return {
+    id: price.id,
+    object: "plan" as const,
+    active: price.active,
+    amount: price.unit_amount,
+    amount_decimal: String(price.unit_amount),
+    billing_scheme: price.billing_scheme,
+    created: price.created,
+    currency: price.currency,
+    interval: price.recurring?.interval ?? "month",
+    interval_count: price.recurring?.interval_count ?? 1,
+    livemode: false as const,
+    metadata: price.metadata,
+    meter: null,
+    nickname: null,
+    product: price.product,
+    tiers_mode: null,
+    transform_usage: null,
+    trial_period_days: null,
+    usage_type: "licensed" as const,
+  };
+}
 
 /** The end of the billing period that starts at `start` (all items share one interval; checkout enforces it). */
 function periodEnd(subscription: Subscription, start: number): number {
@@ -20,6 +60,10 @@ function issuePaidInvoice(state: StandinState, subscription: Subscription, reaso
   const lines = charges.map((item) => ({
     id: newId("il_"),
     object: "line_item" as const,
+    ...INVOICE_LINE_UNMODELLED,
+    invoice: invoiceId,
+    subscription: subscription.id,
+    subtotal: item.amount,
     amount: item.amount,
     currency: subscription.currency,
     description: item.description,
@@ -34,6 +78,7 @@ function issuePaidInvoice(state: StandinState, subscription: Subscription, reaso
   const invoice: Invoice = {
     id: invoiceId,
     object: "invoice",
+    ...INVOICE_UNMODELLED,
     created,
     livemode: false,
     customer: subscription.customer,
@@ -98,6 +143,8 @@ export function startSubscription(
     .map((line) => ({
       id: newId("si_"),
       object: "subscription_item",
+      ...SUBSCRIPTION_ITEM_UNMODELLED,
+      plan: planOf(line.price),
       created: start,
       metadata: {},
       price: line.price,
@@ -109,6 +156,7 @@ export function startSubscription(
   const subscription: Subscription = {
     id: subscriptionId,
     object: "subscription",
+    ...SUBSCRIPTION_UNMODELLED,
     created: start,
     livemode: false,
     customer: input.customer,

@@ -3,7 +3,7 @@ import { createCustomer } from "./customers";
 import { invalidParam, invalidRequest, missingParam } from "./errors";
 import { recordEvent } from "./events";
 import type { Params } from "./form";
-import { type CheckoutSession, type LineItem, newId, nowSeconds } from "./objects";
+import { type CheckoutSession, LINE_ITEM_UNMODELLED, type LineItem, newId, nowSeconds, SESSION_UNMODELLED } from "./objects";
 import { metadataParam, optionalArray, optionalHash, optionalInteger, optionalString, paramName, requiredEnum, requiredInteger, requiredString } from "./params";
 import { chargePaymentIntent, createPaymentIntent } from "./payments";
 import { priceFromParams } from "./prices";
@@ -31,6 +31,7 @@ function lineItemFrom(state: StandinState, value: unknown, index: number): LineI
   return {
     id: newId("li_"),
     object: "item",
+    ...LINE_ITEM_UNMODELLED,
     amount_discount: 0,
     amount_subtotal: amount,
     amount_tax: 0,
@@ -104,6 +105,7 @@ export function createCheckoutSession(state: StandinState, params: Params, baseU
   const session: CheckoutSession = {
     id,
     object: "checkout.session",
+    ...SESSION_UNMODELLED,
     created,
     livemode: false,
     mode,

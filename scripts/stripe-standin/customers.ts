@@ -1,5 +1,5 @@
 import type { Params } from "./form";
-import { type Customer, type Metadata, newId, nowSeconds } from "./objects";
+import { CUSTOMER_UNMODELLED, type Customer, type Metadata, newId, nowSeconds } from "./objects";
 import { metadataParam, optionalString } from "./params";
 import type { StandinState } from "./state";
 
@@ -8,6 +8,7 @@ export function createCustomer(state: StandinState, fields: { email: string | nu
   const customer: Customer = {
     id: newId("cus_"),
     object: "customer",
+    ...CUSTOMER_UNMODELLED,
     created: nowSeconds(),
     livemode: false,
     email: fields.email,

@@ -326,6 +326,238 @@ export const DISPUTE_EVIDENCE_FIELDS = [
   "uncategorized_text",
 ] as const;
 
+// Fields the pinned API version (the SDK's types) declares on every object but the stand-in has no
+// use for: Stripe sends null (or an empty list, zero) when they are unused, and so does the stand-in.
+
+/** Stripe.Checkout.Session fields the stand-in does not model, as Stripe sends them when unused. */
+export const SESSION_UNMODELLED = {
+  adaptive_pricing: null,
+  after_expiration: null,
+  allow_promotion_codes: null,
+  allowed_payment_method_types: null,
+  billing_address_collection: null,
+  collected_information: null,
+  consent: null,
+  consent_collection: null,
+  currency_conversion: null,
+  customer_account: null,
+  customer_creation: null,
+  discounts: null,
+  integration_identifier: null,
+  invoice_creation: null,
+  managed_payments: null,
+  origin_context: null,
+  payment_link: null,
+  payment_method_collection: null,
+  payment_method_configuration_details: null,
+  payment_method_options: null,
+  permissions: null,
+  recovered_from: null,
+  saved_payment_method_options: null,
+  setup_intent: null,
+  shipping_address_collection: null,
+  shipping_cost: null,
+  submit_type: null,
+  wallet_options: null,
+} as const;
+
+/** Stripe.Customer fields the stand-in does not model, as Stripe sends them when unused. */
+export const CUSTOMER_UNMODELLED = {
+  default_source: null,
+  invoice_settings: { custom_fields: null, default_payment_method: null, footer: null, rendering_options: null },
+  shipping: null,
+} as const;
+
+/** Stripe.Price fields the stand-in does not model, as Stripe sends them when unused. */
+export const PRICE_UNMODELLED = {
+  custom_unit_amount: null,
+  lookup_key: null,
+  nickname: null,
+  tax_behavior: null,
+  tiers_mode: null,
+  transform_quantity: null,
+  unit_amount_decimal: null,
+} as const;
+
+/** Stripe.LineItem fields the stand-in does not model, as Stripe sends them when unused. */
+export const LINE_ITEM_UNMODELLED = {
+  adjustable_quantity: null,
+  metadata: null,
+} as const;
+
+/** Stripe.PaymentIntent fields the stand-in does not model, as Stripe sends them when unused. */
+export const PAYMENT_INTENT_UNMODELLED = {
+  allowed_payment_method_types: null,
+  amount_capturable: 0,
+  application: null,
+  application_fee_amount: null,
+  automatic_payment_methods: null,
+  canceled_at: null,
+  cancellation_reason: null,
+  client_secret: null,
+  customer_account: null,
+  excluded_payment_method_types: null,
+  last_payment_error: null,
+  managed_payments: null,
+  next_action: null,
+  on_behalf_of: null,
+  payment_method: null,
+  payment_method_configuration_details: null,
+  payment_method_options: null,
+  payment_record: null,
+  processing: null,
+  receipt_email: null,
+  review: null,
+  setup_future_usage: null,
+  shipping: null,
+  source: null,
+  statement_descriptor: null,
+  statement_descriptor_suffix: null,
+  transfer_group: null,
+} as const;
+
+/** Stripe.Charge fields the stand-in does not model, as Stripe sends them when unused. */
+export const CHARGE_UNMODELLED = {
+  application: null,
+  application_fee: null,
+  application_fee_amount: null,
+  balance_transaction: null,
+  calculated_statement_descriptor: null,
+  failure_balance_transaction: null,
+  failure_code: null,
+  failure_message: null,
+  fraud_details: null,
+  on_behalf_of: null,
+  outcome: null,
+  payment_method: null,
+  payment_method_details: null,
+  receipt_email: null,
+  receipt_number: null,
+  receipt_url: null,
+  review: null,
+  shipping: null,
+  source: null,
+  source_transfer: null,
+  statement_descriptor: null,
+  statement_descriptor_suffix: null,
+  transfer_data: null,
+  transfer_group: null,
+} as const;
+
+/** Stripe.Refund fields the stand-in does not model, as Stripe sends them when unused. */
+export const REFUND_UNMODELLED = {
+  balance_transaction: null,
+  customer: null,
+  customer_account: null,
+  payment_method: null,
+  receipt_number: null,
+  source_transfer_reversal: null,
+  transfer_reversal: null,
+} as const;
+
+/** Stripe.Dispute fields the stand-in does not model, as Stripe sends them when unused. */
+export const DISPUTE_UNMODELLED = {
+  enhanced_eligibility_types: [],
+  intended_submission_method: null,
+} as const;
+
+/** Stripe.Subscription fields the stand-in does not model, as Stripe sends them when unused. */
+export const SUBSCRIPTION_UNMODELLED = {
+  application: null,
+  application_fee_percent: null,
+  billing_cycle_anchor_config: null,
+  billing_mode: { flexible: null, type: "classic" },
+  billing_schedules: [],
+  billing_thresholds: null,
+  cancel_at: null,
+  cancellation_details: null,
+  customer_account: null,
+  days_until_due: null,
+  default_payment_method: null,
+  default_source: null,
+  description: null,
+  discounts: [],
+  invoice_settings: { account_tax_ids: null, issuer: { type: "self" } },
+  managed_payments: null,
+  next_pending_invoice_item_invoice: null,
+  on_behalf_of: null,
+  pause_collection: null,
+  payment_settings: null,
+  pending_invoice_item_interval: null,
+  pending_setup_intent: null,
+  pending_update: null,
+  schedule: null,
+  test_clock: null,
+  transfer_data: null,
+  trial_end: null,
+  trial_settings: null,
+  trial_start: null,
+} as const;
+
+/** Stripe.SubscriptionItem fields the stand-in does not model, as Stripe sends them when unused. */
+export const SUBSCRIPTION_ITEM_UNMODELLED = {
+  billing_thresholds: null,
+  current_trial: null,
+  discounts: [],
+  tax_rates: null,
+} as const;
+
+/** Stripe.Invoice fields the stand-in does not model, as Stripe sends them when unused. */
+export const INVOICE_UNMODELLED = {
+  account_country: null,
+  account_name: null,
+  account_tax_ids: null,
+  amount_overpaid: 0,
+  application: null,
+  automatically_finalizes_at: null,
+  custom_fields: null,
+  customer_account: null,
+  customer_address: null,
+  customer_email: null,
+  customer_name: null,
+  customer_phone: null,
+  customer_shipping: null,
+  customer_tax_exempt: null,
+  default_payment_method: null,
+  default_source: null,
+  description: null,
+  discounts: [],
+  due_date: null,
+  effective_at: null,
+  ending_balance: null,
+  footer: null,
+  from_invoice: null,
+  issuer: { type: "self" },
+  last_finalization_error: null,
+  latest_revision: null,
+  next_payment_attempt: null,
+  number: null,
+  on_behalf_of: null,
+  receipt_number: null,
+  rendering: null,
+  shipping_cost: null,
+  shipping_details: null,
+  statement_descriptor: null,
+  subtotal_excluding_tax: null,
+  test_clock: null,
+  total_discount_amounts: null,
+  total_excluding_tax: null,
+  total_pretax_credit_amounts: null,
+  total_taxes: null,
+  webhooks_delivered_at: null,
+} as const;
+
+/** Stripe.InvoiceLineItem fields the stand-in does not model, as Stripe sends them when unused. */
+export const INVOICE_LINE_UNMODELLED = {
+  discount_amounts: null,
+  discounts: [],
+  parent: null,
+  pretax_credit_amounts: null,
+  pricing: null,
+  quantity_decimal: null,
+  taxes: null,
+} as const;
+
 const ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /** A Stripe-style id: the object's prefix and 24 random letters and digits, e.g. `cus_Q3x...`. */

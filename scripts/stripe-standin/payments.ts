@@ -1,7 +1,20 @@
 import { invalidParam, invalidRequest, missingParam } from "./errors";
 import { recordEvent } from "./events";
 import type { Params } from "./form";
-import { type Charge, DISPUTE_EVIDENCE_FIELDS, type Dispute, type Metadata, newId, nowSeconds, type PaymentIntent, type Refund } from "./objects";
+import {
+  CHARGE_UNMODELLED,
+  type Charge,
+  DISPUTE_EVIDENCE_FIELDS,
+  DISPUTE_UNMODELLED,
+  type Dispute,
+  type Metadata,
+  newId,
+  nowSeconds,
+  PAYMENT_INTENT_UNMODELLED,
+  type PaymentIntent,
+  REFUND_UNMODELLED,
+  type Refund,
+} from "./objects";
 import { metadataParam, optionalEnum, optionalInteger, optionalString } from "./params";
 import { findReferenced, type StandinState, type StoredEvent } from "./state";
 
@@ -15,6 +28,7 @@ export function createPaymentIntent(
   const intent: PaymentIntent = {
     id: newId("pi_"),
     object: "payment_intent",
+    ...PAYMENT_INTENT_UNMODELLED,
     created: nowSeconds(),
     livemode: false,
     amount: fields.amount,
@@ -38,6 +52,7 @@ export function chargePaymentIntent(state: StandinState, intent: PaymentIntent):
   const charge: Charge = {
     id: newId("ch_"),
     object: "charge",
+    ...CHARGE_UNMODELLED,
     created: nowSeconds(),
     livemode: false,
     amount: intent.amount,
@@ -89,6 +104,7 @@ export function createRefund(state: StandinState, params: Params): { refund: Ref
   const refund: Refund = {
     id: newId("re_"),
     object: "refund",
+    ...REFUND_UNMODELLED,
     created: nowSeconds(),
     amount,
     charge: charge.id,
@@ -112,6 +128,7 @@ export function disputeCharge(state: StandinState, charge: Charge, reason: strin
   const dispute: Dispute = {
     id: newId("dp_"),
     object: "dispute",
+    ...DISPUTE_UNMODELLED,
     created,
     livemode: false,
     amount: charge.amount,

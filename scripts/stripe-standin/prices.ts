@@ -1,6 +1,6 @@
 import { invalidParam, missingParam } from "./errors";
 import type { Params } from "./form";
-import { type Interval, newId, nowSeconds, type Price, type Product } from "./objects";
+import { type Interval, newId, nowSeconds, PRICE_UNMODELLED, type Price, type Product } from "./objects";
 import { metadataParam, optionalArray, optionalHash, optionalInteger, optionalString, paramName, requiredEnum, requiredInteger, requiredString } from "./params";
 import { findReferenced, type StandinState } from "./state";
 
@@ -55,6 +55,7 @@ export function priceFromParams(state: StandinState, params: Params, prefix = ""
   return {
     id: newId("price_"),
     object: "price",
+    ...PRICE_UNMODELLED,
     active: true,
     created: nowSeconds(),
     livemode: false,

@@ -3,7 +3,11 @@
  * endpoint it serves is called through the real `stripe` SDK, and every JSON body it answers with
  * is validated against the response schema Stripe publishes for that endpoint.
  */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import Stripe from "stripe";
+import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STANDIN_ENDPOINTS } from "../../scripts/stripe-standin/endpoints";
 import { checkParams, operationFor, type Schema, schemaErrors, stripeSchema } from "../../scripts/stripe-standin/schema";
@@ -157,5 +161,94 @@ describe("unknown parameters", () => {
   it("leave metadata's free-form keys and expand alone", () => {
     expect(() => checkParams("POST /v1/customers", { metadata: { anything: "goes" }, expand: ["invoice_settings"] })).not.toThrow();
     expect(() => checkParams("POST /v1/customers", { metadata: { anything: "goes" }, nope: "1" })).toThrow("Received unknown parameter: nope");
+  });
+});
+
+/**
+ * The SDK's own types are generated from the spec of the API version it pins (2026-10-28.endive),
+ * which the extracted schema is older than: a property the types declare without `?` is one Stripe
+ * always sends, and one typed without `| null` is never null. Both are checked at the top level of
+ * every object the stand-in returns, and of the objects nested in its lists.
+ */
+const SDK_RESOURCES = join(dirname(createRequire(import.meta.url).resolve("stripe")), "..", "esm", "resources");
+
+function sdkFields(file: string, name: string): Map<string, { nullable: boolean }> {
+  const source = ts.createSourceFile(file, readFileSync(join(SDK_RESOURCES, file), "utf8"), ts.ScriptTarget.Latest, true);
+  const declaration = source.statements.find((statement) => ts.isInterfaceDeclaration(statement) && statement.name.text === name) as ts.InterfaceDeclaration | undefined;
+  if (!declaration) throw new Error(`stripe's ${file} declares no ${name}`);
+  const fields = new Map<string, { nullable: boolean }>();
+  for (const member of declaration.members) {
+    if (!ts.isPropertySignature(member) || member.questionToken || !member.type) continue;
+    fields.set(member.name.getText(source), { nullable: /\bnull\b/.test(member.type.getText(source)) });
+  }
+  return fields;
+}
+
+function sdkErrors(file: string, name: string, value: unknown, path: string): string[] {
+  const object = value as Record<string, unknown>;
+  const errors: string[] = [];
+  for (const [field, { nullable }] of sdkFields(file, name)) {
+    if (!(field in object)) errors.push(`${path}.${field}: declared by Stripe.${name} but missing`);
+    else if (object[field] === null && !nullable) errors.push(`${path}.${field}: null, but Stripe.${name} does not allow null`);
+  }
+  return errors;
+}
+
+const SDK_TYPES: Record<string, [file: string, name: string]> = {
+  "/v1/customers": ["Customers.d.ts", "Customer"],
+  "/v1/prices": ["Prices.d.ts", "Price"],
+  "/v1/checkout/sessions": ["Checkout/Sessions.d.ts", "Session"],
+  "/v1/payment_intents": ["PaymentIntents.d.ts", "PaymentIntent"],
+  "/v1/charges": ["Charges.d.ts", "Charge"],
+  "/v1/disputes": ["Disputes.d.ts", "Dispute"],
+  "/v1/invoices": ["Invoices.d.ts", "Invoice"],
+  "/v1/refunds": ["Refunds.d.ts", "Refund"],
+  "/v1/subscriptions": ["Subscriptions.d.ts", "Subscription"],
+  "/v1/accounts": ["Accounts.d.ts", "Account"],
+  "/v1/account_links": ["AccountLinks.d.ts", "AccountLink"],
+  "/v1/transfers": ["Transfers.d.ts", "Transfer"],
+  "/v1/events": ["Events.d.ts", "EventBase"],
+};
+/** Objects inside lists, by the list object's `object` of its parent and the field holding the list. */
+const SDK_LIST_ITEMS: Record<string, [file: string, name: string]> = {
+  "checkout.session.line_items": ["LineItems.d.ts", "LineItem"],
+  "invoice.lines": ["InvoiceLineItems.d.ts", "InvoiceLineItem"],
+  "subscription.items": ["SubscriptionItems.d.ts", "SubscriptionItem"],
+};
+
+function pinnedVersionErrors(operation: string, body: unknown): string[] {
+  const path = operation.split(" ")[1] ?? "";
+  if (path.endsWith("/line_items")) return (body as { data: unknown[] }).data.flatMap((item, i) => sdkErrors("LineItems.d.ts", "LineItem", item, `$.data[${i}]`));
+  const type = Object.entries(SDK_TYPES).find(([prefix]) => path === prefix || path.startsWith(`${prefix}/`))?.[1];
+  if (!type) throw new Error(`no SDK type for ${operation}`);
+  const list = body as { object: string; data?: unknown[] };
+  const objects = list.object === "list" ? (list.data ?? []).map((item, i) => [item, `$.data[${i}]`] as const) : [[body, "$"] as const];
+  return objects.flatMap(([object, at]) => {
+    const errors = sdkErrors(type[0], type[1], object, at);
+    for (const [key, [file, name]] of Object.entries(SDK_LIST_ITEMS)) {
+      const [objectType, field] = [key.slice(0, key.lastIndexOf(".")), key.slice(key.lastIndexOf(".") + 1)];
+      const record = object as Record<string, { data?: unknown[] } | undefined>;
+      if ((object as { object: string }).object !== objectType) continue;
+      (record[field]?.data ?? []).forEach((item, i) => {
+        errors.push(...sdkErrors(file, name, item, `${at}.${field}.data[${i}]`));
+      });
+    }
+    return errors;
+  });
+}
+
+describe("the API version the SDK pins", () => {
+  it("finds a field missing and a null where the SDK's types allow none", () => {
+    const customer = answers.find((answer) => answer.operation === "POST /v1/customers")?.body as Record<string, unknown>;
+    const { invoice_settings: _settings, ...without } = customer;
+    expect(pinnedVersionErrors("POST /v1/customers", without)).toEqual(["$.invoice_settings: declared by Stripe.Customer but missing"]);
+    expect(pinnedVersionErrors("POST /v1/customers", { ...customer, created: null })).toEqual(["$.created: null, but Stripe.Customer does not allow null"]);
+  });
+
+  it.each(STANDIN_ENDPOINTS.map(({ method, path }) => `${method} ${path}`))("%s answers with every field the SDK's types declare", (operation) => {
+    // The flow in beforeAll (the SDK throws on any other status); the refusals tested above are not objects.
+    const mine = answers.filter((answer) => answer.operation === operation && answer.status === 200);
+    expect(mine.length).toBeGreaterThan(0);
+    for (const answer of mine) expect(pinnedVersionErrors(operation, answer.body)).toEqual([]);
   });
 });
