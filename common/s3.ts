@@ -19,6 +19,11 @@ const SCOPE_TERMINATOR = "aws4_request";
 
 /** Payload hash of a request whose body is not signed (every presigned URL). */
 export const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
+/**
+ * Payload hashes of aws-chunked (streaming) uploads: each chunk signed (SigV4 streaming), or
+ * unsigned chunks followed by a checksum trailer (the AWS SDK v3 default for PutObject/UploadPart).
+ */
+export const STREAMING_PAYLOADS = ["STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"] as const;
 /** hex(sha256("")): the payload hash of a request without a body. */
 export const EMPTY_PAYLOAD_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 /** Longest a presigned URL may live: one week, as S3 and R2 allow. */
@@ -322,8 +327,15 @@ export type VerifyResult =
       presigned: boolean;
       /** Lower-case names of the headers the signature covers. */
       signedHeaders: string[];
-      /** The payload hash that was signed: UNSIGNED-PAYLOAD, or a hex SHA-256 the body must match. */
+      /** The payload hash that was signed: UNSIGNED-PAYLOAD, a STREAMING_PAYLOADS name, or a hex SHA-256 the body must match. */
       payloadHash: string;
+      /**
+       * The signature of a chunk of a STREAMING-AWS4-HMAC-SHA256-PAYLOAD body, chained from the
+       * previous chunk's signature (the request's own for the first chunk).
+       */
+      chunkSignature(previous: string, chunkSha256Hex: string): Promise<string>;
+      /** The request's own signature (the seed of a streaming upload's chunk signatures). */
+      signature: string;
     }
   | { ok: false; status: 400 | 403; code: VerifyFailureCode; message: string };
 
@@ -399,7 +411,21 @@ export async function verifySignature(request: Request, options: VerifyOptions):
     payloadHash: claim.payloadHash,
   });
   if (!timingSafeEqual(expected, claim.signature)) return fail(403, "SignatureDoesNotMatch", MISMATCH_MESSAGE);
-  return { ok: true, accessKeyId: claim.accessKeyId, presigned, signedHeaders: claim.signedHeaders, payloadHash: claim.payloadHash };
+  const scope = `${claim.scope.date}/${claim.scope.region}/${claim.scope.service}/${SCOPE_TERMINATOR}`;
+  return {
+    ok: true,
+    accessKeyId: claim.accessKeyId,
+    presigned,
+    signedHeaders: claim.signedHeaders,
+    payloadHash: claim.payloadHash,
+    signature: claim.signature,
+    // AWS "Signature Calculations for the Authorization Header: Transferring Payload in Multiple Chunks".
+    chunkSignature: async (previous, chunkSha256Hex) => {
+      const stringToSign = [`${ALGORITHM}-PAYLOAD`, claim.datetime, scope, previous, EMPTY_PAYLOAD_SHA256, chunkSha256Hex].join("\n");
+      const key = await signingKey(secret, claim.scope.date, claim.scope.region, claim.scope.service);
+      return toHex(await crypto.subtle.sign("HMAC", key, encoder.encode(stringToSign)));
+    },
+  };
 }
 
 type ParseResult = { ok: true; claim: Claim } | (VerifyResult & { ok: false });
@@ -497,8 +523,13 @@ function parseAuthorizationHeader(authorization: string, headers: Headers, pairs
 
   const payloadHash = headers.get("x-amz-content-sha256");
   if (!payloadHash) return { ok: false, status: 400, code: "InvalidRequest", message: "Missing required header for this request: x-amz-content-sha256" };
-  if (payloadHash !== UNSIGNED_PAYLOAD && !/^[0-9a-f]{64}$/.test(payloadHash)) {
-    return { ok: false, status: 400, code: "InvalidArgument", message: "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a valid sha256 value." };
+  if (payloadHash !== UNSIGNED_PAYLOAD && !(STREAMING_PAYLOADS as readonly string[]).includes(payloadHash) && !/^[0-9a-f]{64}$/.test(payloadHash)) {
+    return {
+      ok: false,
+      status: 400,
+      code: "InvalidArgument",
+      message: `x-amz-content-sha256 must be UNSIGNED-PAYLOAD, ${STREAMING_PAYLOADS.join(", ")} or a valid sha256 value.`,
+    };
   }
   if (Math.abs(signedAt.getTime() - now.getTime()) > MAX_CLOCK_SKEW_MS) {
     return { ok: false, status: 403, code: "RequestTimeTooSkewed", message: "The difference between the request time and the current time is too large." };
