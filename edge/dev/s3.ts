@@ -102,9 +102,12 @@ type S3Auth = { payloadHash: string; signature: string; chunkSignature(previous:
 /** Verifies the request's SigV4 signature against the configured R2 token; an S3 error if it fails. */
 async function authenticate(c: Context<AppEnv>): Promise<{ ok: true; auth: S3Auth } | { ok: false; response: Response }> {
   const { R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY } = c.var.config;
+  // R2's region is "auto"; for tools that insist on one, "us-east-1" and an empty region alias it.
+  const credential = c.req.query("X-Amz-Credential") ?? /Credential=([^,\s]+)/.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
+  const claimedRegion = credential.split("/")[2];
   const options = {
     secretFor: (accessKeyId: string) => (accessKeyId === R2_ACCESS_KEY_ID ? R2_SECRET_ACCESS_KEY : undefined),
-    region: "auto",
+    region: claimedRegion === "us-east-1" || claimedRegion === "" ? claimedRegion : "auto",
     service: "s3",
   };
   let verified = await verifySignature(c.req.raw, options);

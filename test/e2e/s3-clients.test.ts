@@ -185,6 +185,13 @@ describe("AWS SDK v3 with its defaults", () => {
     expect((await s3Failure(s3.send(new ListPartsCommand({ Bucket: BUCKET, Key: "sdk/aborted.bin", UploadId: other.UploadId })))).name).toBe("NoSuchUpload");
   });
 
+  it("takes us-east-1 as an alias of auto, as R2 does", async () => {
+    const east = new S3Client({ region: "us-east-1", endpoint, forcePathStyle: true, credentials: keys });
+    const listed = await east.send(new ListBucketsCommand({}));
+    east.destroy();
+    expect(listed.Buckets?.length).toBe(2);
+  });
+
   it("refuses a wrong secret with SignatureDoesNotMatch and a request id", async () => {
     const wrong = new S3Client({ region: "auto", endpoint, forcePathStyle: true, credentials: { ...keys, secretAccessKey: "not-the-secret" } });
     const failure = await s3Failure(wrong.send(new ListObjectsV2Command({ Bucket: BUCKET })));
