@@ -124,6 +124,7 @@ describe("AWS SDK v3 with its defaults", () => {
   it("verifies checksums: a wrong CRC32 is BadDigest and stores nothing", async () => {
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "sdk/sha.txt", Body: "checked", ChecksumAlgorithm: "SHA256" }));
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "sdk/crc32c.txt", Body: "checked", ChecksumAlgorithm: "CRC32C" }));
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "sdk/crc64.txt", Body: "checked", ChecksumAlgorithm: "CRC64NVME" }));
     const wrong = await s3Failure(s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "sdk/bad.txt", Body: "checked", ChecksumCRC32: "AAAAAA==" })));
     expect(wrong).toMatchObject({ name: "BadDigest", status: 400 });
     expect((await s3Failure(s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: "sdk/bad.txt" })))).status).toBe(404);

@@ -95,15 +95,16 @@ describe("checksums", () => {
   const base64OfHex = (hex: string) => btoa(String.fromCharCode(...(hex.match(/../g) ?? []).map((h) => Number.parseInt(h, 16))));
 
   // Content-MD5 uses workerd's MD5 digest, which Node's Web Crypto lacks: test/edge/s3-standin.test.ts covers it.
-  it("computes CRC32, CRC32C, SHA-1 and SHA-256 as S3 does", async () => {
+  it("computes CRC32, CRC32C, CRC64NVME, SHA-1 and SHA-256 as S3 does", async () => {
     expect(await CHECKSUMS["x-amz-checksum-crc32"]?.compute(check)).toBe(base64OfHex("cbf43926"));
     expect(await CHECKSUMS["x-amz-checksum-crc32c"]?.compute(check)).toBe(base64OfHex("e3069283"));
+    expect(await CHECKSUMS["x-amz-checksum-crc64nvme"]?.compute(check)).toBe(base64OfHex("ae8b14860a799888"));
     expect(await CHECKSUMS["x-amz-checksum-sha256"]?.compute(check)).toBe(base64OfHex("15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225"));
     expect(await CHECKSUMS["x-amz-checksum-sha1"]?.compute(check)).toBe(base64OfHex("f7c3bc1d808e04732adf679965ccc34ca7ae3441"));
   });
 
   it("answers BadDigest for a mismatch and refuses an algorithm it cannot check", async () => {
     expect(await verifyChecksums(check, new Map([["x-amz-checksum-crc32", "AAAAAA=="]]))).toMatchObject({ status: 400, code: "BadDigest" });
-    expect(await verifyChecksums(check, new Map([["x-amz-checksum-crc64nvme", "AAAAAAAAAAA="]]))).toMatchObject({ status: 400, code: "InvalidRequest" });
+    expect(await verifyChecksums(check, new Map([["x-amz-checksum-xxhash64", "AAAAAAAAAAA="]]))).toMatchObject({ status: 400, code: "InvalidRequest" });
   });
 });
