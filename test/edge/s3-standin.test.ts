@@ -162,6 +162,53 @@ describe("object calls (the GPU worker's)", () => {
     expect(createBucket.headers.get("x-amz-request-id")).toBe(/<RequestId>([^<]+)<\/RequestId>/.exec(refused.text)?.[1]);
   });
 
+  it("takes a SigV4-streamed upload (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) and refuses one with a forged chunk", async () => {
+    const encoder = new TextEncoder();
+    const hex = (buffer: ArrayBuffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    const hmac = async (key: ArrayBuffer | Uint8Array, data: string) =>
+      crypto.subtle.sign("HMAC", await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]), encoder.encode(data));
+    const chunks = [bytes(70_000, 4), bytes(1_000, 5)];
+    const decodedLength = chunks.reduce((n, chunk) => n + chunk.length, 0);
+    const put = async (key: string, forge: boolean) => {
+      const url = `${env.R2_S3_ENDPOINT}/${ORIGINALS}/${key}`;
+      // Content-Length is the encoded length, which depends only on the chunk sizes (64 hex digits per signature).
+      const frame = (size: number) => `${size.toString(16)};chunk-signature=${"0".repeat(64)}\r\n`.length + size + 2;
+      const contentLength = chunks.reduce((n, chunk) => n + frame(chunk.length), 0) + frame(0);
+      const headers = await signRequest({
+        accessKeyId: env.R2_ACCESS_KEY_ID,
+        secretAccessKey: env.R2_SECRET_ACCESS_KEY,
+        region: "auto",
+        service: "s3",
+        method: "PUT",
+        url,
+        headers: { "content-encoding": "aws-chunked", "content-length": String(contentLength), "x-amz-decoded-content-length": String(decodedLength) },
+        payloadHash: "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+      });
+      const datetime = headers.get("x-amz-date") ?? "";
+      const scope = `${datetime.slice(0, 8)}/auto/s3/aws4_request`;
+      let signingKey = await hmac(encoder.encode(`AWS4${env.R2_SECRET_ACCESS_KEY}`), datetime.slice(0, 8));
+      for (const part of ["auto", "s3", "aws4_request"]) signingKey = await hmac(signingKey, part);
+      let previous = /Signature=([0-9a-f]{64})/.exec(headers.get("authorization") ?? "")?.[1] ?? "";
+      const pieces: Uint8Array[] = [];
+      for (const chunk of [...chunks, new Uint8Array(0)]) {
+        const stringToSign = ["AWS4-HMAC-SHA256-PAYLOAD", datetime, scope, previous, await sha256Hex(""), await sha256Hex(chunk)].join("\n");
+        previous = hex(await hmac(signingKey, stringToSign));
+        const sent = forge && chunk.length === 1_000 ? bytes(1_000, 6) : chunk;
+        pieces.push(encoder.encode(`${chunk.length.toString(16)};chunk-signature=${previous}\r\n`), sent, encoder.encode("\r\n"));
+      }
+      const body = new Uint8Array(await new Blob(pieces).arrayBuffer());
+      expect(body.length).toBe(contentLength);
+      return send(url, { method: "PUT", headers, body });
+    };
+    const key = freshKey("streamed.bin");
+    expect((await put(key, false)).status).toBe(200);
+    const stored = await env.ORIGINALS.get(key);
+    expect(new Uint8Array((await stored?.arrayBuffer()) ?? new ArrayBuffer(0))).toEqual(new Uint8Array(await new Blob(chunks).arrayBuffer()));
+    const forged = freshKey("forged.bin");
+    expect(await errorOf(await put(forged, true))).toMatchObject({ status: 403, code: "SignatureDoesNotMatch" });
+    expect(await env.ORIGINALS.head(forged)).toBeNull();
+  });
+
   it("verifies Content-MD5: a wrong one is BadDigest and stores nothing", async () => {
     const key = freshKey("md5.bin");
     const put = async (md5: string) => {
