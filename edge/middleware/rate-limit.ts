@@ -22,6 +22,11 @@ export function clientIp(c: Context<AppEnv>): string {
   return c.req.header("cf-connecting-ip") ?? "local";
 }
 
+/** Who is signing in, as the session records it: user agent, address and the request id (API and web sign-in). */
+export function signInClient(c: Context<AppEnv>) {
+  return { userAgent: c.req.header("user-agent"), ip: clientIp(c), requestId: c.var.requestId };
+}
+
 /**
  * Sliding-window limit (the two-window estimate Upstash's and Cloudflare's limiters use):
  * `previous window count x the share of it still inside the window + current count`. Refused

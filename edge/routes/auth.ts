@@ -1,19 +1,15 @@
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import * as v from "valibot";
 import type { AppEnv } from "../env";
 import { ALL_ROLES, caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
 import { idempotent } from "../middleware/idempotency";
-import { AUTH_LIMITS, checkRateLimit, clientIp, LOGIN_PER_EMAIL, rateLimit } from "../middleware/rate-limit";
+import { AUTH_LIMITS, checkRateLimit, LOGIN_PER_EMAIL, rateLimit, signInClient } from "../middleware/rate-limit";
 import { RefreshTokenSchema, registerAndSignIn, revokeSession, rotateRefreshToken, SignedInSchema, signIn, TokenPairSchema } from "../services/accounts/sessions";
 import { CurrentUserSchema, currentUser, NewAccountSchema } from "../services/accounts/users";
 
 const LoginBody = v.strictObject({ email: s.email, password: s.passwordAttempt });
 const RefreshBody = v.strictObject({ refreshToken: RefreshTokenSchema });
-
-function client(c: Context<AppEnv>) {
-  return { userAgent: c.req.header("user-agent"), ip: clientIp(c), requestId: c.var.requestId };
-}
 
 export const authRoutes = new Hono<AppEnv>()
   .post(
@@ -30,7 +26,7 @@ export const authRoutes = new Hono<AppEnv>()
     rateLimit(AUTH_LIMITS.perIp),
     idempotent({ redact: ["tokens"] }),
     async (c) => {
-      return c.json(await registerAndSignIn(c.var.db, c.var.config, c.req.valid("json"), client(c)), 201, { location: "/v1/auth/me" });
+      return c.json(await registerAndSignIn(c.var.db, c.var.config, c.req.valid("json"), signInClient(c)), 201, { location: "/v1/auth/me" });
     },
   )
   .post(
@@ -46,7 +42,7 @@ export const authRoutes = new Hono<AppEnv>()
     async (c) => {
       const credentials = c.req.valid("json");
       await checkRateLimit(c, { ...LOGIN_PER_EMAIL, key: () => credentials.email });
-      return c.json(await signIn(c.var.db, c.var.config, credentials, client(c)));
+      return c.json(await signIn(c.var.db, c.var.config, credentials, signInClient(c)));
     },
   )
   .post(
@@ -61,7 +57,7 @@ export const authRoutes = new Hono<AppEnv>()
     rateLimit(AUTH_LIMITS.perIp),
     async (c) => {
       const { refreshToken } = c.req.valid("json");
-      return c.json(await rotateRefreshToken(c.var.db, c.var.config, refreshToken, client(c)));
+      return c.json(await rotateRefreshToken(c.var.db, c.var.config, refreshToken, signInClient(c)));
     },
   )
   .post(

@@ -1,7 +1,8 @@
 import type { Context, MiddlewareHandler } from "hono";
+import type * as v from "valibot";
 import type { AppEnv } from "../env";
 import type { Principal } from "../lib/principal";
-import { ApiError } from "../lib/problem";
+import { ApiError, fieldIssues } from "../lib/problem";
 import type { Access } from "../lib/route";
 import { CSRF_FIELD, CSRF_HEADER, csrfMatches } from "../lib/session-cookies";
 
@@ -58,6 +59,11 @@ export function visitor(c: Context<AppEnv>): Principal {
   const principal = c.var.principal;
   if (!principal) throw new ApiError("unauthenticated");
   return principal;
+}
+
+/** A failed parse's issues as people read them on a page: `field: message` (`form` when no field is named). */
+export function issueMessages(issues: readonly v.BaseIssue<unknown>[]): string[] {
+  return fieldIssues(issues).map((issue) => `${issue.path || "form"}: ${issue.message}`);
 }
 
 /**

@@ -68,3 +68,18 @@ describe("generated files and builds are current", () => {
     }
   });
 });
+
+describe("the README's figures", () => {
+  it("are the generated figures files, block for block (a bench run rewrites both)", async () => {
+    const { readmeBlock, readmeFigures } = await import("../../scripts/bench/lib/figures");
+    const readme = readFileSync("README.md", "utf8");
+    const names = [...readme.matchAll(/<!-- figures:([a-z0-9-]+) -->/g)].map((m) => m[1] as string);
+    expect(names.length, "the README shows some generated figures").toBeGreaterThan(0);
+    for (const name of names) {
+      const block = readmeBlock(readme, name);
+      expect(block, `README block figures:${name} has its closing marker`).not.toBeNull();
+      const shown = readme.slice(block?.start, block?.end);
+      expect(shown, `README figures:${name} differs from docs/figures/${name}.md: rerun its bench`).toBe(readmeFigures(readFileSync(`docs/figures/${name}.md`, "utf8")));
+    }
+  });
+});

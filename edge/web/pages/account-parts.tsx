@@ -8,6 +8,7 @@ import * as s from "../../lib/schemas";
 import type { OrderView } from "../../services/commerce/orders";
 import type { ItemRefusal } from "../../services/commerce/settlement";
 import { day, money } from "../components";
+import { issueMessages } from "../page";
 
 /**
  * Pieces the buyer's pages share (cart.tsx, account.tsx): an order as a buyer reads it, status
@@ -92,8 +93,7 @@ export function Pager({ path, nextCursor }: { path: string; nextCursor: string |
 export function parseForm<T extends v.GenericSchema>(schema: T, fields: unknown, what: string): v.InferOutput<T> {
   const parsed = v.safeParse(schema, fields);
   if (!parsed.success) {
-    const errors = fieldIssues(parsed.issues);
-    throw new ApiError("validation-failed", `${what}: ${errors.map((e) => (e.path ? `${e.path} ${e.message}` : e.message)).join("; ")}`, { errors });
+    throw new ApiError("validation-failed", `${what}: ${issueMessages(parsed.issues).join("; ")}`, { errors: fieldIssues(parsed.issues) });
   }
   return parsed.output;
 }

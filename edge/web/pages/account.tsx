@@ -2,7 +2,7 @@ import { type Context, Hono } from "hono";
 import * as v from "valibot";
 import type { AppEnv } from "../../env";
 import { API_KEY_SCOPES } from "../../lib/principal";
-import { ApiError, fieldIssues } from "../../lib/problem";
+import { ApiError } from "../../lib/problem";
 import { ALL_ROLES } from "../../lib/route";
 import * as s from "../../lib/schemas";
 import { csrfToken } from "../../lib/session-cookies";
@@ -16,7 +16,7 @@ import { getOrder, listOrders } from "../../services/commerce/orders";
 import { listPlans, subscriptionStatus } from "../../services/commerce/plans";
 import { day, money, Notice } from "../components";
 import { CsrfField, render } from "../layout";
-import { formFields, page, visitor } from "../page";
+import { formFields, issueMessages, page, visitor } from "../page";
 import { OrderBadge, OrderDetail, Pager, pageQuery, parseForm } from "./account-parts";
 
 /**
@@ -449,8 +449,7 @@ export const accountPages = new Hono<AppEnv>()
     const scopes = (Array.isArray(body.scopes) ? body.scopes : body.scopes === undefined ? [] : [body.scopes]).filter((x): x is string => typeof x === "string");
     const parsed = v.safeParse(ApiKeyRequestSchema, { name, scopes });
     if (!parsed.success) {
-      const problems = fieldIssues(parsed.issues).map((e) => `${e.path || "form"}: ${e.message}`);
-      return apiKeysPage(c, { error: `The key was not created. ${problems.join("; ")}.`, name, status: 422 });
+      return apiKeysPage(c, { error: `The key was not created. ${issueMessages(parsed.issues).join("; ")}.`, name, status: 422 });
     }
     try {
       const created = await createApiKey(c.var.db, visitor(c).userId, parsed.output, c.var.requestId);

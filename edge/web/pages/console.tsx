@@ -14,7 +14,7 @@ import { listPayoutPeriods, listPeriodPayouts, payoutReconciliation, runPayoutsA
 import { listPrices, PriceChangeSchema, setPrice } from "../../services/commerce/prices";
 import { day, money, Notice } from "../components";
 import { CsrfField, render } from "../layout";
-import { formFields, page, visitor } from "../page";
+import { formFields, issueMessages, page, visitor } from "../page";
 
 /**
  * The admin console: dashboard, review queue, takedowns, audit log, prices and payout runs. Every
@@ -51,10 +51,6 @@ function problemOf(error: unknown): Problem {
     return { message: error.detail ?? error.message, status: error.status };
   }
   throw error;
-}
-
-function issuesOf(issues: readonly v.BaseIssue<unknown>[]): string {
-  return issues.map((issue) => `${v.getDotPath(issue) ?? "form"} ${issue.message}`).join("; ");
 }
 
 async function consolePage(c: Context<AppEnv>, title: string, current: string, body: Child, status: 200 | 404 | 409 | 422 = 200) {
@@ -298,7 +294,7 @@ async function auditPage(c: Context<AppEnv>) {
       problem = problemOf(error);
     }
   } else {
-    problem = { message: `Check the filters: ${issuesOf(parsed.issues)}`, status: 422 };
+    problem = { message: `Check the filters: ${issueMessages(parsed.issues).join("; ")}`, status: 422 };
   }
   const keep = new URLSearchParams();
   if (raw.actorId) keep.set("actor", raw.actorId);
@@ -692,7 +688,7 @@ export const consolePages = new Hono<AppEnv>()
   .post("/takedown", admins(), async (c) => {
     const fields = await formFields(c);
     const parsed = v.safeParse(v.object({ imageId: s.uuid, reason: ModerationReasonSchema }), { imageId: fields.imageId ?? "", reason: fields.reason ?? "" });
-    if (!parsed.success) return takedownPage(c, { message: `Check the form: ${issuesOf(parsed.issues)}`, status: 422 }, fields);
+    if (!parsed.success) return takedownPage(c, { message: `Check the form: ${issueMessages(parsed.issues).join("; ")}`, status: 422 }, fields);
     try {
       await moderateAs(c, parsed.output.imageId, "takedown", { reason: parsed.output.reason });
     } catch (error) {
@@ -712,7 +708,7 @@ export const consolePages = new Hono<AppEnv>()
       ...(fields.imageId?.trim() ? { imageId: fields.imageId.trim() } : {}),
     };
     const parsed = v.safeParse(PriceChangeSchema, change);
-    if (!parsed.success) return pricesPage(c, { message: `Check the form: ${issuesOf(parsed.issues)}`, status: 422 }, fields);
+    if (!parsed.success) return pricesPage(c, { message: `Check the form: ${issueMessages(parsed.issues).join("; ")}`, status: 422 }, fields);
     try {
       await setPrice(c.var.db, parsed.output, by(c));
     } catch (error) {

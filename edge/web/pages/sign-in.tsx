@@ -4,12 +4,12 @@ import type { AppEnv } from "../../env";
 import { ApiError } from "../../lib/problem";
 import * as s from "../../lib/schemas";
 import { clearSessionCookie, csrfToken, sessionCookie, setSessionCookie } from "../../lib/session-cookies";
-import { AUTH_LIMITS, checkRateLimit, clientIp, LOGIN_PER_EMAIL, rateLimit } from "../../middleware/rate-limit";
+import { AUTH_LIMITS, checkRateLimit, LOGIN_PER_EMAIL, rateLimit, signInClient } from "../../middleware/rate-limit";
 import { NewAccountSchema } from "../../services/accounts/users";
 import { endWebSession, registerWeb, signInWeb, WEB_SESSION_TTL_SECONDS } from "../../services/accounts/web-sessions";
 import { Notice } from "../components";
 import { CsrfField, render } from "../layout";
-import { formFields, page } from "../page";
+import { formFields, issueMessages, page } from "../page";
 
 /** Sign in, join, sign out: the web session's doors (edge/services/accounts/web-sessions.ts). */
 
@@ -18,10 +18,6 @@ const LoginForm = v.object({ email: s.email, password: s.passwordAttempt });
 /** Where to go after signing in: a path on this site only (never `//evil.example` or a full URL). */
 export function safeNext(next: string | undefined, fallback = "/"): string {
   return next && /^\/(?![/\\])[^\s]*$/.test(next) ? next : fallback;
-}
-
-function client(c: Context<AppEnv>) {
-  return { userAgent: c.req.header("user-agent"), ip: clientIp(c), requestId: c.var.requestId };
 }
 
 async function loginPage(c: Context<AppEnv>, values: { email?: string; next?: string; error?: string }, status: 200 | 401 | 422 | 429 = 200) {
@@ -110,7 +106,7 @@ export const signInPages = new Hono<AppEnv>()
     if (!parsed.success) return loginPage(c, { email: fields.email, next: fields.next, error: "Enter your email and password." }, 422);
     await checkRateLimit(c, { ...LOGIN_PER_EMAIL, key: () => parsed.output.email });
     try {
-      const { session } = await signInWeb(c.var.db, parsed.output, client(c));
+      const { session } = await signInWeb(c.var.db, parsed.output, signInClient(c));
       setSessionCookie(c, session.token, WEB_SESSION_TTL_SECONDS);
     } catch (error) {
       if (error instanceof ApiError && error.type === "invalid-credentials") {
@@ -125,11 +121,10 @@ export const signInPages = new Hono<AppEnv>()
     const fields = await formFields(c);
     const parsed = v.safeParse(NewAccountSchema, { email: fields.email, password: fields.password, displayName: fields.displayName, role: fields.role });
     if (!parsed.success) {
-      const errors = parsed.issues.map((issue) => `${v.getDotPath(issue) ?? "form"}: ${issue.message}`);
-      return registerPage(c, fields, errors, 422);
+      return registerPage(c, fields, issueMessages(parsed.issues), 422);
     }
     try {
-      const { user, session } = await registerWeb(c.var.db, parsed.output, client(c));
+      const { user, session } = await registerWeb(c.var.db, parsed.output, signInClient(c));
       setSessionCookie(c, session.token, WEB_SESSION_TTL_SECONDS);
       return c.redirect(safeNext(fields.next, user.role === "contributor" ? "/studio" : "/"), 303);
     } catch (error) {

@@ -4,7 +4,7 @@ import { UPLOAD_CONTENT_TYPES } from "../../../common/images";
 import { type ImageStatus, imageStatus } from "../../../db/schema";
 import type { AppEnv } from "../../env";
 import { decodeCursor } from "../../lib/pagination";
-import { ApiError, fieldIssues } from "../../lib/problem";
+import { ApiError } from "../../lib/problem";
 import { csrfToken } from "../../lib/session-cookies";
 import { categoryChoices, editListing, ListingEditSchema, listingForEdit, processingStatus } from "../../services/catalogue/images";
 import { listPortfolio, portfolioCounts } from "../../services/catalogue/portfolio";
@@ -13,7 +13,7 @@ import { payoutSettings, startOnboarding } from "../../services/commerce/payout-
 import { listContributorPayouts } from "../../services/commerce/payout-history";
 import { day, money, Notice } from "../components";
 import { CsrfField, render } from "../layout";
-import { page, visitor } from "../page";
+import { issueMessages, page, visitor } from "../page";
 import { EarningsChart, STATUS_LABELS, StatusBadge, StudioNav } from "./studio-parts";
 
 const contributor = page({ access: ["contributor"] });
@@ -171,8 +171,7 @@ export const studioPages = new Hono<AppEnv>()
       editorial: text("editorial") !== undefined,
     });
     if (!parsed.success) {
-      const issues = fieldIssues(parsed.issues);
-      return uploadPage(c, issues.map((issue) => `${issue.path || "form"}: ${issue.message}`).join("; "));
+      return uploadPage(c, issueMessages(parsed.issues).join("; "));
     }
     await editListing({ db: c.var.db, store: c.var.store, log: c.var.log }, id, { ...visitor(c), requestId: c.var.requestId }, parsed.output);
     return c.redirect(`/studio/uploads/${id}?saved=1`, 303);

@@ -8,7 +8,7 @@
  * import { recordFigures } from "./lib/figures";
  * recordFigures("pipeline"); // then print the tables as before
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { relative, resolve } from "node:path";
 import { format } from "node:util";
@@ -61,7 +61,33 @@ export function recordFigures(name: string): void {
     if (code !== 0) return; // a failed run's partial output is not a figure
     const file = figuresPath(name);
     mkdirSync(resolve(file, ".."), { recursive: true });
-    writeFileSync(file, figuresMarkdown(name, commandLine(), printed.join("\n")));
+    const markdown = figuresMarkdown(name, commandLine(), printed.join("\n"));
+    writeFileSync(file, markdown);
     print(`figures written to ${relative(root, file)}`);
+    if (updateReadmeBlock(name, markdown)) print(`and into README.md's figures:${name} block`);
   });
+}
+
+const README = resolve(root, "README.md");
+
+/** The README's copy of a figures file: between `<!-- figures:NAME -->` and `<!-- /figures:NAME -->`. */
+export function readmeBlock(readme: string, name: string): { start: number; end: number } | null {
+  const open = `<!-- figures:${name} -->\n`;
+  const start = readme.indexOf(open);
+  const end = readme.indexOf(`<!-- /figures:${name} -->`);
+  return start >= 0 && end > start ? { start: start + open.length, end } : null;
+}
+
+/** What the README shows of a figures file: its fenced output block, as generated. */
+export function readmeFigures(markdown: string): string {
+  return `${/```text\n[\s\S]*?\n```\n/.exec(markdown)?.[0] ?? ""}`;
+}
+
+/** Rewrites the README's block for `name` (when it has one) with the new figures; true if it did. */
+function updateReadmeBlock(name: string, markdown: string): boolean {
+  const readme = readFileSync(README, "utf8");
+  const block = readmeBlock(readme, name);
+  if (!block) return false;
+  writeFileSync(README, readme.slice(0, block.start) + readmeFigures(markdown) + readme.slice(block.end));
+  return true;
 }

@@ -1,6 +1,7 @@
 // Edgestock web app: what every page needs (budget: 20 KB of JS per page, see edge/web/layout.tsx).
 // - es.api(): fetch() to the API with the session cookie and this page's CSRF token.
 // - Search suggestions as you type (GET /v1/search/suggest into the search box's datalist).
+// - es.dropZone(): drag-and-drop onto an element (search by image here, uploads in studio.js).
 // - Search by image: drop a picture on any element with [data-drop-search] (or pick one with its file input).
 
 (() => {
@@ -24,7 +25,20 @@
     }
     return res.status === 204 ? null : res.json();
   };
-  window.es = { api, csrf };
+  // A drop zone: highlighted while a file is dragged over it; `take` gets the dropped files.
+  const dropZone = (zone, take) => {
+    zone.addEventListener("dragover", (e) => {
+      e.preventDefault();
+      zone.classList.add("over");
+    });
+    zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+    zone.addEventListener("drop", (e) => {
+      e.preventDefault();
+      zone.classList.remove("over");
+      take(e.dataTransfer?.files);
+    });
+  };
+  window.es = { api, csrf, dropZone };
 
   const box = document.querySelector("input[data-suggest]");
   const list = document.getElementById("q-suggestions");
@@ -69,16 +83,7 @@
         if (status) status.textContent = "Search by image is unavailable right now.";
       }
     };
-    zone.addEventListener("dragover", (e) => {
-      e.preventDefault();
-      zone.classList.add("over");
-    });
-    zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-    zone.addEventListener("drop", (e) => {
-      e.preventDefault();
-      zone.classList.remove("over");
-      send(e.dataTransfer?.files?.[0]);
-    });
+    dropZone(zone, (files) => send(files?.[0]));
     zone.querySelector('input[type="file"]')?.addEventListener("change", (e) => send(e.target.files?.[0]));
   }
 })();

@@ -7,7 +7,7 @@
 // (without it the API decides by its own threshold).
 
 (() => {
-  const { api } = window.es;
+  const { api, dropZone } = window.es;
   const LABELS = { processing: "Processing", approved: "Approved", pending_review: "In review", rejected: "Refused", processing_failed: "Failed" };
   const POLL_MS = 2500;
   const ATTEMPTS = 4;
@@ -206,16 +206,7 @@
       take(input.files);
       input.value = "";
     });
-    zone.addEventListener("dragover", (e) => {
-      e.preventDefault();
-      zone.classList.add("over");
-    });
-    zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-    zone.addEventListener("drop", (e) => {
-      e.preventDefault();
-      zone.classList.remove("over");
-      take(e.dataTransfer?.files);
-    });
+    dropZone(zone, take);
 
     // The listing form: PATCH the API; keywords typed plus the AI tags ticked.
     list.addEventListener("submit", async (e) => {
