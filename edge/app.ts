@@ -17,7 +17,6 @@ import { checkoutRoutes } from "./routes/checkout";
 import { contributorRoutes } from "./routes/contributor";
 import { derivativeRoutes } from "./routes/derivatives";
 import { docsRoutesFor } from "./routes/docs";
-import { downloadRoutes } from "./routes/downloads";
 import { healthRoutes } from "./routes/health";
 import { imageRoutes } from "./routes/images";
 import { licenseRoutes } from "./routes/licenses";
@@ -68,7 +67,6 @@ export function createApp(runtime: Runtime = {}): Hono<AppEnv> {
   app.route("/v1/api-keys", apiKeyRoutes);
   app.route("/v1/uploads", uploadRoutes);
   app.route("/v1/images", imageRoutes);
-  app.route("/v1/images", downloadRoutes);
   app.route("/v1/search", searchRoutes);
   app.route("/v1/derivatives", derivativeRoutes);
   app.route("/v1/cart", cartRoutes);

@@ -1,11 +1,14 @@
 import { type Context, Hono } from "hono";
 import * as v from "valibot";
 import { NEAR_DUPLICATE_MAX_DISTANCE, NSFW_THRESHOLD } from "../../common/images";
+import { licenseType } from "../../db/schema";
 import type { AppEnv } from "../env";
 import { background, caller, input, spec } from "../lib/route";
 import * as s from "../lib/schemas";
+import { clientIp } from "../middleware/rate-limit";
 import { findSimilarImages, ImagePageSchema, SimilarImagesSchema, showImagePage } from "../services/catalogue/image-page";
 import { EditedListingSchema, editListing, ListingEditSchema, ProcessingStatusSchema, processingStatus, WithdrawalSchema, withdrawImage } from "../services/catalogue/images";
+import { authorizeDownload, DownloadTicketSchema } from "../services/commerce/downloads";
 
 const SimilarQuery = v.strictObject({
   perPage: v.optional(v.pipe(v.string(), v.regex(/^\d{1,2}$/, "must be 1-48"), v.transform(Number), v.minValue(1, "must be 1-48"), v.maxValue(48, "must be 1-48")), "24"),
@@ -28,7 +31,8 @@ const actor = (c: Context<AppEnv>) => ({ ...caller(c), requestId: c.var.requestI
 
 /**
  * Images: the public page and similar images of a listed image; for its contributor (and admins),
- * processing status, metadata edits and withdrawal from sale.
+ * processing status, metadata edits and withdrawal from sale; for a buyer holding a license, the
+ * download of the original through a short-lived signed URL.
  */
 export const imageRoutes = new Hono<AppEnv>()
   .get(
@@ -62,6 +66,33 @@ export const imageRoutes = new Hono<AppEnv>()
     async (c) => {
       const similar = await findSimilarImages(c.var.db, c.req.valid("param").id, c.req.valid("query"), c.var.urls);
       return c.json(similar, 200, { "cache-control": PUBLIC_CACHE });
+    },
+  )
+  .get(
+    "/:id/download",
+    spec({
+      summary: "Download an original you hold a license for: a signed URL valid for 5 minutes",
+      description:
+        "`license` is a license id you hold for this image, or a license type (standard | enhanced | editorial): a held license of that type is used, " +
+        "else one subscription credit is spent (standard and editorial only). Re-downloads are allowed; every download is recorded. " +
+        "The URL is a presigned GET of the private originals bucket; changing any part of it breaks the signature.",
+      tags: ["commerce"],
+      access: ["buyer"],
+      apiKeyScope: "downloads:create",
+      responses: {
+        200: { description: "The signed URL", schema: DownloadTicketSchema },
+        403: { description: "No valid license and no subscription credit (license-required)" },
+        404: { description: "No such image, or no such license of yours for it" },
+        410: { description: "The image was taken down" },
+      },
+    }),
+    input("param", v.strictObject({ id: s.uuid })),
+    input("query", v.strictObject({ license: v.union([s.uuid, v.picklist(licenseType.enumValues)], "must be a license id or a license type") })),
+    async (c) => {
+      const deps = { db: c.var.db, config: c.var.config, s3: c.var.s3 };
+      const client = { ip: clientIp(c), userAgent: c.req.header("user-agent") ?? null };
+      const ticket = await authorizeDownload(deps, caller(c), c.req.valid("param").id, c.req.valid("query").license, client);
+      return c.json(ticket, 200, { "cache-control": "no-store" });
     },
   )
   .get(

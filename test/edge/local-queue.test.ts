@@ -54,10 +54,28 @@ async function sendJobs(imageIds: string[]): Promise<JobMessage[]> {
 
 /** Rows the stand-in holds whose body mentions one of `markers` (read inside the Durable Object). */
 function storedMatching(markers: string[]): Promise<{ id: string; attempts: number; leased: boolean }[]> {
-  const stub = localEnv.LOCAL_QUEUES.get(localEnv.LOCAL_QUEUES.idFromName(LOCAL_PULL_QUEUE));
-  return runInDurableObject(stub, (_instance, state) => {
+  return runInDurableObject(queueObject(), (_instance, state) => {
     const rows = state.storage.sql.exec<{ id: string; body: string; attempts: number; lease_id: string | null }>("SELECT id, body, attempts, lease_id FROM messages").toArray();
     return rows.filter((r) => markers.some((m) => r.body.includes(m))).map((r) => ({ id: r.id, attempts: r.attempts, leased: r.lease_id !== null }));
+  });
+}
+
+function queueObject() {
+  return localEnv.LOCAL_QUEUES.get(localEnv.LOCAL_QUEUES.idFromName(LOCAL_PULL_QUEUE));
+}
+
+/** When each unleased message mentioning one of `markers` becomes visible (ms since the epoch). */
+function dueTimes(markers: string[]): Promise<number[]> {
+  return runInDurableObject(queueObject(), (_instance, state) => {
+    const rows = state.storage.sql.exec<{ body: string; visible_at: number }>("SELECT body, visible_at FROM messages WHERE lease_id IS NULL").toArray();
+    return rows.filter((r) => markers.some((m) => r.body.includes(m))).map((r) => r.visible_at);
+  });
+}
+
+/** Steps the stand-in's clock for these messages: whatever delay they wait out is over now. */
+function makeDue(markers: string[]): Promise<void> {
+  return runInDurableObject(queueObject(), (_instance, state) => {
+    for (const marker of markers) state.storage.sql.exec("UPDATE messages SET visible_at = 0 WHERE lease_id IS NULL AND instr(body, ?) > 0", marker);
   });
 }
 
@@ -180,13 +198,18 @@ describe("local Queues pull stand-in", () => {
     await sendJobs(ids);
     await arrived(ids);
     const [first] = await pullMineEventually(ids, 1);
-    const retried = await queue.ack({ acks: [], retries: [{ leaseId: first?.leaseId ?? "", delaySeconds: 1 }] });
+    const before = Date.now();
+    const retried = await queue.ack({ acks: [], retries: [{ leaseId: first?.leaseId ?? "", delaySeconds: 3600 }] });
+    const after = Date.now();
     expect(retried).toEqual({ ackCount: 0, retryCount: 1, warnings: {} });
 
-    const retriedAt = Date.now();
+    // Due an hour after the retry, and not visible before: the clock is stepped, not waited for.
+    const [due] = await dueTimes(ids);
+    expect(due).toBeGreaterThanOrEqual(before + 3_600_000);
+    expect(due).toBeLessThanOrEqual(after + 3_600_000);
     expect(await pullMine(ids)).toEqual([]);
+    await makeDue(ids);
     const [second] = await pullMineEventually(ids, 1);
-    expect(Date.now() - retriedAt).toBeGreaterThanOrEqual(900);
     expect(second).toMatchObject({ id: first?.id, attempts: 2 });
     expect(second?.leaseId).not.toBe(first?.leaseId);
     await queue.ack({ acks: [second?.leaseId ?? ""], retries: [] });
