@@ -1,6 +1,10 @@
 // The edge API in workerd for `npm start` (scripts/start.ts runs this with Node, as wrangler needs).
 //
-//   node scripts/edge-dev.mjs <wrangler config> <port> <persist dir> [NAME=value ...]
+//   node scripts/edge-dev.mjs <wrangler config> <port> <persist dir> <secrets file> [NAME=value ...]
+//
+// <secrets file> is a dotenv file of the Worker's secrets (npm start writes it into its data folder),
+// read in place of the .dev.vars beside the config: a checkout's root holds no generated secrets, so
+// `wrangler types --check` and concurrent stacks see the same files.
 //
 // Two ways, the same local R2, Queues, Durable Objects and bindings (state in <persist dir>/v3,
 // where `wrangler dev --persist-to` keeps it):
@@ -23,9 +27,9 @@ import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_startWorker } from "wrangler";
 
-const [config, port, persist, ...vars] = process.argv.slice(2);
-if (!config || !port || !persist) {
-  console.error("usage: node scripts/edge-dev.mjs <wrangler config> <port> <persist dir> [NAME=value ...]");
+const [config, port, persist, secretsFile, ...vars] = process.argv.slice(2);
+if (!config || !port || !persist || !secretsFile) {
+  console.error("usage: node scripts/edge-dev.mjs <wrangler config> <port> <persist dir> <secrets file> [NAME=value ...]");
   process.exit(2);
 }
 const extraVars = Object.fromEntries(
@@ -52,6 +56,7 @@ process.on("SIGTERM", stop);
 async function startDev() {
   const worker = await unstable_startWorker({
     config,
+    envFiles: [resolve(secretsFile)],
     bindings: Object.fromEntries(Object.entries(extraVars).map(([name, value]) => [name, { type: "plain_text", value }])),
     dev: {
       server: { hostname: "127.0.0.1", port: Number(port) },
@@ -73,8 +78,8 @@ async function startBundle() {
   const main = /^main = "(.+)"$/m.exec(readFileSync(config, "utf8"))?.[1];
   if (!main) throw new Error(`${config} has no main = "..." line`);
   const script = `${basename(main).replace(/\.[cm]?[jt]s$/, "")}.js`;
-  // The bindings, compatibility settings, queues and Durable Objects of the config (and .dev.vars).
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
+  // The bindings, compatibility settings, queues and Durable Objects of the config, and the secrets.
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(config, undefined, { envFiles: [resolve(secretsFile)] });
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: Number(port),

@@ -3,7 +3,7 @@
  *   1. Postgres: the embedded PGlite (pgvector, pg_trgm) persisted under .data/pglite and migrated,
  *      or the server in DATABASE_URL; either way behind the proxy the Neon driver uses (WebSocket, HTTP /sql).
  *   2. The edge API in workerd (scripts/edge-dev.mjs: `wrangler dev` through wrangler's API, with the
- *      inspector off; local R2/Queues, state under .data/wrangler).
+ *      inspector off; local R2/Queues, state under .data/wrangler; its secrets in .data/dev.vars).
  *   3. The GPU worker (`bun gpu-worker/main.ts`).
  *   4. Without STRIPE_SECRET_KEY, the Stripe stand-in (scripts/stripe-standin) on STRIPE_STANDIN_PORT or a free port.
  * Prints the URL; Ctrl-C (or SIGTERM) stops every process it started.
@@ -12,7 +12,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { migrate } from "drizzle-orm/neon-serverless/migrator";
@@ -36,6 +36,7 @@ const PASS_THROUGH = [
   "R2_ACCESS_KEY_ID",
   "R2_SECRET_ACCESS_KEY",
 ];
+const GENERATED_SECRETS_HEADER = "# Written by npm start; regenerated on every start. Do not edit: set variables in your shell instead.";
 const quietWrangler = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" };
 
 const say = (msg: string) => {
@@ -171,16 +172,30 @@ const vars: Record<string, string> = {
   ...(stripeStandin ? { STRIPE_API_BASE: stripeStandin.url, STRIPE_SECRET_KEY: STANDIN_KEY } : {}),
 };
 for (const name of PASS_THROUGH) if (process.env[name]) vars[name] = process.env[name] as string;
+// The Worker's secrets, in this data folder rather than a .dev.vars in the checkout: two stacks with
+// their own data folders do not overwrite each other's, and `wrangler types --check` sees no secrets.
+const secretsFile = join(dataDir, "dev.vars");
 writeFileSync(
-  join(root, ".dev.vars"),
-  `# Written by npm start; regenerated on every start. Do not edit: set variables in your shell instead.\n${Object.entries(vars)
+  secretsFile,
+  `${GENERATED_SECRETS_HEADER}\n${Object.entries(vars)
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
     .join("\n")}\n`,
   { mode: 0o600 },
 );
+// Earlier versions wrote that file to the checkout's root: remove it there, but only if it is ours.
+const legacySecrets = join(root, ".dev.vars");
+if (existsSync(legacySecrets) && readFileSync(legacySecrets, "utf8").startsWith(GENERATED_SECRETS_HEADER)) rmSync(legacySecrets);
 
 const edge = spawnGroup(
-  ["node", "scripts/edge-dev.mjs", writeLocalWranglerConfig(), String(port), join(dataDir, "wrangler"), `DERIVATIVES_PUBLIC_URL=http://127.0.0.1:${port}/v1/derivatives`],
+  [
+    "node",
+    "scripts/edge-dev.mjs",
+    writeLocalWranglerConfig(),
+    String(port),
+    join(dataDir, "wrangler"),
+    secretsFile,
+    `DERIVATIVES_PUBLIC_URL=http://127.0.0.1:${port}/v1/derivatives`,
+  ],
   quietWrangler,
   "edge",
 );

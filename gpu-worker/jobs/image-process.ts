@@ -33,7 +33,7 @@ const JOB_TYPE = "image.process";
 /**
  * Exact duplicates by SHA-256, then near duplicates by perceptual hash (Hamming distance over the
  * 64 bits), across every contributor's live images. The near-duplicate query scans the phash
- * column; at millions of images it wants a BK-tree or multi-index hashing (see README, "Status and known limits").
+ * column; at millions of images it wants a BK-tree or multi-index hashing (see the README's "Known limits").
  */
 async function findDuplicate(db: Database, imageId: string, image: Pick<AnalysedImage, "sha256" | "phash">, maxDistance: number): Promise<Duplicate | null> {
   const live = sql`${images.id} <> ${imageId} and ${images.duplicateOf} is null and ${images.status} not in ('rejected', 'processing_failed')`;

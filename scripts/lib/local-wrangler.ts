@@ -9,7 +9,7 @@ const PRODUCTION_MAIN = /^main = "edge\/index\.ts"$/m;
  * (edge/local.ts: the production Worker plus the stand-ins), then edge/dev/wrangler.local.toml (the
  * local Queues pull stand-in). Both are TOML whose trailing array-of-tables append cleanly, so a
  * concatenation is a valid config. Returns its path; it sits beside wrangler.toml so relative
- * paths (main, .dev.vars) resolve the same.
+ * paths (main, assets) resolve the same.
  */
 export function writeLocalWranglerConfig(): string {
   const path = join(root, "wrangler.local.toml");

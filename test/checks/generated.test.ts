@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 
@@ -17,8 +17,44 @@ const run = (cmd: string, args: string[]) => {
 };
 
 describe("generated files and builds are current", () => {
-  it("edge/worker-configuration.d.ts matches `wrangler types` for wrangler.toml", () => {
-    expect(run("node_modules/.bin/bun", ["scripts/check-types.ts"])).toContain("types are current");
+  /**
+   * `wrangler types --check` (wrangler's own check, `npm run cf-typegen:check`) as a clean clone runs it:
+   * in a folder beside the checkout holding wrangler.toml and links to the code, so a developer's own
+   * .dev.vars or .env (whose names wrangler would add to the types) is not read.
+   */
+  function wranglerTypesCheck(edit?: { wranglerToml?: (text: string) => string; devVars?: string }) {
+    const dir = mkdtempSync(join(tmpdir(), "edgestock-types-"));
+    try {
+      for (const name of ["edge", "common", "db", "node_modules"]) symlinkSync(resolve(name), join(dir, name));
+      writeFileSync(join(dir, "wrangler.toml"), (edit?.wranglerToml ?? ((t) => t))(readFileSync("wrangler.toml", "utf8")));
+      if (edit?.devVars) writeFileSync(join(dir, ".dev.vars"), edit.devVars);
+      return spawnSync("node_modules/.bin/wrangler", ["types", "edge/worker-configuration.d.ts", "--check"], { cwd: dir, env, encoding: "utf8" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("edge/worker-configuration.d.ts passes `wrangler types --check` for wrangler.toml", () => {
+    const check = wranglerTypesCheck();
+    expect(check.status, `${check.stdout}${check.stderr}`).toBe(0);
+    expect(check.stdout).toContain("are up to date");
+  });
+
+  it("`wrangler types --check` fails when wrangler.toml gains a var, or when secrets it would type appear", () => {
+    const newVar = wranglerTypesCheck({ wranglerToml: (t) => t.replace(/^\[vars\]$/m, '[vars]\nNEW_SETTING = "x"') });
+    expect(newVar.status).toBe(1);
+    expect(`${newVar.stdout}${newVar.stderr}`).toContain("are out of date");
+    expect(wranglerTypesCheck({ devVars: "SOME_SECRET=x\n" }).status).toBe(1);
+  });
+
+  it("the secrets declared beside the generated types are the ones .dev.vars.example lists", () => {
+    const declared = [...readFileSync("edge/secrets.d.ts", "utf8").matchAll(/^\s+([A-Z][A-Z0-9_]*)\??: string;$/gm)].map((m) => m[1]);
+    const listed = [...readFileSync(".dev.vars.example", "utf8").matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]);
+    expect(declared.length).toBeGreaterThan(10);
+    expect([...declared].sort()).toEqual([...listed].sort());
+    // The generated file holds wrangler.toml's bindings and vars only: no secret is typed twice.
+    const generated = readFileSync("edge/worker-configuration.d.ts", "utf8");
+    for (const name of declared) expect(generated, name).not.toMatch(new RegExp(`\\b${name}:`));
   });
 
   it("committed migrations match the drizzle schema", () => {

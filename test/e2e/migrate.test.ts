@@ -83,7 +83,7 @@ beforeAll(async () => {
   library = await writeImageLibrary(folder, { seed: SEED });
   // A small generated CLIP model (right names and shapes, random weights) so the ML steps run for real.
   await writeTestClipModel(clipDir, { layout: "immich", embedDim: EMBEDDING_DIMENSIONS });
-  // One after the other: npm start rewrites .dev.vars in the checkout before wrangler reads it.
+  // One after the other: two starts at once would compete for the two cores while booting.
   await startStack("a");
   await startStack("b");
 });

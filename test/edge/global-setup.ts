@@ -41,8 +41,8 @@ export default async function setup(project: TestProject) {
     STRIPE_WEBHOOK_SECRET: stripeWebhookSecret,
     STRIPE_API_BASE: stripe.url,
     STRIPE_STANDIN_URL: stripe.url,
-    // What `npm start` writes into .dev.vars (wrangler reads it next to the config) must not leak
-    // into the tests when a stack ran in this checkout: these are the tests' own values.
+    // A .dev.vars next to the config (a developer's own; npm start writes its secrets elsewhere) must not leak
+    // into the tests: these are the tests' own values.
     EMBED_SERVICE_URL: "",
     WORKER_SHARED_SECRET: "",
     PUBLIC_APP_URL: "http://127.0.0.1:8787",

@@ -7,7 +7,7 @@ import { LOCAL_PULL_QUEUE, type LocalPullQueue, MAX_DELIVERIES } from "../../edg
 import worker from "../../edge/index";
 import { enqueueReprocess, SEND_BATCH_LIMIT } from "../../edge/services/admin/reprocess";
 import { createQueueClient, type PulledMessage } from "../../gpu-worker/queue-client";
-import { BASE, testDb } from "./support";
+import { BASE, testDb, testSecret } from "./support";
 
 /**
  * The local pull-consumer stand-in end to end: messages sent with env.JOBS reach the edge's push
@@ -18,7 +18,7 @@ import { BASE, testDb } from "./support";
 
 const API = `${BASE}/_local/queues/client/v4`;
 const QUEUE_PATH = `${API}/accounts/local/queues/${LOCAL_PULL_QUEUE}/messages`;
-const token = env.LOCAL_QUEUES_TOKEN;
+const token = testSecret("LOCAL_QUEUES_TOKEN");
 const localEnv = env as Env & { LOCAL_QUEUES: DurableObjectNamespace<LocalPullQueue> };
 
 const queue = createQueueClient({

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { S3Client, S3Error, sha256Hex, signRequest, UNSIGNED_PAYLOAD } from "../../common/s3";
 import production from "../../edge/index";
 import local from "../../edge/local";
+import { testSecret } from "./support";
 
 /**
  * The local S3 stand-in (edge/dev/s3.ts) driven by the production S3 client (common/s3.ts), over
@@ -14,8 +15,9 @@ const ORIGINALS = env.ORIGINALS_BUCKET_NAME;
 const DERIVATIVES = env.DERIVATIVES_BUCKET_NAME;
 const MiB = 1024 * 1024;
 
+const S3_ENDPOINT = testSecret("R2_S3_ENDPOINT");
 const viaWorker = (input: string, init: RequestInit) => SELF.fetch(new Request(input, init));
-const s3 = new S3Client({ endpoint: env.R2_S3_ENDPOINT, accessKeyId: env.R2_ACCESS_KEY_ID, secretAccessKey: env.R2_SECRET_ACCESS_KEY, fetch: viaWorker });
+const s3 = new S3Client({ endpoint: S3_ENDPOINT, accessKeyId: env.R2_ACCESS_KEY_ID, secretAccessKey: env.R2_SECRET_ACCESS_KEY, fetch: viaWorker });
 
 const freshKey = (name = "i.jpg") => `originals/test-${crypto.randomUUID()}/${name}`;
 /** Deterministic, position-dependent bytes, so a misplaced or missing part shows. */
@@ -71,11 +73,11 @@ describe("presigned uploads and downloads", () => {
     expect(late).toMatchObject({ status: 403, code: "AccessDenied" });
     expect(late.text).toContain("Request has expired");
 
-    const forger = new S3Client({ endpoint: env.R2_S3_ENDPOINT, accessKeyId: env.R2_ACCESS_KEY_ID, secretAccessKey: "not-the-secret", fetch: viaWorker });
+    const forger = new S3Client({ endpoint: S3_ENDPOINT, accessKeyId: env.R2_ACCESS_KEY_ID, secretAccessKey: "not-the-secret", fetch: viaWorker });
     const forged = await forger.presign("PUT", ORIGINALS, key, { expiresIn: 900, contentType: "image/jpeg", contentLength: body.length });
     expect(await errorOf(await send(forged.url, { method: "PUT", headers: forged.headers, body }))).toMatchObject({ status: 403, code: "SignatureDoesNotMatch" });
 
-    const stranger = new S3Client({ endpoint: env.R2_S3_ENDPOINT, accessKeyId: "someone-else", secretAccessKey: env.R2_SECRET_ACCESS_KEY, fetch: viaWorker });
+    const stranger = new S3Client({ endpoint: S3_ENDPOINT, accessKeyId: "someone-else", secretAccessKey: env.R2_SECRET_ACCESS_KEY, fetch: viaWorker });
     const unknown = await stranger.presign("PUT", ORIGINALS, key, { expiresIn: 900, contentType: "image/jpeg", contentLength: body.length });
     expect(await errorOf(await send(unknown.url, { method: "PUT", headers: unknown.headers, body }))).toMatchObject({ status: 403, code: "InvalidAccessKeyId" });
 
@@ -135,7 +137,7 @@ describe("object calls (the GPU worker's)", () => {
     const key = freshKey("tampered.webp");
     // A man in the middle swaps the body; the signature still covers the original's hash.
     const tampering = new S3Client({
-      endpoint: env.R2_S3_ENDPOINT,
+      endpoint: S3_ENDPOINT,
       accessKeyId: env.R2_ACCESS_KEY_ID,
       secretAccessKey: env.R2_SECRET_ACCESS_KEY,
       fetch: (input, init) => SELF.fetch(new Request(input, { ...init, body: bytes(10, 9) })),
@@ -150,7 +152,7 @@ describe("object calls (the GPU worker's)", () => {
     const elsewhere = await s3.putObject("no-such-bucket", "k", bytes(1), { contentType: "text/plain" }).catch((e: unknown) => e);
     expect(elsewhere).toMatchObject({ status: 404, code: "NoSuchBucket" });
 
-    const anonymous = await errorOf(await send(`${env.R2_S3_ENDPOINT}/${ORIGINALS}/${freshKey()}`, { method: "GET" }));
+    const anonymous = await errorOf(await send(`${S3_ENDPOINT}/${ORIGINALS}/${freshKey()}`, { method: "GET" }));
     expect(anonymous).toMatchObject({ status: 403, code: "AccessDenied", contentType: "application/xml" });
 
     // CreateBucket on a bucket the stand-in serves answers as S3 does for a bucket you own.
@@ -170,7 +172,7 @@ describe("object calls (the GPU worker's)", () => {
     const chunks = [bytes(70_000, 4), bytes(1_000, 5)];
     const decodedLength = chunks.reduce((n, chunk) => n + chunk.length, 0);
     const put = async (key: string, forge: boolean) => {
-      const url = `${env.R2_S3_ENDPOINT}/${ORIGINALS}/${key}`;
+      const url = `${S3_ENDPOINT}/${ORIGINALS}/${key}`;
       // Content-Length is the encoded length, which depends only on the chunk sizes (64 hex digits per signature).
       const frame = (size: number) => `${size.toString(16)};chunk-signature=${"0".repeat(64)}\r\n`.length + size + 2;
       const contentLength = chunks.reduce((n, chunk) => n + frame(chunk.length), 0) + frame(0);
@@ -212,7 +214,7 @@ describe("object calls (the GPU worker's)", () => {
   it("verifies Content-MD5: a wrong one is BadDigest and stores nothing", async () => {
     const key = freshKey("md5.bin");
     const put = async (md5: string) => {
-      const url = `${env.R2_S3_ENDPOINT}/${ORIGINALS}/${key}`;
+      const url = `${S3_ENDPOINT}/${ORIGINALS}/${key}`;
       const headers = await signRequest({
         accessKeyId: env.R2_ACCESS_KEY_ID,
         secretAccessKey: env.R2_SECRET_ACCESS_KEY,
@@ -312,7 +314,7 @@ describe("listing (ListObjectsV2)", () => {
   });
 
   it("refuses an unsigned listing, an unknown bucket, a bad max-keys, and a list-type other than 2", async () => {
-    const unsigned = await errorOf(await send(`${env.R2_S3_ENDPOINT}/${ORIGINALS}?list-type=2`, { method: "GET" }));
+    const unsigned = await errorOf(await send(`${S3_ENDPOINT}/${ORIGINALS}?list-type=2`, { method: "GET" }));
     expect(unsigned).toMatchObject({ status: 403, code: "AccessDenied" });
     await expect(s3.listObjects("no-such-bucket")).rejects.toMatchObject({ status: 404, code: "NoSuchBucket" });
     const badMaxKeys = await send((await s3.presign("GET", ORIGINALS, "", { expiresIn: 60, query: { "list-type": "2", "max-keys": "many" } })).url, { method: "GET" });

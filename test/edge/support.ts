@@ -104,3 +104,10 @@ export async function expectProblem(res: Response, status: number, type: string)
   expect(body.status, text).toBe(status);
   return body;
 }
+
+/** A secret production may leave unset but the tests' bindings (test/edge/global-setup.ts) always set. */
+export function testSecret(name: "R2_S3_ENDPOINT" | "LOCAL_QUEUES_TOKEN"): string {
+  const value = env[name];
+  if (!value) throw new Error(`${name} is not in the test bindings (test/edge/global-setup.ts)`);
+  return value;
+}

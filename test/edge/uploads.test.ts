@@ -8,7 +8,7 @@ import { LOCAL_PULL_QUEUE } from "../../edge/dev/local-queue";
 import worker from "../../edge/index";
 import { resendStaleJobs, STALE_JOB_MS } from "../../edge/services/admin/maintenance";
 import { createQueueClient } from "../../gpu-worker/queue-client";
-import { api, BASE, signUp, testDb } from "./support";
+import { api, BASE, signUp, testDb, testSecret } from "./support";
 
 /**
  * Uploads at the edge, inside workerd with local R2 and the local queue: the presigned URL is
@@ -23,7 +23,7 @@ const queue = createQueueClient({
   apiUrl: `${BASE}/_local/queues/client/v4`,
   accountId: "local",
   queueId: LOCAL_PULL_QUEUE,
-  token: env.LOCAL_QUEUES_TOKEN,
+  token: testSecret("LOCAL_QUEUES_TOKEN"),
   fetch: (input, init) => SELF.fetch(new Request(input, init)),
   baseDelayMs: 50,
 });
