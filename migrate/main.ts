@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { S3Client } from "../common/s3";
 import { connectDatabase } from "../db/connect";
 import { categories } from "../db/schema";
+import { tuneVectorSearch } from "../db/vector-search";
 import { loadModels } from "../gpu-worker/ml/models";
 import { type MigrateArgs, parseMigrateArgs, USAGE, type UsageError } from "./args";
 import { countByStage, failedPaths } from "./checkpoint";
@@ -191,6 +192,9 @@ let indexBuildMs: number | null = null;
 if (!stoppedBy && !broken) {
   indexBuildMs = await ensureEmbeddingIndex(db);
   if (indexBuildMs !== null) log(`embedding index built in ${Math.round(indexBuildMs)} ms`);
+  // A large import changes the catalogue's size at once: the search setting follows now, not at the next hourly run.
+  const tuning = await tuneVectorSearch(db);
+  if (tuning.changed) log(`hnsw.ef_search set to ${tuning.efSearch} for ${tuning.embeddedImages} embedded images (new connections)`);
 }
 
 let reportPath: string | null = resolve(options.report ?? `migration-report-${new Date().toISOString().replace(/[:.]/g, "-")}.csv`);

@@ -3,6 +3,7 @@ import { jobMessage } from "../../../common/jobs";
 import { log } from "../../../common/log";
 import type { Database } from "../../../db/connect";
 import { images, jobs } from "../../../db/schema";
+import { tuneVectorSearch } from "../../../db/vector-search";
 import { publicUrls } from "../../adapters/public-urls";
 import type { Config } from "../../config";
 import { purgeExpiredIdempotencyKeys } from "../accounts/idempotency-keys";
@@ -58,6 +59,7 @@ export async function runMaintenance(db: Database, env: Pick<Env, "JOBS" | "ORIG
     earningsMatured: await matureEarnings(db, now),
     refundsMade: await refundRefusedItems({ db, config }),
     // No request context on a cron run: the public URLs and the logger are built here.
+    vectorSearch: await tuneVectorSearch(db),
     renditions: await reconcileRecentRenditions({ db, env, config, urls: publicUrls(config), log }, now),
   };
 }

@@ -1,0 +1,116 @@
+/**
+ * HNSW build parameters and ef_search against recall, per query as well as on average, on a database
+ * loaded by load.ts (DATABASE_URL, default the CI cluster's edgestock_bench):
+ *
+ *   for each (m, ef_construction) given: rebuild images_embedding_hnsw_idx with them (build time, size),
+ *   then for each ef_search: recall@20 against exact search for every topic query, without a filter
+ *   and with the selective one under iterative_scan = relaxed_order (what the route runs), as the mean,
+ *   the worst query and how many queries fall under 0.8; p50/p95 round trip.
+ *
+ * The index is left as the last build; `--restore` rebuilds it as migration 0001 defines it afterwards.
+ *
+ *   bun scripts/bench/search/hnsw.ts [--builds 16:64,16:128,24:128] [--ef 40,100,200] [--queries N] [--restore]
+ */
+import { parseArgs } from "node:util";
+import type { PoolClient } from "@neondatabase/serverless";
+import { recordFigures } from "../lib/figures";
+import { SearchCorpus, type TopicQuery, vectorLiteral } from "./corpus";
+import { benchDatabaseUrl, ms, openBenchDatabase, percentile, readCorpusStamp, seconds, serverSettings } from "./db";
+
+recordFigures("search-hnsw");
+
+const { values: args } = parseArgs({
+  options: { builds: { type: "string" }, ef: { type: "string" }, queries: { type: "string" }, restore: { type: "boolean" } },
+});
+const K = 20;
+const WORST_LIMIT = 0.8;
+const BUILDS = (args.builds ?? "16:64,16:128,24:128").split(",").map((pair) => {
+  const [m, efc] = pair.split(":").map(Number);
+  if (!Number.isInteger(m) || !Number.isInteger(efc)) throw new Error(`--builds wants m:ef_construction pairs, got ${pair}`);
+  return { m: m as number, efConstruction: efc as number };
+});
+const EF_VALUES = (args.ef ?? "40,100,200").split(",").map(Number);
+const MIGRATION_BUILD = { m: 16, efConstruction: 64 };
+
+const VISIBLE = "status = 'approved' and withdrawn_at is null";
+const FILTER = "orientation = $3 and exists (select 1 from image_categories ic where ic.image_id = images.id and ic.category_slug = $2)";
+const nearestSql = (filtered: boolean) => `select id from images where ${VISIBLE}${filtered ? ` and ${FILTER}` : ""} order by embedding <=> $1::vector limit ${K}`;
+const params = (q: TopicQuery, filtered: boolean) => (filtered ? [vectorLiteral(q.embedding), q.filter.category, q.filter.orientation] : [vectorLiteral(q.embedding)]);
+
+const url = benchDatabaseUrl();
+const bench = await openBenchDatabase(url, 1);
+const client = await bench.pool.connect();
+try {
+  await run(client);
+} finally {
+  client.release();
+  await bench.close();
+}
+
+/** Builds the index with these parameters, or keeps it when it already has them (its build time is then unknown: "kept"). */
+async function build(c: PoolClient, m: number, efConstruction: number): Promise<{ took: string; size: string }> {
+  const current = (await c.query<{ def: string }>("select indexdef as def from pg_indexes where indexname = 'images_embedding_hnsw_idx'")).rows[0]?.def ?? "";
+  let took = "kept";
+  if (!current.replace(/\s+/g, "").includes(`(m='${m}',ef_construction='${efConstruction}')`)) {
+    await c.query("drop index if exists images_embedding_hnsw_idx");
+    const t = performance.now();
+    await c.query(`create index images_embedding_hnsw_idx on images using hnsw (embedding vector_cosine_ops) with (m = ${m}, ef_construction = ${efConstruction})`);
+    took = `${seconds(t).toFixed(1)} s`;
+  }
+  const size = (await c.query<{ size: string }>("select pg_size_pretty(pg_relation_size('images_embedding_hnsw_idx')) as size")).rows[0]?.size ?? "?";
+  return { took, size };
+}
+
+async function run(c: PoolClient) {
+  const stamp = await readCorpusStamp(c);
+  if (!stamp) throw new Error(`${url} holds no loaded corpus: run scripts/bench/search/load.ts first`);
+  const queries = new SearchCorpus(stamp).queries().slice(0, Number(args.queries ?? stamp.topics));
+  const rows = Number((await c.query<{ n: string }>("select count(*)::text as n from images")).rows[0]?.n);
+  console.log(`${rows.toLocaleString("en")} images (seed ${stamp.seed}, ${stamp.topics} topics), ${queries.length} topic queries; ${await serverSettings(c)}`);
+  await c.query(`set maintenance_work_mem = '${(process.env.BENCH_MAINTENANCE_WORK_MEM ?? "4GB").replace(/[^0-9A-Za-z]/g, "")}'`);
+
+  const t = performance.now();
+  const exact = { plain: [] as Set<string>[], filtered: [] as Set<string>[] };
+  await c.query("begin");
+  await c.query("set local enable_indexscan = off");
+  for (const q of queries) {
+    exact.plain.push(new Set((await c.query<{ id: string }>(nearestSql(false), params(q, false))).rows.map((r) => r.id)));
+    exact.filtered.push(new Set((await c.query<{ id: string }>(nearestSql(true), params(q, true))).rows.map((r) => r.id)));
+  }
+  await c.query("commit");
+  console.log(`exact top-${K} for ${queries.length} queries x 2 in ${seconds(t).toFixed(1)} s\n`);
+
+  const header = `${"m".padStart(3)} ${"ef_constr".padStart(9)} ${"build".padStart(8)} ${"size".padStart(8)} ${"mode".padEnd(10)} ${"ef_search".padStart(9)} ${"mean".padStart(6)} ${"worst".padStart(6)} ${`<${WORST_LIMIT}`.padStart(5)} ${"p50".padStart(9)} ${"p95".padStart(9)}`;
+  console.log(header);
+  await c.query("set hnsw.iterative_scan = relaxed_order");
+  for (const { m, efConstruction } of BUILDS) {
+    const built = await build(c, m, efConstruction);
+    for (const q of queries) await c.query(nearestSql(false), params(q, false)); // warm the new graph
+    for (const filtered of [false, true]) {
+      for (const ef of EF_VALUES) {
+        await c.query(`set hnsw.ef_search = ${ef}`);
+        const recalls: number[] = [];
+        const times: number[] = [];
+        for (const [i, q] of queries.entries()) {
+          const started = performance.now();
+          const found = (await c.query<{ id: string }>(nearestSql(filtered), params(q, filtered))).rows;
+          times.push(performance.now() - started);
+          const truth = (filtered ? exact.filtered : exact.plain)[i] as Set<string>;
+          recalls.push(truth.size === 0 ? 1 : found.filter((r) => truth.has(r.id)).length / truth.size);
+        }
+        const mean = recalls.reduce((a, b) => a + b, 0) / recalls.length;
+        const worst = Math.min(...recalls);
+        const under = recalls.filter((r) => r < WORST_LIMIT).length;
+        console.log(
+          `${String(m).padStart(3)} ${String(efConstruction).padStart(9)} ${built.took.padStart(8)} ${built.size.padStart(8)} ${(filtered ? "filter" : "no filter").padEnd(10)} ${String(ef).padStart(9)} ${mean.toFixed(3).padStart(6)} ${worst.toFixed(2).padStart(6)} ${String(under).padStart(5)} ${ms(percentile(times, 50)).padStart(9)} ${ms(percentile(times, 95)).padStart(9)}`,
+        );
+      }
+    }
+  }
+  await c.query("reset hnsw.ef_search");
+  await c.query("reset hnsw.iterative_scan");
+  if (args.restore) {
+    const restored = await build(c, MIGRATION_BUILD.m, MIGRATION_BUILD.efConstruction);
+    console.log(`\nrestored the migration's index (m ${MIGRATION_BUILD.m}, ef_construction ${MIGRATION_BUILD.efConstruction}): ${restored.took}`);
+  }
+}

@@ -1,0 +1,75 @@
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Database } from "../../db/connect";
+import { openEmbeddedPostgres } from "../../db/local/pglite";
+import { createScratchDatabase } from "../../db/local/scratch";
+import { EF_SEARCH_STEPS, efSearchFor, tuneVectorSearch } from "../../db/vector-search";
+
+describe("ef_search by catalogue size", () => {
+  it("rises with the catalogue, step by step, and stays within pgvector's limit", () => {
+    expect(efSearchFor(0)).toBe(EF_SEARCH_STEPS[0]?.efSearch);
+    expect(efSearchFor(100_000)).toBe(200);
+    expect(efSearchFor(150_000)).toBe(200);
+    expect(efSearchFor(150_001)).toBe(800);
+    expect(efSearchFor(1_000_000)).toBe(800);
+    expect(efSearchFor(5_000_000)).toBe(1000);
+    const values = EF_SEARCH_STEPS.map((s) => s.efSearch);
+    expect([...values].sort((a, b) => a - b)).toEqual(values);
+    for (const v of values) expect(v).toBeLessThanOrEqual(1000);
+    expect(EF_SEARCH_STEPS.at(-1)?.upToImages).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
+type Backend = { db: Database; close(): Promise<void> };
+
+const serverUrl = process.env.TEST_DATABASE_URL;
+const backends: { name: string; open: () => Promise<Backend> }[] = [
+  {
+    name: "PGlite",
+    open: async () => {
+      const { client, db } = await openEmbeddedPostgres();
+      // The PGlite drizzle database answers execute() with { rows } as the Neon one does.
+      return { db: db as unknown as Database, close: () => client.close() };
+    },
+  },
+  ...(serverUrl
+    ? [
+        {
+          name: "PostgreSQL server",
+          open: async () => {
+            const scratch = await createScratchDatabase(serverUrl);
+            return { db: scratch.db, close: () => scratch.drop() };
+          },
+        },
+      ]
+    : []),
+];
+
+/** The database's own default for a setting (what new connections start with). */
+async function databaseDefault(db: Database, name: string): Promise<string | undefined> {
+  const rows = await db.execute<{ setting: string }>(sql`select setting from pg_db_role_setting s, unnest(s.setconfig) as setting
+    where s.setdatabase = (select oid from pg_database where datname = current_database()) and s.setrole = 0`);
+  return rows.rows
+    .map((r) => r.setting)
+    .find((s) => s.startsWith(`${name}=`))
+    ?.split("=")[1];
+}
+
+describe.each(backends)("tuneVectorSearch on $name", ({ open }) => {
+  let backend: Backend;
+  beforeAll(async () => {
+    backend = await open();
+  }, 180_000);
+  afterAll(() => backend?.close());
+
+  it("sets the database's default ef_search for its size once, and leaves it when it is right", async () => {
+    // Migration 0006's value, before any tuning.
+    expect(await databaseDefault(backend.db, "hnsw.ef_search")).toBe("100");
+    const first = await tuneVectorSearch(backend.db);
+    expect(first).toEqual({ embeddedImages: 0, efSearch: 200, changed: true });
+    expect(await databaseDefault(backend.db, "hnsw.ef_search")).toBe("200");
+    // The iterative scan setting of the same migration is untouched.
+    expect(await databaseDefault(backend.db, "hnsw.iterative_scan")).toBe("relaxed_order");
+    expect(await tuneVectorSearch(backend.db)).toEqual({ embeddedImages: 0, efSearch: 200, changed: false });
+  });
+});
