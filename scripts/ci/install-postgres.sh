@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install PostgreSQL 15 and build/install pgvector for it (Debian bookworm).
+# Install PostgreSQL 15 with RUM (Debian package) and build/install pgvector for it (Debian bookworm).
 #
 # Bookworm ships no pgvector binary package for PG15, so we build Debian's own
 # pgvector source package from trixie. The trixie deb-src entry lives in a
@@ -40,14 +40,15 @@ vector_version() {
 }
 
 # ---------------------------------------------------------------- fast path
-if pkg_installed "postgresql-${PG_MAJOR}" && pkg_installed "postgresql-contrib" && vector_installed; then
+if pkg_installed "postgresql-${PG_MAJOR}" && pkg_installed "postgresql-contrib" && pkg_installed "postgresql-${PG_MAJOR}-rum" && vector_installed; then
   log "PostgreSQL ${PG_MAJOR} and pgvector $(vector_version) already installed; nothing to do"
   exit 0
 fi
 
 # ------------------------------------------------------ 1. apt packages
 need=()
-for p in "postgresql-${PG_MAJOR}" postgresql-contrib "postgresql-server-dev-${PG_MAJOR}" \
+# postgresql-15-rum: the RUM index migration 0010 builds where the extension exists (Neon has rum 1.3).
+for p in "postgresql-${PG_MAJOR}" postgresql-contrib "postgresql-${PG_MAJOR}-rum" "postgresql-server-dev-${PG_MAJOR}" \
          build-essential dpkg-dev ca-certificates; do
   pkg_installed "$p" || need+=("$p")
 done

@@ -45,8 +45,8 @@ check_extensions() {
   "${psql[@]}" -d postgres -c "DROP DATABASE IF EXISTS ${db}" -c "CREATE DATABASE ${db}" >/dev/null
   local out rc=0
   out="$("${psql[@]}" -d "${db}" -At \
-        -c "CREATE EXTENSION vector" -c "CREATE EXTENSION pg_trgm" \
-        -c "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname IN ('vector','pg_trgm')" \
+        -c "CREATE EXTENSION vector" -c "CREATE EXTENSION pg_trgm" -c "CREATE EXTENSION rum" \
+        -c "SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_extension WHERE extname IN ('vector','pg_trgm','rum')" \
         -c "SELECT '[1,2,3]'::vector <-> '[1,2,4]'::vector" 2>&1)" || rc=$?
   "${psql[@]}" -d postgres -c "DROP DATABASE IF EXISTS ${db}" >/dev/null || true
   if ((rc)); then log "extension check failed: ${out}"; return 1; fi

@@ -9,7 +9,7 @@ import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, licensePrices
 import { EmbeddingUnavailable } from "../../edge/adapters/embed-service";
 import { type SearchRequest, type SearchResponse, searchImages } from "../../edge/services/catalogue/search";
 import { purgeOldSearchers } from "../../edge/services/catalogue/search-queries";
-import { type SearchRow, searchStatement } from "../../edge/services/catalogue/search-sql";
+import { RUM_INDEX, type SearchRow, searchStatement } from "../../edge/services/catalogue/search-sql";
 import { api, signUp, testDb, type WorkerTarget, workerWith } from "./support";
 
 /**
@@ -334,6 +334,42 @@ describe("semantic and hybrid ranking (fake embedder)", () => {
     }
     const meaningOnly = await serviceSearch("wavy water", "hybrid");
     expect(keys(meaningOnly).slice(0, 3)).toEqual(["oceanWaves", "calmSea", "oceanBoat"]);
+  });
+
+  it("hybrid: candidates from the RUM index (where the server has it) rank exactly as ranking every match", async () => {
+    const hybrid = (query: string, rumIndex: boolean) =>
+      searchStatement({
+        retrieval: { kind: "hybrid", query, embedding: embeddingNear("ocean", 0, 1) },
+        filters: { safe: true },
+        sort: "relevance",
+        limit: 50,
+        offset: 0,
+        now: new Date("2026-06-01T00:00:00Z"),
+        rumIndex,
+      });
+    const run = async (statement: ReturnType<typeof searchStatement>) => (await db.execute<SearchRow>(statement)).rows[0];
+    if (!(await hasRumIndex())) {
+      // PGlite has no rum extension: migration 0010 built nothing, and the route never asks for the RUM path.
+      expect((await db.execute<{ n: number }>(sql`select count(*)::int as n from pg_available_extensions where name = 'rum'`)).rows[0]?.n).toBe(0);
+      return;
+    }
+    for (const query of ["ocean", "red car", "salad", "view"]) {
+      const [exact, rum] = [await run(hybrid(query, false)), await run(hybrid(query, true))];
+      expect(exact?.results.length, query).toBeGreaterThan(0);
+      expect(
+        rum?.results.map((r) => r.id),
+        query,
+      ).toEqual(exact?.results.map((r) => r.id));
+      expect(rum?.total, query).toBe(exact?.total);
+    }
+    // The RUM statement's keyword leg is served by the index (the table is small enough that the planner needs a nudge).
+    const plan = await db.transaction(async (tx) => {
+      await tx.execute(sql`set local enable_seqscan = off`);
+      await tx.execute(sql`set local enable_sort = off`);
+      const explained = await tx.execute<{ "QUERY PLAN": string }>(sql`explain ${hybrid("ocean", true)}`);
+      return explained.rows.map((r) => r["QUERY PLAN"]).join("\n");
+    });
+    expect(plan).toContain(RUM_INDEX);
   });
 
   it("hybrid: the relative cut-off drops fused results far below the best", async () => {
@@ -828,7 +864,16 @@ describe("GET /v1/search/suggest", () => {
   });
 });
 
+async function hasRumIndex(): Promise<boolean> {
+  return (await db.execute<{ present: boolean }>(sql`select to_regclass(${RUM_INDEX}) is not null as present`)).rows[0]?.present === true;
+}
+
 describe("database support", () => {
+  it("has the RUM index on search_vector exactly where the server offers the rum extension (migration 0010)", async () => {
+    const available = (await db.execute<{ n: number }>(sql`select count(*)::int as n from pg_available_extensions where name = 'rum'`)).rows[0]?.n === 1;
+    expect(await hasRumIndex()).toBe(available);
+  });
+
   it("has pgvector 0.8.0 or later (iterative index scans)", async () => {
     const { rows } = await db.execute<{ v: string }>(sql`select extversion as v from pg_extension where extname = 'vector'`);
     const [major = 0, minor = 0] = (rows[0]?.v ?? "0.0").split(".").map(Number);

@@ -74,7 +74,27 @@ export type SearchPlan = {
   now: Date;
   /** Tuning overrides, for the benchmark's sweeps. */
   tuning?: Partial<{ rrfK: number; candidates: number; semanticPool: number; cutoff: number }>;
+  /**
+   * The database has `images_search_rum_idx` (migration 0010, where the rum extension exists): the
+   * hybrid's keyword leg then takes its candidates in the index's rank order instead of ranking every
+   * match ({@link RUM_INDEX}).
+   */
+  rumIndex?: boolean;
 };
+
+/** The RUM index on images.search_vector (migration 0010); search.ts looks for it by this name. */
+export const RUM_INDEX = "images_search_rum_idx";
+/**
+ * How many matches the hybrid's keyword leg takes from the RUM index before ts_rank picks its
+ * {@link HYBRID_CANDIDATES}: ten times as many, which kept ts_rank's exact top 100 on the benchmark's
+ * queries (scripts/bench/search/keyword.ts).
+ */
+export const RUM_POOL = 1000;
+
+/** Whether the database has the RUM index: one catalogue lookup. */
+export function rumIndexStatement(): SQL {
+  return sql`select to_regclass(${RUM_INDEX}) is not null as present`;
+}
 
 /** Row of the search statement: the total, the page (JSON) and the facets, in one round trip. */
 export type SearchRow = {
@@ -277,12 +297,27 @@ matched as (
     }
     case "hybrid": {
       const vector = vectorParam(retrieval.embedding);
-      return sql`keyword_hits as (
-  select i.id, ${keywordRank(retrieval.query)} as rank_score, ${RAW_COLUMNS}
+      const tsquery = keywordTsquery(retrieval.query);
+      // With RUM, the index hands over its RUM_POOL best matches in its own rank order (close to ts_rank's
+      // but not the same), and ts_rank picks the candidates from those: a common word costs about what
+      // a rare one does, and the candidates are ts_rank's own top (scripts/bench/search/keyword.ts).
+      const keywordHits = plan.rumIndex
+        ? sql`select * from (
+    select i.id, ${keywordRank(retrieval.query)} as rank_score, ${RAW_COLUMNS}
+    from images i
+    where i.search_vector @@ ${tsquery} and ${where}
+    order by i.search_vector <=> ${tsquery}
+    limit ${RUM_POOL}
+  ) pool
+  order by rank_score desc, id
+  limit ${candidates}`
+        : sql`select i.id, ${keywordRank(retrieval.query)} as rank_score, ${RAW_COLUMNS}
   from images i
-  where i.search_vector @@ ${keywordTsquery(retrieval.query)} and ${where}
+  where i.search_vector @@ ${tsquery} and ${where}
   order by rank_score desc, i.id
-  limit ${candidates}
+  limit ${candidates}`;
+      return sql`keyword_hits as (
+  ${keywordHits}
 ),
 semantic_hits as (
   select i.id, i.embedding <=> ${vector} as distance, ${RAW_COLUMNS}

@@ -17,6 +17,7 @@ import {
   type Retrieval,
   recordQueryStatement,
   recordSearcherStatement,
+  rumIndexStatement,
   type SearchFilters,
   type SearchRow,
   type SearchSort,
@@ -310,6 +311,27 @@ async function didYouMean(db: HttpDatabase, q: string, safe: boolean): Promise<s
   return changed ? corrected.join(" ") : null;
 }
 
+/** How long an isolate trusts its answer to "is the RUM index there?" (a migration may add it). */
+const RUM_PROBE_TTL_MS = 10 * 60_000;
+let rumProbe: { present: boolean; checkedAt: number } | undefined;
+
+/**
+ * Whether the database has the RUM index (migration 0010 builds it where the rum extension exists):
+ * asked once per isolate every {@link RUM_PROBE_TTL_MS}, and only by searches with text. A failed
+ * probe counts as absent (the GIN path works everywhere) and is asked again next time.
+ */
+async function hasRumIndex(db: HttpDatabase, log: Logger, now: number): Promise<boolean> {
+  if (rumProbe && now - rumProbe.checkedAt < RUM_PROBE_TTL_MS) return rumProbe.present;
+  try {
+    const { rows } = await db.execute<{ present: boolean }>(rumIndexStatement());
+    rumProbe = { present: rows[0]?.present === true, checkedAt: now };
+    return rumProbe.present;
+  } catch (error) {
+    log.warn("could not look for the RUM index; ranking every keyword match", { error: (error as Error).message });
+    return false;
+  }
+}
+
 /**
  * Runs a search: picks the retrieval (browse without text; keyword; semantic and hybrid need the
  * query embedding, and fall back to keyword with `degraded: ["semantic"]` when it cannot be had
@@ -331,6 +353,7 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
   const now = (deps.now ?? (() => new Date()))();
   const statement = searchStatement({
     retrieval,
+    rumIndex: retrieval.kind === "hybrid" ? await hasRumIndex(deps.db, deps.log, Date.now()) : false,
     filters: request.filters,
     sort: request.sort,
     limit: request.perPage + 1,

@@ -48,8 +48,12 @@ function commandLine(): string {
   return [tool, relative(root, script), ...args].join(" ");
 }
 
-/** Records what the script prints from now on and writes it to docs/figures/<name>.md on a clean exit. */
-export function recordFigures(name: string): void {
+/**
+ * Records what the script prints from now on and writes it to docs/figures/<name>.md on a clean exit.
+ * `rename` changes the file's name before then (a search bench names it after the corpus it found).
+ */
+export function recordFigures(initialName: string): { rename(name: string): void } {
+  let name = initialName;
   const printed: string[] = [];
   const print = console.log.bind(console);
   console.log = (...args: unknown[]) => {
@@ -66,6 +70,11 @@ export function recordFigures(name: string): void {
     print(`figures written to ${relative(root, file)}`);
     if (updateReadmeBlock(name, markdown)) print(`and into README.md's figures:${name} block`);
   });
+  return {
+    rename(next: string) {
+      name = next;
+    },
+  };
 }
 
 const README = resolve(root, "README.md");

@@ -133,3 +133,8 @@ export function percentile(values: number[], p: number): number {
 
 export const ms = (n: number) => `${n.toFixed(n < 10 ? 2 : 1)} ms`;
 export const seconds = (startMs: number) => (performance.now() - startMs) / 1000;
+
+/** A corpus size as the figures files name it: 100k, 1m, 5m (docs/figures/search-<bench>-<size>.md). */
+export function sizeLabel(size: number): string {
+  return size >= 1_000_000 && size % 1_000_000 === 0 ? `${size / 1_000_000}m` : size % 1000 === 0 ? `${size / 1000}k` : String(size);
+}

@@ -15,9 +15,9 @@ import { parseArgs } from "node:util";
 import type { PoolClient } from "@neondatabase/serverless";
 import { recordFigures } from "../lib/figures";
 import { SearchCorpus, type TopicQuery, vectorLiteral } from "./corpus";
-import { benchDatabaseUrl, ms, openBenchDatabase, percentile, readCorpusStamp, seconds, serverSettings } from "./db";
+import { benchDatabaseUrl, ms, openBenchDatabase, percentile, readCorpusStamp, seconds, serverSettings, sizeLabel } from "./db";
 
-recordFigures("search-hnsw");
+const figures = recordFigures("search-hnsw");
 
 const { values: args } = parseArgs({
   options: { builds: { type: "string" }, ef: { type: "string" }, queries: { type: "string" }, restore: { type: "boolean" } },
@@ -64,6 +64,7 @@ async function build(c: PoolClient, m: number, efConstruction: number): Promise<
 async function run(c: PoolClient) {
   const stamp = await readCorpusStamp(c);
   if (!stamp) throw new Error(`${url} holds no loaded corpus: run scripts/bench/search/load.ts first`);
+  figures.rename(`search-hnsw-${sizeLabel(stamp.size)}`);
   const queries = new SearchCorpus(stamp).queries().slice(0, Number(args.queries ?? stamp.topics));
   const rows = Number((await c.query<{ n: string }>("select count(*)::text as n from images")).rows[0]?.n);
   console.log(`${rows.toLocaleString("en")} images (seed ${stamp.seed}, ${stamp.topics} topics), ${queries.length} topic queries; ${await serverSettings(c)}`);

@@ -1,0 +1,133 @@
+/**
+ * The hybrid search statement with and without the RUM index (migration 0010) on a database loaded by
+ * load.ts (DATABASE_URL, default the CI cluster's edgestock_bench), interleaved query by query:
+ *
+ *   - latency of the route's whole statement (edge/services/catalogue/search-sql.ts, hybrid, first page)
+ *     for each topic's specific text (two core words), broad text (one secondary word) and generic text
+ *     (one stock word on a fifth to a third of all images), GIN + ts_rank over every match against the
+ *     RUM index's rank order;
+ *   - quality: the share of the exact statement's top 24 the RUM statement returns, and of the keyword
+ *     leg's exact top 100 (ts_rank over every match) that the RUM leg picks (ts_rank over the index's
+ *     first RUM_POOL matches).
+ *
+ *   bun scripts/bench/search/keyword.ts [--queries N]
+ */
+import { parseArgs } from "node:util";
+import type { PoolClient } from "@neondatabase/serverless";
+import { PgDialect } from "drizzle-orm/pg-core";
+import { keywordTsquery, RANK_WEIGHTS, RUM_INDEX, RUM_POOL, searchStatement } from "../../../edge/services/catalogue/search-sql";
+import { recordFigures } from "../lib/figures";
+import { SearchCorpus, type TopicQuery } from "./corpus";
+import { benchDatabaseUrl, ms, openBenchDatabase, percentile, readCorpusStamp, serverSettings, sizeLabel } from "./db";
+
+const figures = recordFigures("search-keyword");
+
+const { values: args } = parseArgs({ options: { queries: { type: "string" } } });
+const PAGE = 24;
+const LEG = 100;
+const dialect = new PgDialect();
+
+const url = benchDatabaseUrl();
+const bench = await openBenchDatabase(url, 1);
+const client = await bench.pool.connect();
+try {
+  await run(client);
+} finally {
+  client.release();
+  await bench.close();
+}
+
+async function run(c: PoolClient) {
+  const stamp = await readCorpusStamp(c);
+  if (!stamp) throw new Error(`${url} holds no loaded corpus: run scripts/bench/search/load.ts first`);
+  figures.rename(`search-keyword-${sizeLabel(stamp.size)}`);
+  const present = (await c.query<{ present: boolean }>("select to_regclass($1) is not null as present", [RUM_INDEX])).rows[0]?.present;
+  if (!present) throw new Error(`${url} has no ${RUM_INDEX}: the server needs the rum extension (postgresql-15-rum) and migration 0010`);
+  const queries = new SearchCorpus(stamp).queries().slice(0, Number(args.queries ?? stamp.topics));
+  console.log(`${stamp.size.toLocaleString("en")} images (seed ${stamp.seed}), ${queries.length} topic queries; ${await serverSettings(c)}\n`);
+
+  const statement = (q: TopicQuery, text: string, rumIndex: boolean) =>
+    dialect.sqlToQuery(
+      searchStatement({
+        retrieval: { kind: "hybrid", query: text, embedding: Array.from(q.embedding) },
+        filters: { safe: true },
+        sort: "relevance",
+        limit: PAGE,
+        offset: 0,
+        now: new Date("2026-01-01T00:00:00Z"),
+        rumIndex,
+      }),
+    );
+  const page = async (q: TopicQuery, text: string, rumIndex: boolean) => {
+    const { sql, params } = statement(q, text, rumIndex);
+    const row = (await c.query<{ total: number; results: { id: string }[] }>(sql, params)).rows[0];
+    return (row?.results ?? []).map((r) => r.id);
+  };
+  const leg = async (text: string, rum: boolean) => {
+    const tsquery = dialect.sqlToQuery(keywordTsquery(text));
+    const rank = `ts_rank('${RANK_WEIGHTS}'::float4[], search_vector, (${tsquery.sql}))`;
+    const matches = `from images i where search_vector @@ (${tsquery.sql}) and status = 'approved' and withdrawn_at is null`;
+    const sql = rum
+      ? `select id, rank from (select id, ${rank} as rank ${matches} order by search_vector <=> (${tsquery.sql}) limit ${RUM_POOL}) pool order by rank desc, id limit ${LEG}`
+      : `select id, ${rank} as rank ${matches} order by ${rank} desc, id limit ${LEG}`;
+    return (await c.query<{ id: string; rank: number }>(sql, tsquery.params)).rows;
+  };
+  /** Positions where the two legs hold an equally ranked match (the same image, or another of equal ts_rank). */
+  const sameRanks = (exact: { rank: number }[], other: { rank: number }[]) =>
+    exact.length === 0 ? 1 : exact.filter((e, k) => other[k] !== undefined && Math.abs((other[k]?.rank ?? 0) - e.rank) < 1e-6).length / exact.length;
+  const overlap = (exact: string[], other: string[]) => {
+    if (exact.length === 0) return 1;
+    const got = new Set(other);
+    return exact.filter((id) => got.has(id)).length / exact.length;
+  };
+
+  const kinds = [
+    { name: "specific (2 core words)", text: (q: TopicQuery) => q.text },
+    { name: "broad (1 secondary word)", text: (q: TopicQuery) => q.broadText },
+    { name: "generic (1 stock word)", text: (q: TopicQuery) => q.genericText },
+  ];
+  for (const q of queries.slice(0, 20)) for (const kind of kinds) await page(q, kind.text(q), true); // warm
+
+  console.log(
+    `${"hybrid text".padEnd(26)} ${"GIN p50".padStart(9)} ${"p95".padStart(9)} ${"p99".padStart(9)} ${"RUM p50".padStart(9)} ${"p95".padStart(9)} ${"p99".padStart(9)} ${"GIN/RUM".padStart(8)} ${"top-24 kept".padStart(11)} ${"worst".padStart(6)} ${"leg top-100".padStart(11)} ${"same ranks".padStart(10)}`,
+  );
+  for (const kind of kinds) {
+    const times = { gin: [] as number[], rum: [] as number[] };
+    const kept: number[] = [];
+    const legKept: number[] = [];
+    const legRanks: number[] = [];
+    for (const [i, q] of queries.entries()) {
+      const text = kind.text(q);
+      const results: Record<"gin" | "rum", string[]> = { gin: [], rum: [] };
+      for (const side of i % 2 === 0 ? (["gin", "rum"] as const) : (["rum", "gin"] as const)) {
+        const started = performance.now();
+        results[side] = await page(q, text, side === "rum");
+        times[side].push(performance.now() - started);
+      }
+      kept.push(overlap(results.gin, results.rum));
+      const [exactLeg, rumLeg] = [await leg(text, false), await leg(text, true)];
+      legKept.push(
+        overlap(
+          exactLeg.map((r) => r.id),
+          rumLeg.map((r) => r.id),
+        ),
+      );
+      legRanks.push(sameRanks(exactLeg, rumLeg));
+    }
+    const mean = (xs: number[]) => (xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(3);
+    const p = (xs: number[], at: number) => ms(percentile(xs, at));
+    console.log(
+      `${kind.name.padEnd(26)} ${p(times.gin, 50).padStart(9)} ${p(times.gin, 95).padStart(9)} ${p(times.gin, 99).padStart(9)} ${p(times.rum, 50).padStart(9)} ${p(times.rum, 95).padStart(9)} ${p(times.rum, 99).padStart(9)} ${(percentile(times.gin, 50) / percentile(times.rum, 50)).toFixed(2).padStart(8)} ${mean(kept).padStart(11)} ${Math.min(
+        ...kept,
+      )
+        .toFixed(2)
+        .padStart(6)} ${mean(legKept).padStart(11)} ${mean(legRanks).padStart(10)}`,
+    );
+  }
+  console.log(
+    `\nLatency: the client's round trip for the route's whole hybrid statement (first page of ${PAGE}, safe search), through the Neon driver and the local proxy.` +
+      `\n"top-24 kept": share of the GIN statement's results the RUM statement also returns; "leg top-100": share of the keyword leg's exact top ${LEG} (ts_rank over every match) that the RUM leg picks (ts_rank over the index's first ${RUM_POOL});` +
+      `\n"same ranks": share of the ${LEG} places where both legs hold a match of the same ts_rank (the same image, or another that ranks equal).` +
+      "\nAmong matches that rank equal (common with one word), the exact leg keeps the lowest ids and RUM its own order: both are equally relevant to the text.",
+  );
+}

@@ -1,0 +1,242 @@
+/**
+ * Edgestock's search against LanceDB on the same corpus, queries and visibility filter, in one run,
+ * interleaved query by query (Postgres then LanceDB, then the other way round), single client, warm:
+ *
+ *   - vector: top 20 by cosine distance, without and with the selective filter (category + portrait);
+ *     recall@20 of each against the exact answer (a sequential scan in Postgres), mean and worst query;
+ *   - keyword: top 20 for the topic's two core words (Postgres ts_rank over search_vector, LanceDB BM25);
+ *   - hybrid: RRF (k 60) of the top 100 of each ranking;
+ *   - the route: the statement GET /v1/search runs for the same hybrid query (total, facets, prices,
+ *     tags: edge/services/catalogue/search-sql.ts), against LanceDB's hybrid query.
+ *
+ * Postgres is the database load.ts filled (DATABASE_URL, default the CI cluster's edgestock_bench) with
+ * its own settings (hnsw.ef_search as the database's default); LanceDB (@lancedb/lancedb 0.31.0,
+ * installed on first use into .tmp/bench-tools, not a project dependency) gets the same rows from the
+ * corpus generator: an IVF_HNSW_SQ index (cosine) and an FTS index, at their defaults.
+ *
+ *   bun scripts/bench/search/lancedb.ts [--queries N] [--dir .tmp/lancedb]
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import type { PoolClient } from "@neondatabase/serverless";
+import { PgDialect } from "drizzle-orm/pg-core";
+import { searchStatement } from "../../../edge/services/catalogue/search-sql";
+import { recordFigures } from "../lib/figures";
+import { SearchCorpus, type TopicQuery, vectorLiteral } from "./corpus";
+import { benchDatabaseUrl, ms, openBenchDatabase, percentile, readCorpusStamp, seconds, serverSettings, sizeLabel } from "./db";
+
+const figures = recordFigures("search-lancedb");
+
+const LANCEDB_VERSION = "0.31.0";
+const ARROW_VERSION = "18.1.0";
+const { values: args } = parseArgs({ options: { queries: { type: "string" }, dir: { type: "string" } } });
+const root = resolve(import.meta.dir, "../../..");
+const K = 20;
+const CANDIDATES = 100;
+const RRF_K = 60;
+
+/** @lancedb/lancedb from .tmp/bench-tools, installed there with npm the first time. */
+function loadLanceDb() {
+  const tools = resolve(root, ".tmp/bench-tools");
+  const entry = resolve(tools, "node_modules/@lancedb/lancedb/package.json");
+  if (!existsSync(entry)) {
+    mkdirSync(tools, { recursive: true });
+    console.log(`installing @lancedb/lancedb@${LANCEDB_VERSION} into ${tools} (once)`);
+    execFileSync("npm", ["install", "--no-save", "--no-audit", "--no-fund", "--prefix", tools, `@lancedb/lancedb@${LANCEDB_VERSION}`, `apache-arrow@${ARROW_VERSION}`], {
+      stdio: "inherit",
+    });
+  }
+  // Its Rust core logs a deprecation warning per query otherwise.
+  process.env.LANCEDB_LOG ??= "error";
+  process.env.RUST_LOG ??= "error";
+  process.env.LANCE_LOG ??= "error";
+  return createRequire(entry)("@lancedb/lancedb") as LanceDb;
+}
+
+/** The package is not a project dependency (installed on first use), so its types are not at hand here. */
+// biome-ignore lint/suspicious/noExplicitAny: the LanceDB module, typed loosely on purpose (see above)
+type LanceDb = any;
+
+const VISIBLE = "status = 'approved' and withdrawn_at is null";
+const FILTER = (c: number, o: number) => `orientation = $${o} and exists (select 1 from image_categories ic where ic.image_id = images.id and ic.category_slug = $${c})`;
+const PG = {
+  vector: (filtered: boolean) => `select id from images where ${VISIBLE}${filtered ? ` and ${FILTER(2, 3)}` : ""} order by embedding <=> $1::vector limit ${K}`,
+  keyword: `select id from images, websearch_to_tsquery('english', $1) query where search_vector @@ query and ${VISIBLE}
+    order by ts_rank(search_vector, query) desc, id limit ${K}`,
+  hybrid: `with keyword as (
+  select id, row_number() over (order by rank desc, id) as rank from (
+    select id, ts_rank(search_vector, query) as rank from images, websearch_to_tsquery('english', $1) query
+    where search_vector @@ query and ${VISIBLE} order by rank desc, id limit ${CANDIDATES}) best
+), semantic as (
+  select id, row_number() over (order by distance) as rank from (
+    select id, embedding <=> $2::vector as distance from images where ${VISIBLE} order by embedding <=> $2::vector limit ${CANDIDATES}) nearest
+)
+select id, sum(1.0 / (${RRF_K} + rank)) as score from (select id, rank from keyword union all select id, rank from semantic) ranked
+group by id order by score desc, id limit ${K}`,
+};
+
+const url = benchDatabaseUrl();
+const bench = await openBenchDatabase(url, 1);
+const client = await bench.pool.connect();
+try {
+  await run(client);
+} finally {
+  client.release();
+  await bench.close();
+}
+
+async function run(c: PoolClient) {
+  const stamp = await readCorpusStamp(c);
+  if (!stamp) throw new Error(`${url} holds no loaded corpus: run scripts/bench/search/load.ts first`);
+  figures.rename(`search-lancedb-${sizeLabel(stamp.size)}`);
+  const corpus = new SearchCorpus(stamp);
+  const queries = corpus.queries().slice(0, Number(args.queries ?? stamp.topics));
+  console.log(`${stamp.size.toLocaleString("en")} images (seed ${stamp.seed}), ${queries.length} topic queries; ${await serverSettings(c)}`);
+
+  const lancedb = loadLanceDb();
+  const dir = resolve(root, args.dir ?? `.tmp/lancedb-${stamp.size}-${stamp.seed}`);
+  const db = await lancedb.connect(dir);
+  let table: LanceDb;
+  if ((await db.tableNames()).includes("images")) {
+    table = await db.openTable("images");
+    console.log(`LanceDB table reused from ${dir} (${await table.countRows()} rows)`);
+  } else {
+    const t = performance.now();
+    let rows: Record<string, unknown>[] = [];
+    let first = true;
+    for (const image of corpus.images()) {
+      // Images without an embedding are still processing: never visible, so LanceDB leaves them out.
+      if (image.embedding === null) continue;
+      rows.push({
+        id: image.id,
+        vector: Array.from(image.embedding),
+        text: `${image.title} ${image.description} ${image.tags.map((tag) => tag.tag).join(" ")}`,
+        visible: image.status === "approved" && image.withdrawnAt === null,
+        orientation: image.width > image.height ? "landscape" : image.width < image.height ? "portrait" : "square",
+        categories: image.categories.map((category) => category.slug),
+      });
+      if (rows.length === 10_000) {
+        if (first) table = await db.createTable("images", rows, { mode: "overwrite" });
+        else await table.add(rows);
+        first = false;
+        rows = [];
+      }
+    }
+    if (rows.length > 0) {
+      if (first) table = await db.createTable("images", rows, { mode: "overwrite" });
+      else await table.add(rows);
+    }
+    const loaded = seconds(t);
+    const i = performance.now();
+    await table.createIndex("vector", { config: lancedb.Index.hnswSq({ distanceType: "cosine" }), waitTimeoutSeconds: 3600 });
+    const vectorIndex = seconds(i);
+    const f = performance.now();
+    await table.createIndex("text", { config: lancedb.Index.fts(), waitTimeoutSeconds: 3600 });
+    await table.createIndex("visible", { config: lancedb.Index.bitmap(), waitTimeoutSeconds: 600 });
+    await table.createIndex("orientation", { config: lancedb.Index.bitmap(), waitTimeoutSeconds: 600 });
+    await table.createIndex("categories", { config: lancedb.Index.labelList(), waitTimeoutSeconds: 600 });
+    console.log(`LanceDB load ${loaded.toFixed(1)} s, IVF_HNSW_SQ index ${vectorIndex.toFixed(1)} s, FTS and scalar indexes ${seconds(f).toFixed(1)} s (${dir})`);
+  }
+  const lance = table;
+  const lanceFilter = (q: TopicQuery, filtered: boolean) =>
+    `visible = true${filtered ? ` and orientation = '${q.filter.orientation}' and array_has_any(categories, ['${q.filter.category}'])` : ""}`;
+  const ids = (rows: { id: string }[]) => rows.map((r) => r.id);
+  const reranker = await lancedb.rerankers.RRFReranker.create(RRF_K);
+
+  const LANCE = {
+    vector: async (q: TopicQuery, filtered: boolean) =>
+      ids(await lance.vectorSearch(Array.from(q.embedding)).distanceType("cosine").where(lanceFilter(q, filtered)).select(["id"]).limit(K).toArray()),
+    keyword: async (q: TopicQuery) => ids(await lance.search(q.text, "fts").where("visible = true").select(["id"]).limit(K).toArray()),
+    hybrid: async (q: TopicQuery) =>
+      ids(
+        await lance
+          .query()
+          .fullTextSearch(q.text)
+          .nearestTo(Array.from(q.embedding))
+          .distanceType("cosine")
+          .where("visible = true")
+          .rerank(reranker)
+          .select(["id"])
+          .limit(K)
+          .toArray(),
+      ),
+  };
+
+  // The exact answers, for recall.
+  const t = performance.now();
+  const exact = { plain: [] as Set<string>[], filtered: [] as Set<string>[] };
+  await c.query("begin");
+  await c.query("set local enable_indexscan = off");
+  for (const q of queries) {
+    exact.plain.push(new Set(ids((await c.query<{ id: string }>(PG.vector(false), [vectorLiteral(q.embedding)])).rows)));
+    exact.filtered.push(new Set(ids((await c.query<{ id: string }>(PG.vector(true), [vectorLiteral(q.embedding), q.filter.category, q.filter.orientation])).rows)));
+  }
+  await c.query("commit");
+  console.log(`exact top-${K} for ${queries.length} queries x 2 in ${seconds(t).toFixed(1)} s\n`);
+
+  const dialect = new PgDialect();
+  const route = (q: TopicQuery) =>
+    dialect.sqlToQuery(
+      searchStatement({
+        retrieval: { kind: "hybrid", query: q.text, embedding: Array.from(q.embedding) },
+        filters: { safe: false },
+        sort: "relevance",
+        limit: 25,
+        offset: 0,
+        now: new Date("2026-01-01T00:00:00Z"),
+      }),
+    );
+  type Kind = { name: string; pg: (q: TopicQuery) => Promise<string[]>; lance: (q: TopicQuery) => Promise<string[]>; truth?: (i: number) => Set<string> };
+  const pgIds = async (text: string, params: unknown[]) => ids((await c.query<{ id: string }>(text, params)).rows);
+  const kinds: Kind[] = [
+    { name: "vector", pg: (q) => pgIds(PG.vector(false), [vectorLiteral(q.embedding)]), lance: (q) => LANCE.vector(q, false), truth: (i) => exact.plain[i] as Set<string> },
+    {
+      name: "vector + filter",
+      pg: (q) => pgIds(PG.vector(true), [vectorLiteral(q.embedding), q.filter.category, q.filter.orientation]),
+      lance: (q) => LANCE.vector(q, true),
+      truth: (i) => exact.filtered[i] as Set<string>,
+    },
+    { name: "keyword", pg: (q) => pgIds(PG.keyword, [q.text]), lance: LANCE.keyword },
+    { name: "hybrid", pg: (q) => pgIds(PG.hybrid, [q.text, vectorLiteral(q.embedding)]), lance: LANCE.hybrid },
+    {
+      name: "route statement (hybrid)",
+      pg: async (q) => {
+        const { sql, params } = route(q);
+        const row = (await c.query<{ results: { id: string }[] }>(sql, params)).rows[0];
+        return ids(row?.results ?? []);
+      },
+      lance: LANCE.hybrid,
+    },
+  ];
+
+  // Warm both once.
+  for (const q of queries) for (const kind of kinds) await Promise.all([kind.pg(q), kind.lance(q)].map((p) => p.catch(() => [])));
+
+  console.log(
+    `${"query".padEnd(26)} ${"Postgres p50".padStart(12)} ${"p95".padStart(8)} ${"p99".padStart(8)} ${"LanceDB p50".padStart(12)} ${"p95".padStart(8)} ${"p99".padStart(8)} ${"PG/Lance p50".padStart(12)} ${"recall PG".padStart(10)} ${"worst".padStart(6)} ${"recall Lance".padStart(12)} ${"worst".padStart(6)}`,
+  );
+  for (const kind of kinds) {
+    const times = { pg: [] as number[], lance: [] as number[] };
+    const recall = { pg: [] as number[], lance: [] as number[] };
+    for (const [i, q] of queries.entries()) {
+      const order = i % 2 === 0 ? (["pg", "lance"] as const) : (["lance", "pg"] as const);
+      for (const side of order) {
+        const started = performance.now();
+        const found = await kind[side](q);
+        times[side].push(performance.now() - started);
+        const truth = kind.truth?.(i);
+        if (truth) recall[side].push(truth.size === 0 ? 1 : found.filter((id) => truth.has(id)).length / truth.size);
+      }
+    }
+    const mean = (xs: number[]) => (xs.length ? (xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(3) : "-");
+    const worst = (xs: number[]) => (xs.length ? Math.min(...xs).toFixed(2) : "-");
+    const p = (xs: number[], at: number) => ms(percentile(xs, at));
+    console.log(
+      `${kind.name.padEnd(26)} ${p(times.pg, 50).padStart(12)} ${p(times.pg, 95).padStart(8)} ${p(times.pg, 99).padStart(8)} ${p(times.lance, 50).padStart(12)} ${p(times.lance, 95).padStart(8)} ${p(times.lance, 99).padStart(8)} ${(percentile(times.pg, 50) / percentile(times.lance, 50)).toFixed(2).padStart(12)} ${mean(recall.pg).padStart(10)} ${worst(recall.pg).padStart(6)} ${mean(recall.lance).padStart(12)} ${worst(recall.lance).padStart(6)}`,
+    );
+  }
+  console.log("\nLatency is the client's round trip (Postgres through the Neon driver and the local proxy; LanceDB in process).");
+}
