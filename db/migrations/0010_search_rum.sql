@@ -2,7 +2,7 @@
 -- Debian's postgresql-15-rum; the embedded PGlite does not). RUM keeps each lexeme's positions in the
 -- index, so `ORDER BY search_vector <=> query LIMIT n` returns the best-ranked matches from the index
 -- without ranking every matching row from the heap: the keyword leg of a hybrid search for a common
--- word costs about the same as for a rare one (edge/services/catalogue/search-sql.ts reads
+-- word no longer costs in proportion to its matches (edge/services/catalogue/search-sql.ts reads
 -- `images_search_rum_idx` to choose). Without the extension nothing changes: the GIN index serves
 -- matching and ts_rank ranks every match, as before.
 -- On a large catalogue this build holds writes to `images` for minutes: build the index with

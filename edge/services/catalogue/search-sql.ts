@@ -299,8 +299,9 @@ matched as (
       const vector = vectorParam(retrieval.embedding);
       const tsquery = keywordTsquery(retrieval.query);
       // With RUM, the index hands over its RUM_POOL best matches in its own rank order (close to ts_rank's
-      // but not the same), and ts_rank picks the candidates from those: a common word costs about what
-      // a rare one does, and the candidates are ts_rank's own top (scripts/bench/search/keyword.ts).
+      // but not the same), and ts_rank picks the candidates from those: a common word no longer costs in
+      // proportion to its matches, and the candidates are ts_rank's own top, up to ties
+      // (scripts/bench/search/keyword.ts measures both).
       const keywordHits = plan.rumIndex
         ? sql`select * from (
     select i.id, ${keywordRank(retrieval.query)} as rank_score, ${RAW_COLUMNS}

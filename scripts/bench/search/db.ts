@@ -138,3 +138,21 @@ export const seconds = (startMs: number) => (performance.now() - startMs) / 1000
 export function sizeLabel(size: number): string {
   return size >= 1_000_000 && size % 1_000_000 === 0 ? `${size / 1_000_000}m` : size % 1000 === 0 ? `${size / 1000}k` : String(size);
 }
+
+/**
+ * The frame of the scripts that read a loaded corpus: one connection to the bench database
+ * (DATABASE_URL) and its corpus stamp, closed when `body` ends.
+ */
+export async function withBenchCorpus(body: (client: PoolClient, stamp: CorpusStamp, url: string) => Promise<void>): Promise<void> {
+  const url = benchDatabaseUrl();
+  const bench = await openBenchDatabase(url, 1);
+  const client = await bench.pool.connect();
+  try {
+    const stamp = await readCorpusStamp(client);
+    if (!stamp) throw new Error(`${url} holds no loaded corpus: run scripts/bench/search/load.ts first`);
+    await body(client, stamp, url);
+  } finally {
+    client.release();
+    await bench.close();
+  }
+}

@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import type { PoolClient } from "@neondatabase/serverless";
 import { recordFigures } from "../lib/figures";
 import { SearchCorpus, type TopicQuery, vectorLiteral } from "./corpus";
-import { benchDatabaseUrl, ms, openBenchDatabase, percentile, readCorpusStamp, seconds, serverSettings, sizeLabel } from "./db";
+import { type CorpusStamp, ms, percentile, seconds, serverSettings, sizeLabel, withBenchCorpus } from "./db";
 
 const figures = recordFigures("search-hnsw");
 
@@ -37,15 +37,7 @@ const FILTER = "orientation = $3 and exists (select 1 from image_categories ic w
 const nearestSql = (filtered: boolean) => `select id from images where ${VISIBLE}${filtered ? ` and ${FILTER}` : ""} order by embedding <=> $1::vector limit ${K}`;
 const params = (q: TopicQuery, filtered: boolean) => (filtered ? [vectorLiteral(q.embedding), q.filter.category, q.filter.orientation] : [vectorLiteral(q.embedding)]);
 
-const url = benchDatabaseUrl();
-const bench = await openBenchDatabase(url, 1);
-const client = await bench.pool.connect();
-try {
-  await run(client);
-} finally {
-  client.release();
-  await bench.close();
-}
+await withBenchCorpus(run);
 
 /** Builds the index with these parameters, or keeps it when it already has them (its build time is then unknown: "kept"). */
 async function build(c: PoolClient, m: number, efConstruction: number): Promise<{ took: string; size: string }> {
@@ -61,9 +53,7 @@ async function build(c: PoolClient, m: number, efConstruction: number): Promise<
   return { took, size };
 }
 
-async function run(c: PoolClient) {
-  const stamp = await readCorpusStamp(c);
-  if (!stamp) throw new Error(`${url} holds no loaded corpus: run scripts/bench/search/load.ts first`);
+async function run(c: PoolClient, stamp: CorpusStamp) {
   figures.rename(`search-hnsw-${sizeLabel(stamp.size)}`);
   const queries = new SearchCorpus(stamp).queries().slice(0, Number(args.queries ?? stamp.topics));
   const rows = Number((await c.query<{ n: string }>("select count(*)::text as n from images")).rows[0]?.n);

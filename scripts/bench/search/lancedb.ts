@@ -26,7 +26,7 @@ import { PgDialect } from "drizzle-orm/pg-core";
 import { searchStatement } from "../../../edge/services/catalogue/search-sql";
 import { recordFigures } from "../lib/figures";
 import { SearchCorpus, type TopicQuery, vectorLiteral } from "./corpus";
-import { benchDatabaseUrl, ms, openBenchDatabase, percentile, readCorpusStamp, seconds, serverSettings, sizeLabel } from "./db";
+import { type CorpusStamp, ms, percentile, seconds, serverSettings, sizeLabel, withBenchCorpus } from "./db";
 
 const figures = recordFigures("search-lancedb");
 
@@ -78,19 +78,9 @@ select id, sum(1.0 / (${RRF_K} + rank)) as score from (select id, rank from keyw
 group by id order by score desc, id limit ${K}`,
 };
 
-const url = benchDatabaseUrl();
-const bench = await openBenchDatabase(url, 1);
-const client = await bench.pool.connect();
-try {
-  await run(client);
-} finally {
-  client.release();
-  await bench.close();
-}
+await withBenchCorpus(run);
 
-async function run(c: PoolClient) {
-  const stamp = await readCorpusStamp(c);
-  if (!stamp) throw new Error(`${url} holds no loaded corpus: run scripts/bench/search/load.ts first`);
+async function run(c: PoolClient, stamp: CorpusStamp) {
   figures.rename(`search-lancedb-${sizeLabel(stamp.size)}`);
   const corpus = new SearchCorpus(stamp);
   const queries = corpus.queries().slice(0, Number(args.queries ?? stamp.topics));

@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import type { PoolClient } from "@neondatabase/serverless";
 import { recordFigures } from "../lib/figures";
 import { SearchCorpus, type TopicQuery, vectorLiteral } from "./corpus";
-import { benchDatabaseUrl, ms, openBenchDatabase, percentile, readCorpusStamp, seconds, serverSettings } from "./db";
+import { type CorpusStamp, ms, percentile, seconds, serverSettings, withBenchCorpus } from "./db";
 
 recordFigures("search-recall");
 
@@ -83,19 +83,9 @@ order by score desc, id
 limit ${K}`,
 };
 
-const url = benchDatabaseUrl();
-const bench = await openBenchDatabase(url, 1);
-const client = await bench.pool.connect();
-try {
-  await run(client);
-} finally {
-  client.release();
-  await bench.close();
-}
+await withBenchCorpus(run);
 
-async function run(c: PoolClient) {
-  const stamp = await readCorpusStamp(c);
-  if (!stamp) throw new Error(`${url} holds no loaded corpus: run scripts/bench/search/load.ts first`);
+async function run(c: PoolClient, stamp: CorpusStamp) {
   const corpus = new SearchCorpus(stamp);
   const queries = corpus.queries().slice(0, Number(args.queries ?? stamp.topics));
   const rows = (await c.query<{ rows: string }>("select count(*)::text as rows from images")).rows[0]?.rows;
