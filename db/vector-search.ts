@@ -3,16 +3,19 @@ import type { Database } from "./connect";
 
 /**
  * pgvector's `hnsw.ef_search` chosen by the size of the catalogue. The HNSW graph finds the exact
- * nearest neighbours less often as it grows (the benchmark corpus at m 16, ef_construction 64:
- * recall@20 0.979 at 100,000 images and 0.656 at 1,000,000 with the same ef_search of 100), so a
- * fixed value is right for one size only. Each step is the lowest ef_search that met recall@20 of
- * 0.95 on average and 0.8 for every query, with and without a selective filter, in
- * `scripts/bench/search/hnsw.ts` at the largest measured size the step covers
- * (docs/figures/search-hnsw.md). pgvector accepts at most 1,000.
+ * nearest neighbours less often as it grows (the benchmark corpus, m 24, ef_construction 200,
+ * ef_search 100: recall@20 0.998 at 100,000 images, 0.896 at 1,000,000), so a fixed value is right
+ * for one size only. Measured with `scripts/bench/search/hnsw.ts` (docs/figures/search-hnsw-100k.md,
+ * -1m.md), with and without a selective filter:
+ * - up to 150,000: 200, every query at recall@20 1.0 at 100,000 images (at 100 one query got 0.60);
+ * - up to 1,500,000: 400, mean 0.987 both ways at 1,000,000 (200: 0.955, with 5 of 50 queries under 0.8);
+ * - up to 6,000,000: 800, not measured at 5,000,000: a projection from the growth between the two;
+ * - beyond: 1,000, pgvector's limit.
  */
 export const EF_SEARCH_STEPS: readonly { upToImages: number; efSearch: number }[] = [
   { upToImages: 150_000, efSearch: 200 },
-  { upToImages: 1_500_000, efSearch: 800 },
+  { upToImages: 1_500_000, efSearch: 400 },
+  { upToImages: 6_000_000, efSearch: 800 },
   { upToImages: Number.POSITIVE_INFINITY, efSearch: 1000 },
 ];
 

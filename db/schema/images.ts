@@ -108,7 +108,7 @@ export const images = pgTable(
     ...timestamps,
   },
   (t) => [
-    index("images_embedding_hnsw_idx").using("hnsw", t.embedding.op("vector_cosine_ops")).with({ m: 16, ef_construction: 64 }),
+    index("images_embedding_hnsw_idx").using("hnsw", t.embedding.op("vector_cosine_ops")).with({ m: 24, ef_construction: 200 }),
     index("images_search_vector_idx").using("gin", t.searchVector),
     index("images_status_created_idx").on(t.status, t.createdAt),
     index("images_contributor_created_idx").on(t.contributorId, t.createdAt),

@@ -10,9 +10,10 @@ describe("ef_search by catalogue size", () => {
     expect(efSearchFor(0)).toBe(EF_SEARCH_STEPS[0]?.efSearch);
     expect(efSearchFor(100_000)).toBe(200);
     expect(efSearchFor(150_000)).toBe(200);
-    expect(efSearchFor(150_001)).toBe(800);
-    expect(efSearchFor(1_000_000)).toBe(800);
-    expect(efSearchFor(5_000_000)).toBe(1000);
+    expect(efSearchFor(150_001)).toBe(400);
+    expect(efSearchFor(1_000_000)).toBe(400);
+    expect(efSearchFor(5_000_000)).toBe(800);
+    expect(efSearchFor(10_000_000)).toBe(1000);
     const values = EF_SEARCH_STEPS.map((s) => s.efSearch);
     expect([...values].sort((a, b) => a - b)).toEqual(values);
     for (const v of values) expect(v).toBeLessThanOrEqual(1000);
