@@ -20,12 +20,14 @@ import { derivativeKey, originalKey } from "../../../common/images";
 import { MIGRATIONS_FOLDER } from "../../../db/migrations-folder";
 import { recordFigures } from "../lib/figures";
 import { type CorpusImage, corpusOptionsFromArgs, SearchCorpus, vectorLiteral } from "./corpus";
-import { benchDatabaseUrl, copyField, copyFrom, openBenchDatabase, readCorpusStamp, seconds } from "./db";
+import { benchDatabaseUrl, copyField, copyFrom, openBenchDatabase, readCorpusStamp, seconds, sizeLabel } from "./db";
 
-recordFigures("search-load");
+const figures = recordFigures("search-load");
 
 /** Indexes whose per-row upkeep dominates a bulk load; rebuilt once at the end instead. */
 const REBUILT_INDEXES = ["images_search_vector_idx", "image_tags_tag_trgm_idx", "images_embedding_hnsw_idx"];
+/** Rebuilt too where the migrations made it (migration 0010 builds it only where the rum extension exists). */
+const OPTIONAL_REBUILT_INDEXES = ["images_search_rum_idx"];
 const IMAGE_COLUMNS = [
   "id",
   "contributor_id",
@@ -66,6 +68,7 @@ const IMAGE_COLUMNS = [
 ];
 
 const options = corpusOptionsFromArgs();
+figures.rename(`search-load-${sizeLabel(options.size)}`);
 const batchSize = Number(options.rest.batch ?? 5000);
 const force = options.rest.force === true;
 const maintenanceWorkMem = process.env.BENCH_MAINTENANCE_WORK_MEM ?? "4GB";
@@ -118,7 +121,7 @@ async function load(c: PoolClient) {
   await c.query("truncate image_categories, image_tags, images, users cascade");
   const definitions = await c.query<{ name: string; def: string }>(
     "select indexname as name, indexdef as def from pg_indexes where schemaname = 'public' and indexname = any($1)",
-    [REBUILT_INDEXES],
+    [[...REBUILT_INDEXES, ...OPTIONAL_REBUILT_INDEXES]],
   );
   const missing = REBUILT_INDEXES.filter((name) => !definitions.rows.some((d) => d.name === name));
   if (missing.length > 0) throw new Error(`expected the migrations' indexes ${missing.join(", ")}; is this the Edgestock schema?`);
@@ -165,8 +168,7 @@ async function load(c: PoolClient) {
 
   await c.query(`set maintenance_work_mem = '${maintenanceWorkMem.replace(/[^0-9A-Za-z]/g, "")}'`);
   const builds: string[] = [];
-  for (const name of REBUILT_INDEXES) {
-    const def = definitions.rows.find((d) => d.name === name)?.def as string;
+  for (const { name, def } of definitions.rows) {
     const t = performance.now();
     await c.query(def);
     const took = seconds(t);
@@ -179,7 +181,7 @@ async function load(c: PoolClient) {
 
   const sizes = await c.query<{ name: string; size: string }>(
     `select relname as name, pg_size_pretty(pg_total_relation_size(oid)) as size from pg_class
-     where relname in ('images', 'image_tags', 'image_categories', 'images_embedding_hnsw_idx', 'images_search_vector_idx', 'image_tags_tag_trgm_idx') order by relname`,
+     where relname in ('images', 'image_tags', 'image_categories', 'images_embedding_hnsw_idx', 'images_search_vector_idx', 'image_tags_tag_trgm_idx', 'images_search_rum_idx') order by relname`,
   );
   say(`sizes: ${sizes.rows.map((s) => `${s.name} ${s.size}`).join(", ")}`);
   const stamp = { size: options.size, seed: options.seed, topics: options.topics, loadedAt: new Date().toISOString() };
