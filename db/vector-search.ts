@@ -4,11 +4,13 @@ import type { Database } from "./connect";
 /**
  * pgvector's `hnsw.ef_search` chosen by the size of the catalogue. The HNSW graph finds the exact
  * nearest neighbours less often as it grows (the benchmark corpus, m 24, ef_construction 200,
- * ef_search 100: recall@20 0.998 at 100,000 images, 0.896 at 1,000,000), so a fixed value is right
+ * ef_search 100: recall@20 0.998 at 100,000 images, 0.925 at 1,000,000), so a fixed value is right
  * for one size only. Measured with `scripts/bench/search/hnsw.ts` (docs/figures/search-hnsw-100k.md,
  * -1m.md), with and without a selective filter:
- * - up to 150,000: 200, every query at recall@20 1.0 at 100,000 images (at 100 one query got 0.60);
- * - up to 1,500,000: 400, mean 0.987 both ways at 1,000,000 (200: 0.955, with 5 of 50 queries under 0.8);
+ * - up to 150,000: 200, every query at recall@20 1.0 unfiltered and 0.95 filtered at 100,000 images
+ *   (at 100 one query got 0.60);
+ * - up to 1,500,000: 400, mean 0.994 and 0.989 at 1,000,000, no query under 0.7 (200: 0.978 and 0.970,
+ *   with 1 and 2 of 50 queries under 0.8);
  * - up to 6,000,000: 800, not measured at 5,000,000: a projection from the growth between the two;
  * - beyond: 1,000, pgvector's limit.
  */
