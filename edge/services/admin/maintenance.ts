@@ -59,7 +59,11 @@ export async function runMaintenance(db: Database, env: Pick<Env, "JOBS" | "ORIG
     earningsMatured: await matureEarnings(db, now),
     refundsMade: await refundRefusedItems({ db, config }),
     // No request context on a cron run: the public URLs and the logger are built here.
-    vectorSearch: await tuneVectorSearch(db),
+    // ALTER DATABASE needs the database's owner: without that right the setting stays, and the rest goes on.
+    vectorSearch: await tuneVectorSearch(db).catch((error: Error) => {
+      log.error("maintenance: could not set hnsw.ef_search for the catalogue's size", { error: error.message });
+      return null;
+    }),
     renditions: await reconcileRecentRenditions({ db, env, config, urls: publicUrls(config), log }, now),
   };
 }
