@@ -90,7 +90,9 @@ async function run(c: PoolClient, stamp: CorpusStamp) {
   const dir = resolve(root, args.dir ?? `.tmp/lancedb-${stamp.size}-${stamp.seed}`);
   const db = await lancedb.connect(dir);
   let table: LanceDb;
-  if ((await db.tableNames()).includes("images")) {
+  // A table is reused only with its indexes: a run killed while building them left it without.
+  const reusable = (await db.tableNames()).includes("images") && (await (await db.openTable("images")).listIndices()).length >= 5;
+  if (reusable) {
     table = await db.openTable("images");
     console.log(`LanceDB table reused from ${dir} (${await table.countRows()} rows)`);
   } else {
