@@ -27,6 +27,15 @@ export function efSearchFor(embeddedImages: number): number {
   return step?.efSearch ?? 1000;
 }
 
+/** The database's own default for a setting (`ALTER DATABASE ... SET`, what new connections start with), if it has one. */
+export async function databaseDefault(db: Database, name: string): Promise<string | undefined> {
+  const rows = await db.execute<{ value: string }>(sql`select substr(setting, strpos(setting, '=') + 1) as value
+    from pg_db_role_setting s, unnest(s.setconfig) as setting
+    where s.setdatabase = (select oid from pg_database where datname = current_database()) and s.setrole = 0
+      and split_part(setting, '=', 1) = ${name}`);
+  return rows.rows[0]?.value;
+}
+
 export type VectorSearchTuning = { embeddedImages: number; efSearch: number; changed: boolean };
 
 /**
@@ -44,11 +53,7 @@ export async function tuneVectorSearch(db: Database): Promise<VectorSearchTuning
     embeddedImages = Number(counted.rows[0]?.n ?? 0);
   }
   const efSearch = efSearchFor(embeddedImages);
-  const current = await db.execute<{ value: string | null }>(sql`select split_part(setting, '=', 2) as value
-    from pg_db_role_setting s, unnest(s.setconfig) as setting
-    where s.setdatabase = (select oid from pg_database where datname = current_database()) and s.setrole = 0
-      and split_part(setting, '=', 1) = 'hnsw.ef_search'`);
-  if (current.rows[0]?.value === String(efSearch)) return { embeddedImages, efSearch, changed: false };
+  if ((await databaseDefault(db, "hnsw.ef_search")) === String(efSearch)) return { embeddedImages, efSearch, changed: false };
   // Reading a vector loads pgvector, which validates the value; the number is ours, an integer.
   await db.execute(sql.raw(`DO $$ BEGIN PERFORM '[1]'::vector; EXECUTE format('ALTER DATABASE %I SET hnsw.ef_search = ${Math.trunc(efSearch)}', current_database()); END $$`));
   return { embeddedImages, efSearch, changed: true };

@@ -1,9 +1,8 @@
-import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../db/connect";
 import { openEmbeddedPostgres } from "../../db/local/pglite";
 import { createScratchDatabase } from "../../db/local/scratch";
-import { EF_SEARCH_STEPS, efSearchFor, tuneVectorSearch } from "../../db/vector-search";
+import { databaseDefault, EF_SEARCH_STEPS, efSearchFor, tuneVectorSearch } from "../../db/vector-search";
 
 describe("ef_search by catalogue size", () => {
   it("rises with the catalogue, step by step, and stays within pgvector's limit", () => {
@@ -45,16 +44,6 @@ const backends: { name: string; open: () => Promise<Backend> }[] = [
       ]
     : []),
 ];
-
-/** The database's own default for a setting (what new connections start with). */
-async function databaseDefault(db: Database, name: string): Promise<string | undefined> {
-  const rows = await db.execute<{ setting: string }>(sql`select setting from pg_db_role_setting s, unnest(s.setconfig) as setting
-    where s.setdatabase = (select oid from pg_database where datname = current_database()) and s.setrole = 0`);
-  return rows.rows
-    .map((r) => r.setting)
-    .find((s) => s.startsWith(`${name}=`))
-    ?.split("=")[1];
-}
 
 describe.each(backends)("tuneVectorSearch on $name", ({ open }) => {
   let backend: Backend;

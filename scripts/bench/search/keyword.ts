@@ -15,7 +15,7 @@
 import { parseArgs } from "node:util";
 import type { PoolClient } from "@neondatabase/serverless";
 import { PgDialect } from "drizzle-orm/pg-core";
-import { keywordTsquery, RANK_WEIGHTS, RUM_INDEX, RUM_POOL, searchStatement } from "../../../edge/services/catalogue/search-sql";
+import { keywordTsquery, RANK_WEIGHTS, RUM_INDEX, RUM_POOL, rumIndexStatement, searchStatement } from "../../../edge/services/catalogue/search-sql";
 import { recordFigures } from "../lib/figures";
 import { SearchCorpus, type TopicQuery } from "./corpus";
 import { type CorpusStamp, ms, percentile, serverSettings, sizeLabel, withBenchCorpus } from "./db";
@@ -31,7 +31,8 @@ await withBenchCorpus(run);
 
 async function run(c: PoolClient, stamp: CorpusStamp, url: string) {
   figures.rename(`search-keyword-${sizeLabel(stamp.size)}`);
-  const present = (await c.query<{ present: boolean }>("select to_regclass($1) is not null as present", [RUM_INDEX])).rows[0]?.present;
+  const probe = dialect.sqlToQuery(rumIndexStatement());
+  const present = (await c.query<{ present: boolean }>(probe.sql, probe.params)).rows[0]?.present;
   if (!present) throw new Error(`${url} has no ${RUM_INDEX}: the server needs the rum extension (postgresql-15-rum) and migration 0010`);
   const queries = new SearchCorpus(stamp).queries().slice(0, Number(args.queries ?? stamp.topics));
   console.log(`${stamp.size.toLocaleString("en")} images (seed ${stamp.seed}), ${queries.length} topic queries; ${await serverSettings(c)}\n`);
