@@ -1,3 +1,6 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../db/connect";
 import { openEmbeddedPostgres } from "../../db/local/pglite";
@@ -61,5 +64,19 @@ describe.each(backends)("tuneVectorSearch on $name", ({ open }) => {
     // The iterative scan setting of the same migration is untouched.
     expect(await databaseDefault(backend.db, "hnsw.iterative_scan")).toBe("relaxed_order");
     expect(await tuneVectorSearch(backend.db)).toEqual({ embeddedImages: 0, efSearch: 200, changed: false });
+  });
+
+  it("has the HNSW graph of migration 0011, which leaves an index already built that way alone", async () => {
+    const index = async () =>
+      (
+        await backend.db.execute<{ oid: number; def: string }>(
+          sql`select to_regclass('images_embedding_hnsw_idx')::oid::int as oid, pg_get_indexdef(to_regclass('images_embedding_hnsw_idx')) as def`,
+        )
+      ).rows[0];
+    const before = await index();
+    expect(before?.def.replace(/\s+/g, "")).toContain("(m='24',ef_construction='200')");
+    // Run again (as after an operator built and swapped the index concurrently): no rebuild, the same index.
+    await backend.db.execute(sql.raw(readFileSync(resolve(import.meta.dirname, "../../db/migrations/0011_hnsw_m24.sql"), "utf8")));
+    expect((await index())?.oid).toBe(before?.oid);
   });
 });
