@@ -113,6 +113,12 @@ export const images = pgTable(
     index("images_status_created_idx").on(t.status, t.createdAt),
     index("images_contributor_created_idx").on(t.contributorId, t.createdAt),
     index("images_phash_idx").on(t.phash),
+    // Browse's windows (edge/services/catalogue/search-sql.ts): listed images newest first, and most
+    // popular first (then newest, which is the boost's order among equal popularity).
+    index("images_listed_published_idx").on(t.publishedAt.desc().nullsLast(), t.id).where(sql`status = 'approved' and withdrawn_at is null and taken_down_at is null`),
+    index("images_listed_popularity_idx")
+      .on(sql`(sale_count + 0.1 * download_count) desc`, t.publishedAt.desc().nullsLast(), t.id)
+      .where(sql`status = 'approved' and withdrawn_at is null and taken_down_at is null`),
     // One listing per file: a duplicate keeps its hash but points at what it duplicates.
     uniqueIndex("images_sha256_original_key").on(t.sha256).where(sql`sha256 is not null and duplicate_of is null`),
     check("images_stage_check", sql`stage in ('awaiting_upload', 'queued', 'processing', 'done', 'failed')`),

@@ -491,6 +491,59 @@ describe("filters and facets", () => {
     }
   });
 
+  it("past the exact-count limit, counts a sample of pages and says so; at or under it, counts every match", async () => {
+    const statement = (retrieval: Parameters<typeof searchStatement>[0]["retrieval"], tuning: NonNullable<Parameters<typeof searchStatement>[0]["tuning"]>, rumIndex = false) =>
+      searchStatement({ retrieval, filters: { contributorId, safe: true }, sort: "relevance", limit: 100, offset: 0, now: new Date("2026-06-01T00:00:00Z"), rumIndex, tuning });
+    const run = async (s: ReturnType<typeof searchStatement>) => {
+      const row = (await db.execute<SearchRow>(s)).rows[0];
+      if (!row) throw new Error("no row");
+      return row;
+    };
+    const rum = await hasRumIndex();
+    for (const retrieval of [{ kind: "browse" }, { kind: "keyword", query: MARKER }, { kind: "keyword", query: "ocean" }] as const) {
+      const exact = await run(statement(retrieval, {}));
+      expect(exact.approximate).toBe(false);
+      expect(exact.total).toBeGreaterThan(2);
+      // The sample takes every page (100%), so the estimate must equal the exact count.
+      const atLimit = await run(statement(retrieval, { samplePercent: 100, exactCountLimit: exact.total }));
+      const pastLimit = await run(statement(retrieval, { samplePercent: 100, exactCountLimit: exact.total - 1 }, rum));
+      expect(atLimit.approximate).toBe(false);
+      expect(pastLimit.approximate).toBe(true);
+      for (const row of [atLimit, pastLimit]) {
+        expect(row.total).toBe(exact.total);
+        expect([row.categories, row.orientations, row.colours, row.license_types, row.contributors]).toEqual([
+          exact.categories,
+          exact.orientations,
+          exact.colours,
+          exact.license_types,
+          exact.contributors,
+        ]);
+        // Ranked from the counted rows, or past the limit from the page's own order (RUM's pool where the server has it): the same results.
+        expect(row.results.map((r) => r.id)).toEqual(exact.results.map((r) => r.id));
+      }
+      // Half the pages: each sampled match weighs 2, and the total is never below the limit it passed.
+      const half = await run(statement(retrieval, { samplePercent: 50, exactCountLimit: 1 }));
+      expect(half.approximate).toBe(true);
+      const orientations = Object.values(half.orientations);
+      for (const n of orientations) expect(n % 2).toBe(0);
+      expect(half.total).toBe(
+        Math.max(
+          orientations.reduce((a, b) => a + b, 0),
+          2,
+        ),
+      );
+      expect(half.results.map((r) => r.id)).toEqual(exact.results.map((r) => r.id));
+    }
+  });
+
+  it("the route counts approximately only past the limit, and rounds what it estimates", async () => {
+    const { roughly } = await import("../../edge/services/catalogue/search");
+    expect([roughly(0), roughly(99), roughly(273_393), roughly(981_400), roughly(10_001), roughly(1_250)]).toEqual([0, 99, 270_000, 980_000, 10_000, 1_300]);
+    // This file's searches match a few dozen images: exact, whatever the size of the shared test catalogue.
+    const { body } = await search({ q: MARKER, mode: "keyword" });
+    expect(body.approximate).toBe(false);
+  });
+
   it("shows result cards: URLs from DERIVATIVES_PUBLIC_URL, contributor, tags, prices by license type", async () => {
     const { body } = await search({ q: "automobile", mode: "keyword" });
     const base = String(env.DERIVATIVES_PUBLIC_URL ?? "http://127.0.0.1:8787/v1/derivatives").replace(/\/+$/, "");

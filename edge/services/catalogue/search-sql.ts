@@ -73,13 +73,19 @@ export type SearchPlan = {
   /** The clock for the recency boost; callers pass a day-rounded time so scores stay stable across pages. */
   now: Date;
   /** Tuning overrides, for the benchmark's sweeps. */
-  tuning?: Partial<{ rrfK: number; candidates: number; semanticPool: number; cutoff: number }>;
+  tuning?: Partial<{ rrfK: number; candidates: number; semanticPool: number; cutoff: number; exactCountLimit: number; sampleRows: number; samplePercent: number }>;
   /**
    * The database has `images_search_rum_idx` (migration 0010, where the rum extension exists): the
    * hybrid's keyword leg then takes its candidates in the index's rank order instead of ranking every
    * match ({@link RUM_INDEX}).
    */
   rumIndex?: boolean;
+  /**
+   * About how many rows `images` holds (pg_class.reltuples, which ANALYZE keeps current). Browse and
+   * keyword searches on a catalogue larger than {@link COUNT_SAMPLE_ROWS} count their matches exactly
+   * up to {@link EXACT_COUNT_LIMIT} and estimate beyond it from a sample; unknown means count exactly.
+   */
+  catalogueRows?: number;
 };
 
 /** The RUM index on images.search_vector (migration 0010); search.ts looks for it by this name. */
@@ -98,9 +104,49 @@ export function rumIndexStatement(): SQL {
   return sql`select to_regclass(${RUM_INDEX}) is not null as present`;
 }
 
+/**
+ * What the route asks once in a while about the catalogue: whether the RUM index exists and about how
+ * many rows `images` holds (null before the table was first analysed).
+ */
+export function catalogueProbeStatement(): SQL {
+  return sql`select to_regclass(${RUM_INDEX}) is not null as "rumIndex",
+  (select nullif(reltuples, -1)::float8 from pg_class where oid = 'images'::regclass) as "catalogueRows"`;
+}
+
+/**
+ * Browse and keyword searches count their matches exactly (the total and every facet) up to this
+ * many; beyond it the counts are estimates from a sample of the catalogue, and the response says so.
+ * Counting is the part of a search that grows with its matches: every listed image for browse.
+ */
+export const EXACT_COUNT_LIMIT = 10_000;
+/**
+ * About how many rows of `images` the sample reads (`TABLESAMPLE SYSTEM`, whole pages, the same pages
+ * for every query so a total does not move between pages). A catalogue of at most this many rows is
+ * always counted exactly. With n sampled matches a share's relative standard error is about 1/√n
+ * (n is over a hundred when a search is estimated at 1,000,000 images), more where neighbouring rows
+ * (one upload batch) look alike.
+ */
+export const COUNT_SAMPLE_ROWS = 5_000;
+/** The sample's seed (`REPEATABLE`): any fixed number; fixed so a search's estimate is stable. */
+const SAMPLE_SEED = 20_261_207;
+
+/**
+ * The percentage of `images` the counting sample reads, or null for exact counting (a small or
+ * unknown catalogue).
+ */
+export function countSamplePercent(plan: Pick<SearchPlan, "catalogueRows" | "tuning">): number | null {
+  if (plan.tuning?.samplePercent !== undefined) return plan.tuning.samplePercent;
+  const rows = plan.catalogueRows;
+  const sampleRows = plan.tuning?.sampleRows ?? COUNT_SAMPLE_ROWS;
+  if (!rows || !Number.isFinite(rows) || rows <= sampleRows) return null;
+  return (100 * sampleRows) / rows;
+}
+
 /** Row of the search statement: the total, the page (JSON) and the facets, in one round trip. */
 export type SearchRow = {
   total: number;
+  /** The total and the facet counts are estimates from a sample ({@link EXACT_COUNT_LIMIT}). */
+  approximate: boolean;
   results: SearchResultRow[];
   categories: Record<string, number>;
   orientations: Record<string, number>;
@@ -239,6 +285,10 @@ function carriedColumns(now: Date): SQL {
     (i.sale_count + 0.1 * i.download_count)::float8 as popularity, ${businessBoost(now)} as boost`;
 }
 const CARRIED = sql`orientation, colour_bucket, editorial, published_at, contributor_id, popularity`;
+/** Popularity as images_listed_popularity_idx (migration 0012) indexes it, so an ORDER BY can read the index. */
+const POPULARITY = sql`(i.sale_count + 0.1 * i.download_count)`;
+/** The columns the facets count. */
+const FACET_COLUMNS = sql`i.id, i.orientation, i.colour_bucket, i.editorial, i.contributor_id`;
 /**
  * The raw columns {@link carriedColumns} reads, taken by each hybrid leg from the row it already
  * holds, so the fused rows need no second look-up in `images`.
@@ -266,24 +316,52 @@ function matchedCte(plan: SearchPlan): SQL {
   const candidates = plan.tuning?.candidates ?? HYBRID_CANDIDATES;
   const { retrieval } = plan;
   switch (retrieval.kind) {
-    case "browse":
+    case "browse": {
+      // The first offset + limit rows of the order, from the listed-images indexes (migration 0012):
+      // exact for newest and popular (among equal popularity the boost orders by recency, so the
+      // index's order is the page's). Relevance (the boost alone) takes the union of both windows:
+      // an image outside both would need to beat images more popular and images newer than it.
+      const window = plan.offset + plan.limit;
+      const newest = sql`select i.id from images i where ${where} order by i.published_at desc nulls last, i.id limit ${window}`;
+      const popular = sql`select i.id from images i where ${where} order by ${POPULARITY} desc, i.published_at desc nulls last, i.id limit ${window}`;
+      const ids = plan.sort === "newest" ? newest : plan.sort === "popular" ? popular : sql`(${newest}) union (${popular})`;
       return sql`hits as (
   select i.id, ${carried}
   from images i
-  where ${where}
+  where i.id in (${ids})
 ),
 matched as (
   select id, boost as score, ${CARRIED} from hits
 )`;
-    case "keyword":
+    }
+    case "keyword": {
+      const tsquery = keywordTsquery(retrieval.query);
+      const window = plan.offset + plan.limit;
+      // When every match was counted ({@link countedCtes}), they are ranked from there; past the
+      // limit, the first offset + limit rows of the page's order, and for relevance with RUM the
+      // index's best matches in its rank order, re-ranked as in the hybrid's keyword leg.
+      const order =
+        plan.sort === "newest"
+          ? sql`order by i.published_at desc nulls last, i.id limit ${window}`
+          : plan.sort === "popular"
+            ? sql`order by ${POPULARITY} desc, ${keywordRank(retrieval.query)} * ${businessBoost(plan.now)} desc, i.id limit ${window}`
+            : plan.rumIndex
+              ? sql`order by i.search_vector <=> ${tsquery} limit ${Math.max(RUM_POOL, window)}`
+              : sql`order by ${keywordRank(retrieval.query)} * ${businessBoost(plan.now)} desc, i.id limit ${window}`;
       return sql`hits as (
-  select i.id, ${keywordRank(retrieval.query)} as rank_score, ${carried}
-  from images i
-  where i.search_vector @@ ${keywordTsquery(retrieval.query)} and ${where}
+  select id, rank_score, ${CARRIED}, boost from counted where (select yes from exact)
+  union all
+  select * from (
+    select i.id, ${keywordRank(retrieval.query)} as rank_score, ${carried}
+    from images i
+    where i.search_vector @@ ${tsquery} and ${where} and not (select yes from exact)
+    ${order}
+  ) beyond
 ),
 matched as (
   select id, rank_score * boost as score, ${CARRIED} from hits
 )`;
+    }
     case "semantic": {
       const vector = vectorParam(retrieval.embedding);
       return sql`nearest as (
@@ -356,6 +434,82 @@ matched as (
   }
 }
 
+/**
+ * Browse and keyword searches count every match, exactly on a small catalogue. On a large one
+ * ({@link countSamplePercent}) they count at most {@link EXACT_COUNT_LIMIT} + 1 and, past the limit, a
+ * sample of pages stands for the whole: its matches weigh 100 / percent each. The conditions on
+ * the count read no row of the scan they guard, so Postgres checks them once and skips a scan that
+ * is not needed. CTEs:
+ *   counted (the facet columns; for keyword also the rank and the carried columns, so an exact
+ *     search ranks from it), exact (yes: every match is in counted), and past the limit
+ *     sampled (the facet columns of the sample's matches) and estimate (their number, scaled).
+ */
+function countedCtes(plan: SearchPlan): SQL | null {
+  const { retrieval } = plan;
+  if (retrieval.kind === "hybrid" || retrieval.kind === "semantic") return null;
+  const where = visibleAndFiltered(plan.filters);
+  const match = retrieval.kind === "keyword" ? sql`i.search_vector @@ ${keywordTsquery(retrieval.query)} and ${where}` : where;
+  const columns = retrieval.kind === "keyword" ? sql`i.id, ${keywordRank(retrieval.query)} as rank_score, ${carriedColumns(plan.now)}` : FACET_COLUMNS;
+  const percent = countSamplePercent(plan);
+  if (percent === null) {
+    return sql`counted as (
+  select ${columns} from images i where ${match}
+),
+exact as (
+  select true as yes
+)`;
+  }
+  const limit = plan.tuning?.exactCountLimit ?? EXACT_COUNT_LIMIT;
+  return sql`sampled as (
+  select ${FACET_COLUMNS} from images i tablesample system (${sql.raw(String(percent))}) repeatable (${sql.raw(String(SAMPLE_SEED))})
+  where ${match}
+),
+estimate as (
+  select count(*) * ${100 / percent}::float8 as n from sampled
+),
+counted as (
+  select ${columns} from images i where ${match} and (select n from estimate) <= ${limit} limit ${limit + 1}
+),
+exact as (
+  select (select n from estimate) <= ${limit} and (select count(*) from counted) <= ${limit} as yes
+)`;
+}
+
+/**
+ * The `tally (id, orientation, colour_bucket, editorial, contributor_id, weight)` and
+ * `tally_total (total, approximate)` CTEs the total and the facets count: the result set of hybrid
+ * and semantic searches (at most a few hundred rows); for browse and keyword every match, or past
+ * the limit the sample ({@link countedCtes}).
+ */
+function tallyCtes(plan: SearchPlan): SQL {
+  const { retrieval } = plan;
+  if (retrieval.kind === "hybrid" || retrieval.kind === "semantic") {
+    return sql`tally as (
+  select id, orientation, colour_bucket, editorial, contributor_id, 1::float8 as weight from matched
+),
+tally_total as (
+  select count(*)::float8 as total, false as approximate from tally
+)`;
+  }
+  if (countSamplePercent(plan) === null) {
+    return sql`tally as (
+  select id, orientation, colour_bucket, editorial, contributor_id, 1::float8 as weight from counted
+),
+tally_total as (
+  select count(*)::float8 as total, false as approximate from tally
+)`;
+  }
+  return sql`tally as (
+  select id, orientation, colour_bucket, editorial, contributor_id, 1::float8 as weight from counted where (select yes from exact)
+  union all
+  select id, orientation, colour_bucket, editorial, contributor_id, ${100 / (countSamplePercent(plan) ?? 100)}::float8 as weight from sampled where not (select yes from exact)
+),
+tally_total as (
+  select case when (select yes from exact) then (select count(*) from counted)::float8 else greatest((select n from estimate), ${(plan.tuning?.exactCountLimit ?? EXACT_COUNT_LIMIT) + 1}) end as total,
+         not (select yes from exact) as approximate
+)`;
+}
+
 function orderBy(sort: SearchSort): SQL {
   switch (sort) {
     case "relevance":
@@ -408,7 +562,14 @@ function orderBy(sort: SearchSort): SQL {
  */
 export function searchStatement(plan: SearchPlan): SQL {
   const order = orderBy(plan.sort);
-  return sql`with ${matchedCte(plan)},
+  const counted = countedCtes(plan);
+  return sql`with ${
+    counted
+      ? sql`${counted},
+`
+      : sql``
+  }${matchedCte(plan)},
+${tallyCtes(plan)},
 page as (
   select m.id, m.score, row_number() over (order by ${order}) as position
   from matched m
@@ -416,7 +577,8 @@ page as (
   limit ${plan.limit} offset ${plan.offset}
 )
 select
-  (select count(*) from matched)::int as total,
+  (select round(total)::int from tally_total) as total,
+  (select approximate from tally_total) as approximate,
   (select coalesce(json_agg(r order by r.position), '[]'::json) from (
     select p.position, i.id, i.title, i.width, i.height, i.derivative_keys as "derivativeKeys",
            i.palette->0->>'hex' as colour,
@@ -439,23 +601,27 @@ select
     join users u on u.id = i.contributor_id
   ) r) as results,
   (select coalesce(json_object_agg(slug, n), '{}'::json) from (
-    select ic.category_slug as slug, count(*)::int as n
-    from matched m join image_categories ic on ic.image_id = m.id
+    select ic.category_slug as slug, round(sum(t.weight))::int as n
+    from tally t cross join lateral (
+      -- offset 0 keeps the look-up per tallied row (the primary key's index): joined as a whole, the
+      -- planner hashes every row of image_categories for a sample of a few thousand.
+      select category_slug from image_categories where image_id = t.id offset 0
+    ) ic
     group by ic.category_slug
   ) c) as categories,
   (select coalesce(json_object_agg(orientation, n), '{}'::json) from (
-    select orientation, count(*)::int as n from matched where orientation is not null group by orientation
+    select orientation, round(sum(weight))::int as n from tally where orientation is not null group by orientation
   ) o) as orientations,
   (select coalesce(json_object_agg(colour_bucket, n), '{}'::json) from (
-    select colour_bucket, count(*)::int as n from matched where colour_bucket is not null group by colour_bucket
+    select colour_bucket, round(sum(weight))::int as n from tally where colour_bucket is not null group by colour_bucket
   ) c) as colours,
   (select json_build_object(
-      'standard', count(*) filter (where not editorial),
-      'enhanced', count(*) filter (where not editorial),
-      'editorial', count(*) filter (where editorial))
-    from matched) as license_types,
+      'standard', round(coalesce(sum(weight) filter (where not editorial), 0))::int,
+      'enhanced', round(coalesce(sum(weight) filter (where not editorial), 0))::int,
+      'editorial', round(coalesce(sum(weight) filter (where editorial), 0))::int)
+    from tally) as license_types,
   (select coalesce(json_agg(json_build_object('id', c.contributor_id, 'displayName', u.display_name, 'images', c.n) order by c.n desc, c.contributor_id), '[]'::json) from (
-    select contributor_id, count(*)::int as n from matched group by contributor_id order by n desc, contributor_id limit ${CONTRIBUTOR_FACET_SIZE}
+    select contributor_id, round(sum(weight))::int as n from tally group by contributor_id order by n desc, contributor_id limit ${CONTRIBUTOR_FACET_SIZE}
   ) c join users u on u.id = c.contributor_id) as contributors`;
 }
 

@@ -12,12 +12,12 @@ import type { Principal } from "../../lib/principal";
 import { ApiError } from "../../lib/problem";
 import * as s from "../../lib/schemas";
 import {
+  catalogueProbeStatement,
   fuzzyTagSuggestionStatement,
   popularQuerySuggestionStatement,
   type Retrieval,
   recordQueryStatement,
   recordSearcherStatement,
-  rumIndexStatement,
   type SearchFilters,
   type SearchRow,
   type SearchSort,
@@ -144,6 +144,11 @@ const Counts = v.record(v.string(), v.number());
 /** A search's answer (`GET /v1/search` and `POST /v1/search/by-image`). */
 export const SearchResponseSchema = v.object({
   total: v.number(),
+  /**
+   * The total and the facet counts are estimates, to two significant figures: a browse or keyword
+   * search matching more than 20,000 images on a large catalogue counts a sample of it.
+   */
+  approximate: v.boolean(),
   results: v.array(
     v.object({
       id: s.uuid,
@@ -228,7 +233,7 @@ export async function decodeSearchCursor(request: Omit<SearchRequest, "offset">,
 
 /** Store key of a search response: the model (semantic results depend on it) and the whole request. */
 export async function searchCacheKey(request: SearchRequest, modelId: string, catalogueVersion = "0"): Promise<string> {
-  return `search:v1:${modelId || "none"}:${catalogueVersion}:${await sha256Hex(`${canonicalQuery(request)}|${request.offset}`)}`;
+  return `search:v2:${modelId || "none"}:${catalogueVersion}:${await sha256Hex(`${canonicalQuery(request)}|${request.offset}`)}`;
 }
 
 /** The store key of the catalogue version: part of every cached search's key, so a bump retires them all. */
@@ -311,25 +316,38 @@ async function didYouMean(db: HttpDatabase, q: string, safe: boolean): Promise<s
   return changed ? corrected.join(" ") : null;
 }
 
-/** How long an isolate trusts its answer to "is the RUM index there?" (a migration may add it). */
-const RUM_PROBE_TTL_MS = 10 * 60_000;
-let rumProbe: { present: boolean; checkedAt: number } | undefined;
+/** How long an isolate trusts what it knows of the catalogue (a migration may add the RUM index; the catalogue grows). */
+const CATALOGUE_PROBE_TTL_MS = 10 * 60_000;
+type CatalogueFacts = { rumIndex: boolean; catalogueRows: number | null };
+let catalogueProbe: (CatalogueFacts & { checkedAt: number }) | undefined;
 
 /**
- * Whether the database has the RUM index (migration 0010 builds it where the rum extension exists):
- * asked once per isolate every {@link RUM_PROBE_TTL_MS}, and only by searches with text. A failed
- * probe counts as absent (the GIN path works everywhere) and is asked again next time.
+ * Whether the database has the RUM index (migration 0010 builds it where the rum extension exists)
+ * and about how many rows `images` holds (which decides exact or sampled counting): asked once per
+ * isolate every {@link CATALOGUE_PROBE_TTL_MS}. A failed probe counts as neither (the GIN path and
+ * exact counts work everywhere) and is asked again next time.
  */
-async function hasRumIndex(db: HttpDatabase, log: Logger, now: number): Promise<boolean> {
-  if (rumProbe && now - rumProbe.checkedAt < RUM_PROBE_TTL_MS) return rumProbe.present;
+async function catalogueFacts(db: HttpDatabase, log: Logger, now: number): Promise<CatalogueFacts> {
+  if (catalogueProbe && now - catalogueProbe.checkedAt < CATALOGUE_PROBE_TTL_MS) return catalogueProbe;
   try {
-    const { rows } = await db.execute<{ present: boolean }>(rumIndexStatement());
-    rumProbe = { present: rows[0]?.present === true, checkedAt: now };
-    return rumProbe.present;
+    const { rows } = await db.execute<{ rumIndex: boolean; catalogueRows: number | null }>(catalogueProbeStatement());
+    const rowsEstimate = Number(rows[0]?.catalogueRows);
+    catalogueProbe = { rumIndex: rows[0]?.rumIndex === true, catalogueRows: Number.isFinite(rowsEstimate) && rowsEstimate > 0 ? rowsEstimate : null, checkedAt: now };
+    return catalogueProbe;
   } catch (error) {
-    log.warn("could not look for the RUM index; ranking every keyword match", { error: (error as Error).message });
-    return false;
+    log.warn("could not look up the catalogue's size and RUM index; counting and ranking every match", { error: (error as Error).message });
+    return { rumIndex: false, catalogueRows: null };
   }
+}
+
+/**
+ * A count for people when it is an estimate: two significant figures (273,393 → 270,000), so it
+ * does not pretend to a precision it lacks.
+ */
+export function roughly(n: number): number {
+  if (n < 100) return n;
+  const unit = 10 ** (Math.floor(Math.log10(n)) - 1);
+  return Math.round(n / unit) * unit;
 }
 
 /**
@@ -351,9 +369,12 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
   }
 
   const now = (deps.now ?? (() => new Date()))();
+  // Semantic search counts only its nearest neighbours: nothing to learn about the catalogue.
+  const facts = retrieval.kind === "semantic" ? null : await catalogueFacts(deps.db, deps.log, Date.now());
   const statement = searchStatement({
     retrieval,
-    rumIndex: retrieval.kind === "hybrid" ? await hasRumIndex(deps.db, deps.log, Date.now()) : false,
+    rumIndex: facts?.rumIndex ?? false,
+    catalogueRows: facts?.catalogueRows ?? undefined,
     filters: request.filters,
     sort: request.sort,
     limit: request.perPage + 1,
@@ -371,8 +392,11 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
   const nextOffset = request.offset + request.perPage;
   const suggestion = text && retrieval.kind !== "semantic" && row.total < SUGGEST_BELOW ? await query(deps.log, () => didYouMean(deps.db, text, request.filters.safe)) : null;
   const url = (key: string | undefined) => (key ? deps.urls.rendition(key) : null);
+  const count = (n: number) => (row.approximate ? roughly(n) : n);
+  const counts = (record: Record<string, number>) => Object.fromEntries(Object.entries(record).map(([key, n]) => [key, count(n)]));
   return {
-    total: row.total,
+    total: count(row.total),
+    approximate: row.approximate,
     results: page.map((r) => ({
       id: r.id,
       title: r.title,
@@ -386,7 +410,13 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
       prices: r.prices,
       score: r.score,
     })),
-    facets: { categories: row.categories, orientations: row.orientations, colours: row.colours, licenseTypes: row.license_types, contributors: row.contributors },
+    facets: {
+      categories: counts(row.categories),
+      orientations: counts(row.orientations),
+      colours: counts(row.colours),
+      licenseTypes: counts(row.license_types),
+      contributors: row.contributors.map((c) => ({ ...c, images: count(c.images) })),
+    },
     mode: retrieval.kind === "browse" ? "browse" : retrieval.kind,
     degraded,
     suggestion,

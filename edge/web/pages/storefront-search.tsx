@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import * as v from "valibot";
 import { COLOUR_BUCKETS } from "../../../common/colours";
 import type { AppEnv } from "../../env";
-import type { SearchResponse } from "../../services/catalogue/search";
+import { MAX_OFFSET, type SearchResponse } from "../../services/catalogue/search";
 import { ImageGrid, Notice } from "../components";
 import { CsrfField } from "../layout";
 
@@ -89,7 +89,7 @@ const SORTS = { relevance: "Most relevant", newest: "Newest", popular: "Most pop
 type FacetOption = { value: string; label: string; count?: number; swatch?: string };
 
 /** One facet: each value a link that sets it (or, when it is the current one, clears it). */
-function Facet({ title, name, options, params }: { title: string; name: string; options: FacetOption[]; params: Record<string, string> }) {
+function Facet({ title, name, options, params, approximate }: { title: string; name: string; options: FacetOption[]; params: Record<string, string>; approximate: boolean }) {
   const current = params[name];
   if (options.length === 0 && !current) return null;
   return (
@@ -103,7 +103,13 @@ function Facet({ title, name, options, params }: { title: string; name: string; 
               <a href={searchHref(params, { [name]: active ? undefined : option.value })} aria-current={active ? "true" : undefined} class={active ? "on" : undefined}>
                 {option.swatch && <span class="swatch" style={`background:${option.swatch}`} aria-hidden="true" />}
                 {option.label}
-                {option.count !== undefined && <span class="count"> ({option.count})</span>}
+                {option.count !== undefined && (
+                  <span class="count">
+                    {" "}
+                    ({approximate ? "about " : ""}
+                    {option.count.toLocaleString("en-US")})
+                  </span>
+                )}
                 {active && <span class="sr"> (selected; select to remove)</span>}
               </a>
             </li>
@@ -152,11 +158,11 @@ export function Facets({ view }: { view: SearchView }) {
     // "Filters" link above them): no script, so nothing moves once the page is shown.
     <aside class="facets" id="filters" aria-label="Filters">
       <h2>Filters</h2>
-      <Facet title="Category" name="category" options={categories} params={params} />
-      <Facet title="Orientation" name="orientation" options={orientations} params={params} />
-      <Facet title="Colour" name="colour" options={colours} params={params} />
-      <Facet title="Licence type" name="license" options={licenses} params={params} />
-      <Facet title="Contributor" name="contributor" options={contributorOptions} params={params} />
+      <Facet title="Category" name="category" options={categories} params={params} approximate={response.approximate} />
+      <Facet title="Orientation" name="orientation" options={orientations} params={params} approximate={response.approximate} />
+      <Facet title="Colour" name="colour" options={colours} params={params} approximate={response.approximate} />
+      <Facet title="Licence type" name="license" options={licenses} params={params} approximate={response.approximate} />
+      <Facet title="Contributor" name="contributor" options={contributorOptions} params={params} approximate={response.approximate} />
     </aside>
   );
 }
@@ -183,7 +189,8 @@ export function SortLinks({ params }: { params: Record<string, string> }) {
 /** Previous and next page links (page=N, every filter kept). */
 export function Pager({ view }: { view: SearchView }) {
   const { params, response, page, perPage } = view;
-  const pages = Math.max(1, Math.ceil(response.total / perPage));
+  // Pages reach result MAX_OFFSET at most, however many match.
+  const pages = Math.max(1, Math.min(Math.ceil(response.total / perPage), Math.floor(MAX_OFFSET / perPage) + 1));
   const hasNext = response.nextCursor !== null;
   if (page === 1 && !hasNext) return null;
   return (
@@ -212,7 +219,7 @@ export function Results({ view }: { view: SearchView }) {
   return (
     <div class="results">
       <p class="count" role="status">
-        {response.total === 1 ? "1 image" : `${response.total.toLocaleString("en-US")} images`}
+        {response.approximate ? `About ${response.total.toLocaleString("en-US")} images` : response.total === 1 ? "1 image" : `${response.total.toLocaleString("en-US")} images`}
         {q && ` for “${q}”`}
         <a class="to-filters" href="#filters">
           Filters
