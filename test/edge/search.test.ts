@@ -536,6 +536,50 @@ describe("filters and facets", () => {
     }
   });
 
+  it("a one-word search for a common word ranks a bounded set of its matches; other searches never do", async () => {
+    const rumIndex = await hasRumIndex();
+    const statement = (retrieval: Parameters<typeof searchStatement>[0]["retrieval"], commonLexemes: string[] | undefined, limit = 1) =>
+      searchStatement({
+        retrieval,
+        filters: { contributorId, safe: true },
+        sort: "relevance",
+        limit,
+        offset: 0,
+        now: new Date("2026-06-01T00:00:00Z"),
+        rumIndex,
+        commonLexemes,
+        // Past the exact-count limit (keyword ranks from its window), one candidate per hybrid leg, a pool of one.
+        tuning: { samplePercent: 100, exactCountLimit: 1, candidates: 1, commonPool: 1 },
+      });
+    const ids = async (s: ReturnType<typeof searchStatement>) => ((await db.execute<SearchRow>(s)).rows[0]?.results ?? []).map((r) => keyOf[r.id]);
+    const common = ["ocean", "sea", "seascap", "view", "boat"];
+    // The query's embedding points at viewOfSea alone: its nearest match for "sea". The hybrid's keyword
+    // leg takes it instead of the best ts_rank ("sea" in a title is ranked below a title and a tag), so both legs agree.
+    const towardsViewOfSea = embeddingNear(
+      "ocean",
+      CORPUS.findIndex((l) => l.key === "viewOfSea"),
+      0,
+    );
+    const hybrid = { kind: "hybrid", query: "sea", embedding: towardsViewOfSea } as const;
+    expect(await ids(statement(hybrid, common, 5))).toEqual(["viewOfSea"]);
+    const rare = await ids(statement(hybrid, undefined, 5));
+    // Without the list: the keyword leg's best ts_rank (a title and a tag with the word) joins viewOfSea.
+    expect(rare).toContain("viewOfSea");
+    expect(rare).toHaveLength(2);
+    // Keyword search takes the most popular match (oceanWaves, 5 sales) and ranks within that pool.
+    expect(await ids(statement({ kind: "keyword", query: "sea" }, common))).toEqual(["oceanWaves"]);
+    // A word not among the common lexemes, two words, an exclusion, a phrase: ranked as without the list.
+    for (const query of ["lighthouse", "sea view", "sea -boat", '"sea view"']) {
+      for (const retrieval of [
+        { kind: "keyword", query },
+        { ...hybrid, query },
+      ] as const) {
+        expect(await ids(statement(retrieval, common, 5)), query).toEqual(await ids(statement(retrieval, undefined, 5)));
+      }
+    }
+    expect(await ids(statement({ kind: "keyword", query: "sea" }, undefined, 5))).toEqual(await ids(statement({ kind: "keyword", query: "sea" }, [], 5)));
+  });
+
   it("the route counts approximately only past the limit, and rounds what it estimates", async () => {
     const { roughly } = await import("../../edge/services/catalogue/search");
     expect([roughly(0), roughly(99), roughly(273_393), roughly(981_400), roughly(10_001), roughly(1_250)]).toEqual([0, 99, 270_000, 980_000, 10_000, 1_300]);

@@ -73,7 +73,16 @@ export type SearchPlan = {
   /** The clock for the recency boost; callers pass a day-rounded time so scores stay stable across pages. */
   now: Date;
   /** Tuning overrides, for the benchmark's sweeps. */
-  tuning?: Partial<{ rrfK: number; candidates: number; semanticPool: number; cutoff: number; exactCountLimit: number; sampleRows: number; samplePercent: number }>;
+  tuning?: Partial<{
+    rrfK: number;
+    candidates: number;
+    semanticPool: number;
+    cutoff: number;
+    exactCountLimit: number;
+    sampleRows: number;
+    samplePercent: number;
+    commonPool: number;
+  }>;
   /**
    * The database has `images_search_rum_idx` (migration 0010, where the rum extension exists): the
    * hybrid's keyword leg then takes its candidates in the index's rank order instead of ranking every
@@ -86,6 +95,12 @@ export type SearchPlan = {
    * up to {@link EXACT_COUNT_LIMIT} and estimate beyond it from a sample; unknown means count exactly.
    */
   catalogueRows?: number;
+  /**
+   * The lexemes on at least {@link COMMON_WORD_MATCHES} images, from the column statistics ANALYZE
+   * keeps (pg_stats.most_common_elems of images.search_vector). A one-word search whose lexemes are
+   * all among them ranks a bounded set of its matches ({@link commonWordSql}).
+   */
+  commonLexemes?: readonly string[];
 };
 
 /** The RUM index on images.search_vector (migration 0010); search.ts looks for it by this name. */
@@ -99,18 +114,59 @@ export const RUM_INDEX = "images_search_rum_idx";
  */
 export const RUM_POOL = 3000;
 
+/**
+ * How many of the newest and of the most popular listed images browse's default order ranks by the
+ * boosts: on the benchmark's corpus (scripts/bench/search/scale.ts) the first 24 of 100,000 and of
+ * 1,000,000 listed images ranked by the boosts alone were all among the first 300 of one or the
+ * other (24 each: 13 and 9 of them).
+ */
+export const BROWSE_POOL = 300;
+
 /** Whether the database has the RUM index: one catalogue lookup. */
 export function rumIndexStatement(): SQL {
   return sql`select to_regclass(${RUM_INDEX}) is not null as present`;
 }
 
 /**
- * What the route asks once in a while about the catalogue: whether the RUM index exists and about how
- * many rows `images` holds (null before the table was first analysed).
+ * A word on at least this many images is common. Ranking every match of one costs in proportion to
+ * its matches even from the RUM index (217 ms for a word on 28% of a million images), and its ts_rank
+ * tells few of them apart (one word: most matches rank equal), so a one-word search for it ranks a
+ * bounded set: the hybrid's keyword leg takes the matches nearest the query's embedding (the HNSW
+ * index, filtered by the word), keyword search the {@link COMMON_POOL} most popular then newest.
+ */
+export const COMMON_WORD_MATCHES = 20_000;
+/** How many of a common word's matches keyword search ranks, most popular then newest first. */
+export const COMMON_POOL = 1000;
+
+/**
+ * What the route asks once in a while about the catalogue: whether the RUM index exists, about how
+ * many rows `images` holds (null before the table was first analysed), and its common lexemes
+ * ({@link COMMON_WORD_MATCHES}; ANALYZE samples 30,000 rows and keeps the 1,000 most frequent).
  */
 export function catalogueProbeStatement(): SQL {
-  return sql`select to_regclass(${RUM_INDEX}) is not null as "rumIndex",
-  (select nullif(reltuples, -1)::float8 from pg_class where oid = 'images'::regclass) as "catalogueRows"`;
+  return sql`with catalogue as (
+  select nullif(reltuples, -1)::float8 as rows from pg_class where oid = 'images'::regclass
+)
+select to_regclass(${RUM_INDEX}) is not null as "rumIndex",
+  (select rows from catalogue) as "catalogueRows",
+  (select coalesce(array_agg(m.lexeme order by m.lexeme), '{}')
+     from pg_stats s, unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) as m(lexeme, share)
+     where s.schemaname = current_schema() and s.tablename = 'images' and s.attname = 'search_vector'
+       and m.lexeme is not null and m.share * (select rows from catalogue) >= ${COMMON_WORD_MATCHES}) as "commonLexemes"`;
+}
+
+/** One word, nothing else (no phrase, no exclusion, no `or`). */
+const ONE_WORD = /^\s*[\p{L}\p{N}][\p{L}\p{N}'-]*\s*$/u;
+
+/**
+ * For a one-word search on a catalogue with common lexemes: SQL true when every lexeme of the word
+ * is common ("close-up" gives close-up and close), computed once per statement; otherwise null. The
+ * lexemes travel as one JSON parameter.
+ */
+export function commonWordSql(query: string, commonLexemes: readonly string[] | undefined): SQL | null {
+  if (!commonLexemes?.length || !ONE_WORD.test(query)) return null;
+  return sql`(select cardinality(l) > 0 and l <@ array(select jsonb_array_elements_text(${JSON.stringify(commonLexemes)}::jsonb))
+    from tsvector_to_array(to_tsvector('english', ${query})) as l)`;
 }
 
 /**
@@ -319,12 +375,14 @@ function matchedCte(plan: SearchPlan): SQL {
     case "browse": {
       // The first offset + limit rows of the order, from the listed-images indexes (migration 0012):
       // exact for newest and popular (among equal popularity the boost orders by recency, so the
-      // index's order is the page's). Relevance (the boost alone) takes the union of both windows:
-      // an image outside both would need to beat images more popular and images newer than it.
+      // index's order is the page's). Relevance (the boost alone) ranks the union of both orders'
+      // first BROWSE_POOL (or offset + limit, if more): an image outside both would need to beat
+      // hundreds of images more popular and hundreds newer than it.
       const window = plan.offset + plan.limit;
-      const newest = sql`select i.id from images i where ${where} order by i.published_at desc nulls last, i.id limit ${window}`;
-      const popular = sql`select i.id from images i where ${where} order by ${POPULARITY} desc, i.published_at desc nulls last, i.id limit ${window}`;
-      const ids = plan.sort === "newest" ? newest : plan.sort === "popular" ? popular : sql`(${newest}) union (${popular})`;
+      const newest = (n: number) => sql`select i.id from images i where ${where} order by i.published_at desc nulls last, i.id limit ${n}`;
+      const popular = (n: number) => sql`select i.id from images i where ${where} order by ${POPULARITY} desc, i.published_at desc nulls last, i.id limit ${n}`;
+      const pool = Math.max(BROWSE_POOL, window);
+      const ids = plan.sort === "newest" ? newest(window) : plan.sort === "popular" ? popular(window) : sql`(${newest(pool)}) union (${popular(pool)})`;
       return sql`hits as (
   select i.id, ${carried}
   from images i
@@ -348,15 +406,24 @@ matched as (
             : plan.rumIndex
               ? sql`order by i.search_vector <=> ${tsquery} limit ${Math.max(RUM_POOL, window)}`
               : sql`order by ${keywordRank(retrieval.query)} * ${businessBoost(plan.now)} desc, i.id limit ${window}`;
+      // A common word (COMMON_WORD_MATCHES) by relevance: its COMMON_POOL most popular then newest
+      // matches (images_listed_popularity_idx, filtered by the word), ranked by ts_rank and the boosts.
+      const common = plan.sort === "relevance" ? commonWordSql(retrieval.query, plan.commonLexemes) : null;
+      const beyond = (condition: SQL, rows: SQL) => sql`select * from (
+    select i.id, ${keywordRank(retrieval.query)} as rank_score, ${carried}
+    from images i
+    where i.search_vector @@ ${tsquery} and ${where} and not (select yes from exact) and ${condition}
+    ${rows}
+  )`;
+      const beyondCommon = common
+        ? sql`
+  union all
+  ${beyond(common, sql`order by ${POPULARITY} desc, i.published_at desc nulls last, i.id limit ${Math.max(plan.tuning?.commonPool ?? COMMON_POOL, window)}`)} common`
+        : sql``;
       return sql`hits as (
   select id, rank_score, ${CARRIED}, boost from counted where (select yes from exact)
   union all
-  select * from (
-    select i.id, ${keywordRank(retrieval.query)} as rank_score, ${carried}
-    from images i
-    where i.search_vector @@ ${tsquery} and ${where} and not (select yes from exact)
-    ${order}
-  ) beyond
+  ${beyond(common ? sql`not ${common}` : sql`true`, order)} beyond${beyondCommon}
 ),
 matched as (
   select id, rank_score * boost as score, ${CARRIED} from hits
@@ -382,11 +449,13 @@ matched as (
       // but not the same), and ts_rank picks the candidates from those: a common word no longer costs in
       // proportion to its matches, and the candidates are ts_rank's own top, up to ties
       // (scripts/bench/search/keyword.ts measures both).
-      const keywordHits = plan.rumIndex
+      const common = commonWordSql(retrieval.query, plan.commonLexemes);
+      const rare = common ? sql` and not ${common}` : sql``;
+      const rankedHits = plan.rumIndex
         ? sql`select * from (
     select i.id, ${keywordRank(retrieval.query)} as rank_score, ${RAW_COLUMNS}
     from images i
-    where i.search_vector @@ ${tsquery} and ${where}
+    where i.search_vector @@ ${tsquery} and ${where}${rare}
     order by i.search_vector <=> ${tsquery}
     limit ${RUM_POOL}
   ) pool
@@ -394,9 +463,23 @@ matched as (
   limit ${candidates}`
         : sql`select i.id, ${keywordRank(retrieval.query)} as rank_score, ${RAW_COLUMNS}
   from images i
-  where i.search_vector @@ ${tsquery} and ${where}
+  where i.search_vector @@ ${tsquery} and ${where}${rare}
   order by rank_score desc, i.id
   limit ${candidates}`;
+      // A common word (COMMON_WORD_MATCHES): its matches nearest the query's embedding, from the HNSW
+      // index filtered by the word (iterative scan: a word on a few percent of the catalogue is found in
+      // a few thousand neighbours), ranked among themselves by ts_rank.
+      const keywordHits = common
+        ? sql`select * from (${rankedHits}) rare
+  union all
+  select * from (
+    select i.id, ${keywordRank(retrieval.query)} as rank_score, ${RAW_COLUMNS}
+    from images i
+    where i.embedding is not null and i.search_vector @@ ${tsquery} and ${where} and ${common}
+    order by i.embedding <=> ${vector}
+    limit ${candidates}
+  ) common`
+        : rankedHits;
       return sql`keyword_hits as (
   ${keywordHits}
 ),

@@ -318,25 +318,31 @@ async function didYouMean(db: HttpDatabase, q: string, safe: boolean): Promise<s
 
 /** How long an isolate trusts what it knows of the catalogue (a migration may add the RUM index; the catalogue grows). */
 const CATALOGUE_PROBE_TTL_MS = 10 * 60_000;
-type CatalogueFacts = { rumIndex: boolean; catalogueRows: number | null };
+type CatalogueFacts = { rumIndex: boolean; catalogueRows: number | null; commonLexemes: string[] };
 let catalogueProbe: (CatalogueFacts & { checkedAt: number }) | undefined;
 
 /**
- * Whether the database has the RUM index (migration 0010 builds it where the rum extension exists)
- * and about how many rows `images` holds (which decides exact or sampled counting): asked once per
+ * Whether the database has the RUM index (migration 0010 builds it where the rum extension exists),
+ * about how many rows `images` holds (which decides exact or sampled counting) and its common
+ * lexemes (which bound a one-word search's ranking): asked once per
  * isolate every {@link CATALOGUE_PROBE_TTL_MS}. A failed probe counts as neither (the GIN path and
  * exact counts work everywhere) and is asked again next time.
  */
 async function catalogueFacts(db: HttpDatabase, log: Logger, now: number): Promise<CatalogueFacts> {
   if (catalogueProbe && now - catalogueProbe.checkedAt < CATALOGUE_PROBE_TTL_MS) return catalogueProbe;
   try {
-    const { rows } = await db.execute<{ rumIndex: boolean; catalogueRows: number | null }>(catalogueProbeStatement());
+    const { rows } = await db.execute<{ rumIndex: boolean; catalogueRows: number | null; commonLexemes: string[] | null }>(catalogueProbeStatement());
     const rowsEstimate = Number(rows[0]?.catalogueRows);
-    catalogueProbe = { rumIndex: rows[0]?.rumIndex === true, catalogueRows: Number.isFinite(rowsEstimate) && rowsEstimate > 0 ? rowsEstimate : null, checkedAt: now };
+    catalogueProbe = {
+      rumIndex: rows[0]?.rumIndex === true,
+      catalogueRows: Number.isFinite(rowsEstimate) && rowsEstimate > 0 ? rowsEstimate : null,
+      commonLexemes: Array.isArray(rows[0]?.commonLexemes) ? rows[0].commonLexemes.filter((l) => typeof l === "string") : [],
+      checkedAt: now,
+    };
     return catalogueProbe;
   } catch (error) {
     log.warn("could not look up the catalogue's size and RUM index; counting and ranking every match", { error: (error as Error).message });
-    return { rumIndex: false, catalogueRows: null };
+    return { rumIndex: false, catalogueRows: null, commonLexemes: [] };
   }
 }
 
@@ -375,6 +381,7 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
     retrieval,
     rumIndex: facts?.rumIndex ?? false,
     catalogueRows: facts?.catalogueRows ?? undefined,
+    commonLexemes: facts?.commonLexemes,
     filters: request.filters,
     sort: request.sort,
     limit: request.perPage + 1,
