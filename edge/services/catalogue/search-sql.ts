@@ -97,8 +97,8 @@ export type SearchPlan = {
   catalogueRows?: number;
   /**
    * The lexemes on at least {@link COMMON_WORD_MATCHES} images, from the column statistics ANALYZE
-   * keeps (pg_stats.most_common_elems of images.search_vector). A one-word search whose lexemes are
-   * all among them ranks a bounded set of its matches ({@link commonWordSql}).
+   * keeps (pg_stats.most_common_elems of images.search_vector). A search of plain words whose lexemes
+   * are all among them ranks a bounded set of its matches ({@link commonWordSql}).
    */
   commonLexemes?: readonly string[];
 };
@@ -130,7 +130,7 @@ export function rumIndexStatement(): SQL {
 /**
  * A word on at least this many images is common. Ranking every match of one costs in proportion to
  * its matches even from the RUM index (217 ms for a word on 28% of a million images), and its ts_rank
- * tells few of them apart (one word: most matches rank equal), so a one-word search for it ranks a
+ * tells few of them apart (one word: most matches rank equal), so a search of such words ranks a
  * bounded set: the hybrid's keyword leg takes the matches nearest the query's embedding (the HNSW
  * index, filtered by the word), keyword search the {@link COMMON_POOL} most popular then newest.
  */
@@ -155,16 +155,18 @@ select to_regclass(${RUM_INDEX}) is not null as "rumIndex",
        and m.lexeme is not null and m.share * (select rows from catalogue) >= ${COMMON_WORD_MATCHES}) as "commonLexemes"`;
 }
 
-/** One word, nothing else (no phrase, no exclusion, no `or`). */
-const ONE_WORD = /^\s*[\p{L}\p{N}][\p{L}\p{N}'-]*\s*$/u;
+/** Plain words, nothing else: no phrase, no exclusion, no `or`. */
+const PLAIN_WORDS = /^\s*[\p{L}\p{N}][\p{L}\p{N}'-]*(\s+[\p{L}\p{N}][\p{L}\p{N}'-]*)*\s*$/u;
 
 /**
- * For a one-word search on a catalogue with common lexemes: SQL true when every lexeme of the word
- * is common ("close-up" gives close-up and close), computed once per statement; otherwise null. The
- * lexemes travel as one JSON parameter.
+ * For a search of plain words on a catalogue with common lexemes: SQL true when every lexeme of
+ * every word is common ("close-up" gives close-up and close; "copy space" copi and space), computed
+ * once per statement; otherwise null. The lexemes travel as one JSON parameter. Words that are common
+ * alone may rarely meet: the hybrid's filtered HNSW scan then stops at pgvector's hnsw.max_scan_tuples
+ * with fewer candidates, and keyword search only takes this path past the exact-count limit.
  */
 export function commonWordSql(query: string, commonLexemes: readonly string[] | undefined): SQL | null {
-  if (!commonLexemes?.length || !ONE_WORD.test(query)) return null;
+  if (!commonLexemes?.length || !PLAIN_WORDS.test(query) || /(^|\s)or(\s|$)/i.test(query)) return null;
   return sql`(select cardinality(l) > 0 and l <@ array(select jsonb_array_elements_text(${JSON.stringify(commonLexemes)}::jsonb))
     from tsvector_to_array(to_tsvector('english', ${query})) as l)`;
 }

@@ -146,7 +146,7 @@ async function run(c: PoolClient, stamp: CorpusStamp, url: string) {
   }
   console.log(
     `\nLatency: the client's round trip for the route's whole hybrid statement (first page of ${PAGE}, safe search), through the Neon driver and the local proxy; ratio = exact p50 / route p50.` +
-      `\n"exact": GIN + ts_rank over every match; "route": the RUM index's ${RUM_POOL} best matches re-ranked, and for a one-word query whose lexemes are on at least ${COMMON_WORD_MATCHES.toLocaleString("en")} images ("common") its matches nearest the query's embedding.` +
+      `\n"exact": GIN + ts_rank over every match; "route": the RUM index's ${RUM_POOL} best matches re-ranked, and for plain words whose lexemes are all on at least ${COMMON_WORD_MATCHES.toLocaleString("en")} images ("common") their matches nearest the query's embedding.` +
       `\n"top-24 kept": share of the exact statement's results the route's also returns; "on topic": share of the route's top 24 from the query's own topic ("(exact)": the exact statement's).` +
       `\n"RUM leg top-100": share of the keyword leg's exact top ${LEG} (ts_rank over every match) that the RUM leg picks (ts_rank over the index's first ${RUM_POOL}); "same ranks": share of the ${LEG} places where both legs hold a match of the same ts_rank, within 0.1% (the same image, or another that ranks as high).` +
       "\nAmong matches that rank equal (common with one word), the exact leg keeps the lowest ids and RUM its own order: both are equally relevant to the text.",

@@ -3,8 +3,9 @@
  * edgestock_bench, loaded by load.ts), the route's statement two ways, interleaved query by query:
  *
  *   - exact: every match counted and faceted (what the route does on a catalogue of unknown size);
- *   - scaled: what the route does knowing the catalogue's size (edge/services/catalogue/search-sql.ts):
- *     exact up to EXACT_COUNT_LIMIT matches, a page sample past it; pages from index windows.
+ *   - scaled: what the route does knowing the catalogue (edge/services/catalogue/search-sql.ts):
+ *     exact up to EXACT_COUNT_LIMIT matches, a page sample past it; pages from index windows; common
+ *     words ranked from a bounded pool.
  *
  * For each kind of search it prints the latency of both, the estimate's error against the exact total
  * and facets, and how much of the exact first page the scaled one returns. Browse's default order is
@@ -61,7 +62,8 @@ async function run(c: PoolClient, stamp: CorpusStamp) {
     const { sql: text, params } = dialect.sqlToQuery(statement);
     return (await c.query<T>(text, params)).rows;
   };
-  const facts = (await query<{ rumIndex: boolean; catalogueRows: number | null }>(catalogueProbeStatement()))[0];
+  const facts = (await query<{ rumIndex: boolean; catalogueRows: number | null; commonLexemes: string[] }>(catalogueProbeStatement()))[0];
+  const commonLexemes = facts?.commonLexemes ?? [];
   const catalogueRows = Number(facts?.catalogueRows ?? 0);
   if (!catalogueRows) throw new Error("images has no row estimate: run VACUUM (ANALYZE) images");
   const rumIndex = facts?.rumIndex === true;
@@ -80,7 +82,7 @@ async function run(c: PoolClient, stamp: CorpusStamp) {
       offset: k.offset ?? 0,
       now: NOW,
       rumIndex,
-      ...(scaled ? { catalogueRows } : {}),
+      ...(scaled ? { catalogueRows, commonLexemes } : {}),
     });
   const timed = async (s: ReturnType<typeof sql>) => {
     const started = performance.now();
@@ -145,7 +147,7 @@ async function run(c: PoolClient, stamp: CorpusStamp) {
   console.log(
     "\nLatency: the client's round trip for the route's whole statement (page of 24, safe search) through the Neon driver and the local proxy; ratio = exact p50 / scaled p50." +
       '\n"estimated": queries past the exact limit; "total err" and "facet err": relative error of the estimate against counting every match (facets: mean over the orientation, colour and category values holding at least 5% of the matches);' +
-      "\n\"page kept\": share of the exact statement's page the scaled one returns (keyword past the limit ranks the RUM index's best matches; among equally ranked matches the two keep different ones)." +
+      "\n\"page kept\": share of the exact statement's page the scaled one returns (keyword past the limit ranks the RUM index's best matches, or for common words the most popular then newest; among equally ranked matches the two keep different ones)." +
       "\nMemory: the HNSW index must stay in memory for vector search to keep its latency; the rest is read as pages are needed.",
   );
 }

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# PgBouncer in front of the benchmark server (127.0.0.1:6432 → 5433), session pooling: each request's
+# PgBouncer in front of the benchmark server (127.0.0.1:6432 → 5433, or $PGPORT), session pooling: each request's
 # new connection reuses a warm server process instead of forking one, as Neon's pooled endpoint
 # (PgBouncer) does for the Worker in production. Run as root after scripts/ci/start-postgres.sh;
-# then DATABASE_URL=postgres://postgres@127.0.0.1:6432/edgestock_bench for api.ts.
+# then DATABASE_URL=postgres://postgres@127.0.0.1:6432/edgestock_bench for api.ts. PGPORT picks the
+# server's port (default 5433, start-postgres.sh's).
 set -euo pipefail
+server_port=${PGPORT:-5433}
 command -v pgbouncer >/dev/null || { apt-get update -qq && apt-get install -y -qq pgbouncer >/dev/null; }
 dir=/tmp/edgestock-pgbouncer
 mkdir -p "$dir"
 cat > "$dir/pgbouncer.ini" <<INI
 [databases]
-* = host=127.0.0.1 port=5433
+* = host=127.0.0.1 port=$server_port
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = 6432
