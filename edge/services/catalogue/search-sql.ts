@@ -521,10 +521,11 @@ matched as (
 
 /**
  * Browse and keyword searches count every match, exactly on a small catalogue. On a large one
- * ({@link countSamplePercent}) they count at most {@link EXACT_COUNT_LIMIT} + 1 and, past the limit, a
- * sample of pages stands for the whole: its matches weigh 100 / percent each. The conditions on
- * the count read no row of the scan they guard, so Postgres checks them once and skips a scan that
- * is not needed. CTEs:
+ * ({@link countSamplePercent}) they count at most {@link EXACT_COUNT_LIMIT} + 1; past the limit a
+ * sample of pages stands for the whole, its matches weighing 100 / percent each. Keyword counts
+ * first and samples past the limit; browse samples first and counts only when the sample finds
+ * few. The conditions on the count and the estimate read no row of the scan they guard, so
+ * Postgres checks them once and skips a scan that is not needed. CTEs:
  *   counted (the facet columns; for keyword also the rank and the carried columns, so an exact
  *     search ranks from it), exact (yes: every match is in counted), and past the limit
  *     sampled (the facet columns of the sample's matches) and estimate (their number, scaled).
@@ -545,19 +546,35 @@ exact as (
 )`;
   }
   const limit = plan.tuning?.exactCountLimit ?? EXACT_COUNT_LIMIT;
-  return sql`sampled as (
+  const sample = (condition: SQL) => sql`sampled as (
   select ${FACET_COLUMNS} from images i tablesample system (${sql.raw(String(percent))}) repeatable (${sql.raw(String(SAMPLE_SEED))})
-  where ${match}
+  where ${match}${condition}
 ),
 estimate as (
   select count(*) * ${100 / percent}::float8 as n from sampled
-),
+)`;
+  if (retrieval.kind === "browse") {
+    // Browse mostly matches much of the catalogue: the sample first, and a count only when it finds
+    // few (a selective filter).
+    return sql`${sample(sql``)},
 counted as (
   select ${columns} from images i where ${match} and (select n from estimate) <= ${limit} limit ${limit + 1}
 ),
 exact as (
   select (select n from estimate) <= ${limit} and (select count(*) from counted) <= ${limit} as yes
 )`;
+  }
+  // Keyword search mostly matches few: the count first, and the sample only past the limit. Common
+  // words (commonWordSql) match more than the limit by definition and skip the count, whose index
+  // scan would read all their postings before stopping.
+  const common = commonWordSql(retrieval.query, plan.commonLexemes);
+  return sql`counted as (
+  select ${columns} from images i where ${match}${common ? sql` and not ${common}` : sql``} limit ${limit + 1}
+),
+exact as (
+  select ${common ? sql`not ${common} and ` : sql``}count(*) <= ${limit} as yes from counted
+),
+${sample(sql` and not (select yes from exact)`)}`;
 }
 
 /**
