@@ -35,6 +35,8 @@ const PASS_THROUGH = [
   "R2_ACCOUNT_ID",
   "R2_ACCESS_KEY_ID",
   "R2_SECRET_ACCESS_KEY",
+  // Behind a proxy that sets CF-Connecting-IP for its clients (the search benchmark's, scripts/bench/search/api.ts).
+  "TRUST_CF_CONNECTING_IP",
 ];
 const GENERATED_SECRETS_HEADER = "# Written by npm start; regenerated on every start. Do not edit: set variables in your shell instead.";
 const quietWrangler = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true" };

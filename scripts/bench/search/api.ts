@@ -3,7 +3,8 @@
  * benchmark database that load.ts filled, with the edge as its deploy bundle (EDGESTOCK_EDGE=bundle:
  * no `wrangler dev` inspector, proxy Worker or request log, which production does not have either),
  * 32 concurrent clients, the cache bypassed (`Cache-Control: no-cache`), each client from its own
- * address (the per-IP rate limit is for people, not for this). Query embeddings come from a
+ * address (CF-Connecting-IP, trusted with TRUST_CF_CONNECTING_IP as behind Cloudflare: the per-IP
+ * rate limit is for people, not for this). Query embeddings come from a
  * stand-in of the worker's /embed/text that answers each benchmark query with the corpus's matching
  * query embedding (a CLIP model on this CPU would measure CLIP, not search; its cost is in
  * `npm run bench:clip`).
@@ -29,9 +30,9 @@ import { parseArgs } from "node:util";
 import { catalogueProbeStatement, type Retrieval, searchStatement } from "../../../edge/services/catalogue/search-sql";
 import { recordFigures } from "../lib/figures";
 import { SearchCorpus } from "./corpus";
-import { assertSearchDefaults, benchDatabaseUrl, openBenchDatabase, percentile, readCorpusStamp, serverSettings } from "./db";
+import { assertSearchDefaults, benchDatabaseUrl, openBenchDatabase, percentile, readCorpusStamp, serverSettings, sizeLabel } from "./db";
 
-recordFigures("search-api");
+const figures = recordFigures("search-api");
 
 const { values: args } = parseArgs({
   options: { requests: { type: "string" }, clients: { type: "string" }, rate: { type: "string" }, only: { type: "string" }, cpu: { type: "boolean" } },
@@ -46,6 +47,7 @@ const probe = await openBenchDatabase(url, 1);
 const stamp = await readCorpusStamp(probe.pool);
 await probe.close();
 if (!stamp) throw new Error(`no corpus in ${url}: run scripts/bench/search/load.ts first`);
+figures.rename(`search-api-${sizeLabel(stamp.size)}${RATE ? `-rate${RATE}` : ""}`);
 const queries = new SearchCorpus(stamp).queries();
 const embeddings = new Map(queries.map((q) => [q.text.toLowerCase(), Array.from(q.embedding)]));
 
@@ -54,7 +56,7 @@ const port = 18800 + Math.floor(Math.random() * 500);
 const dataDir = mkdtempSync(join(tmpdir(), "search-bench-"));
 const stack = spawn(process.execPath, ["scripts/start.ts"], {
   cwd: root,
-  env: { ...process.env, PORT: String(port), EDGESTOCK_DATA_DIR: dataDir, EDGESTOCK_WORKER: "0", EDGESTOCK_EDGE: "bundle", DATABASE_URL: url, EMBED_PORT: String(port + 1) },
+  env: { ...process.env, PORT: String(port), EDGESTOCK_DATA_DIR: dataDir, EDGESTOCK_WORKER: "0", EDGESTOCK_EDGE: "bundle", DATABASE_URL: url, TRUST_CF_CONNECTING_IP: "true", EMBED_PORT: String(port + 1) },
   stdio: ["ignore", "pipe", "pipe"],
   detached: true,
 });
@@ -135,8 +137,9 @@ async function run(scenario: Scenario) {
     });
     const body = (await res.json()) as { degraded?: string[] };
     latencies.push(performance.now() - since);
-    if (!res.ok) failures++;
-    else if (body.degraded?.length) degraded++;
+    if (!res.ok) {
+      if (failures++ === 0) console.error(`  first failure: ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
+    } else if (body.degraded?.length) degraded++;
   }
   if (RATE) {
     const inFlight: Promise<void>[] = [];
