@@ -56,7 +56,16 @@ const port = 18800 + Math.floor(Math.random() * 500);
 const dataDir = mkdtempSync(join(tmpdir(), "search-bench-"));
 const stack = spawn(process.execPath, ["scripts/start.ts"], {
   cwd: root,
-  env: { ...process.env, PORT: String(port), EDGESTOCK_DATA_DIR: dataDir, EDGESTOCK_WORKER: "0", EDGESTOCK_EDGE: "bundle", DATABASE_URL: url, TRUST_CF_CONNECTING_IP: "true", EMBED_PORT: String(port + 1) },
+  env: {
+    ...process.env,
+    PORT: String(port),
+    EDGESTOCK_DATA_DIR: dataDir,
+    EDGESTOCK_WORKER: "0",
+    EDGESTOCK_EDGE: "bundle",
+    DATABASE_URL: url,
+    TRUST_CF_CONNECTING_IP: "true",
+    EMBED_PORT: String(port + 1),
+  },
   stdio: ["ignore", "pipe", "pipe"],
   detached: true,
 });
