@@ -521,6 +521,21 @@ describe("filters and facets", () => {
         // Ranked from the counted rows, or past the limit from the page's own order (RUM's pool where the server has it): the same results.
         expect(row.results.map((r) => r.id)).toEqual(exact.results.map((r) => r.id));
       }
+      // With a category, checked row by row in the sample: still every match.
+      const byCategory = (tuning: NonNullable<Parameters<typeof searchStatement>[0]["tuning"]>) =>
+        searchStatement({
+          retrieval,
+          filters: { contributorId, safe: true, category: "nature" },
+          sort: "relevance",
+          limit: 100,
+          offset: 0,
+          now: new Date("2026-06-01T00:00:00Z"),
+          tuning,
+        });
+      const [natureExact, natureSampled] = [await run(byCategory({})), await run(byCategory({ samplePercent: 100, exactCountLimit: 1 }))];
+      expect(natureExact.total).toBeGreaterThan(1);
+      expect(natureSampled.approximate).toBe(true);
+      expect([natureSampled.total, natureSampled.categories, natureSampled.orientations]).toEqual([natureExact.total, natureExact.categories, natureExact.orientations]);
       // Half the pages: each sampled match weighs 2, and the total is never below the limit it passed.
       const half = await run(statement(retrieval, { samplePercent: 50, exactCountLimit: 1 }));
       expect(half.approximate).toBe(true);

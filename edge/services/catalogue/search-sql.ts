@@ -282,11 +282,14 @@ export function keywordTsquery(query: string): SQL {
 }
 
 /** What every search applies to `images i`: listed (common/images.ts) and the caller's filters. */
-export function visibleAndFiltered(filters: SearchFilters): SQL {
+export function visibleAndFiltered(filters: SearchFilters, { rowByRow = false } = {}): SQL {
   const conditions: SQL[] = [listedSql("i")];
   if (filters.safe) conditions.push(safeForSearchSql("i"));
   if (filters.category) {
-    conditions.push(sql`exists (select 1 from image_categories ic where ic.image_id = i.id and ic.category_slug = ${filters.category})`);
+    // rowByRow: `offset 0` keeps the category a look-up per row (the primary key's index) for a
+    // bounded set of rows such as the counting sample; otherwise the planner may hash every image of
+    // the category first (162,000 at a million images, 113 ms for a sample of 5,000 rows).
+    conditions.push(sql`exists (select 1 from image_categories ic where ic.image_id = i.id and ic.category_slug = ${filters.category}${rowByRow ? sql` offset 0` : sql``})`);
   }
   if (filters.orientation) conditions.push(sql`i.orientation = ${filters.orientation}`);
   if (filters.colour) conditions.push(sql`i.colour_bucket = ${filters.colour}`);
@@ -546,9 +549,11 @@ exact as (
 )`;
   }
   const limit = plan.tuning?.exactCountLimit ?? EXACT_COUNT_LIMIT;
+  const sampleWhere = visibleAndFiltered(plan.filters, { rowByRow: true });
+  const sampleMatch = retrieval.kind === "keyword" ? sql`i.search_vector @@ ${keywordTsquery(retrieval.query)} and ${sampleWhere}` : sampleWhere;
   const sample = (condition: SQL) => sql`sampled as (
   select ${FACET_COLUMNS} from images i tablesample system (${sql.raw(String(percent))}) repeatable (${sql.raw(String(SAMPLE_SEED))})
-  where ${match}${condition}
+  where ${sampleMatch}${condition}
 ),
 estimate as (
   select count(*) * ${100 / percent}::float8 as n from sampled
