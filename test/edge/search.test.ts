@@ -9,7 +9,7 @@ import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, licensePrices
 import { EmbeddingUnavailable } from "../../edge/adapters/embed-service";
 import { type SearchRequest, type SearchResponse, searchImages } from "../../edge/services/catalogue/search";
 import { purgeOldSearchers } from "../../edge/services/catalogue/search-queries";
-import { RUM_INDEX, rumIndexStatement, type SearchRow, searchStatement } from "../../edge/services/catalogue/search-sql";
+import { catalogueProbeStatement, RUM_INDEX, type SearchRow, searchStatement } from "../../edge/services/catalogue/search-sql";
 import { api, signUp, testDb, type WorkerTarget, workerWith } from "./support";
 
 /**
@@ -979,7 +979,7 @@ describe("GET /v1/search/suggest", () => {
 });
 
 async function hasRumIndex(): Promise<boolean> {
-  return (await db.execute<{ present: boolean }>(rumIndexStatement())).rows[0]?.present === true;
+  return (await db.execute<{ rumIndex: boolean }>(catalogueProbeStatement())).rows[0]?.rumIndex === true;
 }
 
 describe("database support", () => {

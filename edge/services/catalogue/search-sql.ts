@@ -122,11 +122,6 @@ export const RUM_POOL = 3000;
  */
 export const BROWSE_POOL = 300;
 
-/** Whether the database has the RUM index: one catalogue lookup. */
-export function rumIndexStatement(): SQL {
-  return sql`select to_regclass(${RUM_INDEX}) is not null as present`;
-}
-
 /**
  * A word on at least this many images is common. Ranking every match of one costs in proportion to
  * its matches even from the RUM index (217 ms for a word on 28% of a million images), and its ts_rank
@@ -400,7 +395,7 @@ matched as (
     case "keyword": {
       const tsquery = keywordTsquery(retrieval.query);
       const window = plan.offset + plan.limit;
-      // When every match was counted ({@link countedCtes}), they are ranked from there; past the
+      // When every match was counted ({@link countingCtes}), they are ranked from there; past the
       // limit, the first offset + limit rows of the page's order, and for relevance with RUM the
       // index's best matches in its rank order, re-ranked as in the hybrid's keyword leg.
       const order =
@@ -531,14 +526,19 @@ matched as (
  * Postgres checks them once and skips a scan that is not needed. CTEs:
  *   counted (the facet columns; for keyword also the rank and the carried columns, so an exact
  *     search ranks from it), exact (yes: every match is in counted), and past the limit
- *     sampled (the facet columns of the sample's matches) and estimate (their number, scaled).
+ *     sampled (the facet columns of the sample's matches, with their weight) and estimate (their
+ *     number, scaled);
+ *   tally (id, orientation, colour_bucket, editorial, contributor_id, weight) and
+ *     tally_total (total, approximate), which the total and the facets read.
+ * Hybrid and semantic searches count their result set instead ({@link resultTallyCtes}).
  */
-function countedCtes(plan: SearchPlan): SQL | null {
+function countingCtes(plan: SearchPlan): SQL | null {
   const { retrieval } = plan;
   if (retrieval.kind === "hybrid" || retrieval.kind === "semantic") return null;
-  const where = visibleAndFiltered(plan.filters);
-  const match = retrieval.kind === "keyword" ? sql`i.search_vector @@ ${keywordTsquery(retrieval.query)} and ${where}` : where;
+  const words = retrieval.kind === "keyword" ? sql`i.search_vector @@ ${keywordTsquery(retrieval.query)} and ` : sql``;
+  const match = sql`${words}${visibleAndFiltered(plan.filters)}`;
   const columns = retrieval.kind === "keyword" ? sql`i.id, ${keywordRank(retrieval.query)} as rank_score, ${carriedColumns(plan.now)}` : FACET_COLUMNS;
+  const tallied = sql`id, orientation, colour_bucket, editorial, contributor_id`;
   const percent = countSamplePercent(plan);
   if (percent === null) {
     return sql`counted as (
@@ -546,74 +546,69 @@ function countedCtes(plan: SearchPlan): SQL | null {
 ),
 exact as (
   select true as yes
+),
+tally as (
+  select ${tallied}, 1::float8 as weight from counted
+),
+tally_total as (
+  select count(*)::float8 as total, false as approximate from tally
 )`;
   }
   const limit = plan.tuning?.exactCountLimit ?? EXACT_COUNT_LIMIT;
-  const sampleWhere = visibleAndFiltered(plan.filters, { rowByRow: true });
-  const sampleMatch = retrieval.kind === "keyword" ? sql`i.search_vector @@ ${keywordTsquery(retrieval.query)} and ${sampleWhere}` : sampleWhere;
   const sample = (condition: SQL) => sql`sampled as (
-  select ${FACET_COLUMNS} from images i tablesample system (${sql.raw(String(percent))}) repeatable (${sql.raw(String(SAMPLE_SEED))})
-  where ${sampleMatch}${condition}
+  select ${FACET_COLUMNS}, ${100 / percent}::float8 as weight
+  from images i tablesample system (${sql.raw(String(percent))}) repeatable (${sql.raw(String(SAMPLE_SEED))})
+  where ${words}${visibleAndFiltered(plan.filters, { rowByRow: true })}${condition}
 ),
 estimate as (
-  select count(*) * ${100 / percent}::float8 as n from sampled
+  select coalesce(sum(weight), 0) as n from sampled
 )`;
+  let counting: SQL;
   if (retrieval.kind === "browse") {
     // Browse mostly matches much of the catalogue: the sample first, and a count only when it finds
     // few (a selective filter).
-    return sql`${sample(sql``)},
+    counting = sql`${sample(sql``)},
 counted as (
   select ${columns} from images i where ${match} and (select n from estimate) <= ${limit} limit ${limit + 1}
 ),
 exact as (
   select (select n from estimate) <= ${limit} and (select count(*) from counted) <= ${limit} as yes
 )`;
-  }
-  // Keyword search mostly matches few: the count first, and the sample only past the limit. Common
-  // words (commonWordSql) match more than the limit by definition and skip the count, whose index
-  // scan would read all their postings before stopping.
-  const common = commonWordSql(retrieval.query, plan.commonLexemes);
-  return sql`counted as (
+  } else {
+    // Keyword search mostly matches few: the count first, and the sample only past the limit. Common
+    // words (commonWordSql) match more than the limit by definition and skip the count, whose index
+    // scan would read all their postings before stopping.
+    const common = commonWordSql(retrieval.query, plan.commonLexemes);
+    counting = sql`counted as (
   select ${columns} from images i where ${match}${common ? sql` and not ${common}` : sql``} limit ${limit + 1}
 ),
 exact as (
   select ${common ? sql`not ${common} and ` : sql``}count(*) <= ${limit} as yes from counted
 ),
 ${sample(sql` and not (select yes from exact)`)}`;
+  }
+  return sql`${counting},
+tally as (
+  select ${tallied}, 1::float8 as weight from counted where (select yes from exact)
+  union all
+  select ${tallied}, weight from sampled where not (select yes from exact)
+),
+tally_total as (
+  select case when (select yes from exact) then (select count(*) from counted)::float8 else greatest((select n from estimate), ${limit + 1}) end as total,
+         not (select yes from exact) as approximate
+)`;
 }
 
 /**
- * The `tally (id, orientation, colour_bucket, editorial, contributor_id, weight)` and
- * `tally_total (total, approximate)` CTEs the total and the facets count: the result set of hybrid
- * and semantic searches (at most a few hundred rows); for browse and keyword every match, or past
- * the limit the sample ({@link countedCtes}).
+ * The `tally` and `tally_total` CTEs of hybrid and semantic searches: their result set, at most a
+ * few hundred rows, counted exactly ({@link countingCtes} for browse and keyword).
  */
-function tallyCtes(plan: SearchPlan): SQL {
-  const { retrieval } = plan;
-  if (retrieval.kind === "hybrid" || retrieval.kind === "semantic") {
-    return sql`tally as (
+function resultTallyCtes(): SQL {
+  return sql`tally as (
   select id, orientation, colour_bucket, editorial, contributor_id, 1::float8 as weight from matched
 ),
 tally_total as (
   select count(*)::float8 as total, false as approximate from tally
-)`;
-  }
-  if (countSamplePercent(plan) === null) {
-    return sql`tally as (
-  select id, orientation, colour_bucket, editorial, contributor_id, 1::float8 as weight from counted
-),
-tally_total as (
-  select count(*)::float8 as total, false as approximate from tally
-)`;
-  }
-  return sql`tally as (
-  select id, orientation, colour_bucket, editorial, contributor_id, 1::float8 as weight from counted where (select yes from exact)
-  union all
-  select id, orientation, colour_bucket, editorial, contributor_id, ${100 / (countSamplePercent(plan) ?? 100)}::float8 as weight from sampled where not (select yes from exact)
-),
-tally_total as (
-  select case when (select yes from exact) then (select count(*) from counted)::float8 else greatest((select n from estimate), ${(plan.tuning?.exactCountLimit ?? EXACT_COUNT_LIMIT) + 1}) end as total,
-         not (select yes from exact) as approximate
 )`;
 }
 
@@ -669,14 +664,8 @@ function orderBy(sort: SearchSort): SQL {
  */
 export function searchStatement(plan: SearchPlan): SQL {
   const order = orderBy(plan.sort);
-  const counted = countedCtes(plan);
-  return sql`with ${
-    counted
-      ? sql`${counted},
-`
-      : sql``
-  }${matchedCte(plan)},
-${tallyCtes(plan)},
+  const counting = countingCtes(plan);
+  return sql`with ${counting ? sql`${counting},\n${matchedCte(plan)}` : sql`${matchedCte(plan)},\n${resultTallyCtes()}`},
 page as (
   select m.id, m.score, row_number() over (order by ${order}) as position
   from matched m

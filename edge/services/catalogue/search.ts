@@ -146,7 +146,7 @@ export const SearchResponseSchema = v.object({
   total: v.number(),
   /**
    * The total and the facet counts are estimates, to two significant figures: a browse or keyword
-   * search matching more than 20,000 images on a large catalogue counts a sample of it.
+   * search matching more than 10,000 images on a large catalogue counts a sample of it.
    */
   approximate: v.boolean(),
   results: v.array(
@@ -324,7 +324,7 @@ let catalogueProbe: (CatalogueFacts & { checkedAt: number }) | undefined;
 /**
  * Whether the database has the RUM index (migration 0010 builds it where the rum extension exists),
  * about how many rows `images` holds (which decides exact or sampled counting) and its common
- * lexemes (which bound a one-word search's ranking): asked once per
+ * lexemes (which bound the ranking of a search of common words): asked once per
  * isolate every {@link CATALOGUE_PROBE_TTL_MS}. A failed probe counts as neither (the GIN path and
  * exact counts work everywhere) and is asked again next time.
  */
