@@ -125,6 +125,13 @@ export function copyField(value: string | number | boolean | bigint | null | und
   return /[\\\t\n\r]/.test(s) ? s.replace(/\\/g, "\\\\").replace(/\t/g, "\\t").replace(/\n/g, "\\n").replace(/\r/g, "\\r") : s;
 }
 
+/** Share of `exact`'s ids that `other` holds too (1 when `exact` is empty). */
+export function overlap(exact: string[], other: string[]): number {
+  if (exact.length === 0) return 1;
+  const got = new Set(other);
+  return exact.filter((id) => got.has(id)).length / exact.length;
+}
+
 /** Nearest-rank percentile of a sample. */
 export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -29,7 +29,7 @@ import {
 } from "../../../edge/services/catalogue/search-sql";
 import { recordFigures } from "../lib/figures";
 import { SearchCorpus, type TopicQuery } from "./corpus";
-import { type CorpusStamp, ms, percentile, serverSettings, sizeLabel, withBenchCorpus } from "./db";
+import { type CorpusStamp, ms, overlap, percentile, serverSettings, sizeLabel, withBenchCorpus } from "./db";
 
 const figures = recordFigures("search-keyword");
 
@@ -93,11 +93,6 @@ async function run(c: PoolClient, stamp: CorpusStamp, url: string) {
   /** Positions where the two legs hold an equally ranked match (the same image, or another of equal ts_rank). */
   const sameRanks = (exact: { rank: number }[], other: { rank: number }[]) =>
     exact.length === 0 ? 1 : exact.filter((e, k) => other[k] !== undefined && Math.abs((other[k]?.rank ?? 0) - e.rank) <= 1e-3 * e.rank).length / exact.length;
-  const overlap = (exact: string[], other: string[]) => {
-    if (exact.length === 0) return 1;
-    const got = new Set(other);
-    return exact.filter((id) => got.has(id)).length / exact.length;
-  };
 
   const kinds = [
     { name: "specific (2 core words)", text: (q: TopicQuery) => q.text },

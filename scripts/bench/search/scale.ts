@@ -32,7 +32,7 @@ import {
 } from "../../../edge/services/catalogue/search-sql";
 import { recordFigures } from "../lib/figures";
 import { SearchCorpus, type TopicQuery } from "./corpus";
-import { type CorpusStamp, ms, percentile, serverSettings, sizeLabel, withBenchCorpus } from "./db";
+import { type CorpusStamp, ms, overlap, percentile, serverSettings, sizeLabel, withBenchCorpus } from "./db";
 
 const figures = recordFigures("search-scale");
 
@@ -154,12 +154,6 @@ async function run(c: PoolClient, stamp: CorpusStamp) {
 
 function ids(row: SearchRow): string[] {
   return row.results.slice(0, PAGE).map((r) => r.id);
-}
-
-function overlap(exact: string[], other: string[]): number {
-  if (exact.length === 0) return 1;
-  const got = new Set(other);
-  return exact.filter((id) => got.has(id)).length / exact.length;
 }
 
 /** Mean relative error of the estimated facet counts over the values holding at least 5% of the matches. */
