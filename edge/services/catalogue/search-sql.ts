@@ -167,6 +167,23 @@ export function commonWordSql(query: string, commonLexemes: readonly string[] | 
 }
 
 /**
+ * The `common_words (yes)` CTE of a keyword or hybrid search that may take the common-word path
+ * ({@link commonWordSql}), or null: the test runs once per statement, however many branches it guards.
+ */
+function commonWordsCte(plan: SearchPlan): SQL | null {
+  const { retrieval } = plan;
+  if (retrieval.kind !== "keyword" && retrieval.kind !== "hybrid") return null;
+  const test = commonWordSql(retrieval.query, plan.commonLexemes);
+  return test ? sql`common_words as (select ${test} as yes)` : null;
+}
+/** SQL true when the search's words are all common (the {@link commonWordsCte}'s answer), or null when it has none. */
+function commonWords(plan: SearchPlan): SQL | null {
+  const { retrieval } = plan;
+  if (retrieval.kind !== "keyword" && retrieval.kind !== "hybrid") return null;
+  return commonWordSql(retrieval.query, plan.commonLexemes) ? sql`(select yes from common_words)` : null;
+}
+
+/**
  * Browse and keyword searches count their matches exactly (the total and every facet) up to this
  * many; beyond it the counts are estimates from a sample of the catalogue, and the response says so.
  * Counting is the part of a search that grows with its matches: every listed image for browse.
@@ -408,7 +425,7 @@ matched as (
               : sql`order by ${keywordRank(retrieval.query)} * ${businessBoost(plan.now)} desc, i.id limit ${window}`;
       // A common word (COMMON_WORD_MATCHES) by relevance: its COMMON_POOL most popular then newest
       // matches (images_listed_popularity_idx, filtered by the word), ranked by ts_rank and the boosts.
-      const common = plan.sort === "relevance" ? commonWordSql(retrieval.query, plan.commonLexemes) : null;
+      const common = plan.sort === "relevance" ? commonWords(plan) : null;
       const beyond = (condition: SQL, rows: SQL) => sql`select * from (
     select i.id, ${keywordRank(retrieval.query)} as rank_score, ${carried}
     from images i
@@ -449,7 +466,7 @@ matched as (
       // but not the same), and ts_rank picks the candidates from those: a common word no longer costs in
       // proportion to its matches, and the candidates are ts_rank's own top, up to ties
       // (scripts/bench/search/keyword.ts measures both).
-      const common = commonWordSql(retrieval.query, plan.commonLexemes);
+      const common = commonWords(plan);
       const rare = common ? sql` and not ${common}` : sql``;
       const rankedHits = plan.rumIndex
         ? sql`select * from (
@@ -578,7 +595,7 @@ exact as (
     // Keyword search mostly matches few: the count first, and the sample only past the limit. Common
     // words (commonWordSql) match more than the limit by definition and skip the count, whose index
     // scan would read all their postings before stopping.
-    const common = commonWordSql(retrieval.query, plan.commonLexemes);
+    const common = commonWords(plan);
     counting = sql`counted as (
   select ${columns} from images i where ${match}${common ? sql` and not ${common}` : sql``} limit ${limit + 1}
 ),
@@ -665,7 +682,8 @@ function orderBy(sort: SearchSort): SQL {
 export function searchStatement(plan: SearchPlan): SQL {
   const order = orderBy(plan.sort);
   const counting = countingCtes(plan);
-  return sql`with ${counting ? sql`${counting},\n${matchedCte(plan)}` : sql`${matchedCte(plan)},\n${resultTallyCtes()}`},
+  const commonWords = commonWordsCte(plan);
+  return sql`with ${commonWords ? sql`${commonWords},\n` : sql``}${counting ? sql`${counting},\n${matchedCte(plan)}` : sql`${matchedCte(plan)},\n${resultTallyCtes()}`},
 page as (
   select m.id, m.score, row_number() over (order by ${order}) as position
   from matched m
