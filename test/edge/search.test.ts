@@ -9,7 +9,7 @@ import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, licensePrices
 import { EmbeddingUnavailable } from "../../edge/adapters/embed-service";
 import { type SearchRequest, type SearchResponse, searchImages } from "../../edge/services/catalogue/search";
 import { purgeOldSearchers } from "../../edge/services/catalogue/search-queries";
-import { catalogueProbeStatement, RUM_INDEX, type SearchRow, searchStatement } from "../../edge/services/catalogue/search-sql";
+import { catalogueProbeStatement, givenMatchesStatement, RUM_INDEX, type SearchRow, searchStatement } from "../../edge/services/catalogue/search-sql";
 import { api, signUp, testDb, type WorkerTarget, workerWith } from "./support";
 
 /**
@@ -549,6 +549,35 @@ describe("filters and facets", () => {
       );
       expect(half.results.map((r) => r.id)).toEqual(exact.results.map((r) => r.id));
     }
+  });
+
+  it("presents matches ranked elsewhere as the route presents its own, leaving out images no longer listed", async () => {
+    const plan = { sort: "relevance", limit: 100, offset: 0 } as const;
+    const run = async (s: ReturnType<typeof searchStatement>) => {
+      const row = (await db.execute<SearchRow>(s)).rows[0];
+      if (!row) throw new Error("no row");
+      return row;
+    };
+    const route = await run(
+      searchStatement({ retrieval: { kind: "keyword", query: MARKER }, filters: { contributorId, safe: true }, now: new Date("2026-06-01T00:00:00Z"), ...plan }),
+    );
+    expect(route.total).toBeGreaterThan(2);
+    const hidden = Object.entries(keyOf)
+      .filter(([, key]) => NEVER_VISIBLE.includes(key))
+      .map(([id]) => ({ id, score: 1e9 }));
+    expect(hidden.length).toBe(NEVER_VISIBLE.length);
+    const given = await run(givenMatchesStatement([...route.results.map((r) => ({ id: r.id, score: r.score })), ...hidden], plan));
+    expect(given.results.map((r) => r.id)).toEqual(route.results.map((r) => r.id));
+    expect(given.results.map((r) => [r.title, r.tags, r.prices, r.displayName])).toEqual(route.results.map((r) => [r.title, r.tags, r.prices, r.displayName]));
+    expect([given.total, given.approximate, given.categories, given.orientations, given.colours, given.license_types, given.contributors]).toEqual([
+      route.total,
+      false,
+      route.categories,
+      route.orientations,
+      route.colours,
+      route.license_types,
+      route.contributors,
+    ]);
   });
 
   it("a search of common words ranks a bounded set of their matches; other searches never do", async () => {

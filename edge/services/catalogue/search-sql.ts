@@ -354,10 +354,11 @@ function keywordRank(query: string): SQL {
  * `images` again: the facet values, the sort keys and the business boost.
  */
 function carriedColumns(now: Date): SQL {
-  return sql`i.orientation, i.colour_bucket, i.editorial, i.published_at, i.contributor_id,
-    (i.sale_count + 0.1 * i.download_count)::float8 as popularity, ${businessBoost(now)} as boost`;
+  return sql`${CARRIED_FROM_IMAGES}, ${businessBoost(now)} as boost`;
 }
 const CARRIED = sql`orientation, colour_bucket, editorial, published_at, contributor_id, popularity`;
+const CARRIED_FROM_IMAGES = sql`i.orientation, i.colour_bucket, i.editorial, i.published_at, i.contributor_id,
+    (i.sale_count + 0.1 * i.download_count)::float8 as popularity`;
 /** Popularity as images_listed_popularity_idx (migration 0012) indexes it, so an ORDER BY can read the index. */
 const POPULARITY = sql`(i.sale_count + 0.1 * i.download_count)`;
 /** The columns the facets count. */
@@ -680,11 +681,36 @@ function orderBy(sort: SearchSort): SQL {
  * Tags: up to 6, human-entered first, then AI tags by confidence.
  */
 export function searchStatement(plan: SearchPlan): SQL {
-  const order = orderBy(plan.sort);
   const counting = countingCtes(plan);
   const commonWords = commonWordsCte(plan);
   return sql`with ${commonWords ? sql`${commonWords},\n` : sql``}${counting ? sql`${counting},\n${matchedCte(plan)}` : sql`${matchedCte(plan)},\n${resultTallyCtes()}`},
-page as (
+${pageAndFacets(plan)}`;
+}
+
+/**
+ * The matched set given from outside: ids with their scores, in the shape searchStatement's
+ * `matched` has, so {@link pageAndFacets} can present them. For the benchmark, which puts the
+ * route's cards and facets over another engine's ranking (scripts/bench/search/lancedb.ts). An id
+ * no longer listed drops out: what the other engine holds may be older than the catalogue.
+ */
+export function givenMatchesStatement(matches: readonly { id: string; score: number }[], plan: Pick<SearchPlan, "sort" | "limit" | "offset">): SQL {
+  return sql`with matched as (
+  select i.id, m.score, ${CARRIED_FROM_IMAGES}
+  from unnest(${`{${matches.map((m) => m.id).join(",")}}`}::uuid[], ${`{${matches.map((m) => m.score).join(",")}}`}::float8[]) as m(id, score)
+  join images i on i.id = m.id
+  where ${listedSql("i")}
+),
+${resultTallyCtes()},
+${pageAndFacets(plan)}`;
+}
+
+/**
+ * The tail of the search statement, over the CTEs `matched`, `tally` and `tally_total`: the page
+ * (cards with contributor, tags and prices), the total and the facets.
+ */
+function pageAndFacets(plan: Pick<SearchPlan, "sort" | "limit" | "offset">): SQL {
+  const order = orderBy(plan.sort);
+  return sql`page as (
   select m.id, m.score, row_number() over (order by ${order}) as position
   from matched m
   order by ${order}

@@ -7,36 +7,51 @@
  *   - keyword: top 20 for the topic's two core words (Postgres ts_rank over search_vector, LanceDB BM25);
  *   - hybrid: RRF (k 60) of the top 100 of each ranking;
  *   - the route: the statement GET /v1/search runs for the same hybrid query (total, facets, prices,
- *     tags: edge/services/catalogue/search-sql.ts), against LanceDB's hybrid query.
+ *     tags: edge/services/catalogue/search-sql.ts, with the catalogue facts the route reads), against
+ *     LanceDB's hybrid query;
+ *   - full search: the route's statement against what a LanceDB-backed route would run for the same
+ *     answer: LanceDB's hybrid top 100, then the route's cards and facets over them from Postgres
+ *     (givenMatchesStatement), two round trips;
+ *   - "on topic": the share of the results from the query's own topic (load.ts keeps it), the quality
+ *     measure both engines share for keyword and hybrid results;
+ *   - throughput: the hybrid, the route statement and the full search in a closed loop of --clients
+ *     clients (default 8) for --seconds each (default 10), each engine in turn, with the machine's
+ *     CPU per query (both engines run on this machine, so the CPU is comparable).
  *
  * Postgres is the database load.ts filled (DATABASE_URL, default the CI cluster's edgestock_bench) with
  * its own settings (hnsw.ef_search as the database's default); LanceDB (@lancedb/lancedb 0.31.0,
  * installed on first use into .tmp/bench-tools, not a project dependency) gets the same rows from the
  * corpus generator: an IVF_HNSW_SQ index (cosine) and an FTS index, at their defaults.
  *
- *   bun scripts/bench/search/lancedb.ts [--queries N] [--dir .tmp/lancedb]
+ *   bun scripts/bench/search/lancedb.ts [--queries N] [--dir .tmp/lancedb] [--clients 8] [--seconds 10]
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { PoolClient } from "@neondatabase/serverless";
 import { PgDialect } from "drizzle-orm/pg-core";
-import { searchStatement } from "../../../edge/services/catalogue/search-sql";
+import { catalogueProbeStatement, givenMatchesStatement, HYBRID_CANDIDATES, searchStatement } from "../../../edge/services/catalogue/search-sql";
 import { recordFigures } from "../lib/figures";
 import { SearchCorpus, type TopicQuery, vectorLiteral } from "./corpus";
-import { type CorpusStamp, ms, percentile, seconds, serverSettings, sizeLabel, withBenchCorpus } from "./db";
+import { type CorpusStamp, ms, openBenchDatabase, percentile, seconds, serverSettings, sizeLabel, withBenchCorpus } from "./db";
 
 const figures = recordFigures("search-lancedb");
 
 const LANCEDB_VERSION = "0.31.0";
 const ARROW_VERSION = "18.1.0";
-const { values: args } = parseArgs({ options: { queries: { type: "string" }, dir: { type: "string" } } });
+const { values: args } = parseArgs({
+  options: { queries: { type: "string" }, dir: { type: "string" }, clients: { type: "string" }, seconds: { type: "string" } },
+});
+const CLIENTS = Number(args.clients ?? 8);
+const LOOP_SECONDS = Number(args.seconds ?? 10);
 const root = resolve(import.meta.dir, "../../..");
 const K = 20;
 const CANDIDATES = 100;
 const RRF_K = 60;
+/** The route statement's page, as before. */
+const PAGE = 25;
 
 /** @lancedb/lancedb from .tmp/bench-tools, installed there with npm the first time. */
 function loadLanceDb() {
@@ -80,7 +95,14 @@ group by id order by score desc, id limit ${K}`,
 
 await withBenchCorpus(run);
 
-async function run(c: PoolClient, stamp: CorpusStamp) {
+/** Busy CPU time of the whole machine so far, in core-milliseconds (/proc/stat counts in 1/100 s). */
+function machineCpuMs(): number {
+  const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+  return (user + nice + system + irq + softirq + steal) * 10;
+}
+
+async function run(c: PoolClient, stamp: CorpusStamp, url: string) {
   figures.rename(`search-lancedb-${sizeLabel(stamp.size)}`);
   const corpus = new SearchCorpus(stamp);
   const queries = corpus.queries().slice(0, Number(args.queries ?? stamp.topics));
@@ -155,6 +177,20 @@ async function run(c: PoolClient, stamp: CorpusStamp) {
           .limit(K)
           .toArray(),
       ),
+    /** LanceDB's hybrid top 100 with its RRF scores: the matched set a LanceDB-backed route would present. */
+    scored: async (q: TopicQuery) =>
+      (
+        await lance
+          .query()
+          .fullTextSearch(q.text)
+          .nearestTo(Array.from(q.embedding))
+          .distanceType("cosine")
+          .where("visible = true")
+          .rerank(reranker)
+          .select(["id"])
+          .limit(HYBRID_CANDIDATES)
+          .toArray()
+      ).map((row: { id: string; _relevance_score: number }) => ({ id: row.id, score: row._relevance_score })),
   };
 
   // The exact answers, for recall.
@@ -170,19 +206,35 @@ async function run(c: PoolClient, stamp: CorpusStamp) {
   console.log(`exact top-${K} for ${queries.length} queries x 2 in ${seconds(t).toFixed(1)} s\n`);
 
   const dialect = new PgDialect();
+  // What the route reads about the catalogue once per isolate (edge/services/catalogue/search.ts).
+  const probe = dialect.sqlToQuery(catalogueProbeStatement());
+  const facts = (await c.query<{ rumIndex: boolean; catalogueRows: number | null; commonLexemes: string[] }>(probe.sql, probe.params)).rows[0];
   const route = (q: TopicQuery) =>
     dialect.sqlToQuery(
       searchStatement({
         retrieval: { kind: "hybrid", query: q.text, embedding: Array.from(q.embedding) },
         filters: { safe: false },
         sort: "relevance",
-        limit: 25,
+        limit: PAGE,
         offset: 0,
         now: new Date("2026-01-01T00:00:00Z"),
+        rumIndex: facts?.rumIndex === true,
+        catalogueRows: facts?.catalogueRows ?? undefined,
+        commonLexemes: facts?.commonLexemes,
       }),
     );
-  type Kind = { name: string; pg: (q: TopicQuery) => Promise<string[]>; lance: (q: TopicQuery) => Promise<string[]>; truth?: (i: number) => Set<string> };
-  const pgIds = async (text: string, params: unknown[]) => ids((await c.query<{ id: string }>(text, params)).rows);
+  const cards = (matches: { id: string; score: number }[]) => dialect.sqlToQuery(givenMatchesStatement(matches, { sort: "relevance", limit: PAGE, offset: 0 }));
+  type Queryable = Pick<PoolClient, "query">;
+  type Kind = {
+    name: string;
+    pg: (q: TopicQuery, db?: Queryable) => Promise<string[]>;
+    lance: (q: TopicQuery, db?: Queryable) => Promise<string[]>;
+    truth?: (i: number) => Set<string>;
+    /** Report the share of results from the query's topic. */
+    topical?: boolean;
+  };
+  const pgIds = async (text: string, params: unknown[], db: Queryable = c) => ids((await db.query<{ id: string }>(text, params)).rows);
+  const presented = async (text: string, params: unknown[], db: Queryable) => ids((await db.query<{ results: { id: string }[] }>(text, params)).rows[0]?.results ?? []);
   const kinds: Kind[] = [
     { name: "vector", pg: (q) => pgIds(PG.vector(false), [vectorLiteral(q.embedding)]), lance: (q) => LANCE.vector(q, false), truth: (i) => exact.plain[i] as Set<string> },
     {
@@ -191,28 +243,47 @@ async function run(c: PoolClient, stamp: CorpusStamp) {
       lance: (q) => LANCE.vector(q, true),
       truth: (i) => exact.filtered[i] as Set<string>,
     },
-    { name: "keyword", pg: (q) => pgIds(PG.keyword, [q.text]), lance: LANCE.keyword },
-    { name: "hybrid", pg: (q) => pgIds(PG.hybrid, [q.text, vectorLiteral(q.embedding)]), lance: LANCE.hybrid },
+    { name: "keyword", pg: (q, db) => pgIds(PG.keyword, [q.text], db), lance: LANCE.keyword, topical: true },
+    { name: "hybrid", pg: (q, db) => pgIds(PG.hybrid, [q.text, vectorLiteral(q.embedding)], db), lance: LANCE.hybrid, topical: true },
     {
       name: "route statement (hybrid)",
-      pg: async (q) => {
+      pg: (q, db = c) => {
         const { sql, params } = route(q);
-        const row = (await c.query<{ results: { id: string }[] }>(sql, params)).rows[0];
-        return ids(row?.results ?? []);
+        return presented(sql, params, db);
       },
       lance: LANCE.hybrid,
+      topical: true,
+    },
+    {
+      name: "full search (cards)",
+      pg: (q, db = c) => {
+        const { sql, params } = route(q);
+        return presented(sql, params, db);
+      },
+      lance: async (q, db = c) => {
+        const { sql, params } = cards(await LANCE.scored(q));
+        return presented(sql, params, db);
+      },
+      topical: true,
     },
   ];
+  /** Share of the results from the query's own topic (load.ts keeps it in metadata.benchTopic). */
+  const onTopic = async (q: TopicQuery, found: string[]) => {
+    if (found.length === 0) return 0;
+    const { rows } = await c.query<{ n: number }>(`select count(*)::int as n from images where id = any($1::uuid[]) and (metadata->>'benchTopic')::int = $2`, [found, q.topic]);
+    return (rows[0]?.n ?? 0) / found.length;
+  };
 
   // Warm both once.
   for (const q of queries) for (const kind of kinds) await Promise.all([kind.pg(q), kind.lance(q)].map((p) => p.catch(() => [])));
 
   console.log(
-    `${"query".padEnd(26)} ${"Postgres p50".padStart(12)} ${"p95".padStart(8)} ${"p99".padStart(8)} ${"LanceDB p50".padStart(12)} ${"p95".padStart(8)} ${"p99".padStart(8)} ${"PG/Lance p50".padStart(12)} ${"recall PG".padStart(10)} ${"worst".padStart(6)} ${"recall Lance".padStart(12)} ${"worst".padStart(6)}`,
+    `${"query".padEnd(26)} ${"Postgres p50".padStart(12)} ${"p95".padStart(8)} ${"p99".padStart(8)} ${"LanceDB p50".padStart(12)} ${"p95".padStart(8)} ${"p99".padStart(8)} ${"PG/Lance p50".padStart(12)} ${"recall PG".padStart(10)} ${"worst".padStart(6)} ${"recall Lance".padStart(12)} ${"worst".padStart(6)} ${"on topic PG".padStart(11)} ${"Lance".padStart(6)}`,
   );
   for (const kind of kinds) {
     const times = { pg: [] as number[], lance: [] as number[] };
     const recall = { pg: [] as number[], lance: [] as number[] };
+    const topic = { pg: [] as number[], lance: [] as number[] };
     for (const [i, q] of queries.entries()) {
       const order = i % 2 === 0 ? (["pg", "lance"] as const) : (["lance", "pg"] as const);
       for (const side of order) {
@@ -221,14 +292,57 @@ async function run(c: PoolClient, stamp: CorpusStamp) {
         times[side].push(performance.now() - started);
         const truth = kind.truth?.(i);
         if (truth) recall[side].push(truth.size === 0 ? 1 : found.filter((id) => truth.has(id)).length / truth.size);
+        if (kind.topical) topic[side].push(await onTopic(q, found.slice(0, K)));
       }
     }
     const mean = (xs: number[]) => (xs.length ? (xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(3) : "-");
     const worst = (xs: number[]) => (xs.length ? Math.min(...xs).toFixed(2) : "-");
     const p = (xs: number[], at: number) => ms(percentile(xs, at));
     console.log(
-      `${kind.name.padEnd(26)} ${p(times.pg, 50).padStart(12)} ${p(times.pg, 95).padStart(8)} ${p(times.pg, 99).padStart(8)} ${p(times.lance, 50).padStart(12)} ${p(times.lance, 95).padStart(8)} ${p(times.lance, 99).padStart(8)} ${(percentile(times.pg, 50) / percentile(times.lance, 50)).toFixed(2).padStart(12)} ${mean(recall.pg).padStart(10)} ${worst(recall.pg).padStart(6)} ${mean(recall.lance).padStart(12)} ${worst(recall.lance).padStart(6)}`,
+      `${kind.name.padEnd(26)} ${p(times.pg, 50).padStart(12)} ${p(times.pg, 95).padStart(8)} ${p(times.pg, 99).padStart(8)} ${p(times.lance, 50).padStart(12)} ${p(times.lance, 95).padStart(8)} ${p(times.lance, 99).padStart(8)} ${(percentile(times.pg, 50) / percentile(times.lance, 50)).toFixed(2).padStart(12)} ${mean(recall.pg).padStart(10)} ${worst(recall.pg).padStart(6)} ${mean(recall.lance).padStart(12)} ${worst(recall.lance).padStart(6)} ${mean(topic.pg).padStart(11)} ${mean(topic.lance).padStart(6)}`,
     );
+  }
+  console.log(
+    `\n"full search": the route's statement, against LanceDB's hybrid top ${HYBRID_CANDIDATES} presented by the route's cards and facets from Postgres (a second round trip). "on topic": share of the top ${K} from the query's own topic.`,
+  );
+
+  // Throughput: a closed loop of CLIENTS clients per engine, in turn, over the same queries.
+  const loopDb = await openBenchDatabase(url, CLIENTS);
+  const connections = await Promise.all(Array.from({ length: CLIENTS }, () => loopDb.pool.connect()));
+  try {
+    console.log(`\nclosed loop, ${CLIENTS} clients, ${LOOP_SECONDS} s per engine; CPU: the whole machine's busy time per query (${navigator.hardwareConcurrency} cores)\n`);
+    console.log(
+      `${"query".padEnd(26)} ${"Postgres q/s".padStart(12)} ${"p99".padStart(8)} ${"CPU/query".padStart(10)} ${"LanceDB q/s".padStart(12)} ${"p99".padStart(8)} ${"CPU/query".padStart(10)} ${"PG/Lance q/s".padStart(12)}`,
+    );
+    for (const kind of kinds.filter((k) => k.topical && k.name !== "keyword")) {
+      const loop = async (side: "pg" | "lance") => {
+        const times: number[] = [];
+        let next = 0;
+        const cpu = machineCpuMs();
+        const started = performance.now();
+        const until = started + LOOP_SECONDS * 1000;
+        await Promise.all(
+          connections.map(async (db) => {
+            while (performance.now() < until) {
+              const q = queries[next++ % queries.length] as TopicQuery;
+              const t = performance.now();
+              await kind[side](q, db);
+              times.push(performance.now() - t);
+            }
+          }),
+        );
+        const elapsed = (performance.now() - started) / 1000;
+        return { rate: times.length / elapsed, p99: percentile(times, 99), cpu: (machineCpuMs() - cpu) / times.length };
+      };
+      const pg = await loop("pg");
+      const lanceLoop = await loop("lance");
+      console.log(
+        `${kind.name.padEnd(26)} ${pg.rate.toFixed(0).padStart(12)} ${ms(pg.p99).padStart(8)} ${ms(pg.cpu).padStart(10)} ${lanceLoop.rate.toFixed(0).padStart(12)} ${ms(lanceLoop.p99).padStart(8)} ${ms(lanceLoop.cpu).padStart(10)} ${(pg.rate / lanceLoop.rate).toFixed(2).padStart(12)}`,
+      );
+    }
+  } finally {
+    for (const db of connections) db.release();
+    await loopDb.close();
   }
   console.log("\nLatency is the client's round trip (Postgres through the Neon driver and the local proxy; LanceDB in process).");
 }
