@@ -71,7 +71,8 @@ async function build(c: PoolClient, m: number, efConstruction: number, storage: 
 }
 
 async function run(c: PoolClient, stamp: CorpusStamp) {
-  figures.rename(`search-hnsw-${sizeLabel(stamp.size)}`);
+  // A storage comparison is its own figure, so the build sweeps stay where the docs cite them.
+  figures.rename(`search-hnsw-${args.storage ? "storage-" : ""}${sizeLabel(stamp.size)}`);
   const queries = new SearchCorpus(stamp).queries().slice(0, Number(args.queries ?? stamp.topics));
   const rows = Number((await c.query<{ n: string }>("select count(*)::text as n from images")).rows[0]?.n);
   console.log(`${rows.toLocaleString("en")} images (seed ${stamp.seed}, ${stamp.topics} topics), ${queries.length} topic queries; ${await serverSettings(c)}`);
