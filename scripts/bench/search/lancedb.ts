@@ -64,6 +64,10 @@ function loadLanceDb() {
       stdio: "inherit",
     });
   }
+  // LanceDB sizes its compute pool by the cores (2 here), and with that pool its FTS index build at
+  // 1M rows stopped after 11 s of CPU and waited forever (twice, under Bun and under Node); 4 threads
+  // build it in 6 s. Queries share the pool: the figures say how many threads it had.
+  process.env.LANCE_CPU_THREADS ??= String(Math.max(4, navigator.hardwareConcurrency));
   // Its Rust core logs a deprecation warning per query otherwise.
   process.env.LANCEDB_LOG ??= "error";
   process.env.RUST_LOG ??= "error";
@@ -106,9 +110,11 @@ async function run(c: PoolClient, stamp: CorpusStamp, url: string) {
   figures.rename(`search-lancedb-${sizeLabel(stamp.size)}`);
   const corpus = new SearchCorpus(stamp);
   const queries = corpus.queries().slice(0, Number(args.queries ?? stamp.topics));
-  console.log(`${stamp.size.toLocaleString("en")} images (seed ${stamp.seed}), ${queries.length} topic queries; ${await serverSettings(c)}`);
-
   const lancedb = loadLanceDb();
+  console.log(
+    `${stamp.size.toLocaleString("en")} images (seed ${stamp.seed}), ${queries.length} topic queries; ${await serverSettings(c)}; LanceDB compute threads ${process.env.LANCE_CPU_THREADS}`,
+  );
+
   const dir = resolve(root, args.dir ?? `.tmp/lancedb-${stamp.size}-${stamp.seed}`);
   const db = await lancedb.connect(dir);
   let table: LanceDb;
