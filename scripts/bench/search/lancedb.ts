@@ -173,37 +173,16 @@ async function run(c: PoolClient, stamp: CorpusStamp, url: string) {
   const ids = (rows: { id: string }[]) => rows.map((r) => r.id);
   const reranker = await lancedb.rerankers.RRFReranker.create(RRF_K);
 
+  /** LanceDB's hybrid query: its FTS and vector results fused by its RRF reranker, visible rows only. */
+  const hybridRows = (q: TopicQuery, limit: number) =>
+    lance.query().fullTextSearch(q.text).nearestTo(Array.from(q.embedding)).distanceType("cosine").where("visible = true").rerank(reranker).select(["id"]).limit(limit).toArray();
   const LANCE = {
     vector: async (q: TopicQuery, filtered: boolean) =>
       ids(await lance.vectorSearch(Array.from(q.embedding)).distanceType("cosine").where(lanceFilter(q, filtered)).select(["id"]).limit(K).toArray()),
     keyword: async (q: TopicQuery) => ids(await lance.search(q.text, "fts").where("visible = true").select(["id"]).limit(K).toArray()),
-    hybrid: async (q: TopicQuery) =>
-      ids(
-        await lance
-          .query()
-          .fullTextSearch(q.text)
-          .nearestTo(Array.from(q.embedding))
-          .distanceType("cosine")
-          .where("visible = true")
-          .rerank(reranker)
-          .select(["id"])
-          .limit(K)
-          .toArray(),
-      ),
+    hybrid: async (q: TopicQuery) => ids(await hybridRows(q, K)),
     /** LanceDB's hybrid top 100 with its RRF scores: the matched set a LanceDB-backed route would present. */
-    scored: async (q: TopicQuery) =>
-      (
-        await lance
-          .query()
-          .fullTextSearch(q.text)
-          .nearestTo(Array.from(q.embedding))
-          .distanceType("cosine")
-          .where("visible = true")
-          .rerank(reranker)
-          .select(["id"])
-          .limit(HYBRID_CANDIDATES)
-          .toArray()
-      ).map((row: { id: string; _relevance_score: number }) => ({ id: row.id, score: row._relevance_score })),
+    scored: async (q: TopicQuery) => (await hybridRows(q, HYBRID_CANDIDATES)).map((row: { id: string; _relevance_score: number }) => ({ id: row.id, score: row._relevance_score })),
   };
 
   // The exact answers, for recall.
