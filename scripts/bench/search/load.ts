@@ -110,11 +110,12 @@ try {
 
 async function load(c: PoolClient) {
   const corpus = new SearchCorpus(options);
-  const settings = await c.query<{ name: string; setting: string; unit: string | null }>(
-    "select name, setting, unit from pg_settings where name in ('shared_buffers', 'max_parallel_maintenance_workers', 'max_parallel_workers_per_gather', 'fsync', 'synchronous_commit', 'work_mem')",
+  // current_setting() gives the value with its unit ("6GB"); pg_settings.setting counts units (8kB pages).
+  const settings = await c.query<{ name: string; setting: string }>(
+    "select name, current_setting(name) as setting from pg_settings where name in ('shared_buffers', 'max_parallel_maintenance_workers', 'max_parallel_workers_per_gather', 'fsync', 'synchronous_commit', 'work_mem')",
   );
   const pgvector = (await c.query<{ v: string }>("select extversion as v from pg_extension where extname = 'vector'")).rows[0]?.v;
-  say(`PostgreSQL ${version}, pgvector ${pgvector}; ${settings.rows.map((s) => `${s.name}=${s.setting}${s.unit ?? ""}`).join(", ")}`);
+  say(`PostgreSQL ${version}, pgvector ${pgvector}; ${settings.rows.map((s) => `${s.name}=${s.setting}`).join(", ")}`);
   say(`corpus: ${options.size} images, ${options.topics} topics, seed ${options.seed}, ${corpus.contributorIds.length} contributors; batches of ${batchSize}`);
 
   await c.query(`comment on database ${databaseName} is null`);
