@@ -11,15 +11,15 @@ import type { Database } from "./connect";
  *   (at 100 one query got 0.60);
  * - up to 1,500,000: 400, mean 0.994 and 0.989 at 1,000,000, no query under 0.7 (200: 0.978 and 0.970,
  *   with 1 and 2 of 50 queries under 0.8);
- * - up to 2,500,000: 800, mean 0.963 and 0.962 at 2,000,000, 2 of 30 queries under 0.8 (400: 0.922 and
+ * - up to 2,000,000: 800, mean 0.963 and 0.962 at 2,000,000, 2 of 30 queries under 0.8 (400: 0.922 and
  *   0.918): the corpus keeps its 200 topics, so each is twice as dense and the graph needs twice the ef;
- * - beyond: 1,000, pgvector's limit. Not measured past 2,000,000; by the curve the graph of migration
- *   0011 then falls under 0.95 at any ef_search, and a larger catalogue needs a denser graph.
+ * - beyond: 1,000, pgvector's limit: 0.982 at 2,000,000. Not measured further; by the curve the graph
+ *   of migration 0011 falls under 0.95 at any ef_search before 5,000,000, which needs a denser graph.
  */
 export const EF_SEARCH_STEPS: readonly { upToImages: number; efSearch: number }[] = [
   { upToImages: 150_000, efSearch: 200 },
   { upToImages: 1_500_000, efSearch: 400 },
-  { upToImages: 2_500_000, efSearch: 800 },
+  { upToImages: 2_000_000, efSearch: 800 },
   { upToImages: Number.POSITIVE_INFINITY, efSearch: 1000 },
 ];
 

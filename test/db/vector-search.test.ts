@@ -15,7 +15,7 @@ describe("ef_search by catalogue size", () => {
     expect(efSearchFor(150_001)).toBe(400);
     expect(efSearchFor(1_000_000)).toBe(400);
     expect(efSearchFor(2_000_000)).toBe(800);
-    expect(efSearchFor(2_500_001)).toBe(1000);
+    expect(efSearchFor(2_000_001)).toBe(1000);
     expect(efSearchFor(5_000_000)).toBe(1000);
     expect(efSearchFor(10_000_000)).toBe(1000);
     const values = EF_SEARCH_STEPS.map((s) => s.efSearch);
