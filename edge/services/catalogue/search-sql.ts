@@ -150,6 +150,20 @@ select to_regclass(${RUM_INDEX}) is not null as "rumIndex",
        and m.lexeme is not null and m.share * (select rows from catalogue) >= ${COMMON_WORD_MATCHES}) as "commonLexemes"`;
 }
 
+/** What the catalogue probe tells a search ({@link SearchPlan}'s rumIndex, catalogueRows, commonLexemes). */
+export type CatalogueFacts = { rumIndex: boolean; catalogueRows: number | null; commonLexemes: string[] };
+
+/** The row of {@link catalogueProbeStatement}, checked: anything missing or odd counts as unknown. */
+export function catalogueFactsFrom(row: Record<string, unknown> | undefined): CatalogueFacts {
+  const rows = Number(row?.catalogueRows);
+  const lexemes = row?.commonLexemes;
+  return {
+    rumIndex: row?.rumIndex === true,
+    catalogueRows: Number.isFinite(rows) && rows > 0 ? rows : null,
+    commonLexemes: Array.isArray(lexemes) ? lexemes.filter((l): l is string => typeof l === "string") : [],
+  };
+}
+
 /** Plain words, nothing else: no phrase, no exclusion, no `or`. */
 const PLAIN_WORDS = /^\s*[\p{L}\p{N}][\p{L}\p{N}'-]*(\s+[\p{L}\p{N}][\p{L}\p{N}'-]*)*\s*$/u;
 
@@ -178,9 +192,7 @@ function commonWordsCte(plan: SearchPlan): SQL | null {
 }
 /** SQL true when the search's words are all common (the {@link commonWordsCte}'s answer), or null when it has none. */
 function commonWords(plan: SearchPlan): SQL | null {
-  const { retrieval } = plan;
-  if (retrieval.kind !== "keyword" && retrieval.kind !== "hybrid") return null;
-  return commonWordSql(retrieval.query, plan.commonLexemes) ? sql`(select yes from common_words)` : null;
+  return commonWordsCte(plan) ? sql`(select yes from common_words)` : null;
 }
 
 /**
@@ -356,11 +368,10 @@ function keywordRank(query: string): SQL {
 function carriedColumns(now: Date): SQL {
   return sql`${CARRIED_FROM_IMAGES}, ${businessBoost(now)} as boost`;
 }
-const CARRIED = sql`orientation, colour_bucket, editorial, published_at, contributor_id, popularity`;
-const CARRIED_FROM_IMAGES = sql`i.orientation, i.colour_bucket, i.editorial, i.published_at, i.contributor_id,
-    (i.sale_count + 0.1 * i.download_count)::float8 as popularity`;
 /** Popularity as images_listed_popularity_idx (migration 0012) indexes it, so an ORDER BY can read the index. */
 const POPULARITY = sql`(i.sale_count + 0.1 * i.download_count)`;
+const CARRIED = sql`orientation, colour_bucket, editorial, published_at, contributor_id, popularity`;
+const CARRIED_FROM_IMAGES = sql`i.orientation, i.colour_bucket, i.editorial, i.published_at, i.contributor_id, ${POPULARITY}::float8 as popularity`;
 /** The columns the facets count. */
 const FACET_COLUMNS = sql`i.id, i.orientation, i.colour_bucket, i.editorial, i.contributor_id`;
 /**

@@ -12,6 +12,8 @@ import type { Principal } from "../../lib/principal";
 import { ApiError } from "../../lib/problem";
 import * as s from "../../lib/schemas";
 import {
+  type CatalogueFacts,
+  catalogueFactsFrom,
   catalogueProbeStatement,
   fuzzyTagSuggestionStatement,
   popularQuerySuggestionStatement,
@@ -318,7 +320,6 @@ async function didYouMean(db: HttpDatabase, q: string, safe: boolean): Promise<s
 
 /** How long an isolate trusts what it knows of the catalogue (a migration may add the RUM index; the catalogue grows). */
 const CATALOGUE_PROBE_TTL_MS = 10 * 60_000;
-type CatalogueFacts = { rumIndex: boolean; catalogueRows: number | null; commonLexemes: string[] };
 let catalogueProbe: (CatalogueFacts & { checkedAt: number }) | undefined;
 
 /**
@@ -331,14 +332,8 @@ let catalogueProbe: (CatalogueFacts & { checkedAt: number }) | undefined;
 async function catalogueFacts(db: HttpDatabase, log: Logger, now: number): Promise<CatalogueFacts> {
   if (catalogueProbe && now - catalogueProbe.checkedAt < CATALOGUE_PROBE_TTL_MS) return catalogueProbe;
   try {
-    const { rows } = await db.execute<{ rumIndex: boolean; catalogueRows: number | null; commonLexemes: string[] | null }>(catalogueProbeStatement());
-    const rowsEstimate = Number(rows[0]?.catalogueRows);
-    catalogueProbe = {
-      rumIndex: rows[0]?.rumIndex === true,
-      catalogueRows: Number.isFinite(rowsEstimate) && rowsEstimate > 0 ? rowsEstimate : null,
-      commonLexemes: Array.isArray(rows[0]?.commonLexemes) ? rows[0].commonLexemes.filter((l) => typeof l === "string") : [],
-      checkedAt: now,
-    };
+    const { rows } = await db.execute(catalogueProbeStatement());
+    catalogueProbe = { ...catalogueFactsFrom(rows[0]), checkedAt: now };
     return catalogueProbe;
   } catch (error) {
     log.warn("could not look up the catalogue's size and RUM index; counting and ranking every match", { error: (error as Error).message });

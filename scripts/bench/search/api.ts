@@ -27,7 +27,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { catalogueProbeStatement, type Retrieval, searchStatement } from "../../../edge/services/catalogue/search-sql";
+import { catalogueFactsFrom, catalogueProbeStatement, type Retrieval, searchStatement } from "../../../edge/services/catalogue/search-sql";
 import { recordFigures } from "../lib/figures";
 import { SearchCorpus } from "./corpus";
 import { assertSearchDefaults, benchDatabaseUrl, openBenchDatabase, percentile, readCorpusStamp, serverSettings, sizeLabel } from "./db";
@@ -86,7 +86,7 @@ for (const deadline = Date.now() + 90_000; !log.includes("Edgestock is running a
 // pgvector defaults (migration 0006), as the Worker's do.
 const bench = await openBenchDatabase(url, 2);
 // What the route learns about the catalogue (the RUM index, its size, its common lexemes), for the bare SQL.
-const facts = (await bench.db.execute<{ rumIndex: boolean; catalogueRows: number | null; commonLexemes: string[] }>(catalogueProbeStatement())).rows[0];
+const facts = catalogueFactsFrom((await bench.db.execute(catalogueProbeStatement())).rows[0]);
 await assertSearchDefaults(bench.pool);
 const secret = (JSON.parse(readFileSync(join(dataDir, "dev-secrets.json"), "utf8")) as { WORKER_SHARED_SECRET: string }).WORKER_SHARED_SECRET;
 const embedService = Bun.serve({
@@ -188,9 +188,9 @@ async function bareSql(scenario: Scenario): Promise<number> {
       limit: 25,
       offset: 0,
       now: new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000),
-      rumIndex: facts?.rumIndex === true,
-      catalogueRows: facts?.catalogueRows ?? undefined,
-      commonLexemes: facts?.commonLexemes,
+      rumIndex: facts.rumIndex,
+      catalogueRows: facts.catalogueRows ?? undefined,
+      commonLexemes: facts.commonLexemes,
     });
     const t0 = performance.now();
     await bench.db.execute(statement);

@@ -4,9 +4,11 @@
  * STDIN on that driver, the corpus stamp kept on the database, and timing helpers.
  */
 import type { Connection, PoolClient } from "@neondatabase/serverless";
+import { PgDialect } from "drizzle-orm/pg-core";
 import WebSocket from "ws";
 import { connectDatabase } from "../../../db/connect";
 import { startLocalDatabase } from "../../../db/local/server";
+import { type CatalogueFacts, catalogueFactsFrom, catalogueProbeStatement } from "../../../edge/services/catalogue/search-sql";
 import type { CorpusOptions } from "./corpus";
 
 /** The CI cluster (scripts/ci/start-postgres.sh), in a database of its own. */
@@ -123,6 +125,12 @@ export function copyField(value: string | number | boolean | bigint | null | und
   if (value === null || value === undefined) return "\\N";
   const s = String(value);
   return /[\\\t\n\r]/.test(s) ? s.replace(/\\/g, "\\\\").replace(/\t/g, "\\t").replace(/\n/g, "\\n").replace(/\r/g, "\\r") : s;
+}
+
+/** What the route reads about the catalogue once per isolate (RUM index, size, common lexemes), read the same way. */
+export async function catalogueFacts(client: Pick<PoolClient, "query">): Promise<CatalogueFacts> {
+  const { sql, params } = new PgDialect().sqlToQuery(catalogueProbeStatement());
+  return catalogueFactsFrom((await client.query(sql, params)).rows[0]);
 }
 
 /** Share of `exact`'s ids that `other` holds too (1 when `exact` is empty). */

@@ -17,19 +17,10 @@
 import { parseArgs } from "node:util";
 import type { PoolClient } from "@neondatabase/serverless";
 import { PgDialect } from "drizzle-orm/pg-core";
-import {
-  COMMON_WORD_MATCHES,
-  catalogueProbeStatement,
-  commonWordSql,
-  keywordTsquery,
-  RANK_WEIGHTS,
-  RUM_INDEX,
-  RUM_POOL,
-  searchStatement,
-} from "../../../edge/services/catalogue/search-sql";
+import { COMMON_WORD_MATCHES, commonWordSql, keywordTsquery, RANK_WEIGHTS, RUM_INDEX, RUM_POOL, searchStatement } from "../../../edge/services/catalogue/search-sql";
 import { recordFigures } from "../lib/figures";
 import { SearchCorpus, type TopicQuery } from "./corpus";
-import { type CorpusStamp, ms, overlap, percentile, serverSettings, sizeLabel, withBenchCorpus } from "./db";
+import { type CorpusStamp, catalogueFacts, ms, overlap, percentile, serverSettings, sizeLabel, withBenchCorpus } from "./db";
 
 const figures = recordFigures("search-keyword");
 
@@ -42,9 +33,8 @@ await withBenchCorpus(run);
 
 async function run(c: PoolClient, stamp: CorpusStamp, url: string) {
   figures.rename(`search-keyword-${sizeLabel(stamp.size)}`);
-  const probe = dialect.sqlToQuery(catalogueProbeStatement());
-  const facts = (await c.query<{ rumIndex: boolean; catalogueRows: number | null; commonLexemes: string[] }>(probe.sql, probe.params)).rows[0];
-  if (!facts?.rumIndex) throw new Error(`${url} has no ${RUM_INDEX}: the server needs the rum extension (postgresql-15-rum) and migration 0010`);
+  const facts = await catalogueFacts(c);
+  if (!facts.rumIndex) throw new Error(`${url} has no ${RUM_INDEX}: the server needs the rum extension (postgresql-15-rum) and migration 0010`);
   const { commonLexemes } = facts;
   const queries = new SearchCorpus(stamp).queries().slice(0, Number(args.queries ?? stamp.topics));
   console.log(

@@ -32,10 +32,10 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { PoolClient } from "@neondatabase/serverless";
 import { PgDialect } from "drizzle-orm/pg-core";
-import { catalogueProbeStatement, givenMatchesStatement, HYBRID_CANDIDATES, searchStatement } from "../../../edge/services/catalogue/search-sql";
+import { givenMatchesStatement, HYBRID_CANDIDATES, searchStatement } from "../../../edge/services/catalogue/search-sql";
 import { recordFigures } from "../lib/figures";
 import { SearchCorpus, type TopicQuery, vectorLiteral } from "./corpus";
-import { type CorpusStamp, ms, openBenchDatabase, percentile, seconds, serverSettings, sizeLabel, withBenchCorpus } from "./db";
+import { type CorpusStamp, catalogueFacts, ms, openBenchDatabase, percentile, seconds, serverSettings, sizeLabel, withBenchCorpus } from "./db";
 
 const figures = recordFigures("search-lancedb");
 
@@ -198,9 +198,7 @@ async function run(c: PoolClient, stamp: CorpusStamp, url: string) {
   console.log(`exact top-${K} for ${queries.length} queries x 2 in ${seconds(t).toFixed(1)} s\n`);
 
   const dialect = new PgDialect();
-  // What the route reads about the catalogue once per isolate (edge/services/catalogue/search.ts).
-  const probe = dialect.sqlToQuery(catalogueProbeStatement());
-  const facts = (await c.query<{ rumIndex: boolean; catalogueRows: number | null; commonLexemes: string[] }>(probe.sql, probe.params)).rows[0];
+  const facts = await catalogueFacts(c);
   const route = (q: TopicQuery) =>
     dialect.sqlToQuery(
       searchStatement({
@@ -210,9 +208,9 @@ async function run(c: PoolClient, stamp: CorpusStamp, url: string) {
         limit: PAGE,
         offset: 0,
         now: new Date("2026-01-01T00:00:00Z"),
-        rumIndex: facts?.rumIndex === true,
-        catalogueRows: facts?.catalogueRows ?? undefined,
-        commonLexemes: facts?.commonLexemes,
+        rumIndex: facts.rumIndex,
+        catalogueRows: facts.catalogueRows ?? undefined,
+        commonLexemes: facts.commonLexemes,
       }),
     );
   const cards = (matches: { id: string; score: number }[]) => dialect.sqlToQuery(givenMatchesStatement(matches, { sort: "relevance", limit: PAGE, offset: 0 }));
@@ -224,9 +222,16 @@ async function run(c: PoolClient, stamp: CorpusStamp, url: string) {
     truth?: (i: number) => Set<string>;
     /** Report the share of results from the query's topic. */
     topical?: boolean;
+    /** Measured in the closed loop too. */
+    looped?: boolean;
   };
   const pgIds = async (text: string, params: unknown[], db: Queryable = c) => ids((await db.query<{ id: string }>(text, params)).rows);
   const presented = async (text: string, params: unknown[], db: Queryable) => ids((await db.query<{ results: { id: string }[] }>(text, params)).rows[0]?.results ?? []);
+  /** The route's statement for the query, its page's ids. */
+  const routeIds = (q: TopicQuery, db: Queryable = c) => {
+    const { sql, params } = route(q);
+    return presented(sql, params, db);
+  };
   const kinds: Kind[] = [
     { name: "vector", pg: (q) => pgIds(PG.vector(false), [vectorLiteral(q.embedding)]), lance: (q) => LANCE.vector(q, false), truth: (i) => exact.plain[i] as Set<string> },
     {
@@ -236,27 +241,17 @@ async function run(c: PoolClient, stamp: CorpusStamp, url: string) {
       truth: (i) => exact.filtered[i] as Set<string>,
     },
     { name: "keyword", pg: (q, db) => pgIds(PG.keyword, [q.text], db), lance: LANCE.keyword, topical: true },
-    { name: "hybrid", pg: (q, db) => pgIds(PG.hybrid, [q.text, vectorLiteral(q.embedding)], db), lance: LANCE.hybrid, topical: true },
-    {
-      name: "route statement (hybrid)",
-      pg: (q, db = c) => {
-        const { sql, params } = route(q);
-        return presented(sql, params, db);
-      },
-      lance: LANCE.hybrid,
-      topical: true,
-    },
+    { name: "hybrid", pg: (q, db) => pgIds(PG.hybrid, [q.text, vectorLiteral(q.embedding)], db), lance: LANCE.hybrid, topical: true, looped: true },
+    { name: "route statement (hybrid)", pg: routeIds, lance: LANCE.hybrid, topical: true, looped: true },
     {
       name: "full search (cards)",
-      pg: (q, db = c) => {
-        const { sql, params } = route(q);
-        return presented(sql, params, db);
-      },
+      pg: routeIds,
       lance: async (q, db = c) => {
         const { sql, params } = cards(await LANCE.scored(q));
         return presented(sql, params, db);
       },
       topical: true,
+      looped: true,
     },
   ];
   /** Share of the results from the query's own topic (load.ts keeps it in metadata.benchTopic). */
@@ -306,7 +301,7 @@ async function run(c: PoolClient, stamp: CorpusStamp, url: string) {
     console.log(
       `${"query".padEnd(26)} ${"Postgres q/s".padStart(12)} ${"p99".padStart(8)} ${"CPU/query".padStart(10)} ${"LanceDB q/s".padStart(12)} ${"p99".padStart(8)} ${"CPU/query".padStart(10)} ${"PG/Lance q/s".padStart(12)}`,
     );
-    for (const kind of kinds.filter((k) => k.topical && k.name !== "keyword")) {
+    for (const kind of kinds.filter((k) => k.looped)) {
       const loop = async (side: "pg" | "lance") => {
         const times: number[] = [];
         let next = 0;

@@ -21,7 +21,6 @@ import { PgDialect } from "drizzle-orm/pg-core";
 import {
   businessBoost,
   COUNT_SAMPLE_ROWS,
-  catalogueProbeStatement,
   EXACT_COUNT_LIMIT,
   type Retrieval,
   type SearchFilters,
@@ -32,7 +31,7 @@ import {
 } from "../../../edge/services/catalogue/search-sql";
 import { recordFigures } from "../lib/figures";
 import { SearchCorpus, type TopicQuery } from "./corpus";
-import { type CorpusStamp, ms, overlap, percentile, serverSettings, sizeLabel, withBenchCorpus } from "./db";
+import { type CorpusStamp, catalogueFacts, ms, overlap, percentile, serverSettings, sizeLabel, withBenchCorpus } from "./db";
 
 const figures = recordFigures("search-scale");
 
@@ -62,11 +61,8 @@ async function run(c: PoolClient, stamp: CorpusStamp) {
     const { sql: text, params } = dialect.sqlToQuery(statement);
     return (await c.query<T>(text, params)).rows;
   };
-  const facts = (await query<{ rumIndex: boolean; catalogueRows: number | null; commonLexemes: string[] }>(catalogueProbeStatement()))[0];
-  const commonLexemes = facts?.commonLexemes ?? [];
-  const catalogueRows = Number(facts?.catalogueRows ?? 0);
+  const { commonLexemes, catalogueRows, rumIndex } = await catalogueFacts(c);
   if (!catalogueRows) throw new Error("images has no row estimate: run VACUUM (ANALYZE) images");
-  const rumIndex = facts?.rumIndex === true;
   const queries = new SearchCorpus(stamp).queries().slice(0, Number(args.queries ?? 20));
   console.log(
     `${stamp.size.toLocaleString("en")} images (seed ${stamp.seed}), ${queries.length} topic queries, ${RUNS} runs; RUM index ${rumIndex ? "present" : "absent"}; ` +
