@@ -6,10 +6,12 @@ import { HubError, type HubFile, progressReporter, pullRepoFolder } from "./hub-
  *
  * The names are Immich's (`immich_ml/models/constants.py`, `_OPENCLIP_MODELS`), each published as the
  * Hugging Face repository `immich-app/<name>` in the layout `clip.ts` reads. Listed here are the ones that
- * fit: 512-dimensional embeddings (the `images.embedding` column, EMBEDDING_DIMENSIONS) and OpenAI's BPE
- * vocabulary (the only tokenizer `clip-tokenizer.ts` implements). Left out: the XLM-RoBERTa and NLLB models
- * (SentencePiece tokenizers), the SigLIP/SigLIP2 models (their own tokenizer, 768+ dimensions), RN50 (1024),
- * RN50x4 (640), RN50x16 (768), RN50x64 (1024), ViT-B-16-plus-240 (640) and every ViT-L/H/g/SO400M (768+).
+ * fit the `images.embedding` column: 512 dimensions (EMBEDDING_DIMENSIONS; Immich's `CLIP_MODEL_DIMENSIONS`
+ * in its web settings gives each model's). Their text towers use CLIP's BPE (`clip-tokenizer.ts`) or, for
+ * the two multilingual XLM-RoBERTa models, SentencePiece through tokenizers.js (`hub-tokenizer.ts`).
+ * Left out until embeddings of other sizes can be stored: RN50 (1024), RN50x4 (640), RN50x16 (768), RN50x64
+ * (1024), ViT-B-16-plus-240 and XLM-Roberta-Large-Vit-B-16Plus (640), the SigLIP/SigLIP2, NLLB and LaBSE
+ * models (768+) and every ViT-L/H/g/SO400M (768+).
  */
 export const CLIP_MODELS = {
   "ViT-B-32__openai": { weights: "OpenAI CLIP", licence: "MIT (openai/CLIP)" },
@@ -22,6 +24,8 @@ export const CLIP_MODELS = {
   "ViT-B-16__laion400m_e32": { weights: "OpenCLIP, LAION-400M", licence: "MIT (mlfoundations/open_clip)" },
   RN101__openai: { weights: "OpenAI CLIP", licence: "MIT (openai/CLIP)" },
   RN101__yfcc15m: { weights: "OpenCLIP, YFCC-15M", licence: "MIT (mlfoundations/open_clip)" },
+  "XLM-Roberta-Base-ViT-B-32__laion5b_s13b_b90k": { weights: "OpenCLIP, LAION-5B, multilingual (XLM-RoBERTa base)", licence: "MIT (mlfoundations/open_clip)" },
+  "XLM-Roberta-Large-Vit-B-32": { weights: "M-CLIP (XLM-RoBERTa large) with OpenAI's ViT-B/32, multilingual", licence: "MIT (FreddeFrallan/Multilingual-CLIP)" },
 } as const;
 
 export type ClipModelName = keyof typeof CLIP_MODELS;
@@ -42,10 +46,14 @@ export function clipFolderNameOf(name: string): string {
   return name.split("/").pop() as string;
 }
 
-const IMMICH_FILES = { required: ["config.json", "visual/model.onnx", "visual/preprocess_cfg.json", "textual/model.onnx"], optional: ["textual/tokenizer.json"] };
+const IMMICH_FILES = {
+  required: ["config.json", "visual/model.onnx", "visual/preprocess_cfg.json", "textual/model.onnx"],
+  // tokenizer_config.json names the pad token, which XLM-RoBERTa towers read (id 1, not 0).
+  optional: ["textual/tokenizer.json", "textual/tokenizer_config.json"],
+};
 const hfFiles = (onnx: string) => ({
   required: ["config.json", `${onnx}vision_model.onnx`, `${onnx}text_model.onnx`],
-  optional: ["preprocessor_config.json", "tokenizer.json"],
+  optional: ["preprocessor_config.json", "tokenizer.json", "tokenizer_config.json"],
 });
 
 /**

@@ -204,11 +204,24 @@ export function fixText(text: string): string {
   return out;
 }
 
+/** Python's `string.punctuation`, which Immich's `canonicalize` clean-up removes. */
+const ASCII_PUNCTUATION = /[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g;
+
+/**
+ * `whitespace_clean(basic_clean(text))`, what Immich's `clean_text` gives every text tower; with
+ * `canonicalize` (SigLIP's `tokenizer_kwargs.clean`) also without ASCII punctuation and lower-cased.
+ * @example cleanText("  It&rsquo;s a ＣＡＴ\n") // "It's a CAT"
+ */
+export function cleanText(text: string, { canonicalize = false }: { canonicalize?: boolean } = {}): string {
+  const basic = unescapeHtml(unescapeHtml(fixText(text))).replace(EDGE_WHITESPACE, "");
+  const cleaned = basic.replace(WHITESPACE_RUN, " ").replace(EDGE_WHITESPACE, "");
+  return canonicalize ? cleaned.replace(ASCII_PUNCTUATION, "").toLowerCase() : cleaned;
+}
+
 /**
  * The exact string CLIP's BPE sees: `whitespace_clean(basic_clean(text)).lower()`.
  * @example cleanClipText("  It&rsquo;s a ＣＡＴ\n") // "it's a cat"
  */
 export function cleanClipText(text: string): string {
-  const basic = unescapeHtml(unescapeHtml(fixText(text))).replace(EDGE_WHITESPACE, "");
-  return basic.replace(WHITESPACE_RUN, " ").replace(EDGE_WHITESPACE, "").toLowerCase();
+  return cleanText(text).toLowerCase();
 }

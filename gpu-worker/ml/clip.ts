@@ -5,7 +5,8 @@ import { basename, join, resolve } from "node:path";
 import * as v from "valibot";
 import { type RawImage, type ResizeKernel, resizeAndCrop } from "../imaging";
 import { type BatcherStats, createBatcher, MAX_BATCH_LIMIT } from "./batcher";
-import { DEFAULT_BPE_PATH, loadClipTokenizer, toBigInt64 } from "./clip-tokenizer";
+import { type ClipTokenizer, DEFAULT_BPE_PATH, loadClipTokenizer, toBigInt64 } from "./clip-tokenizer";
+import { isClipBpe, loadHubTokenizer } from "./hub-tokenizer";
 import { createSession, describeValues, type ExecutionProviderName, type InferenceSession, Tensor, withProviderFallback } from "./onnx";
 
 /**
@@ -114,7 +115,12 @@ const SquareSize = v.union([
 const ImmichConfig = v.object({
   embed_dim: v.pipe(v.number(), v.integer(), v.minValue(1)),
   vision_cfg: v.optional(v.object({ image_size: v.optional(SquareSize) })),
-  text_cfg: v.optional(v.object({ context_length: v.optional(v.pipe(v.number(), v.integer(), v.minValue(2))) })),
+  text_cfg: v.optional(
+    v.object({
+      context_length: v.optional(v.pipe(v.number(), v.integer(), v.minValue(2))),
+      tokenizer_kwargs: v.optional(v.nullable(v.object({ clean: v.optional(v.nullable(v.string())) }))),
+    }),
+  ),
 });
 const ImmichPreprocess = v.object({
   size: SquareSize,
@@ -152,6 +158,14 @@ const IO_NAMES = {
   immich: { image: "image", imageOut: "embedding", ids: "text", mask: undefined, textOut: "embedding" },
   hf: { image: "pixel_values", imageOut: "image_embeds", ids: "input_ids", mask: "attention_mask", textOut: "text_embeds" },
 } as const;
+/** Immich's M-CLIP exports (XLM-RoBERTa and LaBSE towers, `export/.../models/mclip.py`): ids and a mask, both int32. */
+const IMMICH_MCLIP_TEXT = { ...IO_NAMES.immich, ids: "input_ids", mask: "attention_mask" } as const;
+type IoNames = typeof IO_NAMES.immich | typeof IO_NAMES.hf | typeof IMMICH_MCLIP_TEXT;
+
+/** The layout's names, or M-CLIP's when an Immich text graph takes `input_ids`. */
+function ioNames(layout: ClipLayout, textual: InferenceSession): IoNames {
+  return layout === "immich" && textual.inputNames.includes("input_ids") ? IMMICH_MCLIP_TEXT : IO_NAMES[layout];
+}
 
 interface ClipFolder {
   dir: string;
@@ -159,6 +173,8 @@ interface ClipFolder {
   visualPath: string;
   textualPath: string;
   tokenizerPath: string | undefined;
+  /** Immich's `canonicalize` text clean-up (SigLIP configs). */
+  canonicalize: boolean;
   embedDim: number;
   contextLength: number;
   preprocess: ClipPreprocessConfig;
@@ -221,6 +237,7 @@ async function readClipFolder(dir: string): Promise<ClipFolder> {
       visualPath: join(dir, "visual/model.onnx"),
       textualPath: join(dir, "textual/model.onnx"),
       tokenizerPath: (await exists(tokenizer)) ? tokenizer : undefined,
+      canonicalize: config.text_cfg?.tokenizer_kwargs?.clean === "canonicalize",
       embedDim: config.embed_dim,
       contextLength: config.text_cfg?.context_length ?? DEFAULT_CONTEXT_LENGTH,
       preprocess: { size, mean: pre.mean, std: pre.std, kernel, resizeMode: pre.resize_mode },
@@ -245,6 +262,7 @@ async function readClipFolder(dir: string): Promise<ClipFolder> {
       visualPath,
       textualPath,
       tokenizerPath: (await exists(tokenizer)) ? tokenizer : undefined,
+      canonicalize: false,
       embedDim: config.projection_dim,
       contextLength: config.text_config?.max_position_embeddings ?? DEFAULT_CONTEXT_LENGTH,
       preprocess: hfPreprocess(pre, imageSize, preprocessorPath),
@@ -360,7 +378,7 @@ class ContractError extends Error {}
 
 /** Checks both graphs against the layout's contract and the configs; returns what running them needs. */
 function checkGraphs(folder: ClipFolder, visual: InferenceSession, textual: InferenceSession): Omit<Graphs, "visual" | "textual"> {
-  const names = IO_NAMES[folder.layout];
+  const names = ioNames(folder.layout, textual);
   const { size } = folder.preprocess;
   const found = (s: InferenceSession) => `found inputs ${describeValues(s.inputMetadata)}, outputs ${describeValues(s.outputMetadata)}`;
 
@@ -439,6 +457,13 @@ async function openSessions(folder: ClipFolder, options: ClipModelOptions): Prom
   return { graphs, provider, skipped };
 }
 
+/** CLIP's own BPE (`clip-tokenizer.ts`, also without a tokenizer.json), any other `tokenizer.json` through tokenizers.js. */
+async function loadTextTokenizer(folder: ClipFolder): Promise<ClipTokenizer> {
+  if (folder.tokenizerPath === undefined) return loadClipTokenizer({ bpeGz: DEFAULT_BPE_PATH });
+  if (isClipBpe(JSON.parse(await readFile(folder.tokenizerPath, "utf8")))) return loadClipTokenizer({ tokenizerJson: folder.tokenizerPath });
+  return loadHubTokenizer(folder.tokenizerPath, { canonicalize: folder.canonicalize });
+}
+
 /** sha256 over the files' bytes, streamed (the encoders are hundreds of MB). */
 async function hashFiles(paths: readonly string[]): Promise<string> {
   const hash = createHash("sha256");
@@ -478,7 +503,7 @@ export async function loadClipModel(dir: string, options: ClipModelOptions = {})
   if (!Number.isFinite(maxWaitMs) || maxWaitMs < 0) throw new RangeError(`maxWaitMs must be ≥ 0, got ${maxWaitMs}`);
 
   const folder = await readClipFolder(resolve(dir));
-  const tokenizer = await loadClipTokenizer(folder.tokenizerPath !== undefined ? { tokenizerJson: folder.tokenizerPath } : { bpeGz: DEFAULT_BPE_PATH });
+  const tokenizer = await loadTextTokenizer(folder);
   const { graphs, provider, skipped } = await openSessions(folder, options);
   const { visual, textual } = graphs;
 
@@ -489,7 +514,7 @@ export async function loadClipModel(dir: string, options: ClipModelOptions = {})
   const version = `onnx-sha256:${contentHash.slice(0, 12)}+${preprocessTag}`;
   const { embedDim, contextLength } = folder;
   const batchSize = Math.min(maxBatch, graphs.runLimit);
-  const names = IO_NAMES[folder.layout];
+  const names = ioNames(folder.layout, textual);
 
   const readEmbeddings = (result: InferenceSession.ReturnType, name: string, rows: number): Embedding[] => {
     const output = result[name];

@@ -11,8 +11,13 @@
  *   (with 0 or with 49407) and the batch a text is in do not change its embedding, here as there.
  * Neither tower normalises its output.
  *
+ * `--text-tower` picks the text tower's contract (Immich layout only): `clip` as above; `xlm-roberta`, open_clip's
+ * XLM-RoBERTa tower as Immich exports it (`text` int32, the mask read from the ids as `ids != pad`, pad id 1,
+ * mean-pooled); `mclip`, Immich's M-CLIP export (`input_ids` and `attention_mask` int32, mean over the mask).
+ * Both multilingual towers use the SentencePiece fixture `test/fixtures/unigram/` as their tokenizer.
+ *
  * Usage: `bun scripts/models/make-test-clip.ts <dir> [--layout immich|hf] [--embed-dim 32] [--image-size 224]
- * [--context-length 77] [--seed 1] [--fixed-batch] [--attention-mask]`
+ * [--context-length 77] [--seed 1] [--fixed-batch] [--attention-mask] [--text-tower clip|xlm-roberta|mclip]`
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -38,6 +43,12 @@ export const OPENAI_CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
 
 /** The tokenizer every OpenAI-vocabulary CLIP export ships (copied, not generated): models/clip-tokenizer/tokenizer.json. */
 const TOKENIZER_JSON = resolve(import.meta.dirname, "../../models/clip-tokenizer/tokenizer.json");
+/** The SentencePiece fixture the multilingual towers use (scripts/models/make-test-tokenizer.ts). */
+export const UNIGRAM_DIR = resolve(import.meta.dirname, "../../test/fixtures/unigram");
+/** XLM-RoBERTa's pad id (`<pad>`), which open_clip's tower masks on. */
+export const XLMR_PAD_ID = 1;
+
+export type TextTower = "clip" | "xlm-roberta" | "mclip";
 
 export type ClipLayout = "immich" | "hf";
 
@@ -50,6 +61,7 @@ const OptionsSchema = v.object({
   fixedBatch: v.optional(v.boolean(), false),
   attentionMask: v.optional(v.boolean(), false),
   tokenizerPath: v.optional(v.string(), TOKENIZER_JSON),
+  textTower: v.optional(v.picklist(["clip", "xlm-roberta", "mclip"]), "clip"),
 });
 
 export interface TestClipOptions {
@@ -70,8 +82,10 @@ export interface TestClipOptions {
   fixedBatch?: boolean;
   /** HF layout only: give the text model an `attention_mask` input (int64, like `input_ids`). Default false. */
   attentionMask?: boolean;
-  /** tokenizer.json to copy; default the shared CLIP tokenizer. */
+  /** tokenizer.json to copy; default the shared CLIP tokenizer (the SentencePiece fixture for the multilingual towers). */
   tokenizerPath?: string;
+  /** The text tower's contract (see the file's header); default `clip`. Others: Immich layout only. */
+  textTower?: TextTower;
 }
 
 /** Paths of the two graphs inside a folder written in `layout`. */
@@ -89,10 +103,16 @@ export function testClipModelPaths(dir: string, layout: ClipLayout): { visual: s
 export async function writeTestClipModel(dir: string, options: TestClipOptions): Promise<void> {
   const opts = v.parse(OptionsSchema, options);
   if (opts.attentionMask && opts.layout !== "hf") throw new Error("attentionMask applies to the hf layout only");
+  if (opts.textTower !== "clip" && opts.layout !== "immich") throw new Error(`the ${opts.textTower} text tower applies to the immich layout only`);
   // One stream per tower, and layout-only weights drawn last: the same seed gives the same embeddings in
   // both layouts, so a loader can be checked to read the two the same way.
   const visual = buildVisualGraph(opts, seededRandom(opts.seed));
-  const textual = buildTextGraph(opts, seededRandom(opts.seed ^ 0x5bd1e995));
+  const multilingual = opts.textTower !== "clip";
+  const tokenizerPath = multilingual ? (options.tokenizerPath ?? join(UNIGRAM_DIR, "tokenizer.json")) : opts.tokenizerPath;
+  const tokenizerBytes = await readFile(tokenizerPath);
+  const textual = multilingual
+    ? buildMultilingualTextGraph(opts, JSON.parse(tokenizerBytes.toString("utf8")).model.vocab.length, seededRandom(opts.seed ^ 0x5bd1e995))
+    : buildTextGraph(opts, seededRandom(opts.seed ^ 0x5bd1e995));
   const paths = testClipModelPaths(dir, opts.layout);
   const textDir = opts.layout === "immich" ? join(dir, "textual") : dir;
 
@@ -101,9 +121,13 @@ export async function writeTestClipModel(dir: string, options: TestClipOptions):
   await writeFile(paths.visual, encodeModel(visual));
   await writeFile(paths.textual, encodeModel(textual));
   // Read and write rather than copy, so the file gets ordinary permissions, not the source's read-only ones.
-  await writeFile(join(textDir, "tokenizer.json"), await readFile(opts.tokenizerPath));
-  await writeJson(join(textDir, "tokenizer_config.json"), tokenizerConfig(opts.contextLength));
-  await writeJson(join(textDir, "special_tokens_map.json"), SPECIAL_TOKENS_MAP);
+  await writeFile(join(textDir, "tokenizer.json"), tokenizerBytes);
+  if (multilingual) {
+    await writeFile(join(textDir, "tokenizer_config.json"), await readFile(join(UNIGRAM_DIR, "tokenizer_config.json")));
+  } else {
+    await writeJson(join(textDir, "tokenizer_config.json"), tokenizerConfig(opts.contextLength));
+    await writeJson(join(textDir, "special_tokens_map.json"), SPECIAL_TOKENS_MAP);
+  }
   if (opts.layout === "immich") {
     await writeJson(join(dir, "config.json"), openClipModelConfig(opts));
     await writeJson(join(dir, "visual", "preprocess_cfg.json"), openClipPreprocessConfig(opts.imageSize));
@@ -123,7 +147,10 @@ function openClipModelConfig(o: ResolvedOptions): object {
   return {
     embed_dim: o.embedDim,
     vision_cfg: { image_size: o.imageSize, layers: 1, width: TEST_VISION_WIDTH, patch_size: TEST_PATCH_SIZE },
-    text_cfg: { context_length: o.contextLength, vocab_size: CLIP_VOCAB_SIZE, width: TEST_TOKEN_WIDTH, heads: 1, layers: 1 },
+    text_cfg:
+      o.textTower === "clip"
+        ? { context_length: o.contextLength, vocab_size: CLIP_VOCAB_SIZE, width: TEST_TOKEN_WIDTH, heads: 1, layers: 1 }
+        : { context_length: o.contextLength, hf_model_name: "xlm-roberta-base", hf_tokenizer_name: "xlm-roberta-base", hf_pooler_type: "mean_pooler" },
   };
 }
 
@@ -327,6 +354,46 @@ function buildTextGraph(o: ResolvedOptions, rng: () => number): ModelSpec {
   if (hf) outputs.push({ name: tokens, elemType: DataType.FLOAT, shape: [batch, sequence, TEST_TOKEN_WIDTH] });
 
   return { name: hf ? "clip_text_model" : "open_clip_textual", nodes, initializers, inputs, outputs };
+}
+
+/**
+ * The multilingual towers: a token table over the SentencePiece fixture's vocabulary, mean-pooled over the
+ * real tokens as XLM-RoBERTa towers pool (M-CLIP: over `attention_mask`; open_clip: over `text != pad`),
+ * then projected. Int32 ids of exactly context_length, as Immich feeds them.
+ */
+function buildMultilingualTextGraph(o: ResolvedOptions, vocabSize: number, rng: () => number): ModelSpec {
+  const batch: Dim = o.fixedBatch ? 1 : "batch_size";
+  const mclip = o.textTower === "mclip";
+  const input = mclip ? "input_ids" : "text";
+  const initializers: TensorSpec[] = [
+    floatTensor("token_embedding", [vocabSize, TEST_TOKEN_WIDTH], uniform(rng, vocabSize * TEST_TOKEN_WIDTH, 1)),
+    floatTensor("text_projection", [TEST_TOKEN_WIDTH, o.embedDim], uniform(rng, TEST_TOKEN_WIDTH * o.embedDim, Math.sqrt(3 / TEST_TOKEN_WIDTH))),
+    floatTensor("text_bias", [o.embedDim], uniform(rng, o.embedDim, 0.1)),
+    floatTensor("one", [], [1]),
+    int64Tensor("sequence_axes", [1], [1]),
+    int64Tensor("feature_axes", [1], [2]),
+  ];
+  const inputs: ValueSpec[] = [{ name: input, elemType: DataType.INT32, shape: [batch, o.contextLength] }];
+  const nodes: NodeSpec[] = [node("Gather", ["token_embedding", input], ["token_states"], [intAttr("axis", 0)])];
+  if (mclip) {
+    inputs.push({ name: "attention_mask", elemType: DataType.INT32, shape: [batch, o.contextLength] });
+    nodes.push(node("Cast", ["attention_mask"], ["weights"], [intAttr("to", DataType.FLOAT)]));
+  } else {
+    initializers.push(int32Tensor("pad_id", [], [XLMR_PAD_ID]));
+    nodes.push(node("Equal", [input, "pad_id"], ["is_pad"]), node("Not", ["is_pad"], ["is_token"]), node("Cast", ["is_token"], ["weights"], [intAttr("to", DataType.FLOAT)]));
+  }
+  nodes.push(
+    node("Unsqueeze", ["weights", "feature_axes"], ["weights_3d"]),
+    node("Mul", ["token_states", "weights_3d"], ["weighted_tokens"]),
+    node("ReduceSum", ["weighted_tokens", "sequence_axes"], ["token_sum"], [intAttr("keepdims", 0)]),
+    node("ReduceSum", ["weights", "sequence_axes"], ["token_count"], [intAttr("keepdims", 1)]),
+    node("Max", ["token_count", "one"], ["token_count_safe"]),
+    node("Div", ["token_sum", "token_count_safe"], ["pooled"]),
+    node("MatMul", ["pooled", "text_projection"], ["projected"]),
+    node("Add", ["projected", "text_bias"], ["embedding"]),
+  );
+  const outputs: ValueSpec[] = [{ name: "embedding", elemType: DataType.FLOAT, shape: [batch, o.embedDim] }];
+  return { name: mclip ? "mclip_textual" : "open_clip_xlmr_textual", nodes, initializers, inputs, outputs };
 }
 
 function uniform(rng: () => number, count: number, limit: number): Float32Array {
@@ -536,12 +603,13 @@ async function main(): Promise<void> {
       seed: { type: "string" },
       "fixed-batch": { type: "boolean", default: false },
       "attention-mask": { type: "boolean", default: false },
+      "text-tower": { type: "string", default: "clip" },
     },
   });
   const [dir] = positionals;
   if (dir === undefined || positionals.length !== 1) {
     console.error(
-      "usage: bun scripts/models/make-test-clip.ts <dir> [--layout immich|hf] [--embed-dim N] [--image-size N] [--context-length N] [--seed N] [--fixed-batch] [--attention-mask]",
+      "usage: bun scripts/models/make-test-clip.ts <dir> [--layout immich|hf] [--embed-dim N] [--image-size N] [--context-length N] [--seed N] [--fixed-batch] [--attention-mask] [--text-tower clip|xlm-roberta|mclip]",
     );
     process.exit(2);
   }
@@ -556,6 +624,7 @@ async function main(): Promise<void> {
     seed: toInt(values.seed),
     fixedBatch: values["fixed-batch"],
     attentionMask: values["attention-mask"],
+    textTower: v.parse(v.picklist(["clip", "xlm-roberta", "mclip"]), values["text-tower"]),
   });
   console.log(`wrote a ${layout} test CLIP model to ${out}`);
 }

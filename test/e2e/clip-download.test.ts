@@ -75,6 +75,7 @@ describe("first start downloads the CLIP model", () => {
       "textual",
       "textual/model.onnx",
       "textual/tokenizer.json",
+      "textual/tokenizer_config.json",
       "visual",
       "visual/model.onnx",
       "visual/preprocess_cfg.json",

@@ -83,9 +83,14 @@ describe("CLIP_MODEL and where its folder goes", () => {
     expect(readWorkerConfig({ ...base, HF_HUB_OFFLINE: "1" }).HF_HUB_OFFLINE).toBe(true);
   });
 
-  it("refuses Immich models that do not fit (other widths or tokenizers), naming the ones that do", () => {
-    for (const name of ["RN50__openai", "ViT-L-14__openai", "XLM-Roberta-Base-ViT-B-32__laion5b_s13b_b90k", "nllb-clip-base-siglip__v1"]) {
-      expect(() => readWorkerConfig({ ...base, CLIP_MODEL: name })).toThrow(/CLIP_MODEL must be one of ViT-B-32__openai, .*RN101__yfcc15m/);
+  it("refuses Immich models that do not fit (other widths), naming the ones that do; takes the multilingual 512-wide ones", () => {
+    for (const name of ["RN50__openai", "ViT-L-14__openai", "XLM-Roberta-Large-Vit-B-16Plus", "nllb-clip-base-siglip__v1"]) {
+      expect(() => readWorkerConfig({ ...base, CLIP_MODEL: name })).toThrow(
+        /CLIP_MODEL must be one of ViT-B-32__openai, .*RN101__yfcc15m, XLM-Roberta-Base-ViT-B-32__laion5b_s13b_b90k, XLM-Roberta-Large-Vit-B-32 /,
+      );
+    }
+    for (const name of ["XLM-Roberta-Base-ViT-B-32__laion5b_s13b_b90k", "XLM-Roberta-Large-Vit-B-32"]) {
+      expect(readWorkerConfig({ ...base, CLIP_MODEL: name }).CLIP_MODEL).toBe(name);
     }
     expect(() => readWorkerConfig({ ...base, HF_ENDPOINT: "not a url" })).toThrow(/HF_ENDPOINT must be a URL/);
   });
@@ -99,7 +104,7 @@ describe("CLIP_MODEL and where its folder goes", () => {
 
 describe("selectClipFiles: only what the loader reads", () => {
   const file = (path: string) => ({ path, size: 1 });
-  it("Immich: the fp32 pair, configs and tokenizer.json; not fp16/, armnn, rknpu, vocab/merges", () => {
+  it("Immich: the fp32 pair, configs, tokenizer.json and its config (the pad token); not fp16/, armnn, rknpu, vocab/merges", () => {
     const listed = [
       "README.md",
       "config.json",
@@ -110,6 +115,7 @@ describe("selectClipFiles: only what the loader reads", () => {
       "visual/rknpu/rk3588/model.rknn",
       "textual/model.onnx",
       "textual/tokenizer.json",
+      "textual/tokenizer_config.json",
       "textual/vocab.json",
       "textual/merges.txt",
     ];
@@ -119,6 +125,7 @@ describe("selectClipFiles: only what the loader reads", () => {
       "visual/preprocess_cfg.json",
       "textual/model.onnx",
       "textual/tokenizer.json",
+      "textual/tokenizer_config.json",
     ]);
   });
 

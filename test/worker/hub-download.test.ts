@@ -123,7 +123,14 @@ describe("first start: the worker downloads the CLIP model and loads it", () => 
       await loaded.clip?.close();
       await loaded.nsfw?.close();
     }
-    expect(await listTree(dir)).toEqual(["config.json", "textual/model.onnx", "textual/tokenizer.json", "visual/model.onnx", "visual/preprocess_cfg.json"]);
+    expect(await listTree(dir)).toEqual([
+      "config.json",
+      "textual/model.onnx",
+      "textual/tokenizer.json",
+      "textual/tokenizer_config.json",
+      "visual/model.onnx",
+      "visual/preprocess_cfg.json",
+    ]);
     for (const file of ["visual/model.onnx", "textual/model.onnx", "textual/tokenizer.json"]) expect(await sha256(join(dir, file))).toBe(await sha256(join(immichSrc, file)));
     expect(await exists(`${dir}.partial`)).toBe(false);
     expect(await exists(`${dir}.lock`)).toBe(false);
@@ -153,7 +160,7 @@ describe("first start: the worker downloads the CLIP model and loads it", () => 
   it("fetches the Hugging Face layout (onnx/ pair, configs, tokenizer) and skips the quantised and fp16 variants; loadClipModel reads it", async () => {
     const dir = join(work, "hf", "clip-test");
     expect(await ensureClipModel(settings("Xenova/clip-test", dir), log, quick)).toBeNull();
-    expect(await listTree(dir)).toEqual(["config.json", "onnx/text_model.onnx", "onnx/vision_model.onnx", "preprocessor_config.json", "tokenizer.json"]);
+    expect(await listTree(dir)).toEqual(["config.json", "onnx/text_model.onnx", "onnx/vision_model.onnx", "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json"]);
     const clip = await loadClipModel(dir, { executionProviders: ["cpu"] });
     try {
       expect(clip.layout).toBe("hf");
@@ -229,7 +236,14 @@ describe("interrupted, corrupted and concurrent downloads", () => {
     const cdn = hub.requests.filter((r) => r.path.startsWith("/cdn/")).map((r) => r.path);
     expect(cdn.length).toBe(2);
     expect(new Set(cdn).size).toBe(2);
-    expect(await listTree(dir)).toEqual(["config.json", "textual/model.onnx", "textual/tokenizer.json", "visual/model.onnx", "visual/preprocess_cfg.json"]);
+    expect(await listTree(dir)).toEqual([
+      "config.json",
+      "textual/model.onnx",
+      "textual/tokenizer.json",
+      "textual/tokenizer_config.json",
+      "visual/model.onnx",
+      "visual/preprocess_cfg.json",
+    ]);
     expect(await readdir(join(work, "concurrent"))).toEqual(["ViT-B-32__openai"]);
     const clip = await loadClipModel(dir, { executionProviders: ["cpu"] });
     expect(clip.embedDim).toBe(512);
