@@ -149,6 +149,25 @@ describe("first start: the worker downloads the CLIP model and loads it", () => 
     expect(logs.some((l) => l.msg.startsWith("downloading immich-app/ViT-B-32__openai"))).toBe(true);
   });
 
+  it("a multilingual model (M-CLIP, SentencePiece tokenizer) downloads with its tokenizer config and answers queries in any language", async () => {
+    const src = join(work, "src-mclip");
+    await writeTestClipModel(src, { layout: "immich", textTower: "mclip", embedDim: 512, seed: 4 });
+    await hub.addRepoFromDir("immich-app/XLM-Roberta-Large-Vit-B-32", src, IMMICH_EXTRAS);
+    const dir = join(work, "models", "XLM-Roberta-Large-Vit-B-32");
+    const settings = { CLIP_MODEL: "XLM-Roberta-Large-Vit-B-32", clipModelDir: dir, CLIP_MODEL_REVISION: "main", HF_ENDPOINT: hub.url, HF_TOKEN: "", HF_HUB_OFFLINE: false };
+    expect(await ensureClipModel(settings, log)).toBeNull();
+    expect(await listTree(dir)).toContain("textual/tokenizer_config.json");
+    const [downloaded, original] = await Promise.all([loadClipModel(dir, { executionProviders: ["cpu"] }), loadClipModel(src, { executionProviders: ["cpu"] })]);
+    try {
+      const queries = ["ein rotes Fahrrad", "红色自行车", "a red bicycle"];
+      const [a, b] = await Promise.all([downloaded.embedTexts(queries), original.embedTexts(queries)]);
+      expect(a.map((e) => Array.from(e))).toEqual(b.map((e) => Array.from(e)));
+      expect(Array.from(a[0] as Float32Array)).not.toEqual(Array.from(a[2] as Float32Array));
+    } finally {
+      await Promise.all([downloaded.close(), original.close()]);
+    }
+  });
+
   it("a second start finds the folder and asks the Hub nothing", async () => {
     const dir = join(work, "second-start");
     expect(await ensureClipModel(settings("ViT-B-32__openai", dir), log, quick)).toBeNull();
