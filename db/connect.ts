@@ -14,6 +14,11 @@ export type ConnectOptions = {
   webSocket?: unknown;
   /** Pool size; a Worker request needs few. */
   max?: number;
+  /**
+   * A read replica's connection string (Neon: a read replica compute of the same branch). Only
+   * `dbRead` uses it; unset, `dbRead` is the primary's HTTP path.
+   */
+  readUrl?: string;
 };
 
 /**
@@ -44,7 +49,8 @@ export function connectDatabase(url: string, options: ConnectOptions = {}) {
   // relational API, and handing drizzle the schema costs every request (a Worker builds its db per
   // request) a walk over every table and relation: about 7% of the search route's CPU.
   const db = drizzle({ client: pool });
-  return { db, pool, dbHttp: httpDatabase(url) };
+  const dbHttp = httpDatabase(url);
+  return { db, pool, dbHttp, dbRead: options.readUrl ? httpDatabase(options.readUrl) : dbHttp };
 }
 
 export type Database = ReturnType<typeof connectDatabase>["db"];

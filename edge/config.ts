@@ -15,6 +15,11 @@ const required = (name: string) => v.pipe(v.string(`${name} is not set`), v.trim
 const ConfigSchema = v.object({
   ENVIRONMENT: v.optional(v.picklist(["development", "test", "production"]), "development"),
   DATABASE_URL: required("DATABASE_URL"),
+  /**
+   * A read replica for search traffic (search, suggestions, search by image): a Neon read replica
+   * compute of the same branch. Empty: the primary. Grants, pages and writes always use the primary.
+   */
+  DATABASE_URL_READ: optional,
   DB_LOCAL_PROXY: optional,
   JWT_PRIVATE_KEY: required("JWT_PRIVATE_KEY"),
   JWT_PUBLIC_KEY: required("JWT_PUBLIC_KEY"),

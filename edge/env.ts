@@ -16,6 +16,11 @@ export type AppEnv = {
     db: Database;
     /** The same database over Neon's HTTP endpoint, for hot reads that are one statement. */
     dbHttp: HttpDatabase;
+    /**
+     * Search traffic's HTTP path: the read replica (DATABASE_URL_READ) when there is one, else `dbHttp`.
+     * Only for reads that may lag the primary by the replica's delay: never for a grant or a write.
+     */
+    dbRead: HttpDatabase;
     /** Who is calling; null when anonymous. Set by `authenticate` (spec() calls it). */
     principal: Principal | null;
     /** R2's S3 API (presigning, multipart); locally the in-process stand-in. */

@@ -9,6 +9,8 @@ declare namespace Cloudflare {
   interface Env {
     /** Neon Postgres connection string. */
     DATABASE_URL: string;
+    /** A Neon read replica's connection string for search traffic; unset: the primary. */
+    DATABASE_URL_READ?: string;
     /** Local development only: host:port of the WebSocket-to-Postgres proxy. */
     DB_LOCAL_PROXY?: string;
     /** Ed25519 private key, PKCS#8 PEM (signs access tokens). */

@@ -14,7 +14,7 @@ import { API_KEY_HEADER, authenticate } from "../services/accounts/authenticate"
  * Sets, once per request, what every handler and service reads: the configuration (parsed once
  * per isolate), no principal yet and the `authenticate` that sets it, a database pool for this
  * request, closed after the response (Workers cannot share a pool across requests; it connects on
- * first use), the HTTP one-statement path to the same database, R2's S3 client, the public-URL
+ * first use), the HTTP one-statement path to the same database and to the read replica if any, R2's S3 client, the public-URL
  * builder, the store and a logger carrying the request id. `runtime` is what the entry injects
  * (the local entry: the in-process S3 stand-in).
  */
@@ -25,9 +25,13 @@ export function requestContext(runtime: Runtime = {}): MiddlewareHandler<AppEnv>
     const config = readConfig(c.env);
     c.set("config", config);
     c.set("principal", null);
-    const { db, pool, dbHttp } = connectDatabase(config.DATABASE_URL, { localProxy: config.DB_LOCAL_PROXY || undefined });
+    const { db, pool, dbHttp, dbRead } = connectDatabase(config.DATABASE_URL, {
+      localProxy: config.DB_LOCAL_PROXY || undefined,
+      readUrl: config.DATABASE_URL_READ || undefined,
+    });
     c.set("db", db);
     c.set("dbHttp", dbHttp);
+    c.set("dbRead", dbRead);
     c.set("s3", r2Client(config, runtime.s3Fetch?.(config, c.env, executionContext(c))));
     c.set("urls", publicUrls(config));
     c.set("store", openStore(config));

@@ -61,7 +61,7 @@ export const searchRoutes = new Hono<AppEnv>()
       const storeDegraded = !(await applySearchLimits(c));
       const { principal } = c.var;
       const { response, cache } = await searchCatalogue(
-        { db: c.var.dbHttp, config: c.var.config, store: c.var.store, urls: c.var.urls, log: c.var.log, background: background(c) },
+        { db: c.var.dbRead, primary: c.var.dbHttp, config: c.var.config, store: c.var.store, urls: c.var.urls, log: c.var.log, background: background(c) },
         c.req.valid("query"),
         { searcher: searcherOf(principal, clientIp(c)), storeDegraded, fresh: /\bno-cache\b/i.test(c.req.header("cache-control") ?? "") },
       );
@@ -88,7 +88,7 @@ export const searchRoutes = new Hono<AppEnv>()
     async (c) => {
       await applySearchLimits(c);
       const { q, limit } = c.req.valid("query");
-      return c.json(await suggestTags({ db: c.var.dbHttp, log: c.var.log }, q, limit), 200, { "cache-control": c.var.principal ? "private, no-store" : "public, max-age=300" });
+      return c.json(await suggestTags({ db: c.var.dbRead, log: c.var.log }, q, limit), 200, { "cache-control": c.var.principal ? "private, no-store" : "public, max-age=300" });
     },
   )
   .post(
@@ -117,7 +117,7 @@ export const searchRoutes = new Hono<AppEnv>()
       await applySearchLimits(c);
       const contentType = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
       const response = await searchByImage(
-        { db: c.var.dbHttp, config: c.var.config, urls: c.var.urls, log: c.var.log },
+        { db: c.var.dbRead, config: c.var.config, urls: c.var.urls, log: c.var.log },
         { bytes: await c.req.arrayBuffer(), contentType },
         c.req.valid("query"),
       );

@@ -130,7 +130,7 @@ export type SearchRequest = {
 export type Embed = (query: string) => Promise<number[]>;
 
 export type SearchDeps = {
-  /** c.var.dbHttp in the route: each search is one statement, so one HTTP round trip. */
+  /** c.var.dbRead in the route: each search is one statement, so one HTTP round trip (to the read replica if any). */
   db: HttpDatabase;
   embed: Embed;
   urls: Pick<PublicUrls, "rendition">;
@@ -539,7 +539,10 @@ export async function recordQuery(deps: { db: HttpDatabase; store: Pick<Store, "
 
 /** What a search from the API needs: the database, the embedding service, the store, the public URLs. */
 export type CatalogueSearchDeps = {
+  /** Where the search reads: c.var.dbRead (the read replica when there is one). */
   db: HttpDatabase;
+  /** The primary, where the query is recorded for suggestions: c.var.dbHttp. */
+  primary: HttpDatabase;
   config: Pick<Config, "CLIP_MODEL_ID" | "JWT_PRIVATE_KEY" | "EMBED_SERVICE_URL" | "WORKER_SHARED_SECRET">;
   store: Store;
   urls: Pick<PublicUrls, "rendition">;
@@ -602,7 +605,7 @@ export async function searchCatalogue(
   );
   // Popular-query suggestions learn from searches that found something, counting each searcher once.
   if (request.q.trim() && result.response.total > 0) {
-    const recording = recordQuery({ db: deps.db, store, secret: config.JWT_PRIVATE_KEY, log: deps.log }, request.q, options.searcher);
+    const recording = recordQuery({ db: deps.primary, store, secret: config.JWT_PRIVATE_KEY, log: deps.log }, request.q, options.searcher);
     if (deps.background) deps.background(recording);
     else await recording;
   }
@@ -619,7 +622,7 @@ export const QUERY_IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp", "imag
  * MAX_QUERY_IMAGE_BYTES are refused before this (the route's body limit).
  */
 export async function searchByImage(
-  deps: Omit<CatalogueSearchDeps, "store" | "background">,
+  deps: Omit<CatalogueSearchDeps, "store" | "background" | "primary">,
   image: { bytes: ArrayBuffer; contentType: string },
   query: ByImageQuery,
 ): Promise<SearchResponse> {

@@ -125,7 +125,7 @@ export const storefrontPages = new Hono<AppEnv>()
     const query = parsed.output;
     const storeOk = await searchLimit(c);
     const [{ response }, names] = await Promise.all([
-      searchCatalogue({ db: c.var.dbHttp, config: c.var.config, store: c.var.store, urls: c.var.urls, log: c.var.log, background: background(c) }, query, {
+      searchCatalogue({ db: c.var.dbRead, primary: c.var.dbHttp, config: c.var.config, store: c.var.store, urls: c.var.urls, log: c.var.log, background: background(c) }, query, {
         searcher: searcherOf(c.var.principal, clientIp(c)),
         storeDegraded: !storeOk,
         fresh: false,
@@ -176,7 +176,7 @@ export const storefrontPages = new Hono<AppEnv>()
       image = { bytes: await c.req.arrayBuffer(), contentType: type };
     }
     if (image.bytes.byteLength > MAX_QUERY_IMAGE_BYTES) throw new ApiError("payload-too-large", `images are limited to ${MAX_QUERY_IMAGE_BYTES} bytes`);
-    const response: SearchResponse = await searchByImage({ db: c.var.dbHttp, config: c.var.config, urls: c.var.urls, log: c.var.log }, image, parsed.output);
+    const response: SearchResponse = await searchByImage({ db: c.var.dbRead, config: c.var.config, urls: c.var.urls, log: c.var.log }, image, parsed.output);
     return render(
       c,
       { title: "Images like yours", noindex: true, styles: STYLES },
