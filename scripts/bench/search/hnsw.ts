@@ -14,7 +14,7 @@
  *
  * The index is left as the last build; `--restore` rebuilds it as migration 0011 defines it afterwards.
  *
- *   bun scripts/bench/search/hnsw.ts [--builds 16:64,16:128,24:128] [--ef 40,100,200] [--storage vector,halfvec] [--queries N] [--restore]
+ *   bun scripts/bench/search/hnsw.ts [--builds 16:64,16:128,24:128] [--ef 40,100,200] [--storage vector,halfvec] [--queries N] [--restore] [--label NAME]
  */
 import { parseArgs } from "node:util";
 import type { PoolClient } from "@neondatabase/serverless";
@@ -25,7 +25,14 @@ import { type CorpusStamp, ms, percentile, seconds, serverSettings, sizeLabel, w
 const figures = recordFigures("search-hnsw");
 
 const { values: args } = parseArgs({
-  options: { builds: { type: "string" }, ef: { type: "string" }, storage: { type: "string" }, queries: { type: "string" }, restore: { type: "boolean" } },
+  options: {
+    builds: { type: "string" },
+    ef: { type: "string" },
+    storage: { type: "string" },
+    queries: { type: "string" },
+    restore: { type: "boolean" },
+    label: { type: "string" },
+  },
 });
 const K = 20;
 const WORST_LIMIT = 0.8;
@@ -72,7 +79,9 @@ async function build(c: PoolClient, m: number, efConstruction: number, storage: 
 
 async function run(c: PoolClient, stamp: CorpusStamp) {
   // A storage comparison is its own figure, so the build sweeps stay where the docs cite them.
-  figures.rename(`search-hnsw-${args.storage ? "storage-" : ""}${sizeLabel(stamp.size)}`);
+  // `--label dense` keeps another sweep's figures apart too (search-hnsw-dense-2m.md).
+  const label = (args.label ?? "").replace(/[^a-z0-9-]/g, "");
+  figures.rename(`search-hnsw-${label ? `${label}-` : ""}${args.storage ? "storage-" : ""}${sizeLabel(stamp.size)}`);
   const queries = new SearchCorpus(stamp).queries().slice(0, Number(args.queries ?? stamp.topics));
   const rows = Number((await c.query<{ n: string }>("select count(*)::text as n from images")).rows[0]?.n);
   console.log(`${rows.toLocaleString("en")} images (seed ${stamp.seed}, ${stamp.topics} topics), ${queries.length} topic queries; ${await serverSettings(c)}`);

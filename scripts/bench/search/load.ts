@@ -12,6 +12,9 @@
  * options are stamped on the database's comment, so a second run with the same options does nothing
  * (`--force` reloads) and recall.ts knows which queries belong to the data.
  * Env: BENCH_MAINTENANCE_WORK_MEM (default 4GB) for the index builds.
+ * `--hnsw M:EF_CONSTRUCTION` builds the HNSW index with other parameters than migration 0011's (a denser
+ * graph for a larger corpus); the figures then go to search-load-<size>-m<M>-efc<EF>.md, leaving the
+ * migration's figures as they are.
  */
 
 import type { PoolClient } from "@neondatabase/serverless";
@@ -68,7 +71,9 @@ const IMAGE_COLUMNS = [
 ];
 
 const options = corpusOptionsFromArgs();
-figures.rename(`search-load-${sizeLabel(options.size)}`);
+const hnsw = typeof options.rest.hnsw === "string" ? options.rest.hnsw.split(":").map(Number) : null;
+if (hnsw !== null && (hnsw.length !== 2 || !hnsw.every((n) => Number.isInteger(n) && n > 0))) throw new Error(`--hnsw wants M:EF_CONSTRUCTION, got ${options.rest.hnsw}`);
+figures.rename(`search-load-${sizeLabel(options.size)}${hnsw ? `-m${hnsw[0]}-efc${hnsw[1]}` : ""}`);
 const batchSize = Number(options.rest.batch ?? 5000);
 const force = options.rest.force === true;
 const maintenanceWorkMem = process.env.BENCH_MAINTENANCE_WORK_MEM ?? "4GB";
@@ -127,6 +132,12 @@ async function load(c: PoolClient) {
   const missing = REBUILT_INDEXES.filter((name) => !definitions.rows.some((d) => d.name === name));
   if (missing.length > 0) throw new Error(`expected the migrations' indexes ${missing.join(", ")}; is this the Edgestock schema?`);
   for (const { name } of definitions.rows) await c.query(`drop index ${name}`);
+  if (hnsw !== null) {
+    const graph = definitions.rows.find((d) => d.name === "images_embedding_hnsw_idx") as { def: string };
+    graph.def = graph.def.replace(/WITH \(m='?\d+'?, ef_construction='?\d+'?\)/, `WITH (m='${hnsw[0]}', ef_construction='${hnsw[1]}')`);
+    if (!graph.def.includes(`m='${hnsw[0]}'`)) throw new Error(`cannot set the HNSW parameters in ${graph.def}`);
+    say(`HNSW built with m ${hnsw[0]}, ef_construction ${hnsw[1]} (--hnsw), not migration 0011's`);
+  }
 
   const users = corpus.contributorIds
     .map((id, i) => [id, `bench-contributor-${i}@bench.edgestock.test`, "pbkdf2-sha256$1$bench$not-a-real-hash", "contributor", `Bench contributor ${i}`].map(copyField).join("\t"))
