@@ -14,6 +14,7 @@ import { apiKeyRoutes } from "./routes/api-keys";
 import { authRoutes } from "./routes/auth";
 import { cartRoutes } from "./routes/cart";
 import { checkoutRoutes } from "./routes/checkout";
+import { collectionRoutes, sharedCollectionRoutes } from "./routes/collections";
 import { contributorRoutes } from "./routes/contributor";
 import { derivativeRoutes } from "./routes/derivatives";
 import { docsRoutesFor } from "./routes/docs";
@@ -70,6 +71,8 @@ export function createApp(runtime: Runtime = {}): Hono<AppEnv> {
   app.route("/v1/search", searchRoutes);
   app.route("/v1/derivatives", derivativeRoutes);
   app.route("/v1/cart", cartRoutes);
+  app.route("/v1/collections", collectionRoutes);
+  app.route("/v1/shared/collections", sharedCollectionRoutes);
   app.route("/v1/checkout", checkoutRoutes);
   app.route("/v1/orders", orderRoutes);
   app.route("/v1", planRoutes);

@@ -1,9 +1,13 @@
-import { boolean, index, pgTable, primaryKey, text, uuid } from "drizzle-orm/pg-core";
+import { index, integer, pgTable, primaryKey, text, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { id, timestamps, tstz } from "./columns";
 import { images } from "./images";
 import { users } from "./users";
 
-/** A user's named set of images (lightbox); public ones can be shared by link. */
+/**
+ * A user's named set of images (a lightbox or board), private to its owner. A share link shows it
+ * read-only to anyone holding `share_token` (random, unguessable; revoking clears it, a new link
+ * replaces it); the shared view lists only images that are listed now.
+ */
 export const collections = pgTable(
   "collections",
   {
@@ -13,10 +17,10 @@ export const collections = pgTable(
       .references(() => users.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
     description: text("description"),
-    isPublic: boolean("is_public").notNull().default(false),
+    shareToken: text("share_token"),
     ...timestamps,
   },
-  (t) => [index("collections_owner_idx").on(t.ownerId, t.createdAt)],
+  (t) => [index("collections_owner_idx").on(t.ownerId, t.createdAt), uniqueIndex("collections_share_token_idx").on(t.shareToken)],
 );
 
 export const collectionItems = pgTable(
@@ -29,9 +33,15 @@ export const collectionItems = pgTable(
       .notNull()
       .references(() => images.id, { onDelete: "cascade" }),
     note: text("note"),
+    /** The owner's order: ascending, new items last. */
+    position: integer("position").notNull().default(0),
     addedAt: tstz("added_at").notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.collectionId, t.imageId] }), index("collection_items_image_idx").on(t.imageId)],
+  (t) => [
+    primaryKey({ columns: [t.collectionId, t.imageId] }),
+    index("collection_items_image_idx").on(t.imageId),
+    index("collection_items_order_idx").on(t.collectionId, t.position),
+  ],
 );
 
 export type Collection = typeof collections.$inferSelect;

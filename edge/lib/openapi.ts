@@ -147,6 +147,7 @@ export const TAGS: Record<string, string> = {
   cart: "The buyer's cart of image licences",
   commerce: "Checkout (Stripe), orders, subscriptions and downloads of licensed originals",
   licenses: "Licences a buyer holds and their printable certificates",
+  collections: "Boards of images (lightboxes): private, reorderable, shared read-only by a revocable link, licensed in one go",
   contributor: "A contributor's portfolio, earnings, payouts and payout settings",
   admin: "Moderation, takedowns, reprocessing, prices, payouts and the audit log",
   webhooks: "Events from Stripe",
