@@ -5,6 +5,7 @@ import type { AppEnv } from "../env";
 import { ApiError, problemResponse } from "../lib/problem";
 import { render } from "./layout";
 import { accountPages } from "./pages/account";
+import { boardPages } from "./pages/boards";
 import { cartPages } from "./pages/cart";
 import { consolePages } from "./pages/console";
 import { seoRoutes } from "./pages/seo";
@@ -25,6 +26,7 @@ export const webRoutes = new Hono<AppEnv>()
   .route("/", signInPages)
   .route("/", cartPages)
   .route("/", accountPages)
+  .route("/", boardPages)
   .route("/studio", studioPages)
   .route("/console", consolePages)
   .route("/", seoRoutes);

@@ -78,6 +78,32 @@ describe("a buyer buys an image and downloads it", () => {
     await phone.context().close();
   });
 
+  it("saves an image to a new board from its page, shares the board, and both board pages are accessible", async () => {
+    const page = await newPage(browser);
+    await register(page, url, "buyer");
+    await page.goto(`${url}/search?q=abstract`);
+    await page.locator("ul.grid a").first().click();
+    await page.waitForURL(/\/images\/[0-9a-f-]{36}$/);
+    const title = (await page.locator("h1").first().textContent())?.trim() ?? "";
+    await checkPage(page, "/images/:id (signed in)");
+    await page.getByLabel("New board's name").fill("Shortlist");
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await page.waitForURL(/\/account\/boards\/[0-9a-f-]{36}$/);
+    expect(await page.getByRole("link", { name: title }).count()).toBeGreaterThan(0);
+    await checkPage(page, "/account/boards/:id");
+    await page.getByRole("button", { name: "Create a share link" }).click();
+    const link = await page.getByLabel("Anyone with this link sees the board, read-only").inputValue();
+    expect(link).toMatch(/\/boards\/[A-Za-z0-9_-]{43}$/);
+    await page.goto(`${url}/account/boards`);
+    await checkPage(page, "/account/boards");
+    const visitor = await newPage(browser);
+    await visitor.goto(url + new URL(link).pathname);
+    expect(await visitor.getByRole("link", { name: title }).count()).toBeGreaterThan(0);
+    await checkPage(visitor, "/boards/:token");
+    await visitor.context().close();
+    await page.context().close();
+  });
+
   it("serves the other account pages accessibly", async () => {
     const page = await newPage(browser);
     await register(page, url, "buyer");

@@ -97,3 +97,28 @@ export function parseForm<T extends v.GenericSchema>(schema: T, fields: unknown,
   }
   return parsed.output;
 }
+
+/** The account area's tabs, the current one marked. */
+export function AccountNav({ role, current }: { role: string; current: string }) {
+  const links: [string, string][] = [
+    ["/account", "Overview"],
+    ...(role === "buyer"
+      ? ([
+          ["/account/licenses", "Licences"],
+          ["/account/orders", "Orders"],
+          ["/account/subscription", "Subscription"],
+        ] as [string, string][])
+      : []),
+    ["/account/boards", "Boards"],
+    ["/account/api-keys", "API keys"],
+  ];
+  return (
+    <nav class="account-nav" aria-label="Your account">
+      {links.map(([href, label]) => (
+        <a href={href} aria-current={href === current ? "page" : undefined}>
+          {label}
+        </a>
+      ))}
+    </nav>
+  );
+}

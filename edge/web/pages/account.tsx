@@ -17,7 +17,7 @@ import { listPlans, subscriptionStatus } from "../../services/commerce/plans";
 import { day, money, Notice } from "../components";
 import { CsrfField, render } from "../layout";
 import { formFields, issueMessages, page, visitor } from "../page";
-import { OrderBadge, OrderDetail, Pager, pageQuery, parseForm } from "./account-parts";
+import { AccountNav, OrderBadge, OrderDetail, Pager, pageQuery, parseForm } from "./account-parts";
 
 /**
  * The account pages: overview, licences (certificates and downloads), orders, subscription and
@@ -33,29 +33,6 @@ const IdParam = v.object({ id: s.uuid });
 const idParam = (c: Context<AppEnv>) => parseForm(IdParam, { id: c.req.param("id") }, "This link is not valid").id;
 
 /** The account pages' own navigation. */
-function AccountNav({ role, current }: { role: string; current: string }) {
-  const links: [string, string][] = [
-    ["/account", "Overview"],
-    ...(role === "buyer"
-      ? ([
-          ["/account/licenses", "Licences"],
-          ["/account/orders", "Orders"],
-          ["/account/subscription", "Subscription"],
-        ] as [string, string][])
-      : []),
-    ["/account/api-keys", "API keys"],
-  ];
-  return (
-    <nav class="account-nav" aria-label="Your account">
-      {links.map(([href, label]) => (
-        <a href={href} aria-current={href === current ? "page" : undefined}>
-          {label}
-        </a>
-      ))}
-    </nav>
-  );
-}
-
 /** Why a licence no longer lets its holder download, or null when it does. */
 function noDownloadReason(license: LicenseView, takenDown: Set<string>): string | null {
   if (license.revokedAt) return `Revoked on ${day(license.revokedAt)}${license.revokedReason ? ` (${license.revokedReason})` : ""}: this licence no longer grants any use.`;

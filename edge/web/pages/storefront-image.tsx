@@ -97,7 +97,10 @@ function licenceOptions(image: ImagePage) {
 }
 
 /** The image page's body. */
-export function ImageBody({ image, similar, csrf }: { image: ImagePage; similar: SimilarImages | null; csrf: string }) {
+/** The visitor's boards for "Save to a board"; null for an anonymous visitor, who gets a sign-in link instead. */
+export type BoardChoice = { id: string; name: string };
+
+export function ImageBody({ image, similar, csrf, boards = null }: { image: ImagePage; similar: SimilarImages | null; csrf: string; boards?: BoardChoice[] | null }) {
   const preview = image.derivatives.preview ?? image.derivatives.thumb1000 ?? image.derivatives.thumb450;
   const long = Math.max(image.width ?? 1, image.height ?? 1);
   const scale = Math.min(1, 1200 / long);
@@ -165,6 +168,33 @@ export function ImageBody({ image, similar, csrf }: { image: ImagePage; similar:
                 );
               })}
             </ul>
+          )}
+          <h2>Save to a board</h2>
+          {boards === null ? (
+            <p>
+              <a href={`/login?next=${encodeURIComponent(`/images/${image.id}`)}`}>Sign in</a> to keep this image on a board.
+            </p>
+          ) : (
+            <form method="post" action="/boards/save" class="save-board">
+              <CsrfField token={csrf} />
+              <input type="hidden" name="imageId" value={image.id} />
+              {boards.length > 0 && (
+                <label>
+                  Board
+                  <select name="boardId">
+                    {boards.map((board) => (
+                      <option value={board.id}>{board.name}</option>
+                    ))}
+                    <option value="">A new board</option>
+                  </select>
+                </label>
+              )}
+              <label>
+                {boards.length > 0 ? "New board's name (if new)" : "New board's name"}
+                <input name="name" maxlength={100} placeholder="My board" />
+              </label>
+              <button type="submit">Save</button>
+            </form>
           )}
           <h2>Details</h2>
           <dl class="facts">

@@ -10,6 +10,7 @@ import * as s from "../../lib/schemas";
 import { csrfToken } from "../../lib/session-cookies";
 import { queryImageBodyLimit } from "../../middleware/body-limit";
 import { checkRateLimit, clientIp, SEARCH_LIMITS } from "../../middleware/rate-limit";
+import { listCollections } from "../../services/catalogue/collections";
 import { findSimilarImages, type SimilarImages, showImagePage } from "../../services/catalogue/image-page";
 import { ByImageQuerySchema, QUERY_IMAGE_TYPES, SearchQuerySchema, type SearchResponse, searchByImage, searchCatalogue, searcherOf } from "../../services/catalogue/search";
 import { categoriesWithCounts, contributorProfile, homeImages } from "../../services/catalogue/storefront";
@@ -203,6 +204,7 @@ export const storefrontPages = new Hono<AppEnv>()
       c.var.log.warn("image page: similar images unavailable", { imageId: id, error: String(error) });
     }
     const csrf = await csrfToken(c);
+    const boards = c.var.principal ? (await listCollections({ db: c.var.db, urls: c.var.urls }, c.var.principal.userId)).items.map(({ id, name }) => ({ id, name })) : null;
     return render(
       c,
       {
@@ -212,7 +214,7 @@ export const storefrontPages = new Hono<AppEnv>()
         head: <ImageHead image={image} app={c.var.urls.app} />,
         styles: STYLES,
       },
-      <ImageBody image={image} similar={similar} csrf={csrf} />,
+      <ImageBody image={image} similar={similar} csrf={csrf} boards={boards} />,
     );
   })
   .get("/contributors/:id", page(PUBLIC), async (c) => {
