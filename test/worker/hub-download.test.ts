@@ -28,6 +28,9 @@ const log = (level: "info" | "warn", msg: string, extra?: Record<string, unknown
 const quick = { retryDelayMs: 10, stallTimeoutMs: 5_000 };
 
 // Files Immich's repositories carry that the loader does not read: they must stay on the Hub.
+/** What a download of an Immich model keeps: the files the loader reads. */
+const IMMICH_TREE = ["config.json", "textual/model.onnx", "textual/tokenizer.json", "textual/tokenizer_config.json", "visual/model.onnx", "visual/preprocess_cfg.json"];
+
 const IMMICH_EXTRAS = {
   "README.md": Buffer.from("# ViT-B-32__openai\n"),
   "visual/fp16/model.onnx": Buffer.alloc(4096, 7),
@@ -123,14 +126,7 @@ describe("first start: the worker downloads the CLIP model and loads it", () => 
       await loaded.clip?.close();
       await loaded.nsfw?.close();
     }
-    expect(await listTree(dir)).toEqual([
-      "config.json",
-      "textual/model.onnx",
-      "textual/tokenizer.json",
-      "textual/tokenizer_config.json",
-      "visual/model.onnx",
-      "visual/preprocess_cfg.json",
-    ]);
+    expect(await listTree(dir)).toEqual(IMMICH_TREE);
     for (const file of ["visual/model.onnx", "textual/model.onnx", "textual/tokenizer.json"]) expect(await sha256(join(dir, file))).toBe(await sha256(join(immichSrc, file)));
     expect(await exists(`${dir}.partial`)).toBe(false);
     expect(await exists(`${dir}.lock`)).toBe(false);
@@ -255,14 +251,7 @@ describe("interrupted, corrupted and concurrent downloads", () => {
     const cdn = hub.requests.filter((r) => r.path.startsWith("/cdn/")).map((r) => r.path);
     expect(cdn.length).toBe(2);
     expect(new Set(cdn).size).toBe(2);
-    expect(await listTree(dir)).toEqual([
-      "config.json",
-      "textual/model.onnx",
-      "textual/tokenizer.json",
-      "textual/tokenizer_config.json",
-      "visual/model.onnx",
-      "visual/preprocess_cfg.json",
-    ]);
+    expect(await listTree(dir)).toEqual(IMMICH_TREE);
     expect(await readdir(join(work, "concurrent"))).toEqual(["ViT-B-32__openai"]);
     const clip = await loadClipModel(dir, { executionProviders: ["cpu"] });
     expect(clip.embedDim).toBe(512);

@@ -1,13 +1,13 @@
 import { and, asc, count, desc, eq, inArray, max, sql } from "drizzle-orm";
 import * as v from "valibot";
 import { isListed, listedSql } from "../../../common/images";
-import type { Database } from "../../../db/connect";
+import type { Database, Transaction } from "../../../db/connect";
 import { collectionItems, collections, images, licenseType, users } from "../../../db/schema";
 import type { PublicUrls } from "../../adapters/public-urls";
 import { ApiError } from "../../lib/problem";
 import * as s from "../../lib/schemas";
 import { addToCart, CartSchema, type CartView, loadCart } from "../commerce/cart";
-import { listedRenditions } from "./renditions";
+import { listedRenditions, listingColumns } from "./renditions";
 
 /**
  * Collections (lightboxes, boards): a signed-in user's named sets of images, private to the owner.
@@ -89,17 +89,24 @@ async function ownedCollection(db: Database, ownerId: string, id: string) {
   return row;
 }
 
+/** Locks the owner's board row for this transaction (its item changes queue up behind each other), or 404. */
+async function lockOwnedCollection(tx: Transaction, ownerId: string, id: string): Promise<void> {
+  const [board] = await tx
+    .select({ id: collections.id })
+    .from(collections)
+    .where(and(eq(collections.id, id), eq(collections.ownerId, ownerId)))
+    .for("update");
+  if (!board) throw notFound();
+}
+
 async function itemsOf(deps: CollectionDeps, collectionId: string, onlyListed: boolean) {
   const rows = await deps.db
     .select({
+      ...listingColumns,
       imageId: collectionItems.imageId,
       note: collectionItems.note,
       addedAt: collectionItems.addedAt,
       title: images.title,
-      status: images.status,
-      withdrawnAt: images.withdrawnAt,
-      takenDownAt: images.takenDownAt,
-      derivativeKeys: images.derivativeKeys,
     })
     .from(collectionItems)
     .innerJoin(images, eq(images.id, collectionItems.imageId))
@@ -141,13 +148,7 @@ export async function listCollections(deps: CollectionDeps, ownerId: string): Pr
     : [];
   const covers = ids.length
     ? await deps.db
-        .selectDistinctOn([collectionItems.collectionId], {
-          id: collectionItems.collectionId,
-          status: images.status,
-          withdrawnAt: images.withdrawnAt,
-          takenDownAt: images.takenDownAt,
-          derivativeKeys: images.derivativeKeys,
-        })
+        .selectDistinctOn([collectionItems.collectionId], { ...listingColumns, id: collectionItems.collectionId })
         .from(collectionItems)
         .innerJoin(images, eq(images.id, collectionItems.imageId))
         .where(and(inArray(collectionItems.collectionId, ids), listedSql()))
@@ -215,12 +216,7 @@ export async function addToCollection(
   input: v.InferOutput<typeof CollectionItemInputSchema>,
 ): Promise<{ added: boolean }> {
   return db.transaction(async (tx) => {
-    const [board] = await tx
-      .select({ id: collections.id })
-      .from(collections)
-      .where(and(eq(collections.id, id), eq(collections.ownerId, ownerId)))
-      .for("update");
-    if (!board) throw notFound();
+    await lockOwnedCollection(tx, ownerId, id);
     const [existing] = await tx
       .select({ imageId: collectionItems.imageId })
       .from(collectionItems)
@@ -266,12 +262,7 @@ export async function removeFromCollection(db: Database, ownerId: string, id: st
 /** Puts the items in the given order; the list must name every item of the board exactly once (422 otherwise). */
 export async function reorderCollection(db: Database, ownerId: string, id: string, imageIds: readonly string[]): Promise<void> {
   await db.transaction(async (tx) => {
-    const [board] = await tx
-      .select({ id: collections.id })
-      .from(collections)
-      .where(and(eq(collections.id, id), eq(collections.ownerId, ownerId)))
-      .for("update");
-    if (!board) throw notFound();
+    await lockOwnedCollection(tx, ownerId, id);
     const current = await tx.select({ imageId: collectionItems.imageId }).from(collectionItems).where(eq(collectionItems.collectionId, id));
     const have = new Set(current.map((r) => r.imageId));
     const given = new Set(imageIds);

@@ -34,7 +34,8 @@ export type RenditionViewers = { config: Pick<Config, "ORIGINALS_BUCKET_NAME">; 
 /** What decides where an image's renditions may be seen. */
 export type ListingState = { id: string; status: ImageStatus; withdrawnAt: Date | null; takenDownAt: Date | null; derivativeKeys: DerivativeKeys | null };
 
-const listingColumns = { id: images.id, status: images.status, withdrawnAt: images.withdrawnAt, takenDownAt: images.takenDownAt, derivativeKeys: images.derivativeKeys };
+/** The columns {@link ListingState} reads, to select beside others (`{ ...listingColumns, title: images.title }`). */
+export const listingColumns = { id: images.id, status: images.status, withdrawnAt: images.withdrawnAt, takenDownAt: images.takenDownAt, derivativeKeys: images.derivativeKeys };
 
 const keysOf = (keys: DerivativeKeys | null) => Object.values(keys ?? {}).filter((key): key is string => typeof key === "string" && key.length > 0);
 
