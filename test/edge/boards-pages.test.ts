@@ -61,6 +61,8 @@ describe("board pages", () => {
     const token = row?.token as string;
     expect(await browser.page(boardPath)).toContain(`/boards/${token}`);
     const anonymous = new Browser();
+    const sharedResponse = await anonymous.fetch(`/boards/${token}`);
+    expect(sharedResponse.headers.get("referrer-policy")).toBe("no-referrer");
     const shared = await anonymous.page(`/boards/${token}`);
     expect(shared).toContain(`Pier at dawn ${tag}`);
     expect(shared).not.toContain("Remove");

@@ -261,6 +261,8 @@ export const boardPages = new Hono<AppEnv>()
     const { token } = parseForm(ShareTokenParamSchema, { token: c.req.param("token") }, "This link is not valid");
     const board = await loadSharedCollection(deps(c), token);
     c.header("cache-control", "private, no-store");
+    // The token is in this page's URL: never send it on as a Referer, to our own pages or anyone's.
+    c.header("referrer-policy", "no-referrer");
     return render(
       c,
       { title: board.name, noindex: true, styles: STYLES },
