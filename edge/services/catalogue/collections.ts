@@ -280,26 +280,35 @@ export async function reorderCollection(db: Database, ownerId: string, id: strin
   });
 }
 
-/** A new share link for the board (any earlier link stops working); returns the token. */
-export async function shareCollection(db: Database, ownerId: string, id: string): Promise<string> {
-  const token = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+/** Sets the board's share token (null revokes it); 404 when it is not the owner's board. */
+async function setShareToken(db: Database, ownerId: string, id: string, token: string | null): Promise<void> {
   const updated = await db
     .update(collections)
     .set({ shareToken: token, updatedAt: new Date() })
     .where(and(eq(collections.id, id), eq(collections.ownerId, ownerId)))
     .returning({ id: collections.id });
   if (updated.length === 0) throw notFound();
+}
+
+/** A new share link for the board (any earlier link stops working); returns the token. */
+export async function shareCollection(db: Database, ownerId: string, id: string): Promise<string> {
+  const token = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+  await setShareToken(db, ownerId, id, token);
   return token;
 }
 
 /** Revokes the share link (nothing to do when there is none). */
 export async function unshareCollection(db: Database, ownerId: string, id: string): Promise<void> {
-  const updated = await db
-    .update(collections)
-    .set({ shareToken: null, updatedAt: new Date() })
-    .where(and(eq(collections.id, id), eq(collections.ownerId, ownerId)))
-    .returning({ id: collections.id });
-  if (updated.length === 0) throw notFound();
+  await setShareToken(db, ownerId, id, null);
+}
+
+/** The owner's boards by name only, newest first: the image page's "Save to a board" choices (no counts or covers). */
+export async function collectionNames(db: Database, ownerId: string): Promise<{ id: string; name: string }[]> {
+  return db
+    .select({ id: collections.id, name: collections.name })
+    .from(collections)
+    .where(eq(collections.ownerId, ownerId))
+    .orderBy(desc(collections.createdAt), desc(collections.id));
 }
 
 /** The board behind a share link, read-only, with only the images listed now; 404 for an unknown or revoked link. */

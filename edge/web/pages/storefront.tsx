@@ -10,7 +10,7 @@ import * as s from "../../lib/schemas";
 import { csrfToken } from "../../lib/session-cookies";
 import { queryImageBodyLimit } from "../../middleware/body-limit";
 import { checkRateLimit, clientIp, SEARCH_LIMITS } from "../../middleware/rate-limit";
-import { listCollections } from "../../services/catalogue/collections";
+import { collectionNames } from "../../services/catalogue/collections";
 import { findSimilarImages, type SimilarImages, showImagePage } from "../../services/catalogue/image-page";
 import { ByImageQuerySchema, QUERY_IMAGE_TYPES, SearchQuerySchema, type SearchResponse, searchByImage, searchCatalogue, searcherOf } from "../../services/catalogue/search";
 import { categoriesWithCounts, contributorProfile, homeImages } from "../../services/catalogue/storefront";
@@ -204,7 +204,7 @@ export const storefrontPages = new Hono<AppEnv>()
       c.var.log.warn("image page: similar images unavailable", { imageId: id, error: String(error) });
     }
     const csrf = await csrfToken(c);
-    const boards = c.var.principal ? (await listCollections({ db: c.var.db, urls: c.var.urls }, c.var.principal.userId)).items.map(({ id, name }) => ({ id, name })) : null;
+    const boards = c.var.principal ? await collectionNames(c.var.db, c.var.principal.userId) : null;
     return render(
       c,
       {
