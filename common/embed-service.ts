@@ -21,6 +21,8 @@ export const TextRequest = v.strictObject({
     v.minLength(1),
     v.maxLength(MAX_TEXTS, `at most ${MAX_TEXTS} texts per request`),
   ),
+  /** The CLIP model to embed with (the catalogue's active one); the worker's own when absent. */
+  model: v.optional(v.pipe(v.string(), v.maxLength(200))),
 });
 
 const ModelFields = { model: v.string(), version: v.string(), dimensions: v.number() };

@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "./connect";
+import { activeModel, embeddingIndexName } from "./embedding-models";
 
 /**
  * pgvector's `hnsw.ef_search` chosen by the size of the catalogue. The HNSW graph finds the exact
@@ -42,17 +43,22 @@ export type VectorSearchTuning = { embeddedImages: number; efSearch: number; cha
 
 /**
  * Sets the database's default `hnsw.ef_search` (as migration 0006 did, `ALTER DATABASE ... SET`, which
- * every new connection starts with) to {@link efSearchFor} the number of vectors in the embedding index,
- * when it differs. The count is the planner's estimate (pg_class.reltuples of the index, kept by
- * autovacuum and ANALYZE), so a catalogue of millions costs no scan; an index never analysed counts
- * exactly. Run by the hourly maintenance and at the end of a bulk import.
+ * every new connection starts with) to {@link efSearchFor} the number of vectors in the active
+ * model's index (db/embedding-models.ts), when it differs. The count is the planner's estimate
+ * (pg_class.reltuples of the index, kept by autovacuum and ANALYZE), so a catalogue of millions costs
+ * no scan; an index never analysed counts exactly. Run by the hourly maintenance and at the end of a
+ * bulk import.
  */
 export async function tuneVectorSearch(db: Database): Promise<VectorSearchTuning> {
-  const estimate = await db.execute<{ n: string | null }>(sql`select reltuples::bigint::text as n from pg_class where oid = to_regclass('images_embedding_hnsw_idx')`);
-  let embeddedImages = Number(estimate.rows[0]?.n ?? -1);
-  if (!(embeddedImages >= 0)) {
-    const counted = await db.execute<{ n: string }>(sql`select count(*)::text as n from images where embedding is not null`);
-    embeddedImages = Number(counted.rows[0]?.n ?? 0);
+  const model = await activeModel(db);
+  let embeddedImages = 0;
+  if (model) {
+    const estimate = await db.execute<{ n: string | null }>(sql`select reltuples::bigint::text as n from pg_class where oid = to_regclass(${embeddingIndexName(model.id)})`);
+    embeddedImages = Number(estimate.rows[0]?.n ?? -1);
+    if (!(embeddedImages >= 0)) {
+      const counted = await db.execute<{ n: string }>(sql`select count(*)::text as n from image_embeddings where model_id = ${model.id}`);
+      embeddedImages = Number(counted.rows[0]?.n ?? 0);
+    }
   }
   const efSearch = efSearchFor(embeddedImages);
   if ((await databaseDefault(db, "hnsw.ef_search")) === String(efSearch)) return { embeddedImages, efSearch, changed: false };

@@ -41,8 +41,6 @@ const ConfigSchema = v.object({
   EMBED_SERVICE_URL: optional,
   /** Shared secret the edge presents to the worker's embedding service. */
   WORKER_SHARED_SECRET: optional,
-  /** The CLIP model the embedding service runs; part of the query-embedding cache key. */
-  CLIP_MODEL_ID: optional,
   /** Stripe API key (sk_live_... / sk_test_...). Locally the Stripe stand-in's key. */
   STRIPE_SECRET_KEY: optional,
   /** Signing secret of the Stripe webhook endpoint (whsec_...); the webhook refuses everything without it. */

@@ -18,6 +18,8 @@ function authorised(request: Request, secret: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
+const metaOf = (model: ClipModel) => ({ model: model.modelId, version: model.version, dimensions: model.embedDim });
+
 export type EmbedServerOptions = {
   port: number;
   hostname?: string;
@@ -25,6 +27,8 @@ export type EmbedServerOptions = {
   secret: string;
   /** The loaded model, or null when none is installed: the service then answers 503. */
   clip: ClipModel | null;
+  /** During a switch of model, the one search still reads (gpu-worker/ml/models.ts joinCatalogue). */
+  previousClip?: ClipModel | null;
   maxImagePixels: number;
 };
 
@@ -32,9 +36,14 @@ export type EmbedServerOptions = {
  * The query-embedding service the edge calls (a Worker cannot run a CLIP text encoder):
  * `POST /embed/text` `{ texts }` and `POST /embed/image` (an image body). Requests running at the
  * same time share inference batches through the model's batcher. Errors are problem documents.
+ * The edge names the model it searches with (`model` in the text body, `?model=` for an image):
+ * during a switch this worker serves both the new and the previous model; any other is a 409.
+ * Without a name, the worker's own model answers.
  */
 export function startEmbedServer(options: EmbedServerOptions) {
   const { clip } = options;
+  const served = [clip, options.previousClip].filter((model): model is ClipModel => Boolean(model));
+  const pick = (name: string | null | undefined) => (name ? (served.find((model) => model.modelId === name) ?? null) : clip);
   return Bun.serve({
     port: options.port,
     hostname: options.hostname ?? "127.0.0.1",
@@ -46,7 +55,10 @@ export function startEmbedServer(options: EmbedServerOptions) {
       if (request.method !== "POST") return problem("method-not-allowed", "use POST");
       if (!authorised(request, options.secret)) return problem("unauthenticated", "send the shared secret as a bearer token");
       if (!clip) return problem("service-unavailable", "no CLIP model is installed on this worker: semantic features are unavailable");
-      const meta = { model: clip.modelId, version: clip.version, dimensions: clip.embedDim };
+      const refuse = (name: string) =>
+        problem("conflict", `this worker does not serve ${name}; it serves ${served.map((model) => model.modelId).join(" and ")}`, {
+          models: served.map((model) => model.modelId),
+        });
 
       if (pathname === EMBED_PATHS.text) {
         if (!request.headers.get("content-type")?.startsWith("application/json")) return problem("unsupported-media-type", "send { texts } as application/json");
@@ -60,10 +72,15 @@ export function startEmbedServer(options: EmbedServerOptions) {
         if (!parsed.success) {
           return problem("validation-failed", "invalid body", { errors: parsed.issues.map((i) => ({ path: v.getDotPath(i) ?? "", message: i.message })) });
         }
-        const embeddings = await clip.embedTexts(parsed.output.texts);
-        return Response.json({ ...meta, embeddings: embeddings.map((e) => Array.from(e)) } satisfies TextResponse);
+        const model = pick(parsed.output.model);
+        if (!model) return refuse(parsed.output.model ?? "");
+        const embeddings = await model.embedTexts(parsed.output.texts);
+        return Response.json({ ...metaOf(model), embeddings: embeddings.map((e) => Array.from(e)) } satisfies TextResponse);
       }
 
+      const requested = new URL(request.url).searchParams.get("model");
+      const model = pick(requested);
+      if (!model) return refuse(requested ?? "");
       const length = Number(request.headers.get("content-length") ?? "0");
       if (length > MAX_QUERY_IMAGE_BYTES) return problem("payload-too-large", `images are limited to ${MAX_QUERY_IMAGE_BYTES} bytes`);
       if (!request.headers.get("content-type")?.startsWith("image/")) return problem("unsupported-media-type", "send the image bytes with an image/* content type");
@@ -78,8 +95,8 @@ export function startEmbedServer(options: EmbedServerOptions) {
           errors: [{ path: "", message: "not a readable image" }],
         });
       }
-      const embedding = await clip.embedImage(raw);
-      return Response.json({ ...meta, embedding: Array.from(embedding) } satisfies ImageResponse);
+      const embedding = await model.embedImage(raw);
+      return Response.json({ ...metaOf(model), embedding: Array.from(embedding) } satisfies ImageResponse);
     },
     error(error) {
       log.error("embed service error", { error: error.message });

@@ -2,13 +2,14 @@ import { availableParallelism } from "node:os";
 import { log } from "../common/log";
 import { S3Client } from "../common/s3";
 import { connectDatabase } from "../db/connect";
+import { activateWhenCovered, dropRetiredModels, RETIRED_GRACE_MS } from "../db/embedding-models";
 import { readWorkerConfig } from "./config";
 import { startEmbedServer } from "./embed-server";
 import { beat } from "./heartbeat";
 import { configureImaging, imagingThreads } from "./imaging";
 import { type ImageJobDeps, processImage, recordProcessFailure } from "./jobs/image-process";
 import { recordReprocessFailure, reprocessImage } from "./jobs/image-reprocess";
-import { loadModels } from "./ml/models";
+import { joinCatalogue, loadModels } from "./ml/models";
 import { createQueueClient } from "./queue-client";
 import { checkHandlers, type Handlers, startRunner } from "./runner";
 
@@ -46,15 +47,28 @@ const loadingBeats = setInterval(beatWhileLoading, config.HEARTBEAT_INTERVAL_MS)
 const { nsfw, clip, tagger, clipUnavailable } = await loadModels(config, { maxBatch: config.CLIP_MAX_BATCH, maxWaitMs: config.CLIP_MAX_WAIT_MS }, (level, msg, extra) =>
   log[level](msg, extra),
 ).finally(() => clearInterval(loadingBeats));
+// The catalogue's CLIP model (db/embedding-models.ts): registered, and during a switch the model
+// search still reads is loaded too, for new images' second embedding and for query embeddings.
+const catalogue = clip
+  ? await joinCatalogue(db, config, clip, { maxBatch: config.CLIP_MAX_BATCH, maxWaitMs: config.CLIP_MAX_WAIT_MS }, (level, msg, extra) => log[level](msg, extra))
+  : null;
+const previousClip = catalogue?.previous ?? null;
 const embedServer = config.WORKER_SHARED_SECRET
-  ? startEmbedServer({ port: config.EMBED_PORT, hostname: config.EMBED_HOST, secret: config.WORKER_SHARED_SECRET, clip, maxImagePixels: config.MAX_INPUT_PIXELS })
+  ? startEmbedServer({
+      port: config.EMBED_PORT,
+      hostname: config.EMBED_HOST,
+      secret: config.WORKER_SHARED_SECRET,
+      clip,
+      previousClip,
+      maxImagePixels: config.MAX_INPUT_PIXELS,
+    })
   : null;
 if (embedServer) log.info("embedding service listening", { url: `http://${config.EMBED_HOST}:${embedServer.port}`, model: clip?.modelId ?? null });
 
 const jobDeps: ImageJobDeps = {
   db,
   store,
-  models: { nsfw, clip, tagger },
+  models: { nsfw, clip, tagger, previousClip },
   settings: {
     originalsBucket: config.ORIGINALS_BUCKET_NAME,
     derivativesBucket: config.DERIVATIVES_BUCKET_NAME,
@@ -96,6 +110,7 @@ async function stop(signal: string) {
   await embedServer?.stop();
   await nsfw?.close();
   await clip?.close();
+  await previousClip?.close();
   await pool.end();
   log.info("worker stopped", result);
   process.exit(0);
@@ -112,12 +127,28 @@ log.info("worker started", {
 });
 // clipUnavailable says why there is no CLIP (download refused, offline, a bad folder), for GET /v1/health.
 const capabilities = { jobTypes: Object.keys(handlers), nsfw: nsfw !== null, clip: clip?.modelId ?? null, clipUnavailable, embedService: embedServer !== null };
+// A switch of CLIP model (db/embedding-models.ts): once this worker's model has embedded every image
+// the active one has (new uploads get both; `POST /v1/admin/reprocess` with the "embedding" step
+// re-embeds the rest), search moves to it in one step; the old vectors go after RETIRED_GRACE_MS.
+const SWITCH_CHECK_MS = 60_000;
+let switchCheckedAt = 0;
+async function followSwitch() {
+  if (!catalogue || Date.now() - switchCheckedAt < SWITCH_CHECK_MS) return;
+  switchCheckedAt = Date.now();
+  if (catalogue.registered.state === "building" && (await activateWhenCovered(db, catalogue.registered.id))) {
+    catalogue.registered.state = "active";
+    log.info("CLIP model switched: search now reads this worker's model", { model: catalogue.registered.model });
+  }
+  const dropped = await dropRetiredModels(db, RETIRED_GRACE_MS);
+  if (dropped.length > 0) log.info("retired CLIP models' vectors dropped", { models: dropped });
+}
 while (!heartbeat.signal.aborted) {
   try {
     await beat(db, config.WORKER_ID, capabilities);
   } catch (error) {
     log.error("heartbeat failed", { error: (error as Error).message });
   }
+  await followSwitch().catch((error: Error) => log.error("model switch check failed", { error: error.message }));
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, config.HEARTBEAT_INTERVAL_MS);
     heartbeat.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });

@@ -4,7 +4,7 @@ import { S3Client } from "../common/s3";
 import { connectDatabase } from "../db/connect";
 import { categories } from "../db/schema";
 import { tuneVectorSearch } from "../db/vector-search";
-import { loadModels } from "../gpu-worker/ml/models";
+import { joinCatalogue, loadModels } from "../gpu-worker/ml/models";
 import { type MigrateArgs, parseMigrateArgs, USAGE, type UsageError } from "./args";
 import { countByStage, failedPaths } from "./checkpoint";
 import { type MigrateConfig, readMigrateConfig, withLocalStack } from "./config";
@@ -97,14 +97,17 @@ if (options.manifest) {
   }
 }
 
-if (options.deferIndex) {
-  await dropEmbeddingIndex(db);
+const modelLog = (level: "info" | "warn", msg: string, extra?: Record<string, unknown>) => log(level === "warn" ? `warning: ${msg}` : msg, extra);
+const loaded = options.ml ? await loadModels(config, { maxBatch: options.batch, maxWaitMs: 0 }, modelLog) : null;
+// The catalogue's CLIP model (db/embedding-models.ts): the run's embeddings are stored under it, and
+// during a switch each image gets the model search still reads too.
+const catalogue = loaded?.clip ? await joinCatalogue(db, config, loaded.clip, { maxBatch: options.batch, maxWaitMs: 0 }, modelLog) : null;
+const models = loaded ? { ...loaded, previousClip: catalogue?.previous ?? null } : null;
+
+if (options.deferIndex && catalogue) {
+  await dropEmbeddingIndex(db, catalogue.registered);
   log("embedding index dropped for the run; it is built when the run completes");
 }
-
-const models = options.ml
-  ? await loadModels(config, { maxBatch: options.batch, maxWaitMs: 0 }, (level, msg, extra) => log(level === "warn" ? `warning: ${msg}` : msg, extra))
-  : null;
 
 const started = performance.now();
 const clock = startStageClock();
@@ -190,7 +193,7 @@ if (broken) log(`the run broke off: ${broken.message}; run the same command agai
 
 let indexBuildMs: number | null = null;
 if (!stoppedBy && !broken) {
-  indexBuildMs = await ensureEmbeddingIndex(db);
+  indexBuildMs = catalogue ? await ensureEmbeddingIndex(db, catalogue.registered) : null;
   if (indexBuildMs !== null) log(`embedding index built in ${Math.round(indexBuildMs)} ms`);
   // A large import changes the catalogue's size at once: the search setting follows now, not at the next hourly run.
   const tuning = await tuneVectorSearch(db);
@@ -220,5 +223,6 @@ if (options.summaryJson) await writeFile(options.summaryJson, `${JSON.stringify(
 
 await models?.nsfw?.close();
 await models?.clip?.close();
+await models?.previousClip?.close();
 await pool.end();
 process.exit(stoppedBy === "SIGINT" ? 130 : stoppedBy === "SIGTERM" ? 143 : broken || !reportPath || failuresReported > 0 || unreadable.length > 0 ? 1 : 0);

@@ -2,7 +2,7 @@ import type { Database } from "../db/connect";
 import type { ObjectStore } from "../gpu-worker/jobs/image-outputs";
 import type { LoadedModels } from "../gpu-worker/ml/models";
 import type { RawImage } from "../gpu-worker/pipeline/index";
-import { type Inference, inferBatch } from "../gpu-worker/pipeline/inference";
+import { type Inference, type InferenceModels, inferBatch } from "../gpu-worker/pipeline/inference";
 import { moderationDecision } from "../gpu-worker/pipeline/moderation";
 import { processedImageFields } from "../gpu-worker/pipeline/steps";
 import { batchesOf } from "./batches";
@@ -32,7 +32,8 @@ export type RunDeps = {
   store: ObjectStore;
   threads: AnalysisThreads;
   /** Null with --no-ml: nothing is scored or embedded and images record ml_status pending. */
-  models: LoadedModels | null;
+  /** With the previous CLIP model during a switch (gpu-worker/ml/models.ts joinCatalogue). */
+  models: (LoadedModels & Pick<InferenceModels, "previousClip">) | null;
   clock: StageClock;
   uploadLimit: Limit;
   settings: {
@@ -114,6 +115,7 @@ function readyFile(deps: RunDeps, item: Worked): ReadyFile {
     }),
     // The same row fields a live upload gets (gpu-worker/pipeline/steps.ts).
     fields: processedImageFields({ analysis, derivativeKeys: derivativeKeysFor(file.imageId), inference }, decisionFor(deps, inference), null, new Date()),
+    embeddings: inference?.embeddings ?? [],
   };
 }
 

@@ -1,7 +1,9 @@
 import { and, inArray, isNull, or } from "drizzle-orm";
 import { originalKey, type UploadContentType } from "../common/images";
 import type { Database, Queryable } from "../db/connect";
+import { storeEmbeddingRows } from "../db/embedding-models";
 import { imageCategories, images, imageTags, tagTextFor } from "../db/schema";
+import type { ModelEmbedding } from "../gpu-worker/pipeline/inference";
 import type { processedImageFields } from "../gpu-worker/pipeline/steps";
 import { type CheckpointUpdate, updateCheckpoints } from "./checkpoint";
 import type { Listing } from "./listing";
@@ -25,6 +27,8 @@ export type ReadyFile = {
   listing: Listing;
   /** The images columns the pipeline fills, as for a live upload (gpu-worker/pipeline/steps.ts processedImageFields). */
   fields: ReturnType<typeof processedImageFields>;
+  /** Its CLIP embeddings (image_embeddings), stored with the row. */
+  embeddings: readonly ModelEmbedding[];
 };
 
 export type CommitResult = { listed: ReadyFile[]; duplicates: ReadyFile[] };
@@ -124,6 +128,10 @@ export async function commitBatch(db: Database, contributorId: string, ready: re
         .set({ tagText: tagTextFor(images.id) })
         .where(inArray(images.id, [...new Set(tags.map((t) => t.imageId))]));
     }
+    await storeEmbeddingRows(
+      tx,
+      listed.flatMap((file) => file.embeddings.map((e) => ({ imageId: file.imageId, ...e }))),
+    );
     const categories = listed.flatMap((file) => file.listing.categories.map((c) => ({ imageId: file.imageId, categorySlug: c.slug, confidence: c.confidence, source: c.source })));
     if (categories.length > 0) await tx.insert(imageCategories).values(categories).onConflictDoNothing();
 

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, boolean, check, index, integer, jsonb, pgEnum, pgTable, real, text, uniqueIndex, uuid, vector } from "drizzle-orm/pg-core";
+import { bigint, boolean, check, index, integer, jsonb, pgEnum, pgTable, real, text, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { id, timestamps, tstz, tsvector } from "./columns";
 import { users } from "./users";
 
@@ -21,9 +21,6 @@ export type ImageStage = (typeof IMAGE_STAGES)[number];
 /** How the ML steps (embedding, AI tags, NSFW) stand for an image. */
 export const ML_STATUSES = ["pending", "done", "unavailable"] as const;
 export type MlStatus = (typeof ML_STATUSES)[number];
-
-/** Length of the CLIP embeddings stored per image. */
-export const EMBEDDING_DIMENSIONS = 512;
 
 /**
  * One uploaded photo and everything derived from it. `tag_text` mirrors image_tags (kept in sync by
@@ -85,10 +82,6 @@ export const images = pgTable(
     palette: jsonb("palette").$type<Palette>(),
     /** Technical metadata (EXIF camera, lens, exposure); location is stripped before storing. */
     metadata: jsonb("metadata").$type<Record<string, unknown>>(),
-    embedding: vector("embedding", { dimensions: EMBEDDING_DIMENSIONS }),
-    /** Which model and preprocessing produced `embedding`, so a model change can re-embed selectively. */
-    embeddingModel: text("embedding_model"),
-    embeddingVersion: text("embedding_version"),
     /** Space-joined image_tags.tag, rewritten by the app whenever the tags change. */
     tagText: text("tag_text").notNull().default(""),
     searchVector: tsvector("search_vector").generatedAlwaysAs(
@@ -108,7 +101,6 @@ export const images = pgTable(
     ...timestamps,
   },
   (t) => [
-    index("images_embedding_hnsw_idx").using("hnsw", t.embedding.op("vector_cosine_ops")).with({ m: 24, ef_construction: 200 }),
     index("images_search_vector_idx").using("gin", t.searchVector),
     index("images_status_created_idx").on(t.status, t.createdAt),
     index("images_contributor_created_idx").on(t.contributorId, t.createdAt),

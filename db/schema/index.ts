@@ -7,6 +7,7 @@ export * from "./contributor-earnings";
 export * from "./download-credits";
 export * from "./download-events";
 export * from "./idempotency-keys";
+export * from "./image-embeddings";
 export * from "./image-tags";
 export * from "./images";
 export * from "./jobs";

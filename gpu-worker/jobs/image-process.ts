@@ -2,6 +2,7 @@ import { and, eq, ne, sql } from "drizzle-orm";
 import { isListed, isUploadContentType, uploadKeyOf } from "../../common/images";
 import type { JobMessage } from "../../common/jobs";
 import type { Database } from "../../db/connect";
+import { storeEmbeddings } from "../../db/embedding-models";
 import { type Image, images, jobs } from "../../db/schema";
 import { type AnalysedImage, analyseImage, RejectedFile, renderDerivatives } from "../pipeline/index";
 import { type InferenceModels, inferBatch } from "../pipeline/inference";
@@ -149,7 +150,10 @@ async function runPipeline(deps: ImageJobDeps, image: Image, analysed: AnalysedI
       .set({ ...fields, updatedAt: new Date() })
       .where(and(eq(images.id, imageId), ne(images.stage, "done")))
       .returning({ id: images.id });
-    if (row && inference) await storeAiLabels(tx, imageId, inference, { replace: false });
+    if (row && inference) {
+      await storeEmbeddings(tx, imageId, inference.embeddings);
+      await storeAiLabels(tx, imageId, inference, { replace: false });
+    }
     await tx
       .update(jobs)
       .set({ status: "done", lastError: null, finishedAt: new Date(), updatedAt: new Date(), output: { status: decision.status, reason: decision.reason, timings } })

@@ -2,6 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { isListed, isUploadContentType } from "../../common/images";
 import type { JobMessage, ReprocessStep } from "../../common/jobs";
 import type { Database } from "../../db/connect";
+import { storeEmbeddings } from "../../db/embedding-models";
 import { images, jobs } from "../../db/schema";
 import { type AnalysedImage, analyseImage, RejectedFile, renderDerivatives } from "../pipeline/index";
 import { inferBatch } from "../pipeline/inference";
@@ -64,8 +65,11 @@ export async function reprocessImage(deps: ImageJobDeps, message: JobMessage<"im
   if (publish) await publishRenditions(store, settings, imageId, renditions);
 
   // Only the models the steps need: a colours back-fill runs no CLIP.
-  const only = <K extends keyof typeof models>(model: K) => (needs.models.has(model) ? models[model] : null);
-  const [inference] = needs.models.size > 0 ? await inferBatch({ nsfw: only("nsfw"), clip: only("clip"), tagger: only("tagger") }, [analysed.working]) : [null];
+  const only = <K extends "nsfw" | "clip" | "tagger">(model: K) => (needs.models.has(model) ? models[model] : null);
+  const [inference] =
+    needs.models.size > 0
+      ? await inferBatch({ nsfw: only("nsfw"), clip: only("clip"), tagger: only("tagger"), previousClip: steps.has("embedding") ? models.previousClip : null }, [analysed.working])
+      : [null];
   const fields = stepFields({ analysis: analysisOf(analysed), derivativeKeys, inference: inference ?? null }, [...steps]);
   // Stopping past the grace period: the job was released to another worker, which will write it.
   context.signal.throwIfAborted();
@@ -77,6 +81,7 @@ export async function reprocessImage(deps: ImageJobDeps, message: JobMessage<"im
         .set({ ...fields, updatedAt: new Date() })
         .where(and(eq(images.id, imageId), eq(images.stage, "done")));
     }
+    if (steps.has("embedding") && inference) await storeEmbeddings(tx, imageId, inference.embeddings);
     if (steps.has("tags") && inference) await storeAiLabels(tx, imageId, inference, { replace: true });
     await tx
       .update(jobs)

@@ -1,4 +1,7 @@
-import { EMBEDDING_DIMENSIONS } from "../../db/schema";
+import { dirname, join } from "node:path";
+import type { Database } from "../../db/connect";
+import { activeModel, MAX_EMBEDDING_DIMENSIONS, registerModel, type SearchModel } from "../../db/embedding-models";
+import type { EmbeddingModel } from "../../db/schema";
 import { clipModelDirOf } from "../config";
 import { type ClipModel, type ExecutionProviderName, loadClipModel } from "./clip";
 import { type ClipUnavailable, ensureClipModel } from "./clip-models";
@@ -66,11 +69,11 @@ export async function loadModels(settings: ModelSettings, batching: { maxBatch: 
       maxWaitMs: batching.maxWaitMs,
       log: (msg: string, extra?: Record<string, unknown>) => log("info", msg, extra),
     });
-    if (clip.embedDim !== EMBEDDING_DIMENSIONS) {
+    if (clip.embedDim > MAX_EMBEDDING_DIMENSIONS) {
       const found = clip.embedDim;
       await clip.close();
       clip = null;
-      throw new Error(`the model makes ${found}-dimensional embeddings; the images.embedding column holds ${EMBEDDING_DIMENSIONS}`);
+      throw new Error(`the model makes ${found}-dimensional embeddings; pgvector's HNSW indexes at most ${MAX_EMBEDDING_DIMENSIONS}`);
     }
     log("info", "CLIP model loaded", { model: clip.modelId, version: clip.version, provider: clip.provider, dimensions: clip.embedDim });
     tagger = await createTagger(clip, { cacheDir: settings.CLIP_CACHE_DIR });
@@ -83,4 +86,58 @@ export async function loadModels(settings: ModelSettings, batching: { maxBatch: 
     if (clip === null) return { nsfw, clip, tagger, clipUnavailable: { why: "the model folder does not load", detail: `${clipDir}: ${(error as Error).message}` } };
   }
   return { nsfw, clip, tagger, clipUnavailable: null };
+}
+
+export type CatalogueModels = {
+  /** The loaded model's row in embedding_models. */
+  registered: EmbeddingModel;
+  /** The model search reads (the loaded one, unless a switch is under way). */
+  active: SearchModel | null;
+  /**
+   * During a switch, the model search still reads, loaded beside the new one so new images get its
+   * embedding too and the embedding service answers its queries. Null when there is no switch, or
+   * when its folder cannot be had (then new images wait for the switch to be found by meaning).
+   */
+  previous: ClipModel | null;
+};
+
+/**
+ * Registers the loaded CLIP model with the catalogue (db/embedding-models.ts: its row and its index;
+ * the first model becomes active) and, when another model still serves search, loads that one too
+ * from its folder beside this one's (`<CLIP folder>/../<model>`, downloaded from the Hub when it is a
+ * known model). Used by the worker and the bulk importer alike.
+ */
+export async function joinCatalogue(db: Database, settings: ModelSettings, clip: ClipModel, batching: { maxBatch: number; maxWaitMs: number }, log: Log): Promise<CatalogueModels> {
+  const registered = await registerModel(db, { model: clip.modelId, version: clip.version, dimensions: clip.embedDim });
+  const active = await activeModel(db);
+  if (registered.state === "active" || !active) return { registered, active, previous: null };
+  log("info", "a CLIP model switch is under way: search reads the previous model until this one covers the catalogue", {
+    active: active.model,
+    building: registered.model,
+  });
+  const dir = join(dirname(clipModelDirOf(settings)), active.model);
+  const missing = await ensureClipModel({ ...settings, CLIP_MODEL: active.model, clipModelDir: dir }, log);
+  let previous: ClipModel | null = null;
+  try {
+    if (missing !== null) throw new Error(missing.detail);
+    previous = await loadClipModel(dir, {
+      executionProviders: settings.CLIP_EXECUTION_PROVIDERS,
+      ...(settings.ORT_INTRA_OP_THREADS ? { intraOpNumThreads: settings.ORT_INTRA_OP_THREADS } : {}),
+      maxBatch: batching.maxBatch,
+      maxWaitMs: batching.maxWaitMs,
+    });
+    if (previous.modelId !== active.model || previous.version !== active.version || previous.embedDim !== active.dimensions) {
+      throw new Error(`${dir} holds ${previous.modelId} (${previous.version}, ${previous.embedDim} dimensions), not the active ${active.model} (${active.version})`);
+    }
+    log("info", "previous CLIP model loaded for the switch", { model: previous.modelId, version: previous.version });
+    return { registered, active, previous };
+  } catch (error) {
+    await previous?.close();
+    log("warn", "the model search reads cannot be loaded: new images get only the new model's embedding until the switch", {
+      model: active.model,
+      dir,
+      error: (error as Error).message,
+    });
+    return { registered, active, previous: null };
+  }
 }

@@ -26,14 +26,23 @@ export type InferenceModels = {
   nsfw: Pick<NsfwModel, "score"> | null;
   clip: ImageEmbedder | null;
   tagger: Pick<Tagger, "tag"> | null;
+  /**
+   * During a switch of CLIP model (db/embedding-models.ts), the model search still reads: images get
+   * its embedding too, so they are found before and after the switch. No tags from it.
+   */
+  previousClip?: ImageEmbedder | null;
 };
+
+/** One image embedding and the model that made it (image_embeddings, by model and version). */
+export type ModelEmbedding = { model: string; version: string; vector: Float32Array };
 
 export type Inference = {
   /** Rounded to 4 decimals, as stored; null without an NSFW model. */
   nsfw: number | null;
+  /** CLIP's embedding (`clip`'s), which the tagger read. */
   embedding: Float32Array | null;
-  /** The model that made `embedding` (images.embedding_model, embedding_version). */
-  embeddingModel: { modelId: string; version: string } | null;
+  /** Every embedding to store: `clip`'s, then `previousClip`'s during a switch. */
+  embeddings: ModelEmbedding[];
   tags: { tag: string; confidence: number }[];
   categories: { slug: string; confidence: number }[];
 };
@@ -44,9 +53,9 @@ const untimed: TimeStep = (_step, work) => work();
 
 /** One result per raster, in order. */
 export async function inferBatch(models: InferenceModels, rasters: readonly RawImage[], time: TimeStep = untimed): Promise<Inference[]> {
-  const results: Inference[] = rasters.map(() => ({ nsfw: null, embedding: null, embeddingModel: null, tags: [], categories: [] }));
+  const results: Inference[] = rasters.map(() => ({ nsfw: null, embedding: null, embeddings: [], tags: [], categories: [] }));
   if (rasters.length === 0) return results;
-  const { nsfw, clip, tagger } = models;
+  const { nsfw, clip, tagger, previousClip } = models;
   if (nsfw) {
     await time("nsfw", async () => {
       for (let start = 0; start < rasters.length; start += NSFW_RUN) {
@@ -61,9 +70,13 @@ export async function inferBatch(models: InferenceModels, rasters: readonly RawI
       embeddings.forEach((embedding, i) => {
         const result = results[i] as Inference;
         result.embedding = embedding;
-        result.embeddingModel = { modelId: clip.modelId, version: clip.version };
+        result.embeddings.push({ model: clip.modelId, version: clip.version, vector: embedding });
         if (tagger) Object.assign(result, tagger.tag(embedding));
       });
+      if (previousClip) {
+        const previous = await previousClip.embedImages(rasters);
+        previous.forEach((vector, i) => (results[i] as Inference).embeddings.push({ model: previousClip.modelId, version: previousClip.version, vector }));
+      }
     });
   }
   return results;

@@ -79,10 +79,9 @@ export const PIPELINE_STEPS = [
     runs: "infer",
     models: ["clip"],
     reprocess: true,
+    // The vectors themselves live in image_embeddings, one row per model (db/embedding-models.ts
+    // storeEmbeddings, written by each caller in the same transaction as these fields).
     fields: ({ inference }) => ({
-      embedding: inference?.embedding ? Array.from(inference.embedding) : null,
-      embeddingModel: inference?.embedding ? (inference.embeddingModel?.modelId ?? null) : null,
-      embeddingVersion: inference?.embedding ? (inference.embeddingModel?.version ?? null) : null,
       mlStatus: inference === null ? "pending" : inference.embedding ? "done" : "unavailable",
     }),
   },

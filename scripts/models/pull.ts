@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import * as v from "valibot";
 import { describeConfigIssues } from "../../common/config";
-import { EMBEDDING_DIMENSIONS } from "../../db/schema";
+import { MAX_EMBEDDING_DIMENSIONS } from "../../db/embedding-models";
 import { clipModelDirOf, PipelineFields } from "../../gpu-worker/config";
 import { loadClipModel } from "../../gpu-worker/ml/clip";
 import { CLIP_MODELS, ensureClipModel } from "../../gpu-worker/ml/clip-models";
@@ -49,8 +49,10 @@ async function main(): Promise<number> {
   try {
     const clip = await loadClipModel(dir, { executionProviders: ["cpu"] });
     await clip.close();
-    if (clip.embedDim !== EMBEDDING_DIMENSIONS) {
-      console.error(`models:pull: ${dir} makes ${clip.embedDim}-dimensional embeddings; the images.embedding column holds ${EMBEDDING_DIMENSIONS}, so the worker will not use it`);
+    if (clip.embedDim > MAX_EMBEDDING_DIMENSIONS) {
+      console.error(
+        `models:pull: ${dir} makes ${clip.embedDim}-dimensional embeddings; pgvector's HNSW indexes at most ${MAX_EMBEDDING_DIMENSIONS}, so the worker will not use it`,
+      );
       return 1;
     }
     console.log(`${dir}: ${clip.modelId} (${clip.layout} layout, ${clip.embedDim} dimensions, version ${clip.version}) loads`);

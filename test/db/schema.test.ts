@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { embeddingIndexDefinition } from "../../db/embedding-models";
 import { openEmbeddedPostgres } from "../../db/local/pglite";
 import { createScratchDatabase } from "../../db/local/scratch";
 
@@ -69,16 +70,25 @@ async function createUser(db: Backend, role = "buyer"): Promise<string> {
   return String(row?.id);
 }
 
+/** A 512-wide model of its own with its partial index, as a worker registers one (db/embedding-models.ts). */
+async function createModel(db: Backend): Promise<number> {
+  const [row] = await db.query("insert into embedding_models (model, version, dimensions) values ($1, '1', 512) returning id", [`schema-test-${randomUUID()}`]);
+  const id = Number(row?.id);
+  await db.query(`create index ${embeddingIndexDefinition({ id, dimensions: 512 })}`);
+  return id;
+}
+
 async function createImage(
   db: Backend,
   contributorId: string,
-  fields: { title?: string; description?: string; tagText?: string; width?: number; height?: number; embedding?: string } = {},
+  fields: { title?: string; description?: string; tagText?: string; width?: number; height?: number; embedding?: string; modelId?: number } = {},
 ): Promise<string> {
   const [row] = await db.query(
-    `insert into images (contributor_id, title, description, tag_text, width, height, embedding)
-     values ($1, $2, $3, $4, $5, $6, $7::vector) returning id`,
-    [contributorId, fields.title ?? "Untitled", fields.description ?? null, fields.tagText ?? "", fields.width ?? null, fields.height ?? null, fields.embedding ?? null],
+    `insert into images (contributor_id, title, description, tag_text, width, height)
+     values ($1, $2, $3, $4, $5, $6) returning id`,
+    [contributorId, fields.title ?? "Untitled", fields.description ?? null, fields.tagText ?? "", fields.width ?? null, fields.height ?? null],
   );
+  if (fields.embedding) await db.query("insert into image_embeddings (model_id, image_id, embedding) values ($1, $2, $3::vector)", [fields.modelId, row?.id, fields.embedding]);
   return String(row?.id);
 }
 
@@ -150,13 +160,14 @@ describe.each(backends)("schema on $name", ({ open }) => {
     expect(rows).toEqual([{ id }]);
   });
 
-  it("answers nearest-neighbour ORDER BY embedding <=> $1 from the HNSW index", async () => {
+  it("answers nearest-neighbour ORDER BY embedding::vector(512) <=> $1 from the model's partial HNSW index", async () => {
+    const modelId = await createModel(db);
     const ids: string[] = [];
-    for (let seed = 1; seed <= 12; seed++) ids.push(await createImage(db, contributorId, { embedding: embedding(seed) }));
-    const nearest = "select id from images order by embedding <=> $1::vector limit 10";
+    for (let seed = 1; seed <= 12; seed++) ids.push(await createImage(db, contributorId, { embedding: embedding(seed), modelId }));
+    const nearest = `select image_id as id from image_embeddings where model_id = ${modelId} order by embedding::vector(512) <=> $1::vector(512) limit 10`;
 
     const plan = await planWithoutSeqScan(db, nearest, [embedding(7)]);
-    expect(plan).toContain("images_embedding_hnsw_idx");
+    expect(plan).toContain(`image_embeddings_${modelId}_hnsw`);
 
     const rows = await db.transaction(async (query) => {
       await query("set local enable_seqscan = off");
@@ -172,15 +183,18 @@ describe.each(backends)("schema on $name", ({ open }) => {
     // 150 images, one in ten passing the filter: the graph hands over ef_search (100) candidates,
     // about 10 of which pass, so a LIMIT of 14 is only filled by scanning on (iterative scan).
     const marker = `sparse ${randomUUID()}`;
-    for (let i = 0; i < 150; i++) await createImage(db, contributorId, { title: i % 10 === 0 ? marker : "Untitled", embedding: embedding(1000 + i) });
-    const nearest = "select id from images where title = $2 order by embedding <=> $1::vector limit 14";
+    const modelId = await createModel(db);
+    for (let i = 0; i < 150; i++) await createImage(db, contributorId, { title: i % 10 === 0 ? marker : "Untitled", embedding: embedding(1000 + i), modelId });
+    // The form search uses (edge/services/catalogue/search-sql.ts): the model's rows joined to their images.
+    const nearest = `select i.id from image_embeddings e join images i on i.id = e.image_id
+      where e.model_id = ${modelId} and i.title = $2 order by e.embedding::vector(512) <=> $1::vector(512) limit 14`;
     const run = (extra: string) =>
       db.transaction(async (query) => {
         await query("set local enable_seqscan = off");
         if (extra) await query(extra);
         return query(nearest, [embedding(1005), marker]);
       });
-    expect(await planWithoutSeqScan(db, nearest, [embedding(1005), marker])).toContain("images_embedding_hnsw_idx");
+    expect(await planWithoutSeqScan(db, nearest, [embedding(1005), marker])).toContain(`image_embeddings_${modelId}_hnsw`);
     expect(await run("")).toHaveLength(14);
     // Without the default the same scan stops short: the test would fail if 0006 set nothing.
     expect((await run("set local hnsw.iterative_scan = off")).length).toBeLessThan(14);

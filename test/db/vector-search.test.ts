@@ -1,8 +1,7 @@
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../db/connect";
+import { activeModel, embeddingIndexName, registerModel } from "../../db/embedding-models";
 import { openEmbeddedPostgres } from "../../db/local/pglite";
 import { createScratchDatabase } from "../../db/local/scratch";
 import { databaseDefault, EF_SEARCH_STEPS, efSearchFor, tuneVectorSearch } from "../../db/vector-search";
@@ -68,17 +67,14 @@ describe.each(backends)("tuneVectorSearch on $name", ({ open }) => {
     expect(await tuneVectorSearch(backend.db)).toEqual({ embeddedImages: 0, efSearch: 200, changed: false });
   });
 
-  it("has the HNSW graph of migration 0011, which leaves an index already built that way alone", async () => {
-    const index = async () =>
-      (
-        await backend.db.execute<{ oid: number; def: string }>(
-          sql`select to_regclass('images_embedding_hnsw_idx')::oid::int as oid, pg_get_indexdef(to_regclass('images_embedding_hnsw_idx')) as def`,
-        )
-      ).rows[0];
-    const before = await index();
-    expect(before?.def.replace(/\s+/g, "")).toContain("(m='24',ef_construction='200')");
-    // Run again (as after an operator built and swapped the index concurrently): no rebuild, the same index.
-    await backend.db.execute(sql.raw(readFileSync(resolve(import.meta.dirname, "../../db/migrations/0011_hnsw_m24.sql"), "utf8")));
-    expect((await index())?.oid).toBe(before?.oid);
+  it("moves the 512-wide vectors to the active model's partial index with migration 0011's graph (m 24, ef_construction 200)", async () => {
+    // A fresh database has no model yet; the first one registered becomes active with its own index.
+    expect(await activeModel(backend.db)).toBeNull();
+    const model = await registerModel(backend.db, { model: "index-test", version: "1", dimensions: 512 });
+    expect(model.state).toBe("active");
+    const def = (await backend.db.execute<{ def: string }>(sql`select pg_get_indexdef(to_regclass(${embeddingIndexName(model.id)})) as def`)).rows[0]?.def ?? "";
+    expect(def.replace(/\s+/g, "")).toContain("(m='24',ef_construction='200')");
+    expect(def).toContain("(embedding)::vector(512)");
+    expect(def).toContain(`WHERE (model_id = ${model.id})`);
   });
 });

@@ -11,7 +11,8 @@ import { derivativeKey, originalKey, privateRenditionKey, RENDITIONS, type Rendi
 import { seededRandom } from "../../common/random";
 import { type ListedObject, S3Client } from "../../common/s3";
 import { connectDatabase } from "../../db/connect";
-import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, migrationFiles, migrationManifest } from "../../db/schema";
+import { embeddingsOf } from "../../db/embedding-models";
+import { imageCategories, imageEmbeddings, images, imageTags, migrationFiles, migrationManifest } from "../../db/schema";
 import { imageIdFor } from "../../migrate/ids";
 import { writeTestClipModel } from "../../scripts/models/make-test-clip";
 import { fetchRetrying } from "../support/http";
@@ -82,7 +83,7 @@ async function startStack(name: string): Promise<Stack> {
 beforeAll(async () => {
   library = await writeImageLibrary(folder, { seed: SEED });
   // A small generated CLIP model (right names and shapes, random weights) so the ML steps run for real.
-  await writeTestClipModel(clipDir, { layout: "immich", embedDim: EMBEDDING_DIMENSIONS });
+  await writeTestClipModel(clipDir, { layout: "immich", embedDim: 512 });
   // One after the other: two starts at once would compete for the two cores while booting.
   await startStack("a");
   await startStack("b");
@@ -172,13 +173,14 @@ async function snapshot(stack: Stack) {
   const me = stack.contributor.id;
   const anonymise = (text: string | null) => text?.replaceAll(me, "<contributor>") ?? null;
   const imageRows = (await stack.db.select().from(images)).sort((a, b) => a.id.localeCompare(b.id));
-  const listed = imageRows.map(({ createdAt, updatedAt, uploadedAt, publishedAt, embedding, nsfwScore, contributorId, originalKey, ...rest }) => ({
+  const listed = imageRows.map(({ createdAt, updatedAt, uploadedAt, publishedAt, nsfwScore, contributorId, originalKey, ...rest }) => ({
     ...rest,
     contributorId: anonymise(contributorId),
     originalKey: anonymise(originalKey),
     published: publishedAt !== null,
   }));
-  const floats = new Map(imageRows.map((row) => [row.id, { embedding: row.embedding, nsfwScore: row.nsfwScore }]));
+  const vectors = new Map((await stack.db.select().from(imageEmbeddings)).map((row) => [row.imageId, row.embedding]));
+  const floats = new Map(imageRows.map((row) => [row.id, { embedding: vectors.get(row.id) ?? null, nsfwScore: row.nsfwScore }]));
   const tagRows = (await stack.db.select().from(imageTags)).sort((a, b) => a.imageId.localeCompare(b.imageId) || a.tag.localeCompare(b.tag));
   const categoryRows = (await stack.db.select().from(imageCategories)).sort((a, b) => a.imageId.localeCompare(b.imageId) || a.categorySlug.localeCompare(b.categorySlug));
   const checkpoint = Object.fromEntries(
@@ -307,8 +309,9 @@ describe("an uninterrupted migration (stack A)", () => {
         originalKey: originalKey(a.contributor.id, id, image.contentType),
       });
       expect(Object.values(row?.derivativeKeys ?? {}).sort(), image.path).toEqual(renditionKeys(id).sort());
-      expect(row?.embedding, image.path).toHaveLength(EMBEDDING_DIMENSIONS);
-      expect(Math.hypot(...(row?.embedding ?? [])), image.path).toBeCloseTo(1, 4);
+      const [embedding] = await embeddingsOf(a.db, id);
+      expect(embedding?.vector, image.path).toHaveLength(512);
+      expect(Math.hypot(...(embedding?.vector ?? [])), image.path).toBeCloseTo(1, 4);
       // Moderated as a live upload is (the same NSFW threshold, 0.1 by default): listed only when clean.
       const clean = (row?.nsfwScore ?? 1) < 0.1;
       expect(row, image.path).toMatchObject(clean ? { status: "approved", statusReason: null } : { status: "pending_review", statusReason: expect.stringMatching(/NSFW score/) });

@@ -11,7 +11,8 @@ import WebSocket from "ws";
 import { privateRenditionKey, uploadKeyOf } from "../../common/images";
 import { S3Client } from "../../common/s3";
 import { connectDatabase } from "../../db/connect";
-import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, jobs, licenses, users } from "../../db/schema";
+import { embeddingsOf } from "../../db/embedding-models";
+import { imageCategories, images, imageTags, jobs, licenses, users } from "../../db/schema";
 import { detectWatermark } from "../../gpu-worker/pipeline/invisible-watermark";
 import { writeTestClipModel } from "../../scripts/models/make-test-clip";
 import { fetchRetrying } from "../support/http";
@@ -40,7 +41,7 @@ beforeAll(async () => {
   info = JSON.parse(readFileSync(join(dataDir, "stack.json"), "utf8")) as Stack;
   ({ db, pool } = connectDatabase(info.databaseUrl, { localProxy: info.databaseProxy, webSocket: WebSocket }));
   // A small generated CLIP model (right names and shapes, random weights) so the ML steps run for real.
-  await writeTestClipModel(join(dataDir, "clip"), { layout: "immich", embedDim: EMBEDDING_DIMENSIONS });
+  await writeTestClipModel(join(dataDir, "clip"), { layout: "immich", embedDim: 512 });
   s3 = new S3Client({
     endpoint: info.workerEnv.R2_S3_ENDPOINT as string,
     accessKeyId: info.workerEnv.R2_ACCESS_KEY_ID as string,
@@ -228,11 +229,13 @@ describe("the image pipeline on the local stack", () => {
       }
     }
     const [row] = await db.select().from(images).where(eq(images.id, imageId));
-    expect(row).toMatchObject({ width: 1600, height: 1200, format: "jpeg", bytes: jpeg.length, aspectRatio: 1.3333, mlStatus: "done", embeddingModel: "clip" });
-    // The CLIP embedding (unit length, with its model and version), AI tags beside the contributor's, categories.
-    expect(row?.embedding).toHaveLength(EMBEDDING_DIMENSIONS);
-    expect(Math.hypot(...(row?.embedding ?? []))).toBeCloseTo(1, 4);
-    expect(row?.embeddingVersion).toMatch(/^onnx-sha256:/);
+    expect(row).toMatchObject({ width: 1600, height: 1200, format: "jpeg", bytes: jpeg.length, aspectRatio: 1.3333, mlStatus: "done" });
+    // The CLIP embedding (unit length, under the worker's model, registered and active as the
+    // catalogue's first), AI tags beside the contributor's, categories.
+    const embeddings = await embeddingsOf(db, imageId);
+    expect(embeddings.map((e) => [e.model, e.state, e.vector.length])).toEqual([["clip", "active", 512]]);
+    expect(Math.hypot(...(embeddings[0]?.vector ?? []))).toBeCloseTo(1, 4);
+    expect(embeddings[0]?.version).toMatch(/^onnx-sha256:/);
     const tags = await db.select().from(imageTags).where(eq(imageTags.imageId, imageId));
     expect(tags.find((t) => t.tag === "test")?.source).toBe("contributor");
     const ai = tags.filter((t) => t.source === "ai");

@@ -1,10 +1,10 @@
 import { env } from "cloudflare:test";
 import { eq, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, licensePrices, users } from "../../db/schema";
+import { imageCategories, images, imageTags, licensePrices, users } from "../../db/schema";
 import { readConfig } from "../../edge/config";
 import { collapseNearDuplicates, type DuplicateKeys, hammingDistance, publicTechnicalMetadata, type SimilarImages } from "../../edge/services/catalogue/image-page";
-import { api, expectProblem, signUp, testDb } from "./support";
+import { api, expectProblem, signUp, storeTestEmbedding, TEST_MODEL, testDb } from "./support";
 
 /**
  * The public image page and similar images, on rows written straight to the database: embeddings
@@ -21,7 +21,7 @@ const CURRENCY = "xts";
 
 function randomUnit(): number[] {
   // Sums of uniforms: near-Gaussian, so the direction is uniform enough on the sphere.
-  const v = Array.from({ length: EMBEDDING_DIMENSIONS }, () => Math.random() + Math.random() + Math.random() - 1.5);
+  const v = Array.from({ length: TEST_MODEL.dimensions }, () => Math.random() + Math.random() + Math.random() - 1.5);
   const norm = Math.hypot(...v);
   return v.map((x) => x / norm);
 }
@@ -309,7 +309,8 @@ describe("GET /v1/images/:id/similar", () => {
   beforeAll(async () => {
     const add = async (name: string, cosine: number | null, values: Partial<Row> = {}) => {
       if (cosine !== null) similarity[name] = cosine;
-      ids[name] = await insertImage({ title: name, embedding: cosine === null ? null : atCosine(base, cosine), ...values });
+      ids[name] = await insertImage({ title: name, ...values });
+      if (cosine !== null) await storeTestEmbedding(db, ids[name] as string, atCosine(base, cosine));
     };
     // The original the source duplicates (the source is its contributor's approved re-upload).
     await add("original", 0.997);

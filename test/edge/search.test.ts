@@ -5,12 +5,13 @@ import { colourBucket } from "../../common/colours";
 import { listedSql, safeForSearchSql } from "../../common/images";
 import { log } from "../../common/log";
 import { PROBLEM_BASE_URI } from "../../common/problems";
-import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, licensePrices, searchQueries, searchQuerySearchers } from "../../db/schema";
+import type { SearchModel } from "../../db/embedding-models";
+import { imageCategories, images, imageTags, licensePrices, searchQueries, searchQuerySearchers } from "../../db/schema";
 import { EmbeddingUnavailable } from "../../edge/adapters/embed-service";
 import { type SearchRequest, type SearchResponse, searchImages } from "../../edge/services/catalogue/search";
 import { purgeOldSearchers } from "../../edge/services/catalogue/search-queries";
 import { catalogueProbeStatement, givenMatchesStatement, RUM_INDEX, type SearchRow, searchStatement } from "../../edge/services/catalogue/search-sql";
-import { api, signUp, testDb, type WorkerTarget, workerWith } from "./support";
+import { api, signUp, storeTestEmbedding, TEST_MODEL, testDb, testSearchModel, type WorkerTarget, workerWith } from "./support";
 
 /**
  * GET /v1/search against a small labelled corpus inserted directly. Every image belongs to a
@@ -31,7 +32,7 @@ type Topic = keyof typeof TOPIC;
 
 /** A unit vector mostly along a topic axis, with a little of an image-specific axis (weight < 1 = less typical). */
 function embeddingNear(topic: Topic, own: number, weight = 0.9): number[] {
-  const vector = new Array<number>(EMBEDDING_DIMENSIONS).fill(0);
+  const vector = new Array<number>(TEST_MODEL.dimensions).fill(0);
   vector[TOPIC[topic]] = weight;
   vector[100 + own] = Math.sqrt(1 - weight * weight);
   return vector;
@@ -50,7 +51,7 @@ const WORD_TOPICS: Record<string, Topic> = {
   food: "food",
 };
 async function fakeEmbed(query: string): Promise<number[]> {
-  const vector = new Array<number>(EMBEDDING_DIMENSIONS).fill(0);
+  const vector = new Array<number>(TEST_MODEL.dimensions).fill(0);
   for (const word of query.toLowerCase().split(/\W+/)) {
     const topic = WORD_TOPICS[word];
     if (topic) vector[TOPIC[topic]] = (vector[TOPIC[topic]] ?? 0) + 1;
@@ -182,8 +183,10 @@ const UNSAFE = ["nsfw", "unscored"];
 const id: Record<string, string> = {};
 const keyOf: Record<string, string> = {};
 let contributorId = "";
+let model: SearchModel;
 
 beforeAll(async () => {
+  model = await testSearchModel(db);
   const contributor = await signUp("contributor");
   contributorId = contributor.userId;
   for (const [index, listing] of CORPUS.entries()) {
@@ -200,7 +203,6 @@ beforeAll(async () => {
         height: listing.size[1],
         colourBucket: listing.colour,
         nsfwScore: listing.hidden === "nsfw" ? 0.6 : listing.hidden === "unscored" ? null : 0.01,
-        embedding: embeddingNear(listing.topic, index, listing.weight),
         tagText: listing.tags.join(" "),
         saleCount: listing.sales ?? 0,
         derivativeKeys: { thumb450: `images/${listing.key}/thumb-450.webp`, preview: `images/${listing.key}/preview-1200.webp` },
@@ -209,6 +211,7 @@ beforeAll(async () => {
       })
       .returning({ id: images.id });
     if (!row) throw new Error("insert failed");
+    await storeTestEmbedding(db, row.id, embeddingNear(listing.topic, index, listing.weight));
     id[listing.key] = row.id;
     keyOf[row.id] = listing.key;
     await db.insert(imageTags).values(listing.tags.map((tag) => ({ imageId: row.id, tag, source: "contributor" as const })));
@@ -236,7 +239,7 @@ const keys = (body: SearchResponse) => body.results.map((r) => keyOf[r.id] ?? r.
 /** The service with the fake embedder, on this file's connection (what the route runs, minus cache and HTTP). */
 function serviceSearch(q: string, mode: SearchRequest["mode"], extra: Partial<SearchRequest> = {}) {
   return searchImages(
-    { db: dbHttp, embed: fakeEmbed, urls: { rendition: (key) => `https://img.test/${key}` }, log },
+    { db: dbHttp, model, embed: fakeEmbed, urls: { rendition: (key) => `https://img.test/${key}` }, log },
     { q, mode, sort: "relevance", perPage: 24, offset: 0, filters: { contributorId, safe: true }, ...extra },
   );
 }
@@ -339,7 +342,7 @@ describe("semantic and hybrid ranking (fake embedder)", () => {
   it("hybrid: candidates from the RUM index (where the server has it) rank exactly as ranking every match", async () => {
     const hybrid = (query: string, rumIndex: boolean) =>
       searchStatement({
-        retrieval: { kind: "hybrid", query, embedding: embeddingNear("ocean", 0, 1) },
+        retrieval: { kind: "hybrid", query, embedding: embeddingNear("ocean", 0, 1), model },
         filters: { safe: true },
         sort: "relevance",
         limit: 50,
@@ -375,7 +378,7 @@ describe("semantic and hybrid ranking (fake embedder)", () => {
   it("hybrid: the relative cut-off drops fused results far below the best", async () => {
     const statement = (cutoff: number) =>
       searchStatement({
-        retrieval: { kind: "hybrid", query: "salad", embedding: embeddingNear("food", 0, 1) },
+        retrieval: { kind: "hybrid", query: "salad", embedding: embeddingNear("food", 0, 1), model },
         filters: { contributorId, safe: true },
         sort: "relevance",
         limit: 50,
@@ -398,13 +401,20 @@ describe("semantic and hybrid ranking (fake embedder)", () => {
 
   it("degrades to keyword when the embedder fails or is slow", async () => {
     const failing = await searchImages(
-      { db: dbHttp, embed: () => Promise.reject(new EmbeddingUnavailable("down")), urls: { rendition: (k) => k }, log },
+      { db: dbHttp, model, embed: () => Promise.reject(new EmbeddingUnavailable("down")), urls: { rendition: (k) => k }, log },
       { q: "ocean", mode: "hybrid", sort: "relevance", perPage: 24, offset: 0, filters: { contributorId, safe: true } },
     );
     expect(failing.mode).toBe("keyword");
     expect(failing.degraded).toEqual(["semantic"]);
     const slow = await searchImages(
-      { db: dbHttp, embed: () => new Promise((resolve) => setTimeout(() => resolve(embeddingNear("ocean", 0)), 1000)), urls: { rendition: (k) => k }, log, embedBudgetMs: 50 },
+      {
+        db: dbHttp,
+        model,
+        embed: () => new Promise((resolve) => setTimeout(() => resolve(embeddingNear("ocean", 0)), 1000)),
+        urls: { rendition: (k) => k },
+        log,
+        embedBudgetMs: 50,
+      },
       { q: "ocean", mode: "semantic", sort: "relevance", perPage: 24, offset: 0, filters: { contributorId, safe: true } },
     );
     expect(slow.mode).toBe("keyword");
@@ -604,7 +614,7 @@ describe("filters and facets", () => {
       CORPUS.findIndex((l) => l.key === "viewOfSea"),
       0,
     );
-    const hybrid = { kind: "hybrid", query: "sea", embedding: towardsViewOfSea } as const;
+    const hybrid = { kind: "hybrid", query: "sea", embedding: towardsViewOfSea, model } as const;
     expect(await ids(statement(hybrid, common, 5))).toEqual(["viewOfSea"]);
     const rare = await ids(statement(hybrid, undefined, 5));
     // Without the list: the keyword leg's best ts_rank (a title and a tag with the word) joins viewOfSea.
@@ -856,14 +866,14 @@ describe("graceful degradation", () => {
   });
 
   it("uses the embedding service when it answers, and falls back when it is slow", async () => {
-    const target = workerWith({ EMBED_SERVICE_URL: "http://embed.test", WORKER_SHARED_SECRET: "secret", CLIP_MODEL_ID: "fake-clip" });
+    const target = workerWith({ EMBED_SERVICE_URL: "http://embed.test", WORKER_SHARED_SECRET: "secret" });
     const realFetch = globalThis.fetch;
     vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
       const request = new Request(input, init);
       if (!request.url.startsWith("http://embed.test/")) return realFetch(input, init);
       const { texts } = (await request.json()) as { texts: string[] };
       if (texts[0]?.includes("slow")) await new Promise((resolve) => setTimeout(resolve, 400));
-      return Response.json({ model: "fake-clip", version: "1", dimensions: EMBEDDING_DIMENSIONS, embeddings: [await fakeEmbed(texts[0] ?? "")] });
+      return Response.json({ model: "fake-clip", version: "1", dimensions: TEST_MODEL.dimensions, embeddings: [await fakeEmbed(texts[0] ?? "")] });
     });
     const semantic = await search({ q: "wavy water", mode: "semantic" }, { target });
     expect(semantic.body.mode).toBe("semantic");
@@ -1031,7 +1041,7 @@ describe("POST /v1/search/by-image", () => {
 
   /** The worker's /embed/image as a stub: the "image" is about wavy water, unless it is unreadable. */
   function withImageService() {
-    const target = workerWith({ EMBED_SERVICE_URL: "http://embed.test", WORKER_SHARED_SECRET: "secret", CLIP_MODEL_ID: "fake-clip" });
+    const target = workerWith({ EMBED_SERVICE_URL: "http://embed.test", WORKER_SHARED_SECRET: "secret" });
     const realFetch = globalThis.fetch;
     const seen: { auth: string | null; type: string | null; bytes: number }[] = [];
     vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
@@ -1039,9 +1049,9 @@ describe("POST /v1/search/by-image", () => {
       if (!request.url.startsWith("http://embed.test/")) return realFetch(input, init);
       const bytes = new Uint8Array(await request.arrayBuffer());
       seen.push({ auth: request.headers.get("authorization"), type: request.headers.get("content-type"), bytes: bytes.length });
-      if (request.url !== "http://embed.test/embed/image") return new Response("wrong route", { status: 404 });
+      if (request.url !== "http://embed.test/embed/image?model=fake-clip") return new Response("wrong route", { status: 404 });
       if (bytes[4] === 0xee) return Response.json({ type: "x", status: 422, detail: "the image could not be decoded: bad data" }, { status: 422 });
-      return Response.json({ model: "fake-clip", version: "1", dimensions: EMBEDDING_DIMENSIONS, embedding: await fakeEmbed("wavy water") });
+      return Response.json({ model: "fake-clip", version: "1", dimensions: TEST_MODEL.dimensions, embedding: await fakeEmbed("wavy water") });
     });
     return { target, seen };
   }

@@ -1,9 +1,9 @@
 import { env } from "cloudflare:test";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { EMBEDDING_DIMENSIONS, imageCategories, images, imageTags, licensePrices } from "../../db/schema";
+import { imageCategories, images, imageTags, licensePrices } from "../../db/schema";
 import { readConfig } from "../../edge/config";
 import { imageSitemaps } from "../../edge/web/pages/seo";
-import { signUp, testDb, workerWith } from "./support";
+import { signUp, storeTestEmbedding, TEST_MODEL, testDb, workerWith } from "./support";
 import { Browser } from "./web-support";
 
 /**
@@ -18,7 +18,7 @@ afterEach(() => vi.restoreAllMocks());
 
 /** A random direction no other test file's embeddings come near; every image here points (almost) along it. */
 const DIRECTION = (() => {
-  const v = Array.from({ length: EMBEDDING_DIMENSIONS }, () => Math.random() - 0.5);
+  const v = Array.from({ length: TEST_MODEL.dimensions }, () => Math.random() - 0.5);
   const norm = Math.hypot(...v);
   return v.map((x) => x / norm);
 })();
@@ -72,7 +72,6 @@ beforeAll(async () => {
         saleCount: index === 0 ? 1_000_000_000 : 0,
         metadata: { camera: "Fujifilm X-T5", iso: 200, GPSLatitude: 51.5 },
         // The hidden images sit exactly on the direction a search by image asks for: nearest, yet never shown.
-        embedding: listing.hidden ? DIRECTION : DIRECTION.map((x, i) => (i === index ? x + 0.05 : x)),
         derivativeKeys: { thumb450: `images/${listing.key}/thumb-450.webp`, preview: `images/${listing.key}/preview-1200.webp` },
         publishedAt: new Date(Date.now() + 86_400_000 - index * 1000),
         withdrawnAt: listing.hidden === "withdrawn" ? new Date() : null,
@@ -80,6 +79,7 @@ beforeAll(async () => {
       })
       .returning({ id: images.id });
     if (!row) throw new Error("insert failed");
+    await storeTestEmbedding(db, row.id, listing.hidden ? DIRECTION : DIRECTION.map((x, i) => (i === index ? x + 0.05 : x)));
     id[listing.key] = row.id;
     await db.insert(imageTags).values([
       { imageId: row.id, tag: MARKER, source: "contributor" as const },
@@ -158,12 +158,12 @@ describe("the search page", () => {
   });
 
   it("shows the images like a dropped or uploaded picture, never a hidden one", async () => {
-    const target = workerWith({ EMBED_SERVICE_URL: "http://embed.test", WORKER_SHARED_SECRET: "secret", CLIP_MODEL_ID: "fake-clip" });
+    const target = workerWith({ EMBED_SERVICE_URL: "http://embed.test", WORKER_SHARED_SECRET: "secret" });
     const realFetch = globalThis.fetch;
     vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
       const request = new Request(input, init);
-      if (request.url !== "http://embed.test/embed/image") return realFetch(input, init);
-      return Response.json({ model: "fake-clip", version: "1", dimensions: EMBEDDING_DIMENSIONS, embedding: DIRECTION });
+      if (request.url !== "http://embed.test/embed/image?model=fake-clip") return realFetch(input, init);
+      return Response.json({ model: "fake-clip", version: "1", dimensions: TEST_MODEL.dimensions, embedding: DIRECTION });
     });
     const visitor = new Browser(target);
     await visitor.page("/search");

@@ -1,7 +1,8 @@
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { expect } from "vitest";
 import { PROBLEM_BASE_URI } from "../../common/problems";
-import { connectDatabase } from "../../db/connect";
+import { connectDatabase, type Database } from "../../db/connect";
+import { registerModel, type SearchModel, storeEmbeddings } from "../../db/embedding-models";
 import { users } from "../../db/schema";
 import { hashPassword } from "../../edge/lib/password";
 import type { Problem } from "../../edge/lib/problem";
@@ -110,4 +111,22 @@ export function testSecret(name: "R2_S3_ENDPOINT" | "LOCAL_QUEUES_TOKEN"): strin
   const value = env[name];
   if (!value) throw new Error(`${name} is not in the test bindings (test/edge/global-setup.ts)`);
   return value;
+}
+
+/**
+ * The CLIP model of the edge tests' embeddings: the test files' fake embedding services answer as
+ * it, and it is the catalogue's active model (the first registered; every file registers the same).
+ */
+export const TEST_MODEL = { model: "fake-clip", version: "1", dimensions: 512 } as const;
+
+/** Registers {@link TEST_MODEL} (idempotent) and returns it as search reads it. */
+export async function testSearchModel(db: Database): Promise<SearchModel> {
+  const row = await registerModel(db, TEST_MODEL);
+  return { id: row.id, model: row.model, version: row.version, dimensions: row.dimensions };
+}
+
+/** Stores `vector` as the image's embedding by {@link TEST_MODEL}. */
+export async function storeTestEmbedding(db: Database, imageId: string, vector: readonly number[]): Promise<void> {
+  await testSearchModel(db);
+  await storeEmbeddings(db, imageId, [{ ...TEST_MODEL, vector }]);
 }

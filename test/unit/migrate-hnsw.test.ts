@@ -1,22 +1,20 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { EMBEDDING_INDEX_DEFINITION } from "../../migrate/hnsw";
+import { embeddingIndexDefinition } from "../../db/embedding-models";
 
-/** Lower case, no spaces: drizzle-kit writes `WITH (m=16,ef_construction=64)`, the rebuild `with (m = 16, ...)`. */
-const normalise = (sql: string) => sql.toLowerCase().replace(/\s+/g, "");
+/** Lower case, no spaces or identifier quotes: the migration quotes names, the code does not always. */
+const normalise = (sql: string) => sql.toLowerCase().replace(/[\s"]+/g, "");
 
-describe("the embedding index --defer-index rebuilds", () => {
-  it("is defined exactly as the migration creates it", () => {
-    // The newest migration that creates the index is the definition a migrated database has.
-    const folder = resolve(import.meta.dirname, "../../db/migrations");
-    const creating = readdirSync(folder)
-      .filter((name) => name.endsWith(".sql"))
-      .sort()
-      .map((name) => readFileSync(resolve(folder, name), "utf8"))
-      .filter((sql) => /CREATE INDEX "images_embedding_hnsw_idx"/.test(sql));
-    const created = /CREATE INDEX ("images_embedding_hnsw_idx"[^;]*);/.exec(creating.at(-1) ?? "")?.[1];
-    expect(created).toBeDefined();
-    expect(normalise(EMBEDDING_INDEX_DEFINITION)).toBe(normalise(created as string));
+describe("the per-model embedding index", () => {
+  it("is defined exactly as migration 0014 creates the first model's", () => {
+    const migration = readFileSync(resolve(import.meta.dirname, "../../db/migrations/0014_image_embeddings.sql"), "utf8");
+    const format = /EXECUTE format\('(CREATE INDEX %I ON [^']*)'/.exec(migration)?.[1];
+    expect(format).toBeDefined();
+    const created = (format as string).replace("%I", "image_embeddings_7_hnsw").replace("%s", "7");
+    expect(normalise(created)).toBe(normalise(`CREATE INDEX ${embeddingIndexDefinition({ id: 7, dimensions: 512 })}`));
+    // Another width changes only the cast.
+    expect(embeddingIndexDefinition({ id: 8, dimensions: 768 })).toContain("embedding::vector(768)");
+    expect(embeddingIndexDefinition({ id: 8, dimensions: 768 })).toContain("where model_id = 8");
   });
 });

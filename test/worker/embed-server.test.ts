@@ -72,6 +72,19 @@ describe("the query-embedding service", () => {
     });
   });
 
+  it("answers with the model the edge names, and refuses a model it does not serve (409)", async () => {
+    const json = { "content-type": "application/json" };
+    const named = await post("/embed/text", JSON.stringify({ texts: ["boats"], model: clip.modelId }), json);
+    expect(named.status).toBe(200);
+    expect(((await named.json()) as { model: string }).model).toBe(clip.modelId);
+    const other = await post("/embed/text", JSON.stringify({ texts: ["boats"], model: "ViT-L-14__openai" }), json);
+    expect(other.status).toBe(409);
+    expect(other.headers.get("content-type")).toBe("application/problem+json");
+    expect(((await other.json()) as { models: string[] }).models).toEqual([clip.modelId]);
+    const image = await post("/embed/image?model=ViT-L-14__openai", Buffer.from([0xff, 0xd8]), { "content-type": "image/jpeg" });
+    expect(image.status).toBe(409);
+  });
+
   it("embeds an uploaded image (search by image), not stored", async () => {
     const photo = readFileSync(resolve("test/fixtures/photos/rocket.jpg"));
     const res = await post("/embed/image", photo, { "content-type": "image/jpeg" });

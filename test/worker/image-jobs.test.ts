@@ -9,8 +9,9 @@ import { derivativeKey, NSFW_THRESHOLD, originalKey, privateRenditionKey, RENDIT
 import { jobMessage } from "../../common/jobs";
 import { createLogger } from "../../common/log";
 import { connectDatabase } from "../../db/connect";
+import { embeddingsOf, registerModel } from "../../db/embedding-models";
 import { startLocalDatabase } from "../../db/local/server";
-import { EMBEDDING_DIMENSIONS, images, imageTags, jobs, users } from "../../db/schema";
+import { imageEmbeddings, images, imageTags, jobs, users } from "../../db/schema";
 import { DEFAULT_NSFW_MODEL_PATH } from "../../gpu-worker/config";
 import type { ObjectStore } from "../../gpu-worker/jobs/image-outputs";
 import { type ImageJobDeps, processImage, recordProcessFailure } from "../../gpu-worker/jobs/image-process";
@@ -60,9 +61,11 @@ beforeAll(async () => {
   const local = await startLocalDatabase({});
   stopDatabase = local.stop;
   ({ db, pool } = connectDatabase(local.url, { localProxy: local.proxy, webSocket: WebSocket }));
-  await writeTestClipModel(join(work, "clip"), { layout: "immich", embedDim: EMBEDDING_DIMENSIONS });
+  await writeTestClipModel(join(work, "clip"), { layout: "immich", embedDim: 512 });
   [nsfw, clip] = await Promise.all([loadNsfwModel(DEFAULT_NSFW_MODEL_PATH), loadClipModel(join(work, "clip"), { executionProviders: ["cpu"], maxBatch: 8, maxWaitMs: 0 })]);
   const tagger = await createTagger(clip, { cacheDir: join(work, "tagger-cache") });
+  // As the worker does at start (gpu-worker/ml/models.ts joinCatalogue): the first model is active.
+  await registerModel(db, { model: clip.modelId, version: clip.version, dimensions: clip.embedDim });
   buckets = memoryStore();
   deps = {
     db,
@@ -145,12 +148,12 @@ describe("image.process", () => {
       width: 640,
       height: 420,
       mlStatus: "done",
-      embeddingModel: clip.modelId,
     });
     expect(image.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(typeof image.phash).toBe("bigint");
     expect(image.palette?.length).toBeGreaterThan(0);
-    expect(image.embedding).toHaveLength(EMBEDDING_DIMENSIONS);
+    expect(await embeddingsOf(db, id)).toEqual([expect.objectContaining({ model: clip.modelId, version: clip.version, state: "active", vector: expect.any(Array) })]);
+    expect((await embeddingsOf(db, id))[0]?.vector).toHaveLength(512);
     expect(Object.keys(image.derivativeKeys ?? {}).sort()).toEqual([...RENDITION_NAMES].sort());
     expect((await tagsOf(id)).map((t) => t.tag).join(" ")).toBe(image.tagText);
     for (const name of RENDITION_NAMES) {
@@ -205,12 +208,11 @@ describe("image.reprocess", () => {
         colourBucket: null,
         phash: 0n,
         metadata: {},
-        embedding: null,
-        embeddingModel: null,
         mlStatus: "pending",
         nsfwScore: 0.99,
       })
       .where(eq(images.id, id));
+    await db.delete(imageEmbeddings).where(eq(imageEmbeddings.imageId, id));
     processed = await row(id);
     await db.insert(imageTags).values([
       { imageId: id, tag: "an old model's tag", confidence: 0.5, source: "ai" },
@@ -229,8 +231,8 @@ describe("image.reprocess", () => {
     // Named: recomputed.
     expect(after.palette?.length).toBeGreaterThan(0);
     expect(after.colourBucket).not.toBeNull();
-    expect(after.embedding).toHaveLength(EMBEDDING_DIMENSIONS);
-    expect(after).toMatchObject({ embeddingModel: clip.modelId, mlStatus: "done" });
+    expect((await embeddingsOf(db, id)).map((e) => [e.model, e.vector.length])).toEqual([[clip.modelId, 512]]);
+    expect(after).toMatchObject({ mlStatus: "done" });
     const tags = await tagsOf(id);
     expect(tags.map((t) => t.tag)).not.toContain("an old model's tag");
     expect(tags).toContainEqual({ tag: "harbour", source: "contributor" });

@@ -1,9 +1,11 @@
-import { and, eq, isNotNull, isNull, notInArray, or, type SQLWrapper, sql } from "drizzle-orm";
+import { and, eq, isNull, notInArray, or, type SQLWrapper, sql } from "drizzle-orm";
+import { alias } from "drizzle-orm/pg-core";
 import * as v from "valibot";
 import { listedSql, NEAR_DUPLICATE_MAX_DISTANCE, safeForSearchSql } from "../../../common/images";
 import type { Logger } from "../../../common/log";
 import type { Database } from "../../../db/connect";
-import { categories, imageCategories, images, imageTags, licensePrices, licenseType, tagSource, users } from "../../../db/schema";
+import { activeModel, modelIs, type SearchModel, vectorDistance } from "../../../db/embedding-models";
+import { categories, imageCategories, imageEmbeddings, images, imageTags, licensePrices, licenseType, tagSource, users } from "../../../db/schema";
 import type { PublicUrls } from "../../adapters/public-urls";
 import { ApiError } from "../../lib/problem";
 import * as s from "../../lib/schemas";
@@ -283,15 +285,18 @@ export type SimilarOptions = { perPage: number; safe: boolean };
  * gets no results and `degraded: ["semantic"]`.
  */
 export async function findSimilarImages(db: Database, imageId: string, options: SimilarOptions, urls: PublicUrls): Promise<SimilarImages> {
+  // The model search reads (db/embedding-models.ts): the image's vector and its neighbours' are its.
+  const model = await activeModel(db);
+  const hasEmbedding = model ? sql<boolean>`exists (select 1 from image_embeddings oe where oe.image_id = ${images.id} and oe.model_id = ${model.id})` : sql<boolean>`false`;
   const [origin] = await db
-    .select({ id: images.id, sha256: images.sha256, phash: images.phash, duplicateOf: images.duplicateOf, hasEmbedding: sql<boolean>`${images.embedding} is not null` })
+    .select({ id: images.id, sha256: images.sha256, phash: images.phash, duplicateOf: images.duplicateOf, hasEmbedding })
     .from(images)
     .where(and(eq(images.id, imageId), publiclyListed));
   if (!origin) throw new ApiError("not-found", "no such image");
-  if (!origin.hasEmbedding) {
+  if (!origin.hasEmbedding || !model) {
     return { imageId, results: [], degraded: ["semantic"], notice: "this image has no embedding yet (it was not analysed by the CLIP model), so similar images cannot be found" };
   }
-  const candidates = await nearestNeighbours(db, origin, options);
+  const candidates = await nearestNeighbours(db, origin, model, options);
   const results = collapseNearDuplicates(candidates, options.perPage).map((c) => ({
     id: c.id,
     title: c.title,
@@ -306,22 +311,23 @@ export async function findSimilarImages(db: Database, imageId: string, options: 
 }
 
 /**
- * The ranked candidates. `ORDER BY embedding <=> (select embedding ... where id = $1)` is the form
- * the HNSW index serves (the subquery is an init plan, a constant for the scan). The filters apply
+ * The ranked candidates. `ORDER BY e.embedding::vector(D) <=> (select embedding ... where image_id = $1)`
+ * over the model's rows is the form its partial HNSW index serves (db/embedding-models.ts; the
+ * subquery is an init plan, a constant for the scan). The filters apply
  * after the index produces rows, so the scan is iterative (pgvector 0.8): it keeps walking the graph
  * until LIMIT rows pass them instead of stopping at ef_search candidates; both settings are local
  * to this transaction. EXPLAIN ANALYZE on 100,000 images (PostgreSQL 15, pgvector 0.8.0): an index
- * scan on images_embedding_hnsw_idx, 96 rows in 5 ms; without the settings the same LIMIT 96 got 38.
+ * scan on the embedding index (then images_embedding_hnsw_idx), 96 rows in 5 ms; without the settings the same LIMIT 96 got 38.
  */
-async function nearestNeighbours(db: Database, origin: DuplicateKeys, { perPage, safe }: SimilarOptions) {
+async function nearestNeighbours(db: Database, origin: DuplicateKeys, model: SearchModel, { perPage, safe }: SimilarOptions) {
   const limit = perPage * CANDIDATES_PER_RESULT;
-  const originEmbedding = sql`(select origin.embedding from ${images} as origin where origin.id = ${origin.id})`;
-  const distance = sql`${images.embedding} <=> ${originEmbedding}`;
+  const originEmbedding = sql`(select origin.embedding from image_embeddings as origin where origin.image_id = ${origin.id} and origin.model_id = ${model.id})`;
+  const e = alias(imageEmbeddings, "e");
+  const distance = vectorDistance(model, "e", originEmbedding);
   // The image, what it duplicates, its duplicates and the other duplicates of what it duplicates.
   const linked = origin.duplicateOf === null ? [origin.id] : [origin.id, origin.duplicateOf];
   const filters = [
     publiclyListed,
-    isNotNull(images.embedding),
     notInArray(images.id, linked),
     or(isNull(images.duplicateOf), notInArray(images.duplicateOf, linked)),
     origin.sha256 === null ? undefined : sql`${images.sha256} is distinct from ${origin.sha256}`,
@@ -345,7 +351,8 @@ async function nearestNeighbours(db: Database, origin: DuplicateKeys, { perPage,
           duplicateOf: images.duplicateOf,
           similarity: sql<number>`1 - (${distance})`.mapWith(Number),
         })
-        .from(images)
+        .from(e)
+        .innerJoin(images, and(eq(images.id, e.imageId), modelIs(model, "e")))
         .where(and(...filters))
         // The distance alone: a second sort key would keep the index from serving the order.
         .orderBy(distance)

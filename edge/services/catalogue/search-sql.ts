@@ -1,5 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import { listedSql, safeForSearchSql } from "../../../common/images";
+import { modelIs, type SearchModel, vectorDistance } from "../../../db/embedding-models";
 import { SYNONYM_GROUPS } from "../../data/synonyms";
 
 /**
@@ -61,8 +62,11 @@ export type SearchFilters = {
 export type Retrieval =
   | { kind: "browse" }
   | { kind: "keyword"; query: string }
-  | { kind: "semantic"; embedding: readonly number[] }
-  | { kind: "hybrid"; query: string; embedding: readonly number[] };
+  | { kind: "semantic"; embedding: readonly number[]; model: VectorModel }
+  | { kind: "hybrid"; query: string; embedding: readonly number[]; model: VectorModel };
+
+/** The CLIP model whose vectors a semantic or hybrid search reads (db/embedding-models.ts): its id and width. */
+export type VectorModel = Pick<SearchModel, "id" | "dimensions">;
 
 export type SearchPlan = {
   retrieval: Retrieval;
@@ -338,8 +342,18 @@ export function businessBoost(now: Date): SQL {
 }
 
 /** `'[0.1,0.2,...]'::vector`: numbers the embedder produced, bound as one parameter. */
-function vectorParam(embedding: readonly number[]): SQL {
-  return sql`${`[${embedding.join(",")}]`}::vector`;
+/**
+ * The model's vectors joined to their images, and the distance to the query in the form of the
+ * model's partial HNSW index (image_embeddings_<id>_hnsw over embedding::vector(<width>)), so the
+ * index scan hands over images nearest first and the iterative scan keeps going past filtered rows.
+ */
+function nearestSource(retrieval: { embedding: readonly number[]; model: VectorModel }): { from: SQL; model: SQL; distance: SQL } {
+  const query = sql`${`[${retrieval.embedding.join(",")}]`}`;
+  return {
+    from: sql`image_embeddings e join images i on i.id = e.image_id`,
+    model: modelIs(retrieval.model, "e"),
+    distance: vectorDistance(retrieval.model, "e", query),
+  };
 }
 
 /**
@@ -459,12 +473,12 @@ matched as (
 )`;
     }
     case "semantic": {
-      const vector = vectorParam(retrieval.embedding);
+      const nearest = nearestSource(retrieval);
       return sql`nearest as (
-  select i.id, i.embedding <=> ${vector} as distance, ${carried}
-  from images i
-  where i.embedding is not null and ${where}
-  order by i.embedding <=> ${vector}
+  select i.id, ${nearest.distance} as distance, ${carried}
+  from ${nearest.from}
+  where ${nearest.model} and ${where}
+  order by ${nearest.distance}
   limit ${plan.tuning?.semanticPool ?? SEMANTIC_POOL}
 ),
 matched as (
@@ -472,7 +486,7 @@ matched as (
 )`;
     }
     case "hybrid": {
-      const vector = vectorParam(retrieval.embedding);
+      const nearest = nearestSource(retrieval);
       const tsquery = keywordTsquery(retrieval.query);
       // With RUM, the index hands over its RUM_POOL best matches in its own rank order (close to ts_rank's
       // but not the same), and ts_rank picks the candidates from those: a common word no longer costs in
@@ -503,9 +517,9 @@ matched as (
   union all
   select * from (
     select i.id, ${keywordRank(retrieval.query)} as rank_score, ${RAW_COLUMNS}
-    from images i
-    where i.embedding is not null and i.search_vector @@ ${tsquery} and ${where} and ${common}
-    order by i.embedding <=> ${vector}
+    from ${nearest.from}
+    where ${nearest.model} and i.search_vector @@ ${tsquery} and ${where} and ${common}
+    order by ${nearest.distance}
     limit ${candidates}
   ) common`
         : rankedHits;
@@ -513,10 +527,10 @@ matched as (
   ${keywordHits}
 ),
 semantic_hits as (
-  select i.id, i.embedding <=> ${vector} as distance, ${RAW_COLUMNS}
-  from images i
-  where i.embedding is not null and ${where}
-  order by i.embedding <=> ${vector}
+  select i.id, ${nearest.distance} as distance, ${RAW_COLUMNS}
+  from ${nearest.from}
+  where ${nearest.model} and ${where}
+  order by ${nearest.distance}
   limit ${candidates}
 ),
 keyword_ranked as (

@@ -2,7 +2,8 @@ import * as v from "valibot";
 import { COLOUR_BUCKETS, type ColourBucket, colourBucket } from "../../../common/colours";
 import type { Logger } from "../../../common/log";
 import type { HttpDatabase } from "../../../db/connect";
-import { EMBEDDING_DIMENSIONS, licenseType } from "../../../db/schema";
+import { activeModel, type SearchModel } from "../../../db/embedding-models";
+import { licenseType } from "../../../db/schema";
 import { EmbeddingRefused, embedImageQuery, embedQuery, normaliseQuery } from "../../adapters/embed-service";
 import type { PublicUrls } from "../../adapters/public-urls";
 import type { Store } from "../../adapters/store";
@@ -132,6 +133,11 @@ export type Embed = (query: string) => Promise<number[]>;
 export type SearchDeps = {
   /** c.var.dbRead in the route: each search is one statement, so one HTTP round trip (to the read replica if any). */
   db: HttpDatabase;
+  /**
+   * The CLIP model whose vectors the search reads ({@link searchModel}): `embed` and a by-image
+   * embedding come from it. Null before any model is registered: text searches are keyword only.
+   */
+  model: SearchModel | null;
   embed: Embed;
   urls: Pick<PublicUrls, "rendition">;
   log: Logger;
@@ -279,7 +285,7 @@ async function query<T>(log: Logger, run: () => Promise<T>): Promise<T> {
   }
 }
 
-async function embedWithin(log: Logger, embed: Embed, text: string, budgetMs: number): Promise<number[] | null> {
+async function embedWithin(log: Logger, embed: Embed, text: string, budgetMs: number, dimensions: number): Promise<number[] | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const embedding = await Promise.race([
@@ -288,8 +294,8 @@ async function embedWithin(log: Logger, embed: Embed, text: string, budgetMs: nu
         timer = setTimeout(() => reject(new Error(`no embedding within ${budgetMs} ms`)), budgetMs);
       }),
     ]);
-    if (embedding.length !== EMBEDDING_DIMENSIONS || !embedding.every(Number.isFinite)) {
-      throw new Error(`the embedding has ${embedding.length} dimensions, not ${EMBEDDING_DIMENSIONS} finite numbers`);
+    if (embedding.length !== dimensions || !embedding.every(Number.isFinite)) {
+      throw new Error(`the embedding has ${embedding.length} dimensions, not ${dimensions} finite numbers`);
     }
     return embedding;
   } catch (error) {
@@ -342,6 +348,32 @@ async function catalogueFacts(db: HttpDatabase, log: Logger, now: number): Promi
 }
 
 /**
+ * How long an isolate trusts its idea of the model search reads: well under the time a retired
+ * model's vectors are kept after a switch (db/embedding-models.ts RETIRED_GRACE_MS), so a search
+ * never reads a model whose vectors are gone.
+ */
+const SEARCH_MODEL_TTL_MS = 30_000;
+let searchModelProbe: { model: SearchModel | null; checkedAt: number } | undefined;
+
+/**
+ * The CLIP model search reads (embedding_models' active row, db/embedding-models.ts), asked once per
+ * isolate every {@link SEARCH_MODEL_TTL_MS}. Every semantic leg of one search uses this one model:
+ * the query's embedding is asked of the embedding service by its name and checked against it. A
+ * failed lookup counts as no model (keyword search) and is asked again next time.
+ */
+export async function searchModel(db: HttpDatabase, log: Logger, now = Date.now()): Promise<SearchModel | null> {
+  if (searchModelProbe && now - searchModelProbe.checkedAt < SEARCH_MODEL_TTL_MS) return searchModelProbe.model;
+  try {
+    const model = await activeModel(db);
+    searchModelProbe = { model, checkedAt: now };
+    return model;
+  } catch (error) {
+    log.warn("could not look up the CLIP model search reads; searching by keywords", { error: (error as Error).message });
+    return null;
+  }
+}
+
+/**
  * A count for people when it is an estimate: two significant figures (273,393 → 270,000), so it
  * does not pretend to a precision it lacks.
  */
@@ -362,10 +394,13 @@ export async function searchImages(deps: SearchDeps, request: SearchRequest): Pr
   const text = request.q.trim();
   const degraded: SearchResponse["degraded"] = [];
   let retrieval: Retrieval = text ? { kind: "keyword", query: text } : { kind: "browse" };
-  if (request.embedding) retrieval = { kind: "semantic", embedding: request.embedding };
-  else if (text && request.mode !== "keyword") {
-    const embedding = await embedWithin(deps.log, deps.embed, text, deps.embedBudgetMs ?? EMBED_BUDGET_MS);
-    if (embedding) retrieval = request.mode === "semantic" ? { kind: "semantic", embedding } : { kind: "hybrid", query: text, embedding };
+  const model = deps.model;
+  if (request.embedding) {
+    if (!model || request.embedding.length !== model.dimensions) throw new Error("a by-image search needs the embedding of the model search reads");
+    retrieval = { kind: "semantic", embedding: request.embedding, model };
+  } else if (text && request.mode !== "keyword") {
+    const embedding = model ? await embedWithin(deps.log, deps.embed, text, deps.embedBudgetMs ?? EMBED_BUDGET_MS, model.dimensions) : null;
+    if (embedding && model) retrieval = request.mode === "semantic" ? { kind: "semantic", embedding, model } : { kind: "hybrid", query: text, embedding, model };
     else degraded.push("semantic");
   }
 
@@ -543,7 +578,7 @@ export type CatalogueSearchDeps = {
   db: HttpDatabase;
   /** The primary, where the query is recorded for suggestions: c.var.dbHttp. */
   primary: HttpDatabase;
-  config: Pick<Config, "CLIP_MODEL_ID" | "JWT_PRIVATE_KEY" | "EMBED_SERVICE_URL" | "WORKER_SHARED_SECRET">;
+  config: Pick<Config, "JWT_PRIVATE_KEY" | "EMBED_SERVICE_URL" | "WORKER_SHARED_SECRET">;
   store: Store;
   urls: Pick<PublicUrls, "rendition">;
   log: Logger;
@@ -590,14 +625,19 @@ export async function searchCatalogue(
     },
   };
   const offset = query.cursor ? await decodeSearchCursor(request, query.cursor) : ((query.page ?? 1) - 1) * query.perPage;
+  const model = query.q.trim() && query.mode !== "keyword" ? await searchModel(deps.db, deps.log) : null;
   const result = await cachedSearch(
     {
       db: deps.db,
-      embed: async (text) => (await embedQuery({ config, store }, text)).embedding,
+      model,
+      embed: async (text) => {
+        if (!model) throw new Error("no CLIP model serves search");
+        return (await embedQuery({ config, store }, text, model)).embedding;
+      },
       urls: deps.urls,
       log: deps.log,
       store,
-      modelId: config.CLIP_MODEL_ID,
+      modelId: model ? `${model.id}` : "",
       storeDegraded: options.storeDegraded,
       fresh: options.fresh,
     },
@@ -630,15 +670,17 @@ export async function searchByImage(
     throw new ApiError("unsupported-media-type", `send the image as one of ${QUERY_IMAGE_TYPES.join(", ")}`, { accepted: QUERY_IMAGE_TYPES });
   }
   if (image.bytes.byteLength === 0) throw new ApiError("validation-failed", "the body is empty", { errors: [{ path: "", message: "send an image" }] });
+  const model = await searchModel(deps.db, deps.log);
+  if (!model) throw new ApiError("service-unavailable", "image search is unavailable right now (no CLIP model has embedded the catalogue yet)");
   let embedding: number[];
   try {
-    embedding = await embedImageQuery({ config: deps.config }, image.bytes, image.contentType);
+    embedding = await embedImageQuery({ config: deps.config }, image.bytes, image.contentType, model);
   } catch (error) {
     if (error instanceof EmbeddingRefused) throw new ApiError("validation-failed", error.message, { errors: [{ path: "", message: "not a readable image" }] });
     throw new ApiError("service-unavailable", "image search is unavailable right now (no embedding service)");
   }
   return searchImages(
-    { db: deps.db, embed: async () => embedding, urls: deps.urls, log: deps.log },
+    { db: deps.db, model, embed: async () => embedding, urls: deps.urls, log: deps.log },
     {
       q: "",
       embedding,

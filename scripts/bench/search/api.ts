@@ -30,7 +30,7 @@ import { parseArgs } from "node:util";
 import { catalogueFactsFrom, catalogueProbeStatement, type Retrieval, searchStatement } from "../../../edge/services/catalogue/search-sql";
 import { recordFigures } from "../lib/figures";
 import { SearchCorpus } from "./corpus";
-import { assertSearchDefaults, benchDatabaseUrl, openBenchDatabase, percentile, readCorpusStamp, serverSettings, sizeLabel } from "./db";
+import { assertSearchDefaults, BENCH_MODEL, benchDatabaseUrl, openBenchDatabase, percentile, readCorpusStamp, serverSettings, sizeLabel } from "./db";
 
 const figures = recordFigures("search-api");
 
@@ -179,7 +179,11 @@ async function bareSql(scenario: Scenario): Promise<number> {
     const q = p.q ?? "";
     const embedding = embeddings.get(q.toLowerCase()) ?? [];
     const retrieval: Retrieval =
-      p.mode === "keyword" ? { kind: "keyword", query: q } : p.mode === "semantic" ? { kind: "semantic", embedding } : { kind: "hybrid", query: q, embedding };
+      p.mode === "keyword"
+        ? { kind: "keyword", query: q }
+        : p.mode === "semantic"
+          ? { kind: "semantic", embedding, model: BENCH_MODEL }
+          : { kind: "hybrid", query: q, embedding, model: BENCH_MODEL };
     const filters = { safe: true, ...(p.category ? { category: p.category } : {}), ...(p.orientation ? { orientation: p.orientation as "portrait" } : {}) };
     const statement = searchStatement({
       retrieval,

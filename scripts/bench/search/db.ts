@@ -12,6 +12,16 @@ import { type CatalogueFacts, catalogueFactsFrom, catalogueProbeStatement } from
 import type { CorpusOptions } from "./corpus";
 
 /** The CI cluster (scripts/ci/start-postgres.sh), in a database of its own. */
+/**
+ * The corpus's CLIP model (db/embedding-models.ts): load.ts registers it as embedding_models id 1, so
+ * the raw statements below can name its partial index's predicate and cast as literals, as search does.
+ */
+export const BENCH_MODEL = { id: 1, model: "bench-synthetic", version: "1", dimensions: 512 } as const;
+/** The corpus's vectors joined to their images, for raw statements that read `images` columns unqualified. */
+export const BENCH_VECTORS = `image_embeddings join images on images.id = image_embeddings.image_id and image_embeddings.model_id = ${BENCH_MODEL.id}`;
+/** The cosine distance to the query in parameter `$n`, in the form of the model's index. */
+export const benchDistance = (n: number) => `embedding::vector(${BENCH_MODEL.dimensions}) <=> $${n}::vector(${BENCH_MODEL.dimensions})`;
+
 export const DEFAULT_BENCH_URL = "postgres://postgres@127.0.0.1:5433/edgestock_bench";
 
 export function benchDatabaseUrl(): string {

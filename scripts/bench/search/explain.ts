@@ -13,7 +13,7 @@ import { sql } from "drizzle-orm";
 import { type Retrieval, searchStatement } from "../../../edge/services/catalogue/search-sql";
 import { recordFigures } from "../lib/figures";
 import { SearchCorpus } from "./corpus";
-import { assertSearchDefaults, benchDatabaseUrl, openBenchDatabase, readCorpusStamp } from "./db";
+import { assertSearchDefaults, BENCH_MODEL, benchDatabaseUrl, openBenchDatabase, readCorpusStamp } from "./db";
 
 recordFigures("search-explain");
 
@@ -29,8 +29,8 @@ const now = new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000);
 const cases: { name: string; retrieval: Retrieval; filtered: boolean }[] = [];
 for (const filtered of [false, true]) {
   cases.push({ name: `keyword "${query.text}"`, retrieval: { kind: "keyword", query: query.text }, filtered });
-  cases.push({ name: "semantic", retrieval: { kind: "semantic", embedding }, filtered });
-  cases.push({ name: `hybrid "${query.text}"`, retrieval: { kind: "hybrid", query: query.text, embedding }, filtered });
+  cases.push({ name: "semantic", retrieval: { kind: "semantic", embedding, model: BENCH_MODEL }, filtered });
+  cases.push({ name: `hybrid "${query.text}"`, retrieval: { kind: "hybrid", query: query.text, embedding, model: BENCH_MODEL }, filtered });
 }
 
 let report = `# The search route's statements on the benchmark corpus\n\nWritten by \`scripts/bench/search/explain.ts\` on ${stamp.size.toLocaleString("en")} images (${new Date().toISOString().slice(0, 10)}). Filter: category \`${query.filter.category}\` + portrait.\n`;

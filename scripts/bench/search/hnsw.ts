@@ -2,14 +2,14 @@
  * HNSW build parameters and ef_search against recall, per query as well as on average, on a database
  * loaded by load.ts (DATABASE_URL, default the CI cluster's edgestock_bench):
  *
- *   for each (m, ef_construction) given: rebuild images_embedding_hnsw_idx with them (build time, size),
+ *   for each (m, ef_construction) given: rebuild the corpus model's index (image_embeddings_1_hnsw) with them (build time, size),
  *   then for each ef_search: recall@20 against exact search for every topic query, without a filter
  *   and with the selective one under iterative_scan = relaxed_order (what the route runs), as the mean,
  *   the worst query and how many queries fall under 0.8; p50/p95 round trip.
  *
  * `--storage vector,halfvec` compares how the graph stores its vectors: `vector` is the column's own
- * index (images_embedding_hnsw_idx, 4 bytes a dimension), `halfvec` an index over
- * `embedding::halfvec(512)` (2 bytes a dimension, images_embedding_half_idx) that the queries order by
+ * index (image_embeddings_1_hnsw, 4 bytes a dimension), `halfvec` an index over
+ * `embedding::halfvec(512)` (2 bytes a dimension, image_embeddings_half_idx) that the queries order by
  * instead. Both indexes can exist at once; the planner takes the one the ORDER BY matches.
  *
  * The index is left as the last build; `--restore` rebuilds it as migration 0011 defines it afterwards.
@@ -18,9 +18,10 @@
  */
 import { parseArgs } from "node:util";
 import type { PoolClient } from "@neondatabase/serverless";
+import { embeddingIndexName } from "../../../db/embedding-models";
 import { recordFigures } from "../lib/figures";
 import { SearchCorpus, type TopicQuery, vectorLiteral } from "./corpus";
-import { type CorpusStamp, ms, percentile, seconds, serverSettings, sizeLabel, withBenchCorpus } from "./db";
+import { BENCH_MODEL, BENCH_VECTORS, benchDistance, type CorpusStamp, ms, percentile, seconds, serverSettings, sizeLabel, withBenchCorpus } from "./db";
 
 const figures = recordFigures("search-hnsw");
 
@@ -45,8 +46,8 @@ const EF_VALUES = (args.ef ?? "40,100,200").split(",").map(Number);
 const MIGRATION_BUILD = { m: 24, efConstruction: 200 };
 /** How the graph stores vectors: its index, the indexed expression and the query's distance to it. */
 const STORAGES = {
-  vector: { index: "images_embedding_hnsw_idx", indexed: "embedding vector_cosine_ops", distance: "embedding <=> $1::vector" },
-  halfvec: { index: "images_embedding_half_idx", indexed: "(embedding::halfvec(512)) halfvec_cosine_ops", distance: "embedding::halfvec(512) <=> $1::halfvec(512)" },
+  vector: { index: embeddingIndexName(BENCH_MODEL.id), indexed: "(embedding::vector(512)) vector_cosine_ops", distance: benchDistance(1) },
+  halfvec: { index: "image_embeddings_half_idx", indexed: "(embedding::halfvec(512)) halfvec_cosine_ops", distance: "embedding::halfvec(512) <=> $1::halfvec(512)" },
 } as const;
 type Storage = keyof typeof STORAGES;
 const STORAGE_NAMES = (args.storage ?? "vector").split(",").map((name) => {
@@ -57,7 +58,7 @@ const STORAGE_NAMES = (args.storage ?? "vector").split(",").map((name) => {
 const VISIBLE = "status = 'approved' and withdrawn_at is null";
 const FILTER = "orientation = $3 and exists (select 1 from image_categories ic where ic.image_id = images.id and ic.category_slug = $2)";
 const nearestSql = (filtered: boolean, storage: Storage = "vector") =>
-  `select id from images where ${VISIBLE}${filtered ? ` and ${FILTER}` : ""} order by ${STORAGES[storage].distance} limit ${K}`;
+  `select id from ${BENCH_VECTORS} where ${VISIBLE}${filtered ? ` and ${FILTER}` : ""} order by ${STORAGES[storage].distance} limit ${K}`;
 const params = (q: TopicQuery, filtered: boolean) => (filtered ? [vectorLiteral(q.embedding), q.filter.category, q.filter.orientation] : [vectorLiteral(q.embedding)]);
 
 await withBenchCorpus(run);
@@ -70,7 +71,7 @@ async function build(c: PoolClient, m: number, efConstruction: number, storage: 
   if (!current.replace(/\s+/g, "").includes(`(m='${m}',ef_construction='${efConstruction}')`)) {
     await c.query(`drop index if exists ${index}`);
     const t = performance.now();
-    await c.query(`create index ${index} on images using hnsw (${indexed}) with (m = ${m}, ef_construction = ${efConstruction})`);
+    await c.query(`create index ${index} on image_embeddings using hnsw (${indexed}) with (m = ${m}, ef_construction = ${efConstruction}) where model_id = ${BENCH_MODEL.id}`);
     took = `${seconds(t).toFixed(1)} s`;
   }
   const size = (await c.query<{ size: string }>("select pg_size_pretty(pg_relation_size($1::regclass)) as size", [index])).rows[0]?.size ?? "?";

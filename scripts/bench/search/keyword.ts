@@ -20,7 +20,7 @@ import { PgDialect } from "drizzle-orm/pg-core";
 import { COMMON_WORD_MATCHES, commonWordSql, keywordTsquery, RANK_WEIGHTS, RUM_INDEX, RUM_POOL, searchStatement } from "../../../edge/services/catalogue/search-sql";
 import { recordFigures } from "../lib/figures";
 import { SearchCorpus, type TopicQuery } from "./corpus";
-import { type CorpusStamp, catalogueFacts, ms, overlap, percentile, serverSettings, sizeLabel, withBenchCorpus } from "./db";
+import { BENCH_MODEL, type CorpusStamp, catalogueFacts, ms, overlap, percentile, serverSettings, sizeLabel, withBenchCorpus } from "./db";
 
 const figures = recordFigures("search-keyword");
 
@@ -44,7 +44,7 @@ async function run(c: PoolClient, stamp: CorpusStamp, url: string) {
   const statement = (q: TopicQuery, text: string, route: boolean) =>
     dialect.sqlToQuery(
       searchStatement({
-        retrieval: { kind: "hybrid", query: text, embedding: Array.from(q.embedding) },
+        retrieval: { kind: "hybrid", query: text, embedding: Array.from(q.embedding), model: BENCH_MODEL },
         filters: { safe: true },
         sort: "relevance",
         limit: PAGE,

@@ -35,7 +35,20 @@ import { PgDialect } from "drizzle-orm/pg-core";
 import { givenMatchesStatement, HYBRID_CANDIDATES, searchStatement } from "../../../edge/services/catalogue/search-sql";
 import { recordFigures } from "../lib/figures";
 import { SearchCorpus, type TopicQuery, vectorLiteral } from "./corpus";
-import { type CorpusStamp, catalogueFacts, ms, openBenchDatabase, percentile, seconds, serverSettings, sizeLabel, withBenchCorpus } from "./db";
+import {
+  BENCH_MODEL,
+  BENCH_VECTORS,
+  benchDistance,
+  type CorpusStamp,
+  catalogueFacts,
+  ms,
+  openBenchDatabase,
+  percentile,
+  seconds,
+  serverSettings,
+  sizeLabel,
+  withBenchCorpus,
+} from "./db";
 
 const figures = recordFigures("search-lancedb");
 
@@ -82,7 +95,7 @@ type LanceDb = any;
 const VISIBLE = "status = 'approved' and withdrawn_at is null";
 const FILTER = (c: number, o: number) => `orientation = $${o} and exists (select 1 from image_categories ic where ic.image_id = images.id and ic.category_slug = $${c})`;
 const PG = {
-  vector: (filtered: boolean) => `select id from images where ${VISIBLE}${filtered ? ` and ${FILTER(2, 3)}` : ""} order by embedding <=> $1::vector limit ${K}`,
+  vector: (filtered: boolean) => `select id from ${BENCH_VECTORS} where ${VISIBLE}${filtered ? ` and ${FILTER(2, 3)}` : ""} order by ${benchDistance(1)} limit ${K}`,
   keyword: `select id from images, websearch_to_tsquery('english', $1) query where search_vector @@ query and ${VISIBLE}
     order by ts_rank(search_vector, query) desc, id limit ${K}`,
   hybrid: `with keyword as (
@@ -91,7 +104,7 @@ const PG = {
     where search_vector @@ query and ${VISIBLE} order by rank desc, id limit ${CANDIDATES}) best
 ), semantic as (
   select id, row_number() over (order by distance) as rank from (
-    select id, embedding <=> $2::vector as distance from images where ${VISIBLE} order by embedding <=> $2::vector limit ${CANDIDATES}) nearest
+    select id, ${benchDistance(2)} as distance from ${BENCH_VECTORS} where ${VISIBLE} order by ${benchDistance(2)} limit ${CANDIDATES}) nearest
 )
 select id, sum(1.0 / (${RRF_K} + rank)) as score from (select id, rank from keyword union all select id, rank from semantic) ranked
 group by id order by score desc, id limit ${K}`,
@@ -120,7 +133,7 @@ async function run(c: PoolClient, stamp: CorpusStamp, url: string) {
   let table: LanceDb;
   // A table holding every embedded image is reused, and only its missing indexes are built: a run
   // killed while building them (the vector index alone takes about 25 minutes at 1M here) resumes.
-  const embedded = (await c.query<{ n: number }>("select count(*)::int as n from images where embedding is not null")).rows[0]?.n ?? 0;
+  const embedded = (await c.query<{ n: number }>(`select count(*)::int as n from image_embeddings where model_id = ${BENCH_MODEL.id}`)).rows[0]?.n ?? 0;
   const existing = (await db.tableNames()).includes("images") ? await db.openTable("images") : null;
   if (existing && (await existing.countRows()) === embedded) {
     table = existing;
@@ -202,7 +215,7 @@ async function run(c: PoolClient, stamp: CorpusStamp, url: string) {
   const route = (q: TopicQuery) =>
     dialect.sqlToQuery(
       searchStatement({
-        retrieval: { kind: "hybrid", query: q.text, embedding: Array.from(q.embedding) },
+        retrieval: { kind: "hybrid", query: q.text, embedding: Array.from(q.embedding), model: BENCH_MODEL },
         filters: { safe: false },
         sort: "relevance",
         limit: PAGE,

@@ -20,15 +20,18 @@
 import type { PoolClient } from "@neondatabase/serverless";
 import { migrate } from "drizzle-orm/neon-serverless/migrator";
 import { derivativeKey, originalKey } from "../../../common/images";
+import { embeddingIndexDefinition, embeddingIndexName } from "../../../db/embedding-models";
 import { MIGRATIONS_FOLDER } from "../../../db/migrations-folder";
 import { recordFigures } from "../lib/figures";
 import { type CorpusImage, corpusOptionsFromArgs, SearchCorpus, vectorLiteral } from "./corpus";
-import { benchDatabaseUrl, copyField, copyFrom, openBenchDatabase, readCorpusStamp, seconds, sizeLabel } from "./db";
+import { BENCH_MODEL, benchDatabaseUrl, copyField, copyFrom, openBenchDatabase, readCorpusStamp, seconds, sizeLabel } from "./db";
 
 const figures = recordFigures("search-load");
 
 /** Indexes whose per-row upkeep dominates a bulk load; rebuilt once at the end instead. */
-const REBUILT_INDEXES = ["images_search_vector_idx", "image_tags_tag_trgm_idx", "images_embedding_hnsw_idx"];
+const REBUILT_INDEXES = ["images_search_vector_idx", "image_tags_tag_trgm_idx"];
+/** The corpus model's partial HNSW index (db/embedding-models.ts), built after the COPY like the rest. */
+const GRAPH_INDEX = embeddingIndexName(BENCH_MODEL.id);
 /** Rebuilt too where the migrations made it (migration 0010 builds it only where the rum extension exists). */
 const OPTIONAL_REBUILT_INDEXES = ["images_search_rum_idx"];
 const IMAGE_COLUMNS = [
@@ -57,9 +60,6 @@ const IMAGE_COLUMNS = [
   "nsfw_score",
   "palette",
   "metadata",
-  "embedding",
-  "embedding_model",
-  "embedding_version",
   "tag_text",
   "view_count",
   "download_count",
@@ -124,7 +124,14 @@ async function load(c: PoolClient) {
   say(`corpus: ${options.size} images, ${options.topics} topics, seed ${options.seed}, ${corpus.contributorIds.length} contributors; batches of ${batchSize}`);
 
   await c.query(`comment on database ${databaseName} is null`);
-  await c.query("truncate image_categories, image_tags, images, users cascade");
+  await c.query("truncate image_categories, image_tags, image_embeddings, embedding_models, images, users cascade");
+  // The corpus's model is id 1 (BENCH_MODEL), whatever models the database had: the bench's raw statements name it.
+  await c.query("insert into embedding_models (id, model, version, dimensions, state, activated_at) overriding system value values ($1, $2, $3, $4, 'active', now())", [
+    BENCH_MODEL.id,
+    BENCH_MODEL.model,
+    BENCH_MODEL.version,
+    BENCH_MODEL.dimensions,
+  ]);
   const definitions = await c.query<{ name: string; def: string }>(
     "select indexname as name, indexdef as def from pg_indexes where schemaname = 'public' and indexname = any($1)",
     [[...REBUILT_INDEXES, ...OPTIONAL_REBUILT_INDEXES]],
@@ -132,12 +139,15 @@ async function load(c: PoolClient) {
   const missing = REBUILT_INDEXES.filter((name) => !definitions.rows.some((d) => d.name === name));
   if (missing.length > 0) throw new Error(`expected the migrations' indexes ${missing.join(", ")}; is this the Edgestock schema?`);
   for (const { name } of definitions.rows) await c.query(`drop index ${name}`);
+  // Truncating embedding_models dropped nothing: the graph of a model that was id 1 may be left over.
+  await c.query(`drop index if exists ${GRAPH_INDEX}`);
+  let graphDef = `CREATE INDEX ${embeddingIndexDefinition(BENCH_MODEL)}`;
   if (hnsw !== null) {
-    const graph = definitions.rows.find((d) => d.name === "images_embedding_hnsw_idx") as { def: string };
-    graph.def = graph.def.replace(/WITH \(m='?\d+'?, ef_construction='?\d+'?\)/, `WITH (m='${hnsw[0]}', ef_construction='${hnsw[1]}')`);
-    if (!graph.def.includes(`m='${hnsw[0]}'`)) throw new Error(`cannot set the HNSW parameters in ${graph.def}`);
+    graphDef = graphDef.replace(/with \(m = \d+, ef_construction = \d+\)/, `with (m = ${hnsw[0]}, ef_construction = ${hnsw[1]})`);
+    if (!graphDef.includes(`m = ${hnsw[0]},`)) throw new Error(`cannot set the HNSW parameters in ${graphDef}`);
     say(`HNSW built with m ${hnsw[0]}, ef_construction ${hnsw[1]} (--hnsw), not migration 0011's`);
   }
+  definitions.rows.push({ name: GRAPH_INDEX, def: graphDef });
 
   const users = corpus.contributorIds
     .map((id, i) => [id, `bench-contributor-${i}@bench.edgestock.test`, "pbkdf2-sha256$1$bench$not-a-real-hash", "contributor", `Bench contributor ${i}`].map(copyField).join("\t"))
@@ -158,10 +168,11 @@ async function load(c: PoolClient) {
     const batch = await renderBatch(corpus, from, to);
     generating += performance.now() - t0;
     await inFlight;
-    bytes += batch.images.length + batch.tags.length + batch.categories.length;
+    bytes += batch.images.length + batch.tags.length + batch.categories.length + batch.embeddings.length;
     // The next batch is generated while this one is copied (renderBatch yields to the event loop).
     inFlight = (async () => {
       imageRows += await copyFrom(c, `copy images (${IMAGE_COLUMNS.join(", ")}) from stdin`, batch.images);
+      await copyFrom(c, "copy image_embeddings (model_id, image_id, embedding) from stdin", batch.embeddings);
       tagRows += await copyFrom(c, "copy image_tags (image_id, tag, confidence, source) from stdin", batch.tags);
       categoryRows += await copyFrom(c, "copy image_categories (image_id, category_slug, confidence, source) from stdin", batch.categories);
     })();
@@ -188,12 +199,12 @@ async function load(c: PoolClient) {
     say(`built ${name} in ${took.toFixed(1)} s (maintenance_work_mem ${maintenanceWorkMem}): ${def.replace(/^CREATE INDEX \S+ ON /, "")}`);
   }
   const t = performance.now();
-  await c.query("vacuum (analyze) users, images, image_tags, image_categories");
+  await c.query("vacuum (analyze) users, images, image_embeddings, image_tags, image_categories");
   say(`VACUUM (ANALYZE) in ${seconds(t).toFixed(1)} s`);
 
   const sizes = await c.query<{ name: string; size: string }>(
     `select relname as name, pg_size_pretty(pg_total_relation_size(oid)) as size from pg_class
-     where relname in ('images', 'image_tags', 'image_categories', 'images_embedding_hnsw_idx', 'images_search_vector_idx', 'image_tags_tag_trgm_idx', 'images_search_rum_idx') order by relname`,
+     where relname in ('images', 'image_tags', 'image_categories', 'image_embeddings', '${GRAPH_INDEX}', 'images_search_vector_idx', 'image_tags_tag_trgm_idx', 'images_search_rum_idx') order by relname`,
   );
   say(`sizes: ${sizes.rows.map((s) => `${s.name} ${s.size}`).join(", ")}`);
   const stamp = { size: options.size, seed: options.seed, topics: options.topics, loadedAt: new Date().toISOString() };
@@ -206,15 +217,17 @@ async function renderBatch(corpus: SearchCorpus, from: number, to: number) {
   const images: string[] = [];
   const tags: string[] = [];
   const categories: string[] = [];
+  const embeddings: string[] = [];
   for (let i = from; i < to; i++) {
     if ((i - from) % 500 === 499) await new Promise((r) => setImmediate(r));
     const image = corpus.image(i);
     images.push(imageLine(image));
+    if (image.embedding) embeddings.push(`${BENCH_MODEL.id}\t${image.id}\t${vectorLiteral(image.embedding)}`);
     for (const tag of image.tags) tags.push(`${image.id}\t${copyField(tag.tag)}\t${copyField(tag.confidence)}\t${tag.source}`);
     for (const category of image.categories) categories.push(`${image.id}\t${category.slug}\t${copyField(category.confidence)}\t${category.source}`);
   }
   const join = (lines: string[]) => (lines.length ? `${lines.join("\n")}\n` : "");
-  return { images: join(images), tags: join(tags), categories: join(categories) };
+  return { images: join(images), tags: join(tags), categories: join(categories), embeddings: join(embeddings) };
 }
 
 function imageLine(image: CorpusImage): string {
@@ -255,9 +268,6 @@ function imageLine(image: CorpusImage): string {
     processed ? image.nsfwScore : null,
     processed ? JSON.stringify(image.palette) : null,
     processed ? JSON.stringify({ camera: "Bench Cam", exposure: "1/250", benchTopic: image.topic }) : null,
-    image.embedding ? vectorLiteral(image.embedding) : null,
-    processed ? "bench-synthetic" : null,
-    processed ? "1" : null,
     image.tags.map((t) => t.tag).join(" "),
     image.viewCount,
     image.downloadCount,

@@ -19,9 +19,10 @@ import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { PoolClient } from "@neondatabase/serverless";
+import { embeddingIndexName } from "../../../db/embedding-models";
 import { recordFigures } from "../lib/figures";
 import { SearchCorpus, type TopicQuery, vectorLiteral } from "./corpus";
-import { type CorpusStamp, ms, percentile, seconds, serverSettings, withBenchCorpus } from "./db";
+import { BENCH_MODEL, BENCH_VECTORS, benchDistance, type CorpusStamp, ms, percentile, seconds, serverSettings, withBenchCorpus } from "./db";
 
 recordFigures("search-recall");
 
@@ -41,9 +42,9 @@ const filterSql = (category: number, orientation: number) =>
 const FILTER = filterSql(2, 3);
 
 const nearestSql = (filtered: boolean, limit = K) =>
-  `select id, (metadata->>'benchTopic')::int as topic from images
+  `select id, (metadata->>'benchTopic')::int as topic from ${BENCH_VECTORS}
    where ${VISIBLE}${filtered ? ` and ${FILTER}` : ""}
-   order by embedding <=> $1::vector limit ${limit}`;
+   order by ${benchDistance(1)} limit ${limit}`;
 
 /** The SQL measured in part 2, written as a search service would run it. */
 const SEARCH_SQL = {
@@ -52,10 +53,10 @@ from images, websearch_to_tsquery('english', $1) query
 where search_vector @@ query and ${VISIBLE}${filtered ? `\n  and ${FILTER}` : ""}
 order by rank desc, id
 limit ${K}`,
-  semantic: (filtered: boolean) => `select id, embedding <=> $1::vector as distance
-from images
+  semantic: (filtered: boolean) => `select id, ${benchDistance(1)} as distance
+from ${BENCH_VECTORS}
 where ${VISIBLE}${filtered ? `\n  and ${FILTER}` : ""}
-order by embedding <=> $1::vector
+order by ${benchDistance(1)}
 limit ${K}`,
   hybrid: (filtered: boolean) => `with keyword as (
   select id, row_number() over (order by rank desc, id) as rank
@@ -69,10 +70,10 @@ limit ${K}`,
 ), semantic as (
   select id, row_number() over (order by distance) as rank
   from (
-    select id, embedding <=> $2::vector as distance
-    from images
+    select id, ${benchDistance(2)} as distance
+    from ${BENCH_VECTORS}
     where ${VISIBLE}${filtered ? `\n      and ${filterSql(3, 4)}` : ""}
-    order by embedding <=> $2::vector
+    order by ${benchDistance(2)}
     limit 100
   ) nearest
 )
@@ -158,7 +159,7 @@ async function run(c: PoolClient, stamp: CorpusStamp) {
         topicShare: returned ? onTopic / returned : 0,
         p50: percentile(times, 50),
         p95: percentile(times, 95),
-        index: plan.includes("images_embedding_hnsw_idx"),
+        index: plan.includes(embeddingIndexName(BENCH_MODEL.id)),
       });
     }
   }
@@ -229,7 +230,7 @@ async function run(c: PoolClient, stamp: CorpusStamp) {
     }
     console.log(`${kind.name.padEnd(36)} ${ms(percentile(times, 50)).padStart(9)} ${ms(percentile(times, 95)).padStart(9)} ${(rows / times.length).toFixed(1).padStart(5)}`);
     const plan = (await c.query<{ "QUERY PLAN": string }>(`explain (analyze, buffers) ${kind.sql}`, kind.params(planTopic))).rows
-      .map((r) => r["QUERY PLAN"].replace(/'\[[-0-9.,e]+\]'::vector/g, "'<512-dim query embedding>'::vector"))
+      .map((r) => r["QUERY PLAN"].replace(/'\[[-0-9.,e]+\]'::vector\(512\)/g, "'<512-dim query embedding>'::vector(512)"))
       .join("\n");
     const shown = kind
       .params(planTopic)
