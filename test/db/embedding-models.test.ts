@@ -14,9 +14,8 @@ import {
   switchProgress,
   vectorDistance,
 } from "../../db/embedding-models";
-import { openEmbeddedPostgres } from "../../db/local/pglite";
-import { createScratchDatabase } from "../../db/local/scratch";
 import { images, users } from "../../db/schema";
+import { type Backend, dbBackends } from "./backends";
 
 /**
  * Embeddings per model (db/embedding-models.ts) on PGlite and, with TEST_DATABASE_URL, a server:
@@ -25,28 +24,7 @@ import { images, users } from "../../db/schema";
  * has, in one transaction; the retired model's vectors go afterwards.
  */
 
-type Backend = { db: Database; close(): Promise<void> };
-const serverUrl = process.env.TEST_DATABASE_URL;
-const backends: { name: string; open: () => Promise<Backend> }[] = [
-  {
-    name: "PGlite",
-    open: async () => {
-      const { client, db } = await openEmbeddedPostgres();
-      return { db: db as unknown as Database, close: () => client.close() };
-    },
-  },
-  ...(serverUrl
-    ? [
-        {
-          name: "PostgreSQL server",
-          open: async () => {
-            const scratch = await createScratchDatabase(serverUrl, "edgestock_models");
-            return { db: scratch.db, close: () => scratch.drop() };
-          },
-        },
-      ]
-    : []),
-];
+const backends = dbBackends("edgestock_models");
 
 /** A deterministic unit vector of `width`; seeds close together point close together. */
 function unit(seed: number, width: number): number[] {

@@ -1,10 +1,8 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Database } from "../../db/connect";
 import { activeModel, embeddingIndexName, registerModel } from "../../db/embedding-models";
-import { openEmbeddedPostgres } from "../../db/local/pglite";
-import { createScratchDatabase } from "../../db/local/scratch";
 import { databaseDefault, EF_SEARCH_STEPS, efSearchFor, tuneVectorSearch } from "../../db/vector-search";
+import { type Backend, dbBackends } from "./backends";
 
 describe("ef_search by catalogue size", () => {
   it("rises with the catalogue, step by step, and stays within pgvector's limit", () => {
@@ -24,30 +22,7 @@ describe("ef_search by catalogue size", () => {
   });
 });
 
-type Backend = { db: Database; close(): Promise<void> };
-
-const serverUrl = process.env.TEST_DATABASE_URL;
-const backends: { name: string; open: () => Promise<Backend> }[] = [
-  {
-    name: "PGlite",
-    open: async () => {
-      const { client, db } = await openEmbeddedPostgres();
-      // The PGlite drizzle database answers execute() with { rows } as the Neon one does.
-      return { db: db as unknown as Database, close: () => client.close() };
-    },
-  },
-  ...(serverUrl
-    ? [
-        {
-          name: "PostgreSQL server",
-          open: async () => {
-            const scratch = await createScratchDatabase(serverUrl);
-            return { db: scratch.db, close: () => scratch.drop() };
-          },
-        },
-      ]
-    : []),
-];
+const backends = dbBackends();
 
 describe.each(backends)("tuneVectorSearch on $name", ({ open }) => {
   let backend: Backend;
