@@ -1,6 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { Database, Queryable } from "./connect";
-import { type EmbeddingModel, embeddingModels } from "./schema";
+import { type EmbeddingModel, embeddingModels, type StagedLabels } from "./schema";
 
 /**
  * The CLIP models of the catalogue (db/schema/image-embeddings.ts): registering a model with its own
@@ -203,17 +203,22 @@ export async function dropRetiredModels(db: Database, graceMs: number, batch = 1
 
 /**
  * Stores (or replaces) image embeddings, each under its model's id found by name and version, in one
- * statement; an embedding of a model not registered (or of another width) stores nothing.
+ * statement, with the AI labels a switch stages beside them (gpu-worker/reembed.ts; none otherwise); an
+ * embedding of a model not registered (or of another width) stores nothing.
  */
-export async function storeEmbeddingRows(db: Queryable, rows: readonly { imageId: string; model: string; version: string; vector: ArrayLike<number> }[]): Promise<void> {
+export async function storeEmbeddingRows(
+  db: Queryable,
+  rows: readonly { imageId: string; model: string; version: string; vector: ArrayLike<number>; labels?: StagedLabels | null }[],
+): Promise<void> {
   if (rows.length === 0) return;
   const text = (vector: ArrayLike<number>) => `[${Array.from(vector).join(",")}]`;
-  await db.execute(sql`insert into image_embeddings (model_id, image_id, embedding)
-    select m.id, r.image_id, r.embedding::vector
+  await db.execute(sql`insert into image_embeddings (model_id, image_id, embedding, labels)
+    select m.id, r.image_id, r.embedding::vector, r.labels::jsonb
     from unnest(${sql.param(rows.map((r) => r.imageId))}::uuid[], ${sql.param(rows.map((r) => r.model))}::text[], ${sql.param(rows.map((r) => r.version))}::text[],
-      ${sql.param(rows.map((r) => text(r.vector)))}::text[], ${sql.param(rows.map((r) => r.vector.length))}::int[]) as r(image_id, model, version, embedding, width)
+      ${sql.param(rows.map((r) => text(r.vector)))}::text[], ${sql.param(rows.map((r) => r.vector.length))}::int[],
+      ${sql.param(rows.map((r) => (r.labels ? JSON.stringify(r.labels) : null)))}::text[]) as r(image_id, model, version, embedding, width, labels)
     join embedding_models m on m.model = r.model and m.version = r.version and m.dimensions = r.width
-    on conflict (image_id, model_id) do update set embedding = excluded.embedding`);
+    on conflict (image_id, model_id) do update set embedding = excluded.embedding, labels = excluded.labels`);
 }
 
 /** {@link storeEmbeddingRows} for one image. */

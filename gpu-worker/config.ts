@@ -102,6 +102,8 @@ const Schema = v.object({
   // How the worker pulls and runs jobs.
   WORKER_CONCURRENCY: int("WORKER_CONCURRENCY", "2", 1, 64),
   WORKER_BATCH_SIZE: int("WORKER_BATCH_SIZE", "4", 1, 100),
+  /** Images per batch of a CLIP model switch's re-embedding (gpu-worker/reembed.ts); 0: this worker does not re-embed. */
+  REEMBED_BATCH_SIZE: int("REEMBED_BATCH_SIZE", "16", 0, 256),
   VISIBILITY_TIMEOUT_MS: int("VISIBILITY_TIMEOUT_MS", "120000", 1000, 43_200_000),
   POLL_INTERVAL_MS: int("POLL_INTERVAL_MS", "1000", 50, 60_000),
   /**

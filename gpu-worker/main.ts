@@ -11,6 +11,7 @@ import { type ImageJobDeps, processImage, recordProcessFailure } from "./jobs/im
 import { recordReprocessFailure, reprocessImage } from "./jobs/image-reprocess";
 import { joinCatalogue, loadModels } from "./ml/models";
 import { createQueueClient } from "./queue-client";
+import { runReembedding } from "./reembed";
 import { checkHandlers, type Handlers, startRunner } from "./runner";
 
 /**
@@ -107,6 +108,8 @@ async function stop(signal: string) {
   log.info("stopping: no new jobs; finishing the ones in flight", { signal, active: runner.active });
   heartbeat.abort();
   const result = await runner.stop();
+  // The re-embedding stops between batches; a killed worker loses only its batch in flight.
+  await reembedding;
   await embedServer?.stop();
   await nsfw?.close();
   await clip?.close();
@@ -126,10 +129,45 @@ log.info("worker started", {
   nsfw: nsfw !== null,
 });
 // clipUnavailable says why there is no CLIP (download refused, offline, a bad folder), for GET /v1/health.
-const capabilities = { jobTypes: Object.keys(handlers), nsfw: nsfw !== null, clip: clip?.modelId ?? null, clipUnavailable, embedService: embedServer !== null };
-// A switch of CLIP model (db/embedding-models.ts): once this worker's model has embedded every image
-// the active one has (new uploads get both; `POST /v1/admin/reprocess` with the "embedding" step
-// re-embeds the rest), search moves to it in one step; the old vectors go after RETIRED_GRACE_MS.
+const capabilities: Record<string, unknown> = {
+  jobTypes: Object.keys(handlers),
+  nsfw: nsfw !== null,
+  clip: clip?.modelId ?? null,
+  clipUnavailable,
+  embedService: embedServer !== null,
+  // During a switch: the model search reads, and the re-embedding's progress (gpu-worker/reembed.ts).
+  searchModel: catalogue?.active?.model ?? null,
+  reembed: null,
+};
+// A switch of CLIP model (db/embedding-models.ts): this worker re-embeds the catalogue in the
+// background (gpu-worker/reembed.ts; new uploads get both embeddings meanwhile) and search moves to the
+// new model in one step once it covers every image; progress goes out with the heartbeat (GET
+// /v1/health, the console). The check below also catches a switch finished by other workers or by
+// reprocess jobs; the old vectors go after RETIRED_GRACE_MS.
+const reembedding =
+  catalogue && clip && catalogue.registered.state === "building" && config.REEMBED_BATCH_SIZE > 0
+    ? runReembedding(
+        {
+          db,
+          store,
+          settings: { originalsBucket: config.ORIGINALS_BUCKET_NAME, maxInputPixels: config.MAX_INPUT_PIXELS },
+          clip,
+          tagger,
+          log: (level, msg, extra) => log[level](msg, extra),
+          batchSize: config.REEMBED_BATCH_SIZE,
+        },
+        catalogue.registered,
+        { signal: heartbeat.signal, onProgress: (progress) => (capabilities.reembed = progress) },
+      )
+        .then((outcome) => {
+          if (outcome === "switched") capabilities.searchModel = catalogue.registered.model;
+          return outcome;
+        })
+        .catch((error: Error) => {
+          log.error("re-embedding stopped by an error; restart the worker to resume", { error: error.message });
+          return "stopped" as const;
+        })
+    : null;
 const SWITCH_CHECK_MS = 60_000;
 let switchCheckedAt = 0;
 async function followSwitch() {
@@ -137,6 +175,7 @@ async function followSwitch() {
   switchCheckedAt = Date.now();
   if (catalogue.registered.state === "building" && (await activateWhenCovered(db, catalogue.registered.id))) {
     catalogue.registered.state = "active";
+    capabilities.searchModel = catalogue.registered.model;
     log.info("CLIP model switched: search now reads this worker's model", { model: catalogue.registered.model });
   }
   const dropped = await dropRetiredModels(db, RETIRED_GRACE_MS);

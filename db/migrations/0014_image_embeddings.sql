@@ -21,6 +21,7 @@ CREATE TABLE "image_embeddings" (
 	"model_id" integer NOT NULL,
 	"image_id" uuid NOT NULL,
 	"embedding" vector NOT NULL,
+	"labels" jsonb,
 	CONSTRAINT "image_embeddings_image_id_model_id_pk" PRIMARY KEY("image_id","model_id")
 );
 --> statement-breakpoint

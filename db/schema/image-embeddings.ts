@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { check, customType, integer, pgTable, primaryKey, text, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { check, customType, integer, jsonb, pgTable, primaryKey, text, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { tstz } from "./columns";
 import { images } from "./images";
 
@@ -48,6 +48,9 @@ export const anyVector = customType<{ data: number[]; driverData: string }>({
   fromDriver: (value) => JSON.parse(value) as number[],
 });
 
+/** AI labels waiting for their model's switch. */
+export type StagedLabels = { tags: { tag: string; confidence: number }[]; categories: { slug: string; confidence: number }[] };
+
 /** One image's embedding by one model. */
 export const imageEmbeddings = pgTable(
   "image_embeddings",
@@ -59,6 +62,12 @@ export const imageEmbeddings = pgTable(
       .notNull()
       .references(() => images.id, { onDelete: "cascade" }),
     embedding: anyVector("embedding").notNull(),
+    /**
+     * The AI tags and categories this model's tagger gave the image, computed with a switch's
+     * re-embedding and applied (then cleared) once the model is active (gpu-worker/reembed.ts), so
+     * the labels change with search, not before.
+     */
+    labels: jsonb("labels").$type<StagedLabels>(),
   },
   // Image first: an image's rows by any model (its deletion, the similar-images origin), and keyset
   // walks over one model's rows in image order (the re-embedding, the clean-up of a retired model).

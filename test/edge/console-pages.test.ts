@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditLog, images, licensePrices, payouts, users } from "../../db/schema";
-import { testDb } from "./support";
+import { testDb, testSearchModel } from "./support";
 import { type Browser, signedInBrowser } from "./web-support";
 
 /**
@@ -59,6 +59,12 @@ beforeAll(async () => {
 });
 
 describe("console pages", () => {
+  it("say on the home page which CLIP model search reads", async () => {
+    const model = await testSearchModel(db);
+    const html = await admin.page("/console");
+    expect(html).toMatch(new RegExp(`<span>Search model</span><strong>${model.model}</strong><span class="muted">(${model.dimensions} dimensions|switching to [^<]+)</span>`));
+  });
+
   it("render for an admin, with the console menu and a heading", async () => {
     for (const path of PAGES) {
       const html = await admin.page(path);

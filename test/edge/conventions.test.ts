@@ -192,5 +192,16 @@ describe("health", () => {
     const offline = await health();
     expect(offline.checks.worker?.detail).toContain("no CLIP model (semantic features off: the Hub is unreachable), NSFW classifier");
     expect(offline.checks.worker?.detail).not.toContain("/srv/models");
+
+    // During a CLIP model switch (gpu-worker/reembed.ts): which model search reads, and how far the new one has got.
+    const reembed = { model: "ViT-B-16-SigLIP2__webli", done: 3, total: 12, failed: 1, checkedAt: new Date().toISOString() };
+    await db
+      .update(workerHeartbeats)
+      .set({ lastSeenAt: new Date(), capabilities: { clip: "ViT-B-16-SigLIP2__webli", searchModel: "ViT-B-32__openai", reembed, nsfw: true } })
+      .where(eq(workerHeartbeats.workerId, workerId));
+    const switching = await health();
+    expect(switching.checks.worker?.detail).toContain(
+      "CLIP ViT-B-16-SigLIP2__webli, NSFW classifier; search reads ViT-B-32__openai, switching to ViT-B-16-SigLIP2__webli: 3 of 12 images re-embedded (25%), 1 unreadable",
+    );
   });
 });

@@ -36,10 +36,23 @@ async function workerState(db: Database): Promise<string> {
   const age = Date.now() - row.lastSeenAt.getTime();
   if (age > WORKER_STALE_MS) throw new Error(`last heartbeat from ${row.workerId} ${Math.round(age / 1000)} s ago`);
   // Without CLIP, the worker's short reason (its log and heartbeat row hold the details).
-  const can = (row.capabilities ?? {}) as { clip?: string | null; clipUnavailable?: { why?: unknown } | null; nsfw?: boolean };
+  const can = (row.capabilities ?? {}) as { clip?: string | null; clipUnavailable?: { why?: unknown } | null; nsfw?: boolean; searchModel?: unknown; reembed?: unknown };
   const why = typeof can.clipUnavailable?.why === "string" ? `: ${can.clipUnavailable.why}` : "";
   const ml = `${can.clip ? `CLIP ${can.clip}` : `no CLIP model (semantic features off${why})`}, ${can.nsfw ? "NSFW classifier" : "no NSFW classifier (new images wait for review)"}`;
-  return `${row.workerId}, heartbeat ${Math.round(age / 1000)} s ago; ${ml}`;
+  return `${row.workerId}, heartbeat ${Math.round(age / 1000)} s ago; ${ml}${switchNote(can)}`;
+}
+
+/** A CLIP model switch under way (gpu-worker/reembed.ts), as the worker's heartbeat reports it. */
+export function switchNote(can: { clip?: string | null; searchModel?: unknown; reembed?: unknown }): string {
+  if (typeof can.searchModel !== "string" || !can.clip || can.searchModel === can.clip) return "";
+  const p = can.reembed as { done?: unknown; total?: unknown; failed?: unknown } | null | undefined;
+  const done = typeof p?.done === "number" ? p.done : null;
+  const total = typeof p?.total === "number" ? p.total : null;
+  const progress =
+    done !== null && total !== null
+      ? `: ${done.toLocaleString("en")} of ${total.toLocaleString("en")} images re-embedded (${total > 0 ? Math.floor((done / total) * 100) : 100}%)${typeof p?.failed === "number" && p.failed > 0 ? `, ${p.failed} unreadable` : ""}`
+      : "";
+  return `; search reads ${can.searchModel}, switching to ${can.clip}${progress}`;
 }
 
 /**
@@ -76,4 +89,32 @@ export async function checkHealth(deps: { db: Database; env: Pick<Env, "ORIGINAL
   const checks = { database, r2, queue, worker, cache };
   if (database.state === "down") return { status: "down", checks };
   return { status: Object.values(checks).every((x) => x.state === "ok") ? "ok" : "degraded", checks };
+}
+
+export type SearchModelStatus = {
+  active: { model: string; dimensions: number } | null;
+  building: { model: string; dimensions: number } | null;
+  /** The re-embedding's progress, from the newest heartbeat that reports one. */
+  progress: { done: number; total: number; failed: number } | null;
+};
+
+/** The CLIP model search reads and a switch under way, for the console (db/embedding-models.ts). */
+export async function searchModelStatus(db: Database): Promise<SearchModelStatus> {
+  const models = await db.execute<{ model: string; dimensions: number; state: string }>(
+    sql`select model, dimensions, state from embedding_models where state in ('active', 'building') order by created_at desc`,
+  );
+  const pick = (state: string) => {
+    const row = models.rows.find((r) => r.state === state);
+    return row ? { model: row.model, dimensions: Number(row.dimensions) } : null;
+  };
+  const building = pick("building");
+  let progress: SearchModelStatus["progress"] = null;
+  if (building) {
+    const beats = await db.execute<{ reembed: { model?: unknown; done?: unknown; total?: unknown; failed?: unknown } | null }>(
+      sql`select capabilities->'reembed' as reembed from worker_heartbeats where capabilities->'reembed'->>'model' = ${building.model} order by last_seen_at desc limit 1`,
+    );
+    const p = beats.rows[0]?.reembed;
+    if (p && typeof p.done === "number" && typeof p.total === "number") progress = { done: p.done, total: p.total, failed: typeof p.failed === "number" ? p.failed : 0 };
+  }
+  return { active: pick("active"), building, progress };
 }

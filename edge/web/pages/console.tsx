@@ -8,6 +8,7 @@ import { ApiError } from "../../lib/problem";
 import * as s from "../../lib/schemas";
 import { csrfToken } from "../../lib/session-cookies";
 import { type AuditLogEntry, AuditLogQuerySchema, decodeAuditCursor, listAuditLog } from "../../services/admin/audit";
+import { type SearchModelStatus, searchModelStatus } from "../../services/admin/health";
 import { duplicatesOf, type ModerationAction, ModerationReasonSchema, moderateAndSync, moderationQueue, moderationQueueLength } from "../../services/admin/moderation";
 import { MonthSchema, previousMonth } from "../../services/commerce/months";
 import { listPayoutPeriods, listPeriodPayouts, payoutReconciliation, runPayoutsAsAdmin } from "../../services/commerce/payouts";
@@ -613,15 +614,25 @@ async function payoutsPage(c: Context<AppEnv>, problem?: Problem) {
   );
 }
 
+/** The console's line on the CLIP model: its width, or the switch under way and how far it has got. */
+function modelNote(status: SearchModelStatus): string {
+  if (!status.active) return "no GPU worker has loaded a CLIP model: search is by keywords";
+  if (!status.building) return `${status.active.dimensions} dimensions`;
+  const p = status.progress;
+  const share = p ? ` (${p.total > 0 ? Math.floor((p.done / p.total) * 100) : 100}%: ${p.done.toLocaleString("en")} of ${p.total.toLocaleString("en")} images)` : "";
+  return `switching to ${status.building.model}${share}`;
+}
+
 // ---- Routes ----
 
 export const consolePages = new Hono<AppEnv>()
   .get("/", admins(), async (c) => {
-    const [queueLength, recent, lastRun, lastTakedowns] = await Promise.all([
+    const [queueLength, recent, lastRun, lastTakedowns, model] = await Promise.all([
       moderationQueueLength(c.var.db),
       listAuditLog(c.var.db, {}, 8, undefined),
       listAuditLog(c.var.db, { action: "payout.run" }, 1, undefined),
       listAuditLog(c.var.db, { action: "moderation.takedown" }, 1, undefined),
+      searchModelStatus(c.var.db),
     ]);
     const run = lastRun.items[0];
     return consolePage(
@@ -648,6 +659,11 @@ export const consolePages = new Hono<AppEnv>()
           <li class="card">
             <a href="/console/prices">Prices</a>
             <span class="muted">licence prices and per-image prices</span>
+          </li>
+          <li class="card">
+            <span>Search model</span>
+            <strong>{model.active ? model.active.model : "none yet"}</strong>
+            <span class="muted">{modelNote(model)}</span>
           </li>
         </ul>
         <h2>Recent audit entries</h2>
