@@ -52,7 +52,7 @@ export const PipelineFields = {
   CLIP_MODEL: v.pipe(
     v.optional(v.string(), DEFAULT_CLIP_MODEL),
     v.trim(),
-    v.check(isClipModelName, `CLIP_MODEL must be one of ${Object.keys(CLIP_MODELS).join(", ")} (the 512-dimensional models Immich publishes) or an owner/repo on the Hub`),
+    v.check(isClipModelName, `CLIP_MODEL must be one of ${Object.keys(CLIP_MODELS).join(", ")} (the CLIP models Immich publishes) or an owner/repo on the Hub`),
   ),
   /** Default: .data/models/clip/<the CLIP_MODEL folder name> (clipModelDirOf). */
   CLIP_MODEL_DIR: v.optional(v.string(), ""),

@@ -4,28 +4,77 @@ import { HubError, type HubFile, progressReporter, pullRepoFolder } from "./hub-
 /**
  * Which CLIP models the worker can fetch by name, and fetching one on first start.
  *
- * The names are Immich's (`immich_ml/models/constants.py`, `_OPENCLIP_MODELS`), each published as the
- * Hugging Face repository `immich-app/<name>` in the layout `clip.ts` reads. Listed here are the ones that
- * fit the `images.embedding` column: 512 dimensions (EMBEDDING_DIMENSIONS; Immich's `CLIP_MODEL_DIMENSIONS`
- * in its web settings gives each model's). Their text towers use CLIP's BPE (`clip-tokenizer.ts`) or, for
- * the two multilingual XLM-RoBERTa models, SentencePiece through tokenizers.js (`hub-tokenizer.ts`).
- * Left out until embeddings of other sizes can be stored: RN50 (1024), RN50x4 (640), RN50x16 (768), RN50x64
- * (1024), ViT-B-16-plus-240 and XLM-Roberta-Large-Vit-B-16Plus (640), the SigLIP/SigLIP2, NLLB and LaBSE
- * models (768+) and every ViT-L/H/g/SO400M (768+).
+ * The names are Immich's (`immich_ml/models/constants.py`: `_OPENCLIP_MODELS` and `_MCLIP_MODELS`), each
+ * published as the Hugging Face repository `immich-app/<name>` in the layout `clip.ts` reads, with the
+ * width of its embeddings (Immich's `CLIP_MODEL_DIMENSIONS`). Every width up to pgvector's HNSW limit
+ * (2,000) has its own index (db/embedding-models.ts), so all of them fit. Text towers: CLIP's BPE
+ * (`clip-tokenizer.ts`) or, for XLM-RoBERTa, SigLIP, SigLIP 2 (Gemma), NLLB and LaBSE, their
+ * `tokenizer.json` through tokenizers.js (`hub-tokenizer.ts`). Only the 512-wide ones have been checked
+ * against their published files here (docs/clip.md); the others are listed as Immich names them.
  */
 export const CLIP_MODELS = {
-  "ViT-B-32__openai": { weights: "OpenAI CLIP", licence: "MIT (openai/CLIP)" },
-  "ViT-B-32__laion2b-s34b-b79k": { weights: "OpenCLIP, LAION-2B", licence: "MIT (mlfoundations/open_clip)" },
-  "ViT-B-32__laion2b_e16": { weights: "OpenCLIP, LAION-2B", licence: "MIT (mlfoundations/open_clip)" },
-  "ViT-B-32__laion400m_e31": { weights: "OpenCLIP, LAION-400M", licence: "MIT (mlfoundations/open_clip)" },
-  "ViT-B-32__laion400m_e32": { weights: "OpenCLIP, LAION-400M", licence: "MIT (mlfoundations/open_clip)" },
-  "ViT-B-16__openai": { weights: "OpenAI CLIP", licence: "MIT (openai/CLIP)" },
-  "ViT-B-16__laion400m_e31": { weights: "OpenCLIP, LAION-400M", licence: "MIT (mlfoundations/open_clip)" },
-  "ViT-B-16__laion400m_e32": { weights: "OpenCLIP, LAION-400M", licence: "MIT (mlfoundations/open_clip)" },
-  RN101__openai: { weights: "OpenAI CLIP", licence: "MIT (openai/CLIP)" },
-  RN101__yfcc15m: { weights: "OpenCLIP, YFCC-15M", licence: "MIT (mlfoundations/open_clip)" },
-  "XLM-Roberta-Base-ViT-B-32__laion5b_s13b_b90k": { weights: "OpenCLIP, LAION-5B, multilingual (XLM-RoBERTa base)", licence: "MIT (mlfoundations/open_clip)" },
-  "XLM-Roberta-Large-Vit-B-32": { weights: "M-CLIP (XLM-RoBERTa large) with OpenAI's ViT-B/32, multilingual", licence: "MIT (FreddeFrallan/Multilingual-CLIP)" },
+  "ViT-B-32__openai": { weights: "OpenAI CLIP", licence: "MIT (openai/CLIP)", dimensions: 512 },
+  "ViT-B-32__laion2b-s34b-b79k": { weights: "OpenCLIP, LAION-2B", licence: "MIT (mlfoundations/open_clip)", dimensions: 512 },
+  "ViT-B-32__laion2b_e16": { weights: "OpenCLIP, LAION-2B", licence: "MIT (mlfoundations/open_clip)", dimensions: 512 },
+  "ViT-B-32__laion400m_e31": { weights: "OpenCLIP, LAION-400M", licence: "MIT (mlfoundations/open_clip)", dimensions: 512 },
+  "ViT-B-32__laion400m_e32": { weights: "OpenCLIP, LAION-400M", licence: "MIT (mlfoundations/open_clip)", dimensions: 512 },
+  "ViT-B-16__openai": { weights: "OpenAI CLIP", licence: "MIT (openai/CLIP)", dimensions: 512 },
+  "ViT-B-16__laion400m_e31": { weights: "OpenCLIP, LAION-400M", licence: "MIT (mlfoundations/open_clip)", dimensions: 512 },
+  "ViT-B-16__laion400m_e32": { weights: "OpenCLIP, LAION-400M", licence: "MIT (mlfoundations/open_clip)", dimensions: 512 },
+  RN101__openai: { weights: "OpenAI CLIP", licence: "MIT (openai/CLIP)", dimensions: 512 },
+  RN101__yfcc15m: { weights: "OpenCLIP, YFCC-15M", licence: "MIT (mlfoundations/open_clip)", dimensions: 512 },
+  "XLM-Roberta-Base-ViT-B-32__laion5b_s13b_b90k": { weights: "OpenCLIP, LAION-5B, multilingual (XLM-RoBERTa base)", licence: "MIT (mlfoundations/open_clip)", dimensions: 512 },
+  "XLM-Roberta-Large-Vit-B-32": { weights: "M-CLIP (XLM-RoBERTa large) with OpenAI's ViT-B/32, multilingual", licence: "MIT (FreddeFrallan/Multilingual-CLIP)", dimensions: 512 },
+  RN50x4__openai: { weights: "OpenAI CLIP", licence: "MIT (openai/CLIP)", dimensions: 640 },
+  "ViT-B-16-plus-240__laion400m_e31": { weights: "OpenCLIP, LAION-400M", licence: "MIT (mlfoundations/open_clip)", dimensions: 640 },
+  "ViT-B-16-plus-240__laion400m_e32": { weights: "OpenCLIP, LAION-400M", licence: "MIT (mlfoundations/open_clip)", dimensions: 640 },
+  "XLM-Roberta-Large-Vit-B-16Plus": { weights: "M-CLIP (XLM-RoBERTa large) with ViT-B/16+, multilingual", licence: "MIT (FreddeFrallan/Multilingual-CLIP)", dimensions: 640 },
+  RN50x16__openai: { weights: "OpenAI CLIP", licence: "MIT (openai/CLIP)", dimensions: 768 },
+  "ViT-L-14__openai": { weights: "OpenAI CLIP", licence: "MIT (openai/CLIP)", dimensions: 768 },
+  "ViT-L-14-336__openai": { weights: "OpenAI CLIP", licence: "MIT (openai/CLIP)", dimensions: 768 },
+  "ViT-L-14__laion2b-s32b-b82k": { weights: "OpenCLIP, LAION-2B", licence: "MIT (mlfoundations/open_clip)", dimensions: 768 },
+  "ViT-L-14__laion400m_e31": { weights: "OpenCLIP, LAION-400M", licence: "MIT (mlfoundations/open_clip)", dimensions: 768 },
+  "ViT-L-14__laion400m_e32": { weights: "OpenCLIP, LAION-400M", licence: "MIT (mlfoundations/open_clip)", dimensions: 768 },
+  "ViT-L-14-quickgelu__dfn2b": { weights: "Apple DFN-2B", licence: "Apple's model licence (apple/DFN* model cards): read it before use", dimensions: 768 },
+  "ViT-B-16-SigLIP__webli": { weights: "SigLIP, WebLI", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 768 },
+  "ViT-B-16-SigLIP-256__webli": { weights: "SigLIP, WebLI", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 768 },
+  "ViT-B-16-SigLIP-384__webli": { weights: "SigLIP, WebLI", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 768 },
+  "ViT-B-16-SigLIP-512__webli": { weights: "SigLIP, WebLI", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 768 },
+  "ViT-B-16-SigLIP-i18n-256__webli": { weights: "SigLIP, WebLI, multilingual", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 768 },
+  "ViT-B-16-SigLIP2__webli": { weights: "SigLIP 2, WebLI, multilingual", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 768 },
+  "ViT-B-32-SigLIP2-256__webli": { weights: "SigLIP 2, WebLI, multilingual", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 768 },
+  "XLM-Roberta-Large-Vit-L-14": { weights: "M-CLIP (XLM-RoBERTa large) with OpenAI's ViT-L/14, multilingual", licence: "MIT (FreddeFrallan/Multilingual-CLIP)", dimensions: 768 },
+  "LABSE-Vit-L-14": { weights: "M-CLIP (LaBSE) with OpenAI's ViT-L/14, multilingual", licence: "MIT (FreddeFrallan/Multilingual-CLIP)", dimensions: 768 },
+  "nllb-clip-base-siglip__v1": { weights: "NLLB-CLIP with SigLIP, multilingual", licence: "CC-BY-NC-4.0 (NLLB): non-commercial, not for a marketplace", dimensions: 768 },
+  "nllb-clip-base-siglip__mrl": { weights: "NLLB-CLIP with SigLIP, multilingual", licence: "CC-BY-NC-4.0 (NLLB): non-commercial, not for a marketplace", dimensions: 768 },
+  RN50__openai: { weights: "OpenAI CLIP", licence: "MIT (openai/CLIP)", dimensions: 1024 },
+  RN50__yfcc15m: { weights: "OpenCLIP, YFCC-15M", licence: "MIT (mlfoundations/open_clip)", dimensions: 1024 },
+  RN50__cc12m: { weights: "OpenCLIP, CC-12M", licence: "MIT (mlfoundations/open_clip)", dimensions: 1024 },
+  RN50x64__openai: { weights: "OpenAI CLIP", licence: "MIT (openai/CLIP)", dimensions: 1024 },
+  "ViT-H-14__laion2b-s32b-b79k": { weights: "OpenCLIP, LAION-2B", licence: "MIT (mlfoundations/open_clip)", dimensions: 1024 },
+  "ViT-H-14-quickgelu__dfn5b": { weights: "Apple DFN-5B", licence: "Apple's model licence (apple/DFN* model cards): read it before use", dimensions: 1024 },
+  "ViT-H-14-378-quickgelu__dfn5b": { weights: "Apple DFN-5B", licence: "Apple's model licence (apple/DFN* model cards): read it before use", dimensions: 1024 },
+  "ViT-g-14__laion2b-s12b-b42k": { weights: "OpenCLIP, LAION-2B", licence: "MIT (mlfoundations/open_clip)", dimensions: 1024 },
+  "ViT-L-16-SigLIP-256__webli": { weights: "SigLIP, WebLI", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 1024 },
+  "ViT-L-16-SigLIP-384__webli": { weights: "SigLIP, WebLI", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 1024 },
+  "ViT-L-16-SigLIP2-256__webli": { weights: "SigLIP 2, WebLI, multilingual", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 1024 },
+  "ViT-L-16-SigLIP2-384__webli": { weights: "SigLIP 2, WebLI, multilingual", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 1024 },
+  "ViT-L-16-SigLIP2-512__webli": { weights: "SigLIP 2, WebLI, multilingual", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 1024 },
+  "XLM-Roberta-Large-ViT-H-14__frozen_laion5b_s13b_b90k": {
+    weights: "OpenCLIP, LAION-5B, multilingual (XLM-RoBERTa large)",
+    licence: "MIT (mlfoundations/open_clip)",
+    dimensions: 1024,
+  },
+  "ViT-SO400M-14-SigLIP-384__webli": { weights: "SigLIP, WebLI", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 1152 },
+  "ViT-SO400M-14-SigLIP2__webli": { weights: "SigLIP 2, WebLI, multilingual", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 1152 },
+  "ViT-SO400M-14-SigLIP2-378__webli": { weights: "SigLIP 2, WebLI, multilingual", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 1152 },
+  "ViT-SO400M-16-SigLIP2-256__webli": { weights: "SigLIP 2, WebLI, multilingual", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 1152 },
+  "ViT-SO400M-16-SigLIP2-384__webli": { weights: "SigLIP 2, WebLI, multilingual", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 1152 },
+  "ViT-SO400M-16-SigLIP2-512__webli": { weights: "SigLIP 2, WebLI, multilingual", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 1152 },
+  "nllb-clip-large-siglip__v1": { weights: "NLLB-CLIP with SigLIP, multilingual", licence: "CC-BY-NC-4.0 (NLLB): non-commercial, not for a marketplace", dimensions: 1152 },
+  "nllb-clip-large-siglip__mrl": { weights: "NLLB-CLIP with SigLIP, multilingual", licence: "CC-BY-NC-4.0 (NLLB): non-commercial, not for a marketplace", dimensions: 1152 },
+  "ViT-gopt-16-SigLIP2-256__webli": { weights: "SigLIP 2, WebLI, multilingual", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 1536 },
+  "ViT-gopt-16-SigLIP2-384__webli": { weights: "SigLIP 2, WebLI, multilingual", licence: "Apache-2.0 (google-research/big_vision)", dimensions: 1536 },
 } as const;
 
 export type ClipModelName = keyof typeof CLIP_MODELS;

@@ -1,8 +1,9 @@
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { NEAR_DUPLICATE_MAX_DISTANCE, NSFW_THRESHOLD } from "../../common/images";
+import { MAX_EMBEDDING_DIMENSIONS } from "../../db/embedding-models";
 import { clipModelDirOf, readWorkerConfig } from "../../gpu-worker/config";
-import { selectClipFiles } from "../../gpu-worker/ml/clip-models";
+import { CLIP_MODELS, selectClipFiles } from "../../gpu-worker/ml/clip-models";
 import { readMigrateConfig } from "../../migrate/config";
 
 const base = {
@@ -83,15 +84,22 @@ describe("CLIP_MODEL and where its folder goes", () => {
     expect(readWorkerConfig({ ...base, HF_HUB_OFFLINE: "1" }).HF_HUB_OFFLINE).toBe(true);
   });
 
-  it("refuses Immich models that do not fit (other widths), naming the ones that do; takes the multilingual 512-wide ones", () => {
-    for (const name of ["RN50__openai", "ViT-L-14__openai", "XLM-Roberta-Large-Vit-B-16Plus", "nllb-clip-base-siglip__v1"]) {
-      expect(() => readWorkerConfig({ ...base, CLIP_MODEL: name })).toThrow(
-        /CLIP_MODEL must be one of ViT-B-32__openai, .*RN101__yfcc15m, XLM-Roberta-Base-ViT-B-32__laion5b_s13b_b90k, XLM-Roberta-Large-Vit-B-32 /,
-      );
-    }
-    for (const name of ["XLM-Roberta-Base-ViT-B-32__laion5b_s13b_b90k", "XLM-Roberta-Large-Vit-B-32"]) {
+  it("takes every model of Immich's list, of any width, and refuses an unknown bare name, naming the known ones", () => {
+    for (const name of [
+      "RN50__openai",
+      "ViT-L-14__openai",
+      "XLM-Roberta-Large-Vit-B-16Plus",
+      "ViT-B-16-SigLIP2__webli",
+      "ViT-gopt-16-SigLIP2-384__webli",
+      "XLM-Roberta-Large-Vit-B-32",
+    ]) {
       expect(readWorkerConfig({ ...base, CLIP_MODEL: name }).CLIP_MODEL).toBe(name);
     }
+    // Every listed width fits pgvector's HNSW index (db/embedding-models.ts).
+    for (const model of Object.values(CLIP_MODELS)) expect(model.dimensions).toBeLessThanOrEqual(MAX_EMBEDDING_DIMENSIONS);
+    expect(() => readWorkerConfig({ ...base, CLIP_MODEL: "ViT-Z-99__nowhere" })).toThrow(
+      /CLIP_MODEL must be one of ViT-B-32__openai, .*ViT-gopt-16-SigLIP2-384__webli \(the CLIP models Immich publishes\) or an owner\/repo/,
+    );
     expect(() => readWorkerConfig({ ...base, HF_ENDPOINT: "not a url" })).toThrow(/HF_ENDPOINT must be a URL/);
   });
 
