@@ -29,6 +29,10 @@ ALTER TABLE "image_embeddings" ADD CONSTRAINT "image_embeddings_model_id_embeddi
 ALTER TABLE "image_embeddings" ADD CONSTRAINT "image_embeddings_image_id_images_id_fk" FOREIGN KEY ("image_id") REFERENCES "public"."images"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE UNIQUE INDEX "embedding_models_model_version_idx" ON "embedding_models" USING btree ("model","version");--> statement-breakpoint
 CREATE UNIQUE INDEX "embedding_models_one_active_idx" ON "embedding_models" USING btree ("state") WHERE state = 'active';--> statement-breakpoint
+-- The vectors live out of line (TOAST), so the table's own heap is small and PostgreSQL would build its
+-- HNSW indexes with no parallel workers (it sizes them by the heap): let builds use what
+-- max_parallel_maintenance_workers allows.
+ALTER TABLE "image_embeddings" SET (parallel_workers = 8);--> statement-breakpoint
 INSERT INTO "embedding_models" ("model", "version", "dimensions", "state", "activated_at")
 SELECT coalesce("embedding_model", 'unknown'), coalesce("embedding_version", 'unknown'), 512, 'active', now()
 FROM "images" WHERE "embedding" IS NOT NULL

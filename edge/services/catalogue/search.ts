@@ -362,7 +362,9 @@ let searchModelProbe: { model: SearchModel | null; checkedAt: number } | undefin
  * failed lookup counts as no model (keyword search) and is asked again next time.
  */
 export async function searchModel(db: HttpDatabase, log: Logger, now = Date.now()): Promise<SearchModel | null> {
-  if (searchModelProbe && now - searchModelProbe.checkedAt < SEARCH_MODEL_TTL_MS) return searchModelProbe.model;
+  // "No model yet" is asked again sooner: the first worker's model should serve searches at once.
+  const ttl = searchModelProbe?.model ? SEARCH_MODEL_TTL_MS : SEARCH_MODEL_TTL_MS / 6;
+  if (searchModelProbe && now - searchModelProbe.checkedAt < ttl) return searchModelProbe.model;
   try {
     const model = await activeModel(db);
     searchModelProbe = { model, checkedAt: now };
