@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { and, eq } from "drizzle-orm";
-import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { derivativeKey, NSFW_THRESHOLD, originalKey, privateRenditionKey, RENDITIONS, type RenditionName, uploadKey } from "../../common/images";
@@ -21,6 +20,7 @@ import { loadNsfwModel, type NsfwModel } from "../../gpu-worker/ml/nsfw";
 import { createTagger } from "../../gpu-worker/ml/tagger";
 import type { JobContext } from "../../gpu-worker/runner";
 import { writeTestClipModel } from "../../scripts/models/make-test-clip";
+import { queuedUpload } from "../support/uploads";
 
 /**
  * The image jobs against a real database (PGlite through the Neon driver, as the worker reaches
@@ -88,39 +88,8 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** A JPEG nobody else has: a gradient with seeded noise. */
-async function photo(seed: number): Promise<Buffer> {
-  const width = 640;
-  const height = 420;
-  const data = Buffer.alloc(width * height * 3);
-  let state = seed * 2654435761;
-  for (let i = 0; i < data.length; i += 3) {
-    state = (state * 1103515245 + 12345) >>> 0;
-    const x = (i / 3) % width;
-    data[i] = (x * 255) / width;
-    data[i + 1] = (state >>> 16) & 0xff;
-    data[i + 2] = 120 + (seed % 100);
-  }
-  return sharp(data, { raw: { width, height, channels: 3 } })
-    .jpeg({ quality: 85 })
-    .toBuffer();
-}
-
 /** An image whose upload has landed and whose job is queued, as the edge leaves it. */
-async function uploaded(seed: number): Promise<string> {
-  const id = crypto.randomUUID();
-  await db.insert(images).values({
-    id,
-    contributorId,
-    title: `photo ${seed}`,
-    status: "processing",
-    stage: "queued",
-    declaredContentType: "image/jpeg",
-    originalKey: originalKey(contributorId, id, "image/jpeg"),
-  });
-  await buckets.store.putObject(ORIGINALS, uploadKey(contributorId, id, "image/jpeg"), await photo(seed), { contentType: "image/jpeg" });
-  return id;
-}
+const uploaded = (seed: number) => queuedUpload(db, buckets.store, { contributorId, seed, originalsBucket: ORIGINALS });
 
 const row = async (id: string) => (await db.select().from(images).where(eq(images.id, id)))[0] as typeof images.$inferSelect;
 const job = async (id: string, type: string) =>

@@ -2,22 +2,21 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { and, eq, isNotNull, sql } from "drizzle-orm";
-import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { originalKey, uploadKey } from "../../common/images";
 import { jobMessage } from "../../common/jobs";
 import { createLogger } from "../../common/log";
 import { connectDatabase } from "../../db/connect";
 import { activeModel, dropRetiredModels, embeddingsOf, modelIs, registerModel, type SearchModel, switchProgress, vectorDistance } from "../../db/embedding-models";
 import { startLocalDatabase } from "../../db/local/server";
-import { type EmbeddingModel, imageEmbeddings, images, imageTags, users } from "../../db/schema";
+import { type EmbeddingModel, imageEmbeddings, imageTags, users } from "../../db/schema";
 import type { ObjectStore } from "../../gpu-worker/jobs/image-outputs";
 import { type ImageJobDeps, processImage } from "../../gpu-worker/jobs/image-process";
 import { type ClipModel, loadClipModel } from "../../gpu-worker/ml/clip";
 import { createTagger, type Tagger } from "../../gpu-worker/ml/tagger";
 import { type ReembedDeps, reembedBatch, runReembedding } from "../../gpu-worker/reembed";
 import { writeTestClipModel } from "../../scripts/models/make-test-clip";
+import { queuedUpload } from "../support/uploads";
 
 /**
  * A switch of CLIP model end to end on the worker's side (gpu-worker/reembed.ts): two generated
@@ -49,35 +48,9 @@ const store: ObjectStore = {
 };
 const ids: string[] = [];
 
-async function photo(seed: number): Promise<Buffer> {
-  const width = 320;
-  const height = 240;
-  const data = Buffer.alloc(width * height * 3);
-  let state = seed * 2654435761;
-  for (let i = 0; i < data.length; i += 3) {
-    state = (state * 1103515245 + 12345) >>> 0;
-    data[i] = ((i / 3) % width) % 256;
-    data[i + 1] = (state >>> 16) & 0xff;
-    data[i + 2] = (seed * 37) % 256;
-  }
-  return sharp(data, { raw: { width, height, channels: 3 } })
-    .jpeg({ quality: 85 })
-    .toBuffer();
-}
-
 /** Uploads and processes one image with `models`, as a live upload goes. */
 async function upload(seed: number, models: ImageJobDeps["models"]): Promise<string> {
-  const id = crypto.randomUUID();
-  await db.insert(images).values({
-    id,
-    contributorId,
-    title: `photo ${seed}`,
-    status: "processing",
-    stage: "queued",
-    declaredContentType: "image/jpeg",
-    originalKey: originalKey(contributorId, id, "image/jpeg"),
-  });
-  await store.putObject(ORIGINALS, uploadKey(contributorId, id, "image/jpeg"), await photo(seed), { contentType: "image/jpeg" });
+  const id = await queuedUpload(db, store, { contributorId, seed, originalsBucket: ORIGINALS });
   const deps: ImageJobDeps = {
     db,
     store,
