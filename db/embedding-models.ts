@@ -45,17 +45,19 @@ export function embeddingIndexDefinition(model: Pick<SearchModel, "id" | "dimens
  */
 export function vectorDistance(model: Pick<SearchModel, "dimensions">, alias: string, query: SQL): SQL {
   const width = Math.trunc(model.dimensions);
+  checkAlias(alias);
   return sql`${sql.raw(`${alias}.embedding::vector(${width})`)} <=> ${query}::vector(${sql.raw(String(width))})`;
 }
 
 /** `e.model_id = <id>` as a literal, so the model's partial index applies. */
 export function modelIs(model: Pick<SearchModel, "id">, alias: string): SQL {
+  checkAlias(alias);
   return sql.raw(`${alias}.model_id = ${Math.trunc(model.id)}`);
 }
 
-/** A vector as a pgvector literal parameter. */
-export function vectorLiteral(vector: ArrayLike<number>): SQL {
-  return sql`${`[${Array.from(vector).join(",")}]`}::vector`;
+/** Table aliases go into the SQL text: only plain identifiers. */
+function checkAlias(alias: string): void {
+  if (!/^[a-z_][a-z0-9_]*$/.test(alias)) throw new Error(`not a table alias: ${alias}`);
 }
 
 /** The model search reads, or null before any worker has registered one. */
@@ -100,9 +102,14 @@ export async function registerModel(db: Database, model: { model: string; versio
   if (row.state === "retired") {
     await db.update(embeddingModels).set({ state: "building", retiredAt: null }).where(sql`${embeddingModels.id} = ${row.id}`);
   }
-  // No model serves search yet: this one does (nothing is embedded by another to wait for).
-  await db.execute(sql`update embedding_models set state = 'active', activated_at = now()
-    where id = ${row.id} and not exists (select 1 from embedding_models where state = 'active')`);
+  // No model serves search yet: this one does (nothing is embedded by another to wait for). Two
+  // workers with different models on an empty catalogue: one wins (the one-active index), the other builds.
+  try {
+    await db.execute(sql`update embedding_models set state = 'active', activated_at = now()
+      where id = ${row.id} and not exists (select 1 from embedding_models where state = 'active')`);
+  } catch (error) {
+    if (!/duplicate key|embedding_models_one_active_idx/.test((error as Error).message)) throw error;
+  }
   row = await findModel(db, model.model, model.version);
   if (!row) throw new Error(`the model ${model.model} (${model.version}) disappeared`);
   return row;
