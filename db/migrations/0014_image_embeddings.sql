@@ -3,7 +3,10 @@
 -- embedding::vector(<its width>) (db/embedding-models.ts creates one when a worker registers a model);
 -- search reads the active model's. The 512-wide vectors in images.embedding move here under the model
 -- most of them were made with (every one of them was searched as that model's until now), with the
--- index migration 0011 had, before the column goes.
+-- index migration 0011 had, before the column goes. On a large catalogue that is one copy of every
+-- vector and one HNSW build in one transaction (the build alone about 11 minutes a million images on
+-- two cores, docs/status.md). Run it before deploying the new edge: the old one keeps searching the old
+-- column meanwhile, and only the closing DROP COLUMN locks `images`, briefly.
 CREATE TABLE "embedding_models" (
 	"id" integer PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "embedding_models_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 2147483647 START WITH 1 CACHE 1),
 	"model" text NOT NULL,
