@@ -70,7 +70,7 @@ export async function activeModel(db: Executor): Promise<SearchModel | null> {
   return row ? { id: Number(row.id), model: row.model, version: row.version, dimensions: Number(row.dimensions) } : null;
 }
 
-export async function findModel(db: Queryable, model: string, version: string): Promise<EmbeddingModel | null> {
+async function findModel(db: Queryable, model: string, version: string): Promise<EmbeddingModel | null> {
   const rows = await db.select().from(embeddingModels).where(sql`${embeddingModels.model} = ${model} and ${embeddingModels.version} = ${version}`);
   return rows[0] ?? null;
 }
@@ -236,7 +236,7 @@ export async function storeEmbeddings(db: Queryable, imageId: string, embeddings
   );
 }
 
-/** An image's embeddings, by model (what an admin sees, and what the tests read back). */
+/** An image's embeddings, by model, oldest model first. */
 export async function embeddingsOf(db: Executor, imageId: string): Promise<{ model: string; version: string; state: string; vector: number[] }[]> {
   const rows = await rowsOf<{ model: string; version: string; state: string; vector: string }>(
     db,

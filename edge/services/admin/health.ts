@@ -42,17 +42,26 @@ async function workerState(db: Database): Promise<string> {
   return `${row.workerId}, heartbeat ${Math.round(age / 1000)} s ago; ${ml}${switchNote(can)}`;
 }
 
+type SwitchCount = { done: number; total: number; failed: number };
+
+/** The re-embedding progress a heartbeat carries (gpu-worker/reembed.ts ReembedProgress), if it is one. */
+function switchCountOf(value: unknown): SwitchCount | null {
+  const p = value as { done?: unknown; total?: unknown; failed?: unknown } | null | undefined;
+  if (typeof p?.done !== "number" || typeof p.total !== "number") return null;
+  return { done: p.done, total: p.total, failed: typeof p.failed === "number" ? p.failed : 0 };
+}
+
+/** "3 of 12 images re-embedded (25%), 1 unreadable": for health and the console alike. */
+export function describeSwitchCount(p: SwitchCount): string {
+  const share = p.total > 0 ? Math.floor((p.done / p.total) * 100) : 100;
+  return `${p.done.toLocaleString("en")} of ${p.total.toLocaleString("en")} images re-embedded (${share}%)${p.failed > 0 ? `, ${p.failed} unreadable` : ""}`;
+}
+
 /** A CLIP model switch under way (gpu-worker/reembed.ts), as the worker's heartbeat reports it. */
 export function switchNote(can: { clip?: string | null; searchModel?: unknown; reembed?: unknown }): string {
   if (typeof can.searchModel !== "string" || !can.clip || can.searchModel === can.clip) return "";
-  const p = can.reembed as { done?: unknown; total?: unknown; failed?: unknown } | null | undefined;
-  const done = typeof p?.done === "number" ? p.done : null;
-  const total = typeof p?.total === "number" ? p.total : null;
-  const progress =
-    done !== null && total !== null
-      ? `: ${done.toLocaleString("en")} of ${total.toLocaleString("en")} images re-embedded (${total > 0 ? Math.floor((done / total) * 100) : 100}%)${typeof p?.failed === "number" && p.failed > 0 ? `, ${p.failed} unreadable` : ""}`
-      : "";
-  return `; search reads ${can.searchModel}, switching to ${can.clip}${progress}`;
+  const count = switchCountOf(can.reembed);
+  return `; search reads ${can.searchModel}, switching to ${can.clip}${count ? `: ${describeSwitchCount(count)}` : ""}`;
 }
 
 /**
@@ -95,7 +104,7 @@ export type SearchModelStatus = {
   active: { model: string; dimensions: number } | null;
   building: { model: string; dimensions: number } | null;
   /** The re-embedding's progress, from the newest heartbeat that reports one. */
-  progress: { done: number; total: number; failed: number } | null;
+  progress: SwitchCount | null;
 };
 
 /** The CLIP model search reads and a switch under way, for the console (db/embedding-models.ts). */
@@ -110,11 +119,10 @@ export async function searchModelStatus(db: Database): Promise<SearchModelStatus
   const building = pick("building");
   let progress: SearchModelStatus["progress"] = null;
   if (building) {
-    const beats = await db.execute<{ reembed: { model?: unknown; done?: unknown; total?: unknown; failed?: unknown } | null }>(
+    const beats = await db.execute<{ reembed: unknown }>(
       sql`select capabilities->'reembed' as reembed from worker_heartbeats where capabilities->'reembed'->>'model' = ${building.model} order by last_seen_at desc limit 1`,
     );
-    const p = beats.rows[0]?.reembed;
-    if (p && typeof p.done === "number" && typeof p.total === "number") progress = { done: p.done, total: p.total, failed: typeof p.failed === "number" ? p.failed : 0 };
+    progress = switchCountOf(beats.rows[0]?.reembed);
   }
   return { active: pick("active"), building, progress };
 }

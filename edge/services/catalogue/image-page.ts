@@ -4,8 +4,8 @@ import * as v from "valibot";
 import { listedSql, NEAR_DUPLICATE_MAX_DISTANCE, safeForSearchSql } from "../../../common/images";
 import type { Logger } from "../../../common/log";
 import type { Database } from "../../../db/connect";
-import { activeModel, modelIs, type SearchModel, vectorDistance } from "../../../db/embedding-models";
-import { categories, imageCategories, imageEmbeddings, images, imageTags, licensePrices, licenseType, tagSource, users } from "../../../db/schema";
+import { modelIs, type SearchModel, vectorDistance } from "../../../db/embedding-models";
+import { categories, embeddingModels, imageCategories, imageEmbeddings, images, imageTags, licensePrices, licenseType, tagSource, users } from "../../../db/schema";
 import type { PublicUrls } from "../../adapters/public-urls";
 import { ApiError } from "../../lib/problem";
 import * as s from "../../lib/schemas";
@@ -285,17 +285,26 @@ export type SimilarOptions = { perPage: number; safe: boolean };
  * gets no results and `degraded: ["semantic"]`.
  */
 export async function findSimilarImages(db: Database, imageId: string, options: SimilarOptions, urls: PublicUrls): Promise<SimilarImages> {
-  // The model search reads (db/embedding-models.ts): the image's vector and its neighbours' are its.
-  const model = await activeModel(db);
-  const hasEmbedding = model ? sql<boolean>`exists (select 1 from image_embeddings oe where oe.image_id = ${images.id} and oe.model_id = ${model.id})` : sql<boolean>`false`;
+  // The model search reads (db/embedding-models.ts), found in the same round trip as the image: the
+  // image's vector and its neighbours' are that model's.
   const [origin] = await db
-    .select({ id: images.id, sha256: images.sha256, phash: images.phash, duplicateOf: images.duplicateOf, hasEmbedding })
+    .select({
+      id: images.id,
+      sha256: images.sha256,
+      phash: images.phash,
+      duplicateOf: images.duplicateOf,
+      modelId: embeddingModels.id,
+      dimensions: embeddingModels.dimensions,
+      hasEmbedding: sql<boolean>`exists (select 1 from image_embeddings oe where oe.image_id = ${images.id} and oe.model_id = ${embeddingModels.id})`,
+    })
     .from(images)
+    .leftJoin(embeddingModels, eq(embeddingModels.state, "active"))
     .where(and(eq(images.id, imageId), publiclyListed));
   if (!origin) throw new ApiError("not-found", "no such image");
-  if (!origin.hasEmbedding || !model) {
+  if (!origin.hasEmbedding || origin.modelId === null || origin.dimensions === null) {
     return { imageId, results: [], degraded: ["semantic"], notice: "this image has no embedding yet (it was not analysed by the CLIP model), so similar images cannot be found" };
   }
+  const model = { id: origin.modelId, dimensions: origin.dimensions };
   const candidates = await nearestNeighbours(db, origin, model, options);
   const results = collapseNearDuplicates(candidates, options.perPage).map((c) => ({
     id: c.id,
@@ -319,7 +328,7 @@ export async function findSimilarImages(db: Database, imageId: string, options: 
  * to this transaction. EXPLAIN ANALYZE on 100,000 images (PostgreSQL 15, pgvector 0.8.0): an index
  * scan on the embedding index (then images_embedding_hnsw_idx), 96 rows in 5 ms; without the settings the same LIMIT 96 got 38.
  */
-async function nearestNeighbours(db: Database, origin: DuplicateKeys, model: SearchModel, { perPage, safe }: SimilarOptions) {
+async function nearestNeighbours(db: Database, origin: DuplicateKeys, model: Pick<SearchModel, "id" | "dimensions">, { perPage, safe }: SimilarOptions) {
   const limit = perPage * CANDIDATES_PER_RESULT;
   const originEmbedding = sql`(select origin.embedding from image_embeddings as origin where origin.image_id = ${origin.id} and origin.model_id = ${model.id})`;
   const e = alias(imageEmbeddings, "e");

@@ -8,7 +8,7 @@ import { ApiError } from "../../lib/problem";
 import * as s from "../../lib/schemas";
 import { csrfToken } from "../../lib/session-cookies";
 import { type AuditLogEntry, AuditLogQuerySchema, decodeAuditCursor, listAuditLog } from "../../services/admin/audit";
-import { type SearchModelStatus, searchModelStatus } from "../../services/admin/health";
+import { describeSwitchCount, type SearchModelStatus, searchModelStatus } from "../../services/admin/health";
 import { duplicatesOf, type ModerationAction, ModerationReasonSchema, moderateAndSync, moderationQueue, moderationQueueLength } from "../../services/admin/moderation";
 import { MonthSchema, previousMonth } from "../../services/commerce/months";
 import { listPayoutPeriods, listPeriodPayouts, payoutReconciliation, runPayoutsAsAdmin } from "../../services/commerce/payouts";
@@ -618,9 +618,7 @@ async function payoutsPage(c: Context<AppEnv>, problem?: Problem) {
 function modelNote(status: SearchModelStatus): string {
   if (!status.active) return "no GPU worker has loaded a CLIP model: search is by keywords";
   if (!status.building) return `${status.active.dimensions} dimensions`;
-  const p = status.progress;
-  const share = p ? ` (${p.total > 0 ? Math.floor((p.done / p.total) * 100) : 100}%: ${p.done.toLocaleString("en")} of ${p.total.toLocaleString("en")} images)` : "";
-  return `switching to ${status.building.model}${share}`;
+  return `switching to ${status.building.model}${status.progress ? `: ${describeSwitchCount(status.progress)}` : ""}`;
 }
 
 // ---- Routes ----

@@ -97,7 +97,7 @@ const embedService = Bun.serve({
     const { texts } = (await request.json()) as { texts: string[] };
     const vectors = texts.map((t) => embeddings.get(t));
     if (vectors.some((v) => !v)) return new Response("unknown query", { status: 404 });
-    return Response.json({ model: "bench", version: "bench", dimensions: 512, embeddings: vectors });
+    return Response.json({ model: BENCH_MODEL.model, version: BENCH_MODEL.version, dimensions: BENCH_MODEL.dimensions, embeddings: vectors });
   },
 });
 
